@@ -1,0 +1,30 @@
+//! The error every command returns. Each variant's message is one line that
+//! says what failed and what to do; `main` prints it and exits non-zero.
+
+use crate::tools::runner::RunError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Tool(#[from] crate::tools::ToolError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// Bad command-line input that clap cannot catch.
+    #[error("{0}")]
+    Usage(String),
+    /// Checks ran and some failed; their report has already been printed.
+    #[error("{0}")]
+    ChecksFailed(String),
+    #[error("interrupted: nothing half-done was kept; run the same command again to pick up where it stopped")]
+    Interrupted,
+}

@@ -1,0 +1,1 @@
+//! The Kubernetes side: client, waits, health checks, stale-resource cleanup.

@@ -1,0 +1,1 @@
+//! The OCI copy engine: mirrors charts and images between registries.

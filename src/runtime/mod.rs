@@ -1,0 +1,1 @@
+//! The container runtime: every bollard call lives here.

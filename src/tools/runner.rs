@@ -1,0 +1,323 @@
+//! The one place external commands (kind, helm) are run.
+//!
+//! Like kind's `exec` package: a command is a value ([`Cmd`]), a runner executes
+//! it, and a failure ([`RunError`]) carries the command line, quoted so it can be
+//! pasted into a shell, and what the command printed. Tests swap in
+//! [`RecordingRunner`] to assert the exact argv and stdin without the binary.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tokio::io::AsyncWriteExt;
+
+/// A command to run. Secrets never go in `args` (where `ps` shows them): pass
+/// them in files or on stdin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<String>) -> Self {
+        Cmd {
+            program: program.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// The command line as a user would type it.
+    pub fn command_line(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .map(shell_quote)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not start `{command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed with exit code {code}{}", indent_output(.stdout, .stderr))]
+    Failed {
+        command: String,
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
+}
+
+impl RunError {
+    /// stdout and stderr of a command that ran and failed.
+    pub fn output(&self) -> Option<(&str, &str)> {
+        match self {
+            RunError::Failed { stdout, stderr, .. } => Some((stdout, stderr)),
+            RunError::Spawn { .. } => None,
+        }
+    }
+}
+
+fn indent_output(stdout: &str, stderr: &str) -> String {
+    let text: Vec<&str> = stderr
+        .lines()
+        .chain(stdout.lines())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if text.is_empty() {
+        return String::new();
+    }
+    // The last lines say why; the first are usually progress.
+    let tail = &text[text.len().saturating_sub(20)..];
+    let mut s = String::from(":");
+    for l in tail {
+        s.push_str("\n    ");
+        s.push_str(l);
+    }
+    s
+}
+
+#[async_trait]
+pub trait CommandRunner: Send + Sync + fmt::Debug {
+    /// Runs `cmd` to completion. A non-zero exit is an error.
+    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError>;
+}
+
+/// Runs commands for real. Child processes are killed when the future is
+/// dropped, so Ctrl-C leaves no helm or kind behind.
+#[derive(Debug, Default, Clone)]
+pub struct SystemRunner;
+
+#[async_trait]
+impl CommandRunner for SystemRunner {
+    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+        let line = cmd.command_line();
+        tracing::debug!(command = %line, "run");
+        let mut c = tokio::process::Command::new(&cmd.program);
+        c.args(&cmd.args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = &cmd.cwd {
+            c.current_dir(dir);
+        }
+        let mut child = c.spawn().map_err(|source| RunError::Spawn {
+            command: line.clone(),
+            source,
+        })?;
+        if let (Some(bytes), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
+            // A child that exits without reading stdin is not our error; its exit code says.
+            let _ = stdin.write_all(bytes).await;
+            drop(stdin);
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|source| RunError::Spawn {
+                command: line.clone(),
+                source,
+            })?;
+        let output = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if out.status.success() {
+            Ok(output)
+        } else {
+            Err(RunError::Failed {
+                command: line,
+                code: output.code,
+                stdout: output.stdout,
+                stderr: output.stderr,
+            })
+        }
+    }
+}
+
+/// Records every command and answers from a script, for tests of the thin
+/// wrappers around kind and helm.
+#[derive(Debug, Default, Clone)]
+pub struct RecordingRunner {
+    inner: Arc<Mutex<Recording>>,
+}
+
+#[derive(Debug, Default)]
+struct Recording {
+    calls: Vec<Cmd>,
+    replies: VecDeque<(String, Result<Output, (i32, String)>)>,
+}
+
+impl RecordingRunner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next command whose line contains `matching` gets this stdout. Commands
+    /// with no scripted reply succeed with empty output.
+    pub fn reply(&self, matching: &str, stdout: &str) -> &Self {
+        self.inner.lock().unwrap().replies.push_back((
+            matching.to_string(),
+            Ok(Output {
+                code: 0,
+                stdout: stdout.to_string(),
+                stderr: String::new(),
+            }),
+        ));
+        self
+    }
+
+    /// The next command whose line contains `matching` fails with this exit code and stderr.
+    pub fn fail(&self, matching: &str, code: i32, stderr: &str) -> &Self {
+        self.inner
+            .lock()
+            .unwrap()
+            .replies
+            .push_back((matching.to_string(), Err((code, stderr.to_string()))));
+        self
+    }
+
+    pub fn calls(&self) -> Vec<Cmd> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    pub fn command_lines(&self) -> Vec<String> {
+        self.calls().iter().map(Cmd::command_line).collect()
+    }
+}
+
+#[async_trait]
+impl CommandRunner for RecordingRunner {
+    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+        let mut rec = self.inner.lock().unwrap();
+        rec.calls.push(cmd.clone());
+        let line = cmd.command_line();
+        let pos = rec.replies.iter().position(|(m, _)| line.contains(m));
+        match pos.and_then(|i| rec.replies.remove(i)) {
+            None => Ok(Output::default()),
+            Some((_, Ok(out))) => Ok(out),
+            Some((_, Err((code, stderr)))) => Err(RunError::Failed {
+                command: line,
+                code,
+                stdout: String::new(),
+                stderr,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_pasteable() {
+        let c = Cmd::new("helm")
+            .args(["upgrade", "--install", "nats"])
+            .arg("--set")
+            .arg("a=it's here");
+        assert_eq!(
+            c.command_line(),
+            r"helm upgrade --install nats --set 'a=it'\''s here'"
+        );
+    }
+
+    #[tokio::test]
+    async fn system_runner_reports_exit_code_command_and_output() {
+        let err = SystemRunner
+            .run(&Cmd::new("sh").args(["-c", "echo progress; echo why >&2; exit 3"]))
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("`sh -c 'echo progress; echo why >&2; exit 3'` failed with exit code 3:"), "{msg}");
+        assert!(msg.contains("\n    why"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn system_runner_feeds_stdin() {
+        let out = SystemRunner
+            .run(&Cmd::new("cat").stdin("piped config"))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, "piped config");
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_a_spawn_error() {
+        let err = SystemRunner
+            .run(&Cmd::new("nvcf-dev-no-such-binary"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::Spawn { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn recording_runner_scripts_replies_in_order() {
+        let r = RecordingRunner::new();
+        r.reply("version", "v1").fail("create", 1, "boom");
+        assert_eq!(r.run(&Cmd::new("kind").arg("version")).await.unwrap().stdout, "v1");
+        assert!(r.run(&Cmd::new("kind").arg("create")).await.is_err());
+        assert!(r.run(&Cmd::new("kind").arg("create")).await.is_ok());
+        assert_eq!(r.command_lines(), ["kind version", "kind create", "kind create"]);
+    }
+}

@@ -1,0 +1,320 @@
+//! All user-facing output goes through [`Shell`], as in cargo: status lines and
+//! progress go to stderr, results (tables, JSON) to stdout. Tests build a
+//! [`Shell::capture`] and read both streams back.
+//!
+//! On a terminal, steps show a spinner; otherwise (CI, pipes, `NO_COLOR`) they
+//! print plain lines, one when a step starts and one when it ends.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+#[derive(Clone)]
+pub struct Shell {
+    out: Sink,
+    err: Sink,
+    /// Spinners and colour: only on a terminal, and never with NO_COLOR.
+    fancy: bool,
+    quiet: bool,
+    format: OutputFormat,
+    /// A terminal is attached to stdin, so prompting is possible.
+    interactive: bool,
+}
+
+impl std::fmt::Debug for Shell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shell")
+            .field("fancy", &self.fancy)
+            .field("quiet", &self.quiet)
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// The two streams of a [`Shell::capture`], readable after the fact.
+#[derive(Clone, Default)]
+pub struct Captured {
+    out: Arc<Mutex<Vec<u8>>>,
+    err: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Captured {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err.lock().unwrap()).into_owned()
+    }
+}
+
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shell {
+    /// The shell of a real run: stdout and stderr of this process.
+    pub fn stdio(format: OutputFormat, quiet: bool) -> Shell {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        Shell {
+            out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
+            err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
+            fancy: std::io::stderr().is_terminal() && !no_color && !ci,
+            quiet,
+            format,
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ci,
+        }
+    }
+
+    /// A shell whose output is kept in memory, for tests. Never fancy, never interactive.
+    pub fn capture(format: OutputFormat) -> (Shell, Captured) {
+        let cap = Captured::default();
+        let shell = Shell {
+            out: Arc::new(Mutex::new(Box::new(SharedBuf(cap.out.clone())))),
+            err: Arc::new(Mutex::new(Box::new(SharedBuf(cap.err.clone())))),
+            fancy: false,
+            quiet: false,
+            format,
+            interactive: false,
+        };
+        (shell, cap)
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    pub fn is_fancy(&self) -> bool {
+        self.fancy
+    }
+
+    /// A result line, on stdout.
+    pub fn out(&self, line: impl AsRef<str>) {
+        let mut w = self.out.lock().unwrap();
+        let _ = writeln!(w, "{}", line.as_ref());
+        let _ = w.flush();
+    }
+
+    /// One JSON document, on stdout.
+    pub fn json<T: serde::Serialize>(&self, value: &T) {
+        let text = serde_json::to_string_pretty(value).expect("our output types serialize");
+        self.out(text);
+    }
+
+    /// A status line, on stderr. Silenced by `-q`.
+    pub fn status(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            self.err_line(line.as_ref());
+        }
+    }
+
+    /// A warning, on stderr, shown even with `-q`.
+    pub fn warn(&self, line: impl AsRef<str>) {
+        self.err_line(&format!("warning: {}", line.as_ref()));
+    }
+
+    /// A line on stderr that `-q` does not silence (errors, confirmations).
+    pub fn err_line(&self, line: &str) {
+        let mut w = self.err.lock().unwrap();
+        let _ = writeln!(w, "{line}");
+        let _ = w.flush();
+    }
+
+    /// Starts a step; its line ends ✓ or ✗ with the duration.
+    pub fn step(&self, title: impl Into<String>) -> Step {
+        let title = title.into();
+        let spinner = if self.fancy && !self.quiet {
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(
+                ProgressStyle::with_template(" {spinner:.cyan} {msg} {elapsed:.dim}")
+                    .expect("static template")
+                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+            );
+            pb.set_message(title.clone());
+            pb.enable_steady_tick(Duration::from_millis(100));
+            Some(pb)
+        } else {
+            self.status(format!(" • {title} ..."));
+            None
+        };
+        Step {
+            shell: self.clone(),
+            title,
+            started: Instant::now(),
+            spinner,
+            finished: false,
+        }
+    }
+}
+
+/// A running step. Dropping it unfinished marks it failed, so an early `?`
+/// still leaves a ✗ on screen.
+pub struct Step {
+    shell: Shell,
+    title: String,
+    started: Instant,
+    spinner: Option<ProgressBar>,
+    finished: bool,
+}
+
+impl Step {
+    /// Updates the step's line with what it is doing now.
+    pub fn progress(&self, detail: impl AsRef<str>) {
+        match &self.spinner {
+            Some(pb) => pb.set_message(format!("{} ({})", self.title, detail.as_ref())),
+            None => self.shell.status(format!("   {}", detail.as_ref())),
+        }
+    }
+
+    pub fn done(mut self) {
+        self.finish(true, None);
+    }
+
+    pub fn done_with(mut self, note: impl AsRef<str>) {
+        self.finish(true, Some(note.as_ref().to_string()));
+    }
+
+    pub fn fail(mut self) {
+        self.finish(false, None);
+    }
+
+    fn finish(&mut self, ok: bool, note: Option<String>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let mark = if ok { "✓" } else { "✗" };
+        let note = note.map(|n| format!(": {n}")).unwrap_or_default();
+        let line = format!(
+            " {mark} {}{note} ({})",
+            self.title,
+            format_duration(self.started.elapsed())
+        );
+        match self.spinner.take() {
+            Some(pb) => pb.finish_and_clear(),
+            None => {}
+        }
+        if ok {
+            self.shell.status(line);
+        } else {
+            self.shell.err_line(&line);
+        }
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        self.finish(false, None);
+    }
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// Renders rows as left-aligned columns, as kubectl does.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let render = |cells: Vec<&str>| {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 3;
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        line.trim_end().to_string()
+    };
+    let mut out = vec![render(header.to_vec())];
+    for row in rows {
+        out.push(render(row.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_end_with_a_mark_and_duration() {
+        let (sh, cap) = Shell::capture(OutputFormat::Text);
+        sh.step("Creating cluster").done();
+        {
+            let _s = sh.step("Installing nats");
+            // dropped unfinished: an early return
+        }
+        let err = cap.stderr();
+        assert!(err.contains(" • Creating cluster ..."), "{err}");
+        assert!(err.contains(" ✓ Creating cluster ("), "{err}");
+        assert!(err.contains(" ✗ Installing nats ("), "{err}");
+        assert!(cap.stdout().is_empty());
+    }
+
+    #[test]
+    fn results_go_to_stdout() {
+        let (sh, cap) = Shell::capture(OutputFormat::Json);
+        sh.json(&serde_json::json!({"a": 1}));
+        sh.status("working");
+        assert_eq!(cap.stdout(), "{\n  \"a\": 1\n}\n");
+        assert_eq!(cap.stderr(), "working\n");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(
+            &["NAME", "STATUS"],
+            &[vec!["nats".into(), "ok".into()], vec!["cassandra".into(), "fail".into()]],
+        );
+        assert_eq!(t, "NAME        STATUS\nnats        ok\ncassandra   fail");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_secs(125)), "2m05s");
+    }
+}
