@@ -69,7 +69,10 @@ mod tests {
         let s = Secret::new("hunter2-very-secret");
         assert_eq!(format!("{s}"), REDACTED);
         assert_eq!(format!("{s:?}"), REDACTED);
-        assert_eq!(format!("{:#?}", Some(&s)), format!("Some(\n    {REDACTED},\n)"));
+        assert_eq!(
+            format!("{:#?}", Some(&s)),
+            format!("Some(\n    {REDACTED},\n)")
+        );
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"<redacted>\"");
         assert_eq!(s.expose(), "hunter2-very-secret");
     }

@@ -1,2 +1,742 @@
+//! Resolving settings: flags, then environment, then profile, then defaults.
+//!
+//! The environment names are the guide's (`REGISTRY`, `REPOSITORY`,
+//! `STORAGE_CLASS`, `STORAGE_SIZE`, `CASSANDRA_PASSWORD`,
+//! `REGISTRY_CREDENTIAL_B64`) plus `NGC_API_KEY`. A missing required setting is
+//! asked for on a terminal and is a clear error everywhere else.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+
+use crate::model::{self, Component};
+use crate::profile::{PasswordPolicy, Profile};
+use crate::secret::Secret;
+use crate::state;
+
+pub const DEFAULT_REGISTRY: &str = "nvcr.io";
+pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
+pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
+pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
+pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The registry container's name; kind nodes reach it by this name on the `kind` network.
+pub const REGISTRY_CONTAINER: &str = "nvcf-dev-registry";
+
 #[derive(Debug, thiserror::Error)]
-pub enum SettingsError {}
+pub enum SettingsError {
+    #[error("{var} is not set: {hint}")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var} is not valid: {why}")]
+    Invalid { var: &'static str, why: String },
+    #[error("`{flag} {value}` is not COMPONENT={what}: e.g. `{flag} openbao={example}`")]
+    BadOverride {
+        flag: &'static str,
+        value: String,
+        what: &'static str,
+        example: &'static str,
+    },
+    #[error("`--chart {component}={path}`: no chart there (need a chart directory with Chart.yaml, or a .tgz)")]
+    ChartPathMissing { component: String, path: String },
+}
+
+/// The process environment, captured once so tests can pass their own.
+#[derive(Debug, Clone, Default)]
+pub struct Env(BTreeMap<String, String>);
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env(std::env::vars().collect())
+    }
+
+    pub fn from_pairs<I: IntoIterator<Item = (&'static str, &'static str)>>(pairs: I) -> Env {
+        Env(pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    /// A set, non-empty variable.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Asks the user for what is missing. `NoPrompt` is used without a terminal
+/// and with `--yes`, so nothing ever blocks on stdin there.
+pub trait Prompter {
+    fn text(&self, prompt: &str) -> Option<String>;
+    fn password(&self, prompt: &str) -> Option<String>;
+    fn confirm(&self, prompt: &str) -> bool;
+}
+
+pub struct NoPrompt;
+
+impl Prompter for NoPrompt {
+    fn text(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn password(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn confirm(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// Prompts on the terminal with dialoguer; secrets are not echoed.
+pub struct TerminalPrompt;
+
+impl Prompter for TerminalPrompt {
+    fn text(&self, prompt: &str) -> Option<String> {
+        dialoguer::Input::<String>::new()
+            .with_prompt(prompt)
+            .interact_text()
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    }
+    fn password(&self, prompt: &str) -> Option<String> {
+        dialoguer::Password::new()
+            .with_prompt(prompt)
+            .interact()
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+    fn confirm(&self, prompt: &str) -> bool {
+        dialoguer::Confirm::new()
+            .with_prompt(prompt)
+            .default(false)
+            .interact()
+            .unwrap_or(false)
+    }
+}
+
+/// Settings given as flags; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub registry: Option<String>,
+    pub repository: Option<String>,
+    pub storage_class: Option<String>,
+    pub storage_size: Option<String>,
+    pub registry_image: Option<String>,
+    pub registry_port: Option<u16>,
+    /// `COMPONENT=VERSION`
+    pub chart_versions: Vec<String>,
+    /// `COMPONENT=PATH`
+    pub charts: Vec<String>,
+    /// Install into this existing cluster instead of a kind cluster.
+    pub context: Option<String>,
+    /// With `--context`: the registry the cluster pulls from.
+    pub mirror_to: Option<String>,
+}
+
+/// What the command is about to do decides what must be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Show what would happen: secrets are shown as `<redacted>` anyway, so
+    /// they need not be known, and nothing is generated or written.
+    Plan,
+    /// Change a cluster: credentials are required, the password is generated.
+    Apply,
+}
+
+/// Where Phase 1 goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The local kind cluster, fed from the local registry.
+    Kind { cluster: String },
+    /// An existing cluster, pulling from `registry` (REGISTRY or `--mirror-to`).
+    Context { context: String, registry: String },
+}
+
+/// Where a component's chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartSource {
+    Oci { reference: String, version: String },
+    Local(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: Profile,
+    pub target: Target,
+    pub cluster: String,
+    /// Where charts and images come from (`REGISTRY`, default nvcr.io).
+    pub upstream_registry: String,
+    pub repository: String,
+    pub storage_class: Option<String>,
+    pub storage_size: Option<String>,
+    pub install_timeout: Duration,
+    pub registry_image: String,
+    pub registry_port: u16,
+    pub ngc_api_key: Option<Secret>,
+    /// base64 of `$oauthtoken:<NGC_API_KEY>`; None only when planning.
+    pub registry_credential_b64: Option<Secret>,
+    /// None only when planning before one was generated.
+    pub cassandra_password: Option<Secret>,
+    pub chart_versions: BTreeMap<String, String>,
+    pub chart_paths: BTreeMap<String, PathBuf>,
+}
+
+impl Settings {
+    /// The registry the cluster pulls images from, as the values name it.
+    /// For kind, containerd maps `localhost:<port>` to the registry container.
+    pub fn image_registry(&self) -> String {
+        match &self.target {
+            Target::Kind { .. } => format!("localhost:{}", self.registry_port),
+            Target::Context { registry, .. } => registry.clone(),
+        }
+    }
+
+    /// Whether helm talks to the chart registry over plain HTTP.
+    pub fn plain_http(&self) -> bool {
+        is_loopback_registry(&self.image_registry())
+    }
+
+    pub fn kube_context(&self) -> String {
+        match &self.target {
+            Target::Kind { cluster } => format!("kind-{cluster}"),
+            Target::Context { context, .. } => context.clone(),
+        }
+    }
+
+    pub fn chart_version(&self, c: &Component) -> String {
+        self.chart_versions
+            .get(c.name)
+            .cloned()
+            .or_else(|| {
+                self.profile
+                    .charts
+                    .get(c.name)
+                    .and_then(|s| s.version.clone())
+            })
+            .unwrap_or_else(|| c.version.to_string())
+    }
+
+    pub fn chart_source(&self, c: &Component) -> ChartSource {
+        match self.chart_paths.get(c.name) {
+            Some(p) => ChartSource::Local(p.clone()),
+            None => ChartSource::Oci {
+                reference: format!(
+                    "oci://{}/{}/{}",
+                    self.image_registry(),
+                    self.repository,
+                    c.chart
+                ),
+                version: self.chart_version(c),
+            },
+        }
+    }
+
+    /// The chart upstream, which `mirror` copies from.
+    pub fn upstream_chart(&self, c: &Component) -> String {
+        format!(
+            "{}/{}/{}:{}",
+            self.upstream_registry,
+            self.repository,
+            c.chart,
+            self.chart_version(c)
+        )
+    }
+
+    /// Every secret these settings hold, for redaction.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        [
+            &self.ngc_api_key,
+            &self.registry_credential_b64,
+            &self.cassandra_password,
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// localhost, 127.0.0.0/8 and ::1: the only registries spoken to over plain HTTP
+/// without being told.
+pub fn is_loopback_registry(host_port: &str) -> bool {
+    let host = match host_port.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host_port
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(host_port),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Everything `resolve` reads besides the profile and the flags.
+pub struct Context<'a> {
+    pub env: &'a Env,
+    pub prompt: &'a dyn Prompter,
+    /// None: no state directory, so no password can be generated.
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn resolve(
+    profile: Profile,
+    cluster: &str,
+    flags: &Flags,
+    ctx: &Context<'_>,
+    purpose: Purpose,
+) -> Result<Settings, crate::Error> {
+    let env = ctx.env;
+    let pick = |flag: &Option<String>, var: &str, prof: &Option<String>| {
+        flag.clone()
+            .or_else(|| env.get(var).map(str::to_string))
+            .or_else(|| prof.clone())
+    };
+
+    let upstream_registry =
+        pick(&flags.registry, "REGISTRY", &None).unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let repository = match pick(&flags.repository, "REPOSITORY", &None)
+        .or_else(|| ctx.prompt.text("NGC repository (REPOSITORY, e.g. your-org/your-team)"))
+    {
+        Some(r) => validate_repository(&r)?,
+        None => {
+            return Err(SettingsError::Missing {
+                var: "REPOSITORY",
+                hint: "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
+            }
+            .into())
+        }
+    };
+    let storage_class = pick(
+        &flags.storage_class,
+        "STORAGE_CLASS",
+        &profile.cluster.storage_class,
+    );
+    let storage_size = pick(
+        &flags.storage_size,
+        "STORAGE_SIZE",
+        &profile.cluster.storage_size,
+    );
+    if let Some(size) = &storage_size {
+        validate_quantity(size)?;
+    }
+    let registry_image = flags
+        .registry_image
+        .clone()
+        .or_else(|| profile.cluster.registry.image.clone())
+        .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.to_string());
+    let registry_port = flags
+        .registry_port
+        .or(profile.cluster.registry.port)
+        .unwrap_or(DEFAULT_REGISTRY_PORT);
+    let install_timeout = profile.install_timeout().unwrap_or(DEFAULT_INSTALL_TIMEOUT);
+
+    let target = match &flags.context {
+        Some(context) => Target::Context {
+            context: context.clone(),
+            registry: flags
+                .mirror_to
+                .clone()
+                .unwrap_or_else(|| upstream_registry.clone()),
+        },
+        None => Target::Kind {
+            cluster: cluster.to_string(),
+        },
+    };
+
+    // Credentials: REGISTRY_CREDENTIAL_B64 as given, or made from NGC_API_KEY.
+    let mut ngc_api_key = env.get("NGC_API_KEY").map(Secret::new);
+    let mut registry_credential_b64 = match env.get("REGISTRY_CREDENTIAL_B64") {
+        Some(b64) => Some(validate_credential(b64)?),
+        None => None,
+    };
+    if registry_credential_b64.is_none() && ngc_api_key.is_none() && purpose == Purpose::Apply {
+        ngc_api_key = ctx
+            .prompt
+            .password("NGC API key (NGC_API_KEY)")
+            .map(Secret::new);
+        if ngc_api_key.is_none() {
+            return Err(SettingsError::Missing {
+                var: "NGC_API_KEY",
+                hint: "export NGC_API_KEY=<your key> (generate one at https://ngc.nvidia.com/setup/api-key), or REGISTRY_CREDENTIAL_B64",
+            }
+            .into());
+        }
+    }
+    if registry_credential_b64.is_none() {
+        registry_credential_b64 = ngc_api_key.as_ref().map(|k| {
+            Secret::new(
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("$oauthtoken:{}", k.expose())),
+            )
+        });
+    }
+
+    let cassandra_password = match env.get("CASSANDRA_PASSWORD") {
+        Some(pw) => Some(Secret::new(pw)),
+        None => match (profile.cassandra_password, purpose) {
+            (PasswordPolicy::Generate, _) => {
+                let dir = ctx
+                    .state_dir
+                    .clone()
+                    .map(Ok)
+                    .unwrap_or_else(state::state_dir)?;
+                let path = state::cassandra_password_path(&dir, cluster);
+                match purpose {
+                    Purpose::Apply => Some(state::ensure_password(&path)?),
+                    Purpose::Plan => state::read_password(&path)?,
+                }
+            }
+            (PasswordPolicy::Required, Purpose::Plan) => None,
+            (PasswordPolicy::Required, Purpose::Apply) => {
+                match ctx.prompt.password("Cassandra superuser password (CASSANDRA_PASSWORD)") {
+                    Some(pw) => Some(Secret::new(pw)),
+                    None => {
+                        return Err(SettingsError::Missing {
+                            var: "CASSANDRA_PASSWORD",
+                            hint: "this profile does not generate one: export CASSANDRA_PASSWORD=<password>",
+                        }
+                        .into())
+                    }
+                }
+            }
+        },
+    };
+
+    let mut chart_versions = BTreeMap::new();
+    for kv in &flags.chart_versions {
+        let (c, v) = split_override(kv, "--chart-version", "VERSION", "0.22.2")?;
+        chart_versions.insert(c, v);
+    }
+    let mut chart_paths = BTreeMap::new();
+    for kv in &flags.charts {
+        let (c, p) = split_override(kv, "--chart", "PATH", "../helm-nvcf-openbao-server")?;
+        let path = PathBuf::from(&p);
+        let is_chart = path.join("Chart.yaml").is_file() || (path.is_file() && p.ends_with(".tgz"));
+        if !is_chart {
+            return Err(SettingsError::ChartPathMissing {
+                component: c,
+                path: p,
+            }
+            .into());
+        }
+        chart_paths.insert(c, path);
+    }
+
+    Ok(Settings {
+        profile,
+        target,
+        cluster: cluster.to_string(),
+        upstream_registry,
+        repository,
+        storage_class,
+        storage_size,
+        install_timeout,
+        registry_image,
+        registry_port,
+        ngc_api_key,
+        registry_credential_b64,
+        cassandra_password,
+        chart_versions,
+        chart_paths,
+    })
+}
+
+fn split_override(
+    kv: &str,
+    flag: &'static str,
+    what: &'static str,
+    example: &'static str,
+) -> Result<(String, String), crate::Error> {
+    let bad = || SettingsError::BadOverride {
+        flag,
+        value: kv.to_string(),
+        what,
+        example,
+    };
+    let (c, v) = kv.split_once('=').ok_or_else(bad)?;
+    if v.trim().is_empty() {
+        return Err(bad().into());
+    }
+    model::component(c.trim())?;
+    Ok((c.trim().to_string(), v.trim().to_string()))
+}
+
+fn validate_repository(r: &str) -> Result<String, SettingsError> {
+    let r = r.trim().trim_matches('/');
+    let ok = !r.is_empty()
+        && r.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        });
+    if ok {
+        Ok(r.to_string())
+    } else {
+        Err(SettingsError::Invalid {
+            var: "REPOSITORY",
+            why: format!(
+                "`{r}` is not a registry path: use lowercase org/team, e.g. my-org/my-team"
+            ),
+        })
+    }
+}
+
+/// A Kubernetes quantity such as 1Gi or 500Mi.
+fn validate_quantity(q: &str) -> Result<(), SettingsError> {
+    let digits = q.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &q[digits.len()..];
+    let ok = !digits.is_empty()
+        && digits.parse::<f64>().is_ok()
+        && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "M", "G", "T", "P"].contains(&unit);
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid {
+            var: "STORAGE_SIZE",
+            why: format!("`{q}` is not a Kubernetes quantity: use e.g. 1Gi or 10Gi"),
+        })
+    }
+}
+
+/// REGISTRY_CREDENTIAL_B64 must decode to `user:password`. The error never
+/// repeats the value.
+fn validate_credential(b64: &str) -> Result<Secret, SettingsError> {
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    match decoded {
+        Some(s) if s.split_once(':').is_some_and(|(u, p)| !u.is_empty() && !p.is_empty()) => {
+            Ok(Secret::new(b64.trim()))
+        }
+        _ => Err(SettingsError::Invalid {
+            var: "REGISTRY_CREDENTIAL_B64",
+            why: "it must be the base64 of `$oauthtoken:<NGC_API_KEY>`: unset it to have nvcf-dev make it from NGC_API_KEY".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile;
+
+    struct Answers(Option<&'static str>);
+    impl Prompter for Answers {
+        fn text(&self, _: &str) -> Option<String> {
+            self.0.map(str::to_string)
+        }
+        fn password(&self, _: &str) -> Option<String> {
+            self.0.map(str::to_string)
+        }
+        fn confirm(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    fn resolve_with(
+        env: &[(&'static str, &'static str)],
+        flags: Flags,
+        purpose: Purpose,
+    ) -> Result<Settings, crate::Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs(env.iter().copied());
+        let ctx = Context {
+            env: &env,
+            prompt: &NoPrompt,
+            state_dir: Some(dir.path().to_path_buf()),
+        };
+        resolve(
+            profile::load("dev").unwrap(),
+            "nvcf-dev",
+            &flags,
+            &ctx,
+            purpose,
+        )
+    }
+
+    #[test]
+    fn missing_repository_names_the_variable() {
+        let err = resolve_with(&[], Flags::default(), Purpose::Plan)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("REPOSITORY is not set: export REPOSITORY="),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_terminal_is_asked() {
+        let env = Env::default();
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            env: &env,
+            prompt: &Answers(Some("org/team")),
+            state_dir: Some(dir.path().into()),
+        };
+        let s = resolve(
+            profile::load("dev").unwrap(),
+            "c",
+            &Flags::default(),
+            &ctx,
+            Purpose::Apply,
+        )
+        .unwrap();
+        assert_eq!(s.repository, "org/team");
+        // the prompted API key became the registry credential
+        let want = base64::engine::general_purpose::STANDARD.encode("$oauthtoken:org/team");
+        assert_eq!(s.registry_credential_b64.unwrap().expose(), want);
+    }
+
+    #[test]
+    fn flags_beat_environment_beats_profile() {
+        let s = resolve_with(
+            &[("REPOSITORY", "env/repo"), ("STORAGE_SIZE", "5Gi")],
+            Flags::default(),
+            Purpose::Plan,
+        )
+        .unwrap();
+        assert_eq!(s.repository, "env/repo");
+        assert_eq!(s.storage_size.as_deref(), Some("5Gi"));
+        assert_eq!(
+            s.storage_class.as_deref(),
+            Some("standard"),
+            "from the profile"
+        );
+        assert_eq!(s.upstream_registry, "nvcr.io", "the default");
+        let flags = Flags {
+            repository: Some("flag/repo".into()),
+            storage_size: Some("2Gi".into()),
+            ..Default::default()
+        };
+        let s = resolve_with(
+            &[("REPOSITORY", "env/repo"), ("STORAGE_SIZE", "5Gi")],
+            flags,
+            Purpose::Plan,
+        )
+        .unwrap();
+        assert_eq!(s.repository, "flag/repo");
+        assert_eq!(s.storage_size.as_deref(), Some("2Gi"));
+    }
+
+    #[test]
+    fn applying_needs_credentials() {
+        let err = resolve_with(&[("REPOSITORY", "o/t")], Flags::default(), Purpose::Apply)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("NGC_API_KEY is not set:"), "{err}");
+    }
+
+    #[test]
+    fn the_credential_is_made_from_the_api_key() {
+        let s = resolve_with(
+            &[("REPOSITORY", "o/t"), ("NGC_API_KEY", "fake-key-123")],
+            Flags::default(),
+            Purpose::Apply,
+        )
+        .unwrap();
+        let want = base64::engine::general_purpose::STANDARD.encode("$oauthtoken:fake-key-123");
+        assert_eq!(s.registry_credential_b64.as_ref().unwrap().expose(), want);
+        assert_eq!(s.secrets().len(), 3);
+        assert_eq!(
+            s.cassandra_password.as_ref().unwrap().expose().len(),
+            24,
+            "generated by the dev profile"
+        );
+    }
+
+    #[test]
+    fn a_bad_credential_is_refused_without_echoing_it() {
+        let err = resolve_with(
+            &[
+                ("REPOSITORY", "o/t"),
+                ("REGISTRY_CREDENTIAL_B64", "not base64 s3cr3t"),
+            ],
+            Flags::default(),
+            Purpose::Apply,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("REGISTRY_CREDENTIAL_B64 is not valid"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn chart_overrides_name_real_components() {
+        let flags = Flags {
+            chart_versions: vec!["openbao=0.22.2".into()],
+            ..Default::default()
+        };
+        let s = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan).unwrap();
+        assert_eq!(s.chart_version(&model::OPENBAO), "0.22.2");
+        assert_eq!(
+            s.chart_source(&model::OPENBAO),
+            ChartSource::Oci {
+                reference: "oci://localhost:5001/o/t/helm-nvcf-openbao-server".into(),
+                version: "0.22.2".into()
+            }
+        );
+        let flags = Flags {
+            chart_versions: vec!["vault=1.0.0".into()],
+            ..Default::default()
+        };
+        let err = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown component `vault`: valid components are nats, openbao, cassandra"
+        );
+        let flags = Flags {
+            charts: vec!["nats".into()],
+            ..Default::default()
+        };
+        let err = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`--chart nats` is not COMPONENT=PATH"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let err = resolve_with(
+            &[("REPOSITORY", "Org With Spaces")],
+            Flags::default(),
+            Purpose::Plan,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("REPOSITORY is not valid"), "{err}");
+        let err = resolve_with(
+            &[("REPOSITORY", "o/t"), ("STORAGE_SIZE", "big")],
+            Flags::default(),
+            Purpose::Plan,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("STORAGE_SIZE is not valid"), "{err}");
+    }
+
+    #[test]
+    fn loopback_registries() {
+        assert!(is_loopback_registry("localhost:5001"));
+        assert!(is_loopback_registry("127.0.0.1:5001"));
+        assert!(is_loopback_registry("[::1]:5000"));
+        assert!(!is_loopback_registry("nvcr.io"));
+        assert!(!is_loopback_registry("registry.internal:5000"));
+    }
+}

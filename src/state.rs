@@ -1,2 +1,140 @@
+//! Local state that must survive between runs: only the generated Cassandra
+//! password, kept per cluster under the XDG state directory in a 0600 file.
+//! Everything else is found from the cluster and the containers themselves.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::secret::Secret;
+
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {}
+pub enum StateError {
+    #[error("no state directory: set XDG_STATE_HOME or HOME")]
+    NoStateDir,
+    #[error("cannot {action} {path}: {source}; check the directory's permissions")]
+    Io {
+        action: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is readable by other users (mode {mode:o}): run `chmod 600 {path}`")]
+    Exposed { path: String, mode: u32 },
+}
+
+/// `$XDG_STATE_HOME/nvcf-dev` (or `~/.local/state/nvcf-dev`).
+pub fn state_dir() -> Result<PathBuf, StateError> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local/state")))
+        .ok_or(StateError::NoStateDir)?;
+    Ok(base.join("nvcf-dev"))
+}
+
+pub fn cassandra_password_path(dir: &Path, cluster: &str) -> PathBuf {
+    dir.join(cluster).join("cassandra-password")
+}
+
+/// Reads the cluster's generated password, if one was generated.
+pub fn read_password(path: &Path) -> Result<Option<Secret>, StateError> {
+    let io = |action, source| StateError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("read", e)),
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(StateError::Exposed {
+                    path: path.display().to_string(),
+                    mode,
+                });
+            }
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| io("read", e))?;
+    let pw = text.trim();
+    Ok((!pw.is_empty()).then(|| Secret::new(pw)))
+}
+
+/// The cluster's password: the one generated earlier, or a new one written
+/// with mode 0600 (created that way, never chmod-ed after the fact).
+pub fn ensure_password(path: &Path) -> Result<Secret, StateError> {
+    if let Some(pw) = read_password(path)? {
+        return Ok(pw);
+    }
+    let io = |action, source| StateError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
+        let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
+    }
+    let pw = Alphanumeric.sample_string(&mut rand::rng(), 24);
+    // Write to a temporary name and rename, so a crash never leaves half a password.
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| io("write", e))?;
+    f.write_all(pw.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io("write", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io("write", e))?;
+    Ok(Secret::new(pw))
+}
+
+/// Forgets the generated password, when the cluster it belongs to is deleted.
+pub fn remove_password(path: &Path) -> Result<(), StateError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StateError::Io {
+            action: "remove",
+            path: path.display().to_string(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_once_kept_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = cassandra_password_path(dir.path(), "nvcf-dev");
+        assert!(read_password(&path).unwrap().is_none());
+        let first = ensure_password(&path).unwrap();
+        assert_eq!(first.expose().len(), 24);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = ensure_password(&path).unwrap();
+        assert_eq!(first, again);
+        remove_password(&path).unwrap();
+        assert!(read_password(&path).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_readable_password_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "abc").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = read_password(&path).unwrap_err().to_string();
+        assert!(err.contains("readable by other users (mode 644)"), "{err}");
+        assert!(!err.contains("abc"));
+    }
+}

@@ -307,7 +307,10 @@ mod tests {
     fn table_aligns_columns() {
         let t = table(
             &["NAME", "STATUS"],
-            &[vec!["nats".into(), "ok".into()], vec!["cassandra".into(), "fail".into()]],
+            &[
+                vec!["nats".into(), "ok".into()],
+                vec!["cassandra".into(), "fail".into()],
+            ],
         );
         assert_eq!(t, "NAME        STATUS\nnats        ok\ncassandra   fail");
     }

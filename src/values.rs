@@ -1,1 +1,208 @@
+//! Helm values as YAML trees: the merge rules of profiles, placeholder
+//! filling, and redaction for display.
 
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::secret::{Secret, REDACTED};
+
+/// Deep-merges `overlay` onto `base`, as profiles do: maps merge key by key,
+/// lists and scalars replace, and `null` deletes the key.
+pub fn merge(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    b.remove(k);
+                    continue;
+                }
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_mapping() && v.is_mapping() => merge(existing, v),
+                    _ => {
+                        b.insert(k.clone(), strip_nulls(v));
+                    }
+                }
+            }
+        }
+        (b, o) => *b = strip_nulls(o),
+    }
+}
+
+/// A `null` inside a newly inserted map deletes nothing and would reach helm
+/// as a literal null; drop it so "null deletes" holds at every depth.
+fn strip_nulls(v: &Value) -> Value {
+    match v {
+        Value::Mapping(m) => Value::Mapping(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Sets `path` to `value`, creating maps on the way.
+pub fn set_path(root: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        *root = value;
+        return;
+    };
+    let mut cur = root;
+    for key in parents {
+        if !cur.is_mapping() {
+            *cur = Value::Mapping(Mapping::new());
+        }
+        let map = cur.as_mapping_mut().expect("just made a mapping");
+        cur = map
+            .entry(Value::String(key.to_string()))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+    }
+    if !cur.is_mapping() {
+        *cur = Value::Mapping(Mapping::new());
+    }
+    cur.as_mapping_mut()
+        .expect("just made a mapping")
+        .insert(Value::String(last.to_string()), value);
+}
+
+pub fn get_path<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(root, |cur, key| cur.get(*key))
+}
+
+/// Replaces placeholders inside every string of the tree. Working on parsed
+/// strings, not on the file's text, means a value can never inject YAML.
+pub fn fill_placeholders(v: &mut Value, placeholders: &[(&str, &str)]) {
+    match v {
+        Value::String(s) => {
+            for (from, to) in placeholders {
+                if s.contains(from) {
+                    *s = s.replace(from, to);
+                }
+            }
+        }
+        Value::Mapping(m) => m
+            .values_mut()
+            .for_each(|v| fill_placeholders(v, placeholders)),
+        Value::Sequence(seq) => seq
+            .iter_mut()
+            .for_each(|v| fill_placeholders(v, placeholders)),
+        Value::Tagged(t) => fill_placeholders(&mut t.value, placeholders),
+        _ => {}
+    }
+}
+
+/// A copy of the tree with every secret replaced by `<redacted>`, for display.
+pub fn redacted(v: &Value, secrets: &[&Secret]) -> Value {
+    let mut copy = v.clone();
+    redact_in_place(&mut copy, secrets);
+    copy
+}
+
+fn redact_in_place(v: &mut Value, secrets: &[&Secret]) {
+    match v {
+        Value::String(s) => {
+            if secrets
+                .iter()
+                .any(|sec| !sec.is_empty() && s.contains(sec.expose()))
+            {
+                *s = REDACTED.to_string();
+            }
+        }
+        Value::Mapping(m) => m.values_mut().for_each(|v| redact_in_place(v, secrets)),
+        Value::Sequence(seq) => seq.iter_mut().for_each(|v| redact_in_place(v, secrets)),
+        Value::Tagged(t) => redact_in_place(&mut t.value, secrets),
+        _ => {}
+    }
+}
+
+/// Every key path in the tree, for property checks such as "no nodeSelector anywhere".
+pub fn keys_named<'a>(v: &'a Value, name: &str) -> Vec<&'a Value> {
+    let mut found = Vec::new();
+    collect_keys(v, name, &mut found);
+    found
+}
+
+fn collect_keys<'a>(v: &'a Value, name: &str, found: &mut Vec<&'a Value>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                if k.as_str() == Some(name) {
+                    found.push(v);
+                }
+                collect_keys(v, name, found);
+            }
+        }
+        Value::Sequence(seq) => seq.iter().for_each(|v| collect_keys(v, name, found)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn y(s: &str) -> Value {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn maps_merge_lists_and_scalars_replace_null_deletes() {
+        let mut base = y("a: {b: 1, c: 2, l: [1, 2]}\nd: x\ne: {f: 1}\n");
+        merge(
+            &mut base,
+            &y("a: {c: 3, l: [9]}\nd: y\ne: null\ng: {h: null, i: 1}\n"),
+        );
+        assert_eq!(base, y("a: {b: 1, c: 3, l: [9]}\nd: y\ng: {i: 1}\n"));
+    }
+
+    #[test]
+    fn a_map_replaces_a_scalar_and_back() {
+        let mut base = y("a: 1\nb: {c: 1}\n");
+        merge(&mut base, &y("a: {x: 1}\nb: 2\n"));
+        assert_eq!(base, y("a: {x: 1}\nb: 2\n"));
+    }
+
+    #[test]
+    fn set_path_creates_parents() {
+        let mut v = y("a: {keep: 1}\n");
+        set_path(&mut v, &["a", "b", "c"], Value::from("1Gi"));
+        assert_eq!(v, y("a: {keep: 1, b: {c: 1Gi}}\n"));
+        assert_eq!(get_path(&v, &["a", "b", "c"]), Some(&Value::from("1Gi")));
+        assert_eq!(get_path(&v, &["a", "zz"]), None);
+    }
+
+    #[test]
+    fn placeholders_fill_inside_strings_only() {
+        let mut v = y("image: \"<REGISTRY>/<REPOSITORY>/x:1\"\nlist: [\"<REGISTRY>\"]\nn: 3\n");
+        fill_placeholders(
+            &mut v,
+            &[
+                ("<REGISTRY>", "localhost:5001"),
+                ("<REPOSITORY>", "org/team\nevil: 1"),
+            ],
+        );
+        assert_eq!(
+            v["image"],
+            Value::from("localhost:5001/org/team\nevil: 1/x:1")
+        );
+        assert_eq!(v["list"][0], Value::from("localhost:5001"));
+        assert!(v.get("evil").is_none());
+    }
+
+    #[test]
+    fn redaction_replaces_any_string_holding_a_secret() {
+        let s = Secret::new("s3cr3t-pw");
+        let v = y("env: [{name: P, value: s3cr3t-pw}, {name: U, value: url://s3cr3t-pw@h}]\nother: fine\n");
+        let r = redacted(&v, &[&s]);
+        assert_eq!(
+            r,
+            y("env: [{name: P, value: <redacted>}, {name: U, value: <redacted>}]\nother: fine\n")
+        );
+    }
+
+    #[test]
+    fn keys_named_finds_nested_keys() {
+        let v = y("a: {nodeSelector: {x: 1}}\nl: [{nodeSelector: {}}]\n");
+        assert_eq!(keys_named(&v, "nodeSelector").len(), 2);
+    }
+}

@@ -1,1 +1,4 @@
-//! (grows with each issue)
+//! The work behind each command, apart from argument parsing (like cargo's `ops`).
+
+pub mod doctor;
+pub mod plan;

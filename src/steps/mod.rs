@@ -1,1 +1,1 @@
-//! (grows with each issue)
+//! The steps of `nvcf-dev up`, in order, each with a status line.

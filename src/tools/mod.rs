@@ -1,6 +1,7 @@
 //! The external CLIs nvcf-dev drives (kind, helm), each a thin wrapper over
 //! [`runner::CommandRunner`], and how they are found on PATH.
 
+pub mod helm;
 pub mod runner;
 
 use std::path::PathBuf;
@@ -8,7 +9,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     #[error("`{tool}` was not found on PATH: {hint}")]
-    NotFound { tool: &'static str, hint: &'static str },
+    NotFound {
+        tool: &'static str,
+        hint: &'static str,
+    },
     #[error("`{tool}` {found} is too old: nvcf-dev needs {need}; {hint}")]
     TooOld {
         tool: &'static str,

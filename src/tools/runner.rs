@@ -289,7 +289,12 @@ mod tests {
             .await
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("`sh -c 'echo progress; echo why >&2; exit 3'` failed with exit code 3:"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "`sh -c 'echo progress; echo why >&2; exit 3'` failed with exit code 3:"
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("\n    why"), "{msg}");
     }
 
@@ -315,9 +320,18 @@ mod tests {
     async fn recording_runner_scripts_replies_in_order() {
         let r = RecordingRunner::new();
         r.reply("version", "v1").fail("create", 1, "boom");
-        assert_eq!(r.run(&Cmd::new("kind").arg("version")).await.unwrap().stdout, "v1");
+        assert_eq!(
+            r.run(&Cmd::new("kind").arg("version"))
+                .await
+                .unwrap()
+                .stdout,
+            "v1"
+        );
         assert!(r.run(&Cmd::new("kind").arg("create")).await.is_err());
         assert!(r.run(&Cmd::new("kind").arg("create")).await.is_ok());
-        assert_eq!(r.command_lines(), ["kind version", "kind create", "kind create"]);
+        assert_eq!(
+            r.command_lines(),
+            ["kind version", "kind create", "kind create"]
+        );
     }
 }

@@ -1,0 +1,31 @@
+use clap::Args;
+
+use super::{App, SettingsArgs};
+use crate::ops;
+use crate::settings::Purpose;
+use crate::tools::runner::SystemRunner;
+
+/// Show what `up` would install, without touching anything.
+///
+/// Prints the install stages and, for each component, its release and
+/// namespace, the equivalent helm command and the merged values. Secrets (the
+/// NGC API key, the registry credential, passwords) show as <redacted>.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  nvcf-dev plan\n  nvcf-dev plan --profile prod --context my-eks -o json\n  nvcf-dev plan --chart-version openbao=0.22.2 --chart nats=../helm-nvcf-nats"
+)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+pub async fn run(app: &App, args: PlanArgs) -> crate::Result<()> {
+    let settings = app.settings(&args.settings, Purpose::Plan)?;
+    let plan = ops::plan::build(&settings)?;
+    let helm_major = match crate::tools::helm::Helm::detect(&SystemRunner).await {
+        Ok(h) => Some(h.version().major),
+        Err(_) => None,
+    };
+    ops::plan::print(&app.shell, &plan, &settings, helm_major);
+    Ok(())
+}

@@ -1,0 +1,478 @@
+//! `nvcf-dev doctor`: preflight checks, each pass, warn or fail, with a fix
+//! for each failure. Probing the machine is kept apart from judging what was
+//! found, so the judgements are tested with made-up observations.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::settings::Env;
+use crate::tools::helm;
+use crate::tools::runner::{Cmd, CommandRunner};
+use crate::ui::{table, Shell};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+    /// What to do, for a warning or a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Pass,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// What the port of the local registry is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortUse {
+    Free,
+    OurRegistry,
+    Other(String),
+}
+
+/// The machine, as the checks see it.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// The Docker server version, or why it cannot be reached.
+    async fn docker(&self) -> Result<String, String>;
+    /// `<tool> version` output, or None when the tool is not on PATH.
+    async fn tool_version(&self, tool: &'static str) -> Option<Result<String, String>>;
+    async fn registry_port(&self, port: u16) -> Result<PortUse, String>;
+    /// (max_user_watches, max_user_instances); None off Linux.
+    fn inotify(&self) -> Option<(u64, u64)>;
+    /// Free bytes where Docker keeps images.
+    async fn free_disk(&self) -> Option<(String, u64)>;
+    /// Whether a docker config holds credentials for `registry`.
+    fn docker_config_has(&self, registry: &str) -> bool;
+}
+
+pub const MIN_WATCHES: u64 = 524_288;
+pub const MIN_INSTANCES: u64 = 512;
+const GIB: u64 = 1 << 30;
+
+pub async fn run_checks(probe: &dyn Probe, env: &Env, registry_port: u16) -> Vec<Check> {
+    let mut checks = vec![check_docker(probe.docker().await)];
+    checks.push(check_kind(probe.tool_version("kind").await));
+    checks.push(check_helm(probe.tool_version("helm").await));
+    checks.push(check_kubectl(probe.tool_version("kubectl").await));
+    checks.push(check_port(
+        registry_port,
+        probe.registry_port(registry_port).await,
+    ));
+    checks.push(check_inotify(probe.inotify()));
+    checks.push(check_disk(probe.free_disk().await));
+    let registry = env
+        .get("REGISTRY")
+        .unwrap_or(crate::settings::DEFAULT_REGISTRY);
+    checks.push(check_credentials(
+        env,
+        registry,
+        probe.docker_config_has(registry),
+    ));
+    checks
+}
+
+pub fn check_docker(r: Result<String, String>) -> Check {
+    match r {
+        Ok(v) => Check::pass("docker", format!("Docker Engine {v}")),
+        Err(why) => Check::fail("docker", why, "start Docker (`sudo systemctl start docker`, or `dockerd`), or point DOCKER_HOST at a running daemon"),
+    }
+}
+
+pub fn check_kind(r: Option<Result<String, String>>) -> Check {
+    match r {
+        None => Check::fail(
+            "kind",
+            "not found on PATH",
+            crate::tools::install_hint("kind"),
+        ),
+        Some(Err(why)) => Check::fail("kind", why, crate::tools::install_hint("kind")),
+        Some(Ok(v)) => Check::pass(
+            "kind",
+            v.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
+        ),
+    }
+}
+
+pub fn check_helm(r: Option<Result<String, String>>) -> Check {
+    match r {
+        None => Check::fail(
+            "helm",
+            "not found on PATH",
+            crate::tools::install_hint("helm"),
+        ),
+        Some(Err(why)) => Check::fail("helm", why, crate::tools::install_hint("helm")),
+        Some(Ok(text)) => {
+            match helm::parse_version(&text).and_then(|v| helm::check_supported(v).map(|_| v)) {
+                Ok(v) => Check::pass("helm", format!("helm {v}")),
+                Err(e) => Check::fail("helm", e.to_string(), crate::tools::install_hint("helm")),
+            }
+        }
+    }
+}
+
+pub fn check_kubectl(r: Option<Result<String, String>>) -> Check {
+    match r {
+        None => Check::warn(
+            "kubectl",
+            "not found on PATH",
+            crate::tools::install_hint("kubectl"),
+        ),
+        Some(Err(why)) => Check::warn("kubectl", why, crate::tools::install_hint("kubectl")),
+        Some(Ok(v)) => Check::pass(
+            "kubectl",
+            v.lines().next().unwrap_or_default().trim().to_string(),
+        ),
+    }
+}
+
+pub fn check_port(port: u16, r: Result<PortUse, String>) -> Check {
+    match r {
+        Ok(PortUse::Free) => Check::pass("registry port", format!("127.0.0.1:{port} is free")),
+        Ok(PortUse::OurRegistry) => {
+            Check::pass("registry port", format!("127.0.0.1:{port} is our registry"))
+        }
+        Ok(PortUse::Other(who)) => Check::fail(
+            "registry port",
+            format!("127.0.0.1:{port} is held by {who}"),
+            format!("stop {who}, or use another port with --registry-port"),
+        ),
+        Err(why) => Check::warn("registry port", why, "start Docker, then run doctor again"),
+    }
+}
+
+pub fn check_inotify(limits: Option<(u64, u64)>) -> Check {
+    let Some((watches, instances)) = limits else {
+        return Check::pass("inotify", "not Linux: no limits to check");
+    };
+    if watches >= MIN_WATCHES && instances >= MIN_INSTANCES {
+        return Check::pass(
+            "inotify",
+            format!("max_user_watches {watches}, max_user_instances {instances}"),
+        );
+    }
+    Check::fail(
+        "inotify",
+        format!("max_user_watches {watches} (need {MIN_WATCHES}), max_user_instances {instances} (need {MIN_INSTANCES}); kind pods fail with \"too many open files\""),
+        format!("sudo sysctl fs.inotify.max_user_watches={MIN_WATCHES} fs.inotify.max_user_instances={MIN_INSTANCES}"),
+    )
+}
+
+pub fn check_disk(free: Option<(String, u64)>) -> Check {
+    let Some((path, bytes)) = free else {
+        return Check::warn(
+            "disk",
+            "could not measure free disk",
+            "make sure Docker's data directory has 20 GiB free",
+        );
+    };
+    let gib = bytes as f64 / GIB as f64;
+    let detail = format!("{gib:.1} GiB free in {path}");
+    if bytes < 5 * GIB {
+        Check::fail("disk", detail, "free at least 20 GiB: the kind node image and the Phase 1 images need it (`docker system prune` helps)")
+    } else if bytes < 20 * GIB {
+        Check::warn(
+            "disk",
+            detail,
+            "20 GiB or more is comfortable for the node image and the Phase 1 images",
+        )
+    } else {
+        Check::pass("disk", detail)
+    }
+}
+
+pub fn check_credentials(env: &Env, registry: &str, in_docker_config: bool) -> Check {
+    if env.get("NGC_API_KEY").is_some() {
+        Check::pass("credentials", "NGC_API_KEY is set")
+    } else if env.get("REGISTRY_CREDENTIAL_B64").is_some() {
+        Check::pass("credentials", "REGISTRY_CREDENTIAL_B64 is set")
+    } else if in_docker_config {
+        Check::warn(
+            "credentials",
+            format!("no NGC_API_KEY; the docker config has credentials for {registry}, which mirroring can use"),
+            "export NGC_API_KEY as well: OpenBao's migrations store it as the image pull secret",
+        )
+    } else {
+        Check::fail(
+            "credentials",
+            format!("no NGC_API_KEY, REGISTRY_CREDENTIAL_B64, or docker login for {registry}"),
+            "export NGC_API_KEY=<your key> (https://ngc.nvidia.com/setup/api-key)",
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    ok: bool,
+    checks: &'a [Check],
+}
+
+/// Prints the checks; an error when any failed.
+pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    if shell.is_json() {
+        shell.json(&Report {
+            ok: failed == 0,
+            checks,
+        });
+    } else {
+        let rows: Vec<Vec<String>> = checks
+            .iter()
+            .map(|c| {
+                let mark = match c.status {
+                    Status::Pass => "✓ pass",
+                    Status::Warn => "! warn",
+                    Status::Fail => "✗ fail",
+                };
+                vec![c.name.to_string(), mark.to_string(), c.detail.clone()]
+            })
+            .collect();
+        shell.out(table(&["CHECK", "STATUS", "DETAIL"], &rows));
+        let fixes: Vec<&Check> = checks.iter().filter(|c| c.fix.is_some()).collect();
+        if !fixes.is_empty() {
+            shell.out("");
+            for c in fixes {
+                shell.out(format!(
+                    "{}: {}",
+                    c.name,
+                    c.fix.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    if failed > 0 {
+        let names: Vec<&str> = checks
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.name)
+            .collect();
+        return Err(crate::Error::ChecksFailed(format!(
+            "{failed} preflight check{} failed ({}): apply the fixes above and run `nvcf-dev doctor` again",
+            if failed == 1 { "" } else { "s" },
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Reads /proc/sys/fs/inotify; None off Linux.
+pub fn read_inotify(root: &Path) -> Option<(u64, u64)> {
+    let read = |f: &str| -> Option<u64> {
+        std::fs::read_to_string(root.join(f))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((read("max_user_watches")?, read("max_user_instances")?))
+}
+
+/// Free bytes on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// Runs `<tool> <args>` when the tool is on PATH.
+pub async fn tool_version(
+    runner: &dyn CommandRunner,
+    tool: &'static str,
+) -> Option<Result<String, String>> {
+    let path = which::which(tool).ok()?;
+    let args: &[&str] = match tool {
+        "helm" => &["version", "--short"],
+        "kubectl" => &["version", "--client"],
+        _ => &["version"],
+    };
+    Some(
+        runner
+            .run(&Cmd::new(path.display().to_string()).args(args.iter().copied()))
+            .await
+            .map(|o| o.stdout.trim().to_string())
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// Whether `$DOCKER_CONFIG/config.json` (or ~/.docker/config.json) has an
+/// entry for `registry`, in `auths` or `credHelpers`, or a `credsStore`.
+pub fn docker_config_has(env: &Env, registry: &str) -> bool {
+    let dir = env
+        .get("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".docker")));
+    let Some(text) = dir.and_then(|d| std::fs::read_to_string(d.join("config.json")).ok()) else {
+        return false;
+    };
+    let Ok(cfg) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let has = |key: &str| {
+        cfg.get(key).and_then(|m| m.as_object()).is_some_and(|m| {
+            m.keys()
+                .any(|k| k.trim_start_matches("https://").starts_with(registry))
+        })
+    };
+    has("auths") || has("credHelpers") || cfg.get("credsStore").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::OutputFormat;
+
+    #[test]
+    fn helm_versions_are_judged() {
+        assert_eq!(
+            check_helm(Some(Ok("v3.17.3+ge4da497".into()))).status,
+            Status::Pass
+        );
+        assert_eq!(
+            check_helm(Some(Ok("v4.1.4+g05fa379".into()))).detail,
+            "helm v4.1.4"
+        );
+        let old = check_helm(Some(Ok("v3.10.0+gabc".into())));
+        assert_eq!(old.status, Status::Fail);
+        assert!(old.detail.contains("too old"), "{}", old.detail);
+        assert_eq!(check_helm(None).status, Status::Fail);
+    }
+
+    #[test]
+    fn kubectl_missing_only_warns() {
+        assert_eq!(check_kubectl(None).status, Status::Warn);
+    }
+
+    #[test]
+    fn inotify_limits() {
+        assert_eq!(check_inotify(Some((524_288, 512))).status, Status::Pass);
+        let low = check_inotify(Some((8192, 128)));
+        assert_eq!(low.status, Status::Fail);
+        assert!(low
+            .fix
+            .unwrap()
+            .contains("fs.inotify.max_user_watches=524288"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("max_user_watches"), "1048576\n").unwrap();
+        std::fs::write(dir.path().join("max_user_instances"), "128\n").unwrap();
+        assert_eq!(read_inotify(dir.path()), Some((1_048_576, 128)));
+    }
+
+    #[test]
+    fn disk_thresholds() {
+        assert_eq!(
+            check_disk(Some(("/var/lib/docker".into(), 50 * GIB))).status,
+            Status::Pass
+        );
+        assert_eq!(
+            check_disk(Some(("/".into(), 10 * GIB))).status,
+            Status::Warn
+        );
+        assert_eq!(check_disk(Some(("/".into(), GIB))).status, Status::Fail);
+        assert!(free_bytes(Path::new("/")).unwrap() > 0);
+    }
+
+    #[test]
+    fn a_busy_port_names_its_holder() {
+        let c = check_port(5001, Ok(PortUse::Other("container `my-registry`".into())));
+        assert_eq!(c.status, Status::Fail);
+        assert_eq!(
+            c.detail,
+            "127.0.0.1:5001 is held by container `my-registry`"
+        );
+        assert_eq!(
+            check_port(5001, Ok(PortUse::OurRegistry)).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn credentials_never_echo_the_key() {
+        let env = Env::from_pairs([("NGC_API_KEY", "fake-ngc-key-value")]);
+        let c = check_credentials(&env, "nvcr.io", false);
+        assert_eq!(c.status, Status::Pass);
+        assert!(!format!("{c:?}").contains("fake-ngc-key-value"));
+        assert_eq!(
+            check_credentials(&Env::default(), "nvcr.io", false).status,
+            Status::Fail
+        );
+        assert_eq!(
+            check_credentials(&Env::default(), "nvcr.io", true).status,
+            Status::Warn
+        );
+    }
+
+    #[test]
+    fn docker_config_entries_count() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"nvcr.io":{"auth":"eHg6eXk="}}}"#,
+        )
+        .unwrap();
+        let env = Env::from_pairs([(
+            "DOCKER_CONFIG",
+            Box::leak(dir.path().display().to_string().into_boxed_str()) as &str,
+        )]);
+        assert!(docker_config_has(&env, "nvcr.io"));
+        assert!(!docker_config_has(&env, "ghcr.io"));
+    }
+
+    #[test]
+    fn a_failure_fails_the_command_with_a_table_and_fixes() {
+        let (sh, cap) = Shell::capture(OutputFormat::Text);
+        let checks = vec![check_docker(Ok("20.10.24".into())), check_kind(None)];
+        let err = report(&sh, &checks).unwrap_err().to_string();
+        assert_eq!(err, "1 preflight check failed (kind): apply the fixes above and run `nvcf-dev doctor` again");
+        let out = cap.stdout();
+        assert!(out.starts_with("CHECK    STATUS   DETAIL\ndocker   ✓ pass   Docker Engine 20.10.24\nkind     ✗ fail   not found on PATH"), "{out}");
+        assert!(out.contains("\nkind: install kind"), "{out}");
+    }
+
+    #[test]
+    fn json_report_is_one_document() {
+        let (sh, cap) = Shell::capture(OutputFormat::Json);
+        report(&sh, &[check_docker(Ok("20.10.24".into()))]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&cap.stdout()).unwrap();
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["checks"][0]["name"], "docker");
+        assert_eq!(v["checks"][0]["status"], "pass");
+    }
+}

@@ -1,0 +1,250 @@
+//! `nvcf-dev plan`: the dry run of `up`. The same [`Plan`] drives `up`, so
+//! what `plan` shows is what `up` installs.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_yaml_ng::Value;
+
+use crate::model::{self, Component};
+use crate::secret::REDACTED;
+use crate::settings::{ChartSource, Settings};
+use crate::tools::helm::{self, Release};
+use crate::ui::Shell;
+use crate::values;
+
+/// One component's install, fully resolved.
+#[derive(Debug, Clone)]
+pub struct ComponentPlan {
+    pub component: &'static Component,
+    pub chart: ChartSource,
+    /// The merged values, secrets included: write them only to a 0600 file.
+    pub values: Value,
+}
+
+impl ComponentPlan {
+    pub fn chart_display(&self) -> String {
+        match &self.chart {
+            ChartSource::Oci { reference, .. } => reference.clone(),
+            ChartSource::Local(p) => p.display().to_string(),
+        }
+    }
+
+    pub fn version(&self) -> Option<&str> {
+        match &self.chart {
+            ChartSource::Oci { version, .. } => Some(version),
+            ChartSource::Local(_) => None,
+        }
+    }
+
+    /// The helm release for this component, with its values in `values_file`.
+    pub fn release(&self, settings: &Settings, values_file: PathBuf) -> Release {
+        Release {
+            name: self.component.release.to_string(),
+            namespace: self.component.namespace.to_string(),
+            chart: self.chart_display(),
+            version: self.version().map(str::to_string),
+            values_file,
+            wait_for_jobs: self.component.wait_for_jobs,
+            timeout: settings.install_timeout,
+            plain_http: matches!(self.chart, ChartSource::Oci { .. }) && settings.plain_http(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub stages: Vec<Vec<&'static str>>,
+    pub components: Vec<ComponentPlan>,
+}
+
+impl Plan {
+    pub fn component(&self, name: &str) -> Option<&ComponentPlan> {
+        self.components.iter().find(|c| c.component.name == name)
+    }
+}
+
+/// Builds the plan: the install stages and each component's merged values.
+pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
+    let deps: Vec<(&str, Vec<&str>)> = model::PHASE1
+        .iter()
+        .map(|c| (c.name, c.depends_on.to_vec()))
+        .collect();
+    let stages = model::stages(&deps)?;
+    let components = model::PHASE1
+        .iter()
+        .map(|c| ComponentPlan {
+            component: c,
+            chart: settings.chart_source(c),
+            values: component_values(c, settings),
+        })
+        .collect();
+    Ok(Plan { stages, components })
+}
+
+/// A component's values: the guide's file with its placeholders filled, the
+/// profile's overrides merged on, then the storage settings, which come after
+/// the profile so that STORAGE_CLASS and STORAGE_SIZE win over it.
+pub fn component_values(c: &Component, s: &Settings) -> Value {
+    let mut v: Value =
+        serde_yaml_ng::from_str(c.base_values).expect("embedded values files are valid YAML");
+    let credential = s
+        .registry_credential_b64
+        .as_ref()
+        .map_or(REDACTED, |x| x.expose());
+    let password = s
+        .cassandra_password
+        .as_ref()
+        .map_or(REDACTED, |x| x.expose());
+    let registry = s.image_registry();
+    values::fill_placeholders(
+        &mut v,
+        &[
+            ("<REGISTRY>", registry.as_str()),
+            ("<REPOSITORY>", s.repository.as_str()),
+            ("<REGISTRY_CREDENTIAL_B64>", credential),
+            ("<CASSANDRA_PASSWORD>", password),
+        ],
+    );
+    if let Some(overrides) = s.profile.values.get(c.name) {
+        values::merge(&mut v, overrides);
+    }
+    if let Some(class) = &s.storage_class {
+        values::set_path(&mut v, c.storage_class_path, Value::from(class.as_str()));
+    }
+    if let Some(size) = &s.storage_size {
+        for path in c.storage_size_paths {
+            values::set_path(&mut v, path, Value::from(size.as_str()));
+        }
+    }
+    if c.name == model::CASSANDRA.name {
+        // The superuser password must match OpenBao's DEFAULT_CASSANDRA_PASSWORD.
+        values::set_path(
+            &mut v,
+            &["cassandra", "dbUser", "password"],
+            Value::from(password),
+        );
+    }
+    v
+}
+
+/// The JSON document of `plan --output json`.
+#[derive(Debug, Serialize)]
+pub struct PlanDocument {
+    pub profile: String,
+    pub cluster: String,
+    pub stages: Vec<Vec<String>>,
+    pub components: Vec<ComponentDocument>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentDocument {
+    pub name: String,
+    pub release: String,
+    pub namespace: String,
+    pub chart: String,
+    pub version: Option<String>,
+    pub depends_on: Vec<String>,
+    pub wait_for_jobs: bool,
+    pub values: serde_json::Value,
+}
+
+/// The plan as shown: every secret replaced by `<redacted>`.
+pub fn document(plan: &Plan, settings: &Settings) -> PlanDocument {
+    let secrets = settings.secrets();
+    PlanDocument {
+        profile: settings.profile.name.clone(),
+        cluster: settings.cluster.clone(),
+        stages: plan
+            .stages
+            .iter()
+            .map(|s| s.iter().map(|n| n.to_string()).collect())
+            .collect(),
+        components: plan
+            .components
+            .iter()
+            .map(|cp| ComponentDocument {
+                name: cp.component.name.into(),
+                release: cp.component.release.into(),
+                namespace: cp.component.namespace.into(),
+                chart: cp.chart_display(),
+                version: cp.version().map(str::to_string),
+                depends_on: cp
+                    .component
+                    .depends_on
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+                wait_for_jobs: cp.component.wait_for_jobs,
+                values: serde_json::to_value(values::redacted(&cp.values, &secrets))
+                    .expect("YAML values convert to JSON"),
+            })
+            .collect(),
+    }
+}
+
+/// Prints the plan: stages, then per component its release, namespace, the
+/// equivalent helm command and the merged values.
+pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option<u32>) {
+    let doc = document(plan, settings);
+    if shell.is_json() {
+        shell.json(&doc);
+        return;
+    }
+    shell.out(format!(
+        "Plan: profile {}, cluster {} (kube context {})",
+        doc.profile,
+        doc.cluster,
+        settings.kube_context()
+    ));
+    shell.out("");
+    for (i, stage) in plan.stages.iter().enumerate() {
+        let after = if i == 0 {
+            String::new()
+        } else {
+            format!(
+                ", after {} {} healthy",
+                plan.stages[i - 1].join(" and "),
+                if plan.stages[i - 1].len() > 1 {
+                    "are"
+                } else {
+                    "is"
+                }
+            )
+        };
+        let together = if stage.len() > 1 { " in parallel" } else { "" };
+        shell.out(format!(
+            "Stage {}: {}{together}{after}",
+            i + 1,
+            stage.join(", ")
+        ));
+    }
+    let major = helm_major.unwrap_or(4);
+    for (cp, cd) in plan.components.iter().zip(&doc.components) {
+        shell.out("");
+        shell.out(format!(
+            "{}: release {} in namespace {}",
+            cd.name, cd.release, cd.namespace
+        ));
+        let release = cp.release(settings, PathBuf::from(format!("{}-values.yaml", cd.name)));
+        let args = helm::upgrade_install_args(major, &release);
+        shell.out(format!("  helm {}", shell_words(&args)));
+        if helm_major.is_none() {
+            shell.out("  (helm not found: showing the helm 4 form)");
+        }
+        shell.out(format!("  {}-values.yaml:", cd.name));
+        let yaml = serde_yaml_ng::to_string(&values::redacted(&cp.values, &settings.secrets()))
+            .expect("values serialize");
+        for line in yaml.lines() {
+            shell.out(format!("    {line}"));
+        }
+    }
+}
+
+fn shell_words(args: &[String]) -> String {
+    crate::tools::runner::Cmd::new("")
+        .args(args.iter().cloned())
+        .command_line()
+        .trim_start_matches("'' ")
+        .to_string()
+}

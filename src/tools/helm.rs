@@ -1,0 +1,341 @@
+//! The helm CLI, helm 3.12+ and helm 4, through the command runner.
+//!
+//! The flags that differ between majors are chosen from the detected version:
+//! helm 4 turned `--wait` into a strategy (`--wait=watcher`) and renamed
+//! `--atomic` to `--rollback-on-failure`. Values always go in files (written
+//! 0600 by the caller), never with `--set`, so `ps` never shows a secret.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::runner::{Cmd, CommandRunner, RunError};
+use super::ToolError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HelmVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl std::fmt::Display for HelmVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+pub const MIN_HELM3: HelmVersion = HelmVersion {
+    major: 3,
+    minor: 12,
+    patch: 0,
+};
+
+/// Parses `helm version --short` output (`v3.17.3+ge4da497`) or the template
+/// form (`v4.1.4`).
+pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
+    let bad = || ToolError::BadVersion {
+        tool: "helm",
+        output: text.trim().to_string(),
+    };
+    let t = text.trim();
+    let start = t.find('v').ok_or_else(bad)? + 1;
+    let core: String = t[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let mut parts = core.split('.').map(|p| p.parse::<u32>());
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let patch = parts.next().and_then(Result::ok).unwrap_or(0);
+    Ok(HelmVersion {
+        major,
+        minor,
+        patch,
+    })
+}
+
+/// helm 3.12 or later, or helm 4.
+pub fn check_supported(v: HelmVersion) -> Result<(), ToolError> {
+    if v.major >= 4 || v >= MIN_HELM3 {
+        Ok(())
+    } else {
+        Err(ToolError::TooOld {
+            tool: "helm",
+            found: v.to_string(),
+            need: "3.12 or later, or 4",
+            hint: crate::tools::install_hint("helm"),
+        })
+    }
+}
+
+/// One `helm upgrade --install`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub name: String,
+    pub namespace: String,
+    /// `oci://…` or a local chart directory or .tgz.
+    pub chart: String,
+    /// None for a local chart, whose version is its own.
+    pub version: Option<String>,
+    pub values_file: PathBuf,
+    pub wait_for_jobs: bool,
+    pub timeout: Duration,
+    /// The local registry speaks plain HTTP.
+    pub plain_http: bool,
+}
+
+#[derive(Debug)]
+pub struct Helm<'a> {
+    runner: &'a dyn CommandRunner,
+    program: String,
+    version: HelmVersion,
+}
+
+impl<'a> Helm<'a> {
+    pub fn new(
+        runner: &'a dyn CommandRunner,
+        program: impl Into<String>,
+        version: HelmVersion,
+    ) -> Self {
+        Helm {
+            runner,
+            program: program.into(),
+            version,
+        }
+    }
+
+    /// Finds helm on PATH and checks its version.
+    pub async fn detect(runner: &'a dyn CommandRunner) -> Result<Helm<'a>, crate::Error> {
+        let path = super::find("helm")?;
+        let program = path.display().to_string();
+        let out = runner
+            .run(&Cmd::new(&program).args(["version", "--short"]))
+            .await?;
+        let version = parse_version(&out.stdout)?;
+        check_supported(version)?;
+        Ok(Helm::new(runner, program, version))
+    }
+
+    pub fn version(&self) -> HelmVersion {
+        self.version
+    }
+
+    /// The argv of `helm upgrade --install`, in the form this helm major takes.
+    pub fn upgrade_install_args(&self, r: &Release) -> Vec<String> {
+        upgrade_install_args(self.version.major, r)
+    }
+
+    pub async fn upgrade_install(&self, r: &Release) -> Result<(), RunError> {
+        let cmd = Cmd::new(&self.program).args(self.upgrade_install_args(r));
+        self.runner.run(&cmd).await.map(|_| ())
+    }
+
+    pub async fn uninstall(
+        &self,
+        release: &str,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<(), RunError> {
+        let mut args = vec![
+            "uninstall".to_string(),
+            release.to_string(),
+            "--namespace".into(),
+            namespace.into(),
+            "--ignore-not-found".into(),
+            "--timeout".into(),
+            go_duration(timeout),
+        ];
+        if self.version.major >= 4 {
+            args.push("--wait=watcher".into());
+        } else {
+            args.push("--wait".into());
+        }
+        self.runner
+            .run(&Cmd::new(&self.program).args(args))
+            .await
+            .map(|_| ())
+    }
+
+    /// `helm template`, for image discovery and for checking values render.
+    pub async fn template(
+        &self,
+        release: &str,
+        namespace: &str,
+        chart: &str,
+        version: Option<&str>,
+        values_file: &std::path::Path,
+        plain_http: bool,
+    ) -> Result<String, RunError> {
+        let mut args = vec![
+            "template".to_string(),
+            release.to_string(),
+            chart.to_string(),
+            "--namespace".into(),
+            namespace.into(),
+            "--include-crds".into(),
+            "-f".into(),
+            values_file.display().to_string(),
+        ];
+        if let Some(v) = version {
+            args.extend(["--version".to_string(), v.to_string()]);
+        }
+        if plain_http {
+            args.push("--plain-http".into());
+        }
+        Ok(self
+            .runner
+            .run(&Cmd::new(&self.program).args(args))
+            .await?
+            .stdout)
+    }
+}
+
+/// `upgrade --install` for a helm major: `helm` 3 takes `--wait`; helm 4
+/// takes a wait strategy, and `watcher` is the one that waits for readiness.
+pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "upgrade".into(),
+        "--install".into(),
+        r.name.clone(),
+        r.chart.clone(),
+    ];
+    if let Some(v) = &r.version {
+        a.extend(["--version".into(), v.clone()]);
+    }
+    a.extend(["--namespace".into(), r.namespace.clone()]);
+    a.push(
+        if major >= 4 {
+            "--wait=watcher"
+        } else {
+            "--wait"
+        }
+        .into(),
+    );
+    if r.wait_for_jobs {
+        a.push("--wait-for-jobs".into());
+    }
+    a.extend(["--timeout".into(), go_duration(r.timeout)]);
+    if r.plain_http {
+        a.push("--plain-http".into());
+    }
+    a.extend(["-f".into(), r.values_file.display().to_string()]);
+    a
+}
+
+/// A Go duration, as helm's `--timeout` takes: 15m0s reads better as 15m.
+pub fn go_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, sec) => format!("{m}m{sec}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, sec) => format!("{h}h{m}m{sec}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::runner::RecordingRunner;
+
+    fn openbao() -> Release {
+        Release {
+            name: "openbao-server".into(),
+            namespace: "vault-system".into(),
+            chart: "oci://localhost:5001/org/team/helm-nvcf-openbao-server".into(),
+            version: Some("0.22.1".into()),
+            values_file: PathBuf::from("/tmp/x/openbao-values.yaml"),
+            wait_for_jobs: true,
+            timeout: Duration::from_secs(900),
+            plain_http: true,
+        }
+    }
+
+    #[test]
+    fn parses_real_version_strings() {
+        assert_eq!(
+            parse_version("v3.17.3+ge4da497\n").unwrap(),
+            HelmVersion {
+                major: 3,
+                minor: 17,
+                patch: 3
+            }
+        );
+        assert_eq!(parse_version("v4.1.4+g05fa379").unwrap().major, 4);
+        assert!(parse_version("command not found").is_err());
+    }
+
+    #[test]
+    fn old_helm_is_refused_with_the_version() {
+        let err = check_supported(parse_version("v3.11.2").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`helm` v3.11.2 is too old: nvcf-dev needs 3.12 or later, or 4"),
+            "{err}"
+        );
+        check_supported(parse_version("v3.12.0").unwrap()).unwrap();
+        check_supported(parse_version("v4.0.0").unwrap()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn helm3_form_matches_the_guide() {
+        let rec = RecordingRunner::new();
+        let helm = Helm::new(&rec, "helm", parse_version("v3.17.3").unwrap());
+        helm.upgrade_install(&openbao()).await.unwrap();
+        assert_eq!(
+            rec.command_lines(),
+            ["helm upgrade --install openbao-server oci://localhost:5001/org/team/helm-nvcf-openbao-server --version 0.22.1 --namespace vault-system --wait --wait-for-jobs --timeout 15m --plain-http -f /tmp/x/openbao-values.yaml"]
+        );
+    }
+
+    #[tokio::test]
+    async fn helm4_form_uses_the_watcher_strategy() {
+        let rec = RecordingRunner::new();
+        let helm = Helm::new(&rec, "helm", parse_version("v4.1.4").unwrap());
+        let mut nats = openbao();
+        nats.name = "nats".into();
+        nats.wait_for_jobs = false;
+        nats.plain_http = false;
+        helm.upgrade_install(&nats).await.unwrap();
+        let call = &rec.calls()[0];
+        assert!(
+            call.args.contains(&"--wait=watcher".to_string()),
+            "{:?}",
+            call.args
+        );
+        assert!(!call.args.contains(&"--wait".to_string()));
+        assert!(!call.args.contains(&"--wait-for-jobs".to_string()));
+        assert!(!call.args.contains(&"--plain-http".to_string()));
+        assert!(call.stdin.is_none());
+    }
+
+    #[tokio::test]
+    async fn uninstall_forms() {
+        let rec = RecordingRunner::new();
+        Helm::new(&rec, "helm", parse_version("v3.17.3").unwrap())
+            .uninstall("openbao-server", "vault-system", Duration::from_secs(300))
+            .await
+            .unwrap();
+        Helm::new(&rec, "helm", parse_version("v4.1.4").unwrap())
+            .uninstall("openbao-server", "vault-system", Duration::from_secs(300))
+            .await
+            .unwrap();
+        assert_eq!(
+            rec.command_lines(),
+            [
+                "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait",
+                "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait=watcher"
+            ]
+        );
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(900)), "15m");
+        assert_eq!(go_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
+    }
+}
