@@ -199,25 +199,26 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
     ));
     shell.out("");
     for (i, stage) in plan.stages.iter().enumerate() {
-        let after = if i == 0 {
-            String::new()
-        } else {
-            format!(
-                ", after {} {} healthy",
-                plan.stages[i - 1].join(" and "),
-                if plan.stages[i - 1].len() > 1 {
-                    "are"
+        let parts: Vec<String> = stage
+            .iter()
+            .map(|name| {
+                let deps = plan
+                    .component(name)
+                    .map(|c| c.component.depends_on)
+                    .unwrap_or(&[]);
+                if deps.is_empty() {
+                    name.to_string()
                 } else {
-                    "is"
+                    format!(
+                        "{name} (once {} {} healthy)",
+                        deps.join(" and "),
+                        if deps.len() > 1 { "are" } else { "is" }
+                    )
                 }
-            )
-        };
+            })
+            .collect();
         let together = if stage.len() > 1 { " in parallel" } else { "" };
-        shell.out(format!(
-            "Stage {}: {}{together}{after}",
-            i + 1,
-            stage.join(", ")
-        ));
+        shell.out(format!("Stage {}: {}{together}", i + 1, parts.join(", ")));
     }
     let major = helm_major.unwrap_or(4);
     for (cp, cd) in plan.components.iter().zip(&doc.components) {

@@ -1,0 +1,66 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// A path the test set-up (scripts/setup-test-env.sh, sourced by
+/// scripts/test.sh) provides. Missing means the environment was not set up:
+/// fail loudly rather than pass without testing anything.
+pub fn required_env(var: &str) -> String {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{var} is not set: run scripts/test.sh (it installs and starts what the tests need)"
+        ),
+    }
+}
+
+pub fn helm3() -> String {
+    required_env("NVCF_DEV_TEST_HELM3")
+}
+
+pub fn helm4() -> String {
+    required_env("NVCF_DEV_TEST_HELM4")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn stand_in_chart(name: &str) -> PathBuf {
+    repo_root().join("tests/charts").join(name)
+}
+
+/// The guide's values file, verbatim.
+pub fn guide_values(component: &str) -> String {
+    std::fs::read_to_string(
+        repo_root().join(format!("tests/fixtures/guide/{component}-values.yaml")),
+    )
+    .unwrap()
+}
+
+/// The guide's file with its node-selector blocks uncommented "as documented":
+/// the lines under a "# Uncomment ... node selectors" comment lose their `# `.
+pub fn guide_values_with_node_selectors(component: &str) -> String {
+    let mut out = Vec::new();
+    let mut uncommenting: Option<usize> = None;
+    for line in guide_values(component).lines() {
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        if body.starts_with('#') && body.contains("node selectors") {
+            uncommenting = Some(indent);
+            out.push(line.to_string());
+            continue;
+        }
+        match uncommenting {
+            Some(at) if indent == at && body.starts_with("# ") => {
+                out.push(format!("{}{}", " ".repeat(at), &body[2..]));
+            }
+            _ => {
+                uncommenting = None;
+                out.push(line.to_string());
+            }
+        }
+    }
+    out.join("\n") + "\n"
+}
