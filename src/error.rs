@@ -19,6 +19,8 @@ pub enum Error {
     Tool(#[from] crate::tools::ToolError),
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]
     Usage(String),

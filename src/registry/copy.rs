@@ -1,0 +1,931 @@
+//! The copy itself: resolve each image's manifest tree upstream, copy the
+//! blobs the destination lacks (mounting those it has under another
+//! repository), then push the manifests bottom-up as their exact bytes.
+//!
+//! Crash safety comes from the order, not from local state: a registry commits
+//! a blob only on the final PUT with its digest (sent only after our own sha256
+//! check), and a manifest is pushed only after every blob and child manifest it
+//! names is in place. A run killed at any point leaves nothing half-visible;
+//! the next run HEAD-checks and carries on.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+
+use super::auth::CredentialSource;
+use super::client::{Registry, UploadStart};
+use super::progress::{ImageOutcome, ProgressSink};
+use super::{parse_reference, RegistryError};
+
+/// How a copy behaves.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Blob transfers in flight at once across the whole run (shared by all
+    /// images), and images worked on at once. Default 4: enough to fill a
+    /// link without hammering the upstream registry.
+    pub concurrency: usize,
+    /// Copy only this platform's manifest out of a multi-arch index and push
+    /// it under the tag. `None` (default) copies the whole index so every
+    /// digest is preserved.
+    pub platform: Option<Platform>,
+    /// `false` (default): the first failing image stops the run, because a
+    /// mirror with holes is rarely useful and failing fast saves time and
+    /// quota. `true`: every other image still completes and all failures are
+    /// returned together in [`RegistryError::Failed`] at the end.
+    pub keep_going: bool,
+    /// Hosts (host or host:port) spoken to over plain HTTP besides loopback ones.
+    pub insecure_registries: Vec<String>,
+    /// Tries per operation on transient failures (5xx, resets, timeouts), with
+    /// exponential backoff from 200 ms up to 5 s between them.
+    pub attempts: u32,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            concurrency: 4,
+            platform: None,
+            keep_going: false,
+            insecure_registries: Vec::new(),
+            attempts: 5,
+        }
+    }
+}
+
+/// An OS/architecture\[/variant\] such as `linux/amd64` or `linux/arm64/v8`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => Err(format!(
+                "invalid platform {s:?}; use os/arch or os/arch/variant, e.g. linux/amd64"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One image or chart to copy, as full references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyJob {
+    pub source: String,
+    pub destination: String,
+}
+
+impl CopyJob {
+    /// A job copying `source` to the same repository and tag in `registry`.
+    pub fn to_registry(source: &str, registry: &str) -> Result<Self, RegistryError> {
+        Ok(CopyJob {
+            source: source.to_string(),
+            destination: super::destination_for(source, registry)?,
+        })
+    }
+}
+
+/// What a copy did. Skipped bytes were already present or were mounted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Images that completed (copied or already present).
+    pub images: usize,
+    pub images_already_present: usize,
+    pub manifests_pushed: u64,
+    pub blobs_copied: u64,
+    pub blobs_mounted: u64,
+    pub blobs_present: u64,
+    pub bytes_copied: u64,
+    pub bytes_skipped: u64,
+    pub elapsed_secs: f64,
+    /// `bytes_copied` per second of the whole run, in MiB/s.
+    pub throughput_mib_s: f64,
+}
+
+/// One image that failed, for `keep_going` runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageFailure {
+    pub image: String,
+    pub error: String,
+}
+
+/// What a copy would do, from HEAD checks only.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub items: Vec<PlanItem>,
+    pub blobs_missing: usize,
+    pub bytes_missing: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanItem {
+    pub source: String,
+    pub destination: String,
+    /// Digest of the manifest (or index) that would be pushed.
+    pub digest: String,
+    /// The destination already has this digest under the tag.
+    pub present: bool,
+    pub blobs: usize,
+    pub blobs_missing: usize,
+    pub bytes_total: u64,
+    pub bytes_missing: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Blob {
+    digest: String,
+    size: u64,
+}
+
+enum Kind {
+    Index(Vec<Node>),
+    Manifest(Vec<Blob>),
+}
+
+/// A manifest as fetched: exact bytes, content type, and what it references.
+struct Node {
+    digest: String,
+    content_type: String,
+    raw: Bytes,
+    kind: Kind,
+}
+
+impl Node {
+    /// Distinct blobs under this node.
+    fn blobs(&self) -> Vec<Blob> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        self.collect(&mut seen, &mut out);
+        out
+    }
+
+    fn collect(&self, seen: &mut HashSet<String>, out: &mut Vec<Blob>) {
+        match &self.kind {
+            Kind::Index(children) => children.iter().for_each(|c| c.collect(seen, out)),
+            Kind::Manifest(blobs) => {
+                for b in blobs {
+                    if seen.insert(b.digest.clone()) {
+                        out.push(b.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    manifests_pushed: AtomicU64,
+    blobs_copied: AtomicU64,
+    blobs_mounted: AtomicU64,
+    blobs_present: AtomicU64,
+    bytes_copied: AtomicU64,
+    bytes_skipped: AtomicU64,
+}
+
+/// Per-call context passed down the copy.
+struct Run<'a> {
+    stats: Stats,
+    progress: &'a dyn ProgressSink,
+}
+
+/// Where a blob ended up after [`Mirror::copy_blob`].
+enum BlobResult {
+    Present,
+    Mounted,
+    Copied,
+}
+
+/// The copy engine. Cheap to share; reuses connections, tokens and what it
+/// learned about which blobs each destination registry holds.
+pub struct Mirror {
+    opts: CopyOptions,
+    creds: CredentialSource,
+    http: reqwest::Client,
+    registries: tokio::sync::Mutex<HashMap<String, Arc<Registry>>>,
+    /// (destination registry, digest) -> repositories known to hold the blob.
+    /// The per-digest async lock also makes two images that share a layer
+    /// wait for one upload and then mount it, instead of uploading twice.
+    known: std::sync::Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<Vec<String>>>>>,
+    permits: Semaphore,
+}
+
+fn is_sha256(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+fn sha256_digest(b: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(b))
+}
+
+const MANIFEST_TYPES: [&str; 5] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.artifact.manifest.v1+json",
+];
+
+fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError> {
+    let digest = v.get("digest").and_then(|d| d.as_str()).unwrap_or("");
+    if !is_sha256(digest) {
+        return Err(RegistryError::BadManifest {
+            image: image.to_string(),
+            detail: format!("descriptor digest {digest:?} is not a sha256 digest"),
+        });
+    }
+    Ok(Blob {
+        digest: digest.to_string(),
+        size: v.get("size").and_then(|s| s.as_u64()).unwrap_or(0),
+    })
+}
+
+fn platform_of(v: &serde_json::Value) -> String {
+    let p = &v["platform"];
+    let mut s = format!(
+        "{}/{}",
+        p["os"].as_str().unwrap_or("?"),
+        p["architecture"].as_str().unwrap_or("?")
+    );
+    if let Some(var) = p["variant"].as_str() {
+        s.push('/');
+        s.push_str(var);
+    }
+    s
+}
+
+fn platform_matches(v: &serde_json::Value, want: &Platform) -> bool {
+    let p = &v["platform"];
+    p["os"].as_str() == Some(want.os.as_str())
+        && p["architecture"].as_str() == Some(want.architecture.as_str())
+        && match &want.variant {
+            Some(var) => p["variant"].as_str() == Some(var.as_str()),
+            None => true,
+        }
+}
+
+impl Mirror {
+    pub fn new(opts: CopyOptions, creds: CredentialSource) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            // Per read, not per request: a 1 GB layer may take minutes.
+            .read_timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(32)
+            .user_agent(concat!("nvcf-dev/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let permits = Semaphore::new(opts.concurrency.max(1));
+        Mirror {
+            opts,
+            creds,
+            http,
+            registries: tokio::sync::Mutex::new(HashMap::new()),
+            known: std::sync::Mutex::new(HashMap::new()),
+            permits,
+        }
+    }
+
+    async fn registry(&self, host: &str) -> Result<Arc<Registry>, RegistryError> {
+        let mut map = self.registries.lock().await;
+        if let Some(r) = map.get(host) {
+            return Ok(r.clone());
+        }
+        let creds = self.creds.resolve(host).await?;
+        let r = Arc::new(Registry::new(
+            host,
+            self.http.clone(),
+            creds,
+            &self.opts.insecure_registries,
+        ));
+        map.insert(host.to_string(), r.clone());
+        Ok(r)
+    }
+
+    async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, RegistryError>>,
+    {
+        let attempts = self.opts.attempts.max(1);
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match f().await {
+                Err(e) if e.is_transient() && attempt < attempts => {
+                    tracing::debug!("retrying in {delay:?} after: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Copies every job; see [`CopyOptions::keep_going`] for what a failure does.
+    pub async fn copy(
+        &self,
+        jobs: &[CopyJob],
+        progress: &dyn ProgressSink,
+    ) -> Result<Summary, RegistryError> {
+        let start = Instant::now();
+        let run = Run {
+            stats: Stats::default(),
+            progress,
+        };
+        let mut images = 0;
+        let mut present = 0;
+        let mut failures = Vec::new();
+        {
+            let run = &run;
+            let mut results = futures::stream::iter(jobs)
+                .map(|job| async move { (job, self.copy_image(run, job).await) })
+                .buffer_unordered(self.opts.concurrency.max(1));
+            while let Some((job, res)) = results.next().await {
+                match res {
+                    Ok(outcome) => {
+                        images += 1;
+                        if outcome == ImageOutcome::AlreadyPresent {
+                            present += 1;
+                        }
+                        progress.image_done(&job.source, &outcome);
+                    }
+                    Err(e) => {
+                        progress.image_done(&job.source, &ImageOutcome::Failed(e.to_string()));
+                        if !self.opts.keep_going {
+                            return Err(e);
+                        }
+                        failures.push(ImageFailure {
+                            image: job.source.clone(),
+                            error: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let s = &run.stats;
+        let bytes_copied = s.bytes_copied.load(Ordering::Relaxed);
+        let summary = Summary {
+            images,
+            images_already_present: present,
+            manifests_pushed: s.manifests_pushed.load(Ordering::Relaxed),
+            blobs_copied: s.blobs_copied.load(Ordering::Relaxed),
+            blobs_mounted: s.blobs_mounted.load(Ordering::Relaxed),
+            blobs_present: s.blobs_present.load(Ordering::Relaxed),
+            bytes_copied,
+            bytes_skipped: s.bytes_skipped.load(Ordering::Relaxed),
+            elapsed_secs: elapsed,
+            throughput_mib_s: if elapsed > 0.0 {
+                bytes_copied as f64 / 1048576.0 / elapsed
+            } else {
+                0.0
+            },
+        };
+        if failures.is_empty() {
+            Ok(summary)
+        } else {
+            Err(RegistryError::Failed {
+                failures,
+                summary: Box::new(summary),
+            })
+        }
+    }
+
+    /// Lists what [`Mirror::copy`] would copy, using HEAD checks on the
+    /// destination (and manifest GETs upstream, which are needed to know the blobs).
+    pub async fn plan(&self, jobs: &[CopyJob]) -> Result<Plan, RegistryError> {
+        let mut plan = Plan::default();
+        for job in jobs {
+            let item = self
+                .plan_one(job)
+                .await
+                .map_err(|e| e.for_image(&job.source))?;
+            plan.blobs_missing += item.blobs_missing;
+            plan.bytes_missing += item.bytes_missing;
+            plan.items.push(item);
+        }
+        Ok(plan)
+    }
+
+    async fn plan_one(&self, job: &CopyJob) -> Result<PlanItem, RegistryError> {
+        let (src, src_repo, reference, dst, dst_repo, push_ref) = self.endpoints(job).await?;
+        let root = self
+            .retry(|| {
+                self.fetch_tree(
+                    &src,
+                    &src_repo,
+                    &reference,
+                    &job.source,
+                    self.opts.platform.as_ref(),
+                )
+            })
+            .await?;
+        let push_ref = push_ref.unwrap_or_else(|| root.digest.clone());
+        let blobs = root.blobs();
+        let bytes_total = blobs.iter().map(|b| b.size).sum();
+        let head = self
+            .retry(|| dst.head_manifest(&dst_repo, &push_ref, false))
+            .await?;
+        let mut item = PlanItem {
+            source: job.source.clone(),
+            destination: job.destination.clone(),
+            digest: root.digest.clone(),
+            present: head.as_deref() == Some(root.digest.as_str()),
+            blobs: blobs.len(),
+            blobs_missing: 0,
+            bytes_total,
+            bytes_missing: 0,
+        };
+        if !item.present {
+            for b in &blobs {
+                let there = self
+                    .retry(|| dst.head_blob(&dst_repo, &b.digest, false))
+                    .await?;
+                if !there {
+                    item.blobs_missing += 1;
+                    item.bytes_missing += b.size;
+                }
+            }
+        }
+        Ok(item)
+    }
+
+    /// Source and destination registries, repositories and references.
+    #[allow(clippy::type_complexity)]
+    async fn endpoints(
+        &self,
+        job: &CopyJob,
+    ) -> Result<
+        (
+            Arc<Registry>,
+            String,
+            String,
+            Arc<Registry>,
+            String,
+            Option<String>,
+        ),
+        RegistryError,
+    > {
+        let s = parse_reference(&job.source)?;
+        let d = parse_reference(&job.destination)?;
+        let reference = s.digest().or(s.tag()).unwrap_or("latest").to_string();
+        // Push under the tag; a digest-only destination is pushed by the digest
+        // actually copied (which differs from the source digest in platform mode).
+        let push_ref = d.tag().map(str::to_string);
+        let src = self.registry(s.registry()).await?;
+        let dst = self.registry(d.registry()).await?;
+        Ok((
+            src,
+            s.repository().to_string(),
+            reference,
+            dst,
+            d.repository().to_string(),
+            push_ref,
+        ))
+    }
+
+    async fn copy_image(
+        &self,
+        run: &Run<'_>,
+        job: &CopyJob,
+    ) -> Result<ImageOutcome, RegistryError> {
+        self.copy_image_inner(run, job)
+            .await
+            .map_err(|e| e.for_image(&job.source))
+    }
+
+    async fn copy_image_inner(
+        &self,
+        run: &Run<'_>,
+        job: &CopyJob,
+    ) -> Result<ImageOutcome, RegistryError> {
+        let (src, src_repo, reference, dst, dst_repo, push_ref) = self.endpoints(job).await?;
+        let root = self
+            .retry(|| {
+                self.fetch_tree(
+                    &src,
+                    &src_repo,
+                    &reference,
+                    &job.source,
+                    self.opts.platform.as_ref(),
+                )
+            })
+            .await?;
+        let push_ref = push_ref.unwrap_or_else(|| root.digest.clone());
+        let total: u64 = root.blobs().iter().map(|b| b.size).sum();
+        run.progress.image_started(&job.source, Some(total));
+        let head = self
+            .retry(|| dst.head_manifest(&dst_repo, &push_ref, false))
+            .await?;
+        if head.as_deref() == Some(root.digest.as_str()) {
+            self.skip_node(run, &job.source, &root);
+            return Ok(ImageOutcome::AlreadyPresent);
+        }
+        let ctx = Ctx {
+            run,
+            src: &src,
+            src_repo: &src_repo,
+            dst: &dst,
+            dst_repo: &dst_repo,
+            image: &job.source,
+        };
+        self.copy_node(&ctx, &root, push_ref).await?;
+        Ok(ImageOutcome::Copied)
+    }
+
+    fn skip_node(&self, run: &Run<'_>, image: &str, node: &Node) {
+        for b in node.blobs() {
+            run.stats.bytes_skipped.fetch_add(b.size, Ordering::Relaxed);
+            run.stats.blobs_present.fetch_add(1, Ordering::Relaxed);
+            run.progress.blob_skipped(image, b.size);
+        }
+    }
+
+    /// Fetches a manifest and, for an index, its children (or only the child
+    /// for `platform`, which then stands in for the index).
+    fn fetch_tree<'a>(
+        &'a self,
+        src: &'a Registry,
+        repo: &'a str,
+        reference: &'a str,
+        image: &'a str,
+        platform: Option<&'a Platform>,
+    ) -> BoxFuture<'a, Result<Node, RegistryError>> {
+        async move {
+            let (raw, ct) = src.get_manifest(repo, reference).await?.ok_or_else(|| {
+                RegistryError::NotFound {
+                    image: if reference.starts_with("sha256:") && !image.contains(reference) {
+                        format!("{image} (manifest {reference})")
+                    } else {
+                        image.to_string()
+                    },
+                    registry: src.host.clone(),
+                }
+            })?;
+            let digest = sha256_digest(&raw);
+            if reference.starts_with("sha256:") && reference != digest {
+                return Err(RegistryError::DigestMismatch {
+                    image: image.to_string(),
+                    digest: reference.to_string(),
+                    actual: digest,
+                });
+            }
+            let v: serde_json::Value =
+                serde_json::from_slice(&raw).map_err(|e| RegistryError::BadManifest {
+                    image: image.to_string(),
+                    detail: format!("not JSON: {e}"),
+                })?;
+            if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) {
+                return Err(RegistryError::BadManifest {
+                    image: image.to_string(),
+                    detail: "Docker schema 1 manifest".into(),
+                });
+            }
+            let bare_ct = ct.split(';').next().unwrap_or("").trim();
+            let content_type = if MANIFEST_TYPES.contains(&bare_ct) {
+                ct.clone()
+            } else if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
+                mt.to_string()
+            } else if v.get("manifests").is_some() {
+                MANIFEST_TYPES[0].to_string()
+            } else {
+                MANIFEST_TYPES[1].to_string()
+            };
+            if let Some(entries) = v.get("manifests").and_then(|m| m.as_array()) {
+                if let Some(want) = platform {
+                    let chosen = entries
+                        .iter()
+                        .find(|e| platform_matches(e, want))
+                        .ok_or_else(|| RegistryError::PlatformNotFound {
+                            image: image.to_string(),
+                            platform: want.to_string(),
+                            available: entries
+                                .iter()
+                                .map(platform_of)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        })?;
+                    let d = descriptor(chosen, image)?;
+                    return self.fetch_tree(src, repo, &d.digest, image, platform).await;
+                }
+                let mut children = Vec::new();
+                for e in entries {
+                    let d = descriptor(e, image)?;
+                    children.push(async move {
+                        let d = d;
+                        self.fetch_tree(src, repo, &d.digest, image, None).await
+                    });
+                }
+                let children = futures::future::try_join_all(children).await?;
+                return Ok(Node {
+                    digest,
+                    content_type,
+                    raw,
+                    kind: Kind::Index(children),
+                });
+            }
+            let mut blobs = Vec::new();
+            if let Some(c) = v.get("config") {
+                blobs.push(descriptor(c, image)?);
+            }
+            for key in ["layers", "blobs"] {
+                if let Some(arr) = v.get(key).and_then(|l| l.as_array()) {
+                    for l in arr {
+                        blobs.push(descriptor(l, image)?);
+                    }
+                }
+            }
+            Ok(Node {
+                digest,
+                content_type,
+                raw,
+                kind: Kind::Manifest(blobs),
+            })
+        }
+        .boxed()
+    }
+
+    /// Copies what `node` references, then pushes `node` under `push_ref`.
+    fn copy_node<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        node: &'a Node,
+        push_ref: String,
+    ) -> BoxFuture<'a, Result<(), RegistryError>> {
+        async move {
+            match &node.kind {
+                Kind::Index(children) => {
+                    let copies = children.iter().map(|c| async move {
+                        let head = self
+                            .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest, false))
+                            .await?;
+                        if head.is_some() {
+                            self.skip_node(ctx.run, ctx.image, c);
+                            return Ok(());
+                        }
+                        self.copy_node(ctx, c, c.digest.clone()).await
+                    });
+                    futures::future::try_join_all(copies).await?;
+                }
+                Kind::Manifest(blobs) => {
+                    let mut seen = HashSet::new();
+                    let copies = blobs
+                        .iter()
+                        .filter(|b| seen.insert(b.digest.clone()))
+                        .map(|b| self.copy_blob(ctx, b));
+                    futures::future::try_join_all(copies).await?;
+                }
+            }
+            self.retry(|| {
+                ctx.dst
+                    .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
+            })
+            .await?;
+            ctx.run
+                .stats
+                .manifests_pushed
+                .fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn known_entry(&self, registry: &str, digest: &str) -> Arc<tokio::sync::Mutex<Vec<String>>> {
+        let mut map = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((registry.to_string(), digest.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    async fn copy_blob(&self, ctx: &Ctx<'_>, blob: &Blob) -> Result<(), RegistryError> {
+        let entry = self.known_entry(&ctx.dst.host, &blob.digest);
+        let mut repos = entry.lock().await;
+        let result = if repos.iter().any(|r| r == ctx.dst_repo) {
+            BlobResult::Present
+        } else {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            let from = repos.first().cloned();
+            self.retry(|| self.copy_blob_once(ctx, blob, from.as_deref()))
+                .await?
+        };
+        if !repos.iter().any(|r| r == ctx.dst_repo) {
+            repos.push(ctx.dst_repo.to_string());
+        }
+        drop(repos);
+        let s = &ctx.run.stats;
+        match result {
+            BlobResult::Copied => {
+                s.blobs_copied.fetch_add(1, Ordering::Relaxed);
+                s.bytes_copied.fetch_add(blob.size, Ordering::Relaxed);
+            }
+            BlobResult::Mounted | BlobResult::Present => {
+                if matches!(result, BlobResult::Mounted) {
+                    s.blobs_mounted.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    s.blobs_present.fetch_add(1, Ordering::Relaxed);
+                }
+                s.bytes_skipped.fetch_add(blob.size, Ordering::Relaxed);
+                ctx.run.progress.blob_skipped(ctx.image, blob.size);
+            }
+        }
+        Ok(())
+    }
+
+    async fn copy_blob_once(
+        &self,
+        ctx: &Ctx<'_>,
+        blob: &Blob,
+        mount_from: Option<&str>,
+    ) -> Result<BlobResult, RegistryError> {
+        if ctx.dst.head_blob(ctx.dst_repo, &blob.digest, true).await? {
+            return Ok(BlobResult::Present);
+        }
+        let session = match ctx
+            .dst
+            .start_upload(ctx.dst_repo, &blob.digest, mount_from)
+            .await?
+        {
+            UploadStart::Mounted => return Ok(BlobResult::Mounted),
+            UploadStart::Session(s) => s,
+        };
+        match self.stream_blob(ctx, blob, &session).await {
+            Ok(next) => {
+                ctx.dst
+                    .finish_upload(&next, ctx.dst_repo, &blob.digest)
+                    .await?;
+                Ok(BlobResult::Copied)
+            }
+            Err(e) => {
+                ctx.dst.cancel_upload(&session, ctx.dst_repo).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Pipes the upstream GET into the upload session's PATCH, hashing on the
+    /// way. On a digest or size mismatch the PATCH body ends in an error, so
+    /// the registry never receives a complete upload, and the caller never
+    /// sends the final PUT. Memory stays at a few chunks whatever the size.
+    async fn stream_blob(
+        &self,
+        ctx: &Ctx<'_>,
+        blob: &Blob,
+        session: &str,
+    ) -> Result<String, RegistryError> {
+        let resp = ctx
+            .src
+            .get_blob(ctx.src_repo, &blob.digest)
+            .await?
+            .ok_or_else(|| RegistryError::Http {
+                registry: ctx.src.host.clone(),
+                what: format!("fetching blob {} of {}", blob.digest, ctx.image),
+                status: 404,
+                detail: "the manifest names a blob the registry does not have".into(),
+            })?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+        let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
+        let upload = ctx
+            .dst
+            .patch_stream(session, ctx.dst_repo, &blob.digest, body);
+        let pump = async move {
+            let mut hasher = Sha256::new();
+            let mut n: u64 = 0;
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => {
+                        hasher.update(&c);
+                        n += c.len() as u64;
+                        ctx.run.progress.bytes_copied(ctx.image, c.len() as u64);
+                        if tx.send(Ok(c)).await.is_err() {
+                            // The upload ended early; its own error says why.
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(std::io::Error::other("source stream failed")))
+                            .await;
+                        return Err(RegistryError::Unreachable {
+                            registry: ctx.src.host.clone(),
+                            detail: format!("reading blob {}: {e}", blob.digest),
+                        });
+                    }
+                }
+            }
+            let actual = format!("sha256:{:x}", hasher.finalize());
+            if actual != blob.digest || (blob.size != 0 && n != blob.size) {
+                let _ = tx.send(Err(std::io::Error::other("digest mismatch"))).await;
+                return Err(RegistryError::DigestMismatch {
+                    image: ctx.image.to_string(),
+                    digest: blob.digest.clone(),
+                    actual: if actual != blob.digest {
+                        actual
+                    } else {
+                        format!("{actual} but {n} bytes instead of {}", blob.size)
+                    },
+                });
+            }
+            Ok(())
+        };
+        let (pumped, uploaded) = tokio::join!(pump, upload);
+        // A verification failure wins over the upload error it caused.
+        pumped?;
+        uploaded
+    }
+}
+
+struct Ctx<'a> {
+    run: &'a Run<'a>,
+    src: &'a Registry,
+    src_repo: &'a str,
+    dst: &'a Registry,
+    dst_repo: &'a str,
+    image: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_platforms() {
+        let p: Platform = "linux/amd64".parse().unwrap();
+        assert_eq!(p.to_string(), "linux/amd64");
+        assert_eq!(p.variant, None);
+        let p: Platform = "linux/arm64/v8".parse().unwrap();
+        assert_eq!(p.variant.as_deref(), Some("v8"));
+        assert!("linux".parse::<Platform>().is_err());
+        assert!("linux/".parse::<Platform>().is_err());
+    }
+
+    #[test]
+    fn platform_matching_ignores_variant_unless_asked() {
+        let e: serde_json::Value = serde_json::json!({"platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}});
+        assert!(platform_matches(&e, &"linux/arm64".parse().unwrap()));
+        assert!(platform_matches(&e, &"linux/arm64/v8".parse().unwrap()));
+        assert!(!platform_matches(&e, &"linux/arm64/v7".parse().unwrap()));
+        assert!(!platform_matches(&e, &"linux/amd64".parse().unwrap()));
+        assert_eq!(platform_of(&e), "linux/arm64/v8");
+    }
+
+    #[test]
+    fn only_lowercase_sha256_digests_are_accepted() {
+        assert!(is_sha256(&sha256_digest(b"x")));
+        assert!(!is_sha256("sha256:../../etc"));
+        assert!(!is_sha256("sha512:00"));
+    }
+
+    #[test]
+    fn summary_serializes() {
+        let s = serde_json::to_value(Summary::default()).unwrap();
+        assert!(s.get("bytes_copied").is_some());
+        assert!(s.get("throughput_mib_s").is_some());
+    }
+}

@@ -1,0 +1,251 @@
+//! Progress reporting for a copy: bars on a TTY, periodic lines in CI,
+//! nothing in tests. The engine calls the sink from many tasks at once, so
+//! implementations are `Send + Sync` and keep their own locking.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How one image ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageOutcome {
+    /// Some content was copied or mounted and the manifest pushed.
+    Copied,
+    /// The destination already had the manifest with the same digest.
+    AlreadyPresent,
+    /// The copy failed; the message is the error's one line.
+    Failed(String),
+}
+
+/// Receives progress events. `image` is the source reference as given in the job.
+pub trait ProgressSink: Send + Sync {
+    /// The image's manifests were resolved; `total_bytes` sums its distinct blobs.
+    fn image_started(&self, image: &str, total_bytes: Option<u64>);
+    /// `n` more bytes were streamed (may count bytes of an attempt that is retried).
+    fn bytes_copied(&self, image: &str, n: u64);
+    /// A blob of `bytes` was already present or was mounted, so it was not copied.
+    fn blob_skipped(&self, image: &str, bytes: u64);
+    fn image_done(&self, image: &str, outcome: &ImageOutcome);
+}
+
+/// Reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl ProgressSink for NoProgress {
+    fn image_started(&self, _: &str, _: Option<u64>) {}
+    fn bytes_copied(&self, _: &str, _: u64) {}
+    fn blob_skipped(&self, _: &str, _: u64) {}
+    fn image_done(&self, _: &str, _: &ImageOutcome) {}
+}
+
+/// One bar per image in flight plus an overall bar, for interactive terminals.
+pub struct BarProgress {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl BarProgress {
+    /// `images` is how many jobs the copy has, for the overall bar.
+    pub fn new(images: usize) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        overall.set_prefix("mirror");
+        overall.set_message(format!("0/{images} images"));
+        BarProgress {
+            multi,
+            overall,
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with_bar(&self, image: &str, f: impl FnOnce(&ProgressBar)) {
+        if let Some(b) = self
+            .bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(image)
+        {
+            f(b)
+        }
+    }
+}
+
+impl ProgressSink for BarProgress {
+    fn image_started(&self, image: &str, total_bytes: Option<u64>) {
+        let bar = self.multi.add(ProgressBar::new(total_bytes.unwrap_or(0)));
+        bar.set_style(
+            ProgressStyle::with_template("  {msg:40!} [{bar:20}] {bytes}/{total_bytes}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(image.to_string());
+        self.overall.inc_length(total_bytes.unwrap_or(0));
+        self.bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(image.to_string(), bar);
+    }
+
+    fn bytes_copied(&self, image: &str, n: u64) {
+        self.with_bar(image, |b| b.inc(n));
+        self.overall.inc(n);
+    }
+
+    fn blob_skipped(&self, image: &str, bytes: u64) {
+        self.with_bar(image, |b| b.inc(bytes));
+        self.overall.inc(bytes);
+    }
+
+    fn image_done(&self, image: &str, outcome: &ImageOutcome) {
+        let bar = self
+            .bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(image);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+            self.multi.remove(&b);
+        }
+        let line = match outcome {
+            ImageOutcome::Copied => format!("copied  {image}"),
+            ImageOutcome::AlreadyPresent => format!("present {image}"),
+            ImageOutcome::Failed(e) => format!("FAILED  {image}: {e}"),
+        };
+        let _ = self.multi.println(line);
+    }
+}
+
+impl Drop for BarProgress {
+    fn drop(&mut self) {
+        self.overall.finish_and_clear();
+    }
+}
+
+/// Plain lines, one per finished image and a totals line at most every
+/// `interval`, for CI logs where redrawn bars turn into noise.
+pub struct LineProgress {
+    out: Mutex<Box<dyn Write + Send>>,
+    interval: Duration,
+    start: Instant,
+    last: Mutex<Instant>,
+    copied: AtomicU64,
+    skipped: AtomicU64,
+    total: AtomicU64,
+    done: AtomicU64,
+}
+
+impl LineProgress {
+    /// Lines go to stderr every 10 s.
+    pub fn stderr() -> Self {
+        Self::new(Box::new(std::io::stderr()), Duration::from_secs(10))
+    }
+
+    pub fn new(out: Box<dyn Write + Send>, interval: Duration) -> Self {
+        let now = Instant::now();
+        LineProgress {
+            out: Mutex::new(out),
+            interval,
+            start: now,
+            last: Mutex::new(now),
+            copied: AtomicU64::new(0),
+            skipped: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    }
+
+    fn line(&self, s: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(out, "{s}");
+    }
+
+    fn maybe_totals(&self) {
+        {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if last.elapsed() < self.interval {
+                return;
+            }
+            *last = Instant::now();
+        }
+        let copied = self.copied.load(Ordering::Relaxed);
+        let secs = self.start.elapsed().as_secs_f64().max(0.001);
+        self.line(&format!(
+            "mirror: {} images done, {} MiB copied, {} MiB skipped of {} MiB known, {:.1} MiB/s",
+            self.done.load(Ordering::Relaxed),
+            copied >> 20,
+            self.skipped.load(Ordering::Relaxed) >> 20,
+            self.total.load(Ordering::Relaxed) >> 20,
+            copied as f64 / 1048576.0 / secs
+        ));
+    }
+}
+
+impl ProgressSink for LineProgress {
+    fn image_started(&self, _image: &str, total_bytes: Option<u64>) {
+        self.total
+            .fetch_add(total_bytes.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn bytes_copied(&self, _image: &str, n: u64) {
+        self.copied.fetch_add(n, Ordering::Relaxed);
+        self.maybe_totals();
+    }
+
+    fn blob_skipped(&self, _image: &str, bytes: u64) {
+        self.skipped.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn image_done(&self, image: &str, outcome: &ImageOutcome) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            ImageOutcome::Copied => self.line(&format!("mirror: copied {image}")),
+            ImageOutcome::AlreadyPresent => self.line(&format!("mirror: already present {image}")),
+            ImageOutcome::Failed(e) => self.line(&format!("mirror: FAILED {image}: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn line_progress_prints_outcomes_and_totals() {
+        let buf = Buf::default();
+        let p = LineProgress::new(Box::new(buf.clone()), Duration::ZERO);
+        let sink: &dyn ProgressSink = &p;
+        sink.image_started("a", Some(4 << 20));
+        sink.bytes_copied("a", 3 << 20);
+        sink.blob_skipped("a", 1 << 20);
+        sink.image_done("a", &ImageOutcome::Copied);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("3 MiB copied"), "{text}");
+        assert!(text.contains("mirror: copied a"), "{text}");
+    }
+}
