@@ -21,6 +21,8 @@ pub enum Error {
     State(#[from] crate::state::StateError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Docker(#[from] crate::runtime::DockerError),
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]
     Usage(String),

@@ -1,1 +1,187 @@
-//! The container runtime: every bollard call lives here.
+//! The container runtime: every bollard (Docker API) call lives here.
+//!
+//! Keeping Docker behind one module means the rest of nvcf-dev speaks in terms
+//! of "the local registry" and "the kind nodes" and never sees bollard types,
+//! and the decisions that matter (reuse, recreate, refuse) stay pure functions
+//! in [`plan`] that are unit-tested without a daemon.
+
+mod archive;
+mod docker;
+mod error;
+pub mod plan;
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+pub use docker::Runtime;
+pub use error::DockerError;
+pub use plan::{ObservedContainer, ObservedState, PublishedPort, RegistryAction};
+
+/// Label that marks a container or volume as created by nvcf-dev. Anything
+/// without it is someone else's and is never modified or removed.
+pub const OWNER_LABEL: &str = "dev.nvcf.managed-by";
+/// The value of [`OWNER_LABEL`] on everything we create.
+pub const OWNER_VALUE: &str = "nvcf-dev";
+/// Fingerprint of the [`RegistrySpec`] a container was created from, so a
+/// changed image, port or volume (or a newer way of building the container)
+/// is noticed as drift even when the observed config alone would not show it.
+pub const SPEC_LABEL: &str = "dev.nvcf.registry.spec";
+/// Human-readable copies of the spec, for `docker inspect` readers.
+pub const IMAGE_LABEL: &str = "dev.nvcf.registry.image";
+pub const PORT_LABEL: &str = "dev.nvcf.registry.port";
+/// Label kind puts on its node containers; its value is the cluster name.
+pub const KIND_CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
+
+/// The port the registry listens on inside its container.
+pub const REGISTRY_CONTAINER_PORT: &str = "5000/tcp";
+/// Where the registry keeps blobs inside its container; the data volume goes here.
+pub const REGISTRY_DATA_DIR: &str = "/var/lib/registry";
+/// The registry is published on loopback only: it has no auth and must not be
+/// reachable from the network.
+pub const REGISTRY_BIND_IP: &str = "127.0.0.1";
+
+pub const DEFAULT_REGISTRY_NAME: &str = "nvcf-dev-registry";
+pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
+pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
+pub const DEFAULT_REGISTRY_VOLUME: &str = "nvcf-dev-registry-data";
+
+/// What the local registry container should look like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySpec {
+    pub name: String,
+    pub image: String,
+    pub host_port: u16,
+    /// Named volume for the registry data, so mirrored images survive removal
+    /// of the container and the next `up` does not download them again.
+    pub volume: String,
+}
+
+impl Default for RegistrySpec {
+    fn default() -> Self {
+        RegistrySpec {
+            name: DEFAULT_REGISTRY_NAME.to_string(),
+            image: DEFAULT_REGISTRY_IMAGE.to_string(),
+            host_port: DEFAULT_REGISTRY_PORT,
+            volume: DEFAULT_REGISTRY_VOLUME.to_string(),
+        }
+    }
+}
+
+impl RegistrySpec {
+    /// Short stable hash of everything that shapes the container. Bump the
+    /// leading version tag when the way we build the container changes, so
+    /// existing registries are recreated once.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(format!(
+            "v1\n{}\n{}\n{}\n{}\n{}\n",
+            self.image, REGISTRY_BIND_IP, self.host_port, self.volume, REGISTRY_DATA_DIR
+        ));
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The labels the container carries.
+    pub fn container_labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (OWNER_LABEL.to_string(), OWNER_VALUE.to_string()),
+            (SPEC_LABEL.to_string(), self.fingerprint()),
+            (IMAGE_LABEL.to_string(), self.image.clone()),
+            (PORT_LABEL.to_string(), self.host_port.to_string()),
+        ])
+    }
+
+    /// The labels the data volume carries when we create it.
+    pub fn volume_labels(&self) -> HashMap<String, String> {
+        HashMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())])
+    }
+}
+
+/// What [`Runtime::ensure_registry`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnsureOutcome {
+    Created,
+    /// An existing registry of ours was kept (and started if it was stopped).
+    Reused,
+    /// An existing registry of ours did not match the spec and was replaced.
+    Recreated {
+        reason: String,
+    },
+}
+
+/// Who is listening on a host port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortHolder {
+    Free,
+    /// A running container carrying our owner label publishes it.
+    Ours {
+        container: String,
+    },
+    /// A running container that is not ours publishes it.
+    Container {
+        name: String,
+    },
+    /// Something that is not a container (or a container of another daemon).
+    Process,
+}
+
+/// What `status` shows about the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryStatus {
+    pub container: String,
+    pub image: String,
+    pub running: bool,
+    /// The host port published for the registry's 5000/tcp, if any.
+    pub host_port: Option<u16>,
+    /// Docker networks the container is attached to (e.g. `bridge`, `kind`).
+    pub networks: Vec<String>,
+    pub ours: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_matches_the_documented_names() {
+        let s = RegistrySpec::default();
+        assert_eq!(s.name, "nvcf-dev-registry");
+        assert_eq!(s.image, "registry:3");
+        assert_eq!(s.host_port, 5001);
+        assert_eq!(s.volume, "nvcf-dev-registry-data");
+    }
+
+    #[test]
+    fn fingerprint_is_stable_and_changes_with_the_spec() {
+        let a = RegistrySpec::default();
+        assert_eq!(a.fingerprint(), RegistrySpec::default().fingerprint());
+        assert_eq!(a.fingerprint().len(), 16);
+        let b = RegistrySpec {
+            host_port: 5002,
+            ..RegistrySpec::default()
+        };
+        let c = RegistrySpec {
+            image: "registry:2".into(),
+            ..RegistrySpec::default()
+        };
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn labels_mark_ownership() {
+        let s = RegistrySpec::default();
+        assert_eq!(
+            s.container_labels().get(OWNER_LABEL).map(String::as_str),
+            Some(OWNER_VALUE)
+        );
+        assert_eq!(
+            s.volume_labels().get(OWNER_LABEL).map(String::as_str),
+            Some(OWNER_VALUE)
+        );
+    }
+}

@@ -1,0 +1,793 @@
+//! The bollard-backed [`Runtime`]: observes Docker, asks [`super::plan`] what
+//! to do, and does it.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Mount,
+    MountType, NetworkConnectRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::error::{is_not_found, one_line};
+use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
+use super::{
+    archive, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
+    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP,
+    REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+};
+
+/// How long to wait for a new registry to answer `GET /v2/`.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A connection to the Docker daemon.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    docker: Docker,
+}
+
+/// Where bollard connects, for error messages (bollard's own default is not
+/// exported).
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+}
+
+impl Runtime {
+    /// Connect to the daemon named by DOCKER_HOST (or the default socket),
+    /// agree on an API version, and ping, so a stopped daemon is reported
+    /// here and not on the first real operation.
+    pub async fn connect() -> Result<Runtime, DockerError> {
+        let host = docker_host();
+        let connect_err = |source| DockerError::Connect {
+            host: host.clone(),
+            source,
+        };
+        let docker = Docker::connect_with_defaults().map_err(connect_err)?;
+        // The daemon here may speak an older API (20.10 is 1.41) than bollard
+        // defaults to; without negotiating, requests are rejected.
+        let docker = docker.negotiate_version().await.map_err(connect_err)?;
+        docker.ping().await.map_err(connect_err)?;
+        Ok(Runtime { docker })
+    }
+
+    /// The daemon's version and API version, e.g. `20.10.24 (API 1.41)`.
+    pub async fn server_version(&self) -> Result<String, DockerError> {
+        let v = self
+            .docker
+            .version()
+            .await
+            .map_err(|source| DockerError::Version { source })?;
+        let version = v.version.unwrap_or_else(|| "unknown".to_string());
+        Ok(match v.api_version {
+            Some(api) => format!("{version} (API {api})"),
+            None => version,
+        })
+    }
+
+    /// Make the local registry exist, match `spec`, run and answer HTTP.
+    ///
+    /// Never touches a container that is not ours, nor anything holding the
+    /// port: those are errors that say what to do.
+    pub async fn ensure_registry(&self, spec: &RegistrySpec) -> Result<EnsureOutcome, DockerError> {
+        // Two `up`s racing can both decide to create; the loser re-plans once.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let existing = self.observe(&spec.name).await?;
+            let action = plan::plan_registry(existing.as_ref(), spec);
+            tracing::debug!(?action, registry = %spec.name, "registry plan");
+            let outcome = match action {
+                RegistryAction::RefuseForeign { name, image } => {
+                    return Err(DockerError::ForeignContainer { name, image })
+                }
+                RegistryAction::Reuse => EnsureOutcome::Reused,
+                RegistryAction::Start => {
+                    self.check_port(spec).await?;
+                    self.start(&spec.name).await?;
+                    EnsureOutcome::Reused
+                }
+                RegistryAction::Create | RegistryAction::Recreate { .. } => {
+                    // Check everything that can fail before removing the old one.
+                    self.check_port(spec).await?;
+                    self.ensure_image(&spec.image).await?;
+                    self.ensure_volume(spec).await?;
+                    let outcome = match action {
+                        RegistryAction::Recreate { reason } => {
+                            tracing::info!(registry = %spec.name, %reason, "recreating the registry");
+                            self.remove_container(&spec.name).await?;
+                            EnsureOutcome::Recreated { reason }
+                        }
+                        _ => EnsureOutcome::Created,
+                    };
+                    match self.create_registry(spec).await {
+                        Ok(()) => {}
+                        Err(DockerError::CreateContainer {
+                            source:
+                                BollardError::DockerResponseServerError {
+                                    status_code: 409, ..
+                                },
+                            ..
+                        }) if attempts < 2 => continue,
+                        Err(e) => return Err(e),
+                    }
+                    self.start(&spec.name).await?;
+                    outcome
+                }
+            };
+            self.wait_ready(spec).await?;
+            return Ok(outcome);
+        }
+    }
+
+    /// The registry container as `status` shows it; `None` when absent.
+    pub async fn registry_status(
+        &self,
+        spec: &RegistrySpec,
+    ) -> Result<Option<RegistryStatus>, DockerError> {
+        Ok(self.observe(&spec.name).await?.map(|c| RegistryStatus {
+            container: c.name.clone(),
+            image: c.image.clone(),
+            running: c.state == ObservedState::Running,
+            host_port: c.registry_host_port(),
+            networks: c.networks.clone(),
+            ours: c.is_ours(),
+        }))
+    }
+
+    /// Remove the registry container if it is ours, and with `purge_volume`
+    /// its data volume if that is ours too. Returns whether anything was
+    /// removed.
+    pub async fn remove_registry(
+        &self,
+        spec: &RegistrySpec,
+        purge_volume: bool,
+    ) -> Result<bool, DockerError> {
+        let mut removed = false;
+        if let Some(c) = self.observe(&spec.name).await? {
+            if !c.is_ours() {
+                return Err(DockerError::ForeignContainer {
+                    name: spec.name.clone(),
+                    image: c.image,
+                });
+            }
+            self.remove_container(&spec.name).await?;
+            removed = true;
+        }
+        if purge_volume {
+            removed |= self.remove_volume_if_ours(&spec.volume).await?;
+        }
+        Ok(removed)
+    }
+
+    /// Who holds `port` on the host: a running container publishing it (ours
+    /// or not), some other process, or nobody.
+    pub async fn port_holder(&self, port: u16) -> Result<PortHolder, DockerError> {
+        let running = self
+            .docker
+            .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
+            .await
+            .map_err(|source| DockerError::ListContainers { source })?;
+        for c in running {
+            let publishes = c
+                .ports
+                .iter()
+                .flatten()
+                .any(|p| p.public_port == Some(port));
+            if !publishes {
+                continue;
+            }
+            let name = c
+                .names
+                .iter()
+                .flatten()
+                .next()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .or(c.id.clone())
+                .unwrap_or_default();
+            let ours = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(OWNER_LABEL))
+                .map(String::as_str)
+                == Some(OWNER_VALUE);
+            return Ok(if ours {
+                PortHolder::Ours { container: name }
+            } else {
+                PortHolder::Container { name }
+            });
+        }
+        // Not a container of this daemon: try to bind it ourselves.
+        match std::net::TcpListener::bind((REGISTRY_BIND_IP, port)) {
+            Ok(_) => Ok(PortHolder::Free),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(PortHolder::Process),
+            // e.g. a privileged port: not held by anyone we could name.
+            Err(_) => Ok(PortHolder::Free),
+        }
+    }
+
+    /// Attach `container` to `network`. Already attached is fine, so callers
+    /// can run this on every `up`.
+    pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
+        if let Some(c) = self.observe(container).await? {
+            if c.networks.iter().any(|n| n == network) {
+                return Ok(());
+            }
+        } else {
+            return Err(DockerError::NoSuchContainer {
+                name: container.to_string(),
+            });
+        }
+        let req = NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: None,
+        };
+        match self.docker.connect_network(network, req).await {
+            Ok(()) => Ok(()),
+            // Lost a race with another connect: the end state is what we want.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 403 | 409,
+                message,
+            }) if message.contains("already exists") => Ok(()),
+            Err(source) => Err(DockerError::ConnectNetwork {
+                container: container.to_string(),
+                network: network.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Names of the node containers of kind cluster `cluster`, sorted.
+    pub async fn kind_node_containers(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{KIND_CLUSTER_LABEL}={cluster}")],
+        )]);
+        let list = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|source| DockerError::ListContainers { source })?;
+        let mut names: Vec<String> = list
+            .into_iter()
+            .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
+            .map(|n| n.trim_start_matches('/').to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Write `contents` to the absolute `path` inside `container` (mode 0644,
+    /// owned by root), creating missing parent directories. Uses the archive
+    /// API, so it needs nothing inside the container (no shell, no `cat`).
+    pub async fn write_file(
+        &self,
+        container: &str,
+        path: &str,
+        contents: &[u8],
+    ) -> Result<(), DockerError> {
+        let invalid = |reason: &str| DockerError::InvalidPath {
+            container: container.to_string(),
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
+        let parts = split_abs_path(path).map_err(|r| invalid(&r))?;
+        if self.observe(container).await?.is_none() {
+            return Err(DockerError::NoSuchContainer {
+                name: container.to_string(),
+            });
+        }
+        let write_err = |detail: String| DockerError::WriteFile {
+            container: container.to_string(),
+            path: path.to_string(),
+            detail,
+        };
+        // Upload at the deepest directory that exists, with the missing ones
+        // in the archive, so existing directories keep their owner and mode.
+        let dirs = &parts[..parts.len() - 1];
+        let mut existing = dirs.len();
+        while existing > 0 {
+            let dir = format!("/{}", dirs[..existing].join("/"));
+            match self
+                .docker
+                .get_container_archive_info(
+                    container,
+                    Some(ContainerArchiveInfoOptionsBuilder::new().path(&dir).build()),
+                )
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if is_not_found(&e) => existing -= 1,
+                Err(e) => return Err(write_err(format!("stat {dir}: {}", one_line(&e)))),
+            }
+        }
+        let base = format!("/{}", dirs[..existing].join("/"));
+        let missing: Vec<String> = (existing + 1..=dirs.len())
+            .map(|i| dirs[existing..i].join("/"))
+            .collect();
+        let file = parts[existing..].join("/");
+        let mtime = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e.0))?;
+        self.docker
+            .upload_to_container(
+                container,
+                Some(UploadToContainerOptionsBuilder::new().path(&base).build()),
+                bollard::body_full(tar.into()),
+            )
+            .await
+            .map_err(|e| write_err(one_line(&e)))
+    }
+
+    /// Read the file at `path` inside `container` through the archive API
+    /// (works on containers without a shell).
+    pub async fn read_file(&self, container: &str, path: &str) -> Result<Vec<u8>, DockerError> {
+        let read_err = |detail: String| DockerError::ReadFile {
+            container: container.to_string(),
+            path: path.to_string(),
+            detail,
+        };
+        let mut stream = self.docker.download_from_container(
+            container,
+            Some(
+                DownloadFromContainerOptionsBuilder::new()
+                    .path(path)
+                    .build(),
+            ),
+        );
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            tar.extend_from_slice(&chunk.map_err(|e| read_err(one_line(&e)))?);
+        }
+        archive::first_file(&tar).map_err(|e| read_err(e.0))
+    }
+
+    /// Whether a volume named `name` exists.
+    pub async fn volume_exists(&self, name: &str) -> Result<bool, DockerError> {
+        match self.docker.inspect_volume(name).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(source) => Err(DockerError::InspectVolume {
+                volume: name.to_string(),
+                source,
+            }),
+        }
+    }
+
+    // ---- helpers -------------------------------------------------------
+
+    async fn observe(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(observed(c))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(source) => Err(DockerError::InspectContainer {
+                name: name.to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+        let holder = self.port_holder(spec.host_port).await?;
+        match plan::port_conflict(&holder, spec) {
+            None => Ok(()),
+            Some(holder) => Err(DockerError::PortInUse {
+                port: spec.host_port,
+                holder,
+            }),
+        }
+    }
+
+    /// Pull the image only when it is not already local, so air-gapped hosts
+    /// work with a pre-loaded image.
+    async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(source) => {
+                return Err(DockerError::InspectImage {
+                    image: image.to_string(),
+                    source,
+                })
+            }
+        }
+        tracing::info!(%image, "pulling the registry image");
+        let (from, tag) = plan::split_image_ref(image);
+        let mut opts = CreateImageOptionsBuilder::new().from_image(&from);
+        if !tag.is_empty() {
+            opts = opts.tag(&tag);
+        }
+        let pull_err = |detail: String| DockerError::PullImage {
+            image: image.to_string(),
+            detail,
+        };
+        let mut stream = self.docker.create_image(Some(opts.build()), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| pull_err(one_line(&e)))?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(pull_err(one_line(&detail)));
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_volume(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+        if self.volume_exists(&spec.volume).await? {
+            return Ok(());
+        }
+        let req = VolumeCreateRequest {
+            name: Some(spec.volume.clone()),
+            labels: Some(spec.volume_labels()),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(req)
+            .await
+            .map(|_| ())
+            .map_err(|source| DockerError::CreateVolume {
+                volume: spec.volume.clone(),
+                source,
+            })
+    }
+
+    async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
+        let v = match self.docker.inspect_volume(name).await {
+            Ok(v) => v,
+            Err(e) if is_not_found(&e) => return Ok(false),
+            Err(source) => {
+                return Err(DockerError::InspectVolume {
+                    volume: name.to_string(),
+                    source,
+                })
+            }
+        };
+        let ours = v.labels.get(OWNER_LABEL).map(String::as_str) == Some(OWNER_VALUE)
+            || v.name == DEFAULT_REGISTRY_VOLUME;
+        if !ours {
+            tracing::warn!(volume = %name, "keeping volume {name}: it was not created by nvcf-dev");
+            return Ok(false);
+        }
+        match self
+            .docker
+            .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(source) => Err(DockerError::RemoveVolume {
+                volume: name.to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            labels: Some(spec.container_labels()),
+            exposed_ports: Some(vec![REGISTRY_CONTAINER_PORT.to_string()]),
+            host_config: Some(HostConfig {
+                port_bindings: Some(HashMap::from([(
+                    REGISTRY_CONTAINER_PORT.to_string(),
+                    Some(vec![PortBinding {
+                        host_ip: Some(REGISTRY_BIND_IP.to_string()),
+                        host_port: Some(spec.host_port.to_string()),
+                    }]),
+                )])),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::ALWAYS),
+                    maximum_retry_count: None,
+                }),
+                mounts: Some(vec![Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(spec.volume.clone()),
+                    target: Some(REGISTRY_DATA_DIR.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(
+                    CreateContainerOptionsBuilder::new()
+                        .name(&spec.name)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|source| DockerError::CreateContainer {
+                name: spec.name.clone(),
+                image: spec.image.clone(),
+                source,
+            })
+    }
+
+    async fn start(&self, name: &str) -> Result<(), DockerError> {
+        match self.docker.start_container(name, None).await {
+            // 304: already started, e.g. by the restart policy meanwhile.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            other => other.map_err(|source| DockerError::StartContainer {
+                name: name.to_string(),
+                source,
+            }),
+        }
+    }
+
+    async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(false)
+            .build();
+        match self.docker.remove_container(name, Some(opts)).await {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => other.map_err(|source| DockerError::RemoveContainer {
+                name: name.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Poll until the container runs and the registry answers `GET /v2/` on
+    /// the host port, so callers can push right away.
+    async fn wait_ready(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+        let start = Instant::now();
+        let not_ready = |detail: String| DockerError::RegistryNotReady {
+            name: spec.name.clone(),
+            port: spec.host_port,
+            waited_secs: start.elapsed().as_secs(),
+            detail,
+        };
+        loop {
+            let last = match self.observe(&spec.name).await? {
+                None => return Err(not_ready("the container disappeared".to_string())),
+                Some(c) => match c.state {
+                    ObservedState::Running | ObservedState::Restarting => {
+                        match probe_v2(spec.host_port).await {
+                            Ok(()) => return Ok(()),
+                            Err(e) => e,
+                        }
+                    }
+                    ObservedState::Stopped | ObservedState::Dead => {
+                        return Err(not_ready("the container exited".to_string()))
+                    }
+                    other => format!("the container is {other:?}"),
+                },
+            };
+            if start.elapsed() >= READY_TIMEOUT {
+                return Err(not_ready(last));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// One `GET /v2/` over plain HTTP/1.0; 200 or 401 means a registry answers.
+async fn probe_v2(port: u16) -> Result<(), String> {
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect((REGISTRY_BIND_IP, port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        while n < 12 {
+            let m = s
+                .read(&mut buf[n..])
+                .await
+                .map_err(|e| format!("read: {e}"))?;
+            if m == 0 {
+                break;
+            }
+            n += m;
+        }
+        let head = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code = head.split_whitespace().nth(1).unwrap_or("");
+        if head.starts_with("HTTP/1.") && (code == "200" || code == "401") {
+            Ok(())
+        } else if n == 0 {
+            Err("connection closed without an answer".to_string())
+        } else {
+            Err(format!(
+                "unexpected answer {:?}",
+                head.lines().next().unwrap_or("")
+            ))
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .unwrap_or_else(|_| Err("timed out".to_string()))
+}
+
+/// `/a/b/c` -> `["a", "b", "c"]`, refusing what the archive API would
+/// misinterpret.
+fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
+    if !path.starts_with('/') {
+        return Err("the path must be absolute; pass a path starting with /".to_string());
+    }
+    if path.ends_with('/') {
+        return Err("the path names a directory; pass a file path".to_string());
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return Err("the path has no file name".to_string());
+    }
+    if parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err("the path must not contain . or .. components".to_string());
+    }
+    Ok(parts)
+}
+
+/// Reduce `docker inspect` output to what the plan needs.
+fn observed(c: ContainerInspectResponse) -> ObservedContainer {
+    let state = match c.state.as_ref().and_then(|s| s.status) {
+        Some(ContainerStateStatusEnum::RUNNING) => ObservedState::Running,
+        Some(ContainerStateStatusEnum::CREATED) | Some(ContainerStateStatusEnum::EXITED) => {
+            ObservedState::Stopped
+        }
+        Some(ContainerStateStatusEnum::PAUSED) => ObservedState::Paused,
+        Some(ContainerStateStatusEnum::RESTARTING) => ObservedState::Restarting,
+        Some(ContainerStateStatusEnum::DEAD) => ObservedState::Dead,
+        Some(other) => ObservedState::Other(other.to_string()),
+        None => ObservedState::Other("unknown".to_string()),
+    };
+    let config = c.config.unwrap_or_default();
+    let host = c.host_config.unwrap_or_default();
+    let mut published: Vec<PublishedPort> = host
+        .port_bindings
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|(container_port, bindings)| {
+            bindings
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |b| PublishedPort {
+                    container_port: container_port.clone(),
+                    host_ip: b.host_ip.unwrap_or_default(),
+                    host_port: b.host_port.and_then(|p| p.parse().ok()),
+                })
+        })
+        .collect();
+    published.sort_by(|a, b| a.container_port.cmp(&b.container_port));
+    let volumes = c
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| Some((m.name?, m.destination?)))
+        .collect();
+    let restart_policy = host
+        .restart_policy
+        .and_then(|r| r.name)
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let mut networks: Vec<String> = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|n| n.into_keys().collect())
+        .unwrap_or_default();
+    networks.sort();
+    ObservedContainer {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .name
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        image: config.image.unwrap_or_default(),
+        state,
+        labels: config.labels.unwrap_or_default(),
+        published,
+        volumes,
+        restart_policy,
+        networks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerConfig, ContainerState, MountPoint, NetworkSettings};
+
+    #[test]
+    fn absolute_paths_are_split_and_bad_ones_refused() {
+        assert_eq!(
+            split_abs_path("/etc/containerd/certs.d/localhost:5001/hosts.toml").unwrap(),
+            vec![
+                "etc",
+                "containerd",
+                "certs.d",
+                "localhost:5001",
+                "hosts.toml"
+            ]
+        );
+        assert_eq!(split_abs_path("//a//b").unwrap(), vec!["a", "b"]);
+        assert!(split_abs_path("etc/x").is_err());
+        assert!(split_abs_path("/etc/").is_err());
+        assert!(split_abs_path("/").is_err());
+        assert!(split_abs_path("/etc/../x").is_err());
+    }
+
+    #[test]
+    fn inspect_output_is_reduced_to_the_plan_fields() {
+        let spec = RegistrySpec::default();
+        let c = ContainerInspectResponse {
+            id: Some("abc".into()),
+            name: Some("/nvcf-dev-registry".into()),
+            state: Some(ContainerState {
+                status: Some(ContainerStateStatusEnum::EXITED),
+                ..Default::default()
+            }),
+            config: Some(ContainerConfig {
+                image: Some("registry:3".into()),
+                labels: Some(spec.container_labels()),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                port_bindings: Some(HashMap::from([(
+                    "5000/tcp".to_string(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some("5001".into()),
+                    }]),
+                )])),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::ALWAYS),
+                    maximum_retry_count: Some(0),
+                }),
+                ..Default::default()
+            }),
+            mounts: Some(vec![MountPoint {
+                typ: Some("volume".into()),
+                name: Some("nvcf-dev-registry-data".into()),
+                destination: Some("/var/lib/registry".into()),
+                ..Default::default()
+            }]),
+            network_settings: Some(NetworkSettings {
+                networks: Some(HashMap::from([
+                    ("kind".to_string(), Default::default()),
+                    ("bridge".to_string(), Default::default()),
+                ])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let o = observed(c);
+        assert_eq!(o.name, "nvcf-dev-registry");
+        assert_eq!(o.state, ObservedState::Stopped);
+        assert_eq!(o.restart_policy, "always");
+        assert_eq!(o.registry_host_port(), Some(5001));
+        assert_eq!(o.networks, vec!["bridge", "kind"]);
+        assert!(o.is_ours());
+        assert_eq!(plan::plan_registry(Some(&o), &spec), RegistryAction::Start);
+    }
+
+    #[test]
+    fn empty_inspect_output_does_not_panic() {
+        let o = observed(ContainerInspectResponse::default());
+        assert!(!o.is_ours());
+        assert!(matches!(o.state, ObservedState::Other(_)));
+    }
+}

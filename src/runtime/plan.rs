@@ -1,0 +1,407 @@
+//! Pure decisions about the registry container: what we observed, what the
+//! spec asks for, and what to do about the difference. No Docker here, so
+//! every branch is unit-tested.
+
+use std::collections::HashMap;
+
+use super::{
+    PortHolder, RegistrySpec, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
+    REGISTRY_DATA_DIR, SPEC_LABEL,
+};
+
+/// The lifecycle state of a container, reduced to what the plan cares about.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ObservedState {
+    Running,
+    /// Created or exited: `docker start` brings it back.
+    #[default]
+    Stopped,
+    Paused,
+    Restarting,
+    Dead,
+    Other(String),
+}
+
+/// One host-port publication of a container port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    /// e.g. `5000/tcp`
+    pub container_port: String,
+    /// Empty when Docker binds every address.
+    pub host_ip: String,
+    pub host_port: Option<u16>,
+}
+
+/// A container as observed through `docker inspect`, reduced to the fields
+/// that decide reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    /// The image reference the container was created from (Config.Image).
+    pub image: String,
+    pub state: ObservedState,
+    pub labels: HashMap<String, String>,
+    pub published: Vec<PublishedPort>,
+    /// Named volumes as (volume name, mount destination).
+    pub volumes: Vec<(String, String)>,
+    /// Restart policy name (`always`, `no`, ...); empty when unset.
+    pub restart_policy: String,
+    pub networks: Vec<String>,
+}
+
+impl ObservedContainer {
+    /// True when the container carries our owner label.
+    pub fn is_ours(&self) -> bool {
+        self.labels.get(OWNER_LABEL).map(String::as_str) == Some(OWNER_VALUE)
+    }
+
+    /// The host port published for the registry's container port, if any.
+    pub fn registry_host_port(&self) -> Option<u16> {
+        self.published
+            .iter()
+            .find(|p| p.container_port == REGISTRY_CONTAINER_PORT && p.host_port.is_some())
+            .and_then(|p| p.host_port)
+    }
+}
+
+/// What `ensure_registry` must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryAction {
+    Create,
+    /// Ours, matching and running: leave it alone.
+    Reuse,
+    /// Ours and matching but not running.
+    Start,
+    /// Ours but different from the spec: remove and create again.
+    Recreate {
+        reason: String,
+    },
+    /// The name is taken by a container nvcf-dev did not create.
+    RefuseForeign {
+        name: String,
+        image: String,
+    },
+}
+
+/// Decide what to do about the registry container.
+pub fn plan_registry(existing: Option<&ObservedContainer>, spec: &RegistrySpec) -> RegistryAction {
+    let Some(c) = existing else {
+        return RegistryAction::Create;
+    };
+    if !c.is_ours() {
+        return RegistryAction::RefuseForeign {
+            name: spec.name.clone(),
+            image: c.image.clone(),
+        };
+    }
+    let drift = drift(c, spec);
+    if !drift.is_empty() {
+        return RegistryAction::Recreate {
+            reason: drift.join("; "),
+        };
+    }
+    match &c.state {
+        ObservedState::Running => RegistryAction::Reuse,
+        ObservedState::Stopped => RegistryAction::Start,
+        ObservedState::Paused => recreate("the container is paused"),
+        ObservedState::Restarting => recreate("the container keeps restarting"),
+        ObservedState::Dead => recreate("the container is dead"),
+        ObservedState::Other(s) => recreate(&format!("the container is {s}")),
+    }
+}
+
+fn recreate(reason: &str) -> RegistryAction {
+    RegistryAction::Recreate {
+        reason: reason.to_string(),
+    }
+}
+
+/// Every way the container differs from the spec, in words a user can act on.
+pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.image != spec.image {
+        out.push(format!("image is {} (want {})", c.image, spec.image));
+    }
+    let want_port = Some(spec.host_port);
+    let binding = c
+        .published
+        .iter()
+        .find(|p| p.container_port == REGISTRY_CONTAINER_PORT);
+    match binding {
+        Some(p) if p.host_port == want_port && p.host_ip == REGISTRY_BIND_IP => {}
+        Some(p) => out.push(format!(
+            "published on {}:{} (want {REGISTRY_BIND_IP}:{})",
+            if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            },
+            p.host_port.map(|p| p.to_string()).unwrap_or_default(),
+            spec.host_port
+        )),
+        None => out.push(format!(
+            "port {REGISTRY_CONTAINER_PORT} is not published (want {REGISTRY_BIND_IP}:{})",
+            spec.host_port
+        )),
+    }
+    let has_volume = c
+        .volumes
+        .iter()
+        .any(|(name, dest)| name == &spec.volume && dest == REGISTRY_DATA_DIR);
+    if !has_volume {
+        let now = c
+            .volumes
+            .iter()
+            .find(|(_, dest)| dest == REGISTRY_DATA_DIR)
+            .map(|(name, _)| name.as_str())
+            .unwrap_or("none");
+        out.push(format!("data volume is {now} (want {})", spec.volume));
+    }
+    if c.restart_policy != "always" {
+        let now = if c.restart_policy.is_empty() {
+            "no"
+        } else {
+            &c.restart_policy
+        };
+        out.push(format!("restart policy is {now} (want always)"));
+    }
+    // Only worth mentioning when nothing visible differs: then the labels are
+    // from an older nvcf-dev or were edited.
+    if out.is_empty() && c.labels.get(SPEC_LABEL) != Some(&spec.fingerprint()) {
+        out.push("labels are out of date".to_string());
+    }
+    out
+}
+
+/// Whether `holder` stops us from publishing the registry on its port. The
+/// registry we are about to replace does not count.
+pub fn port_conflict(holder: &PortHolder, spec: &RegistrySpec) -> Option<String> {
+    match holder {
+        PortHolder::Free => None,
+        PortHolder::Ours { container } if container == &spec.name => None,
+        PortHolder::Ours { container } => Some(format!("nvcf-dev container `{container}`")),
+        PortHolder::Container { name } => Some(format!("container `{name}`")),
+        PortHolder::Process => Some("a process that is not a container".to_string()),
+    }
+}
+
+/// Split an image reference into the `fromImage` and `tag` the pull API
+/// wants, so a bare name pulls `latest` rather than every tag.
+pub fn split_image_ref(image: &str) -> (String, String) {
+    if image.contains('@') {
+        return (image.to_string(), String::new());
+    }
+    let last_slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[last_slash..].rfind(':') {
+        Some(i) => {
+            let at = last_slash + i;
+            (image[..at].to_string(), image[at + 1..].to_string())
+        }
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours(spec: &RegistrySpec) -> ObservedContainer {
+        ObservedContainer {
+            id: "abc".into(),
+            name: spec.name.clone(),
+            image: spec.image.clone(),
+            state: ObservedState::Running,
+            labels: spec.container_labels(),
+            published: vec![PublishedPort {
+                container_port: REGISTRY_CONTAINER_PORT.into(),
+                host_ip: REGISTRY_BIND_IP.into(),
+                host_port: Some(spec.host_port),
+            }],
+            volumes: vec![(spec.volume.clone(), REGISTRY_DATA_DIR.into())],
+            restart_policy: "always".into(),
+            networks: vec!["bridge".into()],
+        }
+    }
+
+    #[test]
+    fn nothing_there_is_created() {
+        assert_eq!(
+            plan_registry(None, &RegistrySpec::default()),
+            RegistryAction::Create
+        );
+    }
+
+    #[test]
+    fn matching_running_registry_is_reused() {
+        let spec = RegistrySpec::default();
+        assert_eq!(
+            plan_registry(Some(&ours(&spec)), &spec),
+            RegistryAction::Reuse
+        );
+    }
+
+    #[test]
+    fn matching_stopped_registry_is_started() {
+        let spec = RegistrySpec::default();
+        let c = ObservedContainer {
+            state: ObservedState::Stopped,
+            ..ours(&spec)
+        };
+        assert_eq!(plan_registry(Some(&c), &spec), RegistryAction::Start);
+    }
+
+    #[test]
+    fn foreign_container_is_refused_even_if_it_looks_right() {
+        let spec = RegistrySpec::default();
+        let mut c = ours(&spec);
+        c.labels.clear();
+        assert_eq!(
+            plan_registry(Some(&c), &spec),
+            RegistryAction::RefuseForeign {
+                name: spec.name.clone(),
+                image: spec.image.clone()
+            }
+        );
+        c.labels.insert(OWNER_LABEL.into(), "someone-else".into());
+        assert!(matches!(
+            plan_registry(Some(&c), &spec),
+            RegistryAction::RefuseForeign { .. }
+        ));
+    }
+
+    fn reason(a: RegistryAction) -> String {
+        match a {
+            RegistryAction::Recreate { reason } => reason,
+            other => panic!("expected Recreate, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn different_image_is_recreated_and_says_so() {
+        let spec = RegistrySpec::default();
+        let old = RegistrySpec {
+            image: "registry:2".into(),
+            ..spec.clone()
+        };
+        let r = reason(plan_registry(Some(&ours(&old)), &spec));
+        assert_eq!(r, "image is registry:2 (want registry:3)");
+    }
+
+    #[test]
+    fn different_port_is_recreated_and_says_so() {
+        let spec = RegistrySpec::default();
+        let old = RegistrySpec {
+            host_port: 5002,
+            ..spec.clone()
+        };
+        let r = reason(plan_registry(Some(&ours(&old)), &spec));
+        assert_eq!(r, "published on 127.0.0.1:5002 (want 127.0.0.1:5001)");
+    }
+
+    #[test]
+    fn published_on_all_addresses_is_drift() {
+        let spec = RegistrySpec::default();
+        let mut c = ours(&spec);
+        c.published[0].host_ip = String::new();
+        let r = reason(plan_registry(Some(&c), &spec));
+        assert!(r.contains("0.0.0.0:5001"), "{r}");
+        c.published.clear();
+        let r = reason(plan_registry(Some(&c), &spec));
+        assert!(r.contains("not published"), "{r}");
+    }
+
+    #[test]
+    fn volume_and_restart_policy_drift_are_listed_together() {
+        let spec = RegistrySpec::default();
+        let mut c = ours(&spec);
+        c.volumes.clear();
+        c.restart_policy = String::new();
+        let r = reason(plan_registry(Some(&c), &spec));
+        assert_eq!(
+            r,
+            "data volume is none (want nvcf-dev-registry-data); restart policy is no (want always)"
+        );
+    }
+
+    #[test]
+    fn stale_labels_are_drift() {
+        let spec = RegistrySpec::default();
+        let mut c = ours(&spec);
+        c.labels.insert(SPEC_LABEL.into(), "0000".into());
+        assert_eq!(
+            reason(plan_registry(Some(&c), &spec)),
+            "labels are out of date"
+        );
+        c.labels.remove(SPEC_LABEL);
+        assert_eq!(
+            reason(plan_registry(Some(&c), &spec)),
+            "labels are out of date"
+        );
+    }
+
+    #[test]
+    fn unhealthy_states_are_recreated() {
+        let spec = RegistrySpec::default();
+        for (state, word) in [
+            (ObservedState::Paused, "paused"),
+            (ObservedState::Restarting, "restarting"),
+            (ObservedState::Dead, "dead"),
+            (ObservedState::Other("removing".into()), "removing"),
+        ] {
+            let c = ObservedContainer {
+                state,
+                ..ours(&spec)
+            };
+            assert!(reason(plan_registry(Some(&c), &spec)).contains(word));
+        }
+    }
+
+    #[test]
+    fn port_conflicts() {
+        let spec = RegistrySpec::default();
+        assert_eq!(port_conflict(&PortHolder::Free, &spec), None);
+        assert_eq!(
+            port_conflict(
+                &PortHolder::Ours {
+                    container: spec.name.clone()
+                },
+                &spec
+            ),
+            None
+        );
+        assert!(port_conflict(
+            &PortHolder::Ours {
+                container: "other".into()
+            },
+            &spec
+        )
+        .unwrap()
+        .contains("other"));
+        assert!(
+            port_conflict(&PortHolder::Container { name: "x".into() }, &spec)
+                .unwrap()
+                .contains("`x`")
+        );
+        assert!(port_conflict(&PortHolder::Process, &spec).is_some());
+    }
+
+    #[test]
+    fn image_refs_split_into_name_and_tag() {
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(split_image_ref("registry:3"), s("registry", "3"));
+        assert_eq!(split_image_ref("registry"), s("registry", "latest"));
+        assert_eq!(
+            split_image_ref("localhost:5000/a/registry"),
+            s("localhost:5000/a/registry", "latest")
+        );
+        assert_eq!(
+            split_image_ref("localhost:5000/registry:3.0"),
+            s("localhost:5000/registry", "3.0")
+        );
+        assert_eq!(
+            split_image_ref("registry@sha256:abcd"),
+            s("registry@sha256:abcd", "")
+        );
+    }
+}
