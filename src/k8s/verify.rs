@@ -1,0 +1,636 @@
+//! The guide's Verify sections, through the API (no kubectl): pure parsers
+//! and report builders, plus thin async functions that fetch pods, jobs,
+//! logs and exec output.
+//!
+//! NATS: we parse the nats container's log rather than exec `wget
+//! .../routez`: logs need no tool inside the image and no port, and the
+//! server always prints `Cluster name is <name>` and one `Route connection
+//! created` per peer. (The guide's `grep "Cluster Name"` matches nothing: the
+//! real line is `[INF] Cluster name is nats`.)
+//!
+//! OpenBao / Cassandra: exec over the websocket transport. The transport is
+//! kept thin ([`exec_capture`]); what it returns (stdout and the Status
+//! object carrying the exit code) is interpreted by pure functions tested on
+//! recorded output, because tower-test cannot mock a websocket upgrade.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kube::api::{AttachParams, ListParams, LogParams};
+use kube::Api;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+
+use super::error::{one_line, KubeError};
+use super::readiness::{
+    job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
+};
+
+/// One verified fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            ok,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The Verify section of one component, as data for `nvcf-dev verify` (text or JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthReport {
+    pub component: String,
+    pub checks: Vec<Check>,
+}
+
+impl HealthReport {
+    pub fn healthy(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+// ---------------------------------------------------------------- NATS
+
+/// What the nats server log says about the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatsCluster {
+    /// From `[INF] Cluster name is <name>`.
+    pub name: Option<String>,
+    /// Peer addresses of routes currently up (created and not closed since).
+    pub routes: Vec<String>,
+}
+
+/// Parses a nats-server log. Routes are tracked by `rid`, so a route that
+/// was created and later closed does not count.
+pub fn parse_nats_log(log: &str) -> NatsCluster {
+    let mut name = None;
+    let mut routes: BTreeMap<String, String> = BTreeMap::new();
+    for line in log.lines() {
+        if let Some((_, rest)) = line.split_once("Cluster name is ") {
+            name = Some(rest.trim().to_string());
+            continue;
+        }
+        // "[INF] 10.244.0.8:6222 - rid:5 - Route connection created"
+        let parts: Vec<&str> = line.split(" - ").collect();
+        if parts.len() < 3 {
+            continue;
+        }
+        let addr = parts[0].rsplit(' ').next().unwrap_or_default().to_string();
+        let rid = parts[1].trim().to_string();
+        if !rid.starts_with("rid:") {
+            continue;
+        }
+        if parts[2].contains("Route connection created") {
+            routes.insert(rid, addr);
+        } else if parts[2].contains("connection closed") {
+            routes.remove(&rid);
+        }
+    }
+    let mut routes: Vec<String> = routes.into_values().collect();
+    routes.sort();
+    routes.dedup();
+    NatsCluster { name, routes }
+}
+
+/// NATS is healthy when all its pods are Ready and nats-0 has a route to
+/// every other server pod.
+pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthReport {
+    let counts = pod_counts(pods);
+    let servers = pods
+        .iter()
+        .filter(|p| is_ordinal_pod(pod_name(p), "nats"))
+        .count();
+    let mut checks = vec![Check::new(
+        "pods ready",
+        counts.total > 0 && counts.ready == counts.total,
+        format!("{}/{} pods Ready", counts.ready, counts.total),
+    )];
+    match nats0_log {
+        Ok(log) => {
+            let c = parse_nats_log(log);
+            checks.push(Check::new(
+                "cluster formed",
+                c.name.is_some(),
+                match &c.name {
+                    Some(n) => format!("cluster name is {n}"),
+                    None => "nats-0 log has no `Cluster name is` line".into(),
+                },
+            ));
+            let want = servers.saturating_sub(1);
+            checks.push(Check::new(
+                "routes to all peers",
+                c.routes.len() >= want,
+                format!(
+                    "{} of {want} routes up ({})",
+                    c.routes.len(),
+                    c.routes.join(", ")
+                ),
+            ));
+        }
+        Err(e) => checks.push(Check::new("cluster formed", false, e)),
+    }
+    HealthReport {
+        component: "nats".into(),
+        checks,
+    }
+}
+
+/// `nats-0`, `cassandra-12`: a StatefulSet pod of `set`.
+fn is_ordinal_pod(name: &str, set: &str) -> bool {
+    name.strip_prefix(set)
+        .and_then(|r| r.strip_prefix('-'))
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+// ---------------------------------------------------------------- OpenBao
+
+/// The fields of `bao status -format=json` we judge by. Every field is
+/// defaulted: other OpenBao versions add or drop fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct BaoStatus {
+    pub initialized: bool,
+    pub sealed: bool,
+    pub ha_enabled: bool,
+    pub storage_type: Option<String>,
+    pub version: Option<String>,
+    pub raft_committed_index: Option<u64>,
+    pub leader_address: Option<String>,
+}
+
+/// The exit code kube reports for an exec: Success is 0; a Failure with
+/// reason NonZeroExitCode carries the code in `details.causes[ExitCode]`.
+pub fn exit_code(status: &Status) -> Option<i32> {
+    if status.status.as_deref() == Some("Success") {
+        return Some(0);
+    }
+    status
+        .details
+        .as_ref()?
+        .causes
+        .iter()
+        .flatten()
+        .find(|c| c.reason.as_deref() == Some("ExitCode"))
+        .and_then(|c| c.message.as_deref()?.trim().parse().ok())
+}
+
+/// `bao status` exits 0 when unsealed, 2 when sealed (still printing JSON),
+/// 1 on error. The JSON decides; the exit code only explains a missing one.
+pub fn interpret_bao_status(stdout: &str, code: Option<i32>) -> Result<BaoStatus, String> {
+    match serde_json::from_str::<BaoStatus>(stdout) {
+        Ok(s) => Ok(s),
+        Err(e) => Err(match code {
+            Some(1) => format!("bao status failed (exit 1): {}", stdout.trim()),
+            Some(c) => format!("bao status printed no JSON (exit {c}): {e}"),
+            None => format!("bao status printed no JSON: {e}"),
+        }),
+    }
+}
+
+/// The OpenBao Verify section: every server pod initialized and unsealed,
+/// and both post-install jobs complete.
+pub fn openbao_report(
+    jobs: &[Job],
+    statuses: &[(String, Result<BaoStatus, String>)],
+) -> HealthReport {
+    let mut checks = Vec::new();
+    for (pod, st) in statuses {
+        checks.push(match st {
+            Ok(s) => Check::new(
+                &format!("{pod} unsealed"),
+                s.initialized && !s.sealed,
+                format!(
+                    "initialized={} sealed={} ha_enabled={} raft_committed_index={}",
+                    s.initialized,
+                    s.sealed,
+                    s.ha_enabled,
+                    s.raft_committed_index
+                        .map_or("-".to_string(), |i| i.to_string())
+                ),
+            ),
+            Err(e) => Check::new(&format!("{pod} unsealed"), false, e.clone()),
+        });
+    }
+    for name in [
+        "openbao-server-initialize-cluster",
+        "openbao-server-migrations",
+    ] {
+        checks.push(job_check(jobs, name, None));
+    }
+    HealthReport {
+        component: "openbao".into(),
+        checks,
+    }
+}
+
+fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
+    let job = jobs
+        .iter()
+        .find(|j| j.metadata.name.as_deref() == Some(name));
+    let label = format!("job {name} complete");
+    match job.map(job_state) {
+        Some(JobState::Complete) => Check::new(&label, true, "Complete"),
+        // Cassandra's init job: one Completed pod is enough (the guide).
+        _ if pods.is_some_and(|p| job_has_succeeded_pod(p, name)) => Check::new(
+            &label,
+            true,
+            "one pod Completed (other pods in Error are expected retries)",
+        ),
+        Some(JobState::Failed) => Check::new(
+            &label,
+            false,
+            format!("Failed: see `nvcf-dev logs` (kubectl logs -l job-name={name})"),
+        ),
+        Some(JobState::Running) => Check::new(&label, false, "still running"),
+        None => Check::new(
+            &label,
+            false,
+            "job not found (helm hook may have been deleted or not run)",
+        ),
+    }
+}
+
+// ---------------------------------------------------------------- Cassandra
+
+/// One line of `nodetool status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CassandraNode {
+    /// `U`p or `D`own.
+    pub status: char,
+    /// `N`ormal, `L`eaving, `J`oining, `M`oving.
+    pub state: char,
+    pub address: String,
+}
+
+impl CassandraNode {
+    pub fn is_up_normal(&self) -> bool {
+        self.status == 'U' && self.state == 'N'
+    }
+}
+
+/// Parses the node lines of `nodetool status` (two-letter code, address,
+/// ...); headers and datacenter banners are skipped.
+pub fn parse_nodetool_status(out: &str) -> Vec<CassandraNode> {
+    out.lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let code = f.next()?;
+            let addr = f.next()?;
+            let mut c = code.chars();
+            let (status, state) = (c.next()?, c.next()?);
+            (code.len() == 2 && "UD".contains(status) && "NLJM".contains(state)).then(|| {
+                CassandraNode {
+                    status,
+                    state,
+                    address: addr.to_string(),
+                }
+            })
+        })
+        .collect()
+}
+
+/// The Cassandra Verify section: every node UN (and as many nodes as
+/// cassandra pods), the init job done (one Completed pod is enough), the
+/// migrations job complete.
+pub fn cassandra_report(
+    pods: &[Pod],
+    jobs: &[Job],
+    nodetool: Result<&str, String>,
+) -> HealthReport {
+    let counts = pod_counts(pods);
+    let members = pods
+        .iter()
+        .filter(|p| is_ordinal_pod(pod_name(p), "cassandra"))
+        .count();
+    let mut checks = vec![Check::new(
+        "pods ready",
+        counts.total > 0 && counts.ready == counts.total,
+        format!("{}/{} pods Ready", counts.ready, counts.total),
+    )];
+    checks.push(match nodetool {
+        Ok(out) => {
+            let nodes = parse_nodetool_status(out);
+            let bad: Vec<String> = nodes
+                .iter()
+                .filter(|n| !n.is_up_normal())
+                .map(|n| format!("{}{} {}", n.status, n.state, n.address))
+                .collect();
+            let up = nodes.len() - bad.len();
+            let ok = !nodes.is_empty() && bad.is_empty() && nodes.len() >= members;
+            Check::new(
+                "all nodes UN",
+                ok,
+                if bad.is_empty() {
+                    format!("{up}/{} nodes UN ({members} cassandra pods)", nodes.len())
+                } else {
+                    format!("{up}/{} nodes UN; not UN: {}", nodes.len(), bad.join(", "))
+                },
+            )
+        }
+        Err(e) => Check::new("all nodes UN", false, e),
+    });
+    checks.push(job_check(jobs, "cassandra-initialize-cluster", Some(pods)));
+    checks.push(job_check(jobs, "cassandra-migrations", None));
+    HealthReport {
+        component: "cassandra".into(),
+        checks,
+    }
+}
+
+// ---------------------------------------------------------------- async
+
+/// What an exec produced.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub stdout: String,
+    pub stderr: String,
+    /// From the Status object kube sends at the end; None if it sent none.
+    pub exit_code: Option<i32>,
+}
+
+/// Runs `command` in a container and collects its output and exit code.
+pub async fn exec_capture(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    command: &[&str],
+) -> Result<ExecOutput, KubeError> {
+    let err = |detail: String| KubeError::Exec {
+        pod: pod.to_string(),
+        container: container.to_string(),
+        command: command.join(" "),
+        detail,
+    };
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let ap = AttachParams::default()
+        .container(container)
+        .stdout(true)
+        .stderr(true);
+    let mut proc = api
+        .exec(pod, command.iter().map(|s| s.to_string()), &ap)
+        .await
+        .map_err(|e| err(one_line(&e)))?;
+    let status = proc.take_status();
+    let (mut out, mut errs) = (String::new(), String::new());
+    let mut stdout = proc.stdout();
+    let mut stderr = proc.stderr();
+    let read_out = async {
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_string(&mut out).await;
+        }
+    };
+    let read_err = async {
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_string(&mut errs).await;
+        }
+    };
+    tokio::join!(read_out, read_err);
+    let exit_code = match status {
+        Some(s) => s.await.as_ref().and_then(exit_code),
+        None => None,
+    };
+    drop((stdout, stderr));
+    proc.join().await.map_err(|e| err(one_line(&e)))?;
+    Ok(ExecOutput {
+        stdout: out,
+        stderr: errs,
+        exit_code,
+    })
+}
+
+async fn list_pods_jobs(
+    client: &kube::Client,
+    ns: &str,
+) -> Result<(Vec<Pod>, Vec<Job>), KubeError> {
+    let lerr = |kind: &str, e: kube::Error| KubeError::List {
+        kind: kind.into(),
+        namespace: ns.into(),
+        detail: one_line(&e),
+    };
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| lerr("pods", e))?
+        .items;
+    let jobs = Api::<Job>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| lerr("jobs", e))?
+        .items;
+    Ok((pods, jobs))
+}
+
+/// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
+pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
+    let (pods, _) = list_pods_jobs(client, ns).await?;
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let lp = LogParams {
+        container: Some("nats".into()),
+        ..Default::default()
+    };
+    let log = api.logs("nats-0", &lp).await.map_err(|e| one_line(&e));
+    Ok(nats_report(&pods, log.as_deref().map_err(Clone::clone)))
+}
+
+/// Verifies OpenBao in `ns`: `bao status -format=json` in every
+/// `openbao-server-N` pod (container `openbao`), and the two jobs.
+pub async fn verify_openbao(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
+    let (pods, jobs) = list_pods_jobs(client, ns).await?;
+    let mut servers: Vec<String> = pods
+        .iter()
+        .map(pod_name)
+        .filter(|n| is_ordinal_pod(n, "openbao-server"))
+        .map(str::to_string)
+        .collect();
+    servers.sort();
+    let mut statuses = Vec::new();
+    for pod in servers {
+        let st = match exec_capture(
+            client,
+            ns,
+            &pod,
+            "openbao",
+            &["bao", "status", "-format=json"],
+        )
+        .await
+        {
+            Ok(o) => interpret_bao_status(&o.stdout, o.exit_code),
+            Err(e) => Err(e.to_string()),
+        };
+        statuses.push((pod, st));
+    }
+    if statuses.is_empty() {
+        statuses.push((
+            "openbao-server-0".into(),
+            Err("no openbao-server pods found".into()),
+        ));
+    }
+    Ok(openbao_report(&jobs, &statuses))
+}
+
+/// Verifies Cassandra in `ns`: `nodetool status` in cassandra-0 and the two jobs.
+pub async fn verify_cassandra(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
+    let (pods, jobs) = list_pods_jobs(client, ns).await?;
+    let nodetool = if pods
+        .iter()
+        .any(|p| pod_name(p) == "cassandra-0" && pod_is_ready(p))
+    {
+        exec_capture(
+            client,
+            ns,
+            "cassandra-0",
+            "cassandra",
+            &["nodetool", "status"],
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|o| match o.exit_code {
+            Some(0) | None => Ok(o.stdout),
+            Some(c) => Err(format!(
+                "nodetool status exited {c}: {}",
+                one_line(&o.stderr)
+            )),
+        })
+    } else {
+        Err("cassandra-0 is not Ready".to_string())
+    };
+    Ok(cassandra_report(
+        &pods,
+        &jobs,
+        nodetool.as_deref().map_err(Clone::clone),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::fixtures::{fixture, list, obj};
+
+    #[test]
+    fn nats_log_gives_cluster_name_and_routes() {
+        let c = parse_nats_log(fixture!("nats-0_nats.log"));
+        assert_eq!(c.name.as_deref(), Some("nats"));
+        assert_eq!(c.routes, ["10.244.0.8:6222", "10.244.0.9:6222"]);
+        // The guide's grep would find nothing.
+        assert!(!fixture!("nats-0_nats.log").contains("Cluster Name"));
+    }
+
+    #[test]
+    fn closed_routes_do_not_count() {
+        let log = "[7] [INF] 10.244.0.8:6222 - rid:5 - Route connection created\n[7] [INF] 10.244.0.8:6222 - rid:5 - Router connection closed: Client Closed\n";
+        assert!(parse_nats_log(log).routes.is_empty());
+    }
+
+    #[test]
+    fn nats_report_needs_routes_to_every_peer() {
+        let p0: Pod = obj(fixture!("pod_nats-0_ready.json"));
+        let mut p1 = p0.clone();
+        p1.metadata.name = Some("nats-1".into());
+        let mut p2 = p0.clone();
+        p2.metadata.name = Some("nats-2".into());
+        let pods = [p0, p1, p2];
+        let r = nats_report(&pods, Ok(fixture!("nats-0_nats.log")));
+        assert!(r.healthy(), "{r:?}");
+        let one_route = "[INF] Cluster name is nats\n[INF] 10.244.0.8:6222 - rid:5 - Route connection created\n";
+        let r = nats_report(&pods, Ok(one_route));
+        assert!(!r.healthy());
+        assert_eq!(r.checks[2].detail, "1 of 2 routes up (10.244.0.8:6222)");
+    }
+
+    #[test]
+    fn exec_status_gives_exit_code() {
+        let failed: Status = obj(fixture!("exec_status_exit2.json"));
+        assert_eq!(exit_code(&failed), Some(2));
+        let ok: Status = obj(fixture!("exec_status_success.json"));
+        assert_eq!(exit_code(&ok), Some(0));
+        assert_eq!(exit_code(&Status::default()), None);
+    }
+
+    #[test]
+    fn bao_status_unsealed_and_sealed() {
+        let s = interpret_bao_status(fixture!("bao_status_unsealed.json"), Some(0)).unwrap();
+        assert!(s.initialized && !s.sealed && s.ha_enabled);
+        assert_eq!(s.raft_committed_index, Some(142));
+        // Sealed: exit code 2, JSON still on stdout.
+        let sealed = interpret_bao_status(fixture!("bao_status_sealed.json"), Some(2)).unwrap();
+        assert!(sealed.sealed);
+        let err = interpret_bao_status("Error checking seal status: connection refused", Some(1))
+            .unwrap_err();
+        assert!(err.starts_with("bao status failed (exit 1)"), "{err}");
+        // Odd JSON never panics.
+        assert!(interpret_bao_status("{\"sealed\": \"yes\"}", Some(0)).is_err());
+        assert_eq!(
+            interpret_bao_status("{}", Some(0)).unwrap(),
+            BaoStatus::default()
+        );
+    }
+
+    #[test]
+    fn openbao_report_flags_sealed_pods_and_missing_jobs() {
+        let unsealed = interpret_bao_status(fixture!("bao_status_unsealed.json"), Some(0));
+        let sealed = interpret_bao_status(fixture!("bao_status_sealed.json"), Some(2));
+        let failed: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
+        let r = openbao_report(
+            &[failed],
+            &[
+                ("openbao-server-0".into(), unsealed),
+                ("openbao-server-1".into(), sealed),
+            ],
+        );
+        let oks: Vec<bool> = r.checks.iter().map(|c| c.ok).collect();
+        assert_eq!(oks, [true, false, false, false]);
+        assert!(r.checks[1].detail.contains("sealed=true"));
+        assert!(r.checks[2].detail.starts_with("job not found"));
+        assert!(r.checks[3].detail.starts_with("Failed"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["component"], "openbao");
+    }
+
+    #[test]
+    fn nodetool_parses_one_and_three_nodes() {
+        let one = parse_nodetool_status(fixture!("nodetool_status_1node.txt"));
+        assert_eq!(one.len(), 1);
+        assert!(one[0].is_up_normal());
+        assert_eq!(one[0].address, "10.244.0.12");
+        let three = parse_nodetool_status(fixture!("nodetool_status_3node_one_down.txt"));
+        let codes: Vec<(char, char)> = three.iter().map(|n| (n.status, n.state)).collect();
+        assert_eq!(codes, [('U', 'N'), ('U', 'N'), ('D', 'N')]);
+        assert!(
+            parse_nodetool_status("nodetool: Failed to connect to '127.0.0.1:7199'").is_empty()
+        );
+    }
+
+    #[test]
+    fn cassandra_report_accepts_init_errors_and_flags_down_nodes() {
+        let mut pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
+        let mut c0: Pod = obj(fixture!("pod_nats-0_ready.json"));
+        c0.metadata.name = Some("cassandra-0".into());
+        pods.push(c0);
+        let mut jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
+        // The init job still running but one pod Completed: fine per the guide.
+        jobs[0].status.as_mut().unwrap().conditions = None;
+        let r = cassandra_report(&pods, &jobs, Ok(fixture!("nodetool_status_1node.txt")));
+        assert!(r.checks[0].ok && r.checks[1].ok && r.checks[2].ok, "{r:?}");
+        assert!(r.checks[2].detail.contains("expected retries"));
+        assert!(!r.checks[3].ok, "migrations still running");
+        let r = cassandra_report(
+            &pods,
+            &jobs,
+            Ok(fixture!("nodetool_status_3node_one_down.txt")),
+        );
+        assert_eq!(r.checks[1].detail, "2/3 nodes UN; not UN: DN 10.244.0.18");
+        let r = cassandra_report(&pods, &jobs, Ok(fixture!("nodetool_status_3node_up.txt")));
+        assert!(r.checks[1].detail.contains("UJ 10.244.0.18"));
+    }
+}

@@ -1,0 +1,125 @@
+//! Objects `up` puts into the cluster itself: the KEP-1755 registry
+//! ConfigMap and the Phase 1 namespaces. Built by pure functions, applied
+//! with server-side apply so re-running `up` is a no-op.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Patch, PatchParams};
+use kube::Api;
+
+use super::error::{one_line, KubeError};
+
+/// Field manager for every server-side apply: lets the API server tell our
+/// fields from helm's and kubectl's.
+pub const FIELD_MANAGER: &str = "nvcf-dev";
+/// Marks what nvcf-dev created, so `down` and `status` can find it.
+pub const MANAGED_BY_LABEL: &str = "dev.nvcf.managed-by";
+
+fn managed_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([(MANAGED_BY_LABEL.to_string(), FIELD_MANAGER.to_string())])
+}
+
+/// The KEP-1755 `local-registry-hosting` ConfigMap in kube-public, which tells
+/// tools (Tilt, skaffold, ...) where the cluster's local registry is.
+/// `host` is what you push to from the host, e.g. `localhost:5001`.
+pub fn local_registry_configmap(host: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("local-registry-hosting".into()),
+            namespace: Some("kube-public".into()),
+            labels: Some(managed_labels()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "localRegistryHosting.v1".to_string(),
+            format!(
+                "host: \"{host}\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"
+            ),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// A namespace labelled as ours.
+pub fn managed_namespace(name: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(managed_labels()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// Server-side applies the registry ConfigMap (idempotent).
+pub async fn apply_local_registry_configmap(
+    client: &kube::Client,
+    host: &str,
+) -> Result<ConfigMap, KubeError> {
+    let cm = local_registry_configmap(host);
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-public");
+    api.patch(
+        "local-registry-hosting",
+        &apply_params(),
+        &Patch::Apply(&cm),
+    )
+    .await
+    .map_err(|e| KubeError::Apply {
+        kind: "ConfigMap".into(),
+        name: "kube-public/local-registry-hosting".into(),
+        detail: one_line(&e),
+    })
+}
+
+/// Server-side applies each namespace (idempotent; helm later installs into them).
+pub async fn apply_namespaces(client: &kube::Client, names: &[&str]) -> Result<(), KubeError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    for name in names {
+        api.patch(
+            name,
+            &apply_params(),
+            &Patch::Apply(&managed_namespace(name)),
+        )
+        .await
+        .map_err(|e| KubeError::Apply {
+            kind: "Namespace".into(),
+            name: name.to_string(),
+            detail: one_line(&e),
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_configmap_follows_kep_1755() {
+        let cm = local_registry_configmap("localhost:5001");
+        let v = serde_json::to_value(&cm).unwrap();
+        assert_eq!(v["metadata"]["namespace"], "kube-public");
+        assert_eq!(v["metadata"]["labels"]["dev.nvcf.managed-by"], "nvcf-dev");
+        let data = v["data"]["localRegistryHosting.v1"].as_str().unwrap();
+        assert_eq!(
+            data,
+            "host: \"localhost:5001\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"
+        );
+        let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(data).unwrap();
+        assert_eq!(parsed["host"], "localhost:5001");
+    }
+
+    #[test]
+    fn namespaces_carry_the_managed_label() {
+        let ns = managed_namespace("vault-system");
+        assert_eq!(ns.metadata.name.as_deref(), Some("vault-system"));
+        assert_eq!(ns.metadata.labels.unwrap()[MANAGED_BY_LABEL], FIELD_MANAGER);
+    }
+}
