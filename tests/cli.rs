@@ -223,3 +223,53 @@ fn help_teaches() {
         .stdout(predicate::str::contains("Examples:"))
         .stdout(predicate::str::contains("REPOSITORY"));
 }
+
+#[test]
+fn doctor_finds_tools_on_path_and_its_exit_code_matches_its_report() {
+    let state = tempfile::tempdir().unwrap();
+    let bin = state.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(
+        std::env::var("NVCF_DEV_TEST_HELM4").expect("run scripts/test.sh"),
+        bin.join("helm"),
+    )
+    .unwrap();
+    // kind has no binary here: a stand-in that answers like kind does.
+    let kind = bin.join("kind");
+    std::fs::write(
+        &kind,
+        "#!/bin/sh\necho 'kind v0.27.0 go1.23.4 linux/amd64'\n",
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&kind).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = nvcf_dev(state.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("NGC_API_KEY", FAKE_KEY)
+        .args(["doctor", "-o", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |name: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(check("helm")["status"], "pass");
+    assert_eq!(check("helm")["detail"], "helm v4.1.4");
+    assert_eq!(check("kind")["detail"], "kind v0.27.0");
+    assert_eq!(check("credentials")["status"], "pass");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(FAKE_KEY));
+    assert_eq!(
+        out.status.success(),
+        v["ok"] == true,
+        "exit code and report agree"
+    );
+}

@@ -2,7 +2,7 @@
 //! arguments into options and calls the work in [`crate::ops`].
 
 pub mod completions;
-// pub mod doctor; (waits for the runtime module)
+pub mod doctor;
 pub mod plan;
 
 use clap::{Args, Parser, Subcommand};
@@ -70,6 +70,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show what `up` would install: stages, helm commands and merged values
     Plan(plan::PlanArgs),
+    /// Check that this machine is ready: Docker, kind, helm, ports, limits, disk, credentials
+    Doctor(doctor::DoctorArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
 }
@@ -180,6 +182,7 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
     let app = App::new(cli.global);
     match cli.command {
         Command::Plan(args) => plan::run(&app, args).await,
+        Command::Doctor(args) => doctor::run(&app, args).await,
         Command::Completions(args) => completions::run(&app, args),
     }
 }
