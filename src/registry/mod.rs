@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod client;
 pub mod copy;
+pub mod discover;
 pub mod progress;
 
 pub use auth::{CredentialSource, Credentials};

@@ -1,0 +1,754 @@
+//! Which images a chart needs, so the mirror can copy them before helm runs.
+//!
+//! Three sources, because no one of them is complete:
+//! - the rendered manifests (`helm template`, hook Jobs included): every image
+//!   some pod will pull;
+//! - the values: images a chart only hands to something at run time, like the
+//!   OpenBao injector's `agentImage`, which is in no pod template;
+//! - the `helm.sh/images` annotation of Chart.yaml, where a chart lists images
+//!   it uses outside its templates.
+//!
+//! All functions are pure: the caller runs helm and reads the files.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+/// An image reference and where it was found, e.g.
+/// "StatefulSet/openbao-server container auto-unseal-sidecar".
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Found {
+    pub image: String,
+    pub source: String,
+}
+
+/// One image to mirror, with every place that asked for it (for `--why`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredImage {
+    /// The reference as written (the first spelling, in sort order, when
+    /// several spellings name the same image).
+    pub image: String,
+    /// The docker-normalised form used to compare references; see [`normalize`].
+    pub normalized: String,
+    /// Sorted, without duplicates.
+    pub sources: Vec<String>,
+}
+
+/// Images declared in values, split into usable references and entries whose
+/// tag nothing decides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValuesImages {
+    pub found: Vec<Found>,
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// A values image map that cannot be turned into a reference: a guess would
+/// mirror an image that may not exist, so it is reported instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// Dotted path in the values, e.g. `openbao.injector.agentImage`.
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("the rendered manifests are not valid YAML at document {index} (counting from 1): {message}; run `helm template` by hand to see the chart's output")]
+    Yaml { index: usize, message: String },
+}
+
+/// Images of every pod template in `helm template` output: containers,
+/// initContainers and ephemeralContainers of Pods, workloads and Jobs
+/// (helm renders hook Jobs too, which `helm get manifest` would miss).
+pub fn images_in_manifests(rendered: &str) -> Result<Vec<Found>, DiscoverError> {
+    let mut out = Vec::new();
+    for (i, doc) in serde_yaml_ng::Deserializer::from_str(rendered).enumerate() {
+        let value = Value::deserialize(doc).map_err(|e| DiscoverError::Yaml {
+            index: i + 1,
+            message: e.to_string(),
+        })?;
+        collect_object(&value, &mut out);
+    }
+    Ok(out)
+}
+
+fn collect_object(obj: &Value, out: &mut Vec<Found>) {
+    let Some(kind) = obj.get("kind").and_then(Value::as_str) else {
+        return;
+    };
+    if kind == "List" {
+        for item in obj
+            .get("items")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            collect_object(item, out);
+        }
+        return;
+    }
+    let spec = obj.get("spec");
+    let pod_spec = match kind {
+        "Pod" => spec,
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => spec
+            .and_then(|s| s.get("template"))
+            .and_then(|t| t.get("spec")),
+        "CronJob" => spec
+            .and_then(|s| s.get("jobTemplate"))
+            .and_then(|j| j.get("spec"))
+            .and_then(|s| s.get("template"))
+            .and_then(|t| t.get("spec")),
+        "PodTemplate" => obj.get("template").and_then(|t| t.get("spec")),
+        _ => None,
+    };
+    let Some(pod_spec) = pod_spec else { return };
+    let name = obj
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    // Hooks are worth naming: they run once, so a missing image shows late.
+    let hook = obj
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get("helm.sh/hook"))
+        .and_then(Value::as_str)
+        .map(|h| format!(" ({h} hook)"))
+        .unwrap_or_default();
+    for (field, label) in [
+        ("initContainers", "initContainer"),
+        ("containers", "container"),
+        ("ephemeralContainers", "ephemeralContainer"),
+    ] {
+        for c in pod_spec
+            .get(field)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            let Some(image) = c.get("image").and_then(Value::as_str) else {
+                continue;
+            };
+            let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            out.push(Found {
+                image: image.trim().to_string(),
+                source: format!("{kind}/{name} {label} {cname}{hook}"),
+            });
+        }
+    }
+}
+
+/// Images declared in `values` that no pod template in `in_manifests` uses,
+/// such as the OpenBao injector's `agentImage`.
+///
+/// `values` must be the chart's default values.yaml with the user's values
+/// merged over it (as helm does): the guide's files give only registry and
+/// repository, and the tag comes from the chart's defaults. An image is a map
+/// with `registry` and `repository` (or `repository` under a key ending in
+/// "image"), tagged by `tag` or `digest`, or a string under such a key.
+pub fn images_in_values(values: &Value, in_manifests: &[Found]) -> ValuesImages {
+    let mut all = ValuesImages::default();
+    walk_values(values, &mut String::new(), None, &mut all);
+    let used: std::collections::BTreeSet<String> =
+        in_manifests.iter().map(|f| normalize(&f.image)).collect();
+    all.found.retain(|f| !used.contains(&normalize(&f.image)));
+    all
+}
+
+fn is_image_key(key: Option<&str>) -> bool {
+    key.is_some_and(|k| k.to_ascii_lowercase().ends_with("image"))
+}
+
+fn scalar(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn walk_values(v: &Value, path: &mut String, key: Option<&str>, out: &mut ValuesImages) {
+    match v {
+        Value::Mapping(m) => {
+            let repository = scalar(m.get("repository"));
+            let registry = m.get("registry");
+            if let Some(repo) = repository.filter(|_| registry.is_some() || is_image_key(key)) {
+                image_map(m, &repo, path, out);
+                return;
+            }
+            for (k, child) in m {
+                let Some(k) = k.as_str() else { continue };
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                walk_values(child, path, Some(k), out);
+                path.truncate(len);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk_values(child, path, None, out);
+                path.truncate(len);
+            }
+        }
+        Value::String(s) if is_image_key(key) => {
+            let s = s.trim();
+            // Empty, templated ("{{ ... }}") or prose values are not references.
+            if !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains("{{") {
+                out.found.push(Found {
+                    image: s.to_string(),
+                    source: format!("values {path}"),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn image_map(m: &serde_yaml_ng::Mapping, repo: &str, path: &str, out: &mut ValuesImages) {
+    let registry = scalar(m.get("registry"));
+    let tag = scalar(m.get("tag"));
+    let digest = scalar(m.get("digest"));
+    if tag.is_none() && digest.is_none() {
+        out.unresolved.push(Unresolved {
+            path: path.to_string(),
+            reason: "no tag or digest in the values or the chart's defaults".into(),
+        });
+        return;
+    }
+    let mut image = match registry {
+        Some(r) => format!("{}/{}", r.trim_end_matches('/'), repo),
+        None => repo.to_string(),
+    };
+    if let Some(t) = tag {
+        image.push(':');
+        image.push_str(&t);
+    }
+    if let Some(d) = digest {
+        image.push('@');
+        image.push_str(&d);
+    }
+    out.found.push(Found {
+        image,
+        source: format!("values {path}"),
+    });
+}
+
+/// Images listed in Chart.yaml's `helm.sh/images` annotation (Artifact Hub
+/// style: a YAML list of `{name, image}`); `artifacthub.io/images` too, since
+/// that is where most published charts put the same list. A malformed list is
+/// logged and skipped: it is a hint, not the chart's contract.
+pub fn images_in_chart_annotation(chart_yaml: &str) -> Vec<Found> {
+    let Ok(chart) = serde_yaml_ng::from_str::<Value>(chart_yaml) else {
+        tracing::warn!("Chart.yaml is not valid YAML; ignoring its image annotations");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for key in ["helm.sh/images", "artifacthub.io/images"] {
+        let Some(text) = chart
+            .get("annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let list = match serde_yaml_ng::from_str::<Value>(text) {
+            Ok(Value::Sequence(list)) => list,
+            _ => {
+                tracing::warn!("Chart.yaml annotation {key} is not a YAML list; ignoring it");
+                continue;
+            }
+        };
+        for entry in &list {
+            let Some(image) = entry.get("image").and_then(Value::as_str) else {
+                continue;
+            };
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            out.push(Found {
+                image: image.trim().to_string(),
+                source: format!("Chart.yaml annotation {key}{name}"),
+            });
+        }
+    }
+    out
+}
+
+/// Deduplicates by normalised reference, keeping every source, sorted by
+/// normalised reference so plans and `--why` output are stable.
+pub fn merge_found(found: impl IntoIterator<Item = Found>) -> Vec<DiscoveredImage> {
+    let mut by: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for f in found {
+        let e = by.entry(normalize(&f.image)).or_default();
+        e.0.push(f.image);
+        e.1.push(f.source);
+    }
+    by.into_iter()
+        .map(|(normalized, (mut spellings, mut sources))| {
+            spellings.sort();
+            sources.sort();
+            sources.dedup();
+            DiscoveredImage {
+                image: spellings.swap_remove(0),
+                normalized,
+                sources,
+            }
+        })
+        .collect()
+}
+
+/// The reference as docker would pull it, for comparison only:
+/// `nats:2.10` -> `docker.io/library/nats:2.10`, `nats` ->
+/// `docker.io/library/nats:latest`. The first path component is a registry
+/// only if it has a `.` or `:` or is `localhost`, as in docker's
+/// `ParseNormalizedNamed`.
+pub fn normalize(reference: &str) -> String {
+    let reference = reference.trim();
+    let (name_tag, digest) = match reference.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (reference, None),
+    };
+    let (name, tag) = match name_tag.rfind(':') {
+        Some(i) if !name_tag[i..].contains('/') => (&name_tag[..i], Some(&name_tag[i + 1..])),
+        _ => (name_tag, None),
+    };
+    let (domain, path) = match name.split_once('/') {
+        Some((d, rest)) if d.contains(['.', ':']) || d == "localhost" => (d, rest.to_string()),
+        _ => ("docker.io", name.to_string()),
+    };
+    let domain = if domain == "index.docker.io" {
+        "docker.io"
+    } else {
+        domain
+    };
+    let path = if domain == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path
+    };
+    let mut out = format!("{domain}/{path}");
+    match (tag, digest) {
+        (Some(t), _) => {
+            out.push(':');
+            out.push_str(t);
+        }
+        (None, None) => out.push_str(":latest"),
+        (None, Some(_)) => {}
+    }
+    if let Some(d) = digest {
+        out.push('@');
+        out.push_str(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_like_docker() {
+        assert_eq!(normalize("nats:2.10"), "docker.io/library/nats:2.10");
+        assert_eq!(normalize("nats"), "docker.io/library/nats:latest");
+        assert_eq!(
+            normalize("bitnami/cassandra:5"),
+            "docker.io/bitnami/cassandra:5"
+        );
+        assert_eq!(
+            normalize("index.docker.io/library/nats:2.10"),
+            "docker.io/library/nats:2.10"
+        );
+        assert_eq!(normalize("nvcr.io/a/b:1"), "nvcr.io/a/b:1");
+        assert_eq!(normalize("localhost:5001/a/b"), "localhost:5001/a/b:latest");
+        assert_eq!(normalize("localhost/b:1"), "localhost/b:1");
+        let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            normalize(&format!("nats@{d}")),
+            format!("docker.io/library/nats@{d}")
+        );
+        assert_eq!(
+            normalize(&format!("nvcr.io/a:1@{d}")),
+            format!("nvcr.io/a:1@{d}")
+        );
+    }
+
+    #[test]
+    fn cronjob_init_and_ephemeral_containers() {
+        let y = r#"
+# Source: x/templates/cron.yaml
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup}
+spec:
+  schedule: "@daily"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          initContainers: [{name: wait, image: "busybox:1.36"}]
+          containers: [{name: backup, image: nvcr.io/a/backup:1}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug}
+spec:
+  containers: [{name: main, image: nvcr.io/a/main:1}]
+  ephemeralContainers: [{name: dbg, image: nvcr.io/a/debug:2}]
+---
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data: {image: "not/an:image"}
+"#;
+        let found = images_in_manifests(y).unwrap();
+        assert_eq!(
+            found,
+            [
+                Found {
+                    image: "busybox:1.36".into(),
+                    source: "CronJob/backup initContainer wait".into()
+                },
+                Found {
+                    image: "nvcr.io/a/backup:1".into(),
+                    source: "CronJob/backup container backup".into()
+                },
+                Found {
+                    image: "nvcr.io/a/main:1".into(),
+                    source: "Pod/debug container main".into()
+                },
+                Found {
+                    image: "nvcr.io/a/debug:2".into(),
+                    source: "Pod/debug ephemeralContainer dbg".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn hook_jobs_are_named_as_hooks() {
+        let y = "kind: Job\nmetadata:\n  name: m\n  annotations: {helm.sh/hook: post-install}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: a/b:1}]\n";
+        let found = images_in_manifests(y).unwrap();
+        assert_eq!(found[0].source, "Job/m container c (post-install hook)");
+    }
+
+    #[test]
+    fn malformed_yaml_names_the_document() {
+        let y = "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: Pod\nspec: [unclosed\n";
+        let err = images_in_manifests(y).unwrap_err();
+        let DiscoverError::Yaml { index, .. } = &err;
+        assert_eq!(*index, 2, "{err}");
+        assert!(err.to_string().contains("document 2"), "{err}");
+    }
+
+    #[test]
+    fn values_images_not_in_pod_templates() {
+        let v: Value = serde_yaml_ng::from_str(
+            r#"
+openbao:
+  injector:
+    image: {registry: nvcr.io, repository: o/oss-vault-k8s, tag: 1.4.2}
+    agentImage: {registry: nvcr.io, repository: o/nvcf-openbao, tag: 2.2.2-nv-1}
+  server:
+    extraContainers:
+      - name: side
+        image: "nvcr.io/o/side:1"
+  exporter:
+    image: {repository: bitnami/exporter, tag: 2.3}
+    digested:
+      registry: nvcr.io
+      repository: o/d
+      digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  untagged:
+    image: {registry: nvcr.io, repository: o/untagged}
+  emptyTag:
+    image: {registry: nvcr.io, repository: o/e, tag: ""}
+  templated:
+    image: "{{ .Values.x }}"
+  description: "an image of a cat"
+"#,
+        )
+        .unwrap();
+        let manifests = [
+            Found {
+                image: "nvcr.io/o/oss-vault-k8s:1.4.2".into(),
+                source: "Deployment/x container y".into(),
+            },
+            Found {
+                image: "nvcr.io/o/side:1".into(),
+                source: "StatefulSet/s container side".into(),
+            },
+        ];
+        let got = images_in_values(&v, &manifests);
+        assert_eq!(
+            got.found,
+            [
+                Found {
+                    image: "nvcr.io/o/nvcf-openbao:2.2.2-nv-1".into(),
+                    source: "values openbao.injector.agentImage".into()
+                },
+                Found {
+                    image: "bitnami/exporter:2.3".into(),
+                    source: "values openbao.exporter.image".into()
+                },
+                Found {
+                    image: "nvcr.io/o/d@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+                    source: "values openbao.exporter.digested".into()
+                },
+            ]
+        );
+        assert_eq!(
+            got.unresolved
+                .iter()
+                .map(|u| u.path.as_str())
+                .collect::<Vec<_>>(),
+            ["openbao.untagged.image", "openbao.emptyTag.image"]
+        );
+    }
+
+    #[test]
+    fn chart_annotation_images() {
+        let chart = "apiVersion: v2\nname: c\nversion: 1.0.0\nannotations:\n  helm.sh/images: |\n    - name: exporter\n      image: nvcr.io/o/exporter:2.3.8\n    - name: nameless-entry-without-image\n  artifacthub.io/images: |\n    - image: docker.io/o/x:1\n";
+        assert_eq!(
+            images_in_chart_annotation(chart),
+            [
+                Found {
+                    image: "nvcr.io/o/exporter:2.3.8".into(),
+                    source: "Chart.yaml annotation helm.sh/images (exporter)".into()
+                },
+                Found {
+                    image: "docker.io/o/x:1".into(),
+                    source: "Chart.yaml annotation artifacthub.io/images".into()
+                },
+            ]
+        );
+        assert!(images_in_chart_annotation("apiVersion: v2\nname: c\n").is_empty());
+        assert!(
+            images_in_chart_annotation("annotations:\n  helm.sh/images: 'not: a list'\n")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn merge_dedups_by_normalized_reference() {
+        let f = |i: &str, s: &str| Found {
+            image: i.into(),
+            source: s.into(),
+        };
+        let merged = merge_found([
+            f("nats:2.10", "b"),
+            f("docker.io/library/nats:2.10", "a"),
+            f("nats:2.10", "b"),
+            f("nvcr.io/o/x:1", "c"),
+        ]);
+        assert_eq!(
+            merged,
+            [
+                DiscoveredImage {
+                    image: "docker.io/library/nats:2.10".into(),
+                    normalized: "docker.io/library/nats:2.10".into(),
+                    sources: vec!["a".into(), "b".into()],
+                },
+                DiscoveredImage {
+                    image: "nvcr.io/o/x:1".into(),
+                    normalized: "nvcr.io/o/x:1".into(),
+                    sources: vec!["c".into()],
+                },
+            ]
+        );
+    }
+
+    // Against the real helm and the stand-in charts, with guide-like values.
+
+    fn helm4() -> String {
+        match std::env::var("NVCF_DEV_TEST_HELM4") {
+            Ok(v) if !v.is_empty() => v,
+            _ => panic!("NVCF_DEV_TEST_HELM4 is not set: run scripts/test.sh (it installs and starts what the tests need)"),
+        }
+    }
+
+    fn chart_dir(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/charts")
+            .join(name)
+    }
+
+    const REG: &str = "nvcr.io";
+    const REPO: &str = "0abc123/nvcf";
+
+    fn guide_values(component: &str) -> String {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/guide/{component}-values.yaml"));
+        std::fs::read_to_string(p)
+            .unwrap()
+            .replace("<REGISTRY_CREDENTIAL_B64>", "eHh4")
+            .replace("<REGISTRY>", REG)
+            .replace("<REPOSITORY>", REPO)
+    }
+
+    /// Everything discovery finds for one chart, as the caller would do it.
+    fn discover(
+        chart: &str,
+        release: &str,
+        user_values: &str,
+    ) -> (Vec<DiscoveredImage>, Vec<Unresolved>) {
+        let dir = chart_dir(chart);
+        let tmp = tempfile::tempdir().unwrap();
+        let vf = tmp.path().join("values.yaml");
+        std::fs::write(&vf, user_values).unwrap();
+        let out = std::process::Command::new(helm4())
+            .args(["template", release])
+            .arg(&dir)
+            .arg("-f")
+            .arg(&vf)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rendered = String::from_utf8(out.stdout).unwrap();
+        let manifests = images_in_manifests(&rendered).unwrap();
+
+        let mut values: Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("values.yaml")).unwrap())
+                .unwrap();
+        crate::values::merge(&mut values, &serde_yaml_ng::from_str(user_values).unwrap());
+        let from_values = images_in_values(&values, &manifests);
+        let annotation =
+            images_in_chart_annotation(&std::fs::read_to_string(dir.join("Chart.yaml")).unwrap());
+        let all = manifests
+            .into_iter()
+            .chain(from_values.found)
+            .chain(annotation);
+        (merge_found(all), from_values.unresolved)
+    }
+
+    fn refs(d: &[DiscoveredImage]) -> Vec<String> {
+        d.iter().map(|i| i.image.clone()).collect()
+    }
+
+    fn why<'a>(d: &'a [DiscoveredImage], image: &str) -> &'a [String] {
+        &d.iter().find(|i| i.image == image).unwrap().sources
+    }
+
+    #[test]
+    fn nats_chart_images_include_the_hook_job() {
+        let (d, unresolved) = discover("helm-nvcf-nats", "nats", &guide_values("nats"));
+        assert!(unresolved.is_empty(), "{unresolved:?}");
+        assert_eq!(
+            refs(&d),
+            [
+                format!("{REG}/{REPO}/alpine-k8s:1.30.4"),
+                format!("{REG}/{REPO}/nats-box:0.14.5"),
+                format!("{REG}/{REPO}/nats-server-config-reloader:0.16.0"),
+                format!("{REG}/{REPO}/nats-server:2.10.22-alpine"),
+            ]
+        );
+        assert_eq!(
+            why(&d, &format!("{REG}/{REPO}/alpine-k8s:1.30.4")),
+            ["Job/nats-nkey container nkey (post-install hook)"]
+        );
+    }
+
+    #[test]
+    fn openbao_chart_images_with_the_guides_values() {
+        let (d, unresolved) = discover(
+            "helm-nvcf-openbao-server",
+            "openbao-server",
+            &guide_values("openbao"),
+        );
+        assert!(unresolved.is_empty(), "{unresolved:?}");
+        let bao = format!("{REG}/{REPO}/nvcf-openbao:2.2.2-nv-1");
+        assert_eq!(
+            refs(&d),
+            [
+                format!("{REG}/{REPO}/nvcf-openbao-migrations:0.22.1"),
+                bao.clone(),
+                format!("{REG}/{REPO}/oss-vault-k8s:1.4.2"),
+            ]
+        );
+        // The guide's agentImage resolves (tag from the chart) to the server
+        // image, which the pod templates already pull.
+        assert_eq!(
+            why(&d, &bao),
+            [
+                "Job/openbao-server-initialize-cluster container initialize-cluster (post-install hook)",
+                "StatefulSet/openbao-server container auto-unseal-sidecar",
+                "StatefulSet/openbao-server container openbao",
+            ]
+        );
+    }
+
+    #[test]
+    fn openbao_agent_image_found_only_in_values() {
+        let values = guide_values("openbao").replace(
+            &format!("repository: \"{REPO}/nvcf-openbao\"\n    replicas"),
+            &format!("repository: \"{REPO}/nvcf-openbao-agent\"\n    replicas"),
+        );
+        assert!(values.contains("nvcf-openbao-agent"));
+        let (d, _) = discover("helm-nvcf-openbao-server", "openbao-server", &values);
+        let agent = format!("{REG}/{REPO}/nvcf-openbao-agent:2.2.2-nv-1");
+        assert!(refs(&d).contains(&agent), "{d:?}");
+        assert_eq!(why(&d, &agent), ["values openbao.injector.agentImage"]);
+    }
+
+    #[test]
+    fn cassandra_chart_images_include_init_container_and_annotation() {
+        let (d, unresolved) = discover(
+            "helm-nvcf-cassandra",
+            "cassandra",
+            &guide_values("cassandra"),
+        );
+        assert!(unresolved.is_empty(), "{unresolved:?}");
+        assert_eq!(
+            refs(&d),
+            [
+                format!("{REG}/{REPO}/alpine-k8s:1.30.4"),
+                format!("{REG}/{REPO}/bitnami-cassandra:5.0.3-debian-12-r7"),
+                format!("{REG}/{REPO}/nvcf-cassandra-migrations:0.9.0"),
+                "nvcr.io/nvidia/nvcf/cassandra-exporter:2.3.8".to_string(),
+            ]
+        );
+        assert_eq!(
+            why(
+                &d,
+                &format!("{REG}/{REPO}/bitnami-cassandra:5.0.3-debian-12-r7")
+            ),
+            [
+                "StatefulSet/cassandra container cassandra",
+                "StatefulSet/cassandra initContainer dynamic-seed-discovery",
+            ]
+        );
+        assert_eq!(
+            why(&d, "nvcr.io/nvidia/nvcf/cassandra-exporter:2.3.8"),
+            ["Chart.yaml annotation helm.sh/images (cassandra-exporter)"]
+        );
+        assert_eq!(
+            why(&d, &format!("{REG}/{REPO}/alpine-k8s:1.30.4")),
+            ["Job/cassandra-initialize-cluster container initialize-cluster (post-install hook)"]
+        );
+    }
+
+    #[test]
+    fn values_without_images_yield_nothing() {
+        // A values tree with no images yields nothing and no unresolved entries.
+        let v: Value = serde_yaml_ng::from_str("a: {b: 1, c: [x, y]}").unwrap();
+        let got = images_in_values(&v, &[]);
+        assert!(got.found.is_empty() && got.unresolved.is_empty());
+    }
+}
