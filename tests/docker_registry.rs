@@ -49,6 +49,7 @@ struct Cleanup {
     containers: Vec<String>,
     volumes: Vec<String>,
     networks: Vec<String>,
+    images: Vec<String>,
 }
 
 impl Cleanup {
@@ -57,6 +58,7 @@ impl Cleanup {
             containers: containers.iter().map(|s| s.to_string()).collect(),
             volumes: volumes.iter().map(|s| s.to_string()).collect(),
             networks: networks.iter().map(|s| s.to_string()).collect(),
+            images: Vec::new(),
         };
         c.run();
         c
@@ -74,6 +76,9 @@ impl Cleanup {
         }
         for n in &self.networks {
             quiet(&["network", "rm", n]);
+        }
+        for i in &self.images {
+            quiet(&["image", "rm", "--no-prune", i]);
         }
     }
 }
@@ -192,8 +197,9 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
 async fn a_different_image_tag_or_port_recreates_and_says_why() {
     let rt = runtime().await;
     let first = spec("recreate", 15102);
-    let _cleanup = cleanup_for(&first);
+    let mut cleanup = cleanup_for(&first);
     let alt_image = format!("{}-alt", first.image);
+    cleanup.images.push(alt_image.clone());
     let (repo, tag) = alt_image.rsplit_once(':').unwrap();
     raw_docker()
         .await
@@ -472,6 +478,11 @@ async fn write_file_creates_parents_and_reads_back() {
         .await
         .unwrap_err();
     assert!(matches!(err, DockerError::InvalidPath { .. }), "{err}");
+    let err = rt
+        .read_file("nvcf-dev-test-no-such-container", path)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DockerError::NoSuchContainer { .. }), "{err}");
     let err = rt
         .read_file(&spec.name, "/etc/no-such-file")
         .await

@@ -29,6 +29,8 @@ use super::{
 
 /// How long to wait for a new registry to answer `GET /v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long connecting to the daemon may take before we call it unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection to the Docker daemon.
 #[derive(Debug, Clone)]
@@ -53,10 +55,19 @@ impl Runtime {
             source,
         };
         let docker = Docker::connect_with_defaults().map_err(connect_err)?;
-        // The daemon here may speak an older API (20.10 is 1.41) than bollard
-        // defaults to; without negotiating, requests are rejected.
-        let docker = docker.negotiate_version().await.map_err(connect_err)?;
-        docker.ping().await.map_err(connect_err)?;
+        // A daemon behind an unreachable DOCKER_HOST would otherwise hang for
+        // bollard's two-minute request timeout.
+        let handshake = async {
+            // The daemon here may speak an older API (20.10 is 1.41) than
+            // bollard defaults to; without negotiating, requests are rejected.
+            let docker = docker.negotiate_version().await?;
+            docker.ping().await?;
+            Ok(docker)
+        };
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+            .await
+            .unwrap_or(Err(BollardError::RequestTimeoutError))
+            .map_err(connect_err)?;
         Ok(Runtime { docker })
     }
 
@@ -353,7 +364,18 @@ impl Runtime {
         );
         let mut tar = Vec::new();
         while let Some(chunk) = stream.next().await {
-            tar.extend_from_slice(&chunk.map_err(|e| read_err(one_line(&e)))?);
+            match chunk {
+                Ok(bytes) => tar.extend_from_slice(&bytes),
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 404,
+                    message,
+                }) if message.starts_with("No such container") => {
+                    return Err(DockerError::NoSuchContainer {
+                        name: container.to_string(),
+                    })
+                }
+                Err(e) => return Err(read_err(one_line(&e))),
+            }
         }
         archive::first_file(&tar).map_err(|e| read_err(e.0))
     }

@@ -182,7 +182,10 @@ pub fn port_conflict(holder: &PortHolder, spec: &RegistrySpec) -> Option<String>
         PortHolder::Ours { container } if container == &spec.name => None,
         PortHolder::Ours { container } => Some(format!("nvcf-dev container `{container}`")),
         PortHolder::Container { name } => Some(format!("container `{name}`")),
-        PortHolder::Process => Some("a process that is not a container".to_string()),
+        PortHolder::Process => Some(format!(
+            "a process that is not a container (find it with `ss -ltnp 'sport = :{}'`)",
+            spec.host_port
+        )),
     }
 }
 
