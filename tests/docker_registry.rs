@@ -329,6 +329,15 @@ async fn connecting_to_a_network_twice_is_fine() {
     rt.connect_network(&spec.name, network).await.unwrap();
     let status = rt.registry_status(&spec).await.unwrap().unwrap();
     assert!(status.networks.contains(&network.to_string()), "{status:?}");
+    // By id the name check cannot see it; Docker's "already exists" is OK too.
+    let id = raw_docker()
+        .await
+        .inspect_network(network, None)
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    rt.connect_network(&spec.name, &id).await.unwrap();
 
     let err = rt
         .connect_network(&spec.name, "nvcf-dev-test-no-such-network")
