@@ -557,10 +557,6 @@ impl Mirror {
         let head = self
             .retry(|| dst.head_manifest(&dst_repo, &push_ref, false))
             .await?;
-        if head.as_deref() == Some(root.digest.as_str()) {
-            self.skip_node(run, &job.source, &root);
-            return Ok(ImageOutcome::AlreadyPresent);
-        }
         let ctx = Ctx {
             run,
             src: &src,
@@ -568,16 +564,55 @@ impl Mirror {
             dst: &dst,
             dst_repo: &dst_repo,
             image: &job.source,
+            accounted: std::sync::Mutex::new(HashSet::new()),
         };
+        if head.as_deref() == Some(root.digest.as_str()) {
+            self.skip_node(&ctx, &root).await;
+            return Ok(ImageOutcome::AlreadyPresent);
+        }
         self.copy_node(&ctx, &root, push_ref).await?;
         Ok(ImageOutcome::Copied)
     }
 
-    fn skip_node(&self, run: &Run<'_>, image: &str, node: &Node) {
+    /// Accounts for the blobs of a manifest the destination already has, and
+    /// remembers they are there so other repositories can mount them.
+    async fn skip_node(&self, ctx: &Ctx<'_>, node: &Node) {
         for b in node.blobs() {
-            run.stats.bytes_skipped.fetch_add(b.size, Ordering::Relaxed);
-            run.stats.blobs_present.fetch_add(1, Ordering::Relaxed);
-            run.progress.blob_skipped(image, b.size);
+            let entry = self.known_entry(&ctx.dst.host, &b.digest);
+            let mut repos = entry.lock().await;
+            if !repos.iter().any(|r| r == ctx.dst_repo) {
+                repos.push(ctx.dst_repo.to_string());
+            }
+            drop(repos);
+            self.account(ctx, &b, BlobResult::Present);
+        }
+    }
+
+    /// Counts a blob once per image, however many manifests in it share it.
+    fn account(&self, ctx: &Ctx<'_>, blob: &Blob, result: BlobResult) {
+        let first = ctx
+            .accounted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(blob.digest.clone());
+        if !first {
+            return;
+        }
+        let s = &ctx.run.stats;
+        match result {
+            BlobResult::Copied => {
+                s.blobs_copied.fetch_add(1, Ordering::Relaxed);
+                s.bytes_copied.fetch_add(blob.size, Ordering::Relaxed);
+            }
+            BlobResult::Mounted | BlobResult::Present => {
+                if matches!(result, BlobResult::Mounted) {
+                    s.blobs_mounted.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    s.blobs_present.fetch_add(1, Ordering::Relaxed);
+                }
+                s.bytes_skipped.fetch_add(blob.size, Ordering::Relaxed);
+                ctx.run.progress.blob_skipped(ctx.image, blob.size);
+            }
         }
     }
 
@@ -700,7 +735,7 @@ impl Mirror {
                             .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest, false))
                             .await?;
                         if head.is_some() {
-                            self.skip_node(ctx.run, ctx.image, c);
+                            self.skip_node(ctx, c).await;
                             return Ok(());
                         }
                         self.copy_node(ctx, c, c.digest.clone()).await
@@ -756,22 +791,7 @@ impl Mirror {
             repos.push(ctx.dst_repo.to_string());
         }
         drop(repos);
-        let s = &ctx.run.stats;
-        match result {
-            BlobResult::Copied => {
-                s.blobs_copied.fetch_add(1, Ordering::Relaxed);
-                s.bytes_copied.fetch_add(blob.size, Ordering::Relaxed);
-            }
-            BlobResult::Mounted | BlobResult::Present => {
-                if matches!(result, BlobResult::Mounted) {
-                    s.blobs_mounted.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    s.blobs_present.fetch_add(1, Ordering::Relaxed);
-                }
-                s.bytes_skipped.fetch_add(blob.size, Ordering::Relaxed);
-                ctx.run.progress.blob_skipped(ctx.image, blob.size);
-            }
-        }
+        self.account(ctx, blob, result);
         Ok(())
     }
 
@@ -888,6 +908,8 @@ struct Ctx<'a> {
     dst: &'a Registry,
     dst_repo: &'a str,
     image: &'a str,
+    /// Digests already counted in the summary for this image.
+    accounted: std::sync::Mutex<HashSet<String>>,
 }
 
 #[cfg(test)]
