@@ -22,6 +22,8 @@ pub enum Error {
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
+    Kube(#[from] crate::k8s::KubeError),
+    #[error(transparent)]
     Docker(#[from] crate::runtime::DockerError),
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]

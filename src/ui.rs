@@ -218,9 +218,8 @@ impl Step {
             self.title,
             format_duration(self.started.elapsed())
         );
-        match self.spinner.take() {
-            Some(pb) => pb.finish_and_clear(),
-            None => {}
+        if let Some(pb) = self.spinner.take() {
+            pb.finish_and_clear();
         }
         if ok {
             self.shell.status(line);

@@ -100,13 +100,12 @@ pub fn redacted(v: &Value, secrets: &[&Secret]) -> Value {
 
 fn redact_in_place(v: &mut Value, secrets: &[&Secret]) {
     match v {
-        Value::String(s) => {
+        Value::String(s)
             if secrets
                 .iter()
-                .any(|sec| !sec.is_empty() && s.contains(sec.expose()))
-            {
-                *s = REDACTED.to_string();
-            }
+                .any(|sec| !sec.is_empty() && s.contains(sec.expose())) =>
+        {
+            *s = REDACTED.to_string();
         }
         Value::Mapping(m) => m.values_mut().for_each(|v| redact_in_place(v, secrets)),
         Value::Sequence(seq) => seq.iter_mut().for_each(|v| redact_in_place(v, secrets)),

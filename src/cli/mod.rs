@@ -3,7 +3,10 @@
 
 pub mod completions;
 pub mod doctor;
+pub mod down;
 pub mod plan;
+pub mod registry;
+pub mod up;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -68,10 +71,16 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the kind cluster and the local registry wired into it
+    Up(Box<up::UpArgs>),
+    /// Tear down the cluster, the releases and the registry (its data volume is kept)
+    Down(Box<down::DownArgs>),
     /// Show what `up` would install: stages, helm commands and merged values
-    Plan(plan::PlanArgs),
+    Plan(Box<plan::PlanArgs>),
     /// Check that this machine is ready: Docker, kind, helm, ports, limits, disk, credentials
     Doctor(doctor::DoctorArgs),
+    /// Manage the local registry on its own: up, status, down
+    Registry(registry::RegistryArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
 }
@@ -181,7 +190,10 @@ impl App {
 pub async fn run(cli: Cli) -> crate::Result<()> {
     let app = App::new(cli.global);
     match cli.command {
-        Command::Plan(args) => plan::run(&app, args).await,
+        Command::Up(args) => up::run(&app, *args).await,
+        Command::Down(args) => down::run(&app, *args).await,
+        Command::Plan(args) => plan::run(&app, *args).await,
+        Command::Registry(args) => registry::run(&app, args).await,
         Command::Doctor(args) => doctor::run(&app, args).await,
         Command::Completions(args) => completions::run(&app, args),
     }

@@ -2,5 +2,9 @@
 
 pub mod doctor;
 pub mod doctor_system;
+pub mod down;
+pub mod guard;
 pub mod plan;
+pub mod registry;
 pub mod schedule;
+pub mod up;

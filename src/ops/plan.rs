@@ -228,7 +228,8 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
             cd.name, cd.release, cd.namespace
         ));
         let release = cp.release(settings, PathBuf::from(format!("{}-values.yaml", cd.name)));
-        let args = helm::upgrade_install_args(major, &release);
+        let mut args = helm::upgrade_install_args(major, &release);
+        args.extend(["--kube-context".to_string(), settings.kube_context()]);
         shell.out(format!("  helm {}", shell_words(&args)));
         if helm_major.is_none() {
             shell.out("  (helm not found: showing the helm 4 form)");

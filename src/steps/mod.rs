@@ -2,6 +2,12 @@
 //! small, idempotent (so a re-run after Ctrl-C picks up where it stopped), and
 //! shows one status line that ends ✓ or ✗ with its duration.
 
+pub mod cluster;
+pub mod connect;
+pub mod preflight;
+pub mod registry;
+pub mod wiring;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,12 +27,66 @@ pub struct Ctx {
     pub found: Found,
 }
 
+impl Ctx {
+    pub fn new(
+        shell: Shell,
+        settings: Settings,
+        plan: Plan,
+        runner: Arc<dyn CommandRunner>,
+    ) -> Ctx {
+        Ctx {
+            shell,
+            settings,
+            plan,
+            runner,
+            found: Found::default(),
+        }
+    }
+
+    pub fn docker(&self) -> crate::Result<&crate::runtime::Runtime> {
+        self.found.docker.as_ref().ok_or_else(|| {
+            crate::Error::Usage(
+                "internal: the Docker connection is made by the preflight step".into(),
+            )
+        })
+    }
+
+    pub fn kube(&self) -> crate::Result<&kube::Client> {
+        self.found.kube.as_ref().ok_or_else(|| {
+            crate::Error::Usage("internal: the kube client is made by the cluster step".into())
+        })
+    }
+
+    pub fn helm(&self) -> crate::Result<crate::tools::helm::Helm<'_>> {
+        match (&self.found.helm_program, self.found.helm_version) {
+            (Some(p), Some(v)) => Ok(crate::tools::helm::Helm::new(
+                self.runner.as_ref(),
+                p.clone(),
+                v,
+            )),
+            _ => Err(crate::Error::Usage(
+                "internal: helm is found by the preflight step".into(),
+            )),
+        }
+    }
+
+    pub fn registry_spec(&self) -> crate::runtime::RegistrySpec {
+        crate::runtime::RegistrySpec {
+            image: self.settings.registry_image.clone(),
+            host_port: self.settings.registry_port,
+            ..Default::default()
+        }
+    }
+}
+
 /// Facts earlier steps established.
 #[derive(Default)]
 pub struct Found {
     pub helm_program: Option<String>,
     pub helm_version: Option<crate::tools::helm::HelmVersion>,
     pub kind_program: Option<String>,
+    pub docker: Option<crate::runtime::Runtime>,
+    pub kube: Option<kube::Client>,
 }
 
 #[async_trait]

@@ -90,6 +90,9 @@ pub struct Helm<'a> {
     runner: &'a dyn CommandRunner,
     program: String,
     version: HelmVersion,
+    /// Always passed, so helm acts on the cluster nvcf-dev checked, never on
+    /// whatever the current context happens to be.
+    kube_context: Option<String>,
 }
 
 impl<'a> Helm<'a> {
@@ -102,7 +105,22 @@ impl<'a> Helm<'a> {
             runner,
             program: program.into(),
             version,
+            kube_context: None,
         }
+    }
+
+    pub fn with_kube_context(mut self, context: impl Into<String>) -> Self {
+        self.kube_context = Some(context.into());
+        self
+    }
+
+    /// `cmd` with `--kube-context` when one is set.
+    fn cmd(&self, args: Vec<String>) -> Cmd {
+        let mut cmd = Cmd::new(&self.program).args(args);
+        if let Some(ctx) = &self.kube_context {
+            cmd = cmd.args(["--kube-context".to_string(), ctx.clone()]);
+        }
+        cmd
     }
 
     /// Finds helm on PATH and checks its version.
@@ -127,7 +145,7 @@ impl<'a> Helm<'a> {
     }
 
     pub async fn upgrade_install(&self, r: &Release) -> Result<(), RunError> {
-        let cmd = Cmd::new(&self.program).args(self.upgrade_install_args(r));
+        let cmd = self.cmd(self.upgrade_install_args(r));
         self.runner.run(&cmd).await.map(|_| ())
     }
 
@@ -151,10 +169,7 @@ impl<'a> Helm<'a> {
         } else {
             args.push("--wait".into());
         }
-        self.runner
-            .run(&Cmd::new(&self.program).args(args))
-            .await
-            .map(|_| ())
+        self.runner.run(&self.cmd(args)).await.map(|_| ())
     }
 
     /// `helm template`, for image discovery and for checking values render.
@@ -183,11 +198,7 @@ impl<'a> Helm<'a> {
         if plain_http {
             args.push("--plain-http".into());
         }
-        Ok(self
-            .runner
-            .run(&Cmd::new(&self.program).args(args))
-            .await?
-            .stdout)
+        Ok(self.runner.run(&self.cmd(args)).await?.stdout)
     }
 }
 
@@ -320,6 +331,7 @@ mod tests {
             .await
             .unwrap();
         Helm::new(&rec, "helm", parse_version("v4.1.4").unwrap())
+            .with_kube_context("kind-nvcf-dev")
             .uninstall("openbao-server", "vault-system", Duration::from_secs(300))
             .await
             .unwrap();
@@ -327,7 +339,7 @@ mod tests {
             rec.command_lines(),
             [
                 "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait",
-                "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait=watcher"
+                "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait=watcher --kube-context kind-nvcf-dev"
             ]
         );
     }

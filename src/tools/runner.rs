@@ -202,10 +202,13 @@ pub struct RecordingRunner {
     inner: Arc<Mutex<Recording>>,
 }
 
+/// A scripted answer: success with this output, or failure with (exit code, stderr).
+type Reply = Result<Output, (i32, String)>;
+
 #[derive(Debug, Default)]
 struct Recording {
     calls: Vec<Cmd>,
-    replies: VecDeque<(String, Result<Output, (i32, String)>)>,
+    replies: VecDeque<(String, Reply)>,
 }
 
 impl RecordingRunner {

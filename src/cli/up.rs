@@ -1,0 +1,32 @@
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{App, SettingsArgs};
+use crate::settings::Purpose;
+use crate::tools::runner::SystemRunner;
+
+/// Create (or reuse) the kind cluster and the local registry wired into it.
+///
+/// Steps: check prerequisites; start the local registry container
+/// (nvcf-dev-registry on 127.0.0.1:5001, data in the volume
+/// nvcf-dev-registry-data); create the kind cluster from the profile's kind
+/// config; wire containerd on every node to the registry (localhost:5001, and
+/// the upstream registry local-first); create the Phase 1 namespaces.
+///
+/// Every step is idempotent: run it again after Ctrl-C or a failure and it
+/// picks up where it stopped.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  nvcf-dev up\n  nvcf-dev up --cluster demo --registry-port 5002\n  nvcf-dev up --context my-eks --profile prod --mirror-to registry.internal:5000 --yes"
+)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+pub async fn run(app: &App, args: UpArgs) -> crate::Result<()> {
+    let settings = app.settings(&args.settings, Purpose::Apply)?;
+    crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
+    crate::ops::up::up(app.shell.clone(), settings, Arc::new(SystemRunner)).await
+}

@@ -1,0 +1,211 @@
+//! `nvcf-dev registry up | status | down`: the local registry on its own,
+//! e.g. to mirror before going offline, with no cluster at all.
+
+use serde::Serialize;
+
+use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
+use crate::ui::{table, Shell};
+
+pub async fn up(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
+    let step = shell.step(format!(
+        "Starting local registry {} on 127.0.0.1:{}",
+        spec.name, spec.host_port
+    ));
+    let docker = Runtime::connect().await?;
+    let note = match docker.ensure_registry(spec).await? {
+        EnsureOutcome::Created => "created".to_string(),
+        EnsureOutcome::Reused => "reused".to_string(),
+        EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
+    };
+    step.done_with(note);
+    if shell.is_json() {
+        return status(shell, spec).await;
+    }
+    shell.out(format!("localhost:{}", spec.host_port));
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegistryReport {
+    pub container: String,
+    pub exists: bool,
+    pub running: bool,
+    pub image: Option<String>,
+    pub address: Option<String>,
+    pub networks: Vec<String>,
+    /// Repositories and tags it holds; None when it cannot be asked.
+    pub repositories: Option<usize>,
+    pub images: Option<usize>,
+    pub volume: String,
+    pub volume_exists: bool,
+}
+
+impl RegistryReport {
+    pub fn healthy(&self) -> bool {
+        self.running && self.images.is_some()
+    }
+}
+
+pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<RegistryReport> {
+    let st = docker.registry_status(spec).await?;
+    let volume_exists = docker.volume_exists(&spec.volume).await?;
+    let (repositories, images) = match st
+        .as_ref()
+        .and_then(|s| s.running.then_some(s.host_port).flatten())
+    {
+        Some(port) => match count_images(&format!("127.0.0.1:{port}")).await {
+            Ok((r, i)) => (Some(r), Some(i)),
+            Err(e) => {
+                tracing::warn!("could not list the registry's images: {e}");
+                (None, None)
+            }
+        },
+        None => (None, None),
+    };
+    Ok(RegistryReport {
+        container: spec.name.clone(),
+        exists: st.is_some(),
+        running: st.as_ref().is_some_and(|s| s.running),
+        image: st.as_ref().map(|s| s.image.clone()),
+        address: st
+            .as_ref()
+            .and_then(|s| s.host_port)
+            .map(|p| format!("localhost:{p}")),
+        networks: st.map(|s| s.networks).unwrap_or_default(),
+        repositories,
+        images,
+        volume: spec.volume.clone(),
+        volume_exists,
+    })
+}
+
+pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
+    let docker = Runtime::connect().await?;
+    let r = report(&docker, spec).await?;
+    if shell.is_json() {
+        shell.json(&r);
+    } else {
+        let state = if !r.exists {
+            "not created".to_string()
+        } else if r.running {
+            "running".to_string()
+        } else {
+            "stopped".to_string()
+        };
+        let rows = vec![
+            vec![
+                "container".to_string(),
+                format!("{} ({state})", r.container),
+            ],
+            vec![
+                "image".to_string(),
+                r.image.clone().unwrap_or_else(|| "-".into()),
+            ],
+            vec![
+                "address".to_string(),
+                r.address.clone().unwrap_or_else(|| "-".into()),
+            ],
+            vec![
+                "networks".to_string(),
+                if r.networks.is_empty() {
+                    "-".into()
+                } else {
+                    r.networks.join(", ")
+                },
+            ],
+            vec![
+                "images".to_string(),
+                match (r.images, r.repositories) {
+                    (Some(i), Some(rep)) => format!("{i} in {rep} repositories"),
+                    _ => "-".into(),
+                },
+            ],
+            vec![
+                "volume".to_string(),
+                format!(
+                    "{} ({})",
+                    r.volume,
+                    if r.volume_exists { "kept" } else { "absent" }
+                ),
+            ],
+        ];
+        shell.out(table(&["REGISTRY", ""], &rows));
+    }
+    if !r.running {
+        return Err(crate::Error::ChecksFailed(format!(
+            "the local registry {} is not running: start it with `nvcf-dev registry up`",
+            r.container
+        )));
+    }
+    if !r.healthy() {
+        return Err(crate::Error::ChecksFailed(format!(
+            "the local registry {} runs but does not answer its catalog: see `docker logs {}`",
+            r.container, r.container
+        )));
+    }
+    Ok(())
+}
+
+pub async fn down(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Result<()> {
+    let docker = Runtime::connect().await?;
+    let step = shell.step(format!("Removing local registry {}", spec.name));
+    let removed = docker.remove_registry(spec, purge).await?;
+    let note = match (removed, purge) {
+        (false, _) => "nothing to remove".to_string(),
+        (true, true) => format!("removed, with its volume {}", spec.volume),
+        (true, false) => format!("removed; volume {} kept (--purge removes it)", spec.volume),
+    };
+    step.done_with(note);
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct Catalog {
+    #[serde(default)]
+    repositories: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Tags {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// (repositories, tagged images) in a plain-HTTP registry on loopback.
+pub async fn count_images(host: &str) -> Result<(usize, usize), reqwest::Error> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    // Registries cap a catalog page (docker-registry at 1000): follow `last`.
+    let mut repositories: Vec<String> = Vec::new();
+    loop {
+        let mut url = format!("http://{host}/v2/_catalog?n=1000");
+        if let Some(last) = repositories.last() {
+            url.push_str(&format!("&last={last}"));
+        }
+        let page: Catalog = http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let full = page.repositories.len() == 1000;
+        repositories.extend(page.repositories);
+        if !full {
+            break;
+        }
+    }
+    let mut images = 0;
+    for repo in &repositories {
+        let tags: Tags = http
+            .get(format!("http://{host}/v2/{repo}/tags/list"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        images += tags.tags.map_or(0, |t| t.len());
+    }
+    Ok((repositories.len(), images))
+}

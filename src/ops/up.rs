@@ -1,0 +1,108 @@
+//! `nvcf-dev up`: a kind cluster, a local registry wired into it, and the
+//! Phase 1 namespaces. Every step is idempotent, so a re-run after Ctrl-C or
+//! a failure picks up where it stopped.
+
+use std::sync::Arc;
+
+use crate::settings::{Settings, Target};
+use crate::steps::{self, Ctx, Step};
+use crate::tools::runner::CommandRunner;
+use crate::ui::Shell;
+
+/// The steps of `up`, in order, for where Phase 1 goes.
+pub fn steps_for(settings: &Settings) -> Vec<Box<dyn Step>> {
+    let mut list: Vec<Box<dyn Step>> = vec![Box::new(steps::preflight::Preflight)];
+    match settings.target {
+        Target::Kind { .. } => {
+            list.push(Box::new(steps::registry::LocalRegistry));
+            list.push(Box::new(steps::cluster::KindCluster));
+            list.push(Box::new(steps::connect::ConnectRegistry));
+        }
+        Target::Context { .. } => list.push(Box::new(steps::cluster::ExistingCluster)),
+    }
+    list.push(Box::new(steps::connect::Namespaces));
+    list
+}
+
+pub async fn up(
+    shell: Shell,
+    settings: Settings,
+    runner: Arc<dyn CommandRunner>,
+) -> crate::Result<()> {
+    let plan = crate::ops::plan::build(&settings)?;
+    let steps = steps_for(&settings);
+    let mut ctx = Ctx::new(shell.clone(), settings, plan, runner);
+    steps::run(&steps, &mut ctx).await?;
+    shell.status(format!(
+        "Cluster {} is ready (kubectl --context {})",
+        ctx.settings.cluster,
+        ctx.settings.kube_context()
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Env, Flags, NoPrompt, Purpose};
+
+    fn settings(flags: Flags) -> Settings {
+        let env = Env::from_pairs([("REPOSITORY", "o/t")]);
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = crate::settings::Context {
+            env: &env,
+            prompt: &NoPrompt,
+            state_dir: Some(dir.path().into()),
+        };
+        crate::settings::resolve(
+            crate::profile::load("dev").unwrap(),
+            "nvcf-dev",
+            &flags,
+            &ctx,
+            Purpose::Plan,
+        )
+        .unwrap()
+    }
+
+    fn titles(s: &Settings) -> Vec<String> {
+        let plan = crate::ops::plan::build(s).unwrap();
+        let (shell, _) = Shell::capture(crate::ui::OutputFormat::Text);
+        let ctx = Ctx::new(
+            shell,
+            s.clone(),
+            plan,
+            Arc::new(crate::tools::runner::RecordingRunner::new()),
+        );
+        steps_for(s).iter().map(|st| st.title(&ctx)).collect()
+    }
+
+    #[test]
+    fn kind_target_runs_registry_cluster_and_wiring() {
+        assert_eq!(
+            titles(&settings(Flags::default())),
+            [
+                "Checking prerequisites",
+                "Starting local registry nvcf-dev-registry on 127.0.0.1:5001",
+                "Creating cluster nvcf-dev",
+                "Connecting the cluster to the local registry",
+                "Creating namespaces nats-system, vault-system, cassandra-system"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_existing_context_gets_no_kind_cluster_and_no_registry() {
+        let s = settings(Flags {
+            context: Some("my-eks".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            titles(&s),
+            [
+                "Checking prerequisites",
+                "Connecting to context my-eks",
+                "Creating namespaces nats-system, vault-system, cassandra-system"
+            ]
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Wires the cluster to the local registry the way kind's local-registry
+//! guide does: hosts.toml files on every node (for `localhost:<port>` and,
+//! local first, for the upstream registry), the registry container on the
+//! `kind` network, and the KEP-1755 `local-registry-hosting` ConfigMap.
+
+use async_trait::async_trait;
+
+use super::{Ctx, Step};
+use crate::settings::REGISTRY_CONTAINER;
+use crate::steps::wiring;
+
+/// kind puts its nodes on this Docker network.
+pub const KIND_NETWORK: &str = "kind";
+
+pub struct ConnectRegistry;
+
+#[async_trait]
+impl Step for ConnectRegistry {
+    fn title(&self, _: &Ctx) -> String {
+        "Connecting the cluster to the local registry".into()
+    }
+
+    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
+        let s = &ctx.settings;
+        let docker = ctx.docker()?;
+        let nodes = docker.kind_node_containers(&s.cluster).await?;
+        let files = wiring::hosts_files(&s.upstream_registry, REGISTRY_CONTAINER, s.registry_port);
+        for node in &nodes {
+            for (dir, contents) in &files {
+                docker
+                    .write_file(node, &format!("{dir}/hosts.toml"), contents.as_bytes())
+                    .await?;
+            }
+        }
+        docker
+            .connect_network(REGISTRY_CONTAINER, KIND_NETWORK)
+            .await?;
+        crate::k8s::wiring::apply_local_registry_configmap(
+            ctx.kube()?,
+            &format!("localhost:{}", s.registry_port),
+        )
+        .await?;
+        Ok(Some(format!(
+            "{} node{}",
+            nodes.len(),
+            if nodes.len() == 1 { "" } else { "s" }
+        )))
+    }
+}
+
+pub struct Namespaces;
+
+#[async_trait]
+impl Step for Namespaces {
+    fn title(&self, _: &Ctx) -> String {
+        format!(
+            "Creating namespaces {}",
+            crate::model::namespaces().join(", ")
+        )
+    }
+
+    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
+        crate::k8s::wiring::apply_namespaces(ctx.kube()?, &crate::model::namespaces()).await?;
+        Ok(None)
+    }
+}
