@@ -2,6 +2,7 @@
 //! [`runner::CommandRunner`], and how they are found on PATH.
 
 pub mod helm;
+pub mod kind;
 pub mod runner;
 
 use std::path::PathBuf;
