@@ -1,1 +1,384 @@
-//! placeholder
+//! Watching a namespace while helm installs into it: progress events for the
+//! user, and `wait_ready`, which ends in a diagnosis instead of a bare
+//! timeout. Both are driven by watchers on Pods and Jobs, never by polling.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::{stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::ListParams;
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, ResourceExt};
+use serde::Serialize;
+
+use super::error::{one_line, KubeError};
+use super::readiness::{
+    diagnose, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready, pod_is_ready,
+    pod_name, summarize, Finding, JobState, EXPECTED_RETRY_JOBS,
+};
+
+/// Something worth telling the user while helm waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    PodReady {
+        pod: String,
+        /// e.g. OpenBao servers: Ready does not mean unsealed.
+        note: Option<String>,
+    },
+    PodNotReady {
+        pod: String,
+    },
+    /// A job's pod ended in Error. `expected` when the guide says retries
+    /// are normal (Cassandra's init job).
+    JobPodFailed {
+        pod: String,
+        job: String,
+        expected: bool,
+    },
+    JobComplete {
+        job: String,
+    },
+    JobFailed {
+        job: String,
+        reason: String,
+    },
+    /// A pod is stuck in a way that needs the user (image pull, crash loop, unschedulable).
+    Problem(Finding),
+}
+
+/// Why a Ready pod may still not be usable, per the guide.
+fn ready_note(pod: &Pod) -> Option<String> {
+    let name = pod_name(pod);
+    let server = name
+        .strip_prefix("openbao-server-")
+        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
+    server
+        .then(|| "Ready does not mean unsealed: `nvcf-dev verify openbao` runs `bao status`".into())
+}
+
+/// Turns object updates into de-duplicated progress events. Pure: feed it
+/// what the watchers see, in any order, as often as they like.
+#[derive(Debug, Default)]
+pub struct ProgressTracker {
+    ready: BTreeMap<String, bool>,
+    jobs: BTreeMap<String, JobState>,
+    failed_pods: BTreeSet<String>,
+    problems: BTreeSet<String>,
+}
+
+impl ProgressTracker {
+    pub fn on_pod(&mut self, pod: &Pod) -> Vec<ProgressEvent> {
+        let name = pod_name(pod).to_string();
+        let mut out = Vec::new();
+        if let Some(job) = job_of(pod) {
+            let failed = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed");
+            if failed && self.failed_pods.insert(name.clone()) {
+                out.push(ProgressEvent::JobPodFailed {
+                    pod: name,
+                    job: job.to_string(),
+                    expected: EXPECTED_RETRY_JOBS.contains(&job),
+                });
+            }
+            return out;
+        }
+        if !is_serving_pod(pod) {
+            return out;
+        }
+        let ready = pod_is_ready(pod);
+        let before = self.ready.insert(name.clone(), ready);
+        match (before, ready) {
+            (Some(false) | None, true) => out.push(ProgressEvent::PodReady {
+                note: ready_note(pod),
+                pod: name.clone(),
+            }),
+            (Some(true), false) => out.push(ProgressEvent::PodNotReady { pod: name.clone() }),
+            _ => {}
+        }
+        if !ready {
+            for f in diagnose(std::slice::from_ref(pod), &[], &[]) {
+                // NotReady alone is just "starting": not a problem yet.
+                if matches!(f.problem, super::Problem::NotReady { .. }) {
+                    continue;
+                }
+                if self.problems.insert(f.message.clone()) {
+                    out.push(ProgressEvent::Problem(f));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn on_pod_deleted(&mut self, pod: &Pod) {
+        self.ready.remove(pod_name(pod));
+    }
+
+    pub fn on_job(&mut self, job: &Job) -> Vec<ProgressEvent> {
+        let name = job.name_any();
+        let state = job_state(job);
+        if self.jobs.insert(name.clone(), state) == Some(state) {
+            return vec![];
+        }
+        match state {
+            JobState::Complete => vec![ProgressEvent::JobComplete { job: name }],
+            JobState::Failed => vec![ProgressEvent::JobFailed {
+                reason: job_failure_reason(job).unwrap_or_else(|| "failed".into()),
+                job: name,
+            }],
+            JobState::Running => vec![],
+        }
+    }
+}
+
+/// What the watchers have seen of a namespace.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub pods: BTreeMap<String, Pod>,
+    pub jobs: BTreeMap<String, Job>,
+}
+
+impl Snapshot {
+    pub fn pods(&self) -> Vec<Pod> {
+        self.pods.values().cloned().collect()
+    }
+    pub fn jobs(&self) -> Vec<Job> {
+        self.jobs.values().cloned().collect()
+    }
+    pub fn ready(&self) -> bool {
+        namespace_ready(&self.pods(), &self.jobs())
+    }
+    pub fn failed_job(&self) -> bool {
+        self.jobs.values().any(|j| job_state(j) == JobState::Failed)
+    }
+}
+
+/// Boxed: a Job event is much larger than a Pod event (clippy::large_enum_variant).
+enum Update {
+    Pod(Box<watcher::Event<Pod>>),
+    Job(Box<watcher::Event<Job>>),
+}
+
+enum Outcome {
+    Ready,
+    JobFailed,
+    /// Stream ended or deadline passed.
+    Stopped,
+}
+
+/// Drives watchers on Pods and Jobs in `ns` until `stop` says so or the
+/// deadline passes; keeps `snap` current and feeds `sink`.
+async fn drive(
+    client: &kube::Client,
+    ns: &str,
+    snap: &mut Snapshot,
+    deadline: Option<tokio::time::Instant>,
+    stop_when_settled: bool,
+    sink: &(dyn Fn(ProgressEvent) + Send + Sync),
+) -> Outcome {
+    let pods = watcher(
+        Api::<Pod>::namespaced(client.clone(), ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .map(|e| e.map(|e| Update::Pod(Box::new(e))));
+    let jobs = watcher(
+        Api::<Job>::namespaced(client.clone(), ns),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .map(|e| e.map(|e| Update::Job(Box::new(e))));
+    let mut updates = std::pin::pin!(stream::select(pods, jobs));
+    let mut tracker = ProgressTracker::default();
+    let (mut pod_init, mut job_init) = (BTreeMap::new(), BTreeMap::new());
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    loop {
+        let next = tokio::select! {
+            n = updates.next() => n,
+            _ = &mut sleep => return Outcome::Stopped,
+        };
+        let Some(update) = next else {
+            return Outcome::Stopped;
+        };
+        let events = match update {
+            // The watcher retries with backoff; the deadline bounds us.
+            Err(e) => {
+                tracing::debug!("watch in {ns}: {}", one_line(&e));
+                continue;
+            }
+            Ok(Update::Pod(ev)) => match *ev {
+                watcher::Event::Init => {
+                    pod_init.clear();
+                    vec![]
+                }
+                watcher::Event::InitApply(p) => {
+                    let evs = tracker.on_pod(&p);
+                    pod_init.insert(p.name_any(), p);
+                    evs
+                }
+                watcher::Event::InitDone => {
+                    snap.pods = std::mem::take(&mut pod_init);
+                    vec![]
+                }
+                watcher::Event::Apply(p) => {
+                    let evs = tracker.on_pod(&p);
+                    snap.pods.insert(p.name_any(), p);
+                    evs
+                }
+                watcher::Event::Delete(p) => {
+                    tracker.on_pod_deleted(&p);
+                    snap.pods.remove(&p.name_any());
+                    vec![]
+                }
+            },
+            Ok(Update::Job(ev)) => match *ev {
+                watcher::Event::Init => {
+                    job_init.clear();
+                    vec![]
+                }
+                watcher::Event::InitApply(j) => {
+                    let evs = tracker.on_job(&j);
+                    job_init.insert(j.name_any(), j);
+                    evs
+                }
+                watcher::Event::InitDone => {
+                    snap.jobs = std::mem::take(&mut job_init);
+                    vec![]
+                }
+                watcher::Event::Apply(j) => {
+                    let evs = tracker.on_job(&j);
+                    snap.jobs.insert(j.name_any(), j);
+                    evs
+                }
+                watcher::Event::Delete(j) => {
+                    snap.jobs.remove(&j.name_any());
+                    vec![]
+                }
+            },
+        };
+        for e in events {
+            sink(e);
+        }
+        if stop_when_settled {
+            if snap.failed_job() {
+                return Outcome::JobFailed;
+            }
+            if snap.ready() {
+                return Outcome::Ready;
+            }
+        }
+    }
+}
+
+/// Reports progress in `ns` to `sink` until the future is dropped: race it
+/// against `helm upgrade --install --wait` (e.g. in `tokio::select!`).
+pub async fn watch_namespace_progress(
+    client: &kube::Client,
+    ns: &str,
+    sink: &(dyn Fn(ProgressEvent) + Send + Sync),
+) {
+    let mut snap = Snapshot::default();
+    drive(client, ns, &mut snap, None, false, sink).await;
+}
+
+/// Waits until every serving pod in `ns` is Ready and every job Complete.
+///
+/// Returns early if a Job fails (it will not recover on its own). On
+/// timeout or failure the error carries [`diagnose`] of what was last seen
+/// plus the namespace's events, e.g. "pod cassandra-1 cannot be scheduled:
+/// 0/1 nodes are available: 1 Insufficient memory."
+pub async fn wait_ready(
+    client: &kube::Client,
+    ns: &str,
+    timeout: Duration,
+    sink: &(dyn Fn(ProgressEvent) + Send + Sync),
+) -> Result<(), KubeError> {
+    let mut snap = Snapshot::default();
+    let deadline = tokio::time::Instant::now() + timeout;
+    match drive(client, ns, &mut snap, Some(deadline), true, sink).await {
+        Outcome::Ready => Ok(()),
+        Outcome::JobFailed | Outcome::Stopped => {
+            let findings = diagnose_namespace(client, ns, &snap).await;
+            Err(KubeError::NotReady {
+                namespace: ns.to_string(),
+                timeout_secs: timeout.as_secs(),
+                diagnosis: summarize(&findings),
+            })
+        }
+    }
+}
+
+/// Diagnoses from a snapshot plus the namespace's events (fetched now:
+/// FailedScheduling reasons live there). Events that cannot be listed only
+/// make the diagnosis poorer, never fail it.
+pub async fn diagnose_namespace(client: &kube::Client, ns: &str, snap: &Snapshot) -> Vec<Finding> {
+    let events = Api::<Event>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    diagnose(&snap.pods(), &snap.jobs(), &events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::fixtures::{fixture, list, obj};
+
+    #[test]
+    fn tracker_reports_transitions_once() {
+        let mut t = ProgressTracker::default();
+        let ready: Pod = obj(fixture!("pod_nats-0_ready.json"));
+        assert_eq!(
+            t.on_pod(&ready),
+            [ProgressEvent::PodReady {
+                pod: "nats-0".into(),
+                note: None
+            }]
+        );
+        assert!(t.on_pod(&ready).is_empty());
+        let pulling: Pod = obj(fixture!("pod_nats-1_imagepullbackoff.json"));
+        let evs = t.on_pod(&pulling);
+        assert!(
+            matches!(&evs[..], [ProgressEvent::Problem(f)] if f.message.contains("nats-server:2.10.22-alpine"))
+        );
+        assert!(t.on_pod(&pulling).is_empty());
+    }
+
+    #[test]
+    fn cassandra_init_errors_are_expected_and_completion_reported() {
+        let mut t = ProgressTracker::default();
+        let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
+        let evs: Vec<ProgressEvent> = pods.iter().flat_map(|p| t.on_pod(p)).collect();
+        assert_eq!(evs.len(), 2);
+        assert!(evs
+            .iter()
+            .all(|e| matches!(e, ProgressEvent::JobPodFailed { expected: true, .. })));
+        let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
+        assert_eq!(
+            t.on_job(&jobs[0]),
+            [ProgressEvent::JobComplete {
+                job: "cassandra-initialize-cluster".into()
+            }]
+        );
+        assert!(t.on_job(&jobs[1]).is_empty());
+    }
+
+    #[test]
+    fn openbao_server_ready_carries_the_sealed_caveat() {
+        let mut pod: Pod = obj(fixture!("pod_nats-0_ready.json"));
+        pod.metadata.name = Some("openbao-server-0".into());
+        let mut t = ProgressTracker::default();
+        let evs = t.on_pod(&pod);
+        assert!(
+            matches!(&evs[..], [ProgressEvent::PodReady { note: Some(n), .. }] if n.contains("unsealed"))
+        );
+    }
+}

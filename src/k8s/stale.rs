@@ -1,1 +1,400 @@
-//! placeholder
+//! Stale resources of a failed or removed release (`nvcf-dev reset <component>`,
+//! `down`): what the guide's `kubectl delete all,cm,secret,pvc,job --all`
+//! removes, decided by a pure function, then deleted and *waited for*, so a
+//! reinstall never meets a terminating PVC or a leftover unseal secret.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{DeleteParams, ListParams};
+use kube::runtime::wait::{await_condition, conditions::is_deleted};
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::{is_not_found, one_line, KubeError};
+
+/// Everything listed in a namespace (plus the cluster-scoped objects
+/// labelled with the release), as input to [`stale_resources`].
+#[derive(Debug, Clone, Default)]
+pub struct ObservedNamespace {
+    pub statefulsets: Vec<StatefulSet>,
+    pub deployments: Vec<Deployment>,
+    pub replicasets: Vec<ReplicaSet>,
+    pub daemonsets: Vec<DaemonSet>,
+    pub pods: Vec<Pod>,
+    pub services: Vec<Service>,
+    pub jobs: Vec<Job>,
+    pub pvcs: Vec<PersistentVolumeClaim>,
+    pub configmaps: Vec<ConfigMap>,
+    pub secrets: Vec<Secret>,
+    /// Cluster-scoped, listed with `app.kubernetes.io/instance=<release>`.
+    pub mutating_webhooks: Vec<MutatingWebhookConfiguration>,
+    pub cluster_roles: Vec<ClusterRole>,
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+}
+
+/// A resource to delete. `namespace` is None for cluster-scoped kinds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceRef {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(skip)]
+    pub uid: Option<String>,
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{} -n {ns}", self.kind.to_lowercase(), self.name),
+            None => write!(f, "{}/{}", self.kind.to_lowercase(), self.name),
+        }
+    }
+}
+
+const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+
+fn r<K: Resource<DynamicType = ()>>(obj: &K, ns: Option<&str>) -> ResourceRef {
+    ResourceRef {
+        kind: K::kind(&()).to_string(),
+        namespace: ns.map(str::to_string),
+        name: obj.name_any(),
+        uid: obj.uid(),
+    }
+}
+
+/// Helm release secrets of *another* release (label owner=helm, name≠release)
+/// are kept: a namespace may hold more than one release.
+fn is_other_release_secret(s: &Secret, release: &str) -> bool {
+    let labels = s.labels();
+    s.type_.as_deref() == Some("helm.sh/release.v1")
+        && labels.get("owner").map(String::as_str) == Some("helm")
+        && labels.get("name").map(String::as_str) != Some(release)
+}
+
+/// The default service account's token secret (only on clusters that still
+/// create them) belongs to the namespace, not to the release.
+fn is_default_sa_token(s: &Secret) -> bool {
+    s.type_.as_deref() == Some("kubernetes.io/service-account-token")
+        && s.annotations()
+            .get("kubernetes.io/service-account.name")
+            .map(String::as_str)
+            == Some("default")
+}
+
+/// Decides what to delete in `ns` for `release`, following the guide's
+/// "delete all,cm,secret,pvc,job --all" with judgement:
+/// - all workloads, pods, services, jobs and PVCs;
+/// - configmaps except `kube-root-ca.crt` (the API server recreates it anyway);
+/// - secrets, including unseal/root-token/cluster-jwt and this release's helm
+///   release secrets (`sh.helm.release.v1.<release>.vN`, a stuck release),
+///   but not another release's helm secrets nor the default SA token;
+/// - cluster-scoped webhooks, cluster roles and bindings labelled
+///   `app.kubernetes.io/instance=<release>` (the injector's leftovers).
+///
+/// Order: workloads before pods (so controllers do not recreate them), PVCs
+/// after pods (their `kubernetes.io/pvc-protection` finalizer waits for pods).
+pub fn stale_resources(ns: &str, observed: &ObservedNamespace, release: &str) -> Vec<ResourceRef> {
+    let n = Some(ns);
+    let mut out = Vec::new();
+    out.extend(observed.statefulsets.iter().map(|o| r(o, n)));
+    out.extend(observed.deployments.iter().map(|o| r(o, n)));
+    out.extend(observed.daemonsets.iter().map(|o| r(o, n)));
+    out.extend(observed.replicasets.iter().map(|o| r(o, n)));
+    out.extend(observed.jobs.iter().map(|o| r(o, n)));
+    out.extend(observed.pods.iter().map(|o| r(o, n)));
+    out.extend(observed.services.iter().map(|o| r(o, n)));
+    out.extend(
+        observed
+            .configmaps
+            .iter()
+            .filter(|c| c.name_any() != "kube-root-ca.crt")
+            .map(|o| r(o, n)),
+    );
+    out.extend(
+        observed
+            .secrets
+            .iter()
+            .filter(|s| !is_default_sa_token(s) && !is_other_release_secret(s, release))
+            .map(|o| r(o, n)),
+    );
+    out.extend(observed.pvcs.iter().map(|o| r(o, n)));
+    let ours = |labels: &std::collections::BTreeMap<String, String>| {
+        labels.get(INSTANCE_LABEL).map(String::as_str) == Some(release)
+    };
+    out.extend(
+        observed
+            .mutating_webhooks
+            .iter()
+            .filter(|o| ours(o.labels()))
+            .map(|o| r(o, None)),
+    );
+    out.extend(
+        observed
+            .cluster_roles
+            .iter()
+            .filter(|o| ours(o.labels()))
+            .map(|o| r(o, None)),
+    );
+    out.extend(
+        observed
+            .cluster_role_bindings
+            .iter()
+            .filter(|o| ours(o.labels()))
+            .map(|o| r(o, None)),
+    );
+    out
+}
+
+async fn list<K>(api: Api<K>, lp: &ListParams, ns: &str) -> Result<Vec<K>, KubeError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    api.list(lp)
+        .await
+        .map(|l| l.items)
+        .map_err(|e| KubeError::List {
+            kind: K::plural(&()).to_string(),
+            namespace: ns.to_string(),
+            detail: one_line(&e),
+        })
+}
+
+/// Lists everything [`stale_resources`] looks at.
+pub async fn observe(
+    client: &kube::Client,
+    ns: &str,
+    release: &str,
+) -> Result<ObservedNamespace, KubeError> {
+    let c = client;
+    let all = ListParams::default();
+    let labelled = ListParams::default().labels(&format!("{INSTANCE_LABEL}={release}"));
+    Ok(ObservedNamespace {
+        statefulsets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        deployments: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        replicasets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        daemonsets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        pods: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        services: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        jobs: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        pvcs: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        configmaps: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        secrets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
+        mutating_webhooks: list(Api::all(c.clone()), &labelled, "cluster").await?,
+        cluster_roles: list(Api::all(c.clone()), &labelled, "cluster").await?,
+        cluster_role_bindings: list(Api::all(c.clone()), &labelled, "cluster").await?,
+    })
+}
+
+fn api_for<K>(client: &kube::Client, r: &ResourceRef) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    Api::namespaced(client.clone(), r.namespace.as_deref().unwrap_or("default"))
+}
+
+/// Deletes one object (404 counts as done), then waits until it is gone,
+/// finalizers included. The uid guards against waiting on a recreated twin.
+async fn delete_and_wait<K>(api: Api<K>, r: &ResourceRef) -> Result<(), KubeError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    match api.delete(&r.name, &DeleteParams::background()).await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => return Ok(()),
+        Err(e) => {
+            return Err(KubeError::Delete {
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+                detail: one_line(&e),
+            })
+        }
+    }
+    let uid = r.uid.clone().unwrap_or_default();
+    await_condition(api, &r.name, is_deleted(&uid))
+        .await
+        .map(|_| ())
+        .map_err(|e| KubeError::Delete {
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            detail: format!("waiting for deletion: {}", one_line(&e)),
+        })
+}
+
+async fn delete_one(client: &kube::Client, r: &ResourceRef) -> Result<(), KubeError> {
+    let c = client;
+    match r.kind.as_str() {
+        "StatefulSet" => delete_and_wait(api_for::<StatefulSet>(c, r), r).await,
+        "Deployment" => delete_and_wait(api_for::<Deployment>(c, r), r).await,
+        "ReplicaSet" => delete_and_wait(api_for::<ReplicaSet>(c, r), r).await,
+        "DaemonSet" => delete_and_wait(api_for::<DaemonSet>(c, r), r).await,
+        "Pod" => delete_and_wait(api_for::<Pod>(c, r), r).await,
+        "Service" => delete_and_wait(api_for::<Service>(c, r), r).await,
+        "Job" => delete_and_wait(api_for::<Job>(c, r), r).await,
+        "PersistentVolumeClaim" => delete_and_wait(api_for::<PersistentVolumeClaim>(c, r), r).await,
+        "ConfigMap" => delete_and_wait(api_for::<ConfigMap>(c, r), r).await,
+        "Secret" => delete_and_wait(api_for::<Secret>(c, r), r).await,
+        "MutatingWebhookConfiguration" => {
+            delete_and_wait(Api::<MutatingWebhookConfiguration>::all(c.clone()), r).await
+        }
+        "ClusterRole" => delete_and_wait(Api::<ClusterRole>::all(c.clone()), r).await,
+        "ClusterRoleBinding" => delete_and_wait(Api::<ClusterRoleBinding>::all(c.clone()), r).await,
+        other => Err(KubeError::Delete {
+            kind: other.to_string(),
+            name: r.name.clone(),
+            detail: "unsupported kind".into(),
+        }),
+    }
+}
+
+/// Removes the stale resources of `release` in `ns` and returns what it
+/// removed. With `dry_run` it only returns the list. Deletes use
+/// propagationPolicy=Background; then every object is awaited (watch, not
+/// polling) until really gone, bounded by `timeout`.
+pub async fn delete_stale(
+    client: &kube::Client,
+    ns: &str,
+    release: &str,
+    timeout: Duration,
+    dry_run: bool,
+) -> Result<Vec<ResourceRef>, KubeError> {
+    let observed = observe(client, ns, release).await?;
+    let stale = stale_resources(ns, &observed, release);
+    if dry_run || stale.is_empty() {
+        return Ok(stale);
+    }
+    let all = futures::future::try_join_all(stale.iter().map(|r| delete_one(client, r)));
+    match tokio::time::timeout(timeout, all).await {
+        Ok(res) => res.map(|_| stale),
+        Err(_) => {
+            let now = observe(client, ns, release).await?;
+            let left: Vec<String> = stale_resources(ns, &now, release)
+                .iter()
+                .filter(|r| stale.iter().any(|s| s.uid == r.uid))
+                .map(ToString::to_string)
+                .collect();
+            Err(KubeError::DeleteTimeout {
+                timeout_secs: timeout.as_secs(),
+                remaining: left.join(", "),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::fixtures::obj;
+    use serde_json::json;
+
+    fn secret(
+        name: &str,
+        type_: &str,
+        labels: serde_json::Value,
+        ann: serde_json::Value,
+    ) -> Secret {
+        obj(&json!({"apiVersion": "v1", "kind": "Secret", "type": type_,
+            "metadata": {"name": name, "namespace": "vault-system", "uid": format!("uid-{name}"), "labels": labels, "annotations": ann}})
+        .to_string())
+    }
+
+    fn observed_vault_system() -> ObservedNamespace {
+        ObservedNamespace {
+            statefulsets: vec![obj(
+                r#"{"metadata":{"name":"openbao-server","namespace":"vault-system","uid":"s1"}}"#,
+            )],
+            deployments: vec![obj(
+                r#"{"metadata":{"name":"openbao-server-agent-injector","namespace":"vault-system","uid":"d1"}}"#,
+            )],
+            pods: vec![obj(
+                r#"{"metadata":{"name":"openbao-server-0","namespace":"vault-system","uid":"p0"}}"#,
+            )],
+            jobs: vec![obj(
+                r#"{"metadata":{"name":"openbao-server-initialize-cluster","namespace":"vault-system","uid":"j1"}}"#,
+            )],
+            pvcs: vec![obj(
+                r#"{"metadata":{"name":"data-openbao-server-0","namespace":"vault-system","uid":"pvc0","finalizers":["kubernetes.io/pvc-protection"]}}"#,
+            )],
+            configmaps: vec![
+                obj(
+                    r#"{"metadata":{"name":"kube-root-ca.crt","namespace":"vault-system","uid":"c0"}}"#,
+                ),
+                obj(
+                    r#"{"metadata":{"name":"openbao-server-config","namespace":"vault-system","uid":"c1"}}"#,
+                ),
+            ],
+            secrets: vec![
+                secret("openbao-server-unseal", "Opaque", json!({}), json!({})),
+                secret("openbao-server-root-token", "Opaque", json!({}), json!({})),
+                secret("cluster-jwt", "Opaque", json!({}), json!({})),
+                secret(
+                    "sh.helm.release.v1.openbao-server.v1",
+                    "helm.sh/release.v1",
+                    json!({"owner": "helm", "name": "openbao-server", "status": "pending-install", "version": "1"}),
+                    json!({}),
+                ),
+                secret(
+                    "sh.helm.release.v1.other.v3",
+                    "helm.sh/release.v1",
+                    json!({"owner": "helm", "name": "other", "status": "deployed", "version": "3"}),
+                    json!({}),
+                ),
+                secret(
+                    "default-token-x7k2p",
+                    "kubernetes.io/service-account-token",
+                    json!({}),
+                    json!({"kubernetes.io/service-account.name": "default"}),
+                ),
+            ],
+            cluster_roles: vec![
+                obj(
+                    r#"{"metadata":{"name":"openbao-server-agent-injector-clusterrole","uid":"cr1","labels":{"app.kubernetes.io/instance":"openbao-server"}}}"#,
+                ),
+                obj(
+                    r#"{"metadata":{"name":"someone-else","uid":"cr2","labels":{"app.kubernetes.io/instance":"x"}}}"#,
+                ),
+            ],
+            mutating_webhooks: vec![obj(
+                r#"{"metadata":{"name":"openbao-server-agent-injector-cfg","uid":"mw1","labels":{"app.kubernetes.io/instance":"openbao-server"}}}"#,
+            )],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn openbao_leftovers_are_chosen_with_judgement() {
+        let names: Vec<String> =
+            stale_resources("vault-system", &observed_vault_system(), "openbao-server")
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        assert_eq!(
+            names,
+            [
+                "statefulset/openbao-server -n vault-system",
+                "deployment/openbao-server-agent-injector -n vault-system",
+                "job/openbao-server-initialize-cluster -n vault-system",
+                "pod/openbao-server-0 -n vault-system",
+                "configmap/openbao-server-config -n vault-system",
+                "secret/openbao-server-unseal -n vault-system",
+                "secret/openbao-server-root-token -n vault-system",
+                "secret/cluster-jwt -n vault-system",
+                "secret/sh.helm.release.v1.openbao-server.v1 -n vault-system",
+                "persistentvolumeclaim/data-openbao-server-0 -n vault-system",
+                "mutatingwebhookconfiguration/openbao-server-agent-injector-cfg",
+                "clusterrole/openbao-server-agent-injector-clusterrole",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_namespace_has_nothing_stale() {
+        assert!(stale_resources("nats-system", &ObservedNamespace::default(), "nats").is_empty());
+    }
+}

@@ -1,1 +1,155 @@
-//! placeholder
+//! `nvcf-dev status`: pods and jobs per namespace, and helm releases read
+//! from helm's own storage (secrets labelled owner=helm) so no helm binary
+//! is needed. Only the labels helm puts on those secrets are used (name,
+//! status, version): enough for a status line, and no need to gunzip the
+//! `release` payload.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::ListParams;
+use kube::{Api, ResourceExt};
+use serde::Serialize;
+
+use super::error::{one_line, KubeError};
+use super::readiness::{job_state, pod_counts, JobState};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespaceStatus {
+    pub namespace: String,
+    pub pods_ready: usize,
+    pub pods_total: usize,
+    pub jobs: Vec<(String, JobState)>,
+}
+
+/// Pure: the status of a namespace from its pods and jobs.
+pub fn summarize_namespace(ns: &str, pods: &[Pod], jobs: &[Job]) -> NamespaceStatus {
+    let c = pod_counts(pods);
+    let mut jobs: Vec<(String, JobState)> =
+        jobs.iter().map(|j| (j.name_any(), job_state(j))).collect();
+    jobs.sort_by(|a, b| a.0.cmp(&b.0));
+    NamespaceStatus {
+        namespace: ns.to_string(),
+        pods_ready: c.ready,
+        pods_total: c.total,
+        jobs,
+    }
+}
+
+fn list_err(kind: &str, ns: &str, e: kube::Error) -> KubeError {
+    KubeError::List {
+        kind: kind.into(),
+        namespace: ns.into(),
+        detail: one_line(&e),
+    }
+}
+
+pub async fn namespace_status(
+    client: &kube::Client,
+    ns: &str,
+) -> Result<NamespaceStatus, KubeError> {
+    let lp = ListParams::default();
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(|e| list_err("pods", ns, e))?;
+    let jobs = Api::<Job>::namespaced(client.clone(), ns)
+        .list(&lp)
+        .await
+        .map_err(|e| list_err("jobs", ns, e))?;
+    Ok(summarize_namespace(ns, &pods.items, &jobs.items))
+}
+
+/// One revision of a helm release, from its storage secret's labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelmRelease {
+    pub name: String,
+    pub namespace: String,
+    /// deployed, failed, pending-install, pending-upgrade, superseded, uninstalling ...
+    pub status: String,
+    pub revision: u32,
+}
+
+/// Pure: the latest revision of each release among helm storage secrets.
+/// Secrets without helm's labels are skipped, never a panic.
+pub fn helm_releases(secrets: &[Secret]) -> Vec<HelmRelease> {
+    let mut latest: std::collections::BTreeMap<(String, String), HelmRelease> = Default::default();
+    for s in secrets {
+        let l = s.labels();
+        if l.get("owner").map(String::as_str) != Some("helm") {
+            continue;
+        }
+        let (Some(name), Some(status)) = (l.get("name"), l.get("status")) else {
+            continue;
+        };
+        let Some(revision) = l.get("version").and_then(|v| v.parse::<u32>().ok()) else {
+            continue;
+        };
+        let ns = s.namespace().unwrap_or_default();
+        let rel = HelmRelease {
+            name: name.clone(),
+            namespace: ns.clone(),
+            status: status.clone(),
+            revision,
+        };
+        let key = (ns, name.clone());
+        if latest.get(&key).is_none_or(|r| r.revision < revision) {
+            latest.insert(key, rel);
+        }
+    }
+    latest.into_values().collect()
+}
+
+/// Helm releases in `ns` (or all namespaces with None).
+pub async fn list_helm_releases(
+    client: &kube::Client,
+    ns: Option<&str>,
+) -> Result<Vec<HelmRelease>, KubeError> {
+    let api: Api<Secret> = match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let secrets = api
+        .list(&ListParams::default().labels("owner=helm"))
+        .await
+        .map_err(|e| list_err("secrets", ns.unwrap_or("all namespaces"), e))?;
+    Ok(helm_releases(&secrets.items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::fixtures::{fixture, list, obj};
+
+    #[test]
+    fn summarizes_pods_and_jobs() {
+        let mut pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
+        pods.push(obj(fixture!("pod_nats-0_ready.json")));
+        let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
+        let s = summarize_namespace("cassandra-system", &pods, &jobs);
+        assert_eq!((s.pods_ready, s.pods_total), (1, 1));
+        assert_eq!(
+            s.jobs,
+            [
+                (
+                    "cassandra-initialize-cluster".to_string(),
+                    JobState::Complete
+                ),
+                ("cassandra-migrations".to_string(), JobState::Running)
+            ]
+        );
+    }
+
+    #[test]
+    fn latest_revision_per_release() {
+        let secrets: Vec<Secret> = list(fixture!("secrets_helm_vault-system.json"));
+        assert_eq!(
+            helm_releases(&secrets),
+            [HelmRelease {
+                name: "openbao-server".into(),
+                namespace: "vault-system".into(),
+                status: "failed".into(),
+                revision: 2
+            }]
+        );
+    }
+}

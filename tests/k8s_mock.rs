@@ -1,0 +1,344 @@
+//! The async side of `nvcf_dev::k8s` against a mocked API server
+//! (tower-test), answering with realistic Kubernetes JSON: lists with
+//! `metadata.resourceVersion`, watch streams as newline-delimited events,
+//! Status objects for 404s.
+//!
+//! Exec (`bao status`, `nodetool status`) goes over a websocket upgrade,
+//! which tower-test cannot mock; its transport is kept thin and its output
+//! and exit-code Status are tested in the unit tests of `k8s::verify`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{Request, Response};
+use kube::client::Body;
+use kube::Client;
+use nvcf_dev::k8s::progress::{wait_ready, ProgressEvent};
+use nvcf_dev::k8s::stale::delete_stale;
+use serde_json::{json, Value};
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+/// What the fake API server answers: Some((status, body)) or None to leave
+/// the request pending forever (a watch that stays quiet).
+type Route = dyn Fn(&str, &str, &str) -> Option<(u16, String)> + Send + Sync;
+
+struct Server {
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(route: Box<Route>) -> (Client, Server) {
+        let (svc, mut handle): (_, Handle) = tower_test::mock::pair();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        tokio::spawn(async move {
+            let mut parked = Vec::new();
+            while let Some((req, send)) = handle.next_request().await {
+                let method = req.method().to_string();
+                let uri = req.uri().to_string();
+                let body = req.into_body().collect_bytes().await.unwrap_or_default();
+                let body = String::from_utf8_lossy(&body).to_string();
+                log.lock()
+                    .unwrap()
+                    .push(format!("{method} {uri} {body}").trim().to_string());
+                match route(&method, &uri, &body) {
+                    Some((code, text)) => send.send_response(
+                        Response::builder()
+                            .status(code)
+                            .header("content-type", "application/json")
+                            .body(Body::from(text.into_bytes()))
+                            .unwrap(),
+                    ),
+                    None => parked.push(send),
+                }
+            }
+        });
+        (Client::new(svc, "default"), Server { requests })
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/k8s/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn list(kind: &str, items: Vec<Value>, rv: &str) -> String {
+    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": rv}, "items": items})
+        .to_string()
+}
+
+fn not_found(kind: &str, name: &str) -> String {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": format!("{kind} \"{name}\" not found"), "reason": "NotFound",
+        "details": {"name": name, "kind": kind}, "code": 404})
+    .to_string()
+}
+
+fn is_watch(uri: &str) -> bool {
+    uri.contains("watch=true")
+}
+
+#[tokio::test]
+async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
+    let ready: Value = serde_json::from_str(&fixture("pod_nats-0_ready.json")).unwrap();
+    let mut starting = ready.clone();
+    starting["status"]["conditions"][2]["status"] = json!("False");
+    starting["status"]["containerStatuses"][0]["ready"] = json!(false);
+    let watched = std::sync::atomic::AtomicBool::new(false);
+    let (client, server) = Server::start(Box::new(move |method, uri, _| {
+        assert_eq!(method, "GET");
+        match (uri.contains("/pods"), is_watch(uri)) {
+            (true, false) => Some((200, list("PodList", vec![starting.clone()], "1800"))),
+            (true, true) if !watched.swap(true, std::sync::atomic::Ordering::SeqCst) => {
+                let mut obj = ready.clone();
+                obj["metadata"]["resourceVersion"] = json!("1843");
+                Some((
+                    200,
+                    format!("{}\n", json!({"type": "MODIFIED", "object": obj})),
+                ))
+            }
+            (false, false) => Some((200, list("JobList", vec![], "1800"))),
+            _ => None,
+        }
+    }));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let sink = move |e: ProgressEvent| seen.lock().unwrap().push(e);
+    wait_ready(&client, "nats-system", Duration::from_secs(5), &sink)
+        .await
+        .expect("ready once the watch delivers the Ready pod");
+    assert_eq!(
+        events.lock().unwrap().as_slice(),
+        [ProgressEvent::PodReady {
+            pod: "nats-0".into(),
+            note: None
+        }]
+    );
+    let reqs = server.requests();
+    assert!(
+        reqs.iter().any(
+            |r| r.starts_with("GET /api/v1/namespaces/nats-system/pods?")
+                && r.contains("watch=true")
+                && r.contains("resourceVersion=1800")
+        ),
+        "{reqs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn wait_ready_times_out_with_a_diagnosis() {
+    let pending: Value = serde_json::from_str(&fixture(
+        "pod_cassandra-2_pending_no_condition_message.json",
+    ))
+    .unwrap();
+    let pulling: Value =
+        serde_json::from_str(&fixture("pod_nats-1_imagepullbackoff.json")).unwrap();
+    let events: Value = serde_json::from_str(&fixture("events_cassandra-system.json")).unwrap();
+    let (client, _server) = Server::start(Box::new(move |_, uri, _| {
+        if is_watch(uri) {
+            return None;
+        }
+        if uri.contains("/events") {
+            Some((200, events.to_string()))
+        } else if uri.contains("/pods") {
+            Some((
+                200,
+                list("PodList", vec![pending.clone(), pulling.clone()], "2450"),
+            ))
+        } else {
+            Some((200, list("JobList", vec![], "2450")))
+        }
+    }));
+    let err = wait_ready(
+        &client,
+        "cassandra-system",
+        Duration::from_millis(500),
+        &|_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("`cassandra-system` not ready after 0s"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "pod cassandra-2 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory."
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot pull image localhost:5001/nvcf/nats-server:2.10.22-alpine"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'));
+}
+
+#[tokio::test]
+async fn wait_ready_stops_early_when_a_job_fails() {
+    let failed: Value =
+        serde_json::from_str(&fixture("job_openbao-server-migrations_failed.json")).unwrap();
+    let ready: Value = serde_json::from_str(&fixture("pod_nats-0_ready.json")).unwrap();
+    let (client, _server) = Server::start(Box::new(move |_, uri, _| {
+        if is_watch(uri) {
+            None
+        } else if uri.contains("/jobs") {
+            Some((200, list("JobList", vec![failed.clone()], "5120")))
+        } else if uri.contains("/pods") {
+            Some((200, list("PodList", vec![ready.clone()], "5120")))
+        } else {
+            Some((200, list("EventList", vec![], "5120")))
+        }
+    }));
+    let started = std::time::Instant::now();
+    let err = wait_ready(&client, "vault-system", Duration::from_secs(30), &|_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.contains("job openbao-server-migrations failed (BackoffLimitExceeded"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn stale_openbao_resources_are_deleted_and_awaited() {
+    let unseal = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "openbao-server-unseal", "namespace": "vault-system", "uid": "u-1", "resourceVersion": "700"},
+        "data": {"unseal_key": "c2VjcmV0"}});
+    let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data-openbao-server-0", "namespace": "vault-system", "uid": "pvc-1", "resourceVersion": "701",
+            "finalizers": ["kubernetes.io/pvc-protection"]},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}, "storageClassName": "standard"},
+        "status": {"phase": "Bound"}});
+    let root_ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kube-root-ca.crt", "namespace": "vault-system", "uid": "c-1"}, "data": {"ca.crt": "x"}});
+    let webhook = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "openbao-server-agent-injector-cfg", "uid": "mw-1", "labels": {"app.kubernetes.io/instance": "openbao-server"}}, "webhooks": []});
+    let deleted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let gone = deleted.clone();
+    let (client, server) = Server::start(Box::new(move |method, uri, _| {
+        let path = uri.split('?').next().unwrap();
+        if method == "DELETE" {
+            gone.lock().unwrap().push(path.to_string());
+            // The secret was already removed by someone else: 404 is fine.
+            if path.ends_with("/openbao-server-unseal") {
+                return Some((404, not_found("secrets", "openbao-server-unseal")));
+            }
+            return Some((
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
+                    .to_string(),
+            ));
+        }
+        if is_watch(uri) {
+            return None;
+        }
+        // await_condition lists by name: after a DELETE, the object is gone.
+        if uri.contains("fieldSelector=metadata.name") {
+            return Some((200, list("List", vec![], "800")));
+        }
+        let items = match path {
+            "/api/v1/namespaces/vault-system/secrets" if gone.lock().unwrap().is_empty() => {
+                vec![unseal.clone()]
+            }
+            "/api/v1/namespaces/vault-system/persistentvolumeclaims"
+                if gone.lock().unwrap().is_empty() =>
+            {
+                vec![pvc.clone()]
+            }
+            "/api/v1/namespaces/vault-system/configmaps" => vec![root_ca.clone()],
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+                if gone.lock().unwrap().is_empty() =>
+            {
+                assert!(
+                    uri.contains("labelSelector=app.kubernetes.io%2Finstance%3Dopenbao-server"),
+                    "{uri}"
+                );
+                vec![webhook.clone()]
+            }
+            _ => vec![],
+        };
+        Some((200, list("List", items, "750")))
+    }));
+
+    let dry = delete_stale(
+        &client,
+        "vault-system",
+        "openbao-server",
+        Duration::from_secs(5),
+        true,
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = dry.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        [
+            "secret/openbao-server-unseal -n vault-system",
+            "persistentvolumeclaim/data-openbao-server-0 -n vault-system",
+            "mutatingwebhookconfiguration/openbao-server-agent-injector-cfg",
+        ]
+    );
+    assert!(
+        server.requests().iter().all(|r| r.starts_with("GET ")),
+        "dry run deletes nothing"
+    );
+
+    delete_stale(
+        &client,
+        "vault-system",
+        "openbao-server",
+        Duration::from_secs(5),
+        false,
+    )
+    .await
+    .unwrap();
+    let mut dels: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("DELETE "))
+        .collect();
+    dels.sort();
+    assert_eq!(dels.len(), 3, "{dels:#?}");
+    assert!(dels[0].starts_with(
+        "DELETE /api/v1/namespaces/vault-system/persistentvolumeclaims/data-openbao-server-0"
+    ));
+    assert!(
+        dels[1].starts_with("DELETE /api/v1/namespaces/vault-system/secrets/openbao-server-unseal")
+    );
+    assert!(dels[2].starts_with("DELETE /apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/openbao-server-agent-injector-cfg"));
+    assert!(
+        dels.iter()
+            .all(|d| d.contains(r#""propagationPolicy":"Background""#)),
+        "{dels:#?}"
+    );
+    // Waited for: the PVC and the webhook were looked up by name after deletion.
+    let reqs = server.requests();
+    assert!(
+        reqs.iter().any(|r| r.contains("persistentvolumeclaims?")
+            && r.contains("fieldSelector=metadata.name%3Ddata-openbao-server-0")),
+        "{reqs:#?}"
+    );
+    // A second run finds nothing left.
+    let again = delete_stale(
+        &client,
+        "vault-system",
+        "openbao-server",
+        Duration::from_secs(5),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+}
