@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +31,9 @@ pub struct Shell {
     format: OutputFormat,
     /// A terminal is attached to stdin, so prompting is possible.
     interactive: bool,
+    /// Spinners of steps that run at once (installs in parallel) share it, so
+    /// they and the status lines printed meanwhile do not overwrite each other.
+    multi: Option<MultiProgress>,
 }
 
 impl std::fmt::Debug for Shell {
@@ -76,13 +79,15 @@ impl Shell {
     pub fn stdio(format: OutputFormat, quiet: bool) -> Shell {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        let fancy = std::io::stderr().is_terminal() && !no_color && !ci;
         Shell {
             out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
             err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
-            fancy: std::io::stderr().is_terminal() && !no_color && !ci,
+            fancy,
             quiet,
             format,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ci,
+            multi: fancy.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
         }
     }
 
@@ -96,6 +101,7 @@ impl Shell {
             quiet: false,
             format,
             interactive: false,
+            multi: None,
         };
         (shell, cap)
     }
@@ -143,6 +149,11 @@ impl Shell {
 
     /// A line on stderr that `-q` does not silence (errors, confirmations).
     pub fn err_line(&self, line: &str) {
+        if let Some(m) = &self.multi {
+            if m.println(line).is_ok() {
+                return;
+            }
+        }
         let mut w = self.err.lock().unwrap();
         let _ = writeln!(w, "{line}");
         let _ = w.flush();
@@ -152,7 +163,10 @@ impl Shell {
     pub fn step(&self, title: impl Into<String>) -> Step {
         let title = title.into();
         let spinner = if self.fancy && !self.quiet {
-            let pb = ProgressBar::new_spinner();
+            let pb = match &self.multi {
+                Some(m) => m.add(ProgressBar::new_spinner()),
+                None => ProgressBar::new_spinner(),
+            };
             pb.set_style(
                 ProgressStyle::with_template(" {spinner:.cyan} {msg} {elapsed:.dim}")
                     .expect("static template")

@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod down;
 pub mod plan;
 pub mod registry;
+pub mod status;
 pub mod up;
 
 use clap::{Args, Parser, Subcommand};
@@ -79,6 +80,8 @@ pub enum Command {
     Plan(Box<plan::PlanArgs>),
     /// Check that this machine is ready: Docker, kind, helm, ports, limits, disk, credentials
     Doctor(doctor::DoctorArgs),
+    /// Show the cluster, registry, releases, pods, jobs and health checks
+    Status(Box<status::StatusArgs>),
     /// Manage the local registry on its own: up, status, down
     Registry(registry::RegistryArgs),
     /// Print a shell completion script
@@ -194,6 +197,7 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
         Command::Down(args) => down::run(&app, *args).await,
         Command::Plan(args) => plan::run(&app, *args).await,
         Command::Registry(args) => registry::run(&app, args).await,
+        Command::Status(args) => status::run(&app, *args).await,
         Command::Doctor(args) => doctor::run(&app, args).await,
         Command::Completions(args) => completions::run(&app, args),
     }

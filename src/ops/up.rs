@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::ops::install;
+use crate::ops::schedule::Outcome;
 use crate::settings::{Settings, Target};
 use crate::steps::{self, Ctx, Step};
 use crate::tools::runner::CommandRunner;
@@ -33,8 +35,48 @@ pub async fn up(
     let steps = steps_for(&settings);
     let mut ctx = Ctx::new(shell.clone(), settings, plan, runner);
     steps::run(&steps, &mut ctx).await?;
-    shell.status(format!(
-        "Cluster {} is ready (kubectl --context {})",
+    install_and_verify(&ctx).await
+}
+
+/// Installs Phase 1 in dependency order, then prints the health summary.
+pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
+    let dir = install::private_dir().map_err(|e| {
+        crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
+    })?;
+    let installer = install::Installer {
+        shell: &ctx.shell,
+        settings: &ctx.settings,
+        helm: ctx.helm()?.with_kube_context(ctx.settings.kube_context()),
+        client: ctx.kube()?,
+        values_dir: dir.path(),
+    };
+    let outcomes = installer.install_all(&ctx.plan).await;
+    drop(dir);
+    let reports = install::verify_all(ctx.kube()?, &ctx.plan).await;
+    crate::ops::status::print_health(&ctx.shell, &reports);
+    let failures: Vec<String> = outcomes
+        .into_iter()
+        .filter_map(|(name, o)| match o {
+            Outcome::Done => None,
+            Outcome::Failed(e) => Some(e),
+            Outcome::Skipped { because } => {
+                Some(format!("{name} was not installed because {because} failed"))
+            }
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Err(crate::Error::ChecksFailed(failures.join("; ")));
+    }
+    if let Some(bad) = reports.iter().find(|r| !r.healthy()) {
+        return Err(crate::Error::ChecksFailed(format!(
+            "{} is not healthy: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
+            bad.component,
+            install::unhealthy_summary(bad),
+            bad.component
+        )));
+    }
+    ctx.shell.status(format!(
+        "Phase 1 is installed and verified on {} (kubectl --context {})",
         ctx.settings.cluster,
         ctx.settings.kube_context()
     ));

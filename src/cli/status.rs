@@ -1,0 +1,23 @@
+use clap::Args;
+
+use super::{App, SettingsArgs};
+
+/// Show the cluster, the registry, each release and the guide's health checks.
+///
+/// For each component: its release's chart, version and status, pods ready
+/// out of total, its jobs, and the checks of the guide's Verify section
+/// (NATS routes, OpenBao initialized and unsealed, Cassandra nodes UN).
+/// Exits non-zero when anything is unhealthy or the cluster is unreachable.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  nvcf-dev status\n  nvcf-dev status -o json | jq .healthy")]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+pub async fn run(app: &App, args: StatusArgs) -> crate::Result<()> {
+    let settings = app.settings_without_secrets(&args.settings)?;
+    let report = crate::ops::status::gather(&settings).await?;
+    crate::ops::status::print(&app.shell, &report);
+    crate::ops::status::verdict(&report)
+}

@@ -1,0 +1,221 @@
+//! Installing Phase 1: `helm upgrade --install` per component, in dependency
+//! order (nats and cassandra at once, openbao once nats is healthy), while
+//! the namespace is watched for progress, and each verified right after.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::k8s::{HealthReport, KubeError};
+use crate::model::Component;
+use crate::ops::plan::{ComponentPlan, Plan};
+use crate::ops::schedule::{self, Outcome};
+use crate::settings::Settings;
+use crate::tools::helm::Helm;
+use crate::ui::{format_duration, Shell};
+
+/// A directory only we can read (0700), removed when dropped: values files
+/// holding secrets live here, never on a command line.
+pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("nvcf-dev-").tempdir()
+}
+
+/// Writes `values` as `<component>-values.yaml`, created with mode 0600.
+pub fn write_values(
+    dir: &Path,
+    component: &str,
+    values: &serde_yaml_ng::Value,
+) -> std::io::Result<PathBuf> {
+    let path = dir.join(format!("{component}-values.yaml"));
+    let text = serde_yaml_ng::to_string(values).map_err(std::io::Error::other)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(path)
+}
+
+/// Runs the guide's Verify section for a component.
+pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport, KubeError> {
+    match c.name {
+        "nats" => crate::k8s::verify::verify_nats(client, c.namespace).await,
+        "openbao" => crate::k8s::verify::verify_openbao(client, c.namespace).await,
+        _ => crate::k8s::verify::verify_cassandra(client, c.namespace).await,
+    }
+}
+
+/// Verifies every planned component; one that cannot be reached is unhealthy.
+pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport> {
+    let checks = plan.components.iter().map(|cp| async move {
+        match verify(client, cp.component).await {
+            Ok(r) => r,
+            Err(e) => HealthReport {
+                component: cp.component.name.to_string(),
+                checks: vec![crate::k8s::Check {
+                    name: "reachable".into(),
+                    ok: false,
+                    detail: e.to_string(),
+                }],
+            },
+        }
+    });
+    futures::future::join_all(checks).await
+}
+
+/// One line per unhealthy check, for an error message.
+pub fn unhealthy_summary(report: &HealthReport) -> String {
+    report
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub struct Installer<'a> {
+    pub shell: &'a Shell,
+    pub settings: &'a Settings,
+    pub helm: Helm<'a>,
+    pub client: &'a kube::Client,
+    pub values_dir: &'a Path,
+}
+
+impl Installer<'_> {
+    /// Installs and verifies one component. The error is one line: what
+    /// failed, and why, from the cluster's own state.
+    pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, String> {
+        let c = cp.component;
+        let started = Instant::now();
+        let step = self.shell.step(format!(
+            "Installing {} ({} in {})",
+            c.name, c.release, c.namespace
+        ));
+        let file = write_values(self.values_dir, c.name, &cp.values)
+            .map_err(|e| format!("cannot write the values of {}: {e}", c.name))?;
+        let release = cp.release(self.settings, file);
+        let shell = self.shell.clone();
+        let name = c.name;
+        let sink = move |ev: crate::k8s::progress::ProgressEvent| {
+            if let Some(line) = progress_line(&ev) {
+                shell.status(format!("   {name}: {line}"));
+            }
+        };
+        let helm_result = tokio::select! {
+            r = self.helm.upgrade_install(&release) => r,
+            _ = crate::k8s::progress::watch_namespace_progress(self.client, c.namespace, &sink) => {
+                // The watch only ends when the API server goes away; let helm finish.
+                self.helm.upgrade_install(&release).await
+            }
+        };
+        if let Err(e) = helm_result {
+            step.fail();
+            let helm_says = e
+                .output()
+                .and_then(|(_, stderr)| {
+                    stderr
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| e.to_string());
+            let diagnosis = match crate::k8s::progress::wait_ready(
+                self.client,
+                c.namespace,
+                Duration::from_secs(3),
+                &|_| {},
+            )
+            .await
+            {
+                Err(KubeError::NotReady { diagnosis, .. }) if !diagnosis.is_empty() => {
+                    format!("; {diagnosis}")
+                }
+                _ => String::new(),
+            };
+            return Err(format!("helm could not install {} ({helm_says}){diagnosis}; fix it, then run `nvcf-dev up` again", c.release));
+        }
+        let report = verify(self.client, c).await.map_err(|e| e.to_string());
+        match report {
+            Ok(r) if r.healthy() => {
+                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
+                Ok(r)
+            }
+            Ok(r) => {
+                step.fail();
+                Err(format!(
+                    "{} installed but is not healthy: {}",
+                    c.name,
+                    unhealthy_summary(&r)
+                ))
+            }
+            Err(e) => {
+                step.fail();
+                Err(format!(
+                    "{} installed but could not be verified: {e}",
+                    c.name
+                ))
+            }
+        }
+    }
+
+    /// Installs every planned component as early as its dependencies allow.
+    pub async fn install_all(&self, plan: &Plan) -> Vec<(&'static str, Outcome<String>)> {
+        let comps: Vec<&'static Component> =
+            plan.components.iter().map(|cp| cp.component).collect();
+        schedule::run(&comps, |c| async move {
+            let cp = plan.component(c.name).expect("planned");
+            self.install(cp).await.map(|_| ())
+        })
+        .await
+    }
+}
+
+/// What the user sees of a progress event.
+pub fn progress_line(ev: &crate::k8s::progress::ProgressEvent) -> Option<String> {
+    use crate::k8s::progress::ProgressEvent as E;
+    Some(match ev {
+        E::PodReady { pod, note: None } => format!("pod {pod} ready"),
+        E::PodReady { pod, note: Some(n) } => format!("pod {pod} ready ({n})"),
+        E::PodNotReady { .. } => return None,
+        E::JobPodFailed {
+            pod,
+            job,
+            expected: true,
+        } => format!("pod {pod} of job {job} failed; expected, the job retries"),
+        E::JobPodFailed {
+            pod,
+            job,
+            expected: false,
+        } => format!("pod {pod} of job {job} failed"),
+        E::JobComplete { job } => format!("job {job} complete"),
+        E::JobFailed { job, reason } => format!("job {job} failed: {reason}"),
+        E::Problem(f) => f.message.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn values_files_are_private() {
+        let dir = private_dir().unwrap();
+        let dir_mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700);
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str("a: secret").unwrap();
+        let path = write_values(dir.path(), "openbao", &v).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: secret\n");
+        let kept = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!kept.exists(), "removed afterwards");
+    }
+}

@@ -1,0 +1,288 @@
+//! `nvcf-dev status`: the cluster, the registry, each release, its pods and
+//! jobs, and the guide's health checks. Never hangs on an unreachable
+//! cluster: every call is bounded and the error says so.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::k8s::status::{HelmRelease, NamespaceStatus};
+use crate::k8s::HealthReport;
+use crate::ops::registry::RegistryReport;
+use crate::settings::{Settings, Target};
+use crate::ui::{table, Shell};
+
+/// How long the API server gets to answer before status calls it unreachable.
+pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub cluster: String,
+    pub context: String,
+    pub reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryReport>,
+    pub components: Vec<ComponentStatus>,
+    pub healthy: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentStatus {
+    pub name: String,
+    pub release: String,
+    pub namespace: String,
+    pub chart: String,
+    pub version: String,
+    /// The helm release's status (deployed, failed, pending-install, ...); None when not installed.
+    pub release_status: Option<String>,
+    pub revision: Option<u32>,
+    pub pods_ready: usize,
+    pub pods_total: usize,
+    pub jobs: Vec<JobStatus>,
+    pub health: HealthReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    pub state: String,
+}
+
+impl StatusReport {
+    fn compute_health(&mut self) {
+        self.healthy = self.reachable
+            && self.registry.as_ref().is_none_or(|r| r.healthy())
+            && self
+                .components
+                .iter()
+                .all(|c| c.release_status.as_deref() == Some("deployed") && c.health.healthy());
+    }
+}
+
+/// Gathers the whole status. An unreachable cluster is reported, not raised.
+pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
+    let context = settings.kube_context();
+    let registry = match settings.target {
+        Target::Kind { .. } => {
+            let spec = crate::runtime::RegistrySpec {
+                image: settings.registry_image.clone(),
+                host_port: settings.registry_port,
+                ..Default::default()
+            };
+            match crate::runtime::Runtime::connect().await {
+                Ok(docker) => Some(crate::ops::registry::report(&docker, &spec).await?),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Target::Context { .. } => None,
+    };
+    let mut report = StatusReport {
+        cluster: settings.cluster.clone(),
+        context: context.clone(),
+        reachable: false,
+        kubernetes_version: None,
+        error: None,
+        registry,
+        components: Vec::new(),
+        healthy: false,
+    };
+    let client = match reach(&context).await {
+        Ok((client, version)) => {
+            report.reachable = true;
+            report.kubernetes_version = Some(version);
+            client
+        }
+        Err(e) => {
+            report.error = Some(e);
+            return Ok(report);
+        }
+    };
+    let plan = crate::ops::plan::build(settings)?;
+    let releases = crate::k8s::status::list_helm_releases(&client, None).await?;
+    let healths = crate::ops::install::verify_all(&client, &plan).await;
+    for (cp, health) in plan.components.iter().zip(healths) {
+        let c = cp.component;
+        let ns = crate::k8s::status::namespace_status(&client, c.namespace).await?;
+        let rel: Option<&HelmRelease> = releases
+            .iter()
+            .find(|r| r.name == c.release && r.namespace == c.namespace);
+        report
+            .components
+            .push(component_status(cp, rel, ns, health));
+    }
+    report.compute_health();
+    Ok(report)
+}
+
+fn component_status(
+    cp: &crate::ops::plan::ComponentPlan,
+    rel: Option<&HelmRelease>,
+    ns: NamespaceStatus,
+    health: HealthReport,
+) -> ComponentStatus {
+    ComponentStatus {
+        name: cp.component.name.into(),
+        release: cp.component.release.into(),
+        namespace: cp.component.namespace.into(),
+        chart: cp.component.chart.into(),
+        version: cp.version().unwrap_or("local").to_string(),
+        release_status: rel.map(|r| r.status.clone()),
+        revision: rel.map(|r| r.revision),
+        pods_ready: ns.pods_ready,
+        pods_total: ns.pods_total,
+        jobs: ns
+            .jobs
+            .into_iter()
+            .map(|(name, state)| JobStatus {
+                name,
+                state: format!("{state:?}").to_lowercase(),
+            })
+            .collect(),
+        health,
+    }
+}
+
+/// A client for `context` and the server's version, or why not, within [`REACH_TIMEOUT`].
+pub async fn reach(context: &str) -> Result<(kube::Client, String), String> {
+    let attempt = async {
+        let client = crate::k8s::client_for_context(context)
+            .await
+            .map_err(|e| e.to_string())?;
+        let v = client
+            .apiserver_version()
+            .await
+            .map_err(|e| format!("the API server of {context} does not answer: {e}"))?;
+        Ok::<_, String>((client, v.git_version))
+    };
+    match tokio::time::timeout(REACH_TIMEOUT, attempt).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "the API server of {context} did not answer within {}s",
+            REACH_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+pub fn print(shell: &Shell, r: &StatusReport) {
+    if shell.is_json() {
+        shell.json(r);
+        return;
+    }
+    let cluster = match (&r.kubernetes_version, &r.error) {
+        (Some(v), _) => format!("{} (context {}, Kubernetes {v})", r.cluster, r.context),
+        (None, Some(e)) => format!("{} (context {}): unreachable: {e}", r.cluster, r.context),
+        _ => r.cluster.clone(),
+    };
+    shell.out(format!("Cluster:  {cluster}"));
+    if let Some(reg) = &r.registry {
+        let images = match reg.images {
+            Some(n) => format!("{n} images"),
+            None => "no image count".into(),
+        };
+        let state = if reg.running {
+            "running"
+        } else if reg.exists {
+            "stopped"
+        } else {
+            "not created"
+        };
+        shell.out(format!(
+            "Registry: {} {state}, {}, {images}",
+            reg.container,
+            reg.address.clone().unwrap_or_else(|| "-".into())
+        ));
+    }
+    if r.components.is_empty() {
+        return;
+    }
+    shell.out("");
+    let rows: Vec<Vec<String>> = r
+        .components
+        .iter()
+        .map(|c| {
+            let jobs = if c.jobs.is_empty() {
+                "-".to_string()
+            } else {
+                c.jobs
+                    .iter()
+                    .map(|j| format!("{} {}", j.name, j.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            vec![
+                c.name.clone(),
+                format!("{}/{}", c.namespace, c.release),
+                format!("{} {}", c.chart, c.version),
+                c.release_status
+                    .clone()
+                    .unwrap_or_else(|| "not installed".into()),
+                format!("{}/{}", c.pods_ready, c.pods_total),
+                jobs,
+            ]
+        })
+        .collect();
+    shell.out(table(
+        &["COMPONENT", "RELEASE", "CHART", "STATUS", "PODS", "JOBS"],
+        &rows,
+    ));
+    shell.out("");
+    let reports: Vec<HealthReport> = r.components.iter().map(|c| c.health.clone()).collect();
+    print_health(shell, &reports);
+}
+
+/// The health checks as a table: one row per check, ✓ or ✗.
+pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
+    if shell.is_json() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .flat_map(|r| {
+            r.checks.iter().map(move |c| {
+                vec![
+                    r.component.clone(),
+                    c.name.clone(),
+                    if c.ok {
+                        "✓".to_string()
+                    } else {
+                        "✗".to_string()
+                    },
+                    c.detail.clone(),
+                ]
+            })
+        })
+        .collect();
+    shell.out(table(&["COMPONENT", "CHECK", "OK", "DETAIL"], &rows));
+}
+
+/// Exits non-zero when anything is unhealthy or unreachable.
+pub fn verdict(r: &StatusReport) -> crate::Result<()> {
+    if !r.reachable {
+        return Err(crate::Error::ChecksFailed(format!(
+            "cluster {} is unreachable ({}): `nvcf-dev up` creates or repairs it",
+            r.cluster,
+            r.error.clone().unwrap_or_default()
+        )));
+    }
+    if !r.healthy {
+        let bad: Vec<&str> = r
+            .components
+            .iter()
+            .filter(|c| c.release_status.as_deref() != Some("deployed") || !c.health.healthy())
+            .map(|c| c.name.as_str())
+            .collect();
+        let what = if bad.is_empty() {
+            "the local registry".to_string()
+        } else {
+            bad.join(", ")
+        };
+        return Err(crate::Error::ChecksFailed(format!(
+            "unhealthy: {what}; `nvcf-dev logs <component>` shows the guide's troubleshooting logs"
+        )));
+    }
+    Ok(())
+}
