@@ -78,7 +78,7 @@ impl TestRegistry {
         }
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, config).unwrap();
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .arg("serve")
             .arg(&cfg)
             .stdout(Stdio::null())
@@ -97,6 +97,8 @@ impl TestRegistry {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("docker-registry did not start on {host}");
     }
 

@@ -241,9 +241,12 @@ pub struct Mirror {
     /// (destination registry, digest) -> repositories known to hold the blob.
     /// The per-digest async lock also makes two images that share a layer
     /// wait for one upload and then mount it, instead of uploading twice.
-    known: std::sync::Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<Vec<String>>>>>,
+    known: std::sync::Mutex<HashMap<(String, String), KnownRepos>>,
     permits: Semaphore,
 }
+
+/// Repositories of one destination registry known to hold one blob.
+type KnownRepos = Arc<tokio::sync::Mutex<Vec<String>>>;
 
 fn is_sha256(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
@@ -765,7 +768,7 @@ impl Mirror {
         .boxed()
     }
 
-    fn known_entry(&self, registry: &str, digest: &str) -> Arc<tokio::sync::Mutex<Vec<String>>> {
+    fn known_entry(&self, registry: &str, digest: &str) -> KnownRepos {
         let mut map = self.known.lock().unwrap_or_else(|e| e.into_inner());
         map.entry((registry.to_string(), digest.to_string()))
             .or_default()
@@ -942,6 +945,44 @@ mod tests {
         assert!(is_sha256(&sha256_digest(b"x")));
         assert!(!is_sha256("sha256:../../etc"));
         assert!(!is_sha256("sha512:00"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_with_backoff_and_others_are_not() {
+        let m = Mirror::new(CopyOptions::default(), CredentialSource::anonymous());
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let err = |status| RegistryError::Http {
+            registry: "r".into(),
+            what: "x".into(),
+            status,
+            detail: String::new(),
+        };
+        let r = m
+            .retry(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..=2 => Err(err(503)),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+        assert_eq!(r.unwrap(), 7);
+        assert_eq!(calls.swap(0, Ordering::SeqCst), 4);
+        let r: Result<(), _> = m
+            .retry(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(500))
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls.swap(0, Ordering::SeqCst), 5, "bounded at 5 tries");
+        let r: Result<(), _> = m
+            .retry(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(404))
+            })
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
