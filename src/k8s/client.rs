@@ -184,13 +184,7 @@ mod tests {
         assert!(!msg.contains('\n'));
     }
 
-    // Ignored until the crate picks one rustls CryptoProvider: Cargo.toml
-    // enables both `ring` (kube) and `aws-lc-rs` (reqwest), so rustls cannot
-    // choose and panics when kube builds its TLS config. Fix: kube feature
-    // `aws-lc-rs` instead of `ring` (kube then installs it), or install a
-    // provider in main.
     #[tokio::test]
-    #[ignore = "needs a process-wide rustls CryptoProvider (see comment)"]
     async fn unreachable_api_server_fails_fast() {
         // Port 1 on localhost refuses at once: a stopped kind cluster looks like this.
         let kubeconfig = Kubeconfig::from_yaml(

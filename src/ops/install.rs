@@ -18,7 +18,11 @@ use crate::ui::{format_duration, Shell};
 /// A directory only we can read (0700), removed when dropped: values files
 /// holding secrets live here, never on a command line.
 pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
-    tempfile::Builder::new().prefix("nvcf-dev-").tempdir()
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("nvcf-dev-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
 }
 
 /// Writes `values` as `<component>-values.yaml`, created with mode 0600.

@@ -47,8 +47,9 @@ pub fn guide_values_with_node_selectors(component: &str) -> String {
     for line in guide_values(component).lines() {
         let indent = line.len() - line.trim_start().len();
         let body = line.trim_start();
-        if body.starts_with('#') && body.contains("node selectors") {
-            uncommenting = Some(indent);
+        // A heading ("# Uncomment ...") starts a block; only node-selector blocks are uncommented.
+        if body.starts_with("# Uncomment") {
+            uncommenting = body.contains("node selectors").then_some(indent);
             out.push(line.to_string());
             continue;
         }
