@@ -24,6 +24,8 @@ pub enum Error {
     #[error(transparent)]
     Kube(#[from] crate::k8s::KubeError),
     #[error(transparent)]
+    Discover(#[from] crate::registry::discover::DiscoverError),
+    #[error(transparent)]
     Docker(#[from] crate::runtime::DockerError),
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]

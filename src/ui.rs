@@ -118,6 +118,10 @@ impl Shell {
         self.interactive
     }
 
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn is_fancy(&self) -> bool {
         self.fancy
     }

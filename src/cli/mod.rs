@@ -4,8 +4,10 @@
 pub mod completions;
 pub mod doctor;
 pub mod down;
+pub mod mirror;
 pub mod plan;
 pub mod registry;
+pub mod reset;
 pub mod status;
 pub mod up;
 
@@ -76,12 +78,16 @@ pub enum Command {
     Up(Box<up::UpArgs>),
     /// Tear down the cluster, the releases and the registry (its data volume is kept)
     Down(Box<down::DownArgs>),
+    /// Copy the charts and every image they deploy into the local registry (or --to)
+    Mirror(Box<mirror::MirrorArgs>),
     /// Show what `up` would install: stages, helm commands and merged values
     Plan(Box<plan::PlanArgs>),
     /// Check that this machine is ready: Docker, kind, helm, ports, limits, disk, credentials
     Doctor(doctor::DoctorArgs),
     /// Show the cluster, registry, releases, pods, jobs and health checks
     Status(Box<status::StatusArgs>),
+    /// Reset one component: uninstall, delete its stale resources, reinstall, verify
+    Reset(Box<reset::ResetArgs>),
     /// Manage the local registry on its own: up, status, down
     Registry(registry::RegistryArgs),
     /// Print a shell completion script
@@ -195,7 +201,9 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
     match cli.command {
         Command::Up(args) => up::run(&app, *args).await,
         Command::Down(args) => down::run(&app, *args).await,
+        Command::Mirror(args) => mirror::run(&app, *args).await,
         Command::Plan(args) => plan::run(&app, *args).await,
+        Command::Reset(args) => reset::run(&app, *args).await,
         Command::Registry(args) => registry::run(&app, args).await,
         Command::Status(args) => status::run(&app, *args).await,
         Command::Doctor(args) => doctor::run(&app, args).await,

@@ -86,6 +86,12 @@ pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
 /// profile's overrides merged on, then the storage settings, which come after
 /// the profile so that STORAGE_CLASS and STORAGE_SIZE win over it.
 pub fn component_values(c: &Component, s: &Settings) -> Value {
+    component_values_for_registry(c, s, &s.image_registry())
+}
+
+/// The values with images pointing at `registry`: the upstream one for
+/// discovering what to mirror, the local one for installing.
+pub fn component_values_for_registry(c: &Component, s: &Settings, registry: &str) -> Value {
     let mut v: Value =
         serde_yaml_ng::from_str(c.base_values).expect("embedded values files are valid YAML");
     let credential = s
@@ -96,11 +102,10 @@ pub fn component_values(c: &Component, s: &Settings) -> Value {
         .cassandra_password
         .as_ref()
         .map_or(REDACTED, |x| x.expose());
-    let registry = s.image_registry();
     values::fill_placeholders(
         &mut v,
         &[
-            ("<REGISTRY>", registry.as_str()),
+            ("<REGISTRY>", registry),
             ("<REPOSITORY>", s.repository.as_str()),
             ("<REGISTRY_CREDENTIAL_B64>", credential),
             ("<CASSANDRA_PASSWORD>", password),

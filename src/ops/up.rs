@@ -35,7 +35,40 @@ pub async fn up(
     let steps = steps_for(&settings);
     let mut ctx = Ctx::new(shell.clone(), settings, plan, runner);
     steps::run(&steps, &mut ctx).await?;
+    mirror(&ctx).await?;
     install_and_verify(&ctx).await
+}
+
+/// Mirrors into the local registry (or `--mirror-to`), so the cluster pulls
+/// nothing from upstream. What is already there is not asked of upstream, so
+/// a second `up` works offline. With `--context` and no `--mirror-to`, the
+/// cluster pulls from REGISTRY itself and nothing is mirrored.
+pub async fn mirror(ctx: &Ctx) -> crate::Result<()> {
+    let to = match &ctx.settings.target {
+        Target::Kind { .. } => None,
+        Target::Context { registry, .. } if *registry != ctx.settings.upstream_registry => {
+            Some(registry.clone())
+        }
+        Target::Context { .. } => return Ok(()),
+    };
+    let helm = ctx.helm()?;
+    let opts = crate::ops::mirror::MirrorOptions {
+        to,
+        concurrency: 4,
+        ..Default::default()
+    };
+    let report = crate::ops::mirror::Mirrorer::new(&ctx.shell, &ctx.settings, &helm, opts)
+        .run(&ctx.plan)
+        .await?;
+    let s = &report.summary;
+    ctx.shell.status(format!(
+        " ✓ Mirrored {} charts and images into {} ({} already there, {:.1} MiB copied)",
+        report.items.len(),
+        report.destination,
+        s.images_already_present,
+        s.bytes_copied as f64 / (1024.0 * 1024.0)
+    ));
+    Ok(())
 }
 
 /// Installs Phase 1 in dependency order, then prints the health summary.

@@ -172,6 +172,16 @@ impl<'a> Helm<'a> {
         self.runner.run(&self.cmd(args)).await.map(|_| ())
     }
 
+    /// `helm show values|chart <chart>`: a chart's default values or its Chart.yaml.
+    pub async fn show(&self, what: &str, chart: &std::path::Path) -> Result<String, RunError> {
+        let cmd = Cmd::new(&self.program).args([
+            "show".to_string(),
+            what.to_string(),
+            chart.display().to_string(),
+        ]);
+        Ok(self.runner.run(&cmd).await?.stdout)
+    }
+
     /// `helm template`, for image discovery and for checking values render.
     pub async fn template(
         &self,

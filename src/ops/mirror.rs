@@ -1,0 +1,443 @@
+//! `nvcf-dev mirror` and the mirror step of `up`: copies the three charts and
+//! every image they deploy under the active profile from the upstream
+//! registry into the local one (or `--to HOST:PORT`).
+//!
+//! Charts are copied first, then rendered with helm to find the images. What
+//! the destination already holds under the same tag is not asked of the
+//! upstream at all, so a second `up` works with upstream cut off.
+
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::model::Component;
+use crate::ops::install::{private_dir, write_values};
+use crate::ops::plan::{self, Plan};
+use crate::registry::client::Registry;
+use crate::registry::discover::{self, DiscoveredImage, Found};
+use crate::registry::{
+    destination_for, BarProgress, CopyJob, CopyOptions, CredentialSource, LineProgress, Mirror,
+    NoProgress, Platform, ProgressSink, RegistryError, Summary,
+};
+use crate::settings::{ChartSource, Settings};
+use crate::tools::helm::Helm;
+use crate::ui::{format_duration, table, Shell};
+
+const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
+#[derive(Debug, Clone, Default)]
+pub struct MirrorOptions {
+    /// Destination registry (host:port); the local registry when None.
+    pub to: Option<String>,
+    /// List what would be copied; copy nothing.
+    pub dry_run: bool,
+    /// Show where each image was found.
+    pub why: bool,
+    pub platform: Option<Platform>,
+    pub keep_going: bool,
+    pub concurrency: usize,
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MirrorItem {
+    pub kind: &'static str,
+    pub source: String,
+    pub destination: String,
+    /// The destination already has this tag.
+    pub present: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub found_in: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MirrorReport {
+    pub destination: String,
+    pub dry_run: bool,
+    pub items: Vec<MirrorItem>,
+    /// Values images whose tag nothing decides, so they cannot be mirrored.
+    pub unresolved: Vec<String>,
+    pub summary: Summary,
+}
+
+/// The destination of a mirror: `--to`, or the local registry.
+pub fn destination(settings: &Settings, to: Option<&str>) -> String {
+    to.map(str::to_string)
+        .unwrap_or_else(|| format!("localhost:{}", settings.registry_port))
+}
+
+/// Credentials: NGC_API_KEY for the upstream registry (whatever REGISTRY
+/// says), else the docker config.
+pub fn credentials(settings: &Settings) -> CredentialSource {
+    let mut creds = CredentialSource::from_env();
+    creds.ngc_api_key = settings.ngc_api_key.clone();
+    creds.ngc_registries = vec![settings.upstream_registry.clone()];
+    creds
+}
+
+pub struct Mirrorer<'a> {
+    pub shell: &'a Shell,
+    pub settings: &'a Settings,
+    pub helm: &'a Helm<'a>,
+    pub opts: MirrorOptions,
+    creds: CredentialSource,
+    http: reqwest::Client,
+}
+
+impl<'a> Mirrorer<'a> {
+    pub fn new(
+        shell: &'a Shell,
+        settings: &'a Settings,
+        helm: &'a Helm<'a>,
+        opts: MirrorOptions,
+    ) -> Self {
+        Mirrorer {
+            shell,
+            settings,
+            helm,
+            creds: credentials(settings),
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(15))
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .unwrap_or_default(),
+            opts,
+        }
+    }
+
+    async fn registry(&self, host: &str) -> Result<Registry, RegistryError> {
+        let creds = self.creds.resolve(host).await?;
+        Ok(Registry::new(
+            host,
+            self.http.clone(),
+            creds,
+            &self.opts.insecure_registries,
+        ))
+    }
+
+    fn engine(&self) -> Mirror {
+        Mirror::new(
+            CopyOptions {
+                concurrency: self.opts.concurrency.max(1),
+                platform: self.opts.platform.clone(),
+                keep_going: self.opts.keep_going,
+                insecure_registries: self.opts.insecure_registries.clone(),
+                ..Default::default()
+            },
+            self.creds.clone(),
+        )
+    }
+
+    fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
+        if self.shell.is_json() || self.shell.is_quiet() {
+            Box::new(NoProgress)
+        } else if self.shell.is_fancy() {
+            Box::new(BarProgress::new(images))
+        } else {
+            Box::new(LineProgress::stderr())
+        }
+    }
+
+    /// Whether the destination has `reference`'s tag already.
+    async fn present(&self, dest: &Registry, reference: &str) -> Result<bool, RegistryError> {
+        let r = crate::registry::parse_reference(reference)?;
+        let tag = r.tag().or(r.digest()).unwrap_or("latest");
+        Ok(dest
+            .head_manifest(r.repository(), tag, false)
+            .await?
+            .is_some())
+    }
+
+    /// Mirrors the plan's charts and images. With `dry_run`, only reports.
+    pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
+        let dest_host = destination(self.settings, self.opts.to.as_deref());
+        let dest = self.registry(&dest_host).await?;
+        let mut summary = Summary::default();
+        let started = std::time::Instant::now();
+
+        // 1. Charts.
+        let mut chart_items = Vec::new();
+        for cp in &plan.components {
+            if let ChartSource::Oci { .. } = cp.chart {
+                let source = self.settings.upstream_chart(cp.component);
+                let destination = destination_for(&source, &dest_host)?;
+                let present = self.present(&dest, &destination).await?;
+                chart_items.push(MirrorItem {
+                    kind: "chart",
+                    source,
+                    destination,
+                    present,
+                    found_in: vec![format!("component {}", cp.component.name)],
+                });
+            }
+        }
+        let missing: Vec<CopyJob> = chart_items
+            .iter()
+            .filter(|i| !i.present)
+            .map(|i| CopyJob {
+                source: i.source.clone(),
+                destination: i.destination.clone(),
+            })
+            .collect();
+        if !self.opts.dry_run && !missing.is_empty() {
+            let step = self.shell.step(format!(
+                "Mirroring {} chart{}",
+                missing.len(),
+                plural(missing.len())
+            ));
+            let s = self.engine().copy(&missing, &NoProgress).await?;
+            add(&mut summary, &s);
+            step.done();
+        }
+
+        // 2. Images, found by rendering each chart with the profile's values.
+        let step = self.shell.step("Finding the images the charts deploy");
+        let dir = private_dir().map_err(|e| {
+            crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
+        })?;
+        let mut found: Vec<Found> = Vec::new();
+        let mut unresolved = Vec::new();
+        for (cp, item) in plan.components.iter().map(|cp| {
+            (
+                cp,
+                chart_items
+                    .iter()
+                    .find(|i| i.found_in[0].ends_with(cp.component.name)),
+            )
+        }) {
+            let chart_path = match (&cp.chart, item) {
+                (ChartSource::Local(p), _) => p.clone(),
+                (ChartSource::Oci { .. }, Some(item)) => {
+                    // From the destination when it is there: no upstream access needed.
+                    let (reg, reference) = if item.present || !self.opts.dry_run {
+                        (None, item.destination.as_str())
+                    } else {
+                        (
+                            Some(self.registry(&self.settings.upstream_registry).await?),
+                            item.source.as_str(),
+                        )
+                    };
+                    let bytes = fetch_chart(reg.as_ref().unwrap_or(&dest), reference).await?;
+                    let path = dir.path().join(format!("{}.tgz", cp.component.chart));
+                    std::fs::write(&path, bytes).map_err(|e| {
+                        crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
+                    })?;
+                    path
+                }
+                (ChartSource::Oci { .. }, None) => continue,
+            };
+            let (mut f, u) = self.discover(cp.component, &chart_path, dir.path()).await?;
+            found.append(&mut f);
+            unresolved.extend(u);
+        }
+        drop(dir);
+        let images = discover::merge_found(found);
+        step.done_with(format!("{} images", images.len()));
+
+        let mut image_items = Vec::new();
+        for img in &images {
+            let destination = destination_for(&img.image, &dest_host)?;
+            let present = self.present(&dest, &destination).await?;
+            image_items.push(image_item(img, destination, present));
+        }
+        let missing: Vec<CopyJob> = image_items
+            .iter()
+            .filter(|i| !i.present)
+            .map(|i| CopyJob {
+                source: i.source.clone(),
+                destination: i.destination.clone(),
+            })
+            .collect();
+        summary.images_already_present += image_items.iter().filter(|i| i.present).count()
+            + chart_items.iter().filter(|i| i.present).count();
+        if !self.opts.dry_run && !missing.is_empty() {
+            let progress = self.progress(missing.len());
+            let s = self.engine().copy(&missing, progress.as_ref()).await?;
+            add(&mut summary, &s);
+        }
+        summary.images = chart_items.len() + image_items.len();
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        summary.throughput_mib_s = if summary.elapsed_secs > 0.0 {
+            summary.bytes_copied as f64 / (1024.0 * 1024.0) / summary.elapsed_secs
+        } else {
+            0.0
+        };
+        let mut items = chart_items;
+        items.extend(image_items);
+        Ok(MirrorReport {
+            destination: dest_host,
+            dry_run: self.opts.dry_run,
+            items,
+            unresolved,
+            summary,
+        })
+    }
+
+    /// Images of one component: its rendered pod templates (hook jobs
+    /// included), values-only images (e.g. the injector's agentImage), and
+    /// the chart's `helm.sh/images` annotation.
+    async fn discover(
+        &self,
+        c: &Component,
+        chart: &Path,
+        dir: &Path,
+    ) -> crate::Result<(Vec<Found>, Vec<String>)> {
+        let values =
+            plan::component_values_for_registry(c, self.settings, &self.settings.upstream_registry);
+        let file = dir.join(format!("{}-values.yaml", c.name));
+        if !file.exists() {
+            write_values(dir, c.name, &values).map_err(|e| {
+                crate::Error::Usage(format!("cannot write {}: {e}", file.display()))
+            })?;
+        }
+        let rendered = self
+            .helm
+            .template(
+                c.release,
+                c.namespace,
+                &chart.display().to_string(),
+                None,
+                &file,
+                false,
+            )
+            .await?;
+        let mut found = discover::images_in_manifests(&rendered)?;
+        let mut merged: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&self.helm.show("values", chart).await?).unwrap_or_default();
+        crate::values::merge(&mut merged, &values);
+        let from_values = discover::images_in_values(&merged, &found);
+        found.extend(from_values.found);
+        found.extend(discover::images_in_chart_annotation(
+            &self.helm.show("chart", chart).await?,
+        ));
+        let unresolved = from_values
+            .unresolved
+            .into_iter()
+            .map(|u| format!("{}: {} ({})", c.name, u.path, u.reason))
+            .collect();
+        Ok((found, unresolved))
+    }
+}
+
+fn image_item(img: &DiscoveredImage, destination: String, present: bool) -> MirrorItem {
+    MirrorItem {
+        kind: "image",
+        source: img.image.clone(),
+        destination,
+        present,
+        found_in: img.sources.clone(),
+    }
+}
+
+fn add(total: &mut Summary, s: &Summary) {
+    total.manifests_pushed += s.manifests_pushed;
+    total.blobs_copied += s.blobs_copied;
+    total.blobs_mounted += s.blobs_mounted;
+    total.blobs_present += s.blobs_present;
+    total.bytes_copied += s.bytes_copied;
+    total.bytes_skipped += s.bytes_skipped;
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The chart archive of an OCI helm chart, digest-verified.
+pub async fn fetch_chart(reg: &Registry, reference: &str) -> Result<Vec<u8>, RegistryError> {
+    let r = crate::registry::parse_reference(reference)?;
+    let tag = r.tag().unwrap_or("latest");
+    let not_found = || RegistryError::NotFound {
+        image: reference.to_string(),
+        registry: r.registry().to_string(),
+    };
+    let (raw, _) = reg
+        .get_manifest(r.repository(), tag)
+        .await?
+        .ok_or_else(not_found)?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|e| RegistryError::BadManifest {
+            image: reference.into(),
+            detail: e.to_string(),
+        })?;
+    let layer = manifest["layers"]
+        .as_array()
+        .and_then(|ls| ls.iter().find(|l| l["mediaType"] == HELM_CHART_LAYER))
+        .and_then(|l| l["digest"].as_str())
+        .ok_or_else(|| RegistryError::BadManifest {
+            image: reference.into(),
+            detail: "no helm chart layer: is this a helm chart?".into(),
+        })?
+        .to_string();
+    let resp = reg
+        .get_blob(r.repository(), &layer)
+        .await?
+        .ok_or_else(not_found)?;
+    let bytes = resp.bytes().await.map_err(|e| RegistryError::Unreachable {
+        registry: r.registry().to_string(),
+        detail: e.to_string(),
+    })?;
+    let actual = format!("sha256:{:x}", Sha256::digest(&bytes));
+    if actual != layer {
+        return Err(RegistryError::DigestMismatch {
+            image: reference.into(),
+            digest: layer,
+            actual,
+        });
+    }
+    Ok(bytes.to_vec())
+}
+
+/// Prints the report: what was (or would be) copied, and the summary.
+pub fn print(shell: &Shell, r: &MirrorReport, why: bool) {
+    if shell.is_json() {
+        shell.json(r);
+        return;
+    }
+    let rows: Vec<Vec<String>> = r
+        .items
+        .iter()
+        .map(|i| {
+            let state = match (i.present, r.dry_run) {
+                (true, _) => "present",
+                (false, true) => "to copy",
+                (false, false) => "copied",
+            };
+            vec![i.kind.to_string(), i.source.clone(), state.to_string()]
+        })
+        .collect();
+    shell.out(table(&["KIND", "SOURCE", "STATE"], &rows));
+    if why {
+        shell.out("");
+        for i in &r.items {
+            shell.out(format!("{}:", i.source));
+            for s in &i.found_in {
+                shell.out(format!("    {s}"));
+            }
+        }
+    }
+    for u in &r.unresolved {
+        shell.warn(format!("not mirrored, no tag decides it: {u}"));
+    }
+    let s = &r.summary;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    shell.status(format!(
+        "{} {} into {}: {} present, {:.1} MiB copied, {:.1} MiB skipped, in {} ({:.1} MiB/s)",
+        if r.dry_run {
+            "Would mirror"
+        } else {
+            "Mirrored"
+        },
+        r.items.len(),
+        r.destination,
+        s.images_already_present,
+        mib(s.bytes_copied),
+        mib(s.bytes_skipped),
+        format_duration(std::time::Duration::from_secs_f64(s.elapsed_secs)),
+        s.throughput_mib_s
+    ));
+}

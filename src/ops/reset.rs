@@ -1,0 +1,586 @@
+//! `nvcf-dev reset <component>`: the guide's "Stale resources from previous
+//! install" recovery, done completely and verified:
+//!
+//! 1. `helm uninstall <release> -n <ns> --kube-context <ctx>` (waits);
+//! 2. delete the stale resources of the namespace (workloads, jobs, PVCs,
+//!    configmaps but kube-root-ca.crt, secrets including the unseal key, the
+//!    root token, cluster-jwt and a stuck release's helm secrets);
+//! 3. delete the release's cluster-scoped leftovers (webhook, cluster roles);
+//! 4. wait until all of it is really gone, PVC finalizers included;
+//! 5. reinstall from the local registry and 6. verify.
+//!
+//! Steps 2-4 are one call: [`crate::k8s::stale::delete_stale`] decides what is
+//! stale (namespaced kinds *and* the cluster-scoped MutatingWebhookConfiguration,
+//! ClusterRole and ClusterRoleBinding labelled
+//! `app.kubernetes.io/instance=<release>`), deletes it and waits for it.
+//!
+//! Which steps run is decided by the pure [`reset_plan`].
+
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use serde::Serialize;
+
+use crate::k8s::stale::ResourceRef;
+use crate::k8s::HealthReport;
+use crate::model::{self, Component};
+use crate::ops::install::{self, Installer};
+use crate::settings::{Prompter, Settings};
+use crate::tools::helm::Helm;
+use crate::ui::Shell;
+
+/// How long `helm uninstall` may take.
+pub const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the stale resources get to disappear, finalizers included.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The job of openbao's chart that copies (among others) the NATS secrets.
+pub const OPENBAO_MIGRATIONS_JOB: &str = "openbao-server-migrations";
+
+/// One step of a reset, in the order they run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ResetAction {
+    /// `helm uninstall`, waiting for the release's resources to go.
+    Uninstall {
+        release: &'static str,
+        namespace: &'static str,
+    },
+    /// What the guide's `kubectl delete all,cm,secret,pvc,job --all` removes,
+    /// plus the release's cluster-scoped leftovers; waited for.
+    DeleteStale {
+        namespace: &'static str,
+        release: &'static str,
+    },
+    /// `helm upgrade --install` from the local registry (verifies, too).
+    Reinstall { component: &'static str },
+    /// A helm upgrade of a component whose migrations copy secrets of the
+    /// reset one (openbao copies NATS's), so they are copied again.
+    RerunMigrations { component: &'static str },
+    /// The guide's Verify section; its report is the command's result.
+    Verify { component: &'static str },
+}
+
+/// Components whose migrations copy secrets of `c`, so must run again after
+/// `c` is reinstalled: OpenBao's migration job talks to NATS and keeps copies
+/// of NATS's secrets.
+pub fn copies_secrets_of(c: &Component) -> Vec<&'static Component> {
+    if c.name == model::NATS.name {
+        vec![model::component(model::OPENBAO.name).expect("openbao is in Phase 1")]
+    } else {
+        vec![]
+    }
+}
+
+/// The steps of `reset <component>`, pure.
+pub fn reset_plan(c: &'static Component, no_reinstall: bool) -> Vec<ResetAction> {
+    let mut plan = vec![
+        ResetAction::Uninstall {
+            release: c.release,
+            namespace: c.namespace,
+        },
+        ResetAction::DeleteStale {
+            namespace: c.namespace,
+            release: c.release,
+        },
+    ];
+    if no_reinstall {
+        return plan;
+    }
+    plan.push(ResetAction::Reinstall { component: c.name });
+    plan.push(ResetAction::Verify { component: c.name });
+    for d in copies_secrets_of(c) {
+        plan.push(ResetAction::RerunMigrations { component: d.name });
+        plan.push(ResetAction::Verify { component: d.name });
+    }
+    plan
+}
+
+/// The confirmation question: what will be lost, in words.
+pub fn question(c: &Component, context: &str, no_reinstall: bool) -> String {
+    let mut q = format!(
+        "Reset {} in {context}: uninstall release {} and delete every workload, job, PVC, configmap and secret in {} (its data is lost)",
+        c.name, c.release, c.namespace
+    );
+    if !no_reinstall {
+        q.push_str(&format!(", then reinstall {}", c.name));
+        for d in copies_secrets_of(c) {
+            q.push_str(&format!(" and re-run {}'s migrations", d.name));
+        }
+    }
+    q.push('?');
+    q
+}
+
+/// What the command asks for, from the command line.
+#[derive(Debug, Clone)]
+pub struct ResetOptions {
+    pub component: &'static Component,
+    /// Only clean up: uninstall and delete, no reinstall.
+    pub no_reinstall: bool,
+    /// List what would be deleted; change nothing.
+    pub dry_run: bool,
+    /// `--yes`: no confirmation.
+    pub yes: bool,
+}
+
+/// The release as found before the reset.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleaseReport {
+    pub name: String,
+    pub namespace: String,
+    /// Its helm status (deployed, failed, pending-install ...); None when not installed.
+    pub status: Option<String>,
+    pub revision: Option<u32>,
+    pub uninstalled: bool,
+}
+
+/// The one JSON document of `reset -o json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResetReport {
+    pub component: String,
+    pub context: String,
+    pub dry_run: bool,
+    pub plan: Vec<ResetAction>,
+    pub release: ReleaseReport,
+    /// Deleted (with `dry_run`: would be deleted).
+    pub deleted: Vec<ResourceRef>,
+    pub reinstalled: Vec<String>,
+    /// Whether the helm upgrade re-ran openbao's migration job; None when
+    /// not attempted or not knowable (the job removed itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrations_rerun: Option<bool>,
+    pub health: Vec<HealthReport>,
+    pub healthy: bool,
+}
+
+/// The whole command: guard, confirmation, then [`execute`]; prints the result.
+pub async fn reset(
+    shell: &Shell,
+    settings: &Settings,
+    prompt: &dyn Prompter,
+    opts: &ResetOptions,
+) -> crate::Result<()> {
+    let c = opts.component;
+    let context = settings.kube_context();
+    if !opts.dry_run {
+        crate::ops::guard::ensure_allowed(shell, settings, opts.yes, prompt)?;
+        crate::ops::guard::confirm(
+            shell,
+            opts.yes,
+            prompt,
+            &question(c, &context, opts.no_reinstall),
+            &format!("reset {}", c.name),
+        )?;
+    }
+    let (client, _version) = crate::ops::status::reach(&context)
+        .await
+        .map_err(crate::Error::Usage)?;
+    let runner = crate::tools::runner::SystemRunner;
+    let helm = if opts.dry_run {
+        None
+    } else {
+        Some(Helm::detect(&runner).await?.with_kube_context(&context))
+    };
+    let mut report = ResetReport::default();
+    let result = execute(shell, settings, &client, helm, opts, &mut report).await;
+    print(shell, &report);
+    result
+}
+
+/// Runs the plan against `client` (helm only when not a dry run), filling
+/// `report` as it goes, so a failure still reports what was done.
+pub async fn execute(
+    shell: &Shell,
+    settings: &Settings,
+    client: &kube::Client,
+    helm: Option<Helm<'_>>,
+    opts: &ResetOptions,
+    report: &mut ResetReport,
+) -> crate::Result<()> {
+    let c = opts.component;
+    let plan = reset_plan(c, opts.no_reinstall);
+    *report = ResetReport {
+        component: c.name.into(),
+        context: settings.kube_context(),
+        dry_run: opts.dry_run,
+        plan: plan.clone(),
+        release: ReleaseReport {
+            name: c.release.into(),
+            namespace: c.namespace.into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let releases = crate::k8s::status::list_helm_releases(client, Some(c.namespace)).await?;
+    if let Some(r) = releases.iter().find(|r| r.name == c.release) {
+        report.release.status = Some(r.status.clone());
+        report.release.revision = Some(r.revision);
+    }
+    if opts.dry_run {
+        for action in &plan {
+            if let ResetAction::DeleteStale { namespace, release } = action {
+                report.deleted.extend(
+                    crate::k8s::stale::delete_stale(
+                        client,
+                        namespace,
+                        release,
+                        DELETE_TIMEOUT,
+                        true,
+                    )
+                    .await?,
+                );
+            }
+        }
+        return Ok(());
+    }
+    let helm = helm
+        .ok_or_else(|| crate::Error::Usage("internal: reset needs helm unless --dry-run".into()))?;
+    let build = crate::ops::plan::build(settings)?;
+    let dir = install::private_dir().map_err(|e| {
+        crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
+    })?;
+    let installer = Installer {
+        shell,
+        settings,
+        helm,
+        client,
+        values_dir: dir.path(),
+    };
+    for action in &plan {
+        match action {
+            ResetAction::Uninstall { release, namespace } => {
+                let step = shell.step(format!("Uninstalling {release} in {namespace}"));
+                match installer
+                    .helm
+                    .uninstall(release, namespace, UNINSTALL_TIMEOUT)
+                    .await
+                {
+                    Ok(()) => {
+                        report.release.uninstalled = report.release.status.is_some();
+                        if report.release.uninstalled {
+                            step.done();
+                        } else {
+                            step.done_with("not installed");
+                        }
+                    }
+                    Err(e) => {
+                        step.fail();
+                        return Err(e.into());
+                    }
+                }
+            }
+            ResetAction::DeleteStale { namespace, release } => {
+                let step = shell.step(format!(
+                    "Deleting stale resources in {namespace} and waiting until they are gone"
+                ));
+                match crate::k8s::stale::delete_stale(
+                    client,
+                    namespace,
+                    release,
+                    DELETE_TIMEOUT,
+                    false,
+                )
+                .await
+                {
+                    Ok(gone) => {
+                        step.done_with(format!("{} deleted", gone.len()));
+                        for r in &gone {
+                            shell.status(format!("   deleted {r}"));
+                        }
+                        report.deleted.extend(gone);
+                    }
+                    Err(e) => {
+                        step.fail();
+                        return Err(e.into());
+                    }
+                }
+            }
+            ResetAction::Reinstall { component } => {
+                let cp = build.component(component).ok_or_else(|| {
+                    crate::Error::Usage(format!("internal: {component} is not planned"))
+                })?;
+                let result = installer.install(cp).await;
+                record(report, component, result)?;
+            }
+            ResetAction::RerunMigrations { component } => {
+                let d = model::component(component)?;
+                if !release_exists(client, d).await? {
+                    shell.status(format!(
+                        " • {} is not installed: no migrations to re-run",
+                        d.name
+                    ));
+                    continue;
+                }
+                shell.status(format!(
+                    " • {}'s migrations copy {}'s secrets: upgrading {} to run them again",
+                    d.name, c.name, d.release
+                ));
+                let before = job_uid(client, d.namespace, OPENBAO_MIGRATIONS_JOB).await;
+                let cp = build.component(component).ok_or_else(|| {
+                    crate::Error::Usage(format!("internal: {component} is not planned"))
+                })?;
+                let result = installer.install(cp).await;
+                let after = job_uid(client, d.namespace, OPENBAO_MIGRATIONS_JOB).await;
+                report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
+                if report.migrations_rerun == Some(false) {
+                    shell.warn(format!(
+                        "the upgrade of {} did not run job {OPENBAO_MIGRATIONS_JOB} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
+                        d.release, d.name, c.name, d.name
+                    ));
+                }
+                record(report, component, result)?;
+            }
+            ResetAction::Verify { component } => {
+                if report.health.iter().any(|h| h.component == *component) {
+                    continue; // the install just verified it
+                }
+                let d = model::component(component)?;
+                let h = match install::verify(client, d).await {
+                    Ok(h) => h,
+                    Err(e) => HealthReport {
+                        component: d.name.into(),
+                        checks: vec![crate::k8s::Check {
+                            name: "reachable".into(),
+                            ok: false,
+                            detail: e.to_string(),
+                        }],
+                    },
+                };
+                report.health.push(h);
+            }
+        }
+    }
+    drop(dir);
+    report.healthy = report.health.iter().all(HealthReport::healthy);
+    if let Some(bad) = report.health.iter().find(|h| !h.healthy()) {
+        return Err(crate::Error::ChecksFailed(format!(
+            "{} is not healthy after the reset: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
+            bad.component,
+            install::unhealthy_summary(bad),
+            bad.component
+        )));
+    }
+    shell.status(format!(
+        "{} was reset and is verified on {}",
+        c.name,
+        settings.kube_context()
+    ));
+    Ok(())
+}
+
+/// Records an install's outcome; a failed one still leaves its error.
+fn record(
+    report: &mut ResetReport,
+    component: &str,
+    result: Result<HealthReport, String>,
+) -> crate::Result<()> {
+    match result {
+        Ok(h) => {
+            report.reinstalled.push(component.to_string());
+            report.health.push(h);
+            Ok(())
+        }
+        Err(e) => Err(crate::Error::ChecksFailed(e)),
+    }
+}
+
+/// Pure: did the upgrade create the migration job anew? Its uid changes when
+/// helm ran the hook again; the same uid means it did not run. A job that is
+/// gone afterwards deleted itself (hook-succeeded): unknown.
+pub fn migrations_rerun(before: Option<&str>, after: Option<&str>) -> Option<bool> {
+    match (before, after) {
+        (_, None) => None,
+        (Some(b), Some(a)) => Some(a != b),
+        (None, Some(_)) => Some(true),
+    }
+}
+
+async fn job_uid(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
+    let api: kube::Api<Job> = kube::Api::namespaced(client.clone(), ns);
+    api.get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|j| j.metadata.uid)
+}
+
+async fn release_exists(client: &kube::Client, c: &Component) -> crate::Result<bool> {
+    Ok(
+        crate::k8s::status::list_helm_releases(client, Some(c.namespace))
+            .await?
+            .iter()
+            .any(|r| r.name == c.release),
+    )
+}
+
+/// Text: for a dry run the list of what would go; otherwise the health
+/// table. JSON: the report, one document.
+pub fn print(shell: &Shell, r: &ResetReport) {
+    if shell.is_json() {
+        shell.json(r);
+        return;
+    }
+    if r.dry_run {
+        let release = match (&r.release.status, r.release.revision) {
+            (Some(s), Some(rev)) => format!(
+                "helm release {} in {} ({s}, revision {rev})",
+                r.release.name, r.release.namespace
+            ),
+            _ => format!(
+                "helm release {} in {}: not installed, nothing to uninstall",
+                r.release.name, r.release.namespace
+            ),
+        };
+        shell.out(format!("Would uninstall {release}"));
+        if r.deleted.is_empty() {
+            shell.out(format!(
+                "Would delete nothing else: {} holds no stale resources",
+                r.release.namespace
+            ));
+        } else {
+            shell.out(format!(
+                "Would delete {} resources, waiting until they are gone:",
+                r.deleted.len()
+            ));
+            for d in &r.deleted {
+                shell.out(format!("  {d}"));
+            }
+        }
+        for a in &r.plan {
+            match a {
+                ResetAction::Reinstall { component } => {
+                    shell.out(format!("Would reinstall {component} and verify it"))
+                }
+                ResetAction::RerunMigrations { component } => shell.out(format!(
+                    "Would upgrade {component} to run its migrations again (they copy {}'s secrets)",
+                    r.component
+                )),
+                _ => {}
+            }
+        }
+        shell.out("Nothing was changed (--dry-run).");
+        return;
+    }
+    if !r.health.is_empty() {
+        crate::ops::status::print_health(shell, &r.health);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ResetAction::*;
+
+    fn comp(name: &str) -> &'static Component {
+        model::component(name).unwrap()
+    }
+
+    #[test]
+    fn openbao_is_uninstalled_cleaned_reinstalled_and_verified() {
+        assert_eq!(
+            reset_plan(comp("openbao"), false),
+            [
+                Uninstall {
+                    release: "openbao-server",
+                    namespace: "vault-system"
+                },
+                DeleteStale {
+                    namespace: "vault-system",
+                    release: "openbao-server"
+                },
+                Reinstall {
+                    component: "openbao"
+                },
+                Verify {
+                    component: "openbao"
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn nats_reruns_openbaos_migrations_afterwards() {
+        assert_eq!(
+            reset_plan(comp("nats"), false),
+            [
+                Uninstall {
+                    release: "nats",
+                    namespace: "nats-system"
+                },
+                DeleteStale {
+                    namespace: "nats-system",
+                    release: "nats"
+                },
+                Reinstall { component: "nats" },
+                Verify { component: "nats" },
+                RerunMigrations {
+                    component: "openbao"
+                },
+                Verify {
+                    component: "openbao"
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn cassandra_touches_only_cassandra() {
+        let plan = reset_plan(comp("cassandra"), false);
+        assert_eq!(plan.len(), 4);
+        assert_eq!(
+            plan[1],
+            DeleteStale {
+                namespace: "cassandra-system",
+                release: "cassandra"
+            }
+        );
+        assert!(!plan.iter().any(|a| matches!(a, RerunMigrations { .. })));
+    }
+
+    #[test]
+    fn no_reinstall_only_cleans_up() {
+        for name in ["openbao", "nats", "cassandra"] {
+            let c = comp(name);
+            assert_eq!(
+                reset_plan(c, true),
+                [
+                    Uninstall {
+                        release: c.release,
+                        namespace: c.namespace
+                    },
+                    DeleteStale {
+                        namespace: c.namespace,
+                        release: c.release
+                    },
+                ],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_question_says_what_is_lost() {
+        assert_eq!(
+            question(comp("nats"), "kind-nvcf-dev", false),
+            "Reset nats in kind-nvcf-dev: uninstall release nats and delete every workload, job, PVC, configmap and secret in nats-system (its data is lost), then reinstall nats and re-run openbao's migrations?"
+        );
+        assert!(question(comp("openbao"), "kind-x", true).ends_with("(its data is lost)?"));
+    }
+
+    #[test]
+    fn migrations_rerun_is_read_from_the_job_uid() {
+        assert_eq!(migrations_rerun(Some("a"), Some("b")), Some(true));
+        assert_eq!(migrations_rerun(Some("a"), Some("a")), Some(false));
+        assert_eq!(migrations_rerun(None, Some("b")), Some(true));
+        assert_eq!(migrations_rerun(Some("a"), None), None);
+    }
+
+    #[test]
+    fn plan_serializes_as_tagged_actions() {
+        let v = serde_json::to_value(reset_plan(comp("openbao"), true)).unwrap();
+        assert_eq!(
+            v[0],
+            serde_json::json!({"action": "uninstall", "release": "openbao-server", "namespace": "vault-system"})
+        );
+    }
+}
