@@ -74,7 +74,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create the kind cluster and the local registry wired into it
+    /// Create a kind cluster and local registry, mirror, install and verify Phase 1
     Up(Box<up::UpArgs>),
     /// Tear down the cluster, the releases and the registry (its data volume is kept)
     Down(Box<down::DownArgs>),

@@ -1,0 +1,96 @@
+//! The first steps of `up` with a recording kind (there is no kind binary or
+//! node image here) and the real Docker Engine: what kind is asked to do, with
+//! which config on stdin, and that a cluster kind knows but whose nodes are
+//! gone is refused with a clear line.
+
+use std::sync::Arc;
+
+use nvcf_dev::ops::plan;
+use nvcf_dev::profile;
+use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
+use nvcf_dev::steps::{cluster::KindCluster, Ctx, Step};
+use nvcf_dev::tools::runner::RecordingRunner;
+use nvcf_dev::ui::{OutputFormat, Shell};
+
+fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) {
+    let state = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([("REPOSITORY", "o/t")]);
+    let sctx = settings::Context {
+        env: &env,
+        prompt: &NoPrompt,
+        state_dir: Some(state.path().into()),
+    };
+    let s = settings::resolve(
+        profile::load("dev").unwrap(),
+        cluster,
+        &Flags::default(),
+        &sctx,
+        Purpose::Plan,
+    )
+    .unwrap();
+    let p = plan::build(&s).unwrap();
+    let (shell, cap) = Shell::capture(OutputFormat::Text);
+    let mut c = Ctx::new(shell, s, p, Arc::new(runner));
+    c.found.kind_program = Some("kind".into());
+    (c, cap)
+}
+
+#[tokio::test]
+async fn a_new_cluster_is_created_from_the_profiles_config_on_stdin() {
+    // A kubeconfig whose kind context points at a closed port: the step gets
+    // as far as making the kube client, which is where kind's part ends.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kind-steps-new\n  cluster: {server: 'http://127.0.0.1:1'}\nusers:\n- name: kind-steps-new\n  user: {token: t}\ncontexts:\n- name: kind-steps-new\n  context: {cluster: kind-steps-new, user: kind-steps-new}\ncurrent-context: kind-steps-new\n",
+    )
+    .unwrap();
+    std::env::set_var("KUBECONFIG", &kubeconfig);
+
+    let rec = RecordingRunner::new();
+    rec.reply("get clusters", "other-cluster\n");
+    let (mut c, _) = ctx("steps-new", rec.clone());
+    let err = KindCluster.execute(&mut c).await.unwrap_err().to_string();
+    assert!(
+        err.contains("127.0.0.1:1") || err.contains("kind-steps-new"),
+        "{err}"
+    );
+
+    let calls = rec.calls();
+    let lines: Vec<String> = calls.iter().map(|c| c.command_line()).collect();
+    assert_eq!(
+        lines,
+        [
+            "kind get clusters",
+            "kind create cluster --name steps-new --config - --wait 2m",
+            "kind export kubeconfig --name steps-new"
+        ]
+    );
+    let config = String::from_utf8(calls[1].stdin.clone().expect("config piped on stdin")).unwrap();
+    assert!(config.contains("name: steps-new"), "{config}");
+    assert!(
+        config.contains("config_path = \"/etc/containerd/certs.d\""),
+        "{config}"
+    );
+    assert_eq!(config.matches("config_path").count(), 1, "{config}");
+}
+
+#[tokio::test]
+async fn a_cluster_whose_nodes_are_gone_is_refused_with_what_to_do() {
+    std::env::var("NVCF_DEV_TEST_DOCKER").expect("run scripts/test.sh (it sets up Docker)");
+    let rec = RecordingRunner::new();
+    rec.reply("get clusters", "steps-ghost\n");
+    let (mut c, _) = ctx("steps-ghost", rec.clone());
+    c.found.docker = Some(nvcf_dev::runtime::Runtime::connect().await.unwrap());
+    let err = KindCluster.execute(&mut c).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "kind knows cluster `steps-ghost` but none of its node containers exist: run `nvcf-dev down` (or `kind delete cluster --name steps-ghost`), then `nvcf-dev up` again"
+    );
+    assert_eq!(
+        rec.command_lines(),
+        ["kind get clusters"],
+        "nothing created, nothing half-done"
+    );
+}
