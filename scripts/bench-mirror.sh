@@ -78,6 +78,7 @@ src="$(start_registry src)"
 dst_engine="$(start_registry dst-engine)"
 dst_skopeo="$(start_registry dst-skopeo)"
 dst_huge="$(start_registry dst-huge)"
+dst_kill="$(start_registry dst-kill)"
 
 # name=SEED:MB,... ; equal SEED:MB pairs are identical (shared) layers.
 specs=()
@@ -117,6 +118,27 @@ t0="$(now)"
 /usr/bin/time -v -o "$work/huge.time" "$bin" copy "$dst_huge" "$src/bench/huge:1" >"$work/huge.json"
 huge_s="$(secs "$t0" "$(now)")"
 
+echo "bench-mirror: kill -9 mid-copy, then re-run" >&2
+"$bin" copy "$dst_kill" "$src/bench/huge:1" >/dev/null 2>&1 &
+victim=$!
+sleep 2
+kill -9 "$victim" 2>/dev/null || true
+wait "$victim" 2>/dev/null || true
+if curl -fsS -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$dst_kill/v2/bench/huge/manifests/1" 2>/dev/null; then
+  kill_note="manifest was already complete at the kill"
+else
+  kill_note="no manifest visible after the kill"
+fi
+t0="$(now)"
+"$bin" copy "$dst_kill" "$src/bench/huge:1" >"$work/kill.json"
+kill_s="$(secs "$t0" "$(now)")"
+a="$(skopeo inspect --raw --tls-verify=false "docker://$src/bench/huge:1" | sha256sum | cut -d' ' -f1)"
+b="$(skopeo inspect --raw --tls-verify=false "docker://$dst_kill/bench/huge:1" | sha256sum | cut -d' ' -f1)"
+[[ "$a" == "$b" ]] || { echo "bench-mirror: digest differs after kill -9 and re-run" >&2; exit 1; }
+# Re-read the blob and check its sha256: the registry must hold only complete content.
+layer="$(skopeo inspect --raw --tls-verify=false "docker://$dst_kill/bench/huge:1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')"
+[[ "sha256:$(curl -fsS "http://$dst_kill/v2/bench/huge/blobs/$layer" | sha256sum | cut -d' ' -f1)" == "$layer" ]] || { echo "bench-mirror: layer corrupt after kill -9" >&2; exit 1; }
+
 # The engine's copies must be byte-identical: compare manifest digests with skopeo's.
 for s in "${specs[@]}"; do
   name="${s%%=*}"
@@ -140,4 +162,5 @@ Workload: 10 images (one a 2-platform index), $(mib "$(field "$work/cold.json" b
 | skopeo copy --all, one by one | ${skopeo_s} s | - | engine is ${speedup}x faster |
 | Engine, warm re-run | ${warm_s} s | $(rss_mb "$work/warm.time") MB | engine-internal $(python3 -c "print(f\"{$(field "$work/warm.json" elapsed_secs):.3f}\")") s, $(field "$work/warm.json" blobs_copied) blobs copied |
 | Engine, one 1 GB layer | ${huge_s} s | $(rss_mb "$work/huge.time") MB | $(python3 -c "print(f\"{$(field "$work/huge.json" throughput_mib_s):.0f}\")") MiB/s |
+| Engine, 1 GB layer killed -9 at 2 s, re-run | ${kill_s} s (re-run) | - | ${kill_note}; digests verified after the re-run |
 EOF

@@ -379,11 +379,21 @@ impl Mirror {
         let mut present = 0;
         let mut failures = Vec::new();
         {
-            let run = &run;
-            let mut results = futures::stream::iter(jobs)
-                .map(|job| async move { (job, self.copy_image(run, job).await) })
-                .buffer_unordered(self.opts.concurrency.max(1));
-            while let Some((job, res)) = results.next().await {
+            // A hand-driven FuturesUnordered rather than stream::map +
+            // buffer_unordered, whose closure makes the future not Send.
+            let limit = self.opts.concurrency.max(1);
+            let mut pending = jobs.iter();
+            let mut results = futures::stream::FuturesUnordered::new();
+            loop {
+                while results.len() < limit {
+                    match pending.next() {
+                        Some(job) => results.push(self.copy_job(&run, job)),
+                        None => break,
+                    }
+                }
+                let Some((job, res)) = results.next().await else {
+                    break;
+                };
                 match res {
                     Ok(outcome) => {
                         images += 1;
@@ -525,6 +535,14 @@ impl Mirror {
             d.repository().to_string(),
             push_ref,
         ))
+    }
+
+    async fn copy_job<'j>(
+        &self,
+        run: &Run<'_>,
+        job: &'j CopyJob,
+    ) -> (&'j CopyJob, Result<ImageOutcome, RegistryError>) {
+        (job, self.copy_image(run, job).await)
     }
 
     async fn copy_image(
@@ -983,6 +1001,17 @@ mod tests {
             .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// Callers spawn copies onto the runtime, so the futures must be Send.
+    #[test]
+    fn copy_and_plan_futures_are_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let m = Mirror::new(CopyOptions::default(), CredentialSource::anonymous());
+        let jobs: Vec<CopyJob> = Vec::new();
+        let progress = crate::registry::NoProgress;
+        assert_send(&m.copy(&jobs, &progress));
+        assert_send(&m.plan(&jobs));
     }
 
     #[test]
