@@ -4,6 +4,7 @@
 pub mod completions;
 pub mod doctor;
 pub mod down;
+pub mod logs;
 pub mod mirror;
 pub mod plan;
 pub mod registry;
@@ -88,6 +89,8 @@ pub enum Command {
     Status(Box<status::StatusArgs>),
     /// Reset one component: uninstall, delete its stale resources, reinstall, verify
     Reset(Box<reset::ResetArgs>),
+    /// Show the guide's troubleshooting logs of a component: its jobs and server pods
+    Logs(Box<logs::LogsArgs>),
     /// Manage the local registry on its own: up, status, down
     Registry(registry::RegistryArgs),
     /// Print a shell completion script
@@ -204,6 +207,7 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
         Command::Mirror(args) => mirror::run(&app, *args).await,
         Command::Plan(args) => plan::run(&app, *args).await,
         Command::Reset(args) => reset::run(&app, *args).await,
+        Command::Logs(args) => logs::run(&app, *args).await,
         Command::Registry(args) => registry::run(&app, args).await,
         Command::Status(args) => status::run(&app, *args).await,
         Command::Doctor(args) => doctor::run(&app, args).await,

@@ -1,0 +1,330 @@
+//! `nvcf-dev logs <component>`: the logs the guide's Troubleshooting sections
+//! name (the init and migration jobs, the server pods), through the API.
+//!
+//! Without `--follow`, each log is printed once under a header
+//! (`==> job/openbao-server-migrations <==`). With `--follow`, every log is
+//! streamed at once and, when there are several, each line is prefixed with
+//! `[pod/<pod>/<container>]`, as `kubectl logs --prefix` does. A log that does
+//! not exist (yet) is a note on stderr, not a failure.
+
+use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::Api;
+use serde::Serialize;
+
+use crate::k8s::logs::{pod_logs, pod_logs_text, troubleshooting_logs, LogSource};
+use crate::model::Component;
+use crate::ui::Shell;
+
+/// The guide's `--tail=100`.
+pub const DEFAULT_TAIL: i64 = 100;
+
+#[derive(Debug, Clone)]
+pub struct LogsOptions {
+    pub component: &'static Component,
+    pub follow: bool,
+    /// Lines from the end of each log; None for all of it.
+    pub tail: Option<i64>,
+}
+
+/// `--tail N` as the API takes it: a negative N means everything, as in kubectl.
+pub fn tail_lines(n: i64) -> Option<i64> {
+    (n >= 0).then_some(n)
+}
+
+/// One container's log, found in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogTarget {
+    /// What the guide calls it: `job/<job>` or `pod/<pod>`.
+    pub source: String,
+    pub pod: String,
+    pub container: String,
+    /// The job has more than one pod (retries): the header names the pod.
+    #[serde(skip)]
+    pub one_of_several: bool,
+}
+
+impl LogTarget {
+    /// `==> job/openbao-server-migrations <==`
+    pub fn header(&self) -> String {
+        if self.one_of_several {
+            format!("==> {} (pod/{}) <==", self.source, self.pod)
+        } else {
+            format!("==> {} <==", self.source)
+        }
+    }
+
+    /// `[pod/openbao-server-0/openbao]`, kubectl's `--prefix`.
+    pub fn prefix(&self) -> String {
+        format!("[pod/{}/{}]", self.pod, self.container)
+    }
+}
+
+/// Pure: the container to read, preferring the one the guide names when
+/// the pod has it, else the pod's first container.
+pub fn pick_container(pod: &Pod, wanted: Option<&str>) -> Option<String> {
+    let names: Vec<&str> = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
+        .unwrap_or_default();
+    match wanted {
+        Some(w) if names.contains(&w) => Some(w.to_string()),
+        _ => names.first().map(|n| n.to_string()),
+    }
+}
+
+/// The one JSON document of `logs -o json`.
+#[derive(Debug, Serialize)]
+pub struct LogsDocument {
+    pub component: String,
+    pub namespace: String,
+    pub logs: Vec<LogEntry>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogEntry {
+    #[serde(flatten)]
+    pub target: LogTarget,
+    pub lines: Vec<String>,
+}
+
+/// The whole command: reach the cluster (bounded), then [`show`].
+pub async fn logs(shell: &Shell, context: &str, opts: &LogsOptions) -> crate::Result<()> {
+    let (client, _version) = crate::ops::status::reach(context)
+        .await
+        .map_err(crate::Error::Usage)?;
+    show(shell, &client, opts).await
+}
+
+/// Finds the guide's logs of the component in the cluster; what is missing
+/// is returned as notes.
+pub async fn find_targets(
+    client: &kube::Client,
+    c: &Component,
+) -> crate::Result<(Vec<LogTarget>, Vec<String>)> {
+    let ns = c.namespace;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    let read_err = |what: String, e: kube::Error| {
+        crate::Error::Usage(format!(
+            "cannot read {what} in {ns}: {}",
+            e.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
+    };
+    let mut targets = Vec::new();
+    let mut notes = Vec::new();
+    for source in troubleshooting_logs(c.name) {
+        match source {
+            LogSource::Job(job) => {
+                let found = jobs
+                    .get_opt(job)
+                    .await
+                    .map_err(|e| read_err(format!("job/{job}"), e))?;
+                if found.is_none() {
+                    notes.push(format!("job/{job} does not exist in {ns} (yet)"));
+                    continue;
+                }
+                let mut list = pods
+                    .list(&ListParams::default().labels(&format!("job-name={job}")))
+                    .await
+                    .map_err(|e| read_err(format!("the pods of job/{job}"), e))?
+                    .items;
+                list.sort_by_key(|p| p.metadata.name.clone());
+                if list.is_empty() {
+                    notes.push(format!("job/{job} has no pods left in {ns}"));
+                }
+                let several = list.len() > 1;
+                for p in &list {
+                    let name = p.metadata.name.clone().unwrap_or_default();
+                    let Some(container) = pick_container(p, None) else {
+                        continue;
+                    };
+                    targets.push(LogTarget {
+                        source: format!("job/{job}"),
+                        pod: name,
+                        container,
+                        one_of_several: several,
+                    });
+                }
+            }
+            LogSource::Pod { pod, container } => {
+                let found = pods
+                    .get_opt(pod)
+                    .await
+                    .map_err(|e| read_err(format!("pod/{pod}"), e))?;
+                match found.as_ref().and_then(|p| pick_container(p, container)) {
+                    Some(container) => targets.push(LogTarget {
+                        source: format!("pod/{pod}"),
+                        pod: pod.to_string(),
+                        container,
+                        one_of_several: false,
+                    }),
+                    None => notes.push(format!("pod/{pod} does not exist in {ns} (yet)")),
+                }
+            }
+        }
+    }
+    Ok((targets, notes))
+}
+
+/// Prints the logs of `opts.component` to stdout, notes to stderr.
+pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> crate::Result<()> {
+    let c = opts.component;
+    let ns = c.namespace;
+    if opts.follow && shell.is_json() {
+        return Err(crate::Error::Usage(
+            "--follow streams lines as they come and has no JSON form: drop --output json".into(),
+        ));
+    }
+    let (targets, mut notes) = find_targets(client, c).await?;
+    if !shell.is_json() {
+        for n in &notes {
+            shell.status(format!("note: {n}"));
+        }
+    }
+    if targets.is_empty() {
+        return Err(crate::Error::Usage(format!(
+            "no logs of {} in {ns}: none of its jobs or pods exist; is it installed? (`nvcf-dev status`)",
+            c.name
+        )));
+    }
+    if opts.follow {
+        return follow(shell, client, ns, &targets, opts.tail).await;
+    }
+    let mut entries = Vec::new();
+    for t in targets {
+        match pod_logs_text(client, ns, &t.pod, Some(&t.container), opts.tail, false).await {
+            Ok(text) => {
+                if !shell.is_json() {
+                    shell.out(t.header());
+                    if !text.is_empty() {
+                        shell.out(text.trim_end_matches('\n'));
+                    }
+                }
+                entries.push(LogEntry {
+                    target: t,
+                    lines: text.lines().map(str::to_string).collect(),
+                });
+            }
+            Err(e) => {
+                let n = format!("{}: {e}", t.source);
+                if !shell.is_json() {
+                    shell.status(format!("note: {n}"));
+                }
+                notes.push(n);
+            }
+        }
+    }
+    if shell.is_json() {
+        shell.json(&LogsDocument {
+            component: c.name.into(),
+            namespace: ns.into(),
+            logs: entries,
+            notes,
+        });
+    }
+    Ok(())
+}
+
+/// Streams every target at once until all end (or Ctrl-C); several are
+/// prefixed, a single one is printed as is.
+async fn follow(
+    shell: &Shell,
+    client: &kube::Client,
+    ns: &str,
+    targets: &[LogTarget],
+    tail: Option<i64>,
+) -> crate::Result<()> {
+    let prefixed = targets.len() > 1;
+    let mut streams = Vec::new();
+    for t in targets {
+        match pod_logs(client, ns, &t.pod, Some(&t.container), tail, true).await {
+            Ok(s) => {
+                let prefix = prefixed.then(|| t.prefix());
+                streams.push(s.map(move |line| (prefix.clone(), line)).boxed());
+            }
+            Err(e) => shell.status(format!("note: {}: {e}", t.source)),
+        }
+    }
+    let mut all = futures::stream::select_all(streams);
+    while let Some((prefix, line)) = all.next().await {
+        match (line, prefix) {
+            (Ok(l), Some(p)) => shell.out(format!("{p} {l}")),
+            (Ok(l), None) => shell.out(l),
+            (Err(e), _) => shell.status(format!("note: {e}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(containers: &[&str]) -> Pod {
+        let cs: Vec<serde_json::Value> = containers
+            .iter()
+            .map(|n| serde_json::json!({"name": n, "image": "x"}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "openbao-server-0"},
+            "spec": {"containers": cs}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_named_container_is_preferred() {
+        let p = pod(&["openbao", "auto-unseal-sidecar"]);
+        assert_eq!(
+            pick_container(&p, Some("openbao")).as_deref(),
+            Some("openbao")
+        );
+        assert_eq!(
+            pick_container(&pod(&["auto-unseal-sidecar", "openbao"]), Some("openbao")).as_deref(),
+            Some("openbao")
+        );
+        assert_eq!(
+            pick_container(&pod(&["server"]), Some("openbao")).as_deref(),
+            Some("server")
+        );
+        assert_eq!(pick_container(&pod(&[]), None), None);
+    }
+
+    #[test]
+    fn headers_and_prefixes_read_like_the_guide_and_kubectl() {
+        let t = LogTarget {
+            source: "job/openbao-server-migrations".into(),
+            pod: "openbao-server-migrations-x7k2p".into(),
+            container: "migrations".into(),
+            one_of_several: false,
+        };
+        assert_eq!(t.header(), "==> job/openbao-server-migrations <==");
+        assert_eq!(
+            t.prefix(),
+            "[pod/openbao-server-migrations-x7k2p/migrations]"
+        );
+        let several = LogTarget {
+            one_of_several: true,
+            ..t
+        };
+        assert_eq!(
+            several.header(),
+            "==> job/openbao-server-migrations (pod/openbao-server-migrations-x7k2p) <=="
+        );
+    }
+
+    #[test]
+    fn a_negative_tail_means_everything() {
+        assert_eq!(tail_lines(100), Some(100));
+        assert_eq!(tail_lines(0), Some(0));
+        assert_eq!(tail_lines(-1), None);
+    }
+}
