@@ -300,6 +300,97 @@ async fn helm_argv_in_both_majors() {
     );
 }
 
+#[tokio::test]
+async fn no_reinstall_uninstalls_then_deletes_and_waits_without_installing() {
+    let state = tempfile::tempdir().unwrap();
+    let settings = settings(state.path());
+    let deletes = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = deletes.clone();
+    let (client, server) = Server::start(Box::new(move |method, uri| {
+        let path = uri.split('?').next().unwrap();
+        if method == "DELETE" {
+            seen.lock().unwrap().push(path.to_string());
+            return Some((
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
+                    .to_string(),
+            ));
+        }
+        if uri.contains("watch=true") {
+            return None;
+        }
+        // Looked up by name after its DELETE (await_condition): gone.
+        if uri.contains("fieldSelector=metadata.name") {
+            return Some((200, list("List", vec![])));
+        }
+        if seen.lock().unwrap().is_empty() {
+            vault_system("GET", uri)
+        } else {
+            Some((200, list("List", vec![])))
+        }
+    }));
+    let rec = RecordingRunner::new();
+    let helm = Helm::new(&rec, "helm", parse_version("v3.17.3").unwrap())
+        .with_kube_context("kind-nvcf-dev");
+    let (shell, cap) = Shell::capture(OutputFormat::Text);
+    let opts = ResetOptions {
+        component: nvcf_dev::model::component("openbao").unwrap(),
+        no_reinstall: true,
+        dry_run: false,
+        yes: true,
+    };
+    let mut report = ResetReport::default();
+    execute(&shell, &settings, &client, Some(helm), &opts, &mut report)
+        .await
+        .unwrap();
+    assert_eq!(
+        rec.command_lines(),
+        ["helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait --kube-context kind-nvcf-dev"],
+        "uninstalled, and nothing installed"
+    );
+    assert!(report.release.uninstalled);
+    let dels = deletes.lock().unwrap().clone();
+    for gone in [
+        "/api/v1/namespaces/vault-system/secrets/openbao-server-unseal",
+        "/api/v1/namespaces/vault-system/secrets/openbao-server-root-token",
+        "/api/v1/namespaces/vault-system/secrets/cluster-jwt",
+        "/api/v1/namespaces/vault-system/persistentvolumeclaims/data-openbao-server-0",
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/openbao-server-agent-injector-cfg",
+    ] {
+        assert!(dels.iter().any(|d| d == gone), "{gone}: {dels:#?}");
+    }
+    assert!(!dels.iter().any(|d| d.ends_with("/kube-root-ca.crt")));
+    assert_eq!(report.deleted.len(), dels.len());
+    // Each deletion was awaited: looked up by name afterwards.
+    let reqs = server.requests();
+    assert!(
+        reqs.iter().any(|r| r.contains("persistentvolumeclaims?")
+            && r.contains("fieldSelector=metadata.name%3Ddata-openbao-server-0")),
+        "{reqs:#?}"
+    );
+    let err = cap.stderr();
+    assert!(
+        err.contains(" ✓ Uninstalling openbao-server in vault-system"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            " ✓ Deleting stale resources in vault-system and waiting until they are gone: {} deleted",
+            dels.len()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("   deleted secret/openbao-server-unseal -n vault-system"),
+        "{err}"
+    );
+    assert!(
+        err.contains("openbao was removed from kind-nvcf-dev (--no-reinstall)"),
+        "{err}"
+    );
+    assert!(report.health.is_empty());
+}
+
 // ------------------------------------------------------------ the binary
 
 fn nvcf_dev(state: &std::path::Path) -> assert_cmd::Command {

@@ -360,11 +360,25 @@ pub async fn execute(
             bad.component
         )));
     }
-    shell.status(format!(
-        "{} was reset and is verified on {}",
-        c.name,
-        settings.kube_context()
-    ));
+    if opts.no_reinstall {
+        shell.status(format!(
+            "{} was removed from {} (--no-reinstall); `nvcf-dev up` installs it again",
+            c.name,
+            settings.kube_context()
+        ));
+        for d in copies_secrets_of(c) {
+            shell.status(format!(
+                " • {}'s migrations copied {}'s secrets: after reinstalling {}, upgrade {} too (`nvcf-dev up` does both)",
+                d.name, c.name, c.name, d.name
+            ));
+        }
+    } else {
+        shell.status(format!(
+            "{} was reset and is verified on {}",
+            c.name,
+            settings.kube_context()
+        ));
+    }
     Ok(())
 }
 
