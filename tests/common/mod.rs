@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::PathBuf;
 
 /// A path the test set-up (scripts/setup-test-env.sh, sourced by
