@@ -39,8 +39,11 @@ fn init_tracing(verbose: u8, quiet: bool) {
         (_, 2) => "debug",
         _ => "trace",
     };
+    // Libraries' own logs (kube's "failed with error ...") would repeat our one
+    // error line, so they appear only from -vv on.
+    let others = if verbose >= 2 && !quiet { level } else { "off" };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("nvcf_dev={level},warn")));
+        .unwrap_or_else(|_| EnvFilter::new(format!("nvcf_dev={level},{others}")));
     let color = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()

@@ -61,6 +61,8 @@ pub struct ClusterSettings {
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegistrySettings {
+    /// Container name; its data volume is `<name>-data`. Kind nodes reach it by this name.
+    pub name: Option<String>,
     pub image: Option<String>,
     pub port: Option<u16>,
 }

@@ -21,7 +21,7 @@ pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
 pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
 pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
 pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// The registry container's name; kind nodes reach it by this name on the `kind` network.
+/// The registry container's default name; kind nodes reach it by this name on the `kind` network.
 pub const REGISTRY_CONTAINER: &str = "nvcf-dev-registry";
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +174,7 @@ pub struct Settings {
     pub storage_class: Option<String>,
     pub storage_size: Option<String>,
     pub install_timeout: Duration,
+    pub registry_name: String,
     pub registry_image: String,
     pub registry_port: u16,
     pub ngc_api_key: Option<Secret>,
@@ -244,6 +245,16 @@ impl Settings {
             c.chart,
             self.chart_version(c)
         )
+    }
+
+    /// The local registry container as these settings want it.
+    pub fn registry_spec(&self) -> crate::runtime::RegistrySpec {
+        crate::runtime::RegistrySpec {
+            name: self.registry_name.clone(),
+            image: self.registry_image.clone(),
+            host_port: self.registry_port,
+            volume: format!("{}-data", self.registry_name),
+        }
     }
 
     /// Every secret these settings hold, for redaction.
@@ -330,6 +341,12 @@ pub fn resolve(
         .clone()
         .or_else(|| profile.cluster.registry.image.clone())
         .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.to_string());
+    let registry_name = profile
+        .cluster
+        .registry
+        .name
+        .clone()
+        .unwrap_or_else(|| REGISTRY_CONTAINER.to_string());
     let registry_port = flags
         .registry_port
         .or(profile.cluster.registry.port)
@@ -437,6 +454,7 @@ pub fn resolve(
         storage_class,
         storage_size,
         install_timeout,
+        registry_name,
         registry_image,
         registry_port,
         ngc_api_key,

@@ -44,7 +44,7 @@ pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
         runner: runner.clone(),
         opts,
     };
-    let (docker, found) = match settings.target {
+    let found = match settings.target {
         Target::Kind { .. } => {
             let docker = crate::runtime::Runtime::connect().await?;
             let kind_program = crate::tools::find("kind")
@@ -55,15 +55,12 @@ pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
             if found.cluster && kind.is_none() {
                 crate::tools::find("kind")?;
             }
-            (Some(docker), found)
+            found
         }
-        Target::Context { .. } => (
-            None,
-            down::Found {
-                cluster: true,
-                ..Default::default()
-            },
-        ),
+        Target::Context { .. } => down::Found {
+            cluster: true,
+            ..Default::default()
+        },
     };
     let what = down::describe(&settings, &found, opts);
     if what.is_empty() {
@@ -80,7 +77,7 @@ pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
         &format!("Remove {}?", what.join(", ")),
         "down",
     )?;
-    d.run(docker.as_ref(), &found).await
+    d.run(&found).await
 }
 
 impl App {

@@ -40,7 +40,14 @@ pub enum RegistryAction {
 
 pub async fn run(app: &App, args: RegistryArgs) -> crate::Result<()> {
     let profile = crate::profile::load(&app.global.profile)?;
+    let name = profile
+        .cluster
+        .registry
+        .name
+        .unwrap_or_else(|| crate::settings::REGISTRY_CONTAINER.into());
     let spec = RegistrySpec {
+        volume: format!("{name}-data"),
+        name,
         image: args
             .registry_image
             .or(profile.cluster.registry.image)
@@ -49,7 +56,6 @@ pub async fn run(app: &App, args: RegistryArgs) -> crate::Result<()> {
             .registry_port
             .or(profile.cluster.registry.port)
             .unwrap_or(crate::settings::DEFAULT_REGISTRY_PORT),
-        ..Default::default()
     };
     match args.action {
         RegistryAction::Up => crate::ops::registry::up(&app.shell, &spec).await,

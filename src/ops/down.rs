@@ -49,15 +49,12 @@ pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<St
                 ));
             }
             if found.registry && !opts.keep_registry {
-                what.push(format!(
-                    "registry container {}",
-                    crate::settings::REGISTRY_CONTAINER
-                ));
+                what.push(format!("registry container {}", settings.registry_name));
             }
             if found.volume && opts.purge && !opts.keep_registry {
                 what.push(format!(
                     "registry volume {} (the mirrored images)",
-                    crate::runtime::DEFAULT_REGISTRY_VOLUME
+                    settings.registry_spec().volume
                 ));
             }
         }
@@ -97,11 +94,7 @@ impl Down<'_> {
     }
 
     fn spec(&self) -> RegistrySpec {
-        RegistrySpec {
-            image: self.settings.registry_image.clone(),
-            host_port: self.settings.registry_port,
-            ..Default::default()
-        }
+        self.settings.registry_spec()
     }
 
     /// Uninstalls the releases and deletes stale resources in namespaces we
@@ -161,13 +154,10 @@ impl Down<'_> {
         Ok(format!("{removed} stale resources deleted"))
     }
 
-    pub async fn run(&self, docker: Option<&Runtime>, found: &Found) -> crate::Result<()> {
+    pub async fn run(&self, found: &Found) -> crate::Result<()> {
         match &self.settings.target {
             Target::Context { .. } => self.clean_releases(false).await,
             Target::Kind { cluster } => {
-                let docker = docker.ok_or_else(|| {
-                    crate::Error::Usage("internal: down needs Docker for a kind cluster".into())
-                })?;
                 if found.cluster {
                     self.clean_releases(true).await?;
                     let step = self.shell.step(format!("Deleting cluster {cluster}"));
@@ -187,10 +177,9 @@ impl Down<'_> {
                 } else if self.opts.keep_registry && found.registry {
                     self.shell.status(format!(
                         " • Keeping registry {} (--keep-registry)",
-                        crate::settings::REGISTRY_CONTAINER
+                        self.settings.registry_name
                     ));
                 }
-                let _ = docker;
                 Ok(())
             }
         }

@@ -68,11 +68,7 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let context = settings.kube_context();
     let registry = match settings.target {
         Target::Kind { .. } => {
-            let spec = crate::runtime::RegistrySpec {
-                image: settings.registry_image.clone(),
-                host_port: settings.registry_port,
-                ..Default::default()
-            };
+            let spec = settings.registry_spec();
             match crate::runtime::Runtime::connect().await {
                 Ok(docker) => Some(crate::ops::registry::report(&docker, &spec).await?),
                 Err(e) => return Err(e.into()),

@@ -6,7 +6,6 @@
 use async_trait::async_trait;
 
 use super::{Ctx, Step};
-use crate::settings::REGISTRY_CONTAINER;
 use crate::steps::wiring;
 
 /// kind puts its nodes on this Docker network.
@@ -24,7 +23,7 @@ impl Step for ConnectRegistry {
         let s = &ctx.settings;
         let docker = ctx.docker()?;
         let nodes = docker.kind_node_containers(&s.cluster).await?;
-        let files = wiring::hosts_files(&s.upstream_registry, REGISTRY_CONTAINER, s.registry_port);
+        let files = wiring::hosts_files(&s.upstream_registry, &s.registry_name, s.registry_port);
         for node in &nodes {
             for (dir, contents) in &files {
                 docker
@@ -33,7 +32,7 @@ impl Step for ConnectRegistry {
             }
         }
         docker
-            .connect_network(REGISTRY_CONTAINER, KIND_NETWORK)
+            .connect_network(&s.registry_name, KIND_NETWORK)
             .await?;
         crate::k8s::wiring::apply_local_registry_configmap(
             ctx.kube()?,

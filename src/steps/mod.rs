@@ -71,11 +71,7 @@ impl Ctx {
     }
 
     pub fn registry_spec(&self) -> crate::runtime::RegistrySpec {
-        crate::runtime::RegistrySpec {
-            image: self.settings.registry_image.clone(),
-            host_port: self.settings.registry_port,
-            ..Default::default()
-        }
+        self.settings.registry_spec()
     }
 }
 
