@@ -10,4 +10,11 @@ bash scripts/setup-test-env.sh
 source .tools/env
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets "$@"
+# The per-target "test result" lines, summed into one closing line.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --all-targets "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
