@@ -104,7 +104,18 @@ impl Down<'_> {
         let step = self
             .shell
             .step(format!("Uninstalling Phase 1 releases in {context}"));
-        let result = self.uninstall_all(&context).await;
+        // When the cluster is deleted next, cleaning it is a courtesy: bound it.
+        let result = if best_effort {
+            tokio::time::timeout(Duration::from_secs(120), self.uninstall_all(&context))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(crate::Error::Usage(
+                        "uninstalling took over 2 minutes".into(),
+                    ))
+                })
+        } else {
+            self.uninstall_all(&context).await
+        };
         match result {
             Ok(n) => {
                 step.done_with(n);

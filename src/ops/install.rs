@@ -51,6 +51,32 @@ pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport
     }
 }
 
+/// How long a freshly installed component gets to pass its checks: the
+/// OpenBao sidecar unseals on a 10 s loop and NATS routes form after the pods
+/// are Ready.
+pub const VERIFY_GRACE: Duration = Duration::from_secs(180);
+
+/// Verifies until healthy or `grace` runs out. The checks run commands in
+/// pods (`bao status`, `nodetool status`) and read logs, which no watch can
+/// report on, so this re-checks with a growing pause, bounded by `grace`.
+pub async fn verify_until_healthy(
+    client: &kube::Client,
+    c: &Component,
+    grace: Duration,
+) -> Result<HealthReport, String> {
+    let deadline = Instant::now() + grace;
+    let mut pause = Duration::from_secs(2);
+    loop {
+        let report = verify(client, c).await.map_err(|e| e.to_string());
+        let healthy = matches!(&report, Ok(r) if r.healthy());
+        if healthy || Instant::now() + pause > deadline {
+            return report;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(15));
+    }
+}
+
 /// Verifies every planned component; one that cannot be reached is unhealthy.
 pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport> {
     let checks = plan.components.iter().map(|cp| async move {
@@ -108,12 +134,15 @@ impl Installer<'_> {
                 shell.status(format!("   {name}: {line}"));
             }
         };
+        let helm_run = self.helm.upgrade_install(&release);
+        tokio::pin!(helm_run);
+        let watch = crate::k8s::progress::watch_namespace_progress(self.client, c.namespace, &sink);
+        tokio::pin!(watch);
         let helm_result = tokio::select! {
-            r = self.helm.upgrade_install(&release) => r,
-            _ = crate::k8s::progress::watch_namespace_progress(self.client, c.namespace, &sink) => {
-                // The watch only ends when the API server goes away; let helm finish.
-                self.helm.upgrade_install(&release).await
-            }
+            r = &mut helm_run => r,
+            // The watch only ends when the API server goes away: keep waiting
+            // for the same helm (dropping it would kill it mid-install).
+            _ = &mut watch => helm_run.await,
         };
         if let Err(e) = helm_result {
             step.fail();
@@ -142,7 +171,7 @@ impl Installer<'_> {
             };
             return Err(format!("helm could not install {} ({helm_says}){diagnosis}; fix it, then run `nvcf-dev up` again", c.release));
         }
-        let report = verify(self.client, c).await.map_err(|e| e.to_string());
+        let report = verify_until_healthy(self.client, c, VERIFY_GRACE).await;
         match report {
             Ok(r) if r.healthy() => {
                 step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
