@@ -1,30 +1,13 @@
 //! The binary as a user runs it: errors are one clear line with a non-zero
 //! exit, and secrets never reach stdout or stderr at any verbosity.
 
-use assert_cmd::Command;
+mod common;
+
+use common::cli::{nvcf_dev, one_error_line};
 use predicates::prelude::*;
 
 const FAKE_KEY: &str = "fake-ngc-key-for-tests-0123456789";
 const PASSWORD: &str = "not-the-real-pw-42";
-
-fn nvcf_dev(state: &std::path::Path) -> Command {
-    let mut cmd = Command::cargo_bin("nvcf-dev").unwrap();
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", state)
-        .env("XDG_STATE_HOME", state)
-        .env("CI", "true");
-    cmd
-}
-
-/// stderr is exactly one line: `error: ...`.
-fn one_error_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr).into_owned();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected:\n{text}");
-    assert!(lines[0].starts_with("error: "), "{text}");
-    lines[0].to_string()
-}
 
 #[test]
 fn secrets_are_redacted_at_every_verbosity() {

@@ -7,93 +7,24 @@
 //! which tower-test cannot mock; its transport is kept thin and its output
 //! and exit-code Status are tested in the unit tests of `k8s::verify`.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::{Request, Response};
-use kube::client::Body;
-use kube::Client;
+use common::kube_mock::{delete_ok, fixture, is_watch, list, not_found, Server};
 use nvcf_dev::k8s::progress::{wait_ready, ProgressEvent};
 use nvcf_dev::k8s::stale::delete_stale;
 use serde_json::{json, Value};
 
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-
-/// What the fake API server answers: Some((status, body)) or None to leave
-/// the request pending forever (a watch that stays quiet).
-type Route = dyn Fn(&str, &str, &str) -> Option<(u16, String)> + Send + Sync;
-
-struct Server {
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(route: Box<Route>) -> (Client, Server) {
-        let (svc, mut handle): (_, Handle) = tower_test::mock::pair();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        tokio::spawn(async move {
-            let mut parked = Vec::new();
-            while let Some((req, send)) = handle.next_request().await {
-                let method = req.method().to_string();
-                let uri = req.uri().to_string();
-                let body = req.into_body().collect_bytes().await.unwrap_or_default();
-                let body = String::from_utf8_lossy(&body).to_string();
-                log.lock()
-                    .unwrap()
-                    .push(format!("{method} {uri} {body}").trim().to_string());
-                match route(&method, &uri, &body) {
-                    Some((code, text)) => send.send_response(
-                        Response::builder()
-                            .status(code)
-                            .header("content-type", "application/json")
-                            .body(Body::from(text.into_bytes()))
-                            .unwrap(),
-                    ),
-                    None => parked.push(send),
-                }
-            }
-        });
-        (Client::new(svc, "default"), Server { requests })
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/k8s/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn list(kind: &str, items: Vec<Value>, rv: &str) -> String {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": rv}, "items": items})
-        .to_string()
-}
-
-fn not_found(kind: &str, name: &str) -> String {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": format!("{kind} \"{name}\" not found"), "reason": "NotFound",
-        "details": {"name": name, "kind": kind}, "code": 404})
-    .to_string()
-}
-
-fn is_watch(uri: &str) -> bool {
-    uri.contains("watch=true")
-}
-
 #[tokio::test]
 async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
-    let ready: Value = serde_json::from_str(&fixture("pod_nats-0_ready.json")).unwrap();
+    let ready: Value = fixture("pod_nats-0_ready.json");
     let mut starting = ready.clone();
     starting["status"]["conditions"][2]["status"] = json!("False");
     starting["status"]["containerStatuses"][0]["ready"] = json!(false);
     let watched = std::sync::atomic::AtomicBool::new(false);
-    let (client, server) = Server::start(Box::new(move |method, uri, _| {
+    let (client, server) = Server::start(move |method, uri, _| {
         assert_eq!(method, "GET");
         match (uri.contains("/pods"), is_watch(uri)) {
             (true, false) => Some((200, list("PodList", vec![starting.clone()], "1800"))),
@@ -108,7 +39,7 @@ async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
             (false, false) => Some((200, list("JobList", vec![], "1800"))),
             _ => None,
         }
-    }));
+    });
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let sink = move |e: ProgressEvent| seen.lock().unwrap().push(e);
@@ -135,14 +66,10 @@ async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
 
 #[tokio::test]
 async fn wait_ready_times_out_with_a_diagnosis() {
-    let pending: Value = serde_json::from_str(&fixture(
-        "pod_cassandra-2_pending_no_condition_message.json",
-    ))
-    .unwrap();
-    let pulling: Value =
-        serde_json::from_str(&fixture("pod_nats-1_imagepullbackoff.json")).unwrap();
-    let events: Value = serde_json::from_str(&fixture("events_cassandra-system.json")).unwrap();
-    let (client, _server) = Server::start(Box::new(move |_, uri, _| {
+    let pending: Value = fixture("pod_cassandra-2_pending_no_condition_message.json");
+    let pulling: Value = fixture("pod_nats-1_imagepullbackoff.json");
+    let events: Value = fixture("events_cassandra-system.json");
+    let (client, _server) = Server::start(move |_, uri, _| {
         if is_watch(uri) {
             return None;
         }
@@ -156,7 +83,7 @@ async fn wait_ready_times_out_with_a_diagnosis() {
         } else {
             Some((200, list("JobList", vec![], "2450")))
         }
-    }));
+    });
     let err = wait_ready(
         &client,
         "cassandra-system",
@@ -185,10 +112,9 @@ async fn wait_ready_times_out_with_a_diagnosis() {
 
 #[tokio::test]
 async fn wait_ready_stops_early_when_a_job_fails() {
-    let failed: Value =
-        serde_json::from_str(&fixture("job_openbao-server-migrations_failed.json")).unwrap();
-    let ready: Value = serde_json::from_str(&fixture("pod_nats-0_ready.json")).unwrap();
-    let (client, _server) = Server::start(Box::new(move |_, uri, _| {
+    let failed: Value = fixture("job_openbao-server-migrations_failed.json");
+    let ready: Value = fixture("pod_nats-0_ready.json");
+    let (client, _server) = Server::start(move |_, uri, _| {
         if is_watch(uri) {
             None
         } else if uri.contains("/jobs") {
@@ -198,7 +124,7 @@ async fn wait_ready_stops_early_when_a_job_fails() {
         } else {
             Some((200, list("EventList", vec![], "5120")))
         }
-    }));
+    });
     let started = std::time::Instant::now();
     let err = wait_ready(&client, "vault-system", Duration::from_secs(30), &|_| {})
         .await
@@ -227,7 +153,7 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
         "metadata": {"name": "openbao-server-agent-injector-cfg", "uid": "mw-1", "labels": {"app.kubernetes.io/instance": "openbao-server"}}, "webhooks": []});
     let deleted = Arc::new(Mutex::new(Vec::<String>::new()));
     let gone = deleted.clone();
-    let (client, server) = Server::start(Box::new(move |method, uri, _| {
+    let (client, server) = Server::start(move |method, uri, _| {
         let path = uri.split('?').next().unwrap();
         if method == "DELETE" {
             gone.lock().unwrap().push(path.to_string());
@@ -235,11 +161,7 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
             if path.ends_with("/openbao-server-unseal") {
                 return Some((404, not_found("secrets", "openbao-server-unseal")));
             }
-            return Some((
-                200,
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
-                    .to_string(),
-            ));
+            return Some((200, delete_ok()));
         }
         if is_watch(uri) {
             return None;
@@ -270,7 +192,7 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
             _ => vec![],
         };
         Some((200, list("List", items, "750")))
-    }));
+    });
 
     let dry = delete_stale(
         &client,

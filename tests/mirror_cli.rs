@@ -13,19 +13,13 @@ use common::registry::*;
 
 const REPO: &str = "my-org/my-team";
 
-fn nvcf_dev(home: &Path, upstream: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nvcf-dev"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_STATE_HOME", home)
-        .env("CI", "true")
-        .env("REGISTRY", upstream)
-        .env("REPOSITORY", REPO);
+fn nvcf_dev(home: &Path, upstream: &str) -> assert_cmd::Command {
+    let mut cmd = common::cli::nvcf_dev(home);
+    cmd.env("REGISTRY", upstream).env("REPOSITORY", REPO);
     cmd
 }
 
-fn run_json(cmd: &mut Command) -> serde_json::Value {
+fn run_json(cmd: &mut assert_cmd::Command) -> serde_json::Value {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),

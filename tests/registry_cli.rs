@@ -2,6 +2,8 @@
 //! real Docker Engine. A profile gives the registry its own name and port, so
 //! these tests never touch a developer's real `nvcf-dev-registry`.
 
+mod common;
+
 use std::process::{Command, Output};
 
 struct Setup {
@@ -37,13 +39,9 @@ impl Setup {
     fn run(&self, args: &[&str]) -> Output {
         let bin_dir = self.home.path().join("bin");
         std::fs::create_dir_all(&bin_dir).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_nvcf-dev"))
-            .env_clear()
+        common::cli::nvcf_dev(self.home.path())
             // No kind on PATH: down must find the cluster absent from Docker's labels.
             .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("CI", "true")
             .arg("--profile")
             .arg(&self.profile)
             .args(["--cluster", &self.name])

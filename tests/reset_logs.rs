@@ -1,13 +1,14 @@
 //! `nvcf-dev reset` and `nvcf-dev logs`: the dry run against a mocked API
-//! server (tower-test, as in tests/k8s_mock.rs) answering realistic
+//! server (tests/common/kube_mock.rs) answering realistic
 //! Kubernetes JSON, the helm argv in both majors, and the binary's refusals.
+
+mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
-use kube::client::Body;
-use kube::Client;
+use common::cli::{nvcf_dev, one_error_line};
+use common::kube_mock::{delete_ok, fixture, is_watch, list, not_found, Server};
 use nvcf_dev::ops::logs::{show, LogsOptions};
 use nvcf_dev::ops::reset::{execute, ResetOptions, ResetReport};
 use nvcf_dev::settings::{Env, Flags, NoPrompt, Purpose, Settings};
@@ -16,60 +17,8 @@ use nvcf_dev::tools::runner::RecordingRunner;
 use nvcf_dev::ui::{OutputFormat, Shell};
 use serde_json::{json, Value};
 
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-
-/// What the fake API server answers: Some((status, body)) or None to leave
-/// the request pending forever (a watch that stays quiet).
-type Route = dyn Fn(&str, &str) -> Option<(u16, String)> + Send + Sync;
-
-struct Server {
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(route: Box<Route>) -> (Client, Server) {
-        let (svc, mut handle): (_, Handle) = tower_test::mock::pair();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        tokio::spawn(async move {
-            let mut parked = Vec::new();
-            while let Some((req, send)) = handle.next_request().await {
-                let method = req.method().to_string();
-                let uri = req.uri().to_string();
-                log.lock().unwrap().push(format!("{method} {uri}"));
-                match route(&method, &uri) {
-                    Some((code, text)) => send.send_response(
-                        Response::builder()
-                            .status(code)
-                            .header("content-type", "application/json")
-                            .body(Body::from(text.into_bytes()))
-                            .unwrap(),
-                    ),
-                    None => parked.push(send),
-                }
-            }
-        });
-        (Client::new(svc, "default"), Server { requests })
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/k8s/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn list(kind: &str, items: Vec<Value>) -> String {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "9100"}, "items": items})
-        .to_string()
-}
+/// The resourceVersion of every list the fake API server answers.
+const RV: &str = "9100";
 
 fn settings(state: &std::path::Path) -> Settings {
     let env = Env::from_pairs([("REPOSITORY", "my-org/my-team")]);
@@ -111,7 +60,7 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
             ];
             let helm = fixture("secrets_helm_vault-system.json");
             items.extend(helm["items"].as_array().unwrap()[..2].iter().cloned());
-            list("SecretList", items)
+            list("SecretList", items, RV)
         }
         p if p == format!("{ns}/configmaps") => list(
             "ConfigMapList",
@@ -121,6 +70,7 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
                 json!({"apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": {"name": "openbao-server-config", "namespace": "vault-system", "uid": "cm-1"}, "data": {"extraconfig-from-values.hcl": "ui = true"}}),
             ],
+            RV,
         ),
         p if p == format!("{ns}/persistentvolumeclaims") => list(
             "PersistentVolumeClaimList",
@@ -130,10 +80,12 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
                     "labels": {"app.kubernetes.io/instance": "openbao-server", "app.kubernetes.io/name": "openbao"}},
                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "standard", "volumeName": "pvc-3f2a"},
                 "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}})],
+            RV,
         ),
         "/apis/batch/v1/namespaces/vault-system/jobs" => list(
             "JobList",
             vec![fixture("job_openbao-server-migrations_failed.json")],
+            RV,
         ),
         "/apis/apps/v1/namespaces/vault-system/statefulsets" => list(
             "StatefulSetList",
@@ -141,6 +93,7 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
                 "metadata": {"name": "openbao-server", "namespace": "vault-system", "uid": "sts-0"},
                 "spec": {"replicas": 3, "serviceName": "openbao-server-internal", "selector": {"matchLabels": {"app.kubernetes.io/name": "openbao"}},
                     "template": {"metadata": {"labels": {"app.kubernetes.io/name": "openbao"}}, "spec": {"containers": [{"name": "openbao", "image": "localhost:5001/o/t/nvcf-openbao:2.2.2-nv-1"}]}}}})],
+            RV,
         ),
         "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations" => {
             assert!(
@@ -154,9 +107,10 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
                     "metadata": {"name": "openbao-server-agent-injector-cfg", "uid": "mw-0", "labels": {"app.kubernetes.io/instance": "openbao-server"}},
                     "webhooks": []}),
                 ],
+                RV,
             )
         }
-        _ => list("List", vec![]),
+        _ => list("List", vec![], RV),
     };
     Some((200, body))
 }
@@ -165,7 +119,7 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
 async fn dry_run_lists_what_would_go_and_deletes_nothing() {
     let state = tempfile::tempdir().unwrap();
     let settings = settings(state.path());
-    let (client, server) = Server::start(Box::new(vault_system));
+    let (client, server) = Server::start(|method, uri, _| vault_system(method, uri));
     let rec = RecordingRunner::new();
     let helm = Helm::new(&rec, "helm", parse_version("v4.1.4").unwrap())
         .with_kube_context("kind-nvcf-dev");
@@ -240,7 +194,7 @@ async fn dry_run_lists_what_would_go_and_deletes_nothing() {
 async fn dry_run_json_is_one_document() {
     let state = tempfile::tempdir().unwrap();
     let settings = settings(state.path());
-    let (client, _server) = Server::start(Box::new(vault_system));
+    let (client, _server) = Server::start(|method, uri, _| vault_system(method, uri));
     let (shell, cap) = Shell::capture(OutputFormat::Json);
     let opts = ResetOptions {
         component: nvcf_dev::model::component("openbao").unwrap(),
@@ -306,29 +260,25 @@ async fn no_reinstall_uninstalls_then_deletes_and_waits_without_installing() {
     let settings = settings(state.path());
     let deletes = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = deletes.clone();
-    let (client, server) = Server::start(Box::new(move |method, uri| {
+    let (client, server) = Server::start(move |method, uri, _| {
         let path = uri.split('?').next().unwrap();
         if method == "DELETE" {
             seen.lock().unwrap().push(path.to_string());
-            return Some((
-                200,
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
-                    .to_string(),
-            ));
+            return Some((200, delete_ok()));
         }
-        if uri.contains("watch=true") {
+        if is_watch(uri) {
             return None;
         }
         // Looked up by name after its DELETE (await_condition): gone.
         if uri.contains("fieldSelector=metadata.name") {
-            return Some((200, list("List", vec![])));
+            return Some((200, list("List", vec![], RV)));
         }
         if seen.lock().unwrap().is_empty() {
             vault_system("GET", uri)
         } else {
-            Some((200, list("List", vec![])))
+            Some((200, list("List", vec![], RV)))
         }
-    }));
+    });
     let rec = RecordingRunner::new();
     let helm = Helm::new(&rec, "helm", parse_version("v3.17.3").unwrap())
         .with_kube_context("kind-nvcf-dev");
@@ -393,26 +343,6 @@ async fn no_reinstall_uninstalls_then_deletes_and_waits_without_installing() {
 
 // ------------------------------------------------------------ the binary
 
-fn nvcf_dev(state: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("nvcf-dev").unwrap();
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", state)
-        .env("XDG_STATE_HOME", state)
-        .env("KUBECONFIG", state.join("no-kubeconfig"))
-        .env("CI", "true");
-    cmd
-}
-
-/// stderr is exactly one line: `error: ...`.
-fn one_error_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr).into_owned();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "one line expected:\n{text}");
-    assert!(lines[0].starts_with("error: "), "{text}");
-    lines[0].to_string()
-}
-
 #[test]
 fn reset_without_a_terminal_needs_yes() {
     let state = tempfile::tempdir().unwrap();
@@ -467,13 +397,6 @@ fn help_has_examples() {
 
 // ------------------------------------------------------------ logs
 
-fn not_found(kind: &str, name: &str) -> String {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": format!("{kind} \"{name}\" not found"), "reason": "NotFound",
-        "details": {"name": name, "kind": kind}, "code": 404})
-    .to_string()
-}
-
 fn pod(name: &str, containers: &[&str], labels: Value) -> Value {
     let cs: Vec<Value> = containers
         .iter()
@@ -509,6 +432,7 @@ fn vault_system_logs(method: &str, uri: &str) -> Option<(u16, String)> {
                     &["migrations"],
                     json!({"job-name": "openbao-server-migrations"}),
                 )],
+                RV,
             )
         }
         p if p == format!("{pods}/openbao-server-0") => pod(
@@ -535,7 +459,7 @@ fn vault_system_logs(method: &str, uri: &str) -> Option<(u16, String)> {
 
 #[tokio::test]
 async fn logs_prints_each_log_under_a_header_and_notes_the_missing() {
-    let (client, server) = Server::start(Box::new(vault_system_logs));
+    let (client, server) = Server::start(|method, uri, _| vault_system_logs(method, uri));
     let (shell, cap) = Shell::capture(OutputFormat::Text);
     let opts = LogsOptions {
         component: nvcf_dev::model::component("openbao").unwrap(),
@@ -568,7 +492,7 @@ async fn logs_prints_each_log_under_a_header_and_notes_the_missing() {
 
 #[tokio::test]
 async fn logs_follow_prefixes_each_line_with_pod_and_container() {
-    let (client, server) = Server::start(Box::new(vault_system_logs));
+    let (client, server) = Server::start(|method, uri, _| vault_system_logs(method, uri));
     let (shell, cap) = Shell::capture(OutputFormat::Text);
     let opts = LogsOptions {
         component: nvcf_dev::model::component("openbao").unwrap(),

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod kube_mock;
 pub mod registry;
 
 use std::path::PathBuf;
