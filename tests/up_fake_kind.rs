@@ -1,0 +1,361 @@
+//! `nvcf-dev up` and `down` as a user runs them, as far as this machine
+//! allows. kind has no node image here, so a stand-in `kind` script makes a
+//! "node" container (the test registry image) labelled the way kind labels
+//! its nodes, on the `kind` network, and writes a kubeconfig that points at a
+//! minimal fake API server in this process. Everything else is real: the
+//! registry container, the hosts.toml files written into the node through
+//! the Docker API, the network connect, the server-side applies, and the
+//! mirror step, which fails cleanly because the upstream is unreachable.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+const FAKE_KIND: &str = r#"#!/bin/sh
+# A stand-in for kind: records its argv, keeps state in $FAKE_KIND_STATE.
+echo "$*" >> "$FAKE_KIND_STATE/calls"
+name=""
+prev=""
+for a in "$@"; do [ "$prev" = "--name" ] && name="$a"; prev="$a"; done
+case "$1 $2" in
+  "get clusters") cat "$FAKE_KIND_STATE/clusters" 2>/dev/null; exit 0 ;;
+  "create cluster")
+    cat > "$FAKE_KIND_STATE/config-$name.yaml"
+    docker network inspect kind >/dev/null 2>&1 || docker network create kind >/dev/null
+    docker run -d --name "$name-control-plane" --label "io.x-k8s.kind.cluster=$name" \
+      --network kind "$NVCF_DEV_TEST_REGISTRY_IMAGE" >/dev/null || exit 1
+    echo "$name" >> "$FAKE_KIND_STATE/clusters" ;;
+  "export kubeconfig")
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: kind-%s\n  cluster: {server: "http://%s"}\nusers:\n- name: kind-%s\n  user: {token: fake}\ncontexts:\n- name: kind-%s\n  context: {cluster: kind-%s, user: kind-%s}\ncurrent-context: kind-%s\n' \
+      "$name" "$FAKE_API" "$name" "$name" "$name" "$name" "$name" > "$KUBECONFIG" ;;
+  "delete cluster")
+    docker rm -f "$name-control-plane" >/dev/null 2>&1
+    grep -v "^$name\$" "$FAKE_KIND_STATE/clusters" > "$FAKE_KIND_STATE/c.tmp"
+    mv "$FAKE_KIND_STATE/c.tmp" "$FAKE_KIND_STATE/clusters" ;;
+  *) echo "fake kind: unsupported: $*" >&2; exit 2 ;;
+esac
+"#;
+
+/// Answers /version, and server-side applies by echoing the object back.
+/// Anything else gets a 404 Status, as an empty cluster would answer.
+fn fake_api_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0u8; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let body = String::from_utf8_lossy(&body).to_string();
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_string();
+                    let path = parts.next().unwrap_or("").to_string();
+                    seen.lock().unwrap().push(format!("{method} {path} {body}"));
+                    let (code, reply) = if path.starts_with("/version") {
+                        (200, r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#.to_string())
+                    } else if method == "PATCH" {
+                        (200, body.clone())
+                    } else {
+                        (404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_string())
+                    };
+                    let sent = write!(
+                        stream,
+                        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+                        reply.len()
+                    );
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, log)
+}
+
+struct World {
+    home: tempfile::TempDir,
+    bin: PathBuf,
+    profile: PathBuf,
+    api: String,
+    cluster: String,
+    registry: String,
+}
+
+impl World {
+    fn new(tag: &str, port: u16) -> (World, Arc<Mutex<Vec<String>>>) {
+        let image = std::env::var("NVCF_DEV_TEST_REGISTRY_IMAGE")
+            .expect("run scripts/test.sh (it sets up Docker)");
+        let home = tempfile::tempdir().unwrap();
+        let bin = home.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let kind = bin.join("kind");
+        std::fs::write(&kind, FAKE_KIND).unwrap();
+        std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let helm = std::env::var("NVCF_DEV_TEST_HELM4").expect("run scripts/test.sh");
+        std::os::unix::fs::symlink(helm, bin.join("helm")).unwrap();
+        let registry = format!("nvcf-dev-test-up-{tag}");
+        let profile = home.path().join("test.yaml");
+        std::fs::write(
+            &profile,
+            format!(
+                "cassandraPassword: generate\ncluster:\n  kindConfig: single-node\n  storageSize: 1Gi\n  registry:\n    name: {registry}\n    image: {image}\n    port: {port}\n"
+            ),
+        )
+        .unwrap();
+        let (api, log) = fake_api_server();
+        let w = World {
+            home,
+            bin,
+            profile,
+            api,
+            cluster: format!("nvcf-dev-test-{tag}"),
+            registry,
+        };
+        w.cleanup();
+        (w, log)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_nvcf-dev"))
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
+            .env("HOME", self.home.path())
+            .env("XDG_STATE_HOME", self.home.path())
+            .env("KUBECONFIG", self.home.path().join("kubeconfig"))
+            .env("CI", "true")
+            .env("FAKE_KIND_STATE", self.home.path())
+            .env("FAKE_API", &self.api)
+            .env(
+                "NVCF_DEV_TEST_REGISTRY_IMAGE",
+                std::env::var("NVCF_DEV_TEST_REGISTRY_IMAGE").unwrap(),
+            )
+            // The upstream is unreachable: the mirror step must fail cleanly.
+            .env("REGISTRY", "127.0.0.1:1")
+            .env("REPOSITORY", "my-org/my-team")
+            .env("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789")
+            .arg("--profile")
+            .arg(&self.profile)
+            .args(["--cluster", &self.cluster])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.home.path().join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn node(&self) -> String {
+        format!("{}-control-plane", self.cluster)
+    }
+
+    /// Leftovers of a killed run must not decide the outcome.
+    fn cleanup(&self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.node(), &self.registry])
+            .output();
+        let _ = Command::new("docker")
+            .args(["volume", "rm", &format!("{}-data", self.registry)])
+            .output();
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A file from a container without a shell: `docker cp` to a directory.
+fn file_in(container: &str, path: &str, into: &Path) -> String {
+    let out = Command::new("docker")
+        .args(["cp", &format!("{container}:{path}")])
+        .arg(into)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{path}: {}", text(&out.stderr));
+    std::fs::read_to_string(into.join(Path::new(path).file_name().unwrap())).unwrap()
+}
+
+fn gone(name: &str) -> bool {
+    !Command::new("docker")
+        .args(["inspect", name])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn up_wires_registry_and_cluster_fails_cleanly_at_an_unreachable_upstream_and_down_removes_it() {
+    let (w, api_log) = World::new("e2e", 15861);
+    let out = w.run(&["up"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+
+    // Steps in order, each ✓; then the mirror fails with one line naming the registry.
+    let registry_line = format!(
+        " ✓ Starting local registry {} on 127.0.0.1:15861: created",
+        w.registry
+    );
+    assert!(err.contains(&registry_line), "{err}");
+    let cluster_line = format!(
+        " ✓ Creating cluster {}: created, context kind-{}",
+        w.cluster, w.cluster
+    );
+    assert!(err.contains(&cluster_line), "{err}");
+    assert!(
+        err.contains(" ✓ Connecting the cluster to the local registry: 1 node"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" ✓ Creating namespaces nats-system, vault-system, cassandra-system"),
+        "{err}"
+    );
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: ") && last.contains("127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("fake-ngc-key-for-tests"),
+        "the key never shows"
+    );
+
+    // kind got the config on stdin, with the containerd patch.
+    assert_eq!(
+        w.calls(),
+        [
+            "get clusters".to_string(),
+            format!("create cluster --name {} --config - --wait 2m", w.cluster),
+            format!("export kubeconfig --name {}", w.cluster),
+        ]
+    );
+    let config =
+        std::fs::read_to_string(w.home.path().join(format!("config-{}.yaml", w.cluster))).unwrap();
+    assert!(
+        config.contains("config_path = \"/etc/containerd/certs.d\""),
+        "{config}"
+    );
+
+    // The node has hosts.toml for the local registry and, local first, for upstream.
+    let dir = tempfile::tempdir().unwrap();
+    let local = file_in(
+        &w.node(),
+        "/etc/containerd/certs.d/localhost:15861/hosts.toml",
+        dir.path(),
+    );
+    assert!(
+        local.contains(&format!("[host.\"http://{}:5000\"]", w.registry)),
+        "{local}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = file_in(
+        &w.node(),
+        "/etc/containerd/certs.d/127.0.0.1:1/hosts.toml",
+        dir.path(),
+    );
+    assert!(
+        upstream.contains(&format!("http://{}:5000", w.registry)),
+        "{upstream}"
+    );
+
+    // The registry is on the kind network, so nodes reach it by name.
+    let nets = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+            &w.registry,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&nets.stdout).split_whitespace().any(|n| n == "kind"),
+        "{}",
+        text(&nets.stdout)
+    );
+
+    // The KEP-1755 ConfigMap and the namespaces were applied server-side.
+    let log = api_log.lock().unwrap().clone();
+    let applied = |needle: &str| {
+        log.iter()
+            .any(|l| l.starts_with("PATCH") && l.contains(needle))
+    };
+    assert!(
+        applied("/api/v1/namespaces/kube-public/configmaps/local-registry-hosting?"),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("localRegistryHosting.v1") && l.contains("localhost:15861")),
+        "{log:#?}"
+    );
+    for ns in ["nats-system", "vault-system", "cassandra-system"] {
+        assert!(
+            applied(&format!("/api/v1/namespaces/{ns}?")),
+            "{ns}: {log:#?}"
+        );
+    }
+
+    // A re-run picks up where it stopped: everything is reused.
+    let again = text(&w.run(&["up"]).stderr);
+    assert!(again.contains(": reused ("), "{again}");
+    assert!(
+        again.contains(&format!(" ✓ Creating cluster {}: reused", w.cluster)),
+        "{again}"
+    );
+
+    // down removes the cluster and the registry, and keeps the volume.
+    let out = w.run(&["down", "--yes"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(" ✓ Deleting cluster {}", w.cluster)),
+        "{err}"
+    );
+    assert!(gone(&w.node()) && gone(&w.registry), "{err}");
+    assert!(
+        !gone(&format!("{}-data", w.registry)),
+        "the mirrored images survive down"
+    );
+    let nothing = text(&w.run(&["down", "--yes"]).stderr);
+    assert!(nothing.contains("Nothing to remove"), "{nothing}");
+}
