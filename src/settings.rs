@@ -135,6 +135,7 @@ pub struct Flags {
     pub context: Option<String>,
     /// With `--context`: the registry the cluster pulls from.
     pub mirror_to: Option<String>,
+    pub rollback_on_failure: bool,
 }
 
 /// What the command is about to do decides what must be known.
@@ -184,6 +185,8 @@ pub struct Settings {
     pub cassandra_password: Option<Secret>,
     pub chart_versions: BTreeMap<String, String>,
     pub chart_paths: BTreeMap<String, PathBuf>,
+    /// helm's --atomic (helm 3) / --rollback-on-failure (helm 4).
+    pub rollback_on_failure: bool,
 }
 
 impl Settings {
@@ -462,6 +465,7 @@ pub fn resolve(
         cassandra_password,
         chart_versions,
         chart_paths,
+        rollback_on_failure: flags.rollback_on_failure,
     })
 }
 

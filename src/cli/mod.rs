@@ -139,6 +139,11 @@ pub struct SettingsArgs {
     /// With --context: the registry the cluster pulls charts and images from
     #[arg(long, value_name = "HOST", requires = "context")]
     pub mirror_to: Option<String>,
+
+    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
+    /// off by default so the failed state can be diagnosed
+    #[arg(long)]
+    pub rollback_on_failure: bool,
 }
 
 impl SettingsArgs {
@@ -154,6 +159,7 @@ impl SettingsArgs {
             charts: self.chart.clone(),
             context: self.context.clone(),
             mirror_to: self.mirror_to.clone(),
+            rollback_on_failure: self.rollback_on_failure,
         }
     }
 }

@@ -48,6 +48,7 @@ impl ComponentPlan {
             wait_for_jobs: self.component.wait_for_jobs,
             timeout: settings.install_timeout,
             plain_http: matches!(self.chart, ChartSource::Oci { .. }) && settings.plain_http(),
+            rollback_on_failure: settings.rollback_on_failure,
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct Release {
     pub timeout: Duration,
     /// The local registry speaks plain HTTP.
     pub plain_http: bool,
+    /// Roll back (or uninstall a first install) when it fails. Off by
+    /// default: a failed release left in place is what the diagnosis reads.
+    pub rollback_on_failure: bool,
 }
 
 #[derive(Debug)]
@@ -240,6 +243,17 @@ pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
     if r.plain_http {
         a.push("--plain-http".into());
     }
+    if r.rollback_on_failure {
+        // helm 4 renamed --atomic.
+        a.push(
+            if major >= 4 {
+                "--rollback-on-failure"
+            } else {
+                "--atomic"
+            }
+            .into(),
+        );
+    }
     a.extend(["-f".into(), r.values_file.display().to_string()]);
     a
 }
@@ -271,6 +285,7 @@ mod tests {
             wait_for_jobs: true,
             timeout: Duration::from_secs(900),
             plain_http: true,
+            rollback_on_failure: false,
         }
     }
 
@@ -331,6 +346,16 @@ mod tests {
         assert!(!call.args.contains(&"--wait-for-jobs".to_string()));
         assert!(!call.args.contains(&"--plain-http".to_string()));
         assert!(call.stdin.is_none());
+    }
+
+    #[test]
+    fn rollback_on_failure_is_atomic_in_helm3() {
+        let mut r = openbao();
+        r.rollback_on_failure = true;
+        assert!(upgrade_install_args(3, &r).contains(&"--atomic".to_string()));
+        let h4 = upgrade_install_args(4, &r);
+        assert!(h4.contains(&"--rollback-on-failure".to_string()));
+        assert!(!h4.contains(&"--atomic".to_string()));
     }
 
     #[tokio::test]
