@@ -94,6 +94,25 @@ pub fn scope_push(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
 }
 
+/// The scope to check `repo` with: push when the check comes before a
+/// push, pull otherwise.
+fn scope_for(repo: &str, for_push: bool) -> String {
+    if for_push {
+        scope_push(repo)
+    } else {
+        scope_pull(repo)
+    }
+}
+
+/// A response header as text; empty when missing or not visible ASCII.
+fn header_text(resp: &Response, name: impl reqwest::header::AsHeaderName) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A one-line description of a reqwest error including its causes.
 fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
@@ -323,32 +342,46 @@ impl Registry {
         self.http.request(method, self.url(path))
     }
 
+    /// Sends like [`Self::send`] for something that may be absent: the
+    /// response on success, None on 404, the registry's error otherwise.
+    async fn send_if_found(
+        &self,
+        what: &str,
+        scopes: &[String],
+        mk: impl Fn() -> RequestBuilder,
+    ) -> Result<Option<Response>, RegistryError> {
+        let resp = self.send(what, scopes, mk).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.status_error(what, resp).await);
+        }
+        Ok(Some(resp))
+    }
+
+    /// A manifest request that accepts every manifest kind the copy understands.
+    fn manifest_request(&self, method: Method, repo: &str, reference: &str) -> RequestBuilder {
+        self.request(method, &format!("/v2/{repo}/manifests/{reference}"))
+            .header(ACCEPT, MANIFEST_ACCEPT)
+    }
+
     /// GET a manifest: its raw bytes and content type, or None on 404.
     pub async fn get_manifest(
         &self,
         repo: &str,
         reference: &str,
     ) -> Result<Option<(Bytes, String)>, RegistryError> {
-        let path = format!("/v2/{repo}/manifests/{reference}");
         let what = format!("fetching manifest {repo}:{reference}");
-        let resp = self
-            .send(&what, &[scope_pull(repo)], || {
-                self.request(Method::GET, &path)
-                    .header(ACCEPT, MANIFEST_ACCEPT)
+        let Some(resp) = self
+            .send_if_found(&what, &[scope_pull(repo)], || {
+                self.manifest_request(Method::GET, repo, reference)
             })
-            .await?;
-        if resp.status() == StatusCode::NOT_FOUND {
+            .await?
+        else {
             return Ok(None);
-        }
-        if !resp.status().is_success() {
-            return Err(self.status_error(&what, resp).await);
-        }
-        let ct = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        };
+        let ct = header_text(&resp, CONTENT_TYPE);
         let body = resp
             .bytes()
             .await
@@ -363,32 +396,13 @@ impl Registry {
         reference: &str,
         for_push: bool,
     ) -> Result<Option<String>, RegistryError> {
-        let scopes = [if for_push {
-            scope_push(repo)
-        } else {
-            scope_pull(repo)
-        }];
-        let path = format!("/v2/{repo}/manifests/{reference}");
         let what = format!("checking manifest {repo}:{reference}");
         let resp = self
-            .send(&what, &scopes, || {
-                self.request(Method::HEAD, &path)
-                    .header(ACCEPT, MANIFEST_ACCEPT)
+            .send_if_found(&what, &[scope_for(repo, for_push)], || {
+                self.manifest_request(Method::HEAD, repo, reference)
             })
             .await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status().is_success() {
-            return Err(self.status_error(&what, resp).await);
-        }
-        Ok(Some(
-            resp.headers()
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string(),
-        ))
+        Ok(resp.map(|r| header_text(&r, "docker-content-digest")))
     }
 
     pub async fn put_manifest(
@@ -421,21 +435,14 @@ impl Registry {
         digest: &str,
         for_push: bool,
     ) -> Result<bool, RegistryError> {
-        let scopes = [if for_push {
-            scope_push(repo)
-        } else {
-            scope_pull(repo)
-        }];
         let path = format!("/v2/{repo}/blobs/{digest}");
         let what = format!("checking blob {digest} in {repo}");
         let resp = self
-            .send(&what, &scopes, || self.request(Method::HEAD, &path))
+            .send_if_found(&what, &[scope_for(repo, for_push)], || {
+                self.request(Method::HEAD, &path)
+            })
             .await?;
-        match resp.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self.status_error(&what, resp).await),
-        }
+        Ok(resp.is_some())
     }
 
     /// GET a blob; the caller streams the body.
@@ -446,18 +453,10 @@ impl Registry {
     ) -> Result<Option<Response>, RegistryError> {
         let path = format!("/v2/{repo}/blobs/{digest}");
         let what = format!("fetching blob {digest} from {repo}");
-        let resp = self
-            .send(&what, &[scope_pull(repo)], || {
-                self.request(Method::GET, &path)
-            })
-            .await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status().is_success() {
-            return Err(self.status_error(&what, resp).await);
-        }
-        Ok(Some(resp))
+        self.send_if_found(&what, &[scope_pull(repo)], || {
+            self.request(Method::GET, &path)
+        })
+        .await
     }
 
     /// Starts an upload, trying a cross-repository mount from `mount_from` first.
