@@ -461,19 +461,13 @@ impl Mirror {
     }
 
     async fn plan_one(&self, job: &CopyJob) -> Result<PlanItem, RegistryError> {
-        let (src, src_repo, reference, dst, dst_repo, push_ref) = self.endpoints(job).await?;
-        let root = self
-            .retry(|| {
-                self.fetch_tree(
-                    &src,
-                    &src_repo,
-                    &reference,
-                    &job.source,
-                    self.opts.platform.as_ref(),
-                )
-            })
-            .await?;
-        let push_ref = push_ref.unwrap_or_else(|| root.digest.clone());
+        let Resolved {
+            dst,
+            dst_repo,
+            root,
+            push_ref,
+            ..
+        } = self.resolve(job).await?;
         let blobs = root.blobs();
         let bytes_total = blobs.iter().map(|b| b.size).sum();
         let head = self
@@ -503,38 +497,40 @@ impl Mirror {
         Ok(item)
     }
 
-    /// Source and destination registries, repositories and references.
-    #[allow(clippy::type_complexity)]
-    async fn endpoints(
-        &self,
-        job: &CopyJob,
-    ) -> Result<
-        (
-            Arc<Registry>,
-            String,
-            String,
-            Arc<Registry>,
-            String,
-            Option<String>,
-        ),
-        RegistryError,
-    > {
+    /// Source and destination registries and repositories, the manifest
+    /// tree at the source, and the reference to push it under.
+    async fn resolve(&self, job: &CopyJob) -> Result<Resolved, RegistryError> {
         let s = parse_reference(&job.source)?;
         let d = parse_reference(&job.destination)?;
         let reference = s.digest().or(s.tag()).unwrap_or("latest").to_string();
-        // Push under the tag; a digest-only destination is pushed by the digest
-        // actually copied (which differs from the source digest in platform mode).
-        let push_ref = d.tag().map(str::to_string);
         let src = self.registry(s.registry()).await?;
         let dst = self.registry(d.registry()).await?;
-        Ok((
+        let src_repo = s.repository().to_string();
+        let root = self
+            .retry(|| {
+                self.fetch_tree(
+                    &src,
+                    &src_repo,
+                    &reference,
+                    &job.source,
+                    self.opts.platform.as_ref(),
+                )
+            })
+            .await?;
+        // Push under the tag; a digest-only destination is pushed by the digest
+        // actually copied (which differs from the source digest in platform mode).
+        let push_ref = d
+            .tag()
+            .map(str::to_string)
+            .unwrap_or_else(|| root.digest.clone());
+        Ok(Resolved {
             src,
-            s.repository().to_string(),
-            reference,
+            src_repo,
             dst,
-            d.repository().to_string(),
+            dst_repo: d.repository().to_string(),
+            root,
             push_ref,
-        ))
+        })
     }
 
     async fn copy_job<'j>(
@@ -560,19 +556,14 @@ impl Mirror {
         run: &Run<'_>,
         job: &CopyJob,
     ) -> Result<ImageOutcome, RegistryError> {
-        let (src, src_repo, reference, dst, dst_repo, push_ref) = self.endpoints(job).await?;
-        let root = self
-            .retry(|| {
-                self.fetch_tree(
-                    &src,
-                    &src_repo,
-                    &reference,
-                    &job.source,
-                    self.opts.platform.as_ref(),
-                )
-            })
-            .await?;
-        let push_ref = push_ref.unwrap_or_else(|| root.digest.clone());
+        let Resolved {
+            src,
+            src_repo,
+            dst,
+            dst_repo,
+            root,
+            push_ref,
+        } = self.resolve(job).await?;
         let total: u64 = root.blobs().iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
         let head = self
@@ -920,6 +911,17 @@ impl Mirror {
         pumped?;
         uploaded
     }
+}
+
+/// A job's two ends and the manifest tree found at the source.
+struct Resolved {
+    src: Arc<Registry>,
+    src_repo: String,
+    dst: Arc<Registry>,
+    dst_repo: String,
+    root: Node,
+    /// The destination's tag, or the digest copied when it has none.
+    push_ref: String,
 }
 
 struct Ctx<'a> {
