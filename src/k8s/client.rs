@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
 
 use super::error::{one_line, KubeError};
 
@@ -78,6 +81,22 @@ pub async fn client_from_kubeconfig(
 /// The context name kind gives a cluster.
 pub fn kind_context(cluster: &str) -> String {
     format!("kind-{cluster}")
+}
+
+/// The items of a list through `api`; a failure names the kind and `ns`
+/// (the namespace, or "cluster" for cluster-scoped kinds).
+pub(crate) async fn list<K>(api: Api<K>, lp: &ListParams, ns: &str) -> Result<Vec<K>, KubeError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.list(lp)
+        .await
+        .map(|l| l.items)
+        .map_err(|e| KubeError::List {
+            kind: K::plural(&()).to_string(),
+            namespace: ns.to_string(),
+            detail: one_line(&e),
+        })
 }
 
 /// Whether a command that changes a cluster may act on a context.

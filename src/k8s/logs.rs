@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, LogParams};
 use kube::Api;
 
+use super::client::list;
 use super::error::{one_line, KubeError};
 
 /// A log the guide's Troubleshooting sections name.
@@ -55,10 +56,10 @@ pub fn troubleshooting_logs(component: &str) -> Vec<LogSource> {
     }
 }
 
-fn log_err(pod: &str, e: kube::Error) -> KubeError {
+fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
     KubeError::Logs {
         pod: pod.to_string(),
-        detail: one_line(&e),
+        detail: one_line(e),
     }
 }
 
@@ -81,7 +82,7 @@ pub async fn pod_logs_text(
     Api::<Pod>::namespaced(client.clone(), ns)
         .logs(pod, &lp)
         .await
-        .map_err(|e| log_err(pod, e))
+        .map_err(|e| log_err(pod, &e))
 }
 
 /// A container's log as a stream of lines; with `follow` it stays open
@@ -103,14 +104,11 @@ pub async fn pod_logs(
     let reader = Api::<Pod>::namespaced(client.clone(), ns)
         .log_stream(pod, &lp)
         .await
-        .map_err(|e| log_err(pod, e))?;
+        .map_err(|e| log_err(pod, &e))?;
     let pod = pod.to_string();
-    Ok(reader.lines().map(move |l| {
-        l.map_err(|e| KubeError::Logs {
-            pod: pod.clone(),
-            detail: one_line(&e),
-        })
-    }))
+    Ok(reader
+        .lines()
+        .map(move |l| l.map_err(|e| log_err(&pod, &e))))
 }
 
 /// The last 20 lines of the previous (crashed) instance: what the guide's
@@ -132,16 +130,13 @@ pub async fn job_logs(
     job: &str,
     tail: Option<i64>,
 ) -> Result<String, KubeError> {
-    let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&ListParams::default().labels(&format!("job-name={job}")))
-        .await
-        .map_err(|e| KubeError::List {
-            kind: "pods".into(),
-            namespace: ns.into(),
-            detail: one_line(&e),
-        })?;
+    let pods: Vec<Pod> = list(
+        Api::namespaced(client.clone(), ns),
+        &ListParams::default().labels(&format!("job-name={job}")),
+        ns,
+    )
+    .await?;
     let mut names: Vec<String> = pods
-        .items
         .iter()
         .filter_map(|p| p.metadata.name.clone())
         .collect();

@@ -17,6 +17,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::client::list;
 use super::error::{is_not_found, one_line, KubeError};
 
 /// Everything listed in a namespace (plus the cluster-scoped objects
@@ -150,20 +151,6 @@ pub fn stale_resources(ns: &str, observed: &ObservedNamespace, release: &str) ->
             .map(|o| r(o, None)),
     );
     out
-}
-
-async fn list<K>(api: Api<K>, lp: &ListParams, ns: &str) -> Result<Vec<K>, KubeError>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    api.list(lp)
-        .await
-        .map(|l| l.items)
-        .map_err(|e| KubeError::List {
-            kind: K::plural(&()).to_string(),
-            namespace: ns.to_string(),
-            detail: one_line(&e),
-        })
 }
 
 /// Lists everything [`stale_resources`] looks at.

@@ -10,7 +10,8 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde::Serialize;
 
-use super::error::{one_line, KubeError};
+use super::client::list;
+use super::error::KubeError;
 use super::readiness::{job_state, pod_counts, JobState};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,28 +36,23 @@ pub fn summarize_namespace(ns: &str, pods: &[Pod], jobs: &[Job]) -> NamespaceSta
     }
 }
 
-fn list_err(kind: &str, ns: &str, e: kube::Error) -> KubeError {
-    KubeError::List {
-        kind: kind.into(),
-        namespace: ns.into(),
-        detail: one_line(&e),
-    }
+/// Every pod and job in `ns`.
+pub(crate) async fn list_pods_jobs(
+    client: &kube::Client,
+    ns: &str,
+) -> Result<(Vec<Pod>, Vec<Job>), KubeError> {
+    let all = ListParams::default();
+    let pods = list(Api::namespaced(client.clone(), ns), &all, ns).await?;
+    let jobs = list(Api::namespaced(client.clone(), ns), &all, ns).await?;
+    Ok((pods, jobs))
 }
 
 pub async fn namespace_status(
     client: &kube::Client,
     ns: &str,
 ) -> Result<NamespaceStatus, KubeError> {
-    let lp = ListParams::default();
-    let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&lp)
-        .await
-        .map_err(|e| list_err("pods", ns, e))?;
-    let jobs = Api::<Job>::namespaced(client.clone(), ns)
-        .list(&lp)
-        .await
-        .map_err(|e| list_err("jobs", ns, e))?;
-    Ok(summarize_namespace(ns, &pods.items, &jobs.items))
+    let (pods, jobs) = list_pods_jobs(client, ns).await?;
+    Ok(summarize_namespace(ns, &pods, &jobs))
 }
 
 /// One revision of a helm release, from its storage secret's labels.
@@ -108,11 +104,13 @@ pub async fn list_helm_releases(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let secrets = api
-        .list(&ListParams::default().labels("owner=helm"))
-        .await
-        .map_err(|e| list_err("secrets", ns.unwrap_or("all namespaces"), e))?;
-    Ok(helm_releases(&secrets.items))
+    let secrets = list(
+        api,
+        &ListParams::default().labels("owner=helm"),
+        ns.unwrap_or("all namespaces"),
+    )
+    .await?;
+    Ok(helm_releases(&secrets))
 }
 
 #[cfg(test)]

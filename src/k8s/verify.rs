@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use kube::api::{AttachParams, ListParams, LogParams};
+use kube::api::{AttachParams, LogParams};
 use kube::Api;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
@@ -27,6 +27,7 @@ use super::error::{one_line, KubeError};
 use super::readiness::{
     job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
+use super::status::list_pods_jobs;
 
 /// One verified fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -407,28 +408,6 @@ pub async fn exec_capture(
         stderr: errs,
         exit_code,
     })
-}
-
-async fn list_pods_jobs(
-    client: &kube::Client,
-    ns: &str,
-) -> Result<(Vec<Pod>, Vec<Job>), KubeError> {
-    let lerr = |kind: &str, e: kube::Error| KubeError::List {
-        kind: kind.into(),
-        namespace: ns.into(),
-        detail: one_line(&e),
-    };
-    let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| lerr("pods", e))?
-        .items;
-    let jobs = Api::<Job>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| lerr("jobs", e))?
-        .items;
-    Ok((pods, jobs))
 }
 
 /// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
