@@ -106,16 +106,8 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
 /// every other server pod.
 pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthReport {
-    let counts = pod_counts(pods);
-    let servers = pods
-        .iter()
-        .filter(|p| is_ordinal_pod(pod_name(p), "nats"))
-        .count();
-    let mut checks = vec![Check::new(
-        "pods ready",
-        counts.total > 0 && counts.ready == counts.total,
-        format!("{}/{} pods Ready", counts.ready, counts.total),
-    )];
+    let servers = ordinal_pods(pods, "nats");
+    let mut checks = vec![pods_ready_check(pods)];
     match nats0_log {
         Ok(log) => {
             let c = parse_nats_log(log);
@@ -144,6 +136,23 @@ pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthRepor
         component: "nats".into(),
         checks,
     }
+}
+
+/// "pods ready": every pod (and at least one) Ready.
+fn pods_ready_check(pods: &[Pod]) -> Check {
+    let counts = pod_counts(pods);
+    Check::new(
+        "pods ready",
+        counts.total > 0 && counts.ready == counts.total,
+        format!("{}/{} pods Ready", counts.ready, counts.total),
+    )
+}
+
+/// How many of `pods` are StatefulSet pods of `set`.
+fn ordinal_pods(pods: &[Pod], set: &str) -> usize {
+    pods.iter()
+        .filter(|p| is_ordinal_pod(pod_name(p), set))
+        .count()
 }
 
 /// `nats-0`, `cassandra-12`: a StatefulSet pod of `set`.
@@ -308,16 +317,8 @@ pub fn cassandra_report(
     jobs: &[Job],
     nodetool: Result<&str, String>,
 ) -> HealthReport {
-    let counts = pod_counts(pods);
-    let members = pods
-        .iter()
-        .filter(|p| is_ordinal_pod(pod_name(p), "cassandra"))
-        .count();
-    let mut checks = vec![Check::new(
-        "pods ready",
-        counts.total > 0 && counts.ready == counts.total,
-        format!("{}/{} pods Ready", counts.ready, counts.total),
-    )];
+    let members = ordinal_pods(pods, "cassandra");
+    let mut checks = vec![pods_ready_check(pods)];
     checks.push(match nodetool {
         Ok(out) => {
             let nodes = parse_nodetool_status(out);
