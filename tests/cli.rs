@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{nvcf_dev, one_error_line};
+use common::cli::{assert_success, nvcf_dev, one_error_line};
 use predicates::prelude::*;
 
 const FAKE_KEY: &str = "fake-ngc-key-for-tests-0123456789";
@@ -59,11 +59,7 @@ fn plan_json_is_one_document_of_the_promised_shape() {
         .args(["plan", "-o", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["profile"], "dev");
     assert_eq!(v["cluster"], "nvcf-dev");

@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
+use common::cli::assert_success;
 use common::registry::*;
 
 const REPO: &str = "my-org/my-team";
@@ -21,11 +22,7 @@ fn nvcf_dev(home: &Path, upstream: &str) -> assert_cmd::Command {
 
 fn run_json(cmd: &mut assert_cmd::Command) -> serde_json::Value {
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -55,11 +52,7 @@ fn push_charts(helm: &str, upstream: &str, work: &Path) {
             .arg(work)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
     }
     for entry in std::fs::read_dir(work).unwrap() {
         let path = entry.unwrap().path();
@@ -71,11 +64,7 @@ fn push_charts(helm: &str, upstream: &str, work: &Path) {
                 .arg("--plain-http")
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_success(&out);
         }
     }
 }
@@ -244,11 +233,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
         .args(["mirror", "--dry-run", "--why", "--to", &dest.host])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("StatefulSet/openbao-server container auto-unseal-sidecar"),

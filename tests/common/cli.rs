@@ -23,3 +23,13 @@ pub fn one_error_line(stderr: &[u8]) -> String {
     assert!(lines[0].starts_with("error: "), "{text}");
     lines[0].to_string()
 }
+
+/// The command succeeded; its stderr is the failure message otherwise.
+#[track_caller]
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
