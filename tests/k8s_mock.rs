@@ -194,15 +194,17 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
         Some((200, list("List", items, "750")))
     });
 
-    let dry = delete_stale(
-        &client,
-        "vault-system",
-        "openbao-server",
-        Duration::from_secs(5),
-        true,
-    )
-    .await
-    .unwrap();
+    let c = &client;
+    let stale = move |dry_run| {
+        delete_stale(
+            c,
+            "vault-system",
+            "openbao-server",
+            Duration::from_secs(5),
+            dry_run,
+        )
+    };
+    let dry = stale(true).await.unwrap();
     let names: Vec<String> = dry.iter().map(ToString::to_string).collect();
     assert_eq!(
         names,
@@ -217,15 +219,7 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
         "dry run deletes nothing"
     );
 
-    delete_stale(
-        &client,
-        "vault-system",
-        "openbao-server",
-        Duration::from_secs(5),
-        false,
-    )
-    .await
-    .unwrap();
+    stale(false).await.unwrap();
     let mut dels: Vec<String> = server
         .requests()
         .into_iter()
@@ -253,14 +247,6 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
         "{reqs:#?}"
     );
     // A second run finds nothing left.
-    let again = delete_stale(
-        &client,
-        "vault-system",
-        "openbao-server",
-        Duration::from_secs(5),
-        true,
-    )
-    .await
-    .unwrap();
+    let again = stale(true).await.unwrap();
     assert!(again.is_empty(), "{again:?}");
 }
