@@ -36,3 +36,12 @@ pub enum Error {
     #[error("interrupted: nothing half-done was kept; run the same command again to pick up where it stopped")]
     Interrupted,
 }
+
+/// Another library's message flattened to one line: every error nvcf-dev
+/// prints is one line.
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -61,13 +61,7 @@ pub enum KubeError {
     },
 }
 
-/// Flattens an error chain into one line: messages must fit one line.
-pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub(crate) use crate::error::one_line;
 
 /// True when the API said 404: used where "already gone" is success.
 pub(crate) fn is_not_found(e: &kube::Error) -> bool {

@@ -125,10 +125,4 @@ pub(crate) fn is_not_found(e: &BollardError) -> bool {
     )
 }
 
-/// Docker's own message flattened to one line.
-pub(crate) fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub(crate) use crate::error::one_line;
