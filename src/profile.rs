@@ -224,7 +224,7 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError
             return Err(ProfileError::ValuesNotAMap {
                 file: file.into(),
                 component: key.clone(),
-                found: kind_of(v),
+                found: crate::values::describe(v),
             });
         }
     }
@@ -244,18 +244,6 @@ fn strip_location(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a map",
-        Value::Tagged(_) => "a tagged value",
     }
 }
 

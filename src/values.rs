@@ -114,6 +114,19 @@ fn redact_in_place(v: &mut Value, secrets: &[&Secret]) {
     }
 }
 
+/// What a YAML value is, in words, for error messages ("a list", "empty").
+pub fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a map",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
 /// Every key path in the tree, for property checks such as "no nodeSelector anywhere".
 pub fn keys_named<'a>(v: &'a Value, name: &str) -> Vec<&'a Value> {
     let mut found = Vec::new();

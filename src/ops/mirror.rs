@@ -172,14 +172,7 @@ impl<'a> Mirrorer<'a> {
                 });
             }
         }
-        let missing: Vec<CopyJob> = chart_items
-            .iter()
-            .filter(|i| !i.present)
-            .map(|i| CopyJob {
-                source: i.source.clone(),
-                destination: i.destination.clone(),
-            })
-            .collect();
+        let missing = missing_jobs(&chart_items);
         if !self.opts.dry_run && !missing.is_empty() {
             let step = self.shell.step(format!(
                 "Mirroring {} chart{}",
@@ -241,14 +234,7 @@ impl<'a> Mirrorer<'a> {
             let present = self.present(&dest, &destination).await?;
             image_items.push(image_item(img, destination, present));
         }
-        let missing: Vec<CopyJob> = image_items
-            .iter()
-            .filter(|i| !i.present)
-            .map(|i| CopyJob {
-                source: i.source.clone(),
-                destination: i.destination.clone(),
-            })
-            .collect();
+        let missing = missing_jobs(&image_items);
         summary.images_already_present += image_items.iter().filter(|i| i.present).count()
             + chart_items.iter().filter(|i| i.present).count();
         if !self.opts.dry_run && !missing.is_empty() {
@@ -328,6 +314,18 @@ fn image_item(img: &DiscoveredImage, destination: String, present: bool) -> Mirr
         present,
         found_in: img.sources.clone(),
     }
+}
+
+/// Copy jobs for the items the destination does not have yet.
+fn missing_jobs(items: &[MirrorItem]) -> Vec<CopyJob> {
+    items
+        .iter()
+        .filter(|i| !i.present)
+        .map(|i| CopyJob {
+            source: i.source.clone(),
+            destination: i.destination.clone(),
+        })
+        .collect()
 }
 
 fn add(total: &mut Summary, s: &Summary) {

@@ -60,7 +60,7 @@ pub fn kind_config(template_yaml: &str, cluster: &str) -> Result<String, WiringE
     let doc: Value =
         serde_yaml_ng::from_str(template_yaml).map_err(|e| WiringError::Yaml(e.to_string()))?;
     let Value::Mapping(mut map) = doc else {
-        return Err(WiringError::NotAMap(describe(&doc)));
+        return Err(WiringError::NotAMap(crate::values::describe(&doc)));
     };
     match map.get("kind") {
         Some(Value::String(k)) if k == "Cluster" => {}
@@ -81,12 +81,15 @@ pub fn kind_config(template_yaml: &str, cluster: &str) -> Result<String, WiringE
                 Value::String(s) => Ok(s.clone()),
                 other => Err(WiringError::Patches(format!(
                     "one entry is {}",
-                    describe(other)
+                    crate::values::describe(other)
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?,
         Some(other) => {
-            return Err(WiringError::Patches(format!("it is {}", describe(other))));
+            return Err(WiringError::Patches(format!(
+                "it is {}",
+                crate::values::describe(other)
+            )));
         }
     };
     let mut patches: Vec<Value> = Vec::new();
@@ -148,23 +151,11 @@ fn classify(patch: &str) -> Result<Patch, WiringError> {
     })
 }
 
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "empty",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a map",
-        Value::Tagged(_) => "a tagged value",
-    }
-}
-
 fn shown(v: Option<&Value>) -> String {
     match v {
         None => "none".into(),
         Some(Value::String(s)) => format!("{s:?}"),
-        Some(other) => describe(other).into(),
+        Some(other) => crate::values::describe(other).into(),
     }
 }
 
