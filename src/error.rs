@@ -33,7 +33,7 @@ pub enum Error {
     /// Checks ran and some failed; their report has already been printed.
     #[error("{0}")]
     ChecksFailed(String),
-    #[error("interrupted: nothing half-done was kept; run the same command again to pick up where it stopped")]
+    #[error("interrupted: every step is idempotent, so run the same command again to pick up where it stopped")]
     Interrupted,
 }
 

@@ -23,6 +23,7 @@ case "$1 $2" in
   "get clusters") cat "$FAKE_KIND_STATE/clusters" 2>/dev/null; exit 0 ;;
   "create cluster")
     cat > "$FAKE_KIND_STATE/config-$name.yaml"
+    if [ -n "$FAKE_KIND_SLOW" ]; then echo $$ > "$FAKE_KIND_STATE/create.pid"; exec sleep 60; fi
     docker network inspect kind >/dev/null 2>&1 || docker network create kind >/dev/null
     docker run -d --name "$name-control-plane" --label "io.x-k8s.kind.cluster=$name" \
       --network kind "$NVCF_DEV_TEST_REGISTRY_IMAGE" >/dev/null || exit 1
@@ -145,8 +146,12 @@ impl World {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_nvcf-dev"))
-            .env_clear()
+        self.command(args).output().unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nvcf-dev"));
+        cmd.env_clear()
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
             .env("HOME", self.home.path())
             .env("XDG_STATE_HOME", self.home.path())
@@ -165,9 +170,8 @@ impl World {
             .arg("--profile")
             .arg(&self.profile)
             .args(["--cluster", &self.cluster])
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        cmd
     }
 
     fn calls(&self) -> Vec<String> {
@@ -358,4 +362,65 @@ fn up_wires_registry_and_cluster_fails_cleanly_at_an_unreachable_upstream_and_do
     );
     let nothing = text(&w.run(&["down", "--yes"]).stderr);
     assert!(nothing.contains("Nothing to remove"), "{nothing}");
+}
+
+fn alive(pid: i32) -> bool {
+    // Signal 0 checks for existence; a zombie counts as gone for us.
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    exists
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_kills_kind_and_says_how_to_resume() {
+    let (w, _) = World::new("ctrlc", 15862);
+    let child = w
+        .command(&["up"])
+        .env("FAKE_KIND_SLOW", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid_file = w.home.path().join("create.pid");
+    let started = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "kind create never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kind_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(kind_pid));
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(interrupted.elapsed().as_secs() < 5, "stops promptly");
+    assert_eq!(out.status.code(), Some(130));
+    let err = text(&out.stderr);
+    assert!(err.contains(" ✗ Creating cluster"), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("error: interrupted:")
+            && err.contains("run the same command again"),
+        "{err}"
+    );
+    for _ in 0..50 {
+        if !alive(kind_pid) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !alive(kind_pid),
+        "the kind child was killed, not left running"
+    );
 }
