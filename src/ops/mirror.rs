@@ -316,6 +316,21 @@ fn image_item(img: &DiscoveredImage, destination: String, present: bool) -> Mirr
     }
 }
 
+/// Registries the mirrored images came from besides `upstream`, so the
+/// cluster can be told to look in the local registry for them too.
+pub fn other_registries(report: &MirrorReport, upstream: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = report
+        .items
+        .iter()
+        .filter_map(|i| crate::registry::parse_reference(&i.source).ok())
+        .map(|r| r.registry().to_string())
+        .filter(|h| h != upstream)
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
 /// Copy jobs for the items the destination does not have yet.
 fn missing_jobs(items: &[MirrorItem]) -> Vec<CopyJob> {
     items
@@ -438,4 +453,48 @@ pub fn print(shell: &Shell, r: &MirrorReport, why: bool) {
         format_duration(std::time::Duration::from_secs_f64(s.elapsed_secs)),
         s.throughput_mib_s
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(source: &str) -> MirrorItem {
+        MirrorItem {
+            kind: "image",
+            source: source.into(),
+            destination: String::new(),
+            present: false,
+            found_in: vec![],
+        }
+    }
+
+    #[test]
+    fn other_registries_are_the_sources_beyond_upstream() {
+        let report = MirrorReport {
+            destination: "localhost:5001".into(),
+            dry_run: false,
+            items: vec![
+                item("nvcr.io/org/team/nats-server:2.10"),
+                item("busybox:1.36"),
+                item("quay.io/x/y:1"),
+                item("docker.io/library/alpine:3"),
+            ],
+            unresolved: vec![],
+            summary: Summary::default(),
+        };
+        assert_eq!(
+            other_registries(&report, "nvcr.io"),
+            ["docker.io", "quay.io"]
+        );
+    }
+
+    #[test]
+    fn missing_jobs_skip_what_is_present() {
+        let mut present = item("nvcr.io/a/b:1");
+        present.present = true;
+        let jobs = missing_jobs(&[present, item("nvcr.io/a/c:1")]);
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].source, "nvcr.io/a/c:1");
+    }
 }

@@ -60,6 +60,23 @@ pub async fn mirror(ctx: &Ctx) -> crate::Result<()> {
     let report = crate::ops::mirror::Mirrorer::new(&ctx.shell, &ctx.settings, &helm, opts)
         .run(&ctx.plan)
         .await?;
+    if let Target::Kind { cluster } = &ctx.settings.target {
+        // Images from other registries (e.g. a chart's docker.io defaults) are
+        // in the local registry too: point containerd there for them as well.
+        let extra = crate::ops::mirror::other_registries(&report, &ctx.settings.upstream_registry);
+        if !extra.is_empty() {
+            let docker = ctx.docker()?;
+            for node in docker.kind_node_containers(cluster).await? {
+                for host in &extra {
+                    let (dir, contents) =
+                        crate::steps::wiring::mirror_host_file(host, &ctx.settings.registry_name);
+                    docker
+                        .write_file(&node, &format!("{dir}/hosts.toml"), contents.as_bytes())
+                        .await?;
+                }
+            }
+        }
+    }
     let s = &report.summary;
     ctx.shell.status(format!(
         " ✓ Mirrored {} charts and images into {} ({} already there, {:.1} MiB copied)",

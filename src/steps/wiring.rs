@@ -188,6 +188,17 @@ pub fn hosts_toml_upstream(upstream: &str, registry_container: &str, port: u16) 
     )
 }
 
+/// The hosts.toml that makes containerd try the local registry first for
+/// images of `registry`, as (directory, contents). `up` adds one per registry
+/// the mirrored images came from, beyond the upstream one.
+pub fn mirror_host_file(registry: &str, registry_container: &str) -> (String, String) {
+    let host = registry_host(registry);
+    (
+        format!("{CERTS_DIR}/{host}"),
+        hosts_toml_upstream(host, registry_container, REGISTRY_CONTAINER_PORT),
+    )
+}
+
 /// The host[:port] part of a registry given with or without scheme or path,
 /// which is how containerd names the hosts directory.
 fn registry_host(upstream: &str) -> &str {
@@ -432,5 +443,19 @@ containerdConfigPatches:
                 assert!(table || kv, "{line:?} in\n{text}");
             }
         }
+    }
+
+    #[test]
+    fn mirror_host_files_send_other_registries_to_the_local_one_first() {
+        let (dir, toml) = mirror_host_file("docker.io", "nvcf-dev-registry");
+        assert_eq!(dir, "/etc/containerd/certs.d/docker.io");
+        assert!(
+            toml.contains("[host.\"http://nvcf-dev-registry:5000\"]"),
+            "{toml}"
+        );
+        assert!(
+            toml.starts_with("server = \"https://registry-1.docker.io\""),
+            "{toml}"
+        );
     }
 }
