@@ -47,6 +47,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Profile: a built-in name (dev, prod) or the path of a profile file
     #[arg(long, global = true, value_name = "NAME|PATH", default_value = crate::profile::DEFAULT_PROFILE)]
@@ -99,6 +100,7 @@ pub enum Command {
 
 /// Settings that can be given as flags; they win over the environment and the profile.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Settings (flags win over the environment and the profile)")]
 pub struct SettingsArgs {
     /// Upstream registry of the charts and images [env: REGISTRY] [default: nvcr.io]
     #[arg(long, value_name = "HOST")]
