@@ -6,7 +6,7 @@ use crate::settings::DEFAULT_REGISTRY_PORT;
 
 /// Check that this machine is ready for `nvcf-dev up`.
 ///
-/// Checks the Docker daemon (DOCKER_HOST is honoured), kind, helm (3.12+ or 4)
+/// Checks the Docker daemon (DOCKER_HOST is honoured), kind, helm (3.13+ or 4)
 /// and kubectl, that the local registry's port is free or ours, the Linux
 /// inotify limits kind needs, free disk for images, and NGC credentials.
 /// Exits non-zero when any check fails.

@@ -360,8 +360,37 @@ pub struct ExecOutput {
     pub exit_code: Option<i32>,
 }
 
-/// Runs `command` in a container and collects its output and exit code.
+/// How long one check (an exec or a log read) may take. An exec stream has
+/// no read timeout of its own, and `bao status` during a raft join or
+/// `nodetool` while the JVM starts can stall: a stalled check is a failed check.
+pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs `command` in a container and collects its output and exit code,
+/// within [`CHECK_TIMEOUT`].
 pub async fn exec_capture(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    container: &str,
+    command: &[&str],
+) -> Result<ExecOutput, KubeError> {
+    match tokio::time::timeout(
+        CHECK_TIMEOUT,
+        exec_unbounded(client, ns, pod, container, command),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(KubeError::Exec {
+            pod: pod.to_string(),
+            container: container.to_string(),
+            command: command.join(" "),
+            detail: format!("no answer within {}s", CHECK_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+async fn exec_unbounded(
     client: &kube::Client,
     ns: &str,
     pod: &str,
@@ -419,7 +448,10 @@ pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport
         container: Some("nats".into()),
         ..Default::default()
     };
-    let log = api.logs("nats-0", &lp).await.map_err(|e| one_line(&e));
+    let log = match tokio::time::timeout(CHECK_TIMEOUT, api.logs("nats-0", &lp)).await {
+        Ok(r) => r.map_err(|e| one_line(&e)),
+        Err(_) => Err(format!("no log within {}s", CHECK_TIMEOUT.as_secs())),
+    };
     Ok(nats_report(&pods, log.as_deref().map_err(Clone::clone)))
 }
 

@@ -67,7 +67,17 @@ pub async fn verify_until_healthy(
     let deadline = Instant::now() + grace;
     let mut pause = Duration::from_secs(2);
     loop {
-        let report = verify(client, c).await.map_err(|e| e.to_string());
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        let report = match tokio::time::timeout(left, verify(client, c)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "{} could not be verified within {}s",
+                c.name,
+                grace.as_secs()
+            )),
+        };
         let healthy = matches!(&report, Ok(r) if r.healthy());
         if healthy || Instant::now() + pause > deadline {
             return report;
@@ -77,19 +87,27 @@ pub async fn verify_until_healthy(
     }
 }
 
-/// Verifies every planned component; one that cannot be reached is unhealthy.
+/// The bound on one component's checks in `status` and `up`'s summary.
+pub const VERIFY_ALL_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Verifies every planned component, all at once; one that cannot be reached is unhealthy.
 pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport> {
     let checks = plan.components.iter().map(|cp| async move {
-        match verify(client, cp.component).await {
-            Ok(r) => r,
-            Err(e) => HealthReport {
-                component: cp.component.name.to_string(),
-                checks: vec![crate::k8s::Check {
-                    name: "reachable".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                }],
-            },
+        let failed = |detail: String| HealthReport {
+            component: cp.component.name.to_string(),
+            checks: vec![crate::k8s::Check {
+                name: "reachable".into(),
+                ok: false,
+                detail,
+            }],
+        };
+        match tokio::time::timeout(VERIFY_ALL_TIMEOUT, verify(client, cp.component)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => failed(e.to_string()),
+            Err(_) => failed(format!(
+                "the checks took over {}s",
+                VERIFY_ALL_TIMEOUT.as_secs()
+            )),
         }
     });
     futures::future::join_all(checks).await

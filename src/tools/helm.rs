@@ -1,4 +1,7 @@
-//! The helm CLI, helm 3.12+ and helm 4, through the command runner.
+//! The helm CLI, helm 3.13+ and helm 4, through the command runner.
+//!
+//! 3.13 rather than 3.12: `--plain-http` (pulling charts from the
+//! local registry) and `uninstall --ignore-not-found` first shipped in 3.13.
 //!
 //! The flags that differ between majors are chosen from the detected version:
 //! helm 4 turned `--wait` into a strategy (`--wait=watcher`) and renamed
@@ -26,7 +29,7 @@ impl std::fmt::Display for HelmVersion {
 
 pub const MIN_HELM3: HelmVersion = HelmVersion {
     major: 3,
-    minor: 12,
+    minor: 13,
     patch: 0,
 };
 
@@ -55,7 +58,7 @@ pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
     })
 }
 
-/// helm 3.12 or later, or helm 4.
+/// helm 3.13 or later, or helm 4.
 pub fn check_supported(v: HelmVersion) -> Result<(), ToolError> {
     if v.major >= 4 || v >= MIN_HELM3 {
         Ok(())
@@ -63,7 +66,7 @@ pub fn check_supported(v: HelmVersion) -> Result<(), ToolError> {
         Err(ToolError::TooOld {
             tool: "helm",
             found: v.to_string(),
-            need: "3.12 or later, or 4",
+            need: "3.13 or later, or 4",
             hint: crate::tools::install_hint("helm"),
         })
     }
@@ -305,14 +308,14 @@ mod tests {
 
     #[test]
     fn old_helm_is_refused_with_the_version() {
-        let err = check_supported(parse_version("v3.11.2").unwrap())
+        let err = check_supported(parse_version("v3.12.3").unwrap())
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("`helm` v3.11.2 is too old: nvcf-dev needs 3.12 or later, or 4"),
+            err.starts_with("`helm` v3.12.3 is too old: nvcf-dev needs 3.13 or later, or 4"),
             "{err}"
         );
-        check_supported(parse_version("v3.12.0").unwrap()).unwrap();
+        check_supported(parse_version("v3.13.0").unwrap()).unwrap();
         check_supported(parse_version("v4.0.0").unwrap()).unwrap();
     }
 

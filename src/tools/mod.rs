@@ -29,7 +29,7 @@ pub enum ToolError {
 pub fn install_hint(tool: &str) -> &'static str {
     match tool {
         "kind" => "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), e.g. `go install sigs.k8s.io/kind@latest`",
-        "helm" => "install helm 3.12+ or 4 (https://helm.sh/docs/intro/install/)",
+        "helm" => "install helm 3.13+ or 4 (https://helm.sh/docs/intro/install/)",
         "kubectl" => "install kubectl (https://kubernetes.io/docs/tasks/tools/); nvcf-dev itself does not need it, but the guide's commands do",
         "docker" => "install Docker Engine (Debian: `apt-get install docker.io`) and start it",
         _ => "install it and make sure it is on PATH",
