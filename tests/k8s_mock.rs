@@ -250,3 +250,45 @@ async fn stale_openbao_resources_are_deleted_and_awaited() {
     let again = stale(true).await.unwrap();
     assert!(again.is_empty(), "{again:?}");
 }
+
+#[tokio::test]
+async fn only_missing_namespaces_are_created_and_existing_ones_are_left_alone() {
+    // vault-system already exists (someone else's); the other two do not.
+    let (client, server) = Server::start(|method, uri, body| {
+        match method {
+        "GET" if uri.starts_with("/api/v1/namespaces/vault-system") => Some((
+            200,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "vault-system", "labels": {"team": "platform"}}}).to_string(),
+        )),
+        "GET" => {
+            let name = uri.trim_start_matches("/api/v1/namespaces/").split('?').next().unwrap().to_string();
+            Some((404, not_found("namespaces", &name)))
+        }
+        "POST" => Some((201, body.to_string())),
+        _ => Some((405, "{}".into())),
+    }
+    });
+    let created = nvcf_dev::k8s::wiring::ensure_namespaces(
+        &client,
+        &["nats-system", "vault-system", "cassandra-system"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created, ["nats-system", "cassandra-system"]);
+    let posts: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("POST"))
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.contains("\"dev.nvcf.managed-by\":\"nvcf-dev\"")),
+        "{posts:?}"
+    );
+    assert!(
+        !posts.iter().any(|p| p.contains("vault-system")),
+        "an existing namespace is never touched"
+    );
+}

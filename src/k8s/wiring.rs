@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::Api;
 
 use super::error::{one_line, KubeError};
@@ -78,23 +78,40 @@ pub async fn apply_local_registry_configmap(
     })
 }
 
-/// Server-side applies each namespace (idempotent; helm later installs into them).
-pub async fn apply_namespaces(client: &kube::Client, names: &[&str]) -> Result<(), KubeError> {
+/// Creates each namespace that does not exist yet, labelled as ours. A
+/// namespace that already exists is left exactly as it is: it is not ours,
+/// so `down` will never empty it. Returns the names it created.
+pub async fn ensure_namespaces(
+    client: &kube::Client,
+    names: &[&str],
+) -> Result<Vec<String>, KubeError> {
     let api: Api<Namespace> = Api::all(client.clone());
+    let failed = |name: &str, e: kube::Error| KubeError::Apply {
+        kind: "Namespace".into(),
+        name: name.to_string(),
+        detail: one_line(&e),
+    };
+    let mut created = Vec::new();
     for name in names {
-        api.patch(
-            name,
-            &apply_params(),
-            &Patch::Apply(&managed_namespace(name)),
-        )
-        .await
-        .map_err(|e| KubeError::Apply {
-            kind: "Namespace".into(),
-            name: name.to_string(),
-            detail: one_line(&e),
-        })?;
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| failed(name, e))?
+            .is_some()
+        {
+            continue;
+        }
+        match api
+            .create(&PostParams::default(), &managed_namespace(name))
+            .await
+        {
+            Ok(_) => created.push(name.to_string()),
+            // Created meanwhile by someone else: theirs, and fine.
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(failed(name, e)),
+        }
     }
-    Ok(())
+    Ok(created)
 }
 
 #[cfg(test)]

@@ -59,7 +59,8 @@ impl Step for Namespaces {
     }
 
     async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
-        crate::k8s::wiring::apply_namespaces(ctx.kube()?, &crate::model::namespaces()).await?;
-        Ok(None)
+        let created =
+            crate::k8s::wiring::ensure_namespaces(ctx.kube()?, &crate::model::namespaces()).await?;
+        Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))
     }
 }
