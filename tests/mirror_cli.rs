@@ -257,3 +257,55 @@ async fn an_unreachable_upstream_is_one_clear_error() {
     assert!(last.starts_with("error: "), "{err}");
     assert!(last.contains("127.0.0.1:1"), "names the registry: {last}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn charts_are_fetched_for_helm_without_any_registry_login() {
+    let helm = common::helm4();
+    let upstream = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    push_charts(&helm, &upstream.host, work.path());
+    let state = tempfile::tempdir().unwrap();
+    let host: &'static str = Box::leak(upstream.host.clone().into_boxed_str());
+    let env = nvcf_dev::settings::Env::from_pairs([("REGISTRY", host), ("REPOSITORY", REPO)]);
+    let ctx = nvcf_dev::settings::Context {
+        env: &env,
+        prompt: &nvcf_dev::settings::NoPrompt,
+        state_dir: Some(state.path().into()),
+    };
+    let settings = nvcf_dev::settings::resolve(
+        nvcf_dev::profile::load("dev").unwrap(),
+        "nvcf-dev",
+        &nvcf_dev::settings::Flags::default(),
+        &ctx,
+        nvcf_dev::settings::Purpose::Plan,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let reference = format!("{host}/{REPO}/helm-nvcf-openbao-server:0.22.1");
+    let path = nvcf_dev::ops::mirror::fetch_chart_file(&settings, &reference, dir.path())
+        .await
+        .unwrap();
+    let out = Command::new(&helm)
+        .args(["show", "chart"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let chart = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        chart.contains("name: helm-nvcf-openbao-server") && chart.contains("version: 0.22.1"),
+        "{chart}"
+    );
+
+    let missing = nvcf_dev::ops::mirror::fetch_chart_file(
+        &settings,
+        &format!("{host}/{REPO}/helm-nvcf-nope:1.0.0"),
+        dir.path(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        missing.contains("helm-nvcf-nope:1.0.0") && missing.contains("not found"),
+        "{missing}"
+    );
+}

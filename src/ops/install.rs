@@ -42,6 +42,27 @@ pub fn write_values(
     Ok(path)
 }
 
+/// Charts in a registry helm cannot reach without a login (anything but the
+/// plain-HTTP local registry) are fetched by nvcf-dev itself into `dir`, and
+/// installed from the file.
+pub async fn localize_charts(
+    plan: &mut Plan,
+    settings: &Settings,
+    dir: &Path,
+) -> crate::Result<()> {
+    if settings.plain_http() {
+        return Ok(());
+    }
+    for cp in &mut plan.components {
+        if let crate::settings::ChartSource::Oci { reference, version } = &cp.chart {
+            let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
+            let path = crate::ops::mirror::fetch_chart_file(settings, &oci, dir).await?;
+            cp.chart = crate::settings::ChartSource::Local(path);
+        }
+    }
+    Ok(())
+}
+
 /// Runs the guide's Verify section for a component.
 pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport, KubeError> {
     match c.name {

@@ -71,9 +71,51 @@ pub fn destination(settings: &Settings, to: Option<&str>) -> String {
 /// says), else the docker config.
 pub fn credentials(settings: &Settings) -> CredentialSource {
     let mut creds = CredentialSource::from_env();
-    creds.ngc_api_key = settings.ngc_api_key.clone();
+    creds.ngc_api_key = settings.ngc_api_key.clone().or_else(|| {
+        settings
+            .registry_credential_b64
+            .as_ref()
+            .and_then(key_from_credential)
+    });
     creds.ngc_registries = vec![settings.upstream_registry.clone()];
     creds
+}
+
+/// The API key inside REGISTRY_CREDENTIAL_B64 (`$oauthtoken:<key>`, base64),
+/// for users who set only that, as the guide's variables allow.
+fn key_from_credential(b64: &crate::secret::Secret) -> Option<crate::secret::Secret> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.expose().trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, key) = text.split_once(':')?;
+    (user == crate::registry::auth::NGC_USER && !key.is_empty())
+        .then(|| crate::secret::Secret::new(key))
+}
+
+/// Fetches `reference`'s chart archive into `dir` with nvcf-dev's own
+/// credentials, so helm installs a local file and never needs a registry
+/// login (which would store the key in helm's config).
+pub async fn fetch_chart_file(
+    settings: &Settings,
+    reference: &str,
+    dir: &Path,
+) -> crate::Result<std::path::PathBuf> {
+    let r = crate::registry::parse_reference(reference)?;
+    let creds = credentials(settings).resolve(r.registry()).await?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap_or_default();
+    let reg = Registry::new(r.registry(), http, creds, &[]);
+    let bytes = fetch_chart(&reg, reference).await?;
+    let name = r.repository().rsplit('/').next().unwrap_or("chart");
+    let path = dir.join(format!("{name}-{}.tgz", r.tag().unwrap_or("latest")));
+    std::fs::write(&path, bytes)
+        .map_err(|e| crate::Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
 }
 
 pub struct Mirrorer<'a> {
@@ -487,6 +529,22 @@ mod tests {
             other_registries(&report, "nvcr.io"),
             ["docker.io", "quay.io"]
         );
+    }
+
+    #[test]
+    fn the_key_is_taken_from_the_registry_credential() {
+        use base64::Engine;
+        let b64 = |s: &str| {
+            crate::secret::Secret::new(base64::engine::general_purpose::STANDARD.encode(s))
+        };
+        assert_eq!(
+            key_from_credential(&b64("$oauthtoken:nvapi-fake"))
+                .unwrap()
+                .expose(),
+            "nvapi-fake"
+        );
+        assert!(key_from_credential(&b64("someone:else")).is_none());
+        assert!(key_from_credential(&crate::secret::Secret::new("not base64!")).is_none());
     }
 
     #[test]

@@ -235,10 +235,11 @@ pub async fn execute(
     }
     let helm = helm
         .ok_or_else(|| crate::Error::Usage("internal: reset needs helm unless --dry-run".into()))?;
-    let build = crate::ops::plan::build(settings)?;
+    let mut build = crate::ops::plan::build(settings)?;
     let dir = install::private_dir().map_err(|e| {
         crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
     })?;
+    install::localize_charts(&mut build, settings, dir.path()).await?;
     let installer = Installer {
         shell,
         settings,
