@@ -22,7 +22,7 @@ fn main() {
         }
     });
     if let Err(e) = result {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", nvcf_dev::secret::scrub(&e.to_string()));
         std::process::exit(match e {
             nvcf_dev::Error::Interrupted => 130,
             _ => 1,

@@ -46,6 +46,32 @@ impl serde::Serialize for Secret {
     }
 }
 
+/// The secrets this process holds, so that every line it prints can be
+/// scrubbed, even text from helm or a pod log that echoes one back.
+static KNOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers `secret` for [`scrub`].
+pub fn register(secret: &Secret) {
+    if secret.0.len() >= 4 {
+        let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+        if !known.contains(&secret.0) {
+            known.push(secret.0.clone());
+        }
+    }
+}
+
+/// `text` with every registered secret replaced by `<redacted>`.
+pub fn scrub(text: &str) -> String {
+    let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for s in known.iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
 /// Replaces every occurrence of any of `secrets` in `text` with `<redacted>`.
 /// Used on text that came from elsewhere (helm's output, a values tree) and may
 /// echo a secret back.
@@ -75,6 +101,16 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"<redacted>\"");
         assert_eq!(s.expose(), "hunter2-very-secret");
+    }
+
+    #[test]
+    fn registered_secrets_are_scrubbed_from_any_text() {
+        register(&Secret::new("scrub-me-1234"));
+        assert_eq!(
+            scrub("helm said: value scrub-me-1234 is bad"),
+            "helm said: value <redacted> is bad"
+        );
+        assert_eq!(scrub("nothing here"), "nothing here");
     }
 
     #[test]

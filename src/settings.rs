@@ -448,6 +448,12 @@ pub fn resolve(
         chart_paths.insert(c, path);
     }
 
+    for secret in [&ngc_api_key, &registry_credential_b64, &cassandra_password]
+        .into_iter()
+        .flatten()
+    {
+        crate::secret::register(secret);
+    }
     Ok(Settings {
         profile,
         target,

@@ -128,8 +128,9 @@ impl Shell {
 
     /// A result line, on stdout.
     pub fn out(&self, line: impl AsRef<str>) {
+        let line = crate::secret::scrub(line.as_ref());
         let mut w = self.out.lock().unwrap();
-        let _ = writeln!(w, "{}", line.as_ref());
+        let _ = writeln!(w, "{line}");
         let _ = w.flush();
     }
 
@@ -153,6 +154,7 @@ impl Shell {
 
     /// A line on stderr that `-q` does not silence (errors, confirmations).
     pub fn err_line(&self, line: &str) {
+        let line = &crate::secret::scrub(line);
         if let Some(m) = &self.multi {
             if m.println(line).is_ok() {
                 return;

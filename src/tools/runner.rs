@@ -93,7 +93,7 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{command}` failed with exit code {code}{}", indent_output(.stdout, .stderr))]
+    #[error("`{command}` failed with exit code {code}{}", last_line(.stdout, .stderr))]
     Failed {
         command: String,
         code: i32,
@@ -112,23 +112,19 @@ impl RunError {
     }
 }
 
-fn indent_output(stdout: &str, stderr: &str) -> String {
-    let text: Vec<&str> = stderr
-        .lines()
-        .chain(stdout.lines())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    if text.is_empty() {
-        return String::new();
-    }
-    // The last lines say why; the first are usually progress.
-    let tail = &text[text.len().saturating_sub(20)..];
-    let mut s = String::from(":");
-    for l in tail {
-        s.push_str("\n    ");
-        s.push_str(l);
-    }
-    s
+/// What the command said last, which is usually why it failed: one line,
+/// so the error stays one line (`-v` logs the whole output).
+fn last_line(stdout: &str, stderr: &str) -> String {
+    let last = |text: &str| {
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_string())
+    };
+    last(stderr)
+        .or_else(|| last(stdout))
+        .map(|l| format!(": {l}"))
+        .unwrap_or_default()
 }
 
 #[async_trait]
@@ -185,6 +181,7 @@ impl CommandRunner for SystemRunner {
         if out.status.success() {
             Ok(output)
         } else {
+            tracing::info!(command = %line, code = output.code, "failed:\n{}{}", output.stderr, output.stdout);
             Err(RunError::Failed {
                 command: line,
                 code: output.code,
@@ -292,13 +289,11 @@ mod tests {
             .await
             .unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.starts_with(
-                "`sh -c 'echo progress; echo why >&2; exit 3'` failed with exit code 3:"
-            ),
-            "{msg}"
+        assert_eq!(
+            msg, "`sh -c 'echo progress; echo why >&2; exit 3'` failed with exit code 3: why",
+            "one line: the command and its last word"
         );
-        assert!(msg.contains("\n    why"), "{msg}");
+        assert_eq!(err.output(), Some(("progress\n", "why\n")));
     }
 
     #[tokio::test]
