@@ -113,6 +113,8 @@ pub enum ProfileError {
         component: String,
         found: &'static str,
     },
+    #[error("profile {file}: values.{path} has a key that is not a string; helm values keys are strings")]
+    NonStringKey { file: String, path: String },
     #[error("profile {file}: cluster.installTimeout `{value}` is not a duration: use e.g. 90s, 15m or 1h")]
     BadDuration { file: String, value: String },
     #[error("kind config `{name}` (from profile {file}) not found: built-in configs are {available}; or give a path")]
@@ -220,6 +222,12 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError
                 valid,
             });
         }
+        if let Some(path) = non_string_key(v, key) {
+            return Err(ProfileError::NonStringKey {
+                file: file.into(),
+                path,
+            });
+        }
         if !(v.is_mapping() || v.is_null()) {
             return Err(ProfileError::ValuesNotAMap {
                 file: file.into(),
@@ -237,6 +245,22 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError
         }
     }
     Ok(profile)
+}
+
+/// The path to the first map key that is not a string (helm, and JSON
+/// output, only know string keys).
+fn non_string_key(v: &Value, at: &str) -> Option<String> {
+    match v {
+        Value::Mapping(m) => m.iter().find_map(|(k, v)| match k.as_str() {
+            Some(k) => non_string_key(v, &format!("{at}.{k}")),
+            None => Some(at.to_string()),
+        }),
+        Value::Sequence(s) => s
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| non_string_key(v, &format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// serde_yaml's message repeats the location we print ourselves.
@@ -354,6 +378,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "profile my.yaml sets values.vault, but `vault` is not a component: valid components are nats, openbao, cassandra");
+    }
+
+    #[test]
+    fn keys_must_be_strings() {
+        let err = parse(
+            "values:\n  nats:\n    nats:\n      ? [a, b]\n      : 1\n",
+            "x",
+            "f",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "profile f: values.nats.nats has a key that is not a string; helm values keys are strings");
     }
 
     #[test]

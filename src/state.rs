@@ -82,10 +82,12 @@ pub fn ensure_password(path: &Path) -> Result<Secret, StateError> {
     let pw = Alphanumeric.sample_string(&mut rand::rng(), 24);
     // Write to a temporary name and rename, so a crash never leaves half a password.
     let tmp = path.with_extension("tmp");
+    // A leftover of a crash may have other permissions: start afresh, so the
+    // file is created 0600 rather than opened as it was.
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)
         .map_err(|e| io("write", e))?;

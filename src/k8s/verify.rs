@@ -67,7 +67,7 @@ impl HealthReport {
 pub struct NatsCluster {
     /// From `[INF] Cluster name is <name>`.
     pub name: Option<String>,
-    /// Peer addresses of routes currently up (created and not closed since).
+    /// Peers (host only) with a route currently up (created and not closed since).
     pub routes: Vec<String>,
 }
 
@@ -97,10 +97,23 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
             routes.remove(&rid);
         }
     }
-    let mut routes: Vec<String> = routes.into_values().collect();
+    // A peer counts once: inbound routes show its ephemeral port, solicited
+    // ones :6222, and NATS 2.10 pools several routes per peer.
+    let mut routes: Vec<String> = routes
+        .into_values()
+        .map(|a| peer_host(&a).to_string())
+        .collect();
     routes.sort();
     routes.dedup();
     NatsCluster { name, routes }
+}
+
+/// The host of `host:port` (IPv6 in brackets included).
+fn peer_host(addr: &str) -> &str {
+    match addr.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => addr.rsplit_once(':').map_or(addr, |(h, _)| h),
+    }
 }
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
@@ -533,7 +546,7 @@ mod tests {
     fn nats_log_gives_cluster_name_and_routes() {
         let c = parse_nats_log(fixture!("nats-0_nats.log"));
         assert_eq!(c.name.as_deref(), Some("nats"));
-        assert_eq!(c.routes, ["10.244.0.8:6222", "10.244.0.9:6222"]);
+        assert_eq!(c.routes, ["10.244.0.8", "10.244.0.9"]);
         // The guide's grep would find nothing.
         assert!(!fixture!("nats-0_nats.log").contains("Cluster Name"));
     }
@@ -557,7 +570,7 @@ mod tests {
         let one_route = "[INF] Cluster name is nats\n[INF] 10.244.0.8:6222 - rid:5 - Route connection created\n";
         let r = nats_report(&pods, Ok(one_route));
         assert!(!r.healthy());
-        assert_eq!(r.checks[2].detail, "1 of 2 routes up (10.244.0.8:6222)");
+        assert_eq!(r.checks[2].detail, "1 of 2 routes up (10.244.0.8)");
     }
 
     #[test]
@@ -644,5 +657,15 @@ mod tests {
         assert_eq!(r.checks[1].detail, "2/3 nodes UN; not UN: DN 10.244.0.18");
         let r = cassandra_report(&pods, &jobs, Ok(fixture!("nodetool_status_3node_up.txt")));
         assert!(r.checks[1].detail.contains("UJ 10.244.0.18"));
+    }
+
+    #[test]
+    fn a_peer_with_several_routes_counts_once() {
+        let log = "[1] [INF] Cluster name is nats\n\
+[1] [INF] 10.244.0.8:6222 - rid:5 - Route connection created\n\
+[1] [INF] 10.244.0.8:43122 - rid:6 - Route connection created\n\
+[1] [INF] 10.244.0.8:43124 - rid:7 - Route connection created\n";
+        let c = parse_nats_log(log);
+        assert_eq!(c.routes, ["10.244.0.8"]);
     }
 }
