@@ -13,20 +13,53 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let terminal = TerminalState::save();
     let result = runtime.block_on(async {
+        // Listen before anything runs, and run the command on a worker, so a
+        // Ctrl-C is seen even while a prompt blocks that worker.
+        let interrupt = tokio::signal::ctrl_c();
+        let mut task = tokio::spawn(cli::run(cli));
         tokio::select! {
-            r = cli::run(cli) => r,
-            // Dropping the command's future kills its child processes
-            // (kill_on_drop), so Ctrl-C leaves nothing running.
-            _ = tokio::signal::ctrl_c() => Err(nvcf_dev::Error::Interrupted),
+            r = &mut task => r.unwrap_or_else(|e| Err(nvcf_dev::Error::Usage(format!("internal error: {e}")))),
+            _ = interrupt => {
+                // Dropping the command's future kills its child processes
+                // (kill_on_drop); give that a moment, then leave.
+                task.abort();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(3), &mut task).await;
+                Err(nvcf_dev::Error::Interrupted)
+            }
         }
     });
     if let Err(e) = result {
+        if matches!(e, nvcf_dev::Error::Interrupted) {
+            // A password prompt turns echo off; never leave the terminal so.
+            terminal.restore();
+        }
         eprintln!("error: {}", nvcf_dev::secret::scrub(&e.to_string()));
+        // Exit without waiting for a worker still blocked in a prompt.
         std::process::exit(match e {
             nvcf_dev::Error::Interrupted => 130,
             _ => 1,
         });
+    }
+}
+
+/// The terminal settings of stdin at start, to put back after an interrupt.
+struct TerminalState(Option<libc::termios>);
+
+impl TerminalState {
+    fn save() -> TerminalState {
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid out-pointer; fails harmlessly when stdin is no terminal.
+        let ok = unsafe { libc::tcgetattr(0, &mut t) } == 0;
+        TerminalState(ok.then_some(t))
+    }
+
+    fn restore(&self) {
+        if let Some(t) = &self.0 {
+            // SAFETY: restores settings read from the same fd.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
+        }
     }
 }
 

@@ -71,7 +71,7 @@ impl Env {
 
 /// Asks the user for what is missing. `NoPrompt` is used without a terminal
 /// and with `--yes`, so nothing ever blocks on stdin there.
-pub trait Prompter {
+pub trait Prompter: Send + Sync {
     fn text(&self, prompt: &str) -> Option<String>;
     fn password(&self, prompt: &str) -> Option<String>;
     fn confirm(&self, prompt: &str) -> bool;
