@@ -351,6 +351,23 @@ fn up_wires_registry_and_cluster_fails_cleanly_at_an_unreachable_upstream_and_do
         "{again}"
     );
 
+    // After a reboot the nodes are stopped: say how to start them.
+    let stopped = Command::new("docker")
+        .args(["stop", "-t", "0", &w.node()])
+        .output()
+        .unwrap();
+    assert!(stopped.status.success());
+    let out = w.run(&["up"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .contains(&format!("run `docker start {}`", w.node())),
+        "{err}"
+    );
+
     // down removes the cluster and the registry, and keeps the volume.
     let out = w.run(&["down", "--yes"]);
     let err = text(&out.stderr);

@@ -259,10 +259,29 @@ impl Runtime {
 
     /// Names of the node containers of kind cluster `cluster`, sorted.
     pub async fn kind_node_containers(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let filters = HashMap::from([(
+        self.list_kind_nodes(cluster, false).await
+    }
+
+    /// The cluster's node containers that are not running (e.g. after a reboot).
+    pub async fn stopped_kind_nodes(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
+        let running = self.list_kind_nodes(cluster, true).await?;
+        let mut all = self.list_kind_nodes(cluster, false).await?;
+        all.retain(|n| !running.contains(n));
+        Ok(all)
+    }
+
+    async fn list_kind_nodes(
+        &self,
+        cluster: &str,
+        running_only: bool,
+    ) -> Result<Vec<String>, DockerError> {
+        let mut filters = HashMap::from([(
             "label".to_string(),
             vec![format!("{KIND_CLUSTER_LABEL}={cluster}")],
         )]);
+        if running_only {
+            filters.insert("status".to_string(), vec!["running".to_string()]);
+        }
         let list = self
             .docker
             .list_containers(Some(

@@ -33,6 +33,13 @@ impl Step for KindCluster {
                     "kind knows cluster `{cluster}` but none of its node containers exist: run `nvcf-dev down` (or `kind delete cluster --name {cluster}`), then `nvcf-dev up` again"
                 )));
             }
+            let stopped = ctx.docker()?.stopped_kind_nodes(&cluster).await?;
+            if !stopped.is_empty() {
+                return Err(crate::Error::Usage(format!(
+                    "cluster `{cluster}` exists but its node containers are stopped (after a reboot?): run `docker start {}`, then `nvcf-dev up` again",
+                    stopped.join(" ")
+                )));
+            }
             "reused".to_string()
         } else {
             let (template, source) = ctx.settings.profile.kind_config()?;
