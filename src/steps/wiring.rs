@@ -3,9 +3,8 @@
 //! (<https://kind.sigs.k8s.io/docs/user/local-registry/>):
 //!
 //! 1. the kind config carries a containerd patch so containerd reads registry
-//!    hosts from `/etc/containerd/certs.d` ([`kind_config`]); node images of
-//!    kind v0.27+ already do, and the patch is harmless there, but it makes
-//!    older node images (a user's `image:` pin) work the same way;
+//!    hosts from `/etc/containerd/certs.d` ([`kind_config`]), as kind's
+//!    guide does; it is added exactly once, whatever node image a profile pins;
 //! 2. each node gets `certs.d/localhost:<port>/hosts.toml`, so images named
 //!    `localhost:<port>/...` (what a developer pushes to) are pulled from the
 //!    registry container over the kind network ([`hosts_toml_local`]);
