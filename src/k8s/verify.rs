@@ -394,12 +394,21 @@ pub async fn exec_capture(
     .await
     {
         Ok(r) => r,
-        Err(_) => Err(KubeError::Exec {
-            pod: pod.to_string(),
-            container: container.to_string(),
-            command: command.join(" "),
-            detail: format!("no answer within {}s", CHECK_TIMEOUT.as_secs()),
-        }),
+        Err(_) => Err(exec_error(
+            pod,
+            container,
+            command,
+            format!("no answer within {}s", CHECK_TIMEOUT.as_secs()),
+        )),
+    }
+}
+
+fn exec_error(pod: &str, container: &str, command: &[&str], detail: String) -> KubeError {
+    KubeError::Exec {
+        pod: pod.to_string(),
+        container: container.to_string(),
+        command: command.join(" "),
+        detail,
     }
 }
 
@@ -410,12 +419,7 @@ async fn exec_unbounded(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let err = |detail: String| KubeError::Exec {
-        pod: pod.to_string(),
-        container: container.to_string(),
-        command: command.join(" "),
-        detail,
-    };
+    let err = |detail: String| exec_error(pod, container, command, detail);
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let ap = AttachParams::default()
         .container(container)
