@@ -387,20 +387,52 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    match tokio::time::timeout(
-        CHECK_TIMEOUT,
-        exec_unbounded(client, ns, pod, container, command),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(exec_error(
-            pod,
-            container,
-            command,
-            format!("no answer within {}s", CHECK_TIMEOUT.as_secs()),
-        )),
-    }
+    let err = |detail: String| exec_error(pod, container, command, detail);
+    let run = async {
+        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let ap = AttachParams::default()
+            .container(container)
+            .stdout(true)
+            .stderr(true);
+        let mut proc = api
+            .exec(pod, command.iter().map(|s| s.to_string()), &ap)
+            .await
+            .map_err(|e| err(one_line(&e)))?;
+        let status = proc.take_status();
+        let (mut out, mut errs) = (String::new(), String::new());
+        let mut stdout = proc.stdout();
+        let mut stderr = proc.stderr();
+        let read_out = async {
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.read_to_string(&mut out).await;
+            }
+        };
+        let read_err = async {
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.read_to_string(&mut errs).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        let exit_code = match status {
+            Some(s) => s.await.as_ref().and_then(exit_code),
+            None => None,
+        };
+        drop((stdout, stderr));
+        proc.join().await.map_err(|e| err(one_line(&e)))?;
+        Ok(ExecOutput {
+            stdout: out,
+            stderr: errs,
+            exit_code,
+        })
+    };
+    tokio::time::timeout(CHECK_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(err(format!(
+                "no answer within {}s",
+                CHECK_TIMEOUT.as_secs()
+            )))
+        })
 }
 
 fn exec_error(pod: &str, container: &str, command: &[&str], detail: String) -> KubeError {
@@ -410,51 +442,6 @@ fn exec_error(pod: &str, container: &str, command: &[&str], detail: String) -> K
         command: command.join(" "),
         detail,
     }
-}
-
-async fn exec_unbounded(
-    client: &kube::Client,
-    ns: &str,
-    pod: &str,
-    container: &str,
-    command: &[&str],
-) -> Result<ExecOutput, KubeError> {
-    let err = |detail: String| exec_error(pod, container, command, detail);
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let ap = AttachParams::default()
-        .container(container)
-        .stdout(true)
-        .stderr(true);
-    let mut proc = api
-        .exec(pod, command.iter().map(|s| s.to_string()), &ap)
-        .await
-        .map_err(|e| err(one_line(&e)))?;
-    let status = proc.take_status();
-    let (mut out, mut errs) = (String::new(), String::new());
-    let mut stdout = proc.stdout();
-    let mut stderr = proc.stderr();
-    let read_out = async {
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_string(&mut out).await;
-        }
-    };
-    let read_err = async {
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_string(&mut errs).await;
-        }
-    };
-    tokio::join!(read_out, read_err);
-    let exit_code = match status {
-        Some(s) => s.await.as_ref().and_then(exit_code),
-        None => None,
-    };
-    drop((stdout, stderr));
-    proc.join().await.map_err(|e| err(one_line(&e)))?;
-    Ok(ExecOutput {
-        stdout: out,
-        stderr: errs,
-        exit_code,
-    })
 }
 
 /// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
