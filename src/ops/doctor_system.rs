@@ -11,6 +11,9 @@ use crate::settings::Env;
 pub struct SystemProbe {
     env: Env,
     runner: crate::tools::runner::SystemRunner,
+    /// One connection attempt for every check that needs Docker: when the
+    /// daemon is down, that attempt takes seconds.
+    docker: tokio::sync::OnceCell<Result<crate::runtime::Runtime, String>>,
 }
 
 impl SystemProbe {
@@ -18,16 +21,27 @@ impl SystemProbe {
         SystemProbe {
             env,
             runner: crate::tools::runner::SystemRunner,
+            docker: tokio::sync::OnceCell::new(),
         }
+    }
+
+    async fn runtime(&self) -> Result<&crate::runtime::Runtime, String> {
+        self.docker
+            .get_or_init(|| async {
+                crate::runtime::Runtime::connect()
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
 #[async_trait]
 impl Probe for SystemProbe {
     async fn docker(&self) -> Result<String, String> {
-        let rt = crate::runtime::Runtime::connect()
-            .await
-            .map_err(|e| e.to_string())?;
+        let rt = self.runtime().await?;
         rt.server_version().await.map_err(|e| e.to_string())
     }
 
@@ -37,9 +51,7 @@ impl Probe for SystemProbe {
 
     async fn registry_port(&self, port: u16) -> Result<PortUse, String> {
         use crate::runtime::PortHolder;
-        let rt = crate::runtime::Runtime::connect()
-            .await
-            .map_err(|e| e.to_string())?;
+        let rt = self.runtime().await?;
         match rt.port_holder(port).await.map_err(|e| e.to_string())? {
             PortHolder::Free => Ok(PortUse::Free),
             PortHolder::Ours { .. } => Ok(PortUse::OurRegistry),

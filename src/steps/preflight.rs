@@ -18,7 +18,7 @@ impl Step for Preflight {
     async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
         let helm = Helm::detect(ctx.runner.as_ref()).await?;
         let version = helm.version();
-        ctx.found.helm_program = Some(tools::find("helm")?.display().to_string());
+        ctx.found.helm_program = Some(helm.program().to_string());
         ctx.found.helm_version = Some(version);
         let mut note = format!("helm {version}");
         if let Target::Kind { .. } = ctx.settings.target {

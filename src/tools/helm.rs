@@ -145,6 +145,11 @@ impl<'a> Helm<'a> {
         self.version
     }
 
+    /// The helm binary this wrapper runs.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
     /// The argv of `helm upgrade --install`, in the form this helm major takes.
     pub fn upgrade_install_args(&self, r: &Release) -> Vec<String> {
         upgrade_install_args(self.version.major, r)
