@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments and reports errors; everything it
 //! does lives here so that tests can drive it.
 
+pub mod chart;
 pub mod cli;
 pub mod error;
 pub mod k8s;

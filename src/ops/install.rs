@@ -185,16 +185,7 @@ impl Installer<'_> {
         };
         if let Err(e) = helm_result {
             step.fail();
-            let helm_says = e
-                .output()
-                .and_then(|(_, stderr)| {
-                    stderr
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| e.to_string());
+            let helm_says = e.why().unwrap_or_else(|| e.to_string());
             let diagnosis = match crate::k8s::progress::wait_ready(
                 self.client,
                 c.namespace,

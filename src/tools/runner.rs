@@ -110,19 +110,42 @@ impl RunError {
             RunError::Spawn { .. } => None,
         }
     }
+
+    /// The command's own account of why it failed, in one line.
+    pub fn why(&self) -> Option<String> {
+        self.output().and_then(|(out, err)| why_failed(out, err))
+    }
 }
 
-/// What the command said last, which is usually why it failed: one line,
-/// so the error stays one line (`-v` logs the whole output).
-fn last_line(stdout: &str, stderr: &str) -> String {
-    let last = |text: &str| {
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.trim().to_string())
+/// Why a command failed, in one line (`-v` logs the whole output). helm,
+/// kubectl and kind say why on an `Error:` line (which may run on over
+/// several lines), and helm follows a template failure with a hint that
+/// explains nothing; otherwise the last line said is usually the reason.
+pub fn why_failed(stdout: &str, stderr: &str) -> Option<String> {
+    const HINTS: &[&str] = &["Use --debug flag to render out invalid YAML"];
+    let said = |text: &str| -> Option<String> {
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !HINTS.contains(l))
+            .collect();
+        let from = lines
+            .iter()
+            .rposition(|l| l.starts_with("Error:") || l.starts_with("ERROR:"))
+            .unwrap_or(lines.len().checked_sub(1)?);
+        Some(
+            lines[from..]
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     };
-    last(stderr)
-        .or_else(|| last(stdout))
+    said(stderr).or_else(|| said(stdout))
+}
+
+fn last_line(stdout: &str, stderr: &str) -> String {
+    why_failed(stdout, stderr)
         .map(|l| format!(": {l}"))
         .unwrap_or_default()
 }
@@ -280,6 +303,27 @@ mod tests {
             c.command_line(),
             r"helm upgrade --install nats --set 'a=it'\''s here'"
         );
+    }
+
+    #[test]
+    fn helm_template_failure_reads_as_its_error_line() {
+        // helm 3.17's stderr for a chart's `fail`, hint and all.
+        let stderr = "Error: execution error at (helm-nvcf-openbao-server/templates/validate-sidecar-version.yaml:84:12): OpenBao image tag mismatch: server: 2.5.5-nv-1.3.1,\n  sidecar: 2.2.2-nv-1\n\nUse --debug flag to render out invalid YAML\n";
+        assert_eq!(
+            why_failed("", stderr).unwrap(),
+            "Error: execution error at (helm-nvcf-openbao-server/templates/validate-sidecar-version.yaml:84:12): OpenBao image tag mismatch: server: 2.5.5-nv-1.3.1, sidecar: 2.2.2-nv-1"
+        );
+    }
+
+    #[test]
+    fn install_failure_keeps_helm_error_not_the_warnings_before_it() {
+        let stderr = "WARNING: Kubernetes configuration file is group-readable\nError: INSTALLATION FAILED: context deadline exceeded\n";
+        assert_eq!(
+            why_failed("", stderr).unwrap(),
+            "Error: INSTALLATION FAILED: context deadline exceeded"
+        );
+        assert_eq!(why_failed("ok\nlast words\n", "").unwrap(), "last words");
+        assert_eq!(why_failed("", "\n \n"), None);
     }
 
     #[tokio::test]
