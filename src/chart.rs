@@ -274,25 +274,10 @@ fn walk_undeclared(
 pub fn prune_undeclared(values: &mut Value, defaults: &Value) -> Vec<String> {
     let gone = undeclared(values, defaults);
     for path in &gone {
-        remove_path(values, path);
+        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        crate::values::remove_path(values, &refs);
     }
     gone.iter().map(|p| p.join(".")).collect()
-}
-
-fn remove_path(root: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut cur = root;
-    for key in parents {
-        match cur.get_mut(key.as_str()) {
-            Some(next) => cur = next,
-            None => return,
-        }
-    }
-    if let Value::Mapping(m) = cur {
-        m.remove(last.as_str());
-    }
 }
 
 /// Where the chart declares a key of the same name as `path`'s last, for a

@@ -27,6 +27,10 @@ pub enum Error {
     Discover(#[from] crate::registry::discover::DiscoverError),
     #[error(transparent)]
     Docker(#[from] crate::runtime::DockerError),
+    #[error(transparent)]
+    Chart(#[from] crate::chart::ChartError),
+    #[error(transparent)]
+    Fit(#[from] crate::fit::FitError),
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]
     Usage(String),

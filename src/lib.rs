@@ -6,6 +6,7 @@
 pub mod chart;
 pub mod cli;
 pub mod error;
+pub mod fit;
 pub mod k8s;
 pub mod model;
 pub mod ops;

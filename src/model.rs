@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 /// One Phase 1 component, exactly as the guide's tables and install commands give it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Component {
     pub name: &'static str,
     pub chart: &'static str,
@@ -22,12 +22,18 @@ pub struct Component {
     pub storage_class_path: &'static [&'static str],
     /// Every PVC size in this chart's values.
     pub storage_size_paths: &'static [&'static [&'static str]],
+    /// Where the Cassandra password goes in this chart's values: everything
+    /// that logs in to Cassandra, and everything Cassandra lets in, must agree.
+    pub cassandra_password_paths: &'static [&'static [&'static str]],
+    /// What this chart needs of its values beyond the guide's keys, fitted
+    /// to the chart pulled (see `fit`).
+    pub fit: Option<crate::fit::Rule>,
 }
 
 pub const NATS: Component = Component {
     name: "nats",
     chart: "helm-nvcf-nats",
-    version: "0.5.0",
+    version: "0.8.0",
     release: "nats",
     namespace: "nats-system",
     depends_on: &[],
@@ -42,12 +48,14 @@ pub const NATS: Component = Component {
         "storageClassName",
     ],
     storage_size_paths: &[&["nats", "config", "jetstream", "fileStore", "pvc", "size"]],
+    cassandra_password_paths: &[],
+    fit: None,
 };
 
 pub const OPENBAO: Component = Component {
     name: "openbao",
     chart: "helm-nvcf-openbao-server",
-    version: "0.22.1",
+    version: "0.32.0",
     release: "openbao-server",
     namespace: "vault-system",
     depends_on: &["nats"],
@@ -55,12 +63,15 @@ pub const OPENBAO: Component = Component {
     base_values: include_str!("values/openbao-values.yaml"),
     storage_class_path: &["openbao", "server", "dataStorage", "storageClass"],
     storage_size_paths: &[&["openbao", "server", "dataStorage", "size"]],
+    // In the migrations' env list: filled through its <CASSANDRA_PASSWORD> placeholder.
+    cassandra_password_paths: &[],
+    fit: Some(crate::fit::openbao),
 };
 
 pub const CASSANDRA: Component = Component {
     name: "cassandra",
     chart: "helm-nvcf-cassandra",
-    version: "0.9.0",
+    version: "0.20.1",
     release: "cassandra",
     namespace: "cassandra-system",
     depends_on: &[],
@@ -68,6 +79,13 @@ pub const CASSANDRA: Component = Component {
     base_values: include_str!("values/cassandra-values.yaml"),
     storage_class_path: &["cassandra", "global", "defaultStorageClass"],
     storage_size_paths: &[&["cassandra", "persistence", "size"]],
+    // The superuser, and the service roles Phase 2 services log in as with
+    // the password OpenBao's migrations hand them (DEFAULT_CASSANDRA_PASSWORD).
+    cassandra_password_paths: &[
+        &["cassandra", "dbUser", "password"],
+        &["cassandra", "serviceRolePassword"],
+    ],
+    fit: Some(crate::fit::cassandra),
 };
 
 /// Phase 1, in the guide's order.
@@ -178,20 +196,20 @@ mod tests {
                 "openbao-server",
                 "vault-system",
                 "helm-nvcf-openbao-server",
-                "0.22.1"
+                "0.32.0"
             )
         );
         assert!(o.wait_for_jobs);
         let n = component("nats").unwrap();
         assert_eq!(
             (n.release, n.namespace, n.version),
-            ("nats", "nats-system", "0.5.0")
+            ("nats", "nats-system", "0.8.0")
         );
         assert!(!n.wait_for_jobs);
         let c = component("cassandra").unwrap();
         assert_eq!(
             (c.release, c.namespace, c.version),
-            ("cassandra", "cassandra-system", "0.9.0")
+            ("cassandra", "cassandra-system", "0.20.1")
         );
         assert_eq!(
             namespaces(),

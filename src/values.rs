@@ -69,6 +69,20 @@ pub fn get_path<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(root, |cur, key| cur.get(*key))
 }
 
+pub fn get_path_mut<'a>(root: &'a mut Value, path: &[&str]) -> Option<&'a mut Value> {
+    path.iter().try_fold(root, |cur, key| cur.get_mut(*key))
+}
+
+/// Removes the key at `path`, if it is there.
+pub fn remove_path(root: &mut Value, path: &[&str]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    if let Some(Value::Mapping(m)) = get_path_mut(root, parents) {
+        m.remove(*last);
+    }
+}
+
 /// Replaces placeholders inside every string of the tree. Working on parsed
 /// strings, not on the file's text, means a value can never inject YAML.
 pub fn fill_placeholders(v: &mut Value, placeholders: &[(&str, &str)]) {

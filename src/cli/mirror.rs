@@ -73,6 +73,7 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         keep_going: args.keep_going,
         concurrency: args.concurrency as usize,
         insecure_registries: args.insecure_registry,
+        report_fit: true,
     };
     let report = Mirrorer::new(&app.shell, &settings, &helm, opts)
         .run(&plan)

@@ -42,25 +42,53 @@ pub fn write_values(
     Ok(path)
 }
 
-/// Charts in a registry helm cannot reach without a login (anything but the
-/// plain-HTTP local registry) are fetched by nvcf-dev itself into `dir`, and
-/// installed from the file.
-pub async fn localize_charts(
+/// Fetches the charts of `components` into `dir` (with nvcf-dev's own
+/// credentials, so helm never needs a registry login, which would store the
+/// key in helm's config), reads each, and fits its values to it: helm then
+/// installs a local file with values that chart reads. Done before anything
+/// is installed or removed, so a chart that cannot be had, or values it
+/// would refuse, stop the command while the cluster is untouched.
+pub async fn prepare_charts(
     plan: &mut Plan,
     settings: &Settings,
     dir: &Path,
+    shell: &Shell,
+    components: &[&str],
 ) -> crate::Result<()> {
-    if settings.plain_http() {
-        return Ok(());
-    }
     for cp in &mut plan.components {
-        if let crate::settings::ChartSource::Oci { reference, version } = &cp.chart {
-            let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
-            let path = crate::ops::mirror::fetch_chart_file(settings, &oci, dir).await?;
-            cp.chart = crate::settings::ChartSource::Local(path);
+        if !components.contains(&cp.component.name) {
+            continue;
         }
+        let path = match &cp.chart {
+            crate::settings::ChartSource::Oci { reference, version } => {
+                let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
+                crate::ops::mirror::fetch_chart_file(settings, &oci, dir).await?
+            }
+            crate::settings::ChartSource::Local(path) => path.clone(),
+        };
+        let chart = crate::chart::read_path(&path)?;
+        let (values, fitted) = crate::ops::plan::fit_values(
+            cp.component,
+            settings,
+            &settings.image_registry(),
+            &chart,
+        )?;
+        report_fit(shell, cp.component.name, &fitted);
+        cp.values = values;
+        cp.chart = crate::settings::ChartSource::Local(path);
     }
     Ok(())
+}
+
+/// What fitting changed (with `-v`) and the profile keys the chart ignores
+/// (always: a key that does nothing is a mistake the user wants to hear of).
+pub fn report_fit(shell: &Shell, component: &str, fitted: &crate::fit::Fitted) {
+    for note in &fitted.notes {
+        tracing::info!("{component}: {note}");
+    }
+    for unread in &fitted.unread {
+        shell.warn(unread);
+    }
 }
 
 /// Runs the guide's Verify section for a component.

@@ -38,6 +38,9 @@ pub struct MirrorOptions {
     pub keep_going: bool,
     pub concurrency: usize,
     pub insecure_registries: Vec<String>,
+    /// Warn of profile values the charts do not read. `up` leaves that to
+    /// its install step, which fits the same values to the same charts.
+    pub report_fit: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -311,8 +314,12 @@ impl<'a> Mirrorer<'a> {
         chart: &Path,
         dir: &Path,
     ) -> crate::Result<(Vec<Found>, Vec<String>)> {
-        let values =
-            plan::component_values_for_registry(c, self.settings, &self.settings.upstream_registry);
+        let info = crate::chart::read_path(chart)?;
+        let (values, fitted) =
+            plan::fit_values(c, self.settings, &self.settings.upstream_registry, &info)?;
+        if self.opts.report_fit {
+            crate::ops::install::report_fit(self.shell, c.name, &fitted);
+        }
         let file = dir.join(format!("{}-values.yaml", c.name));
         if !file.exists() {
             write_values(dir, c.name, &values).map_err(|e| {
@@ -331,14 +338,11 @@ impl<'a> Mirrorer<'a> {
             )
             .await?;
         let mut found = discover::images_in_manifests(&rendered)?;
-        let mut merged: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str(&self.helm.show("values", chart).await?).unwrap_or_default();
+        let mut merged = info.defaults.clone();
         crate::values::merge(&mut merged, &values);
         let from_values = discover::images_in_values(&merged, &found);
         found.extend(from_values.found);
-        found.extend(discover::images_in_chart_annotation(
-            &self.helm.show("chart", chart).await?,
-        ));
+        found.extend(discover::images_in_chart_annotation(&info.chart_yaml));
         let unresolved = from_values
             .unresolved
             .into_iter()

@@ -85,7 +85,8 @@ pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
 
 /// A component's values: the guide's file with its placeholders filled, the
 /// profile's overrides merged on, then the storage settings, which come after
-/// the profile so that STORAGE_CLASS and STORAGE_SIZE win over it.
+/// the profile so that STORAGE_CLASS and STORAGE_SIZE win over it. Not yet
+/// fitted to a chart: see [`fit_values`].
 pub fn component_values(c: &Component, s: &Settings) -> Value {
     component_values_for_registry(c, s, &s.image_registry())
 }
@@ -93,7 +94,13 @@ pub fn component_values(c: &Component, s: &Settings) -> Value {
 /// The values with images pointing at `registry`: the upstream one for
 /// discovering what to mirror, the local one for installing.
 pub fn component_values_for_registry(c: &Component, s: &Settings, registry: &str) -> Value {
-    let mut v: Value =
+    layers(c, s, registry).2
+}
+
+/// The guide's values (placeholders filled), the profile's, and all merged
+/// with the settings applied.
+fn layers(c: &Component, s: &Settings, registry: &str) -> (Value, Value, Value) {
+    let mut guide: Value =
         serde_yaml_ng::from_str(c.base_values).expect("embedded values files are valid YAML");
     let credential = s
         .registry_credential_b64
@@ -104,7 +111,7 @@ pub fn component_values_for_registry(c: &Component, s: &Settings, registry: &str
         .as_ref()
         .map_or(REDACTED, |x| x.expose());
     values::fill_placeholders(
-        &mut v,
+        &mut guide,
         &[
             ("<REGISTRY>", registry),
             ("<REPOSITORY>", s.repository.as_str()),
@@ -112,9 +119,14 @@ pub fn component_values_for_registry(c: &Component, s: &Settings, registry: &str
             ("<CASSANDRA_PASSWORD>", password),
         ],
     );
-    if let Some(overrides) = s.profile.values.get(c.name) {
-        values::merge(&mut v, overrides);
-    }
+    let user = s
+        .profile
+        .values
+        .get(c.name)
+        .cloned()
+        .unwrap_or_else(|| Value::Mapping(Default::default()));
+    let mut v = guide.clone();
+    values::merge(&mut v, &user);
     if let Some(class) = &s.storage_class {
         values::set_path(&mut v, c.storage_class_path, Value::from(class.as_str()));
     }
@@ -123,15 +135,24 @@ pub fn component_values_for_registry(c: &Component, s: &Settings, registry: &str
             values::set_path(&mut v, path, Value::from(size.as_str()));
         }
     }
-    if c.name == model::CASSANDRA.name {
-        // The superuser password must match OpenBao's DEFAULT_CASSANDRA_PASSWORD.
-        values::set_path(
-            &mut v,
-            &["cassandra", "dbUser", "password"],
-            Value::from(password),
-        );
+    // Must match OpenBao's DEFAULT_CASSANDRA_PASSWORD.
+    for path in c.cassandra_password_paths {
+        values::set_path(&mut v, path, Value::from(password));
     }
-    v
+    (guide, user, v)
+}
+
+/// A component's values fitted to the chart that will be installed (see
+/// `fit`): what helm gets, and what fitting changed or found unread.
+pub fn fit_values(
+    c: &Component,
+    s: &Settings,
+    registry: &str,
+    chart: &crate::chart::ChartInfo,
+) -> Result<(Value, crate::fit::Fitted), crate::fit::FitError> {
+    let (guide, user, mut v) = layers(c, s, registry);
+    let fitted = crate::fit::fit(c.name, c.fit, chart, &guide, &user, &mut v)?;
+    Ok((v, fitted))
 }
 
 /// The JSON document of `plan --output json`.

@@ -239,7 +239,14 @@ pub async fn execute(
     let dir = install::private_dir().map_err(|e| {
         crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
     })?;
-    install::localize_charts(&mut build, settings, dir.path()).await?;
+    let reinstalled: Vec<&str> = plan
+        .iter()
+        .filter_map(|a| match a {
+            ResetAction::Reinstall { component } => Some(*component),
+            _ => None,
+        })
+        .collect();
+    install::prepare_charts(&mut build, settings, dir.path(), shell, &reinstalled).await?;
     let installer = Installer {
         shell,
         settings,

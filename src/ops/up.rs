@@ -94,7 +94,8 @@ pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
         crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
     })?;
     let mut plan = ctx.plan.clone();
-    install::localize_charts(&mut plan, &ctx.settings, dir.path()).await?;
+    let all: Vec<&str> = plan.components.iter().map(|c| c.component.name).collect();
+    install::prepare_charts(&mut plan, &ctx.settings, dir.path(), &ctx.shell, &all).await?;
     let installer = install::Installer {
         shell: &ctx.shell,
         settings: &ctx.settings,
