@@ -17,7 +17,7 @@ pub enum KubeError {
         name: String,
         detail: String,
     },
-    #[error("cannot list {kind} in `{namespace}`: {detail}; check that the cluster is up (`nvcf-dev status`)")]
+    #[error("cannot list {kind}{}: {detail}; check that the cluster is up (`nvcf-dev status`)", in_namespace(.namespace))]
     List {
         kind: String,
         namespace: String,
@@ -66,4 +66,13 @@ pub(crate) use crate::error::one_line;
 /// True when the API said 404: used where "already gone" is success.
 pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// ` in `ns``, or nothing for a cluster-scoped kind.
+fn in_namespace(ns: &str) -> String {
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{ns}`")
+    }
 }

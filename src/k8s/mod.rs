@@ -8,6 +8,7 @@
 pub mod client;
 pub mod error;
 pub mod logs;
+pub mod placement;
 pub mod progress;
 pub mod readiness;
 pub mod stale;

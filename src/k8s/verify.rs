@@ -362,6 +362,74 @@ pub fn cassandra_report(
     }
 }
 
+/// The values a helm release was deployed with: its chart's defaults with
+/// the supplied values on top (helm's release payload keeps both).
+pub fn release_values(release: &serde_json::Value) -> serde_json::Value {
+    fn merge(base: &mut serde_json::Value, top: &serde_json::Value) {
+        match (base, top) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
+                for (k, v) in t {
+                    merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (b, t) => *b = t.clone(),
+        }
+    }
+    let mut values = release["chart"]["values"].clone();
+    merge(&mut values, &release["config"]);
+    values
+}
+
+/// Phase 2 services log in to Cassandra as service roles, with the password
+/// OpenBao's migrations store (DEFAULT_CASSANDRA_PASSWORD); the cassandra
+/// chart creates those roles with `serviceRolePassword`. If the two differ,
+/// Phase 1 looks healthy and every Phase 2 service fails to log in. Takes the
+/// two releases' payloads; no password is ever part of the report.
+pub fn service_role_password_check(
+    openbao: Option<&serde_json::Value>,
+    cassandra: Option<&serde_json::Value>,
+) -> Check {
+    const NAME: &str = "service roles' password";
+    let (Some(openbao), Some(cassandra)) = (openbao, cassandra) else {
+        return Check::new(
+            NAME,
+            true,
+            "compared once both openbao-server and cassandra are deployed",
+        );
+    };
+    let bao = release_values(openbao);
+    let handed_out = bao["openbao"]["migrations"]["env"]
+        .as_array()
+        .and_then(|env| {
+            env.iter()
+                .find(|e| e["name"] == "DEFAULT_CASSANDRA_PASSWORD")
+                .and_then(|e| e["value"].as_str())
+        });
+    let roles = release_values(cassandra)["cassandra"]["serviceRolePassword"].clone();
+    match (handed_out, roles.as_str()) {
+        (Some(a), Some(b)) if a == b => Check::new(
+            NAME,
+            true,
+            "cassandra.serviceRolePassword matches OpenBao's DEFAULT_CASSANDRA_PASSWORD",
+        ),
+        (Some(_), Some(_)) => Check::new(
+            NAME,
+            false,
+            "cassandra.serviceRolePassword differs from OpenBao's DEFAULT_CASSANDRA_PASSWORD, so Phase 2 services cannot log in to Cassandra: run `nvcf-dev reset cassandra`, which installs both from the same password",
+        ),
+        (None, _) => Check::new(
+            NAME,
+            false,
+            "openbao-server was deployed without DEFAULT_CASSANDRA_PASSWORD in openbao.migrations.env: run `nvcf-dev reset openbao`",
+        ),
+        (_, None) => Check::new(
+            NAME,
+            false,
+            "cassandra was deployed without cassandra.serviceRolePassword: run `nvcf-dev reset cassandra`",
+        ),
+    }
+}
+
 // ---------------------------------------------------------------- async
 
 /// What an exec produced.
@@ -532,6 +600,40 @@ pub async fn verify_cassandra(client: &kube::Client, ns: &str) -> Result<HealthR
 mod tests {
     use super::*;
     use crate::k8s::fixtures::{fixture, list, obj};
+
+    fn release(defaults: serde_json::Value, config: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"name": "x", "chart": {"values": defaults}, "config": config})
+    }
+
+    #[test]
+    fn service_role_password_must_be_what_openbao_hands_out() {
+        let bao = |pw: &str| {
+            release(
+                serde_json::json!({"openbao": {"migrations": {"env": [{"name": "DEFAULT_CASSANDRA_PASSWORD", "value": "ch@ng3m3"}]}}}),
+                serde_json::json!({"openbao": {"migrations": {"env": [
+                    {"name": "DEFAULT_CASSANDRA_PASSWORD", "value": pw},
+                    {"name": "ADMIN_CLIENT_ID", "value": "ncp"}]}}}),
+            )
+        };
+        // The chart's default ch@ng3m3 applies when the values leave it out.
+        let cass = |pw: Option<&str>| {
+            release(
+                serde_json::json!({"cassandra": {"serviceRolePassword": "ch@ng3m3", "dbUser": {"password": "cassandra"}}}),
+                match pw {
+                    Some(pw) => serde_json::json!({"cassandra": {"serviceRolePassword": pw, "dbUser": {"password": pw}}}),
+                    None => serde_json::json!({"cassandra": {"dbUser": {"password": "s3cret-gen"}}}),
+                },
+            )
+        };
+        let ok = service_role_password_check(Some(&bao("s3cret-gen")), Some(&cass(Some("s3cret-gen"))));
+        assert!(ok.ok, "{ok:?}");
+        let bad = service_role_password_check(Some(&bao("s3cret-gen")), Some(&cass(None)));
+        assert!(!bad.ok);
+        assert!(bad.detail.contains("nvcf-dev reset cassandra"), "{}", bad.detail);
+        assert!(!bad.detail.contains("s3cret") && !bad.detail.contains("ch@ng3m3"), "no password shown");
+        let waiting = service_role_password_check(None, Some(&cass(None)));
+        assert!(waiting.ok, "openbao comes later: {waiting:?}");
+    }
 
     #[test]
     fn nats_log_gives_cluster_name_and_routes() {

@@ -12,7 +12,7 @@ use crate::model::Component;
 use crate::ops::plan::{ComponentPlan, Plan};
 use crate::ops::schedule::{self, Outcome};
 use crate::settings::Settings;
-use crate::tools::helm::Helm;
+use crate::tools::helm::{Helm, Release};
 use crate::ui::{format_duration, Shell};
 
 /// A directory only we can read (0700), removed when dropped: values files
@@ -194,6 +194,10 @@ impl Installer<'_> {
         let file = write_values(self.values_dir, c.name, &cp.values)
             .map_err(|e| format!("cannot write the values of {}: {e}", c.name))?;
         let release = cp.release(self.settings, file);
+        if let Err(e) = self.check_placement(cp, &release).await {
+            step.fail();
+            return Err(e);
+        }
         let shell = self.shell.clone();
         let name = c.name;
         let sink = move |ev: crate::k8s::progress::ProgressEvent| {
@@ -250,6 +254,41 @@ impl Installer<'_> {
                     c.name
                 ))
             }
+        }
+    }
+
+    /// Renders the chart with its values and checks that its workloads fit
+    /// the cluster's nodes: a chart that refuses its values (helm's own
+    /// `Error:` line), or pods that could never be scheduled, fail here in
+    /// seconds rather than after helm's wait.
+    async fn check_placement(&self, cp: &ComponentPlan, release: &Release) -> Result<(), String> {
+        let c = cp.component;
+        let rendered = self
+            .helm
+            .template(
+                &release.name,
+                &release.namespace,
+                &release.chart,
+                release.version.as_deref(),
+                &release.values_file,
+                release.plain_http,
+            )
+            .await
+            .map_err(|e| {
+                format!(
+                    "the {} chart does not render with these values ({}); fix the profile's values.{}, then run the command again",
+                    c.name,
+                    e.why().unwrap_or_else(|| e.to_string()),
+                    c.name
+                )
+            })?;
+        let nodes = crate::k8s::placement::nodes(self.client)
+            .await
+            .map_err(|e| e.to_string())?;
+        let workloads = crate::k8s::placement::workloads(&rendered);
+        match crate::k8s::placement::unplaceable(c.name, &workloads, &nodes).first() {
+            Some(problem) => Err(format!("{problem}; nothing of {} was installed", c.release)),
+            None => Ok(()),
         }
     }
 

@@ -1,0 +1,311 @@
+//! Will the rendered workloads fit the cluster's nodes? Checked before helm
+//! runs, so a profile that cannot schedule (prod's two OpenBao injectors, each
+//! needing a `vault` node of its own, on a cluster with one) fails in seconds
+//! with what to change, instead of after helm's 15-minute wait on a Pending
+//! pod. Only the hard constraints that decide it: node selectors, taints
+//! (NoSchedule/NoExecute) and a required pod anti-affinity on the hostname.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, PodSpec, Toleration};
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+
+/// A Deployment or StatefulSet as far as placement goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// e.g. `Deployment/openbao-server-agent-injector`.
+    pub name: String,
+    pub replicas: i32,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    /// A required anti-affinity on the hostname against its own pods: every
+    /// replica needs a node of its own.
+    pub one_per_node: bool,
+}
+
+/// A node as far as placement goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFacts {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// (key, value, effect) of the taints that keep pods off.
+    pub taints: Vec<(String, String, String)>,
+    pub cordoned: bool,
+}
+
+impl NodeFacts {
+    pub fn from_node(n: &Node) -> NodeFacts {
+        let spec = n.spec.clone().unwrap_or_default();
+        NodeFacts {
+            name: n.metadata.name.clone().unwrap_or_default(),
+            labels: n.metadata.labels.clone().unwrap_or_default(),
+            taints: spec
+                .taints
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+                .map(|t| (t.key, t.value.unwrap_or_default(), t.effect))
+                .collect(),
+            cordoned: spec.unschedulable.unwrap_or(false),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Object {
+    kind: Option<String>,
+    metadata: Option<Meta>,
+    spec: Option<WorkloadSpec>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WorkloadSpec {
+    replicas: Option<i32>,
+    template: Option<Template>,
+}
+
+#[derive(Deserialize)]
+struct Template {
+    metadata: Option<TemplateMeta>,
+    spec: Option<PodSpec>,
+}
+
+#[derive(Deserialize)]
+struct TemplateMeta {
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// The Deployments and StatefulSets in `helm template` output. Documents
+/// that are not workloads, or do not parse as one, are skipped: rendering
+/// errors are helm's to report.
+pub fn workloads(rendered: &str) -> Vec<Workload> {
+    let mut out = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(rendered) {
+        let Ok(value) = Value::deserialize(doc) else {
+            continue;
+        };
+        let Ok(obj) = serde_yaml_ng::from_value::<Object>(value) else {
+            continue;
+        };
+        let kind = obj.kind.unwrap_or_default();
+        if kind != "Deployment" && kind != "StatefulSet" {
+            continue;
+        }
+        let (Some(spec), Some(name)) = (obj.spec, obj.metadata.and_then(|m| m.name)) else {
+            continue;
+        };
+        let template = spec.template.unwrap_or(Template {
+            metadata: None,
+            spec: None,
+        });
+        let labels = template
+            .metadata
+            .and_then(|m| m.labels)
+            .unwrap_or_default();
+        let pod = template.spec.unwrap_or_default();
+        out.push(Workload {
+            name: format!("{kind}/{name}"),
+            replicas: spec.replicas.unwrap_or(1),
+            node_selector: pod.node_selector.clone().unwrap_or_default(),
+            tolerations: pod.tolerations.clone().unwrap_or_default(),
+            one_per_node: one_per_node(&pod, &labels),
+        });
+    }
+    out
+}
+
+fn one_per_node(pod: &PodSpec, labels: &BTreeMap<String, String>) -> bool {
+    let terms = pod
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref());
+    terms.is_some_and(|terms| {
+        terms.iter().any(|t| {
+            t.topology_key == HOSTNAME
+                && t.label_selector
+                    .as_ref()
+                    .and_then(|s| s.match_labels.as_ref())
+                    .is_none_or(|want| want.iter().all(|(k, v)| labels.get(k) == Some(v)))
+        })
+    })
+}
+
+fn tolerates(tolerations: &[Toleration], (key, value, effect): &(String, String, String)) -> bool {
+    tolerations.iter().any(|t| {
+        let exists = t.operator.as_deref() == Some("Exists");
+        let key_ok = match t.key.as_deref() {
+            None | Some("") => exists,
+            Some(k) => k == key,
+        };
+        let value_ok = exists || t.value.as_deref().unwrap_or("") == value;
+        let effect_ok = t.effect.as_deref().is_none_or(|e| e.is_empty() || e == effect);
+        key_ok && value_ok && effect_ok
+    })
+}
+
+fn fits(w: &Workload, n: &NodeFacts) -> bool {
+    !n.cordoned
+        && w.node_selector
+            .iter()
+            .all(|(k, v)| n.labels.get(k) == Some(v))
+        && n.taints.iter().all(|t| tolerates(&w.tolerations, t))
+}
+
+/// Why each workload that cannot be placed cannot, one line each, with what
+/// to do. Empty when everything fits.
+pub fn unplaceable(component: &str, workloads: &[Workload], nodes: &[NodeFacts]) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in workloads.iter().filter(|w| w.replicas > 0) {
+        let fitting = nodes.iter().filter(|n| fits(w, n)).count();
+        let wanted = if w.node_selector.is_empty() {
+            "an untainted node".to_string()
+        } else {
+            let labels: Vec<String> = w
+                .node_selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("a node labelled {}", labels.join(","))
+        };
+        if fitting == 0 {
+            out.push(format!(
+                "{component}'s {} needs {wanted} and the cluster has none: label one (kubectl label node NODE {}), or use a profile without node selectors",
+                w.name,
+                label_hint(w)
+            ));
+        } else if w.one_per_node && (w.replicas as usize) > fitting {
+            out.push(format!(
+                "{component}'s {} runs {} replicas, each on a node of its own (required anti-affinity on {HOSTNAME}), but only {fitting} node(s) fit ({wanted}): add nodes, or lower its replicas in the profile",
+                w.name, w.replicas
+            ));
+        }
+    }
+    out
+}
+
+fn label_hint(w: &Workload) -> String {
+    w.node_selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The cluster's nodes, for [`unplaceable`].
+pub async fn nodes(client: &kube::Client) -> Result<Vec<NodeFacts>, super::KubeError> {
+    let api: kube::Api<Node> = kube::Api::all(client.clone());
+    let nodes = super::client::list(api, &kube::api::ListParams::default(), "").await?;
+    Ok(nodes.iter().map(NodeFacts::from_node).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INJECTOR: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: openbao-server}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: openbao-server-agent-injector}
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app.kubernetes.io/instance: openbao-server, component: webhook}
+    spec:
+      nodeSelector: {nvcf.nvidia.com/workload: vault}
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector:
+                matchLabels: {app.kubernetes.io/instance: openbao-server, component: webhook}
+              topologyKey: kubernetes.io/hostname
+      containers: [{name: sidecar-injector, image: x}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: openbao-server}
+spec:
+  replicas: 3
+  template:
+    spec:
+      nodeSelector: {nvcf.nvidia.com/workload: vault}
+      containers: [{name: openbao, image: x}]
+"#;
+
+    fn node(name: &str, workload: Option<&str>, taint: bool) -> NodeFacts {
+        NodeFacts {
+            name: name.into(),
+            labels: workload
+                .map(|w| BTreeMap::from([("nvcf.nvidia.com/workload".to_string(), w.to_string())]))
+                .unwrap_or_default(),
+            taints: if taint {
+                vec![(
+                    "node-role.kubernetes.io/control-plane".into(),
+                    String::new(),
+                    "NoSchedule".into(),
+                )]
+            } else {
+                vec![]
+            },
+            cordoned: false,
+        }
+    }
+
+    #[test]
+    fn workloads_are_read_from_rendered_manifests() {
+        let w = workloads(INJECTOR);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].name, "Deployment/openbao-server-agent-injector");
+        assert!(w[0].one_per_node);
+        assert_eq!(w[1].replicas, 3);
+        assert!(!w[1].one_per_node);
+    }
+
+    #[test]
+    fn two_injectors_on_one_vault_node_cannot_be_placed() {
+        let nodes = [
+            node("cp", None, true),
+            node("w1", Some("control-plane"), false),
+            node("w2", Some("vault"), false),
+            node("w3", Some("cassandra"), false),
+        ];
+        let problems = unplaceable("openbao", &workloads(INJECTOR), &nodes);
+        assert_eq!(
+            problems,
+            ["openbao's Deployment/openbao-server-agent-injector runs 2 replicas, each on a node of its own (required anti-affinity on kubernetes.io/hostname), but only 1 node(s) fit (a node labelled nvcf.nvidia.com/workload=vault): add nodes, or lower its replicas in the profile"]
+        );
+        let mut more = nodes.to_vec();
+        more.push(node("w4", Some("vault"), false));
+        assert!(unplaceable("openbao", &workloads(INJECTOR), &more).is_empty());
+    }
+
+    #[test]
+    fn a_selector_no_node_matches_and_taints_are_named() {
+        let nodes = [node("kind-control-plane", None, false)];
+        let problems = unplaceable("openbao", &workloads(INJECTOR), &nodes);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("needs a node labelled nvcf.nvidia.com/workload=vault and the cluster has none: label one (kubectl label node NODE nvcf.nvidia.com/workload=vault)"), "{}", problems[0]);
+        let plain = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: nats}\nspec:\n  replicas: 3\n  template: {spec: {containers: []}}\n";
+        let tainted = [node("cp", None, true)];
+        assert_eq!(unplaceable("nats", &workloads(plain), &tainted).len(), 1);
+        let tolerant = plain.replace(
+            "{containers: []}",
+            "{containers: [], tolerations: [{operator: Exists}]}",
+        );
+        assert!(unplaceable("nats", &workloads(&tolerant), &tainted).is_empty());
+        assert!(unplaceable("nats", &workloads(plain), &[node("one", None, false)]).is_empty(), "no anti-affinity: 3 on one node");
+    }
+}
