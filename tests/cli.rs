@@ -81,7 +81,7 @@ fn plan_json_is_one_document_of_the_promised_shape() {
         openbao["chart"],
         "oci://localhost:5001/my-org/my-team/helm-nvcf-openbao-server"
     );
-    assert_eq!(openbao["version"], "0.22.1");
+    assert_eq!(openbao["version"], "0.32.0");
     assert_eq!(openbao["depends_on"], serde_json::json!(["nats"]));
     assert_eq!(openbao["wait_for_jobs"], true);
     assert_eq!(openbao["values"]["openbao"]["injector"]["replicas"], 1);
@@ -100,7 +100,7 @@ fn plan_text_names_each_release_and_namespace() {
         .stdout(predicate::str::contains("Stage 1: nats, cassandra in parallel"))
         .stdout(predicate::str::contains("Stage 2: openbao (once nats is healthy)"))
         .stdout(predicate::str::contains("openbao: release openbao-server in namespace vault-system"))
-        .stdout(predicate::str::contains("helm upgrade --install openbao-server oci://localhost:5001/my-org/my-team/helm-nvcf-openbao-server --version 0.22.1 --namespace vault-system"));
+        .stdout(predicate::str::contains("helm upgrade --install openbao-server oci://localhost:5001/my-org/my-team/helm-nvcf-openbao-server --version 0.32.0 --namespace vault-system"));
 }
 
 #[test]

@@ -81,13 +81,12 @@ fn prod_reproduces_the_guides_values_files() {
             .replace("<REPOSITORY>", "my-org/my-team");
         let mut want = parse(&text);
         if c.name == "cassandra" {
-            // The one addition: Cassandra's superuser password, so that it
-            // always matches OpenBao's DEFAULT_CASSANDRA_PASSWORD.
-            values::set_path(
-                &mut want,
-                &["cassandra", "dbUser", "password"],
-                Value::from(PASSWORD),
-            );
+            // The one addition: the superuser's and the service roles'
+            // password, so that both always match OpenBao's
+            // DEFAULT_CASSANDRA_PASSWORD (Phase 2 services log in with it).
+            for key in [&["cassandra", "dbUser", "password"][..], &["cassandra", "serviceRolePassword"]] {
+                values::set_path(&mut want, key, Value::from(PASSWORD));
+            }
         }
         let got = &p.component(c.name).unwrap().values;
         assert_eq!(
@@ -152,7 +151,11 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
     }
     let cassandra = &p.component("cassandra").unwrap().values;
     assert_eq!(cassandra["cassandra"]["replicaCount"], Value::from(1));
-    assert_eq!(cassandra["cassandra"]["maxHeapSize"], Value::from("512M"));
+    assert_eq!(cassandra["cassandra"]["jvm"]["maxHeapSize"], Value::from("512M"));
+    assert!(
+        cassandra["cassandra"].get("maxHeapSize").is_none(),
+        "no key that no chart reads"
+    );
     let openbao = &p.component("openbao").unwrap().values;
     assert_eq!(openbao["openbao"]["injector"]["replicas"], Value::from(1));
     assert_eq!(openbao["openbao"]["injector"]["affinity"], Value::from(""));

@@ -242,7 +242,7 @@ async fn helm_argv_in_both_majors() {
             .unwrap();
         helm.upgrade_install(&release).await.unwrap();
     }
-    let chart = "oci://localhost:5001/my-org/my-team/helm-nvcf-openbao-server --version 0.22.1";
+    let chart = "oci://localhost:5001/my-org/my-team/helm-nvcf-openbao-server --version 0.32.0";
     assert_eq!(
         rec.command_lines(),
         [
