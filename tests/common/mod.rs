@@ -35,6 +35,22 @@ pub fn stand_in_chart(name: &str) -> PathBuf {
     repo_root().join("tests/charts").join(name)
 }
 
+/// A stand-in of a published chart (tests/charts/PUBLISHED.md): `series` is
+/// `current` (nats 0.8.0, openbao 0.32.0, cassandra 0.20.1) or `bitnami`
+/// (0.7.2, 0.30.25, 0.17.0).
+pub fn published_chart(series: &str, name: &str) -> PathBuf {
+    repo_root().join("tests/charts").join(series).join(name)
+}
+
+/// `--chart-version` flags for a series' charts.
+pub fn series_versions(series: &str) -> [&'static str; 3] {
+    match series {
+        "current" => ["nats=0.8.0", "openbao=0.32.0", "cassandra=0.20.1"],
+        "bitnami" => ["nats=0.7.2", "openbao=0.30.25", "cassandra=0.17.0"],
+        other => panic!("no chart series {other}"),
+    }
+}
+
 /// The guide's values file, verbatim.
 pub fn guide_values(component: &str) -> String {
     std::fs::read_to_string(
