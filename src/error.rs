@@ -31,6 +31,13 @@ pub enum Error {
     Chart(#[from] crate::chart::ChartError),
     #[error(transparent)]
     Fit(#[from] crate::fit::FitError),
+    /// helm refused to render a chart with our values; `why` is helm's own
+    /// `Error:` line.
+    #[error("the {component} chart does not render with these values ({why}); fix the profile's values.{component}, then run the command again")]
+    Render {
+        component: &'static str,
+        why: String,
+    },
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]
     Usage(String),
@@ -39,6 +46,16 @@ pub enum Error {
     ChecksFailed(String),
     #[error("interrupted: every step is idempotent, so run the same command again to pick up where it stopped")]
     Interrupted,
+}
+
+impl Error {
+    /// helm's template failure for `component`, as its own one line.
+    pub fn render(component: &'static str, e: &RunError) -> Error {
+        Error::Render {
+            component,
+            why: e.why().unwrap_or_else(|| e.to_string()),
+        }
+    }
 }
 
 /// Another library's message flattened to one line: every error nvcf-dev

@@ -26,16 +26,16 @@ fn run_json(cmd: &mut assert_cmd::Command) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Packages the three stand-in charts and pushes them upstream with helm.
-/// The Cassandra chart's `helm.sh/images` annotation is pointed at the test
-/// upstream, since nvcr.io is not reachable from tests.
-fn push_charts(helm: &str, upstream: &str, work: &Path) {
+/// Packages a series of published-chart stand-ins and pushes them upstream
+/// with helm. A `helm.sh/images` annotation naming nvcr.io is pointed at the
+/// test upstream, since nvcr.io is not reachable from tests.
+fn push_charts(helm: &str, upstream: &str, work: &Path, series: &str) {
     for chart in [
         "helm-nvcf-nats",
         "helm-nvcf-openbao-server",
         "helm-nvcf-cassandra",
     ] {
-        let src = common::stand_in_chart(chart);
+        let src = common::published_chart(series, chart);
         let copy = work.join(chart);
         copy_dir(&src, &copy);
         let chart_yaml = copy.join("Chart.yaml");
@@ -97,7 +97,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    push_charts(&helm, &upstream.host, work.path());
+    push_charts(&helm, &upstream.host, work.path(), "current");
 
     // Dry run: charts are read from upstream, images discovered, nothing copied.
     let plan = run_json(nvcf_dev(home.path(), &upstream.host).args([
@@ -133,9 +133,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
     assert_eq!(
         names,
         [
-            "alpine-k8s",
             "bitnami-cassandra",
-            "cassandra-exporter",
             "nats-box",
             "nats-server",
             "nats-server-config-reloader",
@@ -144,7 +142,12 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
             "nvcf-openbao-migrations",
             "oss-vault-k8s"
         ],
-        "hook-job, initContainer, annotation and sidecar images included"
+        "hook-job and sidecar images included; none for keys the charts do not read"
+    );
+    assert_eq!(
+        plan["unresolved"],
+        serde_json::json!([]),
+        "no 'no tag decides it' for the guide's nkeyJob or initialization images"
     );
     let why = |name: &str| -> Vec<String> {
         let item = items
@@ -161,12 +164,21 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
     assert!(why("nvcf-openbao-migrations")
         .iter()
         .any(|s| s.contains("Job/openbao-server-migrations") && s.contains("hook")));
-    assert!(why("cassandra-exporter")
+    // The chart's own auto-unseal sidecar, on the server's image and tag.
+    let bao = items
         .iter()
-        .any(|s| s.contains("helm.sh/images")));
+        .find(|i| i["source"].as_str().unwrap().contains("/nvcf-openbao:"))
+        .unwrap();
+    assert!(
+        bao["source"].as_str().unwrap().ends_with(":2.5.5-nv-1.3.1"),
+        "{bao}"
+    );
+    assert!(why("nvcf-openbao")
+        .iter()
+        .any(|s| s == "StatefulSet/openbao-server container auto-unseal-sidecar"));
     assert!(items.iter().all(|i| i["present"] == false));
     assert_eq!(
-        Api::get_manifest_raw(&dest.client(), &format!("{REPO}/helm-nvcf-nats"), "0.5.0").await,
+        Api::get_manifest_raw(&dest.client(), &format!("{REPO}/helm-nvcf-nats"), "0.8.0").await,
         None,
         "a dry run copies nothing"
     );
@@ -188,7 +200,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
     let report = run_json(
         nvcf_dev(home.path(), &upstream.host).args(["mirror", "-o", "json", "--to", &dest.host]),
     );
-    assert_eq!(report["summary"]["images"], 13);
+    assert_eq!(report["summary"]["images"], 11);
     assert!(report["summary"]["bytes_copied"].as_u64().unwrap() > 10 * 48 * 1024);
     let dapi = dest.client();
     for item in report["items"].as_array().unwrap() {
@@ -212,7 +224,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
         nvcf_dev(home.path(), &upstream.host).args(["mirror", "-o", "json", "--to", &dest.host]),
     );
     assert_eq!(again["summary"]["bytes_copied"], 0);
-    assert_eq!(again["summary"]["images_already_present"], 13);
+    assert_eq!(again["summary"]["images_already_present"], 11);
 
     // Upstream gone: what is present is never asked of it, so this still works.
     let upstream_host = upstream.host.clone();
@@ -226,7 +238,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
         nvcf_dev(home.path(), &upstream_host).args(["mirror", "-o", "json", "--to", &dest.host]),
     );
     assert_eq!(offline["summary"]["bytes_copied"], 0);
-    assert_eq!(offline["summary"]["images_already_present"], 13);
+    assert_eq!(offline["summary"]["images_already_present"], 11);
 
     // --why in text names where each image was found.
     let out = nvcf_dev(home.path(), &upstream_host)
@@ -263,7 +275,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
     let helm = common::helm4();
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    push_charts(&helm, &upstream.host, work.path());
+    push_charts(&helm, &upstream.host, work.path(), "current");
     let state = tempfile::tempdir().unwrap();
     let host: &'static str = Box::leak(upstream.host.clone().into_boxed_str());
     let env = nvcf_dev::settings::Env::from_pairs([("REGISTRY", host), ("REPOSITORY", REPO)]);
@@ -281,7 +293,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let reference = format!("{host}/{REPO}/helm-nvcf-openbao-server:0.22.1");
+    let reference = format!("{host}/{REPO}/helm-nvcf-openbao-server:0.32.0");
     let path = nvcf_dev::ops::mirror::fetch_chart_file(&settings, &reference, dir.path())
         .await
         .unwrap();
@@ -292,7 +304,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
         .unwrap();
     let chart = String::from_utf8_lossy(&out.stdout);
     assert!(
-        chart.contains("name: helm-nvcf-openbao-server") && chart.contains("version: 0.22.1"),
+        chart.contains("name: helm-nvcf-openbao-server") && chart.contains("version: 0.32.0"),
         "{chart}"
     );
 
@@ -307,5 +319,121 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
     assert!(
         missing.contains("helm-nvcf-nope:1.0.0") && missing.contains("not found"),
         "{missing}"
+    );
+}
+
+/// The earlier series (Bitnami's cassandra inside helm-nvcf-cassandra 0.17.0)
+/// mirrors too, through `--chart-version`: the keys that series reads (the
+/// seed-discovery init container) bring their image, the ones it does not
+/// (cassandra.initialization) bring nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bitnami_series_mirrors_through_chart_version_flags() {
+    let helm = common::helm3();
+    let upstream = TestRegistry::start();
+    let dest = TestRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    push_charts(&helm, &upstream.host, work.path(), "bitnami");
+    let mut cmd = nvcf_dev(home.path(), &upstream.host);
+    cmd.args(["mirror", "--dry-run", "-o", "json", "--to", &dest.host]);
+    for v in common::series_versions("bitnami") {
+        cmd.args(["--chart-version", v]);
+    }
+    let plan = run_json(&mut cmd);
+    let items = plan["items"].as_array().unwrap();
+    let found_in = |name: &str| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i["source"].as_str().unwrap().contains(&format!("/{name}:")))
+            .flat_map(|i| i["found_in"].as_array().unwrap().clone())
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        found_in("bitnami-cassandra")
+            .iter()
+            .any(|s| s == "StatefulSet/cassandra initContainer dynamic-seed-discovery"),
+        "{:?}",
+        found_in("bitnami-cassandra")
+    );
+    assert!(
+        found_in("alpine-k8s").is_empty(),
+        "no image for keys no chart reads"
+    );
+    let charts: Vec<&str> = items
+        .iter()
+        .filter(|i| i["kind"] == "chart")
+        .map(|i| i["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        charts
+            .iter()
+            .any(|c| c.ends_with("helm-nvcf-cassandra:0.17.0")),
+        "{charts:?}"
+    );
+    assert_eq!(plan["unresolved"], serde_json::json!([]));
+}
+
+fn profile(dir: &Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("mine.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// What the charts refuse is refused before anything is copied, in one line:
+/// a tag the user pinned that the OpenBao chart would fail on (before helm
+/// runs, naming both tags), and a chart's own `fail` (helm's `Error:` line,
+/// not its "Use --debug flag" hint). A key the chart never reads is a warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn values_the_charts_refuse_are_one_line_and_unread_keys_are_named() {
+    let helm = common::helm4();
+    let upstream = TestRegistry::start();
+    let dest = TestRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    push_charts(&helm, &upstream.host, work.path(), "bitnami");
+    let versions = common::series_versions("bitnami");
+    let run = |profile_text: &str| {
+        let p = profile(home.path(), profile_text);
+        let mut cmd = nvcf_dev(home.path(), &upstream.host);
+        cmd.args(["mirror", "--dry-run", "--to", &dest.host, "--profile"])
+            .arg(&p);
+        for v in versions {
+            cmd.args(["--chart-version", v]);
+        }
+        cmd.output().unwrap()
+    };
+
+    let out = run("values:\n  openbao:\n    openbao:\n      injector:\n        agentImage:\n          tag: 2.2.2-nv-1\n");
+    let (code, err) = (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err.lines().last().unwrap(),
+        "error: the profile's values.openbao.openbao.injector.agentImage.tag is 2.2.2-nv-1, but helm-nvcf-openbao-server 0.30.25 runs the OpenBao server at 2.5.5-nv-1.3.1 (openbao.server.image.tag) and refuses to render unless they are equal: remove the override from the profile, or set both tags to the same value"
+    );
+
+    let out = run("values:\n  cassandra:\n    cassandra:\n      global:\n        security:\n          allowInsecureImages: false\n");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: the cassandra chart does not render with these values (Error: execution error at (helm-nvcf-cassandra/charts/cassandra/templates/NOTES.txt:6:3): Original containers have been substituted"),
+        "helm's own Error: line: {last}"
+    );
+    assert!(
+        last.ends_with("fix the profile's values.cassandra, then run the command again"),
+        "{last}"
+    );
+    assert!(!last.contains("--debug"), "not helm's hint: {last}");
+
+    let out = run("values:\n  cassandra:\n    cassandra:\n      maxHeapSize: 512M\n");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: helm-nvcf-cassandra 0.17.0 has no value `cassandra.maxHeapSize`, so the profile's values.cassandra.cassandra.maxHeapSize does nothing (did you mean `cassandra.jvm.maxHeapSize`?)"),
+        "{err}"
     );
 }

@@ -84,7 +84,10 @@ fn prod_reproduces_the_guides_values_files() {
             // The one addition: the superuser's and the service roles'
             // password, so that both always match OpenBao's
             // DEFAULT_CASSANDRA_PASSWORD (Phase 2 services log in with it).
-            for key in [&["cassandra", "dbUser", "password"][..], &["cassandra", "serviceRolePassword"]] {
+            for key in [
+                &["cassandra", "dbUser", "password"][..],
+                &["cassandra", "serviceRolePassword"],
+            ] {
                 values::set_path(&mut want, key, Value::from(PASSWORD));
             }
         }
@@ -151,7 +154,10 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
     }
     let cassandra = &p.component("cassandra").unwrap().values;
     assert_eq!(cassandra["cassandra"]["replicaCount"], Value::from(1));
-    assert_eq!(cassandra["cassandra"]["jvm"]["maxHeapSize"], Value::from("512M"));
+    assert_eq!(
+        cassandra["cassandra"]["jvm"]["maxHeapSize"],
+        Value::from("512M")
+    );
     assert!(
         cassandra["cassandra"].get("maxHeapSize").is_none(),
         "no key that no chart reads"

@@ -274,14 +274,7 @@ impl Installer<'_> {
                 release.plain_http,
             )
             .await
-            .map_err(|e| {
-                format!(
-                    "the {} chart does not render with these values ({}); fix the profile's values.{}, then run the command again",
-                    c.name,
-                    e.why().unwrap_or_else(|| e.to_string()),
-                    c.name
-                )
-            })?;
+            .map_err(|e| crate::Error::render(c.name, &e).to_string())?;
         let nodes = crate::k8s::placement::nodes(self.client)
             .await
             .map_err(|e| e.to_string())?;

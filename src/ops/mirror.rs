@@ -336,7 +336,8 @@ impl<'a> Mirrorer<'a> {
                 &file,
                 false,
             )
-            .await?;
+            .await
+            .map_err(|e| crate::Error::render(c.name, &e))?;
         let mut found = discover::images_in_manifests(&rendered)?;
         let mut merged = info.defaults.clone();
         crate::values::merge(&mut merged, &values);
