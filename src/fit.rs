@@ -185,8 +185,8 @@ pub fn openbao(fit: &mut Fit<'_>) -> Result<(), FitError> {
         }
     }
 
-    let user_sidecar = values::get_path(fit.user, EXTRA)
-        .and_then(|cs| sidecar_index(cs).map(|i| cs[i].clone()));
+    let user_sidecar =
+        values::get_path(fit.user, EXTRA).and_then(|cs| sidecar_index(cs).map(|i| cs[i].clone()));
     if let Some(sidecar) = user_sidecar {
         let image = sidecar.get("image").and_then(Value::as_str).unwrap_or("");
         return match image_tag(image) {
@@ -331,8 +331,15 @@ openbao:
     fn a_chart_with_its_own_sidecar_gets_no_stale_copy() {
         let c = chart("helm-nvcf-openbao-server", "0.32.0", OPENBAO_WITH_SIDECAR);
         let (v, f) = run(openbao, &c, "{}", "openbao", guide_openbao()).unwrap();
-        assert!(v["openbao"]["server"].get("extraContainers").is_none(), "{v:?}");
-        assert!(f.notes.iter().any(|n| n.contains("brings its own")), "{:?}", f.notes);
+        assert!(
+            v["openbao"]["server"].get("extraContainers").is_none(),
+            "{v:?}"
+        );
+        assert!(
+            f.notes.iter().any(|n| n.contains("brings its own")),
+            "{:?}",
+            f.notes
+        );
         assert!(f.unread.is_empty());
     }
 
@@ -355,7 +362,10 @@ openbao:
         let c = chart("helm-nvcf-openbao-server", "0.32.0", OPENBAO_WITH_SIDECAR);
         let user = "openbao: {server: {image: {tag: 2.6.0-nv-1}}}";
         let (v, _) = run(openbao, &c, user, "openbao", guide_openbao()).unwrap();
-        assert_eq!(v["openbao"]["injector"]["agentImage"]["tag"], yaml("2.6.0-nv-1"));
+        assert_eq!(
+            v["openbao"]["injector"]["agentImage"]["tag"],
+            yaml("2.6.0-nv-1")
+        );
     }
 
     #[test]
@@ -369,7 +379,11 @@ openbao:
         );
         let user = "openbao: {server: {extraContainers: [{name: auto-unseal-sidecar, image: 'r/x/nvcf-openbao:2.2.2-nv-1'}]}}";
         let err = run(openbao, &c, user, "openbao", guide_openbao()).unwrap_err();
-        assert!(err.to_string().contains("extraContainers (auto-unseal-sidecar) image is 2.2.2-nv-1"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("extraContainers (auto-unseal-sidecar) image is 2.2.2-nv-1"),
+            "{err}"
+        );
         let user = "openbao: {server: {extraContainers: [{name: auto-unseal-sidecar, image: 'r:5000/x/nvcf-openbao:2.5.5-nv-1.3.1'}]}}";
         let (v, _) = run(openbao, &c, user, "openbao", guide_openbao()).unwrap();
         assert_eq!(
@@ -423,7 +437,9 @@ cassandra:
             ["helm-nvcf-cassandra 0.20.1 has no value `cassandra.maxHeapSize`, so the profile's values.cassandra.cassandra.maxHeapSize does nothing (did you mean `cassandra.jvm.maxHeapSize`?)"]
         );
         assert!(
-            f.notes.iter().any(|n| n.contains("the guide's `cassandra.initialization`")),
+            f.notes
+                .iter()
+                .any(|n| n.contains("the guide's `cassandra.initialization`")),
             "{:?}",
             f.notes
         );
@@ -432,10 +448,20 @@ cassandra:
     #[test]
     fn seeds_follow_one_replica_and_a_users_excess_is_refused() {
         let c = chart("helm-nvcf-cassandra", "0.20.1", CASSANDRA_APACHE);
-        let (v, _) = run(cassandra, &c, "cassandra: {replicaCount: 1}", "cassandra", guide_cassandra()).unwrap();
+        let (v, _) = run(
+            cassandra,
+            &c,
+            "cassandra: {replicaCount: 1}",
+            "cassandra",
+            guide_cassandra(),
+        )
+        .unwrap();
         assert_eq!(v["cassandra"]["cluster"]["seed"], yaml("1"));
         let (v, _) = run(cassandra, &c, "{}", "cassandra", guide_cassandra()).unwrap();
-        assert!(v["cassandra"].get("cluster").is_none(), "3 replicas keep the chart's 2 seeds");
+        assert!(
+            v["cassandra"].get("cluster").is_none(),
+            "3 replicas keep the chart's 2 seeds"
+        );
         let err = run(
             cassandra,
             &c,
@@ -444,7 +470,11 @@ cassandra:
             guide_cassandra(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("is 2, more seeds than the 1 Cassandra replica"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is 2, more seeds than the 1 Cassandra replica"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -454,14 +484,24 @@ cassandra:
             "0.17.0",
             "cassandra:\n  replicaCount: 3\n  cluster: {seed: 2, seedCount: 3}\n",
         );
-        let (v, _) = run(cassandra, &c, "cassandra: {replicaCount: 1}", "cassandra", guide_cassandra()).unwrap();
+        let (v, _) = run(
+            cassandra,
+            &c,
+            "cassandra: {replicaCount: 1}",
+            "cassandra",
+            guide_cassandra(),
+        )
+        .unwrap();
         assert_eq!(v["cassandra"]["cluster"]["seed"], yaml("1"));
         assert_eq!(v["cassandra"]["cluster"]["seedCount"], yaml("1"));
     }
 
     #[test]
     fn image_tags_are_read_and_replaced_past_a_registry_port() {
-        assert_eq!(image_tag("localhost:5001/o/t/nvcf-openbao:2.2.2-nv-1"), Some("2.2.2-nv-1"));
+        assert_eq!(
+            image_tag("localhost:5001/o/t/nvcf-openbao:2.2.2-nv-1"),
+            Some("2.2.2-nv-1")
+        );
         assert_eq!(image_tag("localhost:5001/o/t/nvcf-openbao"), None);
         assert_eq!(image_tag("{{ .Values.x }}:{{ .Values.y }}"), None);
         assert_eq!(

@@ -106,10 +106,7 @@ pub fn workloads(rendered: &str) -> Vec<Workload> {
             metadata: None,
             spec: None,
         });
-        let labels = template
-            .metadata
-            .and_then(|m| m.labels)
-            .unwrap_or_default();
+        let labels = template.metadata.and_then(|m| m.labels).unwrap_or_default();
         let pod = template.spec.unwrap_or_default();
         out.push(Workload {
             name: format!("{kind}/{name}"),
@@ -127,7 +124,10 @@ fn one_per_node(pod: &PodSpec, labels: &BTreeMap<String, String>) -> bool {
         .affinity
         .as_ref()
         .and_then(|a| a.pod_anti_affinity.as_ref())
-        .and_then(|p| p.required_during_scheduling_ignored_during_execution.as_ref());
+        .and_then(|p| {
+            p.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
     terms.is_some_and(|terms| {
         terms.iter().any(|t| {
             t.topology_key == HOSTNAME
@@ -147,7 +147,10 @@ fn tolerates(tolerations: &[Toleration], (key, value, effect): &(String, String,
             Some(k) => k == key,
         };
         let value_ok = exists || t.value.as_deref().unwrap_or("") == value;
-        let effect_ok = t.effect.as_deref().is_none_or(|e| e.is_empty() || e == effect);
+        let effect_ok = t
+            .effect
+            .as_deref()
+            .is_none_or(|e| e.is_empty() || e == effect);
         key_ok && value_ok && effect_ok
     })
 }
@@ -306,6 +309,9 @@ spec:
             "{containers: [], tolerations: [{operator: Exists}]}",
         );
         assert!(unplaceable("nats", &workloads(&tolerant), &tainted).is_empty());
-        assert!(unplaceable("nats", &workloads(plain), &[node("one", None, false)]).is_empty(), "no anti-affinity: 3 on one node");
+        assert!(
+            unplaceable("nats", &workloads(plain), &[node("one", None, false)]).is_empty(),
+            "no anti-affinity: 3 on one node"
+        );
     }
 }

@@ -620,17 +620,29 @@ mod tests {
             release(
                 serde_json::json!({"cassandra": {"serviceRolePassword": "ch@ng3m3", "dbUser": {"password": "cassandra"}}}),
                 match pw {
-                    Some(pw) => serde_json::json!({"cassandra": {"serviceRolePassword": pw, "dbUser": {"password": pw}}}),
-                    None => serde_json::json!({"cassandra": {"dbUser": {"password": "s3cret-gen"}}}),
+                    Some(pw) => {
+                        serde_json::json!({"cassandra": {"serviceRolePassword": pw, "dbUser": {"password": pw}}})
+                    }
+                    None => {
+                        serde_json::json!({"cassandra": {"dbUser": {"password": "s3cret-gen"}}})
+                    }
                 },
             )
         };
-        let ok = service_role_password_check(Some(&bao("s3cret-gen")), Some(&cass(Some("s3cret-gen"))));
+        let ok =
+            service_role_password_check(Some(&bao("s3cret-gen")), Some(&cass(Some("s3cret-gen"))));
         assert!(ok.ok, "{ok:?}");
         let bad = service_role_password_check(Some(&bao("s3cret-gen")), Some(&cass(None)));
         assert!(!bad.ok);
-        assert!(bad.detail.contains("nvcf-dev reset cassandra"), "{}", bad.detail);
-        assert!(!bad.detail.contains("s3cret") && !bad.detail.contains("ch@ng3m3"), "no password shown");
+        assert!(
+            bad.detail.contains("nvcf-dev reset cassandra"),
+            "{}",
+            bad.detail
+        );
+        assert!(
+            !bad.detail.contains("s3cret") && !bad.detail.contains("ch@ng3m3"),
+            "no password shown"
+        );
         let waiting = service_role_password_check(None, Some(&cass(None)));
         assert!(waiting.ok, "openbao comes later: {waiting:?}");
     }

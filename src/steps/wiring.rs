@@ -294,7 +294,10 @@ mod tests {
         let v = parsed(&kind_config(&builtin("multi-node"), "c").unwrap());
         let nodes = v["nodes"].as_sequence().unwrap();
         let roles: Vec<_> = nodes.iter().map(|n| n["role"].as_str().unwrap()).collect();
-        assert_eq!(roles, ["control-plane", "worker", "worker", "worker", "worker"]);
+        assert_eq!(
+            roles,
+            ["control-plane", "worker", "worker", "worker", "worker"]
+        );
         let labels: Vec<_> = nodes[1..]
             .iter()
             .map(|n| n["labels"]["nvcf.nvidia.com/workload"].as_str().unwrap())
