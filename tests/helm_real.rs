@@ -1,14 +1,16 @@
 //! The exact helm command lines nvcf-dev runs, given to the real helm 3 and
 //! helm 4 binaries: every flag must parse (a flag one major lacks fails before
 //! any cluster is contacted), `--dry-run=client` renders with helm 4 where no
-//! cluster is needed, and `helm lint` accepts the generated values.
+//! cluster is needed, and `helm lint` accepts the generated values. The charts
+//! are the stand-ins of the published ones (tests/charts/PUBLISHED.md), and
+//! the values what helm gets: the plan's, fitted to the chart.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use nvcf_dev::model::PHASE1;
+use nvcf_dev::model::{Component, PHASE1};
 use nvcf_dev::ops::install::{private_dir, write_values};
 use nvcf_dev::ops::plan;
 use nvcf_dev::profile;
@@ -38,6 +40,20 @@ fn dev_plan(flags: Flags) -> (settings::Settings, plan::Plan) {
     (s, p)
 }
 
+/// The plan's values fitted to a published stand-in, as `up` fits them to
+/// the chart it pulled, written where helm reads them.
+fn fitted_values(
+    s: &settings::Settings,
+    c: &Component,
+    series: &str,
+    dir: &std::path::Path,
+) -> PathBuf {
+    let info = nvcf_dev::chart::read_path(&common::published_chart(series, c.chart)).unwrap();
+    let (values, _) = plan::fit_values(c, s, &s.image_registry(), &info)
+        .unwrap_or_else(|e| panic!("{series} {}: {e}", c.name));
+    write_values(dir, c.name, &values).unwrap()
+}
+
 fn helm_major(helm: &str) -> u32 {
     let out = Command::new(helm)
         .args(["version", "--short"])
@@ -60,10 +76,10 @@ fn both_helm_majors_accept_every_flag_we_pass() {
             let (s, p) = dev_plan(flags);
             let dir = private_dir().unwrap();
             for cp in &p.components {
-                let values = write_values(dir.path(), cp.component.name, &cp.values).unwrap();
+                let values = fitted_values(&s, cp.component, "current", dir.path());
                 let mut release = cp.release(&s, values);
                 // The stand-in chart instead of the registry: only flags are under test.
-                release.chart = common::stand_in_chart(cp.component.chart)
+                release.chart = common::published_chart("current", cp.component.chart)
                     .display()
                     .to_string();
                 release.version = None;
@@ -100,13 +116,13 @@ fn both_helm_majors_accept_every_flag_we_pass() {
 #[test]
 fn helm4_renders_an_install_offline_with_our_values() {
     let helm = common::helm4();
-    let (_, p) = dev_plan(Flags::default());
+    let (s, p) = dev_plan(Flags::default());
     let dir = private_dir().unwrap();
     for cp in &p.components {
-        let values = write_values(dir.path(), cp.component.name, &cp.values).unwrap();
+        let values = fitted_values(&s, cp.component, "current", dir.path());
         let out = Command::new(&helm)
             .args(["install", cp.component.release])
-            .arg(common::stand_in_chart(cp.component.chart))
+            .arg(common::published_chart("current", cp.component.chart))
             .args([
                 "--namespace",
                 cp.component.namespace,
@@ -135,26 +151,71 @@ fn helm4_renders_an_install_offline_with_our_values() {
     }
 }
 
+/// `helm lint --strict` of a published stand-in: success, and the output.
+/// Lint reports a template's `fail` only as information and still passes,
+/// so callers look for that too (see [`template_fails`]).
+fn lint(helm: &str, series: &str, c: &Component, values: &std::path::Path) -> (bool, String) {
+    let out = Command::new(helm)
+        .args(["lint", "--strict"])
+        .arg(common::published_chart(series, c.chart))
+        .arg("-f")
+        .arg(values)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success() && text.contains("0 chart(s) failed"),
+        text,
+    )
+}
+
+/// The lines where lint reports a template's `fail`: helm 3 logs
+/// "[INFO] Fail: MESSAGE", helm 4 `level=INFO msg="funcMap fail" message=...`.
+fn template_fails(lint_output: &str) -> Vec<&str> {
+    lint_output
+        .lines()
+        .filter(|l| l.contains("Fail: ") || l.contains("funcMap fail"))
+        .collect()
+}
+
 #[test]
-fn helm_lint_accepts_the_generated_values_with_both_majors() {
+fn helm_lint_accepts_the_fitted_values_with_both_majors_and_both_series() {
+    let (s, _) = dev_plan(Flags::default());
     for helm in [common::helm3(), common::helm4()] {
-        let (_, p) = dev_plan(Flags::default());
-        let dir = private_dir().unwrap();
-        for c in &PHASE1 {
-            let cp = p.component(c.name).unwrap();
-            let values: PathBuf = write_values(dir.path(), c.name, &cp.values).unwrap();
-            let out = Command::new(&helm)
-                .arg("lint")
-                .arg(common::stand_in_chart(c.chart))
-                .arg("-f")
-                .arg(&values)
-                .output()
-                .unwrap();
+        for series in ["current", "bitnami"] {
+            let dir = private_dir().unwrap();
+            for c in &PHASE1 {
+                let values = fitted_values(&s, c, series, dir.path());
+                let (ok, text) = lint(&helm, series, c, &values);
+                assert!(
+                    ok && template_fails(&text).is_empty(),
+                    "{helm} lint {series} {}: {text}",
+                    c.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn helm_lint_reports_the_plans_values_unfitted() {
+    // So the lint above can fail: the guide's stale sidecar tag, unfitted,
+    // makes the published openbao chart `fail`, which lint reports (as INFO).
+    let (_, p) = dev_plan(Flags::default());
+    let dir = private_dir().unwrap();
+    let cp = p.component("openbao").unwrap();
+    let values = write_values(dir.path(), "openbao", &cp.values).unwrap();
+    for helm in [common::helm3(), common::helm4()] {
+        for series in ["current", "bitnami"] {
+            let (_, text) = lint(&helm, series, cp.component, &values);
+            let fails = template_fails(&text);
             assert!(
-                out.status.success(),
-                "{helm} lint {}: {}",
-                c.name,
-                String::from_utf8_lossy(&out.stdout)
+                fails.len() == 1 && fails[0].contains("OpenBao image tag mismatch"),
+                "{helm} lint {series}: {text}"
             );
         }
     }

@@ -1,6 +1,7 @@
 //! The profiles against their oracles: prod is the guide's values files, dev
 //! has the properties a laptop needs, and both render with the real helm 3 and
-//! helm 4 against stand-in charts that use the guide's values keys.
+//! helm 4 against the stand-ins of the published charts, fitted to them as
+//! `up` does (tests/charts/PUBLISHED.md).
 
 mod common;
 
@@ -214,19 +215,18 @@ fn storage_environment_wins_over_the_profile() {
     );
 }
 
-/// Renders every component's values with a real helm against its stand-in chart.
+/// Renders a component's values, fitted to the published stand-in of its
+/// chart (current series) as `up` fits them, with a real helm.
 fn render(helm: &str, s: &Settings, component: &model::Component) -> String {
-    let p = plan::build(s).unwrap();
+    let chart = common::published_chart("current", component.chart);
+    let info = nvcf_dev::chart::read_path(&chart).unwrap();
+    let (values, _) = plan::fit_values(component, s, &s.image_registry(), &info).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("values.yaml");
-    std::fs::write(
-        &file,
-        serde_yaml_ng::to_string(&p.component(component.name).unwrap().values).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&file, serde_yaml_ng::to_string(&values).unwrap()).unwrap();
     let out = std::process::Command::new(helm)
         .args(["template", component.release])
-        .arg(common::stand_in_chart(component.chart))
+        .arg(&chart)
         .args(["--namespace", component.namespace, "-f"])
         .arg(&file)
         .output()
@@ -254,10 +254,13 @@ fn generated_values_render_with_helm_3_and_helm_4() {
         assert!(cassandra.contains("replicas: 1"), "{cassandra}");
         assert!(cassandra.contains("storage: 1Gi"), "{cassandra}");
         let openbao = render(&helm, &d, &model::OPENBAO);
+        // The sidecar's stale tag from the guide is fitted away: the chart's
+        // own sidecar runs the server's image.
         assert!(
-            openbao.contains("localhost:5001/my-org/my-team/nvcf-openbao:2.2.2-nv-1"),
+            openbao.contains("localhost:5001/my-org/my-team/nvcf-openbao:2.5.5-nv-1.3.1"),
             "{openbao}"
         );
+        assert!(!openbao.contains("2.2.2-nv-1"), "{openbao}");
         assert!(!openbao.contains("nodeSelector"), "{openbao}");
 
         let p = prod();

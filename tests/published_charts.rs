@@ -990,3 +990,157 @@ fn nats_images_fall_back_to_the_global_registry() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// What nvcf-dev's profiles produce, fitted to the chart
+
+/// A profile's values for `chart`, as `up` hands them to helm: the plan's
+/// (profiles/<name>.yaml over the guide's files), fitted to the chart.
+fn profile_values(profile_name: &str, chart: &Chart) -> String {
+    use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
+    let state = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([
+        ("REPOSITORY", REPOSITORY),
+        ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
+        ("CASSANDRA_PASSWORD", "ch@ng3m3"),
+    ]);
+    let ctx = settings::Context {
+        env: &env,
+        prompt: &NoPrompt,
+        state_dir: Some(state.path().into()),
+    };
+    let s = settings::resolve(
+        nvcf_dev::profile::load(profile_name).unwrap(),
+        "nvcf-dev",
+        &Flags::default(),
+        &ctx,
+        Purpose::Apply,
+    )
+    .unwrap();
+    let plan = nvcf_dev::ops::plan::build(&s).unwrap();
+    let name = match chart.component {
+        Component::Nats => "nats",
+        Component::Openbao => "openbao",
+        Component::Cassandra => "cassandra",
+    };
+    let c = plan.component(name).unwrap().component;
+    let info = nvcf_dev::chart::read_path(&chart.dir()).unwrap();
+    let (values, _) = nvcf_dev::ops::plan::fit_values(c, &s, &s.image_registry(), &info)
+        .unwrap_or_else(|e| panic!("{profile_name} {}: {e}", chart.label()));
+    serde_yaml_ng::to_string(&values).unwrap()
+}
+
+/// (kind/name, nodeSelector) of every pod template in the render.
+fn node_selectors(r: &Render) -> Vec<(String, Value)> {
+    r.0.iter()
+        .filter(|d| !pod_spec(d).is_null())
+        .map(|d| {
+            (
+                format!(
+                    "{}/{}",
+                    d["kind"].as_str().unwrap(),
+                    d["metadata"]["name"].as_str().unwrap()
+                ),
+                pod_spec(d)["nodeSelector"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn prod_node_selectors_land_where_the_guide_says_and_dev_has_none() {
+    let sel = |w: &str| -> Value {
+        serde_yaml_ng::from_str(&format!("nvcf.nvidia.com/workload: {w}")).unwrap()
+    };
+    let v = Values::new();
+    for h in helms() {
+        for c in CHARTS {
+            // The guide's blocks: nats' StatefulSet (through podTemplate.merge),
+            // openbao's server and injector, cassandra; the hook Jobs take the
+            // chart's own nodeSelector too. nats-box has none in the guide.
+            let want: Vec<(&str, Option<&str>)> = match c.component {
+                Component::Nats => vec![
+                    ("Deployment/nats-box", None),
+                    ("StatefulSet/nats", Some("control-plane")),
+                ],
+                Component::Openbao => vec![
+                    ("Deployment/openbao-server-agent-injector", Some("vault")),
+                    ("StatefulSet/openbao-server", Some("vault")),
+                    ("Job/openbao-server-initialize-cluster", Some("vault")),
+                    ("Job/openbao-server-migrations", Some("vault")),
+                ],
+                Component::Cassandra => vec![
+                    ("StatefulSet/cassandra", Some("cassandra")),
+                    ("Job/cassandra-initialize-cluster", Some("cassandra")),
+                    ("Job/cassandra-migrations", Some("cassandra")),
+                ],
+            };
+            let prod = v.file(&profile_values("prod", c));
+            let got = node_selectors(&h.render(c, &[&prod]));
+            let want_prod: Vec<(String, Value)> = want
+                .iter()
+                .map(|(o, w)| (o.to_string(), w.map_or(Value::Null, sel)))
+                .collect();
+            assert_eq!(got, want_prod, "{} {} prod", h.label, c.label());
+
+            let dev = v.file(&profile_values("dev", c));
+            let got = node_selectors(&h.render(c, &[&dev]));
+            let want_dev: Vec<(String, Value)> = want
+                .iter()
+                .map(|(o, _)| (o.to_string(), Value::Null))
+                .collect();
+            assert_eq!(got, want_dev, "{} {} dev", h.label, c.label());
+        }
+    }
+}
+
+#[test]
+fn openbao_cluster_scoped_objects_carry_the_release_label() {
+    // `nvcf-dev reset` finds the injector's cluster-scoped leftovers by
+    // app.kubernetes.io/instance=<release> (src/k8s/stale.rs).
+    let v = Values::new();
+    for h in helms() {
+        for c in charts(Component::Openbao) {
+            let f = v.file(&profile_values("dev", c));
+            let r = h.render(c, &[&f]);
+            let cluster_scoped: Vec<(&str, &str, Option<&str>)> = [
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "MutatingWebhookConfiguration",
+            ]
+            .into_iter()
+            .flat_map(|k| r.of_kind(k))
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap(),
+                    d["metadata"]["name"].as_str().unwrap(),
+                    d["metadata"]["labels"]["app.kubernetes.io/instance"].as_str(),
+                )
+            })
+            .collect();
+            assert_eq!(
+                cluster_scoped,
+                [
+                    (
+                        "ClusterRole",
+                        "openbao-server-agent-injector-clusterrole",
+                        Some("openbao-server")
+                    ),
+                    (
+                        "ClusterRoleBinding",
+                        "openbao-server-agent-injector-binding",
+                        Some("openbao-server")
+                    ),
+                    (
+                        "MutatingWebhookConfiguration",
+                        "openbao-server-agent-injector-cfg",
+                        Some("openbao-server")
+                    ),
+                ],
+                "{} {}",
+                h.label,
+                c.label()
+            );
+        }
+    }
+}

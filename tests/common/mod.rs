@@ -31,6 +31,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The retired guide-era stand-ins (tests/charts/helm-nvcf-*, deleted).
+/// Only tests/mirror_cli.rs still calls this, pending its rewrite onto
+/// [`published_chart`]; remove it then.
 pub fn stand_in_chart(name: &str) -> PathBuf {
     repo_root().join("tests/charts").join(name)
 }
