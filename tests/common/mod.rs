@@ -31,13 +31,6 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The retired guide-era stand-ins (tests/charts/helm-nvcf-*, deleted).
-/// Only tests/mirror_cli.rs still calls this, pending its rewrite onto
-/// [`published_chart`]; remove it then.
-pub fn stand_in_chart(name: &str) -> PathBuf {
-    repo_root().join("tests/charts").join(name)
-}
-
 /// A stand-in of a published chart (tests/charts/PUBLISHED.md): `series` is
 /// `current` (nats 0.8.0, openbao 0.32.0, cassandra 0.20.1) or `bitnami`
 /// (0.7.2, 0.30.25, 0.17.0).
