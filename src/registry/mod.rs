@@ -36,6 +36,16 @@ pub enum RegistryError {
         status: u16,
         cred_source: String,
     },
+    #[error("registry {registry} refused a token it had issued (HTTP 401): it expired or was revoked during the run; run again")]
+    TokenExpired { registry: String },
+    #[error("cannot set up a client for registry {registry} ({detail}); check the TLS and proxy settings of this machine")]
+    Client { registry: String, detail: String },
+    #[error("{what} at registry {registry} failed: {detail}; run again, or check the registry's logs if it persists")]
+    Protocol {
+        registry: String,
+        what: String,
+        detail: String,
+    },
     #[error("{what} at registry {registry} failed with HTTP {status}{}{detail}; run again, or check the registry's logs if it persists", if detail.is_empty() { "" } else { ": " })]
     Http {
         registry: String,
@@ -77,7 +87,7 @@ impl RegistryError {
     /// connection reset, timeout), as opposed to a definite answer.
     pub fn is_transient(&self) -> bool {
         match self {
-            RegistryError::Unreachable { .. } => true,
+            RegistryError::Unreachable { .. } | RegistryError::TokenExpired { .. } => true,
             RegistryError::Http { status, .. } => {
                 *status >= 500 || *status == 429 || *status == 408
             }
