@@ -148,3 +148,43 @@ async fn a_token_that_expires_during_the_mirror_is_refreshed() {
         "the mirror outlived its first token, so it must have taken another"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_are_listed_across_pages_with_credentials() {
+    let reg = TestRegistry::start_with_login("lister", "tags-secret-31");
+    let api = reg.client();
+    let digest = api
+        .push_image("org/charts/nats", "0.7.1", &[random(100)], OCI_MANIFEST)
+        .await;
+    let (raw, _) = api
+        .get_manifest_raw("org/charts/nats", &digest)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    for tag in ["0.8.0", "0.10.0", "latest", "1.0.0-rc.1"] {
+        api.push_manifest("org/charts/nats", tag, OCI_MANIFEST, &body)
+            .await;
+    }
+    let (_cfg, creds) = login(&reg.host, "lister", "tags-secret-31");
+    let creds_for_host = creds.resolve(&reg.host).await.unwrap();
+    let r = nvcf_dev::registry::client::Registry::connect(&reg.host, creds_for_host, &[]).unwrap();
+    let mut paged = r.list_tags_paged("org/charts/nats", 2).await.unwrap();
+    paged.sort();
+    assert_eq!(paged, ["0.10.0", "0.7.1", "0.8.0", "1.0.0-rc.1", "latest"]);
+
+    let all = nvcf_dev::registry::list_tags(&creds, &reg.host, "org/charts/nats")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert_eq!(
+        nvcf_dev::registry::highest_semver(&all).as_deref(),
+        Some("0.10.0")
+    );
+    let missing = nvcf_dev::registry::list_tags(&creds, &reg.host, "org/nope")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, nvcf_dev::registry::RegistryError::NotFound { .. }),
+        "{missing:?}"
+    );
+}

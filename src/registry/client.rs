@@ -650,9 +650,18 @@ impl Registry {
         }
     }
 
-    /// Every tag of `repo`, following the pages (`n` and `last`) the
-    /// registry serves.
+    /// Every tag of `repo`, in the registry's order.
     pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        self.list_tags_paged(repo, TAGS_PAGE).await
+    }
+
+    /// Every tag of `repo`, asking for `page` at a time and following the
+    /// pages with `last`.
+    pub async fn list_tags_paged(
+        &self,
+        repo: &str,
+        page: usize,
+    ) -> Result<Vec<String>, RegistryError> {
         let what = format!("listing the tags of {repo}");
         let r = self.repo_ref(repo);
         let auth = self.oci_auth();
@@ -662,7 +671,7 @@ impl Registry {
             let page = match self
                 .call(repo, RegistryOperation::Pull, || {
                     self.oci
-                        .list_tags(&r, &auth, Some(TAGS_PAGE), last.as_deref())
+                        .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
                 })
                 .await?
             {
@@ -694,6 +703,111 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A token-auth registry in miniature: /v2/ paths want `Bearer tok-123`,
+    /// which /token hands out for Basic `alice:pw-ok`.
+    async fn bearer_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let token_calls = Arc::new(AtomicUsize::new(0));
+        let calls = token_calls.clone();
+        let realm = format!("http://{host}/token");
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k,
+                    }
+                }
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                let auth = req
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("authorization: ")
+                            .or_else(|| l.strip_prefix("Authorization: "))
+                    })
+                    .unwrap_or("")
+                    .to_string();
+                let basic = format!(
+                    "Basic {}",
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        "alice:pw-ok"
+                    )
+                );
+                let (status, headers, body) = if path.starts_with("/token") {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    if auth == basic && path.contains("scope=repository%3Aorg%2Fapp%3Apull") {
+                        (
+                            "200 OK",
+                            String::new(),
+                            r#"{"token":"tok-123"}"#.to_string(),
+                        )
+                    } else {
+                        ("401 Unauthorized", String::new(), String::new())
+                    }
+                } else if auth == "Bearer tok-123" {
+                    (
+                        "200 OK",
+                        "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
+                        r#"{"schemaVersion":2}"#.to_string(),
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"test\"\r\n"),
+                        String::new(),
+                    )
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(resp.as_bytes()).await;
+            }
+        });
+        (host, token_calls)
+    }
+
+    fn creds(pass: &str) -> Credentials {
+        Credentials {
+            basic: Some(("alice".into(), Secret::new(pass))),
+            source: "test-config".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn bearer_challenge_fetches_and_caches_a_token() {
+        let (host, token_calls) = bearer_server().await;
+        let r = Registry::connect(&host, creds("pw-ok"), &[]).unwrap();
+        for _ in 0..2 {
+            let (body, digest) = r.get_manifest("org/app", "1").await.unwrap().unwrap();
+            assert_eq!(&body[..], br#"{"schemaVersion":2}"#);
+            assert_eq!(digest, crate::registry::copy::sha256_digest(&body));
+        }
+        assert_eq!(token_calls.load(Ordering::SeqCst), 1, "the token is reused");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_names_registry_and_source_not_the_secret() {
+        let (host, _) = bearer_server().await;
+        let r = Registry::connect(&host, creds("pw-WRONG-77"), &[]).unwrap();
+        let err = r.get_manifest("org/app", "1").await.unwrap_err();
+        let (msg, dbg) = (err.to_string(), format!("{err:?}"));
+        assert!(msg.contains(&host) && msg.contains("test-config"), "{msg}");
+        assert!(
+            !msg.contains("pw-WRONG-77") && !dbg.contains("pw-WRONG-77"),
+            "{dbg}"
+        );
+    }
 
     #[test]
     fn plain_http_only_for_loopback_and_listed_hosts() {

@@ -255,7 +255,7 @@ fn is_sha256(d: &str) -> bool {
     })
 }
 
-fn sha256_digest(b: &[u8]) -> String {
+pub(crate) fn sha256_digest(b: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(b))
 }
 
