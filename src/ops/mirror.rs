@@ -158,9 +158,9 @@ impl<'a> Mirrorer<'a> {
         if self.shell.is_json() || self.shell.is_quiet() {
             Box::new(NoProgress)
         } else if self.shell.is_fancy() {
-            Box::new(BarProgress::new(images))
+            Box::new(BarProgress::new(self.shell, images))
         } else {
-            Box::new(LineProgress::stderr())
+            Box::new(LineProgress::every_10s(self.shell))
         }
     }
 
