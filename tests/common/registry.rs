@@ -444,7 +444,6 @@ impl ProxyState {
         req: hyper::Request<hyper::body::Incoming>,
     ) -> hyper::Response<ProxyBody> {
         use base64::Engine as _;
-        use http_body_util::BodyExt;
         use std::sync::atomic::Ordering;
         let auth = req
             .headers()
