@@ -372,7 +372,9 @@ impl Registry {
                 // A copy of the cache shares its entries; only the lifetime
                 // given to an opaque token differs (a JWT's `exp` still wins).
                 let mut cache = self.oci.tokens.clone();
-                cache.default_expiration_secs = lifetime.as_secs().max(1) as usize;
+                // Whole seconds there, checked with `>`: cut short so the
+                // cache lets go no later than the registry does.
+                cache.default_expiration_secs = lifetime.mul_f64(0.9).as_secs().max(1) as usize;
                 let token = RegistryToken::Token {
                     token: token.expose().to_string(),
                 };
@@ -387,16 +389,16 @@ impl Registry {
         Ok(())
     }
 
-    /// Forgets `repo`'s token for `op` after the registry refused it.
+    /// Forgets `repo`'s token for `op` after the registry refused it; true
+    /// when a new token may help (the registry issues tokens). Another task
+    /// may have forgotten or renewed it already, so this never asks what
+    /// was cached.
     async fn forget(&self, repo: &str, op: RegistryOperation) -> bool {
         if !matches!(self.scheme().await, Ok(Scheme::Bearer { .. })) {
             return false;
         }
-        self.lapses
-            .lock()
-            .await
-            .remove(&(repo.to_string(), op))
-            .is_some()
+        self.lapses.lock().await.remove(&(repo.to_string(), op));
+        true
     }
 
     async fn fetch_token(
@@ -644,6 +646,7 @@ impl Registry {
             {
                 Err(RegistryError::TokenExpired {
                     registry: self.host.clone(),
+                    cred_source: self.creds.source.clone(),
                 })
             }
             Err(e) => Err(self.error(&what, e)),

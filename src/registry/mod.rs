@@ -36,8 +36,13 @@ pub enum RegistryError {
         status: u16,
         cred_source: String,
     },
-    #[error("registry {registry} refused a token it had issued (HTTP 401): it expired or was revoked during the run; run again")]
-    TokenExpired { registry: String },
+    /// Retried: the token may have lapsed mid-upload; if it stays refused,
+    /// the credentials may lack push rights.
+    #[error("registry {registry} refused its token (HTTP 401) for credentials from {cred_source}: it lapsed during the upload, or they may not write there; run again, and if it persists set NGC_API_KEY or `docker login {registry}` with an account that can write it")]
+    TokenExpired {
+        registry: String,
+        cred_source: String,
+    },
     #[error("cannot set up a client for registry {registry} ({detail}); check the TLS and proxy settings of this machine")]
     Client { registry: String, detail: String },
     #[error("{what} at registry {registry} failed: {detail}; run again, or check the registry's logs if it persists")]
