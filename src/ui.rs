@@ -165,6 +165,21 @@ impl Shell {
         let _ = w.flush();
     }
 
+    /// A progress bar drawn with the shell's spinners, so status lines
+    /// printed meanwhile do not tear it; hidden unless the shell is fancy.
+    pub fn progress_bar(&self, len: u64) -> ProgressBar {
+        match &self.multi {
+            Some(m) if !self.quiet => m.add(ProgressBar::new(len)),
+            _ => ProgressBar::hidden(),
+        }
+    }
+
+    pub fn remove_bar(&self, bar: &ProgressBar) {
+        if let Some(m) = &self.multi {
+            m.remove(bar);
+        }
+    }
+
     /// Starts a step; its line ends ✓ or ✗ with the duration.
     pub fn step(&self, title: impl Into<String>) -> Step {
         let title = title.into();

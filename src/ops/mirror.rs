@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::model::Component;
 use crate::ops::install::{private_dir, write_values};
@@ -107,12 +106,7 @@ pub async fn fetch_chart_file(
 ) -> crate::Result<std::path::PathBuf> {
     let r = crate::registry::parse_reference(reference)?;
     let creds = credentials(settings).resolve(r.registry()).await?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(15))
-        .timeout(std::time::Duration::from_secs(120))
-        .build()
-        .unwrap_or_default();
-    let reg = Registry::new(r.registry(), http, creds, &[]);
+    let reg = Registry::connect(r.registry(), creds, &[])?;
     let bytes = fetch_chart(&reg, reference).await?;
     let name = r.repository().rsplit('/').next().unwrap_or("chart");
     let path = dir.join(format!("{name}-{}.tgz", r.tag().unwrap_or("latest")));
@@ -127,7 +121,6 @@ pub struct Mirrorer<'a> {
     pub helm: &'a Helm<'a>,
     pub opts: MirrorOptions,
     creds: CredentialSource,
-    http: reqwest::Client,
 }
 
 impl<'a> Mirrorer<'a> {
@@ -142,23 +135,13 @@ impl<'a> Mirrorer<'a> {
             settings,
             helm,
             creds: credentials(settings),
-            http: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(15))
-                .timeout(std::time::Duration::from_secs(120))
-                .build()
-                .unwrap_or_default(),
             opts,
         }
     }
 
     async fn registry(&self, host: &str) -> Result<Registry, RegistryError> {
         let creds = self.creds.resolve(host).await?;
-        Ok(Registry::new(
-            host,
-            self.http.clone(),
-            creds,
-            &self.opts.insecure_registries,
-        ))
+        Registry::connect(host, creds, &self.opts.insecure_registries)
     }
 
     fn engine(&self) -> Mirror {
@@ -178,9 +161,9 @@ impl<'a> Mirrorer<'a> {
         if self.shell.is_json() || self.shell.is_quiet() {
             Box::new(NoProgress)
         } else if self.shell.is_fancy() {
-            Box::new(BarProgress::new(images))
+            Box::new(BarProgress::new(self.shell, images))
         } else {
-            Box::new(LineProgress::stderr())
+            Box::new(LineProgress::every_10s(self.shell))
         }
     }
 
@@ -188,10 +171,7 @@ impl<'a> Mirrorer<'a> {
     async fn present(&self, dest: &Registry, reference: &str) -> Result<bool, RegistryError> {
         let r = crate::registry::parse_reference(reference)?;
         let tag = r.tag().or(r.digest()).unwrap_or("latest");
-        Ok(dest
-            .head_manifest(r.repository(), tag, false)
-            .await?
-            .is_some())
+        Ok(dest.head_manifest(r.repository(), tag).await?.is_some())
     }
 
     /// Mirrors the plan's charts and images. With `dry_run`, only reports.
@@ -433,22 +413,10 @@ pub async fn fetch_chart(reg: &Registry, reference: &str) -> Result<Vec<u8>, Reg
             detail: "no helm chart layer: is this a helm chart?".into(),
         })?
         .to_string();
-    let resp = reg
-        .get_blob(r.repository(), &layer)
+    let bytes = reg
+        .pull_blob(r.repository(), &layer)
         .await?
         .ok_or_else(not_found)?;
-    let bytes = resp.bytes().await.map_err(|e| RegistryError::Unreachable {
-        registry: r.registry().to_string(),
-        detail: e.to_string(),
-    })?;
-    let actual = format!("sha256:{:x}", Sha256::digest(&bytes));
-    if actual != layer {
-        return Err(RegistryError::DigestMismatch {
-            image: reference.into(),
-            digest: layer,
-            actual,
-        });
-    }
     Ok(bytes.to_vec())
 }
 

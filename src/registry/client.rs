@@ -1,32 +1,54 @@
-//! A small client for the OCI distribution API, one per registry host.
+//! One registry host: the distribution API through oci-client, with the
+//! authentication kept here because oci-client 0.18 cannot do it right:
 //!
-//! Written on reqwest rather than oci-client because the copy needs things
-//! oci-client does not expose together: raw manifest bytes with their exact
-//! content type, a blob GET whose body is piped into a PATCH while hashing,
-//! cross-repository mounts that may fall back to an upload session, and one
-//! shared auth/token cache per registry across many repositories.
+//! - it learns a registry's scheme per repository and operation by probing
+//!   `/v2/` before the request, and swallows a token error into an
+//!   anonymous request; here the scheme is probed once per host, every
+//!   request after it carries credentials, and a refused token says so;
+//! - it caches an opaque token for a fixed time, ignoring the `expires_in`
+//!   the token endpoint answered; here tokens are fetched with it and put
+//!   into oci-client's cache with that lifetime;
+//! - it never retries a 401; here a refused token is dropped and the
+//!   operation retried (see [`RegistryError::TokenExpired`]).
+//!
+//! Everything that moves bytes is oci-client's: digest-checked manifest
+//! pulls, verifying blob streams, monolithic pushes, mounts, tag lists.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{
-    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
-};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use tokio::sync::Mutex;
+use futures::Stream;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::token_cache::{RegistryToken, RegistryTokenType};
+use oci_client::{Reference, RegistryOperation};
+use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
+use reqwest::StatusCode;
 
 use super::auth::{parse_challenge, Challenge, Credentials};
 use super::RegistryError;
 use crate::secret::Secret;
 
 /// Every manifest kind the copy understands; the registry picks the stored one.
-pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
-application/vnd.oci.image.manifest.v1+json, \
-application/vnd.docker.distribution.manifest.list.v2+json, \
-application/vnd.docker.distribution.manifest.v2+json, \
-application/vnd.oci.artifact.manifest.v1+json";
+pub const MANIFEST_TYPES: [&str; 5] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.artifact.manifest.v1+json",
+];
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Per read, not per request: a 1 GB layer may take minutes.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+const USER_AGENT: &str = concat!("nvcf-dev/", env!("CARGO_PKG_VERSION"));
+/// The token spec's lifetime when the endpoint does not say.
+const DEFAULT_TOKEN_SECS: u64 = 60;
+/// Tags asked for per page of a tag list.
+const TAGS_PAGE: usize = 1000;
 
 /// True when `host` (host[:port]) may be spoken to over plain HTTP: loopback
 /// addresses, `localhost`, or a host the user listed as insecure.
@@ -51,10 +73,10 @@ pub fn is_plain_http(host: &str, insecure: &[String]) -> bool {
     }
 }
 
+/// How a registry wants requests authenticated, from its answer to `/v2/`.
 #[derive(Debug, Clone)]
-enum Mode {
-    /// No challenge seen yet: requests go out anonymous.
-    Unknown,
+enum Scheme {
+    Open,
     Basic,
     Bearer {
         realm: String,
@@ -62,61 +84,25 @@ enum Mode {
     },
 }
 
-#[derive(Debug)]
-struct AuthState {
-    mode: Mode,
-    /// Bearer tokens by scope string.
-    tokens: HashMap<String, Secret>,
-}
-
-/// What POST /blobs/uploads/ answered.
-pub enum UploadStart {
-    /// The cross-repository mount worked: the blob is now in the repository.
-    Mounted,
-    /// An upload session to stream the blob into.
-    Session(String),
-}
-
 /// One registry host with its credentials and token cache.
 pub struct Registry {
     pub host: String,
+    /// `scheme://host` of the API (docker.io's lives at index.docker.io).
     base: String,
+    oci: oci_client::Client,
+    /// For `/v2/` and the token endpoint, which oci-client does not expose.
     http: reqwest::Client,
     creds: Credentials,
-    auth: Mutex<AuthState>,
+    scheme: tokio::sync::OnceCell<Scheme>,
+    /// When each (repository, operation)'s token must be replaced. The lock
+    /// also makes concurrent first requests wait for one token fetch.
+    lapses: tokio::sync::Mutex<BTreeMap<(String, RegistryOperation), Instant>>,
 }
 
-pub fn scope_pull(repo: &str) -> String {
-    format!("repository:{repo}:pull")
-}
-
-pub fn scope_push(repo: &str) -> String {
-    format!("repository:{repo}:pull,push")
-}
-
-/// The scope to check `repo` with: push when the check comes before a
-/// push, pull otherwise.
-fn scope_for(repo: &str, for_push: bool) -> String {
-    if for_push {
-        scope_push(repo)
-    } else {
-        scope_pull(repo)
-    }
-}
-
-/// A response header as text; empty when missing or not visible ASCII.
-fn header_text(resp: &Response, name: impl reqwest::header::AsHeaderName) -> String {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
-/// A one-line description of a reqwest error including its causes.
-fn describe(e: &reqwest::Error) -> String {
+/// A one-line description of an error including its causes.
+fn describe(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
+    let mut src = e.source();
     while let Some(cause) = src {
         s.push_str(": ");
         s.push_str(&cause.to_string());
@@ -125,144 +111,322 @@ fn describe(e: &reqwest::Error) -> String {
     s
 }
 
+fn scope(repo: &str, op: RegistryOperation) -> String {
+    match op {
+        RegistryOperation::Pull => format!("repository:{repo}:pull"),
+        RegistryOperation::Push => format!("repository:{repo}:pull,push"),
+    }
+}
+
+/// The HTTP status a distribution error code stands for (the spec's table):
+/// oci-client keeps the code of a 4xx with an error body but drops its status.
+fn status_of(code: &OciErrorCode) -> u16 {
+    match code {
+        OciErrorCode::Unauthorized => 401,
+        OciErrorCode::Denied => 403,
+        OciErrorCode::BlobUnknown
+        | OciErrorCode::BlobUploadUnknown
+        | OciErrorCode::ManifestUnknown
+        | OciErrorCode::NameUnknown
+        | OciErrorCode::NotFound => 404,
+        OciErrorCode::Unsupported => 405,
+        OciErrorCode::Toomanyrequests => 429,
+        _ => 400,
+    }
+}
+
+/// The status of a failed oci-client call when it was an HTTP answer.
+fn http_status(e: &OciDistributionError) -> Option<u16> {
+    match e {
+        OciDistributionError::UnauthorizedError { .. } => Some(401),
+        OciDistributionError::ServerError { code, .. } => Some(*code),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.first().map(|e| status_of(&e.code))
+        }
+        OciDistributionError::RequestError(r) => r.status().map(|s| s.as_u16()),
+        _ => None,
+    }
+}
+
+/// The digest check oci-client's verifying blob stream failed, if that is
+/// what ended it.
+pub fn digest_failure(e: &std::io::Error) -> Option<(String, String)> {
+    match e.get_ref()?.downcast_ref::<DigestError>()? {
+        DigestError::VerificationError { expected, actual } => {
+            Some((expected.clone(), actual.clone()))
+        }
+        _ => None,
+    }
+}
+
 impl Registry {
-    pub fn new(host: &str, http: reqwest::Client, creds: Credentials, insecure: &[String]) -> Self {
-        // docker.io's API lives elsewhere; everything else is its own host.
+    /// A client for `host`: the one place the project's registry HTTP
+    /// settings (timeouts, user agent, plain HTTP for loopback and
+    /// `insecure` hosts) are made.
+    pub fn connect(
+        host: &str,
+        creds: Credentials,
+        insecure: &[String],
+    ) -> Result<Registry, RegistryError> {
         let api_host = if host == "docker.io" {
             "index.docker.io"
         } else {
             host
         };
-        let scheme = if is_plain_http(api_host, insecure) {
-            "http"
-        } else {
-            "https"
+        let plain = is_plain_http(api_host, insecure);
+        let config = ClientConfig {
+            protocol: if plain {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            // One PUT per blob: fastest, and its token is checked once, at
+            // its start, so a token cannot lapse halfway through a layer.
+            use_monolithic_push: true,
+            // The copy picks index children itself.
+            platform_resolver: None,
+            read_timeout: Some(READ_TIMEOUT),
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            user_agent: USER_AGENT,
+            default_token_expiration_secs: DEFAULT_TOKEN_SECS as usize,
+            ..ClientConfig::default()
         };
-        Registry {
+        let failed = |e: &dyn std::error::Error| RegistryError::Client {
+            registry: host.to_string(),
+            detail: describe(e),
+        };
+        let oci = oci_client::Client::try_from(config).map_err(|e| failed(&e))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| failed(&e))?;
+        Ok(Registry {
             host: host.to_string(),
-            base: format!("{scheme}://{api_host}"),
+            base: format!("{}://{api_host}", if plain { "http" } else { "https" }),
+            oci,
             http,
             creds,
-            auth: Mutex::new(AuthState {
-                mode: Mode::Unknown,
-                tokens: HashMap::new(),
-            }),
-        }
+            scheme: tokio::sync::OnceCell::new(),
+            lapses: tokio::sync::Mutex::new(BTreeMap::new()),
+        })
     }
 
     pub fn cred_source(&self) -> &str {
         &self.creds.source
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    fn reference(&self, repo: &str, tag_or_digest: &str) -> Reference {
+        if tag_or_digest.starts_with("sha256:") {
+            Reference::with_digest(self.host.clone(), repo.to_string(), tag_or_digest.into())
+        } else {
+            Reference::with_tag(self.host.clone(), repo.to_string(), tag_or_digest.into())
+        }
     }
 
-    fn unreachable(&self, what: &str, e: &reqwest::Error) -> RegistryError {
-        let mut detail = format!("{what}: {}", describe(e));
-        if let Some(s) = self.creds.secret() {
-            detail = crate::secret::redact_text(&detail, &[s]);
+    fn repo_ref(&self, repo: &str) -> Reference {
+        Reference::with_tag(self.host.clone(), repo.to_string(), "latest".into())
+    }
+
+    fn oci_auth(&self) -> RegistryAuth {
+        match &self.creds.basic {
+            Some((user, pass)) => RegistryAuth::Basic(user.clone(), pass.expose().to_string()),
+            None => RegistryAuth::Anonymous,
         }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        match self.creds.secret() {
+            Some(s) => crate::secret::redact_text(text, &[s]),
+            None => text.to_string(),
+        }
+    }
+
+    fn unreachable(&self, what: &str, e: &dyn std::error::Error) -> RegistryError {
         RegistryError::Unreachable {
             registry: self.host.clone(),
-            detail,
+            detail: self.redact(&format!("{what}: {}", describe(e))),
         }
     }
 
-    fn auth_error(&self, status: StatusCode) -> RegistryError {
+    fn auth_error(&self, status: u16) -> RegistryError {
         RegistryError::Auth {
             registry: self.host.clone(),
-            status: status.as_u16(),
+            status,
             cred_source: self.creds.source.clone(),
         }
     }
 
-    /// Turns a non-success response into an error naming `what`, keeping the
-    /// registry's own one-line error code/message.
-    pub async fn status_error(&self, what: &str, resp: Response) -> RegistryError {
-        let status = resp.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return self.auth_error(status);
+    /// One line for a failed oci-client call doing `what`.
+    fn error(&self, what: &str, e: OciDistributionError) -> RegistryError {
+        let status = http_status(&e);
+        if let Some(s @ (401 | 403)) = status {
+            return self.auth_error(s);
         }
-        let body = resp.text().await.unwrap_or_default();
-        let mut detail = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| {
-                let e = v.get("errors")?.get(0)?.clone();
-                Some(format!(
-                    "{} {}",
-                    e.get("code").and_then(|c| c.as_str()).unwrap_or(""),
-                    e.get("message").and_then(|c| c.as_str()).unwrap_or("")
-                ))
-            })
-            .unwrap_or_else(|| {
-                body.lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take(200)
-                    .collect()
-            });
-        if let Some(s) = self.creds.secret() {
-            detail = crate::secret::redact_text(&detail, &[s]);
-        }
-        RegistryError::Http {
-            registry: self.host.clone(),
-            what: what.to_string(),
-            status: status.as_u16(),
-            detail: detail.trim().to_string(),
+        let detail = match &e {
+            OciDistributionError::RegistryError { envelope, .. } => envelope
+                .errors
+                .first()
+                .map(|e| format!("{:?} {}", e.code, e.message))
+                .unwrap_or_default(),
+            OciDistributionError::ServerError { message, .. } => {
+                serde_json::from_str::<oci_client::errors::OciEnvelope>(message)
+                    .ok()
+                    .and_then(|env| {
+                        env.errors
+                            .first()
+                            .map(|e| format!("{:?} {}", e.code, e.message))
+                    })
+                    .unwrap_or_else(|| message.lines().next().unwrap_or("").to_string())
+            }
+            OciDistributionError::RequestError(r) if r.status().is_none() => {
+                return self.unreachable(what, r)
+            }
+            OciDistributionError::IoError(io) => return self.unreachable(what, io),
+            OciDistributionError::DigestError(DigestError::VerificationError {
+                expected,
+                actual,
+            }) => {
+                return RegistryError::DigestMismatch {
+                    image: format!("{}/{what}", self.host),
+                    digest: expected.clone(),
+                    actual: actual.clone(),
+                }
+            }
+            other => describe(other),
+        };
+        let detail: String = self.redact(detail.trim()).chars().take(200).collect();
+        match status {
+            Some(status) => RegistryError::Http {
+                registry: self.host.clone(),
+                what: what.to_string(),
+                status,
+                detail,
+            },
+            None => RegistryError::Protocol {
+                registry: self.host.clone(),
+                what: what.to_string(),
+                detail,
+            },
         }
     }
 
-    /// The Authorization value to send for `scopes`, fetching a token if needed.
-    pub async fn auth_header(&self, scopes: &[String]) -> Result<Option<Secret>, RegistryError> {
-        let mut st = self.auth.lock().await;
-        match st.mode.clone() {
-            Mode::Unknown => Ok(None),
-            Mode::Basic => Ok(self.creds.basic_header()),
-            Mode::Bearer { realm, service } => {
-                let key = scopes.join(" ");
-                if let Some(t) = st.tokens.get(&key) {
-                    return Ok(Some(t.clone()));
+    /// The registry's auth scheme, from one `GET /v2/` per host; concurrent
+    /// first callers wait for that one answer.
+    async fn scheme(&self) -> Result<&Scheme, RegistryError> {
+        self.scheme
+            .get_or_try_init(|| async {
+                let what = "checking the API";
+                let resp = self
+                    .http
+                    .get(format!("{}/v2/", self.base))
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(what, &e))?;
+                if resp.status() != StatusCode::UNAUTHORIZED {
+                    return Ok(Scheme::Open);
                 }
-                let token = self.fetch_token(&realm, service.as_deref(), scopes).await?;
-                let value = Secret::new(format!("Bearer {}", token.expose()));
-                st.tokens.insert(key, value.clone());
-                Ok(Some(value))
+                let challenge = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|h| h.to_str().ok())
+                    .and_then(parse_challenge);
+                Ok(match challenge {
+                    Some(Challenge::Bearer { realm, service }) => Scheme::Bearer { realm, service },
+                    _ => Scheme::Basic,
+                })
+            })
+            .await
+    }
+
+    /// Makes oci-client send credentials for `op` on `repo`'s next request.
+    async fn authorize(&self, repo: &str, op: RegistryOperation) -> Result<(), RegistryError> {
+        let scheme = self.scheme().await?;
+        if matches!(scheme, Scheme::Open) {
+            return Ok(());
+        }
+        let reference = self.repo_ref(repo);
+        let mut lapses = self.lapses.lock().await;
+        let key = (repo.to_string(), op);
+        if lapses.get(&key).is_some_and(|t| Instant::now() < *t) {
+            return Ok(());
+        }
+        self.oci
+            .store_auth_if_needed(reference.resolve_registry(), &self.oci_auth())
+            .await;
+        match scheme {
+            Scheme::Open => {}
+            Scheme::Basic => {
+                // Seeded so oci-client does not probe /v2/ to learn it again.
+                if let Some((user, pass)) = &self.creds.basic {
+                    let basic = RegistryTokenType::Basic(user.clone(), pass.expose().to_string());
+                    self.oci.tokens.insert(&reference, op, basic).await;
+                }
+                lapses.insert(key, Instant::now() + Duration::from_secs(365 * 86400));
+            }
+            Scheme::Bearer { realm, service } => {
+                let (token, lifetime) = self
+                    .fetch_token(realm, service.as_deref(), &scope(repo, op))
+                    .await?;
+                // A copy of the cache shares its entries; only the lifetime
+                // given to an opaque token differs (a JWT's `exp` still wins).
+                let mut cache = self.oci.tokens.clone();
+                // Whole seconds there, checked with `>`: cut short so the
+                // cache lets go no later than the registry does.
+                cache.default_expiration_secs = lifetime.mul_f64(0.9).as_secs().max(1) as usize;
+                let token = RegistryToken::Token {
+                    token: token.expose().to_string(),
+                };
+                cache
+                    .insert(&reference, op, RegistryTokenType::Bearer(token))
+                    .await;
+                // Renewed a tenth early, so a request never leaves with a
+                // token about to lapse.
+                lapses.insert(key, Instant::now() + lifetime.mul_f64(0.9));
             }
         }
+        Ok(())
+    }
+
+    /// Forgets `repo`'s token for `op` after the registry refused it; true
+    /// when a new token may help (the registry issues tokens). Another task
+    /// may have forgotten or renewed it already, so this never asks what
+    /// was cached.
+    async fn forget(&self, repo: &str, op: RegistryOperation) -> bool {
+        if !matches!(self.scheme().await, Ok(Scheme::Bearer { .. })) {
+            return false;
+        }
+        self.lapses.lock().await.remove(&(repo.to_string(), op));
+        true
     }
 
     async fn fetch_token(
         &self,
         realm: &str,
         service: Option<&str>,
-        scopes: &[String],
-    ) -> Result<Secret, RegistryError> {
-        let mut query: Vec<(&str, &str)> = Vec::new();
+        scope: &str,
+    ) -> Result<(Secret, Duration), RegistryError> {
+        let what = "fetching a token";
+        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
         if let Some(s) = service {
             query.push(("service", s));
         }
-        for s in scopes {
-            query.push(("scope", s));
-        }
         let mut req = self.http.get(realm).query(&query);
-        if let Some(b) = self.creds.basic_header() {
-            req = req.header(AUTHORIZATION, b.expose());
+        if let Some((user, pass)) = &self.creds.basic {
+            req = req.basic_auth(user, Some(pass.expose()));
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| self.unreachable("fetching a token", &e))?;
-        if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
-            return Err(self.auth_error(resp.status()));
+        let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.auth_error(status.as_u16()));
         }
-        if !resp.status().is_success() {
+        if !status.is_success() {
             // The token endpoint's body may echo request details; keep only the status.
             return Err(RegistryError::Http {
                 registry: self.host.clone(),
-                what: "fetching a token".into(),
-                status: resp.status().as_u16(),
+                what: what.into(),
+                status: status.as_u16(),
                 detail: String::new(),
             });
         }
@@ -270,123 +434,67 @@ impl Registry {
             .json()
             .await
             .map_err(|e| self.unreachable("reading the token", &e))?;
-        v.get("token")
+        let token = v
+            .get("token")
             .or_else(|| v.get("access_token"))
             .and_then(|t| t.as_str())
             .map(Secret::new)
             .ok_or_else(|| RegistryError::Http {
                 registry: self.host.clone(),
-                what: "fetching a token".into(),
+                what: what.into(),
                 status: 200,
                 detail: "the answer has no token".into(),
-            })
+            })?;
+        let secs = v
+            .get("expires_in")
+            .and_then(|e| e.as_u64())
+            .unwrap_or(DEFAULT_TOKEN_SECS);
+        Ok((token, Duration::from_secs(secs)))
     }
 
-    /// Learns the auth scheme from a 401. Returns false when retrying cannot help.
-    async fn learn(&self, resp: &Response, scopes: &[String]) -> bool {
-        let challenge = resp
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|h| h.to_str().ok())
-            .and_then(parse_challenge);
-        let mut st = self.auth.lock().await;
-        match (&st.mode, challenge) {
-            (Mode::Unknown, Some(Challenge::Basic)) => {
-                if self.creds.basic.is_none() {
-                    return false;
-                }
-                st.mode = Mode::Basic;
-                true
-            }
-            (Mode::Unknown, Some(Challenge::Bearer { realm, service })) => {
-                st.mode = Mode::Bearer { realm, service };
-                true
-            }
-            (Mode::Bearer { .. }, Some(Challenge::Bearer { .. })) => {
-                // An expired token or a scope the cached token lacks: fetch anew once.
-                st.tokens.remove(&scopes.join(" ")).is_some()
-            }
-            _ => false,
-        }
-    }
-
-    /// Sends a request built by `mk`, handling the auth challenge once. The
-    /// builder is called again for the retry, so it must not carry a stream body.
-    pub async fn send(
+    /// Runs an oci-client call that can be sent again with credentials for
+    /// `op`; a refused token is replaced once.
+    async fn call<T, F, Fut>(
         &self,
-        what: &str,
-        scopes: &[String],
-        mk: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, RegistryError> {
-        for attempt in 0..3 {
-            let mut req = mk();
-            if let Some(h) = self.auth_header(scopes).await? {
-                req = req.header(AUTHORIZATION, h.expose());
+        repo: &str,
+        op: RegistryOperation,
+        f: F,
+    ) -> Result<Result<T, OciDistributionError>, RegistryError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        self.authorize(repo, op).await?;
+        let r = f().await;
+        if let Err(e) = &r {
+            if http_status(e) == Some(401) && self.forget(repo, op).await {
+                self.authorize(repo, op).await?;
+                return Ok(f().await);
             }
-            let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-            if resp.status() == StatusCode::UNAUTHORIZED
-                && attempt < 2
-                && self.learn(&resp, scopes).await
-            {
-                continue;
-            }
-            if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
-                return Err(self.auth_error(resp.status()));
-            }
-            return Ok(resp);
         }
-        unreachable!("the loop returns on its last attempt")
+        Ok(r)
     }
 
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path))
-    }
-
-    /// Sends like [`Self::send`] for something that may be absent: the
-    /// response on success, None on 404, the registry's error otherwise.
-    async fn send_if_found(
-        &self,
-        what: &str,
-        scopes: &[String],
-        mk: impl Fn() -> RequestBuilder,
-    ) -> Result<Option<Response>, RegistryError> {
-        let resp = self.send(what, scopes, mk).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status().is_success() {
-            return Err(self.status_error(what, resp).await);
-        }
-        Ok(Some(resp))
-    }
-
-    /// A manifest request that accepts every manifest kind the copy understands.
-    fn manifest_request(&self, method: Method, repo: &str, reference: &str) -> RequestBuilder {
-        self.request(method, &format!("/v2/{repo}/manifests/{reference}"))
-            .header(ACCEPT, MANIFEST_ACCEPT)
-    }
-
-    /// GET a manifest: its raw bytes and content type, or None on 404.
+    /// GET a manifest: its exact bytes (checked against a digest reference
+    /// and the registry's digest header) and its digest, or None on 404.
     pub async fn get_manifest(
         &self,
         repo: &str,
         reference: &str,
     ) -> Result<Option<(Bytes, String)>, RegistryError> {
         let what = format!("fetching manifest {repo}:{reference}");
-        let Some(resp) = self
-            .send_if_found(&what, &[scope_pull(repo)], || {
-                self.manifest_request(Method::GET, repo, reference)
+        let r = self.reference(repo, reference);
+        let auth = self.oci_auth();
+        match self
+            .call(repo, RegistryOperation::Pull, || {
+                self.oci.pull_manifest_raw(&r, &auth, &MANIFEST_TYPES)
             })
             .await?
-        else {
-            return Ok(None);
-        };
-        let ct = header_text(&resp, CONTENT_TYPE);
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| self.unreachable(&what, &e))?;
-        Ok(Some((body, ct)))
+        {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if http_status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error(&what, e)),
+        }
     }
 
     /// HEAD a manifest: its digest if present.
@@ -394,17 +502,23 @@ impl Registry {
         &self,
         repo: &str,
         reference: &str,
-        for_push: bool,
     ) -> Result<Option<String>, RegistryError> {
         let what = format!("checking manifest {repo}:{reference}");
-        let resp = self
-            .send_if_found(&what, &[scope_for(repo, for_push)], || {
-                self.manifest_request(Method::HEAD, repo, reference)
+        let r = self.reference(repo, reference);
+        let auth = self.oci_auth();
+        match self
+            .call(repo, RegistryOperation::Pull, || {
+                self.oci.fetch_manifest_digest(&r, &auth)
             })
-            .await?;
-        Ok(resp.map(|r| header_text(&r, "docker-content-digest")))
+            .await?
+        {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if http_status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error(&what, e)),
+        }
     }
 
+    /// PUT a manifest as its exact bytes.
     pub async fn put_manifest(
         &self,
         repo: &str,
@@ -412,155 +526,180 @@ impl Registry {
         raw: &Bytes,
         content_type: &str,
     ) -> Result<(), RegistryError> {
-        let path = format!("/v2/{repo}/manifests/{reference}");
         let what = format!("pushing manifest {repo}:{reference}");
+        let r = self.reference(repo, reference);
         let ct = HeaderValue::from_str(content_type)
             .unwrap_or(HeaderValue::from_static("application/json"));
-        let resp = self
-            .send(&what, &[scope_push(repo)], || {
-                self.request(Method::PUT, &path)
-                    .header(CONTENT_TYPE, ct.clone())
-                    .body(raw.clone())
-            })
-            .await?;
-        if !resp.status().is_success() {
-            return Err(self.status_error(&what, resp).await);
-        }
-        Ok(())
-    }
-
-    pub async fn head_blob(
-        &self,
-        repo: &str,
-        digest: &str,
-        for_push: bool,
-    ) -> Result<bool, RegistryError> {
-        let path = format!("/v2/{repo}/blobs/{digest}");
-        let what = format!("checking blob {digest} in {repo}");
-        let resp = self
-            .send_if_found(&what, &[scope_for(repo, for_push)], || {
-                self.request(Method::HEAD, &path)
-            })
-            .await?;
-        Ok(resp.is_some())
-    }
-
-    /// GET a blob; the caller streams the body.
-    pub async fn get_blob(
-        &self,
-        repo: &str,
-        digest: &str,
-    ) -> Result<Option<Response>, RegistryError> {
-        let path = format!("/v2/{repo}/blobs/{digest}");
-        let what = format!("fetching blob {digest} from {repo}");
-        self.send_if_found(&what, &[scope_pull(repo)], || {
-            self.request(Method::GET, &path)
+        self.call(repo, RegistryOperation::Push, || {
+            self.oci.push_manifest_raw(&r, raw.clone(), ct.clone())
         })
-        .await
+        .await?
+        .map(|_| ())
+        .map_err(|e| self.error(&what, e))
     }
 
-    /// Starts an upload, trying a cross-repository mount from `mount_from` first.
-    pub async fn start_upload(
+    pub async fn head_blob(&self, repo: &str, digest: &str) -> Result<bool, RegistryError> {
+        let what = format!("checking blob {digest} in {repo}");
+        let r = self.repo_ref(repo);
+        self.call(repo, RegistryOperation::Pull, || {
+            self.oci.blob_exists(&r, digest)
+        })
+        .await?
+        .map_err(|e| self.error(&what, e))
+    }
+
+    /// GET a blob as a stream that fails at its end unless the bytes hash
+    /// to `digest` (see [`digest_failure`]); None on 404.
+    pub async fn blob_stream(
         &self,
         repo: &str,
         digest: &str,
-        mount_from: Option<&str>,
-    ) -> Result<UploadStart, RegistryError> {
-        let mut path = format!("/v2/{repo}/blobs/uploads/");
-        let mut scopes = vec![scope_push(repo)];
-        if let Some(from) = mount_from {
-            path.push_str(&format!("?mount={digest}&from={from}"));
-            scopes.push(scope_pull(from));
-        }
-        let what = format!("starting the upload of {digest} to {repo}");
-        let resp = self
-            .send(&what, &scopes, || {
-                self.request(Method::POST, &path)
-                    .header(reqwest::header::CONTENT_LENGTH, 0)
+    ) -> Result<Option<oci_client::client::SizedStream>, RegistryError> {
+        let what = format!("fetching blob {digest} from {repo}");
+        let r = self.repo_ref(repo);
+        match self
+            .call(repo, RegistryOperation::Pull, || {
+                self.oci.pull_blob_stream(&r, digest)
             })
-            .await?;
-        match resp.status() {
-            StatusCode::CREATED if mount_from.is_some() => Ok(UploadStart::Mounted),
-            StatusCode::ACCEPTED => Ok(UploadStart::Session(self.location(&what, &resp)?)),
-            _ => Err(self.status_error(&what, resp).await),
+            .await?
+        {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if http_status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error(&what, e)),
         }
     }
 
-    fn location(&self, what: &str, resp: &Response) -> Result<String, RegistryError> {
-        let loc = resp
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| RegistryError::Http {
-                registry: self.host.clone(),
-                what: what.to_string(),
-                status: resp.status().as_u16(),
-                detail: "no Location header".into(),
-            })?;
-        Ok(
-            if loc.starts_with("http://") || loc.starts_with("https://") {
-                loc.to_string()
-            } else {
-                self.url(loc)
-            },
-        )
-    }
-
-    /// Streams `body` into the upload session; returns the next session URL.
-    pub async fn patch_stream(
+    /// A whole blob in memory, verified; for small blobs such as charts.
+    pub async fn pull_blob(
         &self,
-        session: &str,
         repo: &str,
         digest: &str,
-        body: reqwest::Body,
-    ) -> Result<String, RegistryError> {
+    ) -> Result<Option<Bytes>, RegistryError> {
+        use futures::TryStreamExt;
+        let Some(stream) = self.blob_stream(repo, digest).await? else {
+            return Ok(None);
+        };
+        let chunks: Vec<Bytes> =
+            stream
+                .try_collect()
+                .await
+                .map_err(|e| match digest_failure(&e) {
+                    Some((digest, actual)) => RegistryError::DigestMismatch {
+                        image: format!("{}/{repo}", self.host),
+                        digest,
+                        actual,
+                    },
+                    None => self.unreachable(&format!("reading blob {digest} from {repo}"), &e),
+                })?;
+        Ok(Some(chunks.concat().into()))
+    }
+
+    /// Mounts `digest` from `from` in the same registry. False when the
+    /// registry answered with an upload session instead (202): oci-client
+    /// expects only 201 and drops that session, which the registry expires.
+    pub async fn mount_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        from: &str,
+    ) -> Result<bool, RegistryError> {
+        let what = format!("mounting {digest} from {from} into {repo}");
+        let (r, src) = (self.repo_ref(repo), self.repo_ref(from));
+        match self
+            .call(repo, RegistryOperation::Push, || {
+                self.oci.mount_blob(&r, &src, digest)
+            })
+            .await?
+        {
+            Ok(()) => Ok(true),
+            Err(OciDistributionError::SpecViolationError(_)) => Ok(false),
+            Err(e) => Err(self.error(&what, e)),
+        }
+    }
+
+    /// Streams a blob of `size` bytes into `repo` in one PUT carrying its
+    /// digest: the registry hashes it too and commits only a match. A stream
+    /// that ends in an error aborts the PUT, so nothing is committed.
+    pub async fn push_blob<S>(
+        &self,
+        repo: &str,
+        digest: &str,
+        size: u64,
+        body: S,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static,
+    {
         let what = format!("uploading {digest} to {repo}");
-        let mut req = self
-            .http
-            .patch(session)
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        if let Some(h) = self.auth_header(&[scope_push(repo)]).await? {
-            req = req.header(AUTHORIZATION, h.expose());
+        self.authorize(repo, RegistryOperation::Push).await?;
+        let r = self.repo_ref(repo);
+        match self
+            .oci
+            .push_blob_stream(&r, body, digest, Some(size))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // The stream is spent: the caller's retry sends it again.
+            Err(e)
+                if http_status(&e) == Some(401)
+                    && self.forget(repo, RegistryOperation::Push).await =>
+            {
+                Err(RegistryError::TokenExpired {
+                    registry: self.host.clone(),
+                    cred_source: self.creds.source.clone(),
+                })
+            }
+            Err(e) => Err(self.error(&what, e)),
         }
-        let resp = req.send().await.map_err(|e| self.unreachable(&what, &e))?;
-        if !resp.status().is_success() {
-            return Err(self.status_error(&what, resp).await);
-        }
-        self.location(&what, &resp)
     }
 
-    /// The final PUT with the digest: only now does the registry commit the blob
-    /// (after checking the digest itself).
-    pub async fn finish_upload(
+    /// Every tag of `repo`, in the registry's order.
+    pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        self.list_tags_paged(repo, TAGS_PAGE).await
+    }
+
+    /// Every tag of `repo`, asking for `page` at a time and following the
+    /// pages with `last`.
+    pub async fn list_tags_paged(
         &self,
-        session: &str,
         repo: &str,
-        digest: &str,
-    ) -> Result<(), RegistryError> {
-        let what = format!("completing the upload of {digest} to {repo}");
-        let sep = if session.contains('?') { '&' } else { '?' };
-        let url = format!("{session}{sep}digest={digest}");
-        let resp = self
-            .send(&what, &[scope_push(repo)], || {
-                self.http
-                    .put(&url)
-                    .header(reqwest::header::CONTENT_LENGTH, 0)
-            })
-            .await?;
-        if !resp.status().is_success() {
-            return Err(self.status_error(&what, resp).await);
+        page: usize,
+    ) -> Result<Vec<String>, RegistryError> {
+        let what = format!("listing the tags of {repo}");
+        let r = self.repo_ref(repo);
+        let auth = self.oci_auth();
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let last = tags.last().cloned();
+            let page = match self
+                .call(repo, RegistryOperation::Pull, || {
+                    self.oci
+                        .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
+                })
+                .await?
+            {
+                Ok(p) => p.tags,
+                Err(e) if http_status(&e) == Some(404) => {
+                    return Err(RegistryError::NotFound {
+                        image: format!("{}/{repo}", self.host),
+                        registry: self.host.clone(),
+                    })
+                }
+                Err(e) => return Err(self.error(&what, e)),
+            };
+            // oci-client hides the Link header, so a page is known to be the
+            // last only when it brings nothing new (a registry may serve
+            // fewer tags than asked for while more remain).
+            let before = tags.len();
+            for t in page {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+            if tags.len() == before {
+                return Ok(tags);
+            }
         }
-        Ok(())
-    }
-
-    /// Best-effort cancel of an upload session; registries expire them anyway.
-    pub async fn cancel_upload(&self, session: &str, repo: &str) {
-        let mut req = self.http.delete(session);
-        if let Ok(Some(h)) = self.auth_header(&[scope_push(repo)]).await {
-            req = req.header(AUTHORIZATION, h.expose());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), req.send()).await;
     }
 }
 
@@ -651,11 +790,11 @@ mod tests {
     #[tokio::test]
     async fn bearer_challenge_fetches_and_caches_a_token() {
         let (host, token_calls) = bearer_server().await;
-        let r = Registry::new(&host, reqwest::Client::new(), creds("pw-ok"), &[]);
+        let r = Registry::connect(&host, creds("pw-ok"), &[]).unwrap();
         for _ in 0..2 {
-            let (body, ct) = r.get_manifest("org/app", "1").await.unwrap().unwrap();
+            let (body, digest) = r.get_manifest("org/app", "1").await.unwrap().unwrap();
             assert_eq!(&body[..], br#"{"schemaVersion":2}"#);
-            assert_eq!(ct, "application/vnd.oci.image.manifest.v1+json");
+            assert_eq!(digest, crate::registry::copy::sha256_digest(&body));
         }
         assert_eq!(token_calls.load(Ordering::SeqCst), 1, "the token is reused");
     }
@@ -663,7 +802,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_token_names_registry_and_source_not_the_secret() {
         let (host, _) = bearer_server().await;
-        let r = Registry::new(&host, reqwest::Client::new(), creds("pw-WRONG-77"), &[]);
+        let r = Registry::connect(&host, creds("pw-WRONG-77"), &[]).unwrap();
         let err = r.get_manifest("org/app", "1").await.unwrap_err();
         let (msg, dbg) = (err.to_string(), format!("{err:?}"));
         assert!(msg.contains(&host) && msg.contains("test-config"), "{msg}");
@@ -683,5 +822,13 @@ mod tests {
         assert!(!is_plain_http("10.0.0.5:5000", &[]));
         assert!(is_plain_http("10.0.0.5:5000", &["10.0.0.5:5000".into()]));
         assert!(is_plain_http("reg.lan:5000", &["reg.lan".into()]));
+    }
+
+    #[test]
+    fn error_codes_map_to_the_specs_statuses() {
+        assert_eq!(status_of(&OciErrorCode::ManifestUnknown), 404);
+        assert_eq!(status_of(&OciErrorCode::Denied), 403);
+        assert_eq!(status_of(&OciErrorCode::Toomanyrequests), 429);
+        assert_eq!(status_of(&OciErrorCode::DigestInvalid), 400);
     }
 }

@@ -24,7 +24,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
 use super::auth::CredentialSource;
-use super::client::{Registry, UploadStart};
+use super::client::{digest_failure, Registry, MANIFEST_TYPES};
 use super::progress::{ImageOutcome, ProgressSink};
 use super::{parse_reference, RegistryError};
 
@@ -236,7 +236,6 @@ enum BlobResult {
 pub struct Mirror {
     opts: CopyOptions,
     creds: CredentialSource,
-    http: reqwest::Client,
     registries: tokio::sync::Mutex<HashMap<String, Arc<Registry>>>,
     /// (destination registry, digest) -> repositories known to hold the blob.
     /// The per-digest async lock also makes two images that share a layer
@@ -256,17 +255,9 @@ fn is_sha256(d: &str) -> bool {
     })
 }
 
-fn sha256_digest(b: &[u8]) -> String {
+pub(crate) fn sha256_digest(b: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(b))
 }
-
-const MANIFEST_TYPES: [&str; 5] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.oci.artifact.manifest.v1+json",
-];
 
 fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError> {
     let digest = v.get("digest").and_then(|d| d.as_str()).unwrap_or("");
@@ -308,19 +299,10 @@ fn platform_matches(v: &serde_json::Value, want: &Platform) -> bool {
 
 impl Mirror {
     pub fn new(opts: CopyOptions, creds: CredentialSource) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(30))
-            // Per read, not per request: a 1 GB layer may take minutes.
-            .read_timeout(Duration::from_secs(120))
-            .pool_max_idle_per_host(32)
-            .user_agent(concat!("nvcf-dev/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
         let permits = Semaphore::new(opts.concurrency.max(1));
         Mirror {
             opts,
             creds,
-            http,
             registries: tokio::sync::Mutex::new(HashMap::new()),
             known: std::sync::Mutex::new(HashMap::new()),
             permits,
@@ -333,12 +315,11 @@ impl Mirror {
             return Ok(r.clone());
         }
         let creds = self.creds.resolve(host).await?;
-        let r = Arc::new(Registry::new(
+        let r = Arc::new(Registry::connect(
             host,
-            self.http.clone(),
             creds,
             &self.opts.insecure_registries,
-        ));
+        )?);
         map.insert(host.to_string(), r.clone());
         Ok(r)
     }
@@ -471,7 +452,7 @@ impl Mirror {
         let blobs = root.blobs();
         let bytes_total = blobs.iter().map(|b| b.size).sum();
         let head = self
-            .retry(|| dst.head_manifest(&dst_repo, &push_ref, false))
+            .retry(|| dst.head_manifest(&dst_repo, &push_ref))
             .await?;
         let mut item = PlanItem {
             source: job.source.clone(),
@@ -485,9 +466,7 @@ impl Mirror {
         };
         if !item.present {
             for b in &blobs {
-                let there = self
-                    .retry(|| dst.head_blob(&dst_repo, &b.digest, false))
-                    .await?;
+                let there = self.retry(|| dst.head_blob(&dst_repo, &b.digest)).await?;
                 if !there {
                     item.blobs_missing += 1;
                     item.bytes_missing += b.size;
@@ -567,7 +546,7 @@ impl Mirror {
         let total: u64 = root.blobs().iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
         let head = self
-            .retry(|| dst.head_manifest(&dst_repo, &push_ref, false))
+            .retry(|| dst.head_manifest(&dst_repo, &push_ref))
             .await?;
         let ctx = Ctx {
             run,
@@ -639,7 +618,7 @@ impl Mirror {
         platform: Option<&'a Platform>,
     ) -> BoxFuture<'a, Result<Node, RegistryError>> {
         async move {
-            let (raw, ct) = src.get_manifest(repo, reference).await?.ok_or_else(|| {
+            let (raw, _) = src.get_manifest(repo, reference).await?.ok_or_else(|| {
                 RegistryError::NotFound {
                     image: if reference.starts_with("sha256:") && !image.contains(reference) {
                         format!("{image} (manifest {reference})")
@@ -668,15 +647,12 @@ impl Mirror {
                     detail: "Docker schema 1 manifest".into(),
                 });
             }
-            let bare_ct = ct.split(';').next().unwrap_or("").trim();
-            let content_type = if MANIFEST_TYPES.contains(&bare_ct) {
-                ct.clone()
-            } else if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
-                mt.to_string()
-            } else if v.get("manifests").is_some() {
-                MANIFEST_TYPES[0].to_string()
-            } else {
-                MANIFEST_TYPES[1].to_string()
+            // oci-client does not hand back the Content-Type, so the type is
+            // the manifest's own mediaType, else what its shape says.
+            let content_type = match v.get("mediaType").and_then(|m| m.as_str()) {
+                Some(mt) if MANIFEST_TYPES.contains(&mt) => mt.to_string(),
+                _ if v.get("manifests").is_some() => MANIFEST_TYPES[0].to_string(),
+                _ => MANIFEST_TYPES[1].to_string(),
             };
             if let Some(entries) = v.get("manifests").and_then(|m| m.as_array()) {
                 if let Some(want) = platform {
@@ -744,7 +720,7 @@ impl Mirror {
                 Kind::Index(children) => {
                     let copies = children.iter().map(|c| async move {
                         let head = self
-                            .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest, false))
+                            .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest))
                             .await?;
                         if head.is_some() {
                             self.skip_node(ctx, c).await;
@@ -813,44 +789,26 @@ impl Mirror {
         blob: &Blob,
         mount_from: Option<&str>,
     ) -> Result<BlobResult, RegistryError> {
-        if ctx.dst.head_blob(ctx.dst_repo, &blob.digest, true).await? {
+        if ctx.dst.head_blob(ctx.dst_repo, &blob.digest).await? {
             return Ok(BlobResult::Present);
         }
-        let session = match ctx
-            .dst
-            .start_upload(ctx.dst_repo, &blob.digest, mount_from)
-            .await?
-        {
-            UploadStart::Mounted => return Ok(BlobResult::Mounted),
-            UploadStart::Session(s) => s,
-        };
-        match self.stream_blob(ctx, blob, &session).await {
-            Ok(next) => {
-                ctx.dst
-                    .finish_upload(&next, ctx.dst_repo, &blob.digest)
-                    .await?;
-                Ok(BlobResult::Copied)
-            }
-            Err(e) => {
-                ctx.dst.cancel_upload(&session, ctx.dst_repo).await;
-                Err(e)
+        if let Some(from) = mount_from {
+            if ctx.dst.mount_blob(ctx.dst_repo, &blob.digest, from).await? {
+                return Ok(BlobResult::Mounted);
             }
         }
+        self.stream_blob(ctx, blob).await?;
+        Ok(BlobResult::Copied)
     }
 
-    /// Pipes the upstream GET into the upload session's PATCH, hashing on the
-    /// way. On a digest or size mismatch the PATCH body ends in an error, so
-    /// the registry never receives a complete upload, and the caller never
-    /// sends the final PUT. Memory stays at a few chunks whatever the size.
-    async fn stream_blob(
-        &self,
-        ctx: &Ctx<'_>,
-        blob: &Blob,
-        session: &str,
-    ) -> Result<String, RegistryError> {
-        let resp = ctx
+    /// Pipes the upstream GET into the destination's PUT. oci-client's
+    /// stream checks the digest at its end; on a digest or size mismatch the
+    /// PUT body ends in an error, so the registry never receives a complete
+    /// upload. Memory stays at a few chunks whatever the size.
+    async fn stream_blob(&self, ctx: &Ctx<'_>, blob: &Blob) -> Result<(), RegistryError> {
+        let mut source = ctx
             .src
-            .get_blob(ctx.src_repo, &blob.digest)
+            .blob_stream(ctx.src_repo, &blob.digest)
             .await?
             .ok_or_else(|| RegistryError::Http {
                 registry: ctx.src.host.clone(),
@@ -858,21 +816,23 @@ impl Mirror {
                 status: 404,
                 detail: "the manifest names a blob the registry does not have".into(),
             })?;
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-        let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
+        let size = match (blob.size, source.content_length) {
+            (0, Some(n)) => n,
+            (n, _) => n,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel::<
+            Result<Bytes, oci_client::errors::OciDistributionError>,
+        >(8);
+        let body = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
-        }));
-        let upload = ctx
-            .dst
-            .patch_stream(session, ctx.dst_repo, &blob.digest, body);
+        });
+        let upload = ctx.dst.push_blob(ctx.dst_repo, &blob.digest, size, body);
+        let refuse = |why: &str| Err(std::io::Error::other(why.to_string()).into());
         let pump = async move {
-            let mut hasher = Sha256::new();
             let mut n: u64 = 0;
-            let mut stream = resp.bytes_stream();
-            while let Some(chunk) = stream.next().await {
+            while let Some(chunk) = source.next().await {
                 match chunk {
                     Ok(c) => {
-                        hasher.update(&c);
                         n += c.len() as u64;
                         ctx.run.progress.bytes_copied(ctx.image, c.len() as u64);
                         if tx.send(Ok(c)).await.is_err() {
@@ -881,27 +841,27 @@ impl Mirror {
                         }
                     }
                     Err(e) => {
-                        let _ = tx
-                            .send(Err(std::io::Error::other("source stream failed")))
-                            .await;
-                        return Err(RegistryError::Unreachable {
-                            registry: ctx.src.host.clone(),
-                            detail: format!("reading blob {}: {e}", blob.digest),
+                        let _ = tx.send(refuse("source stream failed")).await;
+                        return Err(match digest_failure(&e) {
+                            Some((_, actual)) => RegistryError::DigestMismatch {
+                                image: ctx.image.to_string(),
+                                digest: blob.digest.clone(),
+                                actual,
+                            },
+                            None => RegistryError::Unreachable {
+                                registry: ctx.src.host.clone(),
+                                detail: format!("reading blob {}: {e}", blob.digest),
+                            },
                         });
                     }
                 }
             }
-            let actual = format!("sha256:{:x}", hasher.finalize());
-            if actual != blob.digest || (blob.size != 0 && n != blob.size) {
-                let _ = tx.send(Err(std::io::Error::other("digest mismatch"))).await;
+            if n != size {
+                let _ = tx.send(refuse("size mismatch")).await;
                 return Err(RegistryError::DigestMismatch {
                     image: ctx.image.to_string(),
                     digest: blob.digest.clone(),
-                    actual: if actual != blob.digest {
-                        actual
-                    } else {
-                        format!("{actual} but {n} bytes instead of {}", blob.size)
-                    },
+                    actual: format!("{} ({n} bytes instead of {size})", blob.digest),
                 });
             }
             Ok(())

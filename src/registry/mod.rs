@@ -36,6 +36,21 @@ pub enum RegistryError {
         status: u16,
         cred_source: String,
     },
+    /// Retried: the token may have lapsed mid-upload; if it stays refused,
+    /// the credentials may lack push rights.
+    #[error("registry {registry} refused its token (HTTP 401) for credentials from {cred_source}: it lapsed during the upload, or they may not write there; run again, and if it persists set NGC_API_KEY or `docker login {registry}` with an account that can write it")]
+    TokenExpired {
+        registry: String,
+        cred_source: String,
+    },
+    #[error("cannot set up a client for registry {registry} ({detail}); check the TLS and proxy settings of this machine")]
+    Client { registry: String, detail: String },
+    #[error("{what} at registry {registry} failed: {detail}; run again, or check the registry's logs if it persists")]
+    Protocol {
+        registry: String,
+        what: String,
+        detail: String,
+    },
     #[error("{what} at registry {registry} failed with HTTP {status}{}{detail}; run again, or check the registry's logs if it persists", if detail.is_empty() { "" } else { ": " })]
     Http {
         registry: String,
@@ -77,7 +92,7 @@ impl RegistryError {
     /// connection reset, timeout), as opposed to a definite answer.
     pub fn is_transient(&self) -> bool {
         match self {
-            RegistryError::Unreachable { .. } => true,
+            RegistryError::Unreachable { .. } | RegistryError::TokenExpired { .. } => true,
             RegistryError::Http { status, .. } => {
                 *status >= 500 || *status == 429 || *status == 408
             }
@@ -120,6 +135,50 @@ pub fn destination_for(source: &str, registry: &str) -> Result<String, RegistryE
     Ok(out)
 }
 
+/// Every tag of `repository` in `registry` (host[:port]; plain HTTP for
+/// loopback hosts), all pages, with the credentials `creds` gives that host.
+/// A repository the registry does not have is [`RegistryError::NotFound`].
+pub async fn list_tags(
+    creds: &CredentialSource,
+    registry: &str,
+    repository: &str,
+) -> Result<Vec<String>, RegistryError> {
+    let c = creds.resolve(registry).await?;
+    client::Registry::connect(registry, c, &[])?
+        .list_tags(repository)
+        .await
+}
+
+/// The highest `MAJOR.MINOR.PATCH` of `tags` by semver precedence. Tags that
+/// are not semver, and pre-releases (`1.0.0-rc.1`), are ignored, as helm
+/// ignores them without `--devel`; build metadata (`+x`, or `_x` as OCI
+/// tags spell it) is ignored for ordering.
+pub fn highest_semver(tags: &[String]) -> Option<String> {
+    fn number(s: &str) -> Option<u64> {
+        let ok = !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s == "0" || !s.starts_with('0'));
+        ok.then(|| s.parse().ok()).flatten()
+    }
+    fn release(tag: &str) -> Option<(u64, u64, u64)> {
+        let core = tag.split(['+', '_']).next()?;
+        if core.contains('-') {
+            return None;
+        }
+        let mut parts = core.split('.');
+        let v = (
+            number(parts.next()?)?,
+            number(parts.next()?)?,
+            number(parts.next()?)?,
+        );
+        parts.next().is_none().then_some(v)
+    }
+    tags.iter()
+        .filter_map(|t| release(t).map(|v| (v, t)))
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, t)| t.clone())
+}
+
 pub(crate) fn parse_reference(s: &str) -> Result<oci_client::Reference, RegistryError> {
     s.parse::<oci_client::Reference>()
         .map_err(|e| RegistryError::InvalidReference {
@@ -148,6 +207,25 @@ mod tests {
             "localhost:5001/a/b:latest"
         );
         assert!(destination_for("Not A Ref", "localhost:5001").is_err());
+    }
+
+    #[test]
+    fn highest_semver_skips_what_is_not_a_release() {
+        let tags = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            highest_semver(&tags(&["0.7.1", "0.8.0", "0.10.0", "latest", "0.9.0"])),
+            Some("0.10.0".into())
+        );
+        assert_eq!(
+            highest_semver(&tags(&["1.2.3", "2.0.0-rc.1", "v3.0.0", "1.2", "01.0.0"])),
+            Some("1.2.3".into())
+        );
+        assert_eq!(
+            highest_semver(&tags(&["1.0.0_build.5", "0.9.9"])),
+            Some("1.0.0_build.5".into())
+        );
+        assert_eq!(highest_semver(&tags(&["latest", "main"])), None);
+        assert_eq!(highest_semver(&[]), None);
     }
 
     #[test]

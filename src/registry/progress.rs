@@ -1,14 +1,15 @@
 //! Progress reporting for a copy: bars on a TTY, periodic lines in CI,
-//! nothing in tests. The engine calls the sink from many tasks at once, so
+//! nothing in tests. Both write through the [`Shell`], which scrubs secrets. The engine calls the sink from many tasks at once, so
 //! implementations are `Send + Sync` and keep their own locking.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::ui::Shell;
 
 /// How one image ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,16 +46,15 @@ impl ProgressSink for NoProgress {
 
 /// One bar per image in flight plus an overall bar, for interactive terminals.
 pub struct BarProgress {
-    multi: MultiProgress,
+    shell: Shell,
     overall: ProgressBar,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl BarProgress {
     /// `images` is how many jobs the copy has, for the overall bar.
-    pub fn new(images: usize) -> Self {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let overall = multi.add(ProgressBar::new(0));
+    pub fn new(shell: &Shell, images: usize) -> Self {
+        let overall = shell.progress_bar(0);
         overall.set_style(
             ProgressStyle::with_template(
                 "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
@@ -65,7 +65,7 @@ impl BarProgress {
         overall.set_prefix("mirror");
         overall.set_message(format!("0/{images} images"));
         BarProgress {
-            multi,
+            shell: shell.clone(),
             overall,
             bars: Mutex::new(HashMap::new()),
         }
@@ -85,13 +85,13 @@ impl BarProgress {
 
 impl ProgressSink for BarProgress {
     fn image_started(&self, image: &str, total_bytes: Option<u64>) {
-        let bar = self.multi.add(ProgressBar::new(total_bytes.unwrap_or(0)));
+        let bar = self.shell.progress_bar(total_bytes.unwrap_or(0));
         bar.set_style(
             ProgressStyle::with_template("  {msg:40!} [{bar:20}] {bytes}/{total_bytes}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        bar.set_message(image.to_string());
+        bar.set_message(crate::secret::scrub(image));
         self.overall.inc_length(total_bytes.unwrap_or(0));
         self.bars
             .lock()
@@ -117,14 +117,17 @@ impl ProgressSink for BarProgress {
             .remove(image);
         if let Some(b) = bar {
             b.finish_and_clear();
-            self.multi.remove(&b);
+            self.shell.remove_bar(&b);
         }
         let line = match outcome {
             ImageOutcome::Copied => format!("copied  {image}"),
             ImageOutcome::AlreadyPresent => format!("present {image}"),
             ImageOutcome::Failed(e) => format!("FAILED  {image}: {e}"),
         };
-        let _ = self.multi.println(line);
+        match outcome {
+            ImageOutcome::Failed(_) => self.shell.err_line(&line),
+            _ => self.shell.status(line),
+        }
     }
 }
 
@@ -137,7 +140,7 @@ impl Drop for BarProgress {
 /// Plain lines, one per finished image and a totals line at most every
 /// `interval`, for CI logs where redrawn bars turn into noise.
 pub struct LineProgress {
-    out: Mutex<Box<dyn Write + Send>>,
+    shell: Shell,
     interval: Duration,
     start: Instant,
     last: Mutex<Instant>,
@@ -148,15 +151,15 @@ pub struct LineProgress {
 }
 
 impl LineProgress {
-    /// Lines go to stderr every 10 s.
-    pub fn stderr() -> Self {
-        Self::new(Box::new(std::io::stderr()), Duration::from_secs(10))
+    /// Totals every 10 s, as status lines of `shell`.
+    pub fn every_10s(shell: &Shell) -> Self {
+        Self::new(shell, Duration::from_secs(10))
     }
 
-    pub fn new(out: Box<dyn Write + Send>, interval: Duration) -> Self {
+    pub fn new(shell: &Shell, interval: Duration) -> Self {
         let now = Instant::now();
         LineProgress {
-            out: Mutex::new(out),
+            shell: shell.clone(),
             interval,
             start: now,
             last: Mutex::new(now),
@@ -168,8 +171,7 @@ impl LineProgress {
     }
 
     fn line(&self, s: &str) {
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(out, "{s}");
+        self.shell.status(s);
     }
 
     fn maybe_totals(&self) {
@@ -213,7 +215,7 @@ impl ProgressSink for LineProgress {
         match outcome {
             ImageOutcome::Copied => self.line(&format!("mirror: copied {image}")),
             ImageOutcome::AlreadyPresent => self.line(&format!("mirror: already present {image}")),
-            ImageOutcome::Failed(e) => self.line(&format!("mirror: FAILED {image}: {e}")),
+            ImageOutcome::Failed(e) => self.shell.err_line(&format!("mirror: FAILED {image}: {e}")),
         }
     }
 }
@@ -221,31 +223,32 @@ impl ProgressSink for LineProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::ui::OutputFormat;
 
     #[test]
     fn line_progress_prints_outcomes_and_totals() {
-        let buf = Buf::default();
-        let p = LineProgress::new(Box::new(buf.clone()), Duration::ZERO);
+        let (shell, cap) = Shell::capture(OutputFormat::Text);
+        let p = LineProgress::new(&shell, Duration::ZERO);
         let sink: &dyn ProgressSink = &p;
         sink.image_started("a", Some(4 << 20));
         sink.bytes_copied("a", 3 << 20);
         sink.blob_skipped("a", 1 << 20);
         sink.image_done("a", &ImageOutcome::Copied);
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = cap.stderr();
         assert!(text.contains("3 MiB copied"), "{text}");
         assert!(text.contains("mirror: copied a"), "{text}");
+    }
+
+    #[test]
+    fn progress_lines_are_scrubbed_of_known_secrets() {
+        let secret = crate::secret::Secret::new("progress-secret-6119");
+        crate::secret::register(&secret);
+        let (shell, cap) = Shell::capture(OutputFormat::Text);
+        let p = LineProgress::new(&shell, Duration::ZERO);
+        let failure = format!("token {} refused", secret.expose());
+        p.image_done("a", &ImageOutcome::Failed(failure));
+        let text = cap.stderr();
+        assert!(text.contains("mirror: FAILED a"), "{text}");
+        assert!(!text.contains(secret.expose()), "{text}");
     }
 }

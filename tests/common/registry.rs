@@ -336,3 +336,217 @@ impl Api {
         }
     }
 }
+
+/// A proxy in front of a `docker-registry`, streaming requests both ways.
+/// With `bearer`, it does token auth as nvcr.io does: `/token` hands out
+/// opaque tokens (for Basic `user:pass`, with `expires_in`) and every other
+/// request needs a live one, else a 401 with a Bearer challenge. `latency`
+/// holds every answer, so many first requests are in flight before any 401
+/// comes back.
+pub struct RegistryProxy {
+    pub host: String,
+    /// Tokens handed out so far.
+    pub tokens_issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests refused for a token that had expired.
+    pub expired_refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+pub struct ProxyOptions {
+    /// (user, password, token lifetime); None forwards every request as is.
+    pub bearer: Option<(String, String, Duration)>,
+    pub latency: Duration,
+    /// Held before answering the POST that starts a blob upload, so a token
+    /// taken for the upload goes stale while it runs.
+    pub upload_start_delay: Duration,
+}
+
+type ProxyBody = http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>;
+
+impl RegistryProxy {
+    pub async fn start(upstream: &str, opts: ProxyOptions) -> RegistryProxy {
+        use std::sync::atomic::AtomicUsize;
+        use std::sync::{Arc, Mutex};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let tokens_issued = Arc::new(AtomicUsize::new(0));
+        let expired_refusals = Arc::new(AtomicUsize::new(0));
+        let state = Arc::new(ProxyState {
+            host: host.clone(),
+            upstream: upstream.to_string(),
+            http: reqwest::Client::new(),
+            opts,
+            live: Mutex::new(std::collections::HashMap::new()),
+            tokens_issued: tokens_issued.clone(),
+            expired_refusals: expired_refusals.clone(),
+        });
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, std::convert::Infallible>(state.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                        .await;
+                });
+            }
+        });
+        RegistryProxy {
+            host,
+            tokens_issued,
+            expired_refusals,
+            task,
+        }
+    }
+}
+
+impl Drop for RegistryProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct ProxyState {
+    host: String,
+    upstream: String,
+    http: reqwest::Client,
+    opts: ProxyOptions,
+    /// token -> when it stops being accepted.
+    live: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    tokens_issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    expired_refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ProxyState {
+    fn reply(status: u16, headers: &[(&str, String)], body: String) -> hyper::Response<ProxyBody> {
+        use http_body_util::BodyExt;
+        let mut r = hyper::Response::builder().status(status);
+        for (k, v) in headers {
+            r = r.header(*k, v);
+        }
+        r.body(
+            http_body_util::Full::new(bytes::Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .unwrap()
+    }
+
+    async fn handle(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<ProxyBody> {
+        use base64::Engine as _;
+        use std::sync::atomic::Ordering;
+        let auth = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let path = req.uri().path().to_string();
+        tokio::time::sleep(self.opts.latency).await;
+        let Some((user, pass, expires_in)) = &self.opts.bearer else {
+            return self.forward(req).await;
+        };
+        if path == "/token" {
+            let want = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+            );
+            if auth != want {
+                return Self::reply(401, &[], String::new());
+            }
+            let n = self.tokens_issued.fetch_add(1, Ordering::SeqCst);
+            let token = format!("opaque-{n}-{}", digest_of(&random(8)));
+            self.live
+                .lock()
+                .unwrap()
+                .insert(token.clone(), std::time::Instant::now() + *expires_in);
+            let body = serde_json::json!({
+                "token": token,
+                "expires_in": expires_in.as_secs(),
+            });
+            return Self::reply(
+                200,
+                &[("content-type", "application/json".into())],
+                body.to_string(),
+            );
+        }
+        let presented = auth.strip_prefix("Bearer ").unwrap_or("");
+        let deadline = self.live.lock().unwrap().get(presented).copied();
+        let ok = match deadline {
+            Some(d) if std::time::Instant::now() < d => true,
+            Some(_) => {
+                self.expired_refusals.fetch_add(1, Ordering::SeqCst);
+                false
+            }
+            None => false,
+        };
+        if !ok {
+            let challenge = format!(
+                r#"Bearer realm="http://{}/token",service="test-registry""#,
+                self.host
+            );
+            return Self::reply(
+                401,
+                &[
+                    ("www-authenticate", challenge),
+                    ("content-type", "application/json".into()),
+                ],
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
+                    .into(),
+            );
+        }
+        if req.method() == hyper::Method::POST && path.ends_with("/blobs/uploads/") {
+            tokio::time::sleep(self.opts.upload_start_delay).await;
+        }
+        self.forward(req).await
+    }
+
+    async fn forward(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<ProxyBody> {
+        use http_body_util::BodyExt;
+        let url = format!(
+            "http://{}{}",
+            self.upstream,
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+        );
+        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+        let mut fwd = self.http.request(method, url);
+        for (k, v) in req.headers() {
+            let bearer = k == "authorization" && self.opts.bearer.is_some();
+            if k != "host" && !bearer {
+                fwd = fwd.header(k.as_str(), v.as_bytes());
+            }
+        }
+        // The registry builds Location URLs from this, so uploads come back here.
+        fwd = fwd.header("x-forwarded-host", self.host.clone());
+        let body = req.into_body().into_data_stream();
+        let resp = match fwd.body(reqwest::Body::wrap_stream(body)).send().await {
+            Ok(r) => r,
+            Err(e) => return Self::reply(502, &[], e.to_string()),
+        };
+        let mut out = hyper::Response::builder().status(resp.status().as_u16());
+        for (k, v) in resp.headers() {
+            out = out.header(k.as_str(), v.as_bytes());
+        }
+        let stream = futures::TryStreamExt::map_err(resp.bytes_stream(), std::io::Error::other);
+        let body = http_body_util::StreamBody::new(futures::StreamExt::map(stream, |r| {
+            r.map(hyper::body::Frame::data)
+        }));
+        out.body(BodyExt::boxed(body)).unwrap()
+    }
+}
