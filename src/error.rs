@@ -31,6 +31,8 @@ pub enum Error {
     Chart(#[from] crate::chart::ChartError),
     #[error(transparent)]
     Fit(#[from] crate::fit::FitError),
+    #[error(transparent)]
+    ChartVersion(#[from] crate::ops::chart_versions::ChartVersionError),
     /// helm refused to render a chart with our values; `why` is helm's own
     /// `Error:` line.
     #[error("the {component} chart does not render with these values ({why}); fix the profile's values.{component}, then run the command again")]

@@ -61,7 +61,9 @@ pub struct MirrorArgs {
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
-    let settings = app.settings(&args.settings, Purpose::Plan)?;
+    let mut settings = app.settings(&args.settings, Purpose::Plan)?;
+    let upstream = settings.upstream_registry.clone();
+    crate::ops::chart_versions::resolve_latest(&mut settings, &app.shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;
     let runner = SystemRunner;
     let helm = Helm::detect(&runner).await?;

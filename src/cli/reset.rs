@@ -41,11 +41,16 @@ pub struct ResetArgs {
 pub async fn run(app: &App, args: ResetArgs) -> crate::Result<()> {
     let component = crate::model::component(&args.component)?;
     // Only a reinstall needs credentials (and the Cassandra password).
-    let settings = if args.dry_run || args.no_reinstall {
+    let mut settings = if args.dry_run || args.no_reinstall {
         app.settings_without_secrets(&args.settings)?
     } else {
         app.settings(&args.settings, Purpose::Apply)?
     };
+    if !args.dry_run && !args.no_reinstall {
+        // A reset reinstalls what was mirrored: `latest` is the newest there.
+        let local = settings.image_registry();
+        crate::ops::chart_versions::resolve_latest(&mut settings, &app.shell, &local).await?;
+    }
     let opts = ResetOptions {
         component,
         no_reinstall: args.no_reinstall,

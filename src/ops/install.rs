@@ -62,7 +62,21 @@ pub async fn prepare_charts(
         let path = match &cp.chart {
             crate::settings::ChartSource::Oci { reference, version } => {
                 let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
-                crate::ops::mirror::fetch_chart_file(settings, &oci, dir).await?
+                match crate::ops::mirror::fetch_chart_file(settings, &oci, dir).await {
+                    Err(crate::Error::Registry(crate::registry::RegistryError::NotFound {
+                        registry,
+                        ..
+                    })) => {
+                        return Err(crate::ops::chart_versions::explain_missing(
+                            settings,
+                            cp.component,
+                            version,
+                            &registry,
+                        )
+                        .await)
+                    }
+                    other => other?,
+                }
             }
             crate::settings::ChartSource::Local(path) => path.clone(),
         };

@@ -183,8 +183,10 @@ impl<'a> Mirrorer<'a> {
 
         // 1. Charts.
         let mut chart_items = Vec::new();
+        let mut chart_components = Vec::new();
         for cp in &plan.components {
             if let ChartSource::Oci { .. } = cp.chart {
+                chart_components.push(cp.component);
                 let source = self.settings.upstream_chart(cp.component);
                 let destination = destination_for(&source, &dest_host)?;
                 let present = self.present(&dest, &destination).await?;
@@ -195,6 +197,27 @@ impl<'a> Mirrorer<'a> {
                     present,
                     found_in: vec![format!("component {}", cp.component.name)],
                 });
+            }
+        }
+        // A chart the destination lacks must be upstream: if it is not, say
+        // which versions are.
+        let mut upstream = None;
+        for (c, item) in chart_components.into_iter().zip(&chart_items) {
+            if item.present {
+                continue;
+            }
+            if upstream.is_none() {
+                upstream = Some(self.registry(&self.settings.upstream_registry).await?);
+            }
+            let reg = upstream.as_ref().expect("just connected");
+            if !self.present(reg, &item.source).await? {
+                return Err(crate::ops::chart_versions::explain_missing(
+                    self.settings,
+                    c,
+                    &self.settings.chart_version(c),
+                    &self.settings.upstream_registry,
+                )
+                .await);
             }
         }
         let missing = missing_jobs(&chart_items);

@@ -1,5 +1,6 @@
 //! The work behind each command, apart from argument parsing (like cargo's `ops`).
 
+pub mod chart_versions;
 pub mod doctor;
 pub mod doctor_system;
 pub mod down;

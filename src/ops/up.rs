@@ -28,9 +28,11 @@ pub fn steps_for(settings: &Settings) -> Vec<Box<dyn Step>> {
 
 pub async fn up(
     shell: Shell,
-    settings: Settings,
+    mut settings: Settings,
     runner: Arc<dyn CommandRunner>,
 ) -> crate::Result<()> {
+    let upstream = settings.upstream_registry.clone();
+    crate::ops::chart_versions::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;
     let steps = steps_for(&settings);
     let mut ctx = Ctx::new(shell.clone(), settings, plan, runner);

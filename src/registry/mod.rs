@@ -149,11 +149,11 @@ pub async fn list_tags(
         .await
 }
 
-/// The highest `MAJOR.MINOR.PATCH` of `tags` by semver precedence. Tags that
-/// are not semver, and pre-releases (`1.0.0-rc.1`), are ignored, as helm
-/// ignores them without `--devel`; build metadata (`+x`, or `_x` as OCI
-/// tags spell it) is ignored for ordering.
-pub fn highest_semver(tags: &[String]) -> Option<String> {
+/// The release tags of `tags` (strict `MAJOR.MINOR.PATCH`), lowest first by
+/// semver precedence. Tags that are not semver, and pre-releases
+/// (`1.0.0-rc.1`), are left out, as helm leaves them out without `--devel`;
+/// build metadata (`+x`, or `_x` as OCI tags spell it) is ignored for ordering.
+pub fn release_versions(tags: &[String]) -> Vec<String> {
     fn number(s: &str) -> Option<u64> {
         let ok = !s.is_empty()
             && s.bytes().all(|b| b.is_ascii_digit())
@@ -173,10 +173,17 @@ pub fn highest_semver(tags: &[String]) -> Option<String> {
         );
         parts.next().is_none().then_some(v)
     }
-    tags.iter()
+    let mut versions: Vec<((u64, u64, u64), &String)> = tags
+        .iter()
         .filter_map(|t| release(t).map(|v| (v, t)))
-        .max_by_key(|(v, _)| *v)
-        .map(|(_, t)| t.clone())
+        .collect();
+    versions.sort();
+    versions.into_iter().map(|(_, t)| t.clone()).collect()
+}
+
+/// The highest release tag of `tags` (see [`release_versions`]).
+pub fn highest_semver(tags: &[String]) -> Option<String> {
+    release_versions(tags).pop()
 }
 
 pub(crate) fn parse_reference(s: &str) -> Result<oci_client::Reference, RegistryError> {
