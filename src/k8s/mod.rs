@@ -10,6 +10,7 @@ pub mod error;
 pub mod logs;
 pub mod progress;
 pub mod readiness;
+pub mod releases;
 pub mod stale;
 pub mod status;
 pub mod verify;

@@ -5,6 +5,7 @@ pub mod doctor_system;
 pub mod down;
 pub mod guard;
 pub mod install;
+pub mod lifecycle;
 pub mod logs;
 pub mod mirror;
 pub mod plan;
