@@ -35,6 +35,17 @@ pub enum Error {
     ChecksFailed(String),
     #[error("interrupted: every step is idempotent, so run the same command again to pick up where it stopped")]
     Interrupted,
+    /// Ctrl-C stopped helm while it changed releases: the state each was
+    /// left in, and what the next `up` does about it.
+    #[error("interrupted: {0}")]
+    InterruptedReleases(String),
+}
+
+impl Error {
+    /// Ctrl-C: exit code 130, the terminal restored.
+    pub fn is_interrupt(&self) -> bool {
+        matches!(self, Error::Interrupted | Error::InterruptedReleases(_))
+    }
 }
 
 /// Another library's message flattened to one line: every error nvcf-dev

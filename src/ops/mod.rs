@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod doctor_system;
 pub mod down;
+pub mod ensure;
 pub mod guard;
 pub mod install;
 pub mod lifecycle;

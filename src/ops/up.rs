@@ -93,6 +93,7 @@ pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
     let dir = install::private_dir().map_err(|e| {
         crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
     })?;
+    let desired = crate::ops::ensure::desired_all(&ctx.plan);
     let mut plan = ctx.plan.clone();
     install::localize_charts(&mut plan, &ctx.settings, dir.path()).await?;
     let installer = install::Installer {
@@ -102,7 +103,7 @@ pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
         client: ctx.kube()?,
         values_dir: dir.path(),
     };
-    let outcomes = installer.install_all(&plan).await;
+    let outcomes = installer.install_all(&plan, &desired).await;
     drop(dir);
     let reports = install::verify_all(ctx.kube()?, &ctx.plan).await;
     crate::ops::status::print_health(&ctx.shell, &reports);
