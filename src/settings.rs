@@ -305,6 +305,7 @@ pub fn resolve(
     ctx: &Context<'_>,
     purpose: Purpose,
 ) -> Result<Settings, crate::Error> {
+    validate_cluster_name(cluster)?;
     let env = ctx.env;
     let pick = |flag: &Option<String>, var: &str, prof: &Option<String>| {
         flag.clone()
@@ -493,6 +494,29 @@ fn split_override(
     }
     model::component(c.trim())?;
     Ok((c.trim().to_string(), v.trim().to_string()))
+}
+
+/// A cluster name as kind takes it: lowercase letters, digits, `-` and `.`,
+/// starting with a letter or digit (so never `..`), at most 50 characters
+/// (`<name>-control-plane` must stay a valid container and host name). It
+/// names a directory of the state directory: checked before anything is written.
+pub fn validate_cluster_name(name: &str) -> Result<(), SettingsError> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid {
+            var: "--cluster",
+            why: format!(
+                "`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev"
+            ),
+        })
+    }
 }
 
 fn validate_repository(r: &str) -> Result<String, SettingsError> {
@@ -757,6 +781,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("STORAGE_SIZE is not valid"), "{err}");
+    }
+
+    #[test]
+    fn cluster_names_are_kinds() {
+        for good in ["nvcf-dev", "demo.1", "a"] {
+            validate_cluster_name(good).unwrap();
+        }
+        for bad in [
+            "",
+            "..",
+            "../../tmp/x",
+            "Bad Name!",
+            ".x",
+            "a/b",
+            &"a".repeat(51),
+        ] {
+            let err = validate_cluster_name(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--cluster is not valid: `"), "{err}");
+        }
     }
 
     #[test]

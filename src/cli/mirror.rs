@@ -63,6 +63,12 @@ pub struct MirrorArgs {
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
     let settings = app.settings(&args.settings, Purpose::Plan)?;
     let plan = crate::ops::plan::build(&settings)?;
+    // Into the local registry, which `up` and `down` use too: one at a time.
+    let _lock = if args.to.is_none() && !args.dry_run {
+        Some(crate::ops::lock::acquire_for(&settings, "mirror")?)
+    } else {
+        None
+    };
     let runner = SystemRunner;
     let helm = Helm::detect(&runner).await?;
     let opts = MirrorOptions {

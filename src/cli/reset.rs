@@ -46,6 +46,11 @@ pub async fn run(app: &App, args: ResetArgs) -> crate::Result<()> {
     } else {
         app.settings(&args.settings, Purpose::Apply)?
     };
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
+    };
     let opts = ResetOptions {
         component,
         no_reinstall: args.no_reinstall,

@@ -266,6 +266,85 @@ impl Installer<'_> {
     }
 }
 
+/// How long `plan` tries to reach the cluster: without one it says nothing.
+const PLAN_PROBE: Duration = Duration::from_secs(3);
+
+/// One release's decision, as `plan` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedRelease {
+    pub component: &'static str,
+    pub release: &'static str,
+    pub namespace: &'static str,
+    #[serde(flatten)]
+    pub decision: Decision,
+    pub summary: String,
+    /// False when a secret the values hold is not set here, so the values
+    /// could not be compared (chart and version still are).
+    pub values_compared: bool,
+}
+
+/// What `up` would do with each release, when the cluster answers within a
+/// few seconds; None (and nothing said) when there is no cluster.
+pub async fn plan_decisions(
+    settings: &crate::settings::Settings,
+    plan: &Plan,
+) -> Option<Vec<PlannedRelease>> {
+    let client = tokio::time::timeout(
+        PLAN_PROBE,
+        crate::k8s::client_for_context(&settings.kube_context()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    // Without the secrets the values hold, their digest cannot be what `up` computes.
+    let values_compared =
+        settings.registry_credential_b64.is_some() && settings.cassandra_password.is_some();
+    let mut out = Vec::new();
+    for cp in &plan.components {
+        let c = cp.component;
+        let mut want = desired(cp);
+        let read = tokio::time::timeout(PLAN_PROBE, async {
+            if !values_compared {
+                let records = releases::read(&client, c.namespace, c.release).await?;
+                if let Some(d) = records.last().and_then(|r| r.values_digest.clone()) {
+                    want.values_digest = d;
+                }
+            }
+            observe(&client, c, &want).await
+        })
+        .await;
+        let decision = match read {
+            Ok(Ok((_, d))) => d,
+            _ => return None,
+        };
+        out.push(PlannedRelease {
+            component: c.name,
+            release: c.release,
+            namespace: c.namespace,
+            summary: decision.describe(),
+            decision,
+            values_compared,
+        });
+    }
+    Some(out)
+}
+
+/// `plan`'s text: what `up` would do with each release on the cluster.
+pub fn print_decisions(
+    shell: &crate::ui::Shell,
+    settings: &crate::settings::Settings,
+    releases: &[PlannedRelease],
+) {
+    shell.out("");
+    shell.out(format!("On {} now, `up` would:", settings.kube_context()));
+    for r in releases {
+        shell.out(format!("  {} ({}): {}", r.component, r.release, r.summary));
+    }
+    if releases.iter().any(|r| !r.values_compared) {
+        shell.out("  (values not compared: set NGC_API_KEY or REGISTRY_CREDENTIAL_B64, and CASSANDRA_PASSWORD unless generated, to compare them)");
+    }
+}
+
 /// After Ctrl-C: for each release helm was changing, whether helm stopped
 /// in time, the state it left the release in, and what the next `up` does.
 pub async fn interrupted_report(stopped: &[Stopped]) -> String {

@@ -7,6 +7,7 @@ pub mod ensure;
 pub mod guard;
 pub mod install;
 pub mod lifecycle;
+pub mod lock;
 pub mod logs;
 pub mod mirror;
 pub mod plan;
