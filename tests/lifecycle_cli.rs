@@ -376,3 +376,32 @@ fn plan_says_nothing_about_releases_without_a_cluster() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("`up` would"), "{stdout}");
 }
+
+#[test]
+fn bad_inputs_name_the_setting_and_the_expected_form() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = nvcf_dev(state.path());
+        cmd.env("REPOSITORY", "my-org/my-team");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        one_error_line(&out.stderr)
+    };
+    assert_eq!(
+        run(&[("REGISTRY", "http://host")], &["plan"]),
+        "error: REGISTRY is not valid: `http://host` is a URL (plain HTTP is used for loopback registries by itself): give HOST or HOST:PORT, e.g. nvcr.io"
+    );
+    assert_eq!(
+        run(&[], &["mirror", "--dry-run", "--to", "airgap.local"]),
+        "error: --to is not valid: `airgap.local` has no port: give HOST:PORT, e.g. localhost:5002"
+    );
+    let profile = state.path().join("p.yaml");
+    std::fs::write(&profile, "cluster:\n  kindConfig: ./no-such-kind.yaml\n").unwrap();
+    let line = run(&[], &["plan", "--profile", profile.to_str().unwrap()]);
+    assert!(line.contains("no-such-kind.yaml"), "{line}");
+    // Nothing was written by any of them.
+    assert!(!state.path().join("nvcf-dev").exists());
+}

@@ -61,6 +61,9 @@ pub struct MirrorArgs {
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
+    if let Some(to) = &args.to {
+        crate::settings::validate_registry_host("--to", to, true)?;
+    }
     let settings = app.settings(&args.settings, Purpose::Plan)?;
     let plan = crate::ops::plan::build(&settings)?;
     // Into the local registry, which `up` and `down` use too: one at a time.

@@ -22,6 +22,10 @@ pub struct PlanArgs {
 pub async fn run(app: &App, args: PlanArgs) -> crate::Result<()> {
     let settings = app.settings(&args.settings, Purpose::Plan)?;
     let plan = ops::plan::build(&settings)?;
+    if let crate::settings::Target::Kind { .. } = settings.target {
+        // `up` would fail at creating the cluster: so does its dry run.
+        settings.profile.kind_config()?;
+    }
     let helm_major = match crate::tools::helm::Helm::detect(&SystemRunner).await {
         Ok(h) => Some(h.version().major),
         Err(_) => None,
