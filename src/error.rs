@@ -32,7 +32,7 @@ pub enum Error {
     #[error(transparent)]
     Fit(#[from] crate::fit::FitError),
     #[error(transparent)]
-    ChartVersion(#[from] crate::ops::chart_versions::ChartVersionError),
+    ChartVersion(Box<crate::ops::chart_versions::ChartVersionError>),
     /// helm refused to render a chart with our values; `why` is helm's own
     /// `Error:` line.
     #[error("the {component} chart does not render with these values ({why}); fix the profile's values.{component}, then run the command again")]
@@ -48,6 +48,23 @@ pub enum Error {
     ChecksFailed(String),
     #[error("interrupted: every step is idempotent, so run the same command again to pick up where it stopped")]
     Interrupted,
+    /// Ctrl-C stopped helm while it changed releases: the state each was
+    /// left in, and what the next `up` does about it.
+    #[error("interrupted: {0}")]
+    InterruptedReleases(String),
+}
+
+impl From<crate::ops::chart_versions::ChartVersionError> for Error {
+    fn from(e: crate::ops::chart_versions::ChartVersionError) -> Self {
+        Error::ChartVersion(Box::new(e))
+    }
+}
+
+impl Error {
+    /// Ctrl-C: exit code 130, the terminal restored.
+    pub fn is_interrupt(&self) -> bool {
+        matches!(self, Error::Interrupted | Error::InterruptedReleases(_))
+    }
 }
 
 impl Error {

@@ -22,25 +22,31 @@ fn main() {
         tokio::select! {
             r = &mut task => r.unwrap_or_else(|e| Err(nvcf_dev::Error::Usage(format!("internal error: {e}")))),
             _ = interrupt => {
-                // Dropping the command's future kills its child processes
-                // (kill_on_drop); give that a moment, then leave.
+                // helm gets SIGTERM and a few seconds to record the failure
+                // of the release it is changing (SIGKILL would leave it
+                // pending-*); then dropping the command's future kills the
+                // remaining children (kill_on_drop). Give that a moment, leave.
+                let stopped = nvcf_dev::tools::runner::stop_gracefully(nvcf_dev::ops::ensure::HELM_GRACE).await;
                 task.abort();
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(3), &mut task).await;
-                Err(nvcf_dev::Error::Interrupted)
+                if stopped.is_empty() {
+                    Err(nvcf_dev::Error::Interrupted)
+                } else {
+                    Err(nvcf_dev::Error::InterruptedReleases(
+                        nvcf_dev::ops::ensure::interrupted_report(&stopped).await,
+                    ))
+                }
             }
         }
     });
     if let Err(e) = result {
-        if matches!(e, nvcf_dev::Error::Interrupted) {
+        if e.is_interrupt() {
             // A password prompt turns echo off; never leave the terminal so.
             terminal.restore();
         }
         eprintln!("error: {}", nvcf_dev::secret::scrub(&e.to_string()));
         // Exit without waiting for a worker still blocked in a prompt.
-        std::process::exit(match e {
-            nvcf_dev::Error::Interrupted => 130,
-            _ => 1,
-        });
+        std::process::exit(if e.is_interrupt() { 130 } else { 1 });
     }
 }
 

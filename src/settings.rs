@@ -305,6 +305,7 @@ pub fn resolve(
     ctx: &Context<'_>,
     purpose: Purpose,
 ) -> Result<Settings, crate::Error> {
+    validate_cluster_name(cluster)?;
     let env = ctx.env;
     let pick = |flag: &Option<String>, var: &str, prof: &Option<String>| {
         flag.clone()
@@ -314,6 +315,10 @@ pub fn resolve(
 
     let upstream_registry =
         pick(&flags.registry, "REGISTRY", &None).unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    validate_registry_host("REGISTRY", &upstream_registry, false)?;
+    if let Some(to) = &flags.mirror_to {
+        validate_registry_host("--mirror-to", to, false)?;
+    }
     let repository = match pick(&flags.repository, "REPOSITORY", &None)
         .or_else(|| ctx.prompt.text("NGC repository (REPOSITORY, e.g. your-org/your-team)"))
     {
@@ -493,6 +498,81 @@ fn split_override(
     }
     model::component(c.trim())?;
     Ok((c.trim().to_string(), v.trim().to_string()))
+}
+
+/// A registry as images name it: `HOST` or `HOST:PORT` (with `need_port`,
+/// `HOST:PORT` only), never a URL or a path, so the error names the setting
+/// rather than an image reference built from it.
+pub fn validate_registry_host(
+    var: &'static str,
+    value: &str,
+    need_port: bool,
+) -> Result<(), SettingsError> {
+    let form = if need_port {
+        "HOST:PORT"
+    } else {
+        "HOST or HOST:PORT"
+    };
+    let example = if need_port {
+        "localhost:5002"
+    } else {
+        "nvcr.io"
+    };
+    let bad = |why: String| SettingsError::Invalid {
+        var,
+        why: format!("`{value}` {why}: give {form}, e.g. {example}"),
+    };
+    if value.contains("://") {
+        return Err(bad(
+            "is a URL (plain HTTP is used for loopback registries by itself)".into(),
+        ));
+    }
+    if value.contains('/') {
+        return Err(bad("has a path; the repository goes in REPOSITORY".into()));
+    }
+    let (host, port) = match value.rsplit_once(':') {
+        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (value, None), // bare IPv6
+        Some((h, p)) => (h, Some(p)),
+        None => (value, None),
+    };
+    let host_ok = !host.is_empty()
+        && (host.starts_with('[') && host.ends_with(']')
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    if !host_ok {
+        return Err(bad("is not a host name".into()));
+    }
+    match port {
+        Some(p) if p.parse::<u16>().map_or(true, |n| n == 0) => {
+            Err(bad(format!("has no valid port (`{p}`)")))
+        }
+        None if need_port => Err(bad("has no port".into())),
+        _ => Ok(()),
+    }
+}
+
+/// A cluster name as kind takes it: lowercase letters, digits, `-` and `.`,
+/// starting with a letter or digit (so never `..`), at most 50 characters
+/// (`<name>-control-plane` must stay a valid container and host name). It
+/// names a directory of the state directory: checked before anything is written.
+pub fn validate_cluster_name(name: &str) -> Result<(), SettingsError> {
+    let ok = !name.is_empty()
+        && name.len() <= 50
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid {
+            var: "--cluster",
+            why: format!(
+                "`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev"
+            ),
+        })
+    }
 }
 
 fn validate_repository(r: &str) -> Result<String, SettingsError> {
@@ -757,6 +837,49 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("STORAGE_SIZE is not valid"), "{err}");
+    }
+
+    #[test]
+    fn registries_are_hosts_not_urls() {
+        for good in ["nvcr.io", "localhost:5001", "10.0.0.1:5000", "[::1]:5000"] {
+            validate_registry_host("REGISTRY", good, false).unwrap();
+        }
+        validate_registry_host("--to", "localhost:5002", true).unwrap();
+        let err = |v: &str, port: bool| {
+            validate_registry_host(if port { "--to" } else { "REGISTRY" }, v, port)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("http://host", false),
+            "REGISTRY is not valid: `http://host` is a URL (plain HTTP is used for loopback registries by itself): give HOST or HOST:PORT, e.g. nvcr.io"
+        );
+        assert!(err("nvcr.io/org", false).contains("has a path"));
+        assert_eq!(
+            err("airgap.local", true),
+            "--to is not valid: `airgap.local` has no port: give HOST:PORT, e.g. localhost:5002"
+        );
+        assert!(err("host:port", true).contains("has no valid port (`port`)"));
+        assert!(err("bad host:1", true).contains("is not a host name"));
+    }
+
+    #[test]
+    fn cluster_names_are_kinds() {
+        for good in ["nvcf-dev", "demo.1", "a"] {
+            validate_cluster_name(good).unwrap();
+        }
+        for bad in [
+            "",
+            "..",
+            "../../tmp/x",
+            "Bad Name!",
+            ".x",
+            "a/b",
+            &"a".repeat(51),
+        ] {
+            let err = validate_cluster_name(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--cluster is not valid: `"), "{err}");
+        }
     }
 
     #[test]

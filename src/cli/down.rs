@@ -32,6 +32,7 @@ pub struct DownArgs {
 
 pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
     let settings = app.settings_without_secrets(&args.settings)?;
+    let _lock = crate::ops::lock::acquire_for(&settings, "down")?;
     crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
     let opts = DownOptions {
         keep_registry: args.keep_registry,

@@ -61,10 +61,19 @@ pub struct MirrorArgs {
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
+    if let Some(to) = &args.to {
+        crate::settings::validate_registry_host("--to", to, true)?;
+    }
     let mut settings = app.settings(&args.settings, Purpose::Plan)?;
     let upstream = settings.upstream_registry.clone();
     crate::ops::chart_versions::resolve_latest(&mut settings, &app.shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;
+    // Into the local registry, which `up` and `down` use too: one at a time.
+    let _lock = if args.to.is_none() && !args.dry_run {
+        Some(crate::ops::lock::acquire_for(&settings, "mirror")?)
+    } else {
+        None
+    };
     let runner = SystemRunner;
     let helm = Helm::detect(&runner).await?;
     let opts = MirrorOptions {

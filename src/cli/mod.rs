@@ -208,6 +208,8 @@ impl App {
 }
 
 pub async fn run(cli: Cli) -> crate::Result<()> {
+    // It names a directory of the state directory: refused before anything.
+    settings::validate_cluster_name(&cli.global.cluster)?;
     let app = App::new(cli.global);
     match cli.command {
         Command::Up(args) => up::run(&app, *args).await,

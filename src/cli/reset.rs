@@ -46,6 +46,11 @@ pub async fn run(app: &App, args: ResetArgs) -> crate::Result<()> {
     } else {
         app.settings(&args.settings, Purpose::Apply)?
     };
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
+    };
     if !args.dry_run && !args.no_reinstall {
         // A reset reinstalls what was mirrored: `latest` is the newest there.
         let local = settings.image_registry();

@@ -30,6 +30,7 @@ pub struct UpArgs {
 
 pub async fn run(app: &App, args: UpArgs) -> crate::Result<()> {
     let settings = app.settings(&args.settings, Purpose::Apply)?;
+    let _lock = crate::ops::lock::acquire_for(&settings, "up")?;
     crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
     crate::ops::up::up(app.shell.clone(), settings, Arc::new(SystemRunner)).await
 }

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod placement;
 pub mod progress;
 pub mod readiness;
+pub mod releases;
 pub mod stale;
 pub mod status;
 pub mod verify;

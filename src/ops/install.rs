@@ -199,7 +199,21 @@ impl Installer<'_> {
     /// Installs and verifies one component. The error is one line: what
     /// failed, and why, from the cluster's own state.
     pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, String> {
+        self.install_with(cp, None).await
+    }
+
+    /// [`Self::install`], labelling the release with `desired` (chart,
+    /// version, values digest) so the next `up` can tell whether anything
+    /// changed; without one, the labels are made from `cp`.
+    pub async fn install_with(
+        &self,
+        cp: &ComponentPlan,
+        desired: Option<&crate::ops::lifecycle::Desired>,
+    ) -> Result<HealthReport, String> {
         let c = cp.component;
+        let desired = desired
+            .cloned()
+            .unwrap_or_else(|| crate::ops::ensure::desired(cp));
         let started = Instant::now();
         let step = self.shell.step(format!(
             "Installing {} ({} in {})",
@@ -219,7 +233,8 @@ impl Installer<'_> {
                 shell.status(format!("   {name}: {line}"));
             }
         };
-        let helm_run = self.helm.upgrade_install(&release);
+        let labels = desired.labels();
+        let helm_run = self.helm.upgrade_install_labelled(&release, &labels);
         tokio::pin!(helm_run);
         let watch = crate::k8s::progress::watch_namespace_progress(self.client, c.namespace, &sink);
         tokio::pin!(watch);
@@ -229,6 +244,12 @@ impl Installer<'_> {
             // for the same helm (dropping it would kill it mid-install).
             _ = &mut watch => helm_run.await,
         };
+        if let Ok(false) = helm_result {
+            // helm 3.13 has no --labels: label the new revision ourselves.
+            if let Err(e) = self.label_latest(c, &desired).await {
+                tracing::info!("cannot label {}: {e}", c.release);
+            }
+        }
         if let Err(e) = helm_result {
             step.fail();
             let helm_says = e.why().unwrap_or_else(|| e.to_string());
@@ -299,13 +320,22 @@ impl Installer<'_> {
         }
     }
 
-    /// Installs every planned component as early as its dependencies allow.
-    pub async fn install_all(&self, plan: &Plan) -> Vec<(&'static str, Outcome<String>)> {
+    /// Brings every planned component to its `desired` state (install, skip,
+    /// upgrade, reinstall or recover: [`crate::ops::lifecycle`]) as early as
+    /// its dependencies allow.
+    pub async fn install_all(
+        &self,
+        plan: &Plan,
+        desired: &std::collections::BTreeMap<&'static str, crate::ops::lifecycle::Desired>,
+    ) -> Vec<(&'static str, Outcome<String>)> {
         let comps: Vec<&'static Component> =
             plan.components.iter().map(|cp| cp.component).collect();
         schedule::run(&comps, |c| async move {
             let cp = plan.component(c.name).expect("planned");
-            self.install(cp).await.map(|_| ())
+            match desired.get(c.name) {
+                Some(d) => self.ensure(cp, d).await.map(|_| ()),
+                None => self.install(cp).await.map(|_| ()),
+            }
         })
         .await
     }

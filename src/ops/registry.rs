@@ -38,6 +38,8 @@ pub struct RegistryReport {
     pub images: Option<usize>,
     pub volume: String,
     pub volume_exists: bool,
+    /// False when a container nvcf-dev did not create holds the name.
+    pub ours: bool,
 }
 
 impl RegistryReport {
@@ -48,6 +50,7 @@ impl RegistryReport {
 
 pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<RegistryReport> {
     let st = docker.registry_status(spec).await?;
+    let ours = st.as_ref().is_none_or(|s| s.ours);
     let volume_exists = docker.volume_exists(&spec.volume).await?;
     let (repositories, images) = match st
         .as_ref()
@@ -76,6 +79,7 @@ pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<Regi
         images,
         volume: spec.volume.clone(),
         volume_exists,
+        ours,
     })
 }
 
@@ -131,6 +135,9 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
         ];
         shell.out(table(&["REGISTRY", ""], &rows));
     }
+    if let Some(advice) = foreign_advice(&r) {
+        return Err(crate::Error::ChecksFailed(advice));
+    }
     if !r.running {
         return Err(crate::Error::ChecksFailed(format!(
             "the local registry {} is not running: start it with `nvcf-dev registry up`",
@@ -144,6 +151,19 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A container nvcf-dev did not create holds the registry's name: `registry
+/// up` would refuse it, so say what works instead.
+pub fn foreign_advice(r: &RegistryReport) -> Option<String> {
+    (r.exists && !r.ours).then(|| {
+        format!(
+            "a container named {} (image {}) holds the local registry's name but was not created by nvcf-dev, so `nvcf-dev registry up` leaves it alone: remove it (`docker rm -f {}`) and run `nvcf-dev registry up`, or set another name in the profile (cluster.registry.name)",
+            r.container,
+            r.image.as_deref().unwrap_or("unknown"),
+            r.container
+        )
+    })
 }
 
 pub async fn down(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Result<()> {
@@ -208,4 +228,34 @@ pub async fn count_images(host: &str) -> Result<(usize, usize), reqwest::Error> 
         images += tags.tags.map_or(0, |t| t.len());
     }
     Ok((repositories.len(), images))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreign_container_gets_advice_that_works() {
+        let mut r = RegistryReport {
+            container: "nvcf-dev-registry".into(),
+            exists: true,
+            running: true,
+            image: Some("nginx".into()),
+            address: None,
+            networks: vec![],
+            repositories: None,
+            images: None,
+            volume: "v".into(),
+            volume_exists: false,
+            ours: false,
+        };
+        let advice = foreign_advice(&r).unwrap();
+        assert!(
+            advice.contains("`docker rm -f nvcf-dev-registry`"),
+            "{advice}"
+        );
+        assert!(advice.contains("cluster.registry.name"), "{advice}");
+        r.ours = true;
+        assert_eq!(foreign_advice(&r), None);
+    }
 }

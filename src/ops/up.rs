@@ -95,6 +95,7 @@ pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
     let dir = install::private_dir().map_err(|e| {
         crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
     })?;
+    let desired = crate::ops::ensure::desired_all(&ctx.plan);
     let mut plan = ctx.plan.clone();
     let all: Vec<&str> = plan.components.iter().map(|c| c.component.name).collect();
     install::prepare_charts(&mut plan, &ctx.settings, dir.path(), &ctx.shell, &all).await?;
@@ -105,7 +106,7 @@ pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
         client: ctx.kube()?,
         values_dir: dir.path(),
     };
-    let outcomes = installer.install_all(&plan).await;
+    let outcomes = installer.install_all(&plan, &desired).await;
     drop(dir);
     let reports = install::verify_all(ctx.kube()?, &ctx.plan).await;
     crate::ops::status::print_health(&ctx.shell, &reports);

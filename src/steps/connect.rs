@@ -11,6 +11,16 @@ use crate::steps::wiring;
 /// kind puts its nodes on this Docker network.
 pub const KIND_NETWORK: &str = "kind";
 
+/// The network kind really uses: `KIND_EXPERIMENTAL_DOCKER_NETWORK` when
+/// set (kind reads it from the environment nvcf-dev passes on), else `kind`.
+pub fn kind_network(env_value: Option<&str>) -> String {
+    env_value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(KIND_NETWORK)
+        .to_string()
+}
+
 pub struct ConnectRegistry;
 
 #[async_trait]
@@ -31,9 +41,12 @@ impl Step for ConnectRegistry {
                     .await?;
             }
         }
-        docker
-            .connect_network(&s.registry_name, KIND_NETWORK)
-            .await?;
+        let network = kind_network(
+            std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK")
+                .ok()
+                .as_deref(),
+        );
+        docker.connect_network(&s.registry_name, &network).await?;
         crate::k8s::wiring::apply_local_registry_configmap(
             ctx.kube()?,
             &format!("localhost:{}", s.registry_port),
@@ -62,5 +75,17 @@ impl Step for Namespaces {
         let created =
             crate::k8s::wiring::ensure_namespaces(ctx.kube()?, &crate::model::namespaces()).await?;
         Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_joins_the_network_kind_uses() {
+        assert_eq!(kind_network(None), "kind");
+        assert_eq!(kind_network(Some("")), "kind");
+        assert_eq!(kind_network(Some("my-kind-net")), "my-kind-net");
     }
 }

@@ -129,6 +129,91 @@ impl<'a> Helm<'a> {
         cmd
     }
 
+    /// A command that changes `release`: on Ctrl-C it is told to stop
+    /// (helm 3.13+ and 4 then record the failure) rather than killed.
+    fn changing(&self, args: Vec<String>, release: &str, namespace: &str) -> Cmd {
+        let mut cmd = self.cmd(args);
+        cmd.graceful = Some(super::runner::Graceful {
+            release: release.to_string(),
+            namespace: namespace.to_string(),
+            context: self.kube_context.clone(),
+        });
+        cmd
+    }
+
+    /// Whether this helm sets release labels itself (`--labels`, helm 3.14+).
+    pub fn supports_labels(&self) -> bool {
+        supports_labels(self.version)
+    }
+
+    /// `helm upgrade --install` that also labels the release (with
+    /// `--labels`, where this helm has it). True when helm set the labels.
+    pub async fn upgrade_install_labelled(
+        &self,
+        r: &Release,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, RunError> {
+        let mut args = self.upgrade_install_args(r);
+        let labelled = self.supports_labels() && !labels.is_empty();
+        if labelled {
+            args.extend(["--labels".to_string(), labels_arg(labels)]);
+        }
+        let cmd = self.changing(args, &r.name, &r.namespace);
+        self.runner.run(&cmd).await.map(|_| labelled)
+    }
+
+    /// `helm rollback <release> <revision>`, waiting like an install does.
+    pub async fn rollback(
+        &self,
+        release: &str,
+        namespace: &str,
+        revision: u32,
+        timeout: Duration,
+    ) -> Result<(), RunError> {
+        let mut args = vec![
+            "rollback".to_string(),
+            release.to_string(),
+            revision.to_string(),
+            "--namespace".into(),
+            namespace.into(),
+            "--timeout".into(),
+            go_duration(timeout),
+        ];
+        args.push(self.wait_flag().into());
+        self.runner
+            .run(&self.changing(args, release, namespace))
+            .await
+            .map(|_| ())
+    }
+
+    /// The user-supplied values of the release's current revision, as JSON.
+    /// They hold secrets: the caller keeps them in memory, compares, drops.
+    pub async fn get_values(
+        &self,
+        release: &str,
+        namespace: &str,
+    ) -> Result<serde_json::Value, RunError> {
+        let args = vec![
+            "get".to_string(),
+            "values".into(),
+            release.to_string(),
+            "--namespace".into(),
+            namespace.into(),
+            "--output".into(),
+            "json".into(),
+        ];
+        let out = self.runner.run(&self.cmd(args)).await?;
+        Ok(serde_json::from_str(&out.stdout).unwrap_or(serde_json::Value::Null))
+    }
+
+    fn wait_flag(&self) -> &'static str {
+        if self.version.major >= 4 {
+            "--wait=watcher"
+        } else {
+            "--wait"
+        }
+    }
+
     /// Finds helm on PATH and checks its version.
     pub async fn detect(runner: &'a dyn CommandRunner) -> Result<Helm<'a>, crate::Error> {
         let path = super::find("helm")?;
@@ -156,7 +241,7 @@ impl<'a> Helm<'a> {
     }
 
     pub async fn upgrade_install(&self, r: &Release) -> Result<(), RunError> {
-        let cmd = self.cmd(self.upgrade_install_args(r));
+        let cmd = self.changing(self.upgrade_install_args(r), &r.name, &r.namespace);
         self.runner.run(&cmd).await.map(|_| ())
     }
 
@@ -175,12 +260,11 @@ impl<'a> Helm<'a> {
             "--timeout".into(),
             go_duration(timeout),
         ];
-        if self.version.major >= 4 {
-            args.push("--wait=watcher".into());
-        } else {
-            args.push("--wait".into());
-        }
-        self.runner.run(&self.cmd(args)).await.map(|_| ())
+        args.push(self.wait_flag().into());
+        self.runner
+            .run(&self.changing(args, release, namespace))
+            .await
+            .map(|_| ())
     }
 
     /// `helm show values|chart <chart>`: a chart's default values or its Chart.yaml.
@@ -221,6 +305,20 @@ impl<'a> Helm<'a> {
         }
         Ok(self.runner.run(&self.cmd(args)).await?.stdout)
     }
+}
+
+/// helm 3.14 added `--labels` to install and upgrade; helm 4 has it.
+pub fn supports_labels(v: HelmVersion) -> bool {
+    v.major >= 4 || (v.major == 3 && v.minor >= 14)
+}
+
+/// `k=v,k=v`, as helm's `--labels` takes it (keys sorted).
+pub fn labels_arg(labels: &std::collections::BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `upgrade --install` for a helm major: `helm` 3 takes `--wait`; helm 4
@@ -384,6 +482,61 @@ mod tests {
                 "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait",
                 "helm uninstall openbao-server --namespace vault-system --ignore-not-found --timeout 5m --wait=watcher --kube-context kind-nvcf-dev"
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn labels_rollback_and_values_forms() {
+        let labels = std::collections::BTreeMap::from([
+            ("dev.nvcf/chart-version".to_string(), "0.22.1".to_string()),
+            ("dev.nvcf/values-digest".to_string(), "ab12".to_string()),
+        ]);
+        let rec = RecordingRunner::new();
+        let h313 = Helm::new(&rec, "helm", parse_version("v3.13.3").unwrap());
+        assert!(!h313
+            .upgrade_install_labelled(&openbao(), &labels)
+            .await
+            .unwrap());
+        assert!(
+            !rec.calls()[0].args.contains(&"--labels".to_string()),
+            "3.13 has no --labels"
+        );
+        let h4 = Helm::new(&rec, "helm", parse_version("v4.1.4").unwrap());
+        assert!(h4
+            .upgrade_install_labelled(&openbao(), &labels)
+            .await
+            .unwrap());
+        assert!(rec.command_lines()[1].ends_with(
+            "-f /tmp/x/openbao-values.yaml --labels dev.nvcf/chart-version=0.22.1,dev.nvcf/values-digest=ab12"
+        ));
+        h4.with_kube_context("kind-nvcf-dev")
+            .rollback(
+                "openbao-server",
+                "vault-system",
+                2,
+                Duration::from_secs(900),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rec.command_lines()[2],
+            "helm rollback openbao-server 2 --namespace vault-system --timeout 15m --wait=watcher --kube-context kind-nvcf-dev"
+        );
+        let graceful = rec.calls()[2].graceful.clone().unwrap();
+        assert_eq!(
+            (graceful.release.as_str(), graceful.context.as_deref()),
+            ("openbao-server", Some("kind-nvcf-dev"))
+        );
+        rec.reply("get values", r#"{"a":1}"#);
+        let v = h313.get_values("nats", "nats-system").await.unwrap();
+        assert_eq!(v["a"], 1);
+        assert_eq!(
+            rec.command_lines()[3],
+            "helm get values nats --namespace nats-system --output json"
+        );
+        assert!(
+            rec.calls()[3].graceful.is_none(),
+            "reading is simply killed"
         );
     }
 

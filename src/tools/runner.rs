@@ -23,6 +23,83 @@ pub struct Cmd {
     pub stdin: Option<Vec<u8>>,
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// Set on commands that change a helm release: on Ctrl-C they get
+    /// SIGTERM and a grace period ([`stop_gracefully`]) instead of SIGKILL.
+    pub graceful: Option<Graceful>,
+}
+
+/// The release a graceful command is changing, to report on after Ctrl-C.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Graceful {
+    pub release: String,
+    pub namespace: String,
+    pub context: Option<String>,
+}
+
+/// Graceful commands running now (pid, what), and whether Ctrl-C was pressed.
+static RUNNING: Mutex<Vec<(u32, Graceful)>> = Mutex::new(Vec::new());
+static INTERRUPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Unregisters a graceful child when its run ends, however it ends.
+struct Registered(u32);
+
+impl Registered {
+    fn new(pid: u32, g: &Graceful) -> Registered {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((pid, g.clone()));
+        Registered(pid)
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(p, _)| *p != self.0);
+    }
+}
+
+fn is_running(pid: u32) -> bool {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(p, _)| *p == pid)
+}
+
+/// A graceful command that Ctrl-C stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    pub what: Graceful,
+    /// It exited within the grace period (else it is killed with the rest).
+    pub in_time: bool,
+}
+
+/// On Ctrl-C: sends SIGTERM to every graceful command running (helm records
+/// the failure of the release it is changing, and exits), and waits up to
+/// `grace` for them to exit. Their runs then never return (the command is
+/// being abandoned), so nothing acts on their failure.
+pub async fn stop_gracefully(grace: std::time::Duration) -> Vec<Stopped> {
+    INTERRUPTING.store(true, std::sync::atomic::Ordering::SeqCst);
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for (pid, _) in &running {
+        // SAFETY: a signal to a child we started and have not yet reaped.
+        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGTERM) };
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline && running.iter().any(|(p, _)| is_running(*p)) {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    running
+        .into_iter()
+        .map(|(pid, what)| Stopped {
+            what,
+            in_time: !is_running(pid),
+        })
+        .collect()
 }
 
 impl Cmd {
@@ -184,6 +261,10 @@ impl CommandRunner for SystemRunner {
             command: line.clone(),
             source,
         })?;
+        let registered = match (&cmd.graceful, child.id()) {
+            (Some(g), Some(pid)) => Some(Registered::new(pid, g)),
+            _ => None,
+        };
         if let (Some(bytes), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
             // A child that exits without reading stdin is not our error; its exit code says.
             let _ = stdin.write_all(bytes).await;
@@ -196,6 +277,14 @@ impl CommandRunner for SystemRunner {
                 command: line.clone(),
                 source,
             })?;
+        let interrupted =
+            registered.is_some() && INTERRUPTING.load(std::sync::atomic::Ordering::SeqCst);
+        drop(registered);
+        if interrupted {
+            // Stopped by Ctrl-C: the command is being abandoned; its failure
+            // is reported by whoever interrupted, not acted upon here.
+            std::future::pending::<()>().await;
+        }
         let output = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -338,6 +427,43 @@ mod tests {
             "one line: the command and its last word"
         );
         assert_eq!(err.output(), Some(("progress\n", "why\n")));
+    }
+
+    #[tokio::test]
+    async fn ctrl_c_gives_a_graceful_command_sigterm_and_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("term");
+        let script = format!(
+            "trap 'echo recorded > {}; exit 1' TERM; sleep 30 >/dev/null 2>&1 & wait",
+            marker.display()
+        );
+        let mut cmd = Cmd::new("sh").args(["-c", &script]);
+        cmd.graceful = Some(Graceful {
+            release: "openbao-server".into(),
+            namespace: "vault-system".into(),
+            context: None,
+        });
+        let run = tokio::spawn(async move { SystemRunner.run(&cmd).await });
+        let started = std::time::Instant::now();
+        while !RUNNING
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, g)| g.release == "openbao-server")
+        {
+            assert!(started.elapsed().as_secs() < 10, "never started");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let stopped = stop_gracefully(std::time::Duration::from_secs(10)).await;
+        assert!(started.elapsed().as_secs() < 5, "it stopped at SIGTERM");
+        assert_eq!(stopped.len(), 1);
+        assert!(stopped[0].in_time);
+        assert_eq!(stopped[0].what.release, "openbao-server");
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "recorded\n");
+        // The abandoned run never reports its failure.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!run.is_finished());
+        run.abort();
     }
 
     #[tokio::test]

@@ -1,0 +1,268 @@
+//! helm's release records, read from the cluster without downloading them.
+//!
+//! helm's default storage driver keeps one Secret per revision,
+//! `sh.helm.release.v1.<release>.v<revision>`, labelled
+//! `owner=helm,name=<release>,status=<status>,version=<revision>`, its payload
+//! base64(gzip(json)) of the whole release (values included). Everything the
+//! lifecycle decision needs is in the labels, so the records are read with
+//! `list_metadata` (a PartialObjectMetadataList: names and labels, never the
+//! payload, so no secret value ever reaches this process on this path).
+//!
+//! nvcf-dev adds three labels of its own to the revision it installs
+//! ([`CHART_LABEL`], [`VERSION_LABEL`], [`VALUES_LABEL`]): helm 3.14+ and 4
+//! store them itself (`--labels`, merged into the release secret's labels);
+//! with helm 3.13, which has no `--labels`, nvcf-dev patches them onto the
+//! revision's secret right after helm succeeds ([`label_revision`]). The
+//! values label is a digest of the whole values file, never a value.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::Api;
+use serde::{Deserialize, Serialize};
+
+use super::error::{one_line, KubeError};
+
+/// The chart's name (the last path segment of its OCI reference), or `local`.
+pub const CHART_LABEL: &str = "dev.nvcf/chart";
+/// The chart version installed (label-safe), or `local`.
+pub const VERSION_LABEL: &str = "dev.nvcf/chart-version";
+/// The first 40 hex digits of the sha256 of the merged values file.
+pub const VALUES_LABEL: &str = "dev.nvcf/values-digest";
+
+/// One revision of a release, as its secret's labels describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    pub revision: u32,
+    /// deployed, superseded, failed, pending-install, pending-upgrade,
+    /// pending-rollback, uninstalling, uninstalled, unknown.
+    pub status: String,
+    /// nvcf-dev's labels, when this revision carries them.
+    #[serde(default)]
+    pub chart: Option<String>,
+    #[serde(default)]
+    pub chart_version: Option<String>,
+    #[serde(default)]
+    pub values_digest: Option<String>,
+}
+
+/// The label selector of one release's records.
+pub fn selector(release: &str) -> String {
+    format!("owner=helm,name={release}")
+}
+
+/// The records described by release secrets' labels: those of `release`
+/// with a numeric revision, oldest first. Anything else is not a record.
+pub fn records_from_labels<'a>(
+    release: &str,
+    labels: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+) -> Vec<ReleaseRecord> {
+    let mut out: Vec<ReleaseRecord> = labels
+        .into_iter()
+        .filter(|l| {
+            l.get("owner").map(String::as_str) == Some("helm")
+                && l.get("name").map(String::as_str) == Some(release)
+        })
+        .filter_map(|l| {
+            Some(ReleaseRecord {
+                revision: l.get("version")?.parse().ok()?,
+                status: l.get("status")?.clone(),
+                chart: l.get(CHART_LABEL).cloned(),
+                chart_version: l.get(VERSION_LABEL).cloned(),
+                values_digest: l.get(VALUES_LABEL).cloned(),
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r.revision);
+    out
+}
+
+/// The records of `release` in `namespace`, names and labels only.
+pub async fn read(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Vec<ReleaseRecord>, KubeError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list_metadata(&ListParams::default().labels(&selector(release)))
+        .await
+        .map_err(|e| KubeError::List {
+            kind: "helm release secrets".into(),
+            namespace: namespace.to_string(),
+            detail: one_line(&e),
+        })?;
+    Ok(records_from_labels(
+        release,
+        list.items.iter().filter_map(|m| m.metadata.labels.as_ref()),
+    ))
+}
+
+/// The secret that holds one revision.
+pub fn secret_name(release: &str, revision: u32) -> String {
+    format!("sh.helm.release.v1.{release}.v{revision}")
+}
+
+/// Adds `labels` to one revision's secret (a merge patch of its labels only;
+/// the payload is never read nor written). For helm 3.13, which cannot set
+/// release labels itself.
+pub async fn label_revision(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    revision: u32,
+    labels: &BTreeMap<String, String>,
+) -> Result<(), KubeError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let name = secret_name(release, revision);
+    let patch = serde_json::json!({"metadata": {"labels": labels}});
+    api.patch_metadata(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| KubeError::Apply {
+            kind: "Secret".into(),
+            name,
+            detail: one_line(&e),
+        })
+}
+
+/// One revision's whole release, decoded from its secret: the only payload
+/// nvcf-dev reads, and only to learn whether a first install's post-install
+/// hooks completed. It holds the values (secrets): it stays in memory.
+pub async fn read_payload(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    revision: u32,
+) -> Result<serde_json::Value, KubeError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let name = secret_name(release, revision);
+    let err = |detail: String| KubeError::List {
+        kind: format!("helm release secret {name}"),
+        namespace: namespace.to_string(),
+        detail,
+    };
+    let secret = api.get(&name).await.map_err(|e| err(one_line(&e)))?;
+    let data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("release"))
+        .ok_or_else(|| err("it holds no release".into()))?;
+    decode_payload(&data.0).map_err(err)
+}
+
+/// helm's encoding of a release in its secret: base64 of gzip (or, from old
+/// helm, plain) JSON.
+pub fn decode_payload(base64_text: &[u8]) -> Result<serde_json::Value, String> {
+    use base64::Engine;
+    use std::io::Read;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_text.trim_ascii())
+        .map_err(|e| format!("not base64: {e}"))?;
+    let json = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| format!("not gzip: {e}"))?;
+        out
+    } else {
+        bytes
+    };
+    serde_json::from_slice(&json).map_err(|e| format!("not a release: {e}"))
+}
+
+/// The post-install hooks of a release that did not succeed (never ran,
+/// failed, or were still running when helm stopped), by name.
+pub fn incomplete_post_install_hooks(release: &serde_json::Value) -> Vec<String> {
+    release["hooks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| {
+            h["events"]
+                .as_array()
+                .is_some_and(|ev| ev.iter().any(|e| e == "post-install"))
+        })
+        .filter(|h| h["last_run"]["phase"].as_str() != Some("Succeeded"))
+        .map(|h| h["name"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn records_come_from_helm_labels_oldest_first() {
+        let all = [
+            labels(&[
+                ("owner", "helm"),
+                ("name", "nats"),
+                ("status", "deployed"),
+                ("version", "2"),
+                (VALUES_LABEL, "abc"),
+            ]),
+            labels(&[
+                ("owner", "helm"),
+                ("name", "nats"),
+                ("status", "superseded"),
+                ("version", "1"),
+            ]),
+            // another release, a bad revision, not helm's
+            labels(&[
+                ("owner", "helm"),
+                ("name", "other"),
+                ("status", "deployed"),
+                ("version", "3"),
+            ]),
+            labels(&[
+                ("owner", "helm"),
+                ("name", "nats"),
+                ("status", "deployed"),
+                ("version", "x"),
+            ]),
+            labels(&[("name", "nats"), ("status", "deployed"), ("version", "4")]),
+        ];
+        let recs = records_from_labels("nats", all.iter());
+        assert_eq!(
+            recs.iter()
+                .map(|r| (r.revision, r.status.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "superseded"), (2, "deployed")]
+        );
+        assert_eq!(recs[1].values_digest.as_deref(), Some("abc"));
+        assert_eq!(recs[0].values_digest, None);
+    }
+
+    #[test]
+    fn a_recorded_payload_shows_its_post_install_hooks() {
+        let secret: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/releases/openbao-server.v1.secret.json"
+        )))
+        .unwrap();
+        // The API's base64 of helm's base64(gzip(json)).
+        use base64::Engine;
+        let outer = base64::engine::general_purpose::STANDARD
+            .decode(secret["data"]["release"].as_str().unwrap())
+            .unwrap();
+        let release = decode_payload(&outer).unwrap();
+        assert_eq!(release["name"], "openbao-server");
+        assert_eq!(
+            incomplete_post_install_hooks(&release),
+            ["openbao-server-initialize-cluster"],
+            "the failed post-install job; the succeeded pre-install one is not listed"
+        );
+        assert!(decode_payload(b"%%%")
+            .unwrap_err()
+            .starts_with("not base64"));
+    }
+}

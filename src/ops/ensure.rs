@@ -1,0 +1,442 @@
+//! The side effects of the release lifecycle ([`crate::ops::lifecycle`]):
+//! observe a release (its records' labels, revision 1's payload only when a
+//! superseded first install must be checked, a helm process still on it),
+//! then act on the decision through the Helm wrapper, and, after Ctrl-C,
+//! say what state each interrupted release was left in.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::k8s::releases::{self, ReleaseRecord};
+use crate::model::Component;
+use crate::ops::install::{self, Installer};
+use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
+use crate::ops::plan::{ComponentPlan, Plan};
+use crate::tools::runner::Stopped;
+use crate::ui::format_duration;
+
+/// How long helm gets, after Ctrl-C, to record the failure and exit.
+pub const HELM_GRACE: Duration = Duration::from_secs(5);
+/// Bound on reading the cluster after Ctrl-C, per release.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The desired state of every planned component. `plan` must be the plan
+/// before its charts are fetched to files (its chart references and versions).
+pub fn desired_all(plan: &Plan) -> BTreeMap<&'static str, Desired> {
+    plan.components
+        .iter()
+        .map(|cp| (cp.component.name, desired(cp)))
+        .collect()
+}
+
+/// The desired state of one component: its values file's text is what
+/// [`install::write_values`] writes.
+pub fn desired(cp: &ComponentPlan) -> Desired {
+    let yaml = serde_yaml_ng::to_string(&cp.values).unwrap_or_default();
+    Desired::new(cp, &yaml)
+}
+
+/// What the cluster holds of `c`'s release, and the decision for it.
+pub async fn observe(
+    client: &kube::Client,
+    c: &Component,
+    desired: &Desired,
+) -> Result<(Vec<ReleaseRecord>, Decision), crate::k8s::KubeError> {
+    let records = releases::read(client, c.namespace, c.release).await?;
+    let first = if lifecycle::needs_first_install_payload(&records) {
+        match releases::read_payload(client, c.namespace, c.release, 1).await {
+            Ok(release) => {
+                let hooks = releases::incomplete_post_install_hooks(&release);
+                if hooks.is_empty() {
+                    FirstInstall::Complete
+                } else {
+                    FirstInstall::HooksIncomplete(hooks)
+                }
+            }
+            Err(e) => {
+                tracing::info!("cannot read revision 1 of {}: {e}", c.release);
+                FirstInstall::Unknown
+            }
+        }
+    } else {
+        FirstInstall::Unknown
+    };
+    let pid = helm_pid_for(c.release, c.namespace);
+    let decision = lifecycle::decide(&records, desired, &first, pid);
+    Ok((records, decision))
+}
+
+/// A helm process changing `release` in `namespace` right now (ours from a
+/// run that was killed, or one started by hand), from /proc.
+pub fn helm_pid_for(release: &str, namespace: &str) -> Option<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        if pid == me {
+            return None;
+        }
+        let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+        let argv: Vec<&str> = raw
+            .split(|b| *b == 0)
+            .filter_map(|a| std::str::from_utf8(a).ok())
+            .collect();
+        is_helm_changing(&argv, release, namespace).then_some(pid)
+    })
+}
+
+/// `helm upgrade|install|rollback|uninstall <release> … --namespace <ns>`.
+pub fn is_helm_changing(argv: &[&str], release: &str, namespace: &str) -> bool {
+    let Some(program) = argv.first() else {
+        return false;
+    };
+    let is_helm = std::path::Path::new(program)
+        .file_name()
+        .is_some_and(|n| n == "helm");
+    let changing = argv
+        .iter()
+        .any(|a| ["upgrade", "install", "rollback", "uninstall"].contains(a));
+    let in_ns = argv
+        .windows(2)
+        .any(|w| (w[0] == "--namespace" || w[0] == "-n") && w[1] == namespace)
+        || argv.contains(&format!("--namespace={namespace}").as_str());
+    is_helm && changing && in_ns && argv[1..].contains(&release)
+}
+
+impl Installer<'_> {
+    /// Brings one component's release to `desired`, as decided from the
+    /// cluster, then verifies it. Recovery and reinstall re-decide after
+    /// acting, so each step is said and each is safe to interrupt.
+    pub async fn ensure(
+        &self,
+        cp: &ComponentPlan,
+        desired: &Desired,
+    ) -> Result<crate::k8s::HealthReport, String> {
+        let c = cp.component;
+        // Recover or reinstall, then install: at most three decisions.
+        for _ in 0..3 {
+            let (_, decision) = observe(self.client, c, desired)
+                .await
+                .map_err(|e| e.to_string())?;
+            let decision = self.with_changed_keys(cp, decision).await;
+            self.shell
+                .status(format!(" • {}: {}", c.release, decision.describe()));
+            match decision {
+                Decision::Install | Decision::Upgrade { .. } => {
+                    return self.install_with(cp, Some(desired)).await
+                }
+                Decision::Skip { .. } => return self.verify_only(c).await,
+                Decision::Busy { .. } => {
+                    return Err(format!("{} is {}", c.release, decision.describe()))
+                }
+                Decision::Reinstall { .. }
+                | Decision::Recover {
+                    recovery: Recovery::Uninstall,
+                    ..
+                } => {
+                    let step = self
+                        .shell
+                        .step(format!("Uninstalling {} in {}", c.release, c.namespace));
+                    match self
+                        .helm
+                        .uninstall(c.release, c.namespace, self.settings.install_timeout)
+                        .await
+                    {
+                        Ok(()) => step.done(),
+                        Err(e) => {
+                            step.fail();
+                            return Err(format!(
+                                "helm could not uninstall {} ({e}); `nvcf-dev reset {}` removes it and its leftovers",
+                                c.release, c.name
+                            ));
+                        }
+                    }
+                }
+                Decision::Recover {
+                    recovery: Recovery::RollbackTo { revision },
+                    ..
+                } => {
+                    let step = self
+                        .shell
+                        .step(format!("Rolling {} back to revision {revision}", c.release));
+                    match self
+                        .helm
+                        .rollback(
+                            c.release,
+                            c.namespace,
+                            revision,
+                            self.settings.install_timeout,
+                        )
+                        .await
+                    {
+                        Ok(()) => step.done(),
+                        Err(e) => {
+                            step.fail();
+                            return Err(format!(
+                                "helm could not roll {} back to revision {revision} ({e}); `nvcf-dev reset {}` reinstalls it from scratch",
+                                c.release, c.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "{} is still not in a state helm can upgrade after recovering it; `nvcf-dev reset {}` reinstalls it from scratch",
+            c.release, c.name
+        ))
+    }
+
+    /// For a values change, the top-level keys that changed, from the
+    /// deployed values (read through helm, compared in memory, dropped).
+    async fn with_changed_keys(&self, cp: &ComponentPlan, decision: Decision) -> Decision {
+        let Decision::Upgrade {
+            revision,
+            mut changes,
+        } = decision
+        else {
+            return decision;
+        };
+        for change in &mut changes {
+            if let Change::Values { keys } = change {
+                if let Ok(deployed) = self
+                    .helm
+                    .get_values(cp.component.release, cp.component.namespace)
+                    .await
+                {
+                    let want = serde_json::to_value(&cp.values).unwrap_or_default();
+                    *keys = lifecycle::changed_top_level_keys(&deployed, &want);
+                }
+            }
+        }
+        Decision::Upgrade { revision, changes }
+    }
+
+    /// An unchanged release: no helm, its checks only.
+    async fn verify_only(&self, c: &Component) -> Result<crate::k8s::HealthReport, String> {
+        let started = std::time::Instant::now();
+        let step = self
+            .shell
+            .step(format!("Verifying {} (unchanged, helm skipped)", c.name));
+        match install::verify_until_healthy(self.client, c, install::VERIFY_GRACE).await {
+            Ok(r) if r.healthy() => {
+                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
+                Ok(r)
+            }
+            Ok(r) => {
+                step.fail();
+                Err(format!(
+                    "{} is deployed and unchanged but not healthy: {}; `nvcf-dev reset {}` reinstalls it",
+                    c.name,
+                    install::unhealthy_summary(&r),
+                    c.name
+                ))
+            }
+            Err(e) => {
+                step.fail();
+                Err(format!("{} could not be verified: {e}", c.name))
+            }
+        }
+    }
+
+    /// Labels the revision helm just made, where helm could not (3.13).
+    pub(crate) async fn label_latest(
+        &self,
+        c: &Component,
+        desired: &Desired,
+    ) -> Result<(), String> {
+        let records = releases::read(self.client, c.namespace, c.release)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(latest) = records
+            .iter()
+            .filter(|r| r.status == "deployed")
+            .max_by_key(|r| r.revision)
+        else {
+            return Ok(());
+        };
+        releases::label_revision(
+            self.client,
+            c.namespace,
+            c.release,
+            latest.revision,
+            &desired.labels(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// How long `plan` tries to reach the cluster: without one it says nothing.
+const PLAN_PROBE: Duration = Duration::from_secs(3);
+
+/// One release's decision, as `plan` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedRelease {
+    pub component: &'static str,
+    pub release: &'static str,
+    pub namespace: &'static str,
+    #[serde(flatten)]
+    pub decision: Decision,
+    pub summary: String,
+    /// False when a secret the values hold is not set here, so the values
+    /// could not be compared (chart and version still are).
+    pub values_compared: bool,
+}
+
+/// What `up` would do with each release, when the cluster answers within a
+/// few seconds; None (and nothing said) when there is no cluster.
+pub async fn plan_decisions(
+    settings: &crate::settings::Settings,
+    plan: &Plan,
+) -> Option<Vec<PlannedRelease>> {
+    let client = tokio::time::timeout(
+        PLAN_PROBE,
+        crate::k8s::client_for_context(&settings.kube_context()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    // Without the secrets the values hold, their digest cannot be what `up` computes.
+    let values_compared =
+        settings.registry_credential_b64.is_some() && settings.cassandra_password.is_some();
+    let mut out = Vec::new();
+    for cp in &plan.components {
+        let c = cp.component;
+        let mut want = desired(cp);
+        let read = tokio::time::timeout(PLAN_PROBE, async {
+            if !values_compared {
+                let records = releases::read(&client, c.namespace, c.release).await?;
+                if let Some(d) = records.last().and_then(|r| r.values_digest.clone()) {
+                    want.values_digest = d;
+                }
+            }
+            observe(&client, c, &want).await
+        })
+        .await;
+        let decision = match read {
+            Ok(Ok((_, d))) => d,
+            _ => return None,
+        };
+        out.push(PlannedRelease {
+            component: c.name,
+            release: c.release,
+            namespace: c.namespace,
+            summary: decision.describe(),
+            decision,
+            values_compared,
+        });
+    }
+    Some(out)
+}
+
+/// `plan`'s text: what `up` would do with each release on the cluster.
+pub fn print_decisions(
+    shell: &crate::ui::Shell,
+    settings: &crate::settings::Settings,
+    releases: &[PlannedRelease],
+) {
+    shell.out("");
+    shell.out(format!("On {} now, `up` would:", settings.kube_context()));
+    for r in releases {
+        shell.out(format!("  {} ({}): {}", r.component, r.release, r.summary));
+    }
+    if releases.iter().any(|r| !r.values_compared) {
+        shell.out("  (values not compared: set NGC_API_KEY or REGISTRY_CREDENTIAL_B64, and CASSANDRA_PASSWORD unless generated, to compare them)");
+    }
+}
+
+/// After Ctrl-C: for each release helm was changing, whether helm stopped
+/// in time, the state it left the release in, and what the next `up` does.
+pub async fn interrupted_report(stopped: &[Stopped]) -> String {
+    let mut lines = Vec::new();
+    for s in stopped {
+        let g = &s.what;
+        let killed = if s.in_time {
+            String::new()
+        } else {
+            format!(
+                "helm did not stop within {}s and was killed; ",
+                HELM_GRACE.as_secs()
+            )
+        };
+        let state = match read_after_interrupt(g).await {
+            Ok(records) => lifecycle::after_interrupt(&g.release, &records),
+            Err(e) => format!(
+                "the state of {} could not be read ({e}); the next `nvcf-dev up` reads it and recovers it",
+                g.release
+            ),
+        };
+        lines.push(format!("{killed}{state}"));
+    }
+    lines.join("; ")
+}
+
+async fn read_after_interrupt(
+    g: &crate::tools::runner::Graceful,
+) -> Result<Vec<ReleaseRecord>, String> {
+    let context = g
+        .context
+        .clone()
+        .ok_or_else(|| "no kube context".to_string())?;
+    let read = async {
+        let client = crate::k8s::client_for_context(&context)
+            .await
+            .map_err(|e| e.to_string())?;
+        releases::read(&client, &g.namespace, &g.release)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(REPORT_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", REPORT_TIMEOUT.as_secs())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_helm_changing_the_release_is_recognised() {
+        let argv = [
+            "/usr/local/bin/helm",
+            "upgrade",
+            "--install",
+            "openbao-server",
+            "oci://x",
+            "--namespace",
+            "vault-system",
+        ];
+        assert!(is_helm_changing(&argv, "openbao-server", "vault-system"));
+        assert!(!is_helm_changing(&argv, "nats", "vault-system"));
+        assert!(!is_helm_changing(&argv, "openbao-server", "nats-system"));
+        let status = ["helm", "status", "openbao-server", "-n", "vault-system"];
+        assert!(!is_helm_changing(&status, "openbao-server", "vault-system"));
+        let other = ["vim", "upgrade", "openbao-server", "-n", "vault-system"];
+        assert!(!is_helm_changing(&other, "openbao-server", "vault-system"));
+    }
+
+    #[tokio::test]
+    async fn a_live_helm_process_is_found_in_proc() {
+        // A process whose argv looks like helm's: `exec -a helm`.
+        let mut child = std::process::Command::new("bash")
+            .args([
+                "-c",
+                "exec -a helm bash -c 'sleep 30; true' upgrade nvcf-dev-test-rel --namespace nvcf-dev-test-ns",
+            ])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut found = None;
+        for _ in 0..100 {
+            found = helm_pid_for("nvcf-dev-test-rel", "nvcf-dev-test-ns");
+            if found.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, Some(pid));
+        assert_eq!(helm_pid_for("nvcf-dev-test-rel", "nvcf-dev-test-ns"), None);
+    }
+}
