@@ -292,3 +292,126 @@ async fn only_missing_namespaces_are_created_and_existing_ones_are_left_alone() 
         "an existing namespace is never touched"
     );
 }
+
+/// A helm release secret as helm 3 and 4 store it: the release JSON,
+/// gzipped, base64-encoded, and base64-encoded again as Secret data.
+fn helm_release_secret(
+    ns: &str,
+    release: &str,
+    revision: u32,
+    status: &str,
+    payload: Value,
+) -> Value {
+    use base64::Engine;
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(payload.to_string().as_bytes()).unwrap();
+    let inner = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let outer = base64::engine::general_purpose::STANDARD.encode(inner);
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": format!("sh.helm.release.v1.{release}.v{revision}"), "namespace": ns,
+            "uid": format!("uid-{release}-{revision}"), "resourceVersion": "9100",
+            "labels": {"owner": "helm", "name": release, "status": status, "version": revision.to_string()}},
+        "data": {"release": outer}})
+}
+
+/// Cassandra's Verify, through the API: the deployed releases are read from
+/// their secrets, and a serviceRolePassword that differs from OpenBao's
+/// DEFAULT_CASSANDRA_PASSWORD fails the report (Phase 2 could not log in),
+/// without showing either password.
+#[tokio::test]
+async fn cassandra_verify_compares_the_deployed_releases_passwords() {
+    async fn verify_with(cassandra_config: Value) -> nvcf_dev::k8s::HealthReport {
+        let bao = helm_release_secret(
+            "vault-system",
+            "openbao-server",
+            1,
+            "deployed",
+            json!({"name": "openbao-server", "version": 1,
+                "chart": {"values": {"openbao": {"migrations": {"env": [
+                    {"name": "DEFAULT_CASSANDRA_PASSWORD", "value": "ch@ng3m3"}]}}}},
+                "config": {"openbao": {"migrations": {"env": [
+                    {"name": "DEFAULT_CASSANDRA_PASSWORD", "value": "gen-Pa55"}]}}}}),
+        );
+        let cass_v1 =
+            helm_release_secret("cassandra-system", "cassandra", 1, "superseded", json!({}));
+        let cass_v2 = helm_release_secret(
+            "cassandra-system",
+            "cassandra",
+            2,
+            "deployed",
+            json!({"name": "cassandra", "version": 2,
+                "chart": {"values": {"cassandra": {"serviceRolePassword": "ch@ng3m3"}}},
+                "config": cassandra_config}),
+        );
+        let (client, server) = Server::start(move |method, uri, _| {
+            assert_eq!(method, "GET", "verify only reads: {uri}");
+            let path = uri.split('?').next().unwrap();
+            let secrets = |items: Vec<Value>| {
+                let metadata_only = uri.contains("labelSelector=owner%3Dhelm");
+                assert!(metadata_only, "release records are listed by label: {uri}");
+                // list_metadata: PartialObjectMetadataList, no payloads.
+                let items: Vec<Value> = items
+                    .into_iter()
+                    .map(|s| json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": s["metadata"]}))
+                    .collect();
+                json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList",
+                    "metadata": {"resourceVersion": "9101"}, "items": items})
+                .to_string()
+            };
+            Some(match path {
+                "/api/v1/namespaces/cassandra-system/pods" => {
+                    (200, list("PodList", vec![], "9000"))
+                }
+                "/apis/batch/v1/namespaces/cassandra-system/jobs" => {
+                    (200, list("JobList", vec![], "9000"))
+                }
+                "/api/v1/namespaces/vault-system/secrets" => (200, secrets(vec![bao.clone()])),
+                "/api/v1/namespaces/cassandra-system/secrets" => {
+                    (200, secrets(vec![cass_v1.clone(), cass_v2.clone()]))
+                }
+                "/api/v1/namespaces/vault-system/secrets/sh.helm.release.v1.openbao-server.v1" => {
+                    (200, bao.to_string())
+                }
+                "/api/v1/namespaces/cassandra-system/secrets/sh.helm.release.v1.cassandra.v2" => {
+                    (200, cass_v2.to_string())
+                }
+                other => (404, not_found("Secret", other)),
+            })
+        });
+        let report = nvcf_dev::ops::install::verify(&client, &nvcf_dev::model::CASSANDRA)
+            .await
+            .unwrap();
+        let reqs = server.requests();
+        assert!(
+            !reqs
+                .iter()
+                .any(|r| r.contains("sh.helm.release.v1.cassandra.v1")),
+            "only the deployed revision's payload is read: {reqs:?}"
+        );
+        report
+    }
+    let check = |r: &nvcf_dev::k8s::HealthReport| {
+        r.checks
+            .iter()
+            .find(|c| c.name == "service roles' password")
+            .cloned()
+            .unwrap()
+    };
+    let agree = verify_with(json!({"cassandra": {"serviceRolePassword": "gen-Pa55"}})).await;
+    assert!(check(&agree).ok, "{:?}", check(&agree));
+    // An install that never set it: the chart's default ch@ng3m3 applies.
+    let differ = verify_with(json!({"cassandra": {"dbUser": {"password": "gen-Pa55"}}})).await;
+    let c = check(&differ);
+    assert!(!c.ok && !differ.healthy());
+    assert!(
+        c.detail.contains("nvcf-dev reset cassandra"),
+        "{}",
+        c.detail
+    );
+    let shown = serde_json::to_string(&differ).unwrap();
+    assert!(
+        !shown.contains("gen-Pa55") && !shown.contains("ch@ng3m3"),
+        "{shown}"
+    );
+}

@@ -437,3 +437,54 @@ async fn values_the_charts_refuse_are_one_line_and_unread_keys_are_named() {
         "{err}"
     );
 }
+
+/// `COMPONENT=latest` is the highest release tag upstream; a version
+/// upstream lacks is refused naming the versions it has and the flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_versions_are_what_the_registry_has() {
+    let helm = common::helm4();
+    let upstream = TestRegistry::start();
+    let dest = TestRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    for series in ["bitnami", "current"] {
+        let work = tempfile::tempdir().unwrap();
+        push_charts(&helm, &upstream.host, work.path(), series);
+    }
+    let out = nvcf_dev(home.path(), &upstream.host)
+        .args(["mirror", "--dry-run", "--to", &dest.host])
+        .args(["--chart-version", "nats=0.5.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().last().unwrap(),
+        format!("error: helm-nvcf-nats 0.5.0 is not in {}/{REPO} (it has 0.7.2, 0.8.0): pass `--chart-version nats=0.8.0` for the newest, or `nats=latest`", upstream.host)
+    );
+
+    let report = run_json(
+        nvcf_dev(home.path(), &upstream.host)
+            .args(["mirror", "--dry-run", "-o", "json", "--to", &dest.host])
+            .args([
+                "--chart-version",
+                "openbao=latest",
+                "--chart-version",
+                "cassandra=0.17.0",
+            ]),
+    );
+    let charts: Vec<&str> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "chart")
+        .map(|i| i["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        charts,
+        [
+            format!("{}/{REPO}/helm-nvcf-nats:0.8.0", upstream.host),
+            format!("{}/{REPO}/helm-nvcf-openbao-server:0.32.0", upstream.host),
+            format!("{}/{REPO}/helm-nvcf-cassandra:0.17.0", upstream.host),
+        ]
+    );
+}

@@ -152,6 +152,22 @@ pub async fn read_payload(
     decode_payload(&data.0).map_err(err)
 }
 
+/// The deployed revision of `release`, decoded, or None when none is
+/// deployed. Holds the values (secrets): it stays in memory.
+pub async fn deployed_payload(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Option<serde_json::Value>, KubeError> {
+    let records = read(client, namespace, release).await?;
+    match records.iter().rev().find(|r| r.status == "deployed") {
+        Some(r) => read_payload(client, namespace, release, r.revision)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
 /// helm's encoding of a release in its secret: base64 of gzip (or, from old
 /// helm, plain) JSON.
 pub fn decode_payload(base64_text: &[u8]) -> Result<serde_json::Value, String> {

@@ -110,7 +110,32 @@ pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport
     match c.name {
         "nats" => crate::k8s::verify::verify_nats(client, c.namespace).await,
         "openbao" => crate::k8s::verify::verify_openbao(client, c.namespace).await,
-        _ => crate::k8s::verify::verify_cassandra(client, c.namespace).await,
+        _ => {
+            let mut report = crate::k8s::verify::verify_cassandra(client, c.namespace).await?;
+            report.checks.push(service_role_password(client).await);
+            Ok(report)
+        }
+    }
+}
+
+/// Whether the deployed cassandra and openbao-server releases agree on the
+/// password Phase 2 services log in to Cassandra with.
+async fn service_role_password(client: &kube::Client) -> crate::k8s::Check {
+    use crate::k8s::releases::deployed_payload;
+    use crate::model::{CASSANDRA, OPENBAO};
+    let (bao, cass) = tokio::join!(
+        deployed_payload(client, OPENBAO.namespace, OPENBAO.release),
+        deployed_payload(client, CASSANDRA.namespace, CASSANDRA.release),
+    );
+    match (bao, cass) {
+        (Ok(bao), Ok(cass)) => {
+            crate::k8s::verify::service_role_password_check(bao.as_ref(), cass.as_ref())
+        }
+        (Err(e), _) | (_, Err(e)) => crate::k8s::Check {
+            name: "service roles' password".into(),
+            ok: false,
+            detail: e.to_string(),
+        },
     }
 }
 
