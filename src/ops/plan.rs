@@ -261,7 +261,10 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
         if helm_major.is_none() {
             shell.out("  (helm not found: showing the helm 4 form)");
         }
-        shell.out(format!("  {}-values.yaml:", cd.name));
+        shell.out(format!(
+            "  {}-values.yaml (fitted to the chart when it is pulled: keys it does not read left out, tags and seeds matched):",
+            cd.name
+        ));
         let yaml = serde_yaml_ng::to_string(&values::redacted(&cp.values, &settings.secrets()))
             .expect("values serialize");
         for line in yaml.lines() {
