@@ -220,3 +220,75 @@ fn helm_lint_reports_the_plans_values_unfitted() {
         }
     }
 }
+
+/// Every other helm command the release lifecycle runs (labelled upgrade,
+/// rollback, get values, uninstall), as the wrapper builds it for the helm
+/// at hand, is accepted by that real helm: only the missing cluster stops it.
+#[tokio::test]
+async fn both_helm_majors_accept_the_lifecycle_commands_we_build() {
+    use nvcf_dev::tools::helm::Helm;
+    use nvcf_dev::tools::runner::RecordingRunner;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+    for helm in [common::helm3(), common::helm4()] {
+        let version = parse_version(&String::from_utf8_lossy(
+            &Command::new(&helm)
+                .args(["version", "--short"])
+                .output()
+                .unwrap()
+                .stdout,
+        ))
+        .unwrap();
+        let rec = RecordingRunner::new();
+        let wrapper = Helm::new(&rec, helm.clone(), version).with_kube_context("kind-nvcf-dev");
+        let (s, p) = dev_plan(Flags::default());
+        let dir = private_dir().unwrap();
+        let cp = &p.components[0];
+        let mut release = cp.release(&s, fitted_values(&s, cp.component, "current", dir.path()));
+        release.chart = common::published_chart("current", cp.component.chart)
+            .display()
+            .to_string();
+        release.version = None;
+        let labels = BTreeMap::from([
+            ("dev.nvcf/chart".to_string(), "helm-nvcf-nats".to_string()),
+            ("dev.nvcf/values-digest".to_string(), "0123abcd".to_string()),
+        ]);
+        let labelled = wrapper
+            .upgrade_install_labelled(&release, &labels)
+            .await
+            .unwrap();
+        assert_eq!(labelled, version.major >= 4 || version.minor >= 14);
+        wrapper
+            .rollback("nats", "nats-system", 1, Duration::from_secs(300))
+            .await
+            .unwrap();
+        wrapper.get_values("nats", "nats-system").await.unwrap();
+        wrapper
+            .uninstall("nats", "nats-system", Duration::from_secs(300))
+            .await
+            .unwrap();
+        let calls = rec.calls();
+        assert_eq!(calls.len(), 4);
+        for call in calls {
+            let mut argv: Vec<String> = call.args.clone();
+            if argv[0] == "upgrade" {
+                argv.push("--dry-run=client".into());
+            }
+            let out = Command::new(&helm)
+                .args(&argv)
+                .env("KUBECONFIG", "/nonexistent")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            for refusal in [
+                "unknown flag",
+                "invalid argument",
+                "accepts",
+                "unknown command",
+                "required flag",
+            ] {
+                assert!(!err.contains(refusal), "{helm} {argv:?}: {err}");
+            }
+        }
+    }
+}
