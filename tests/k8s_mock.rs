@@ -265,7 +265,7 @@ async fn only_missing_namespaces_are_created_and_existing_ones_are_left_alone() 
             Some((404, not_found("namespaces", &name)))
         }
         "POST" => Some((201, body.to_string())),
-        _ => Some((405, "{}".into())),
+        _ => Some((405, "{}".into())), // the mock answers it as a Status
     }
     });
     let created = nvcf_dev::k8s::wiring::ensure_namespaces(
