@@ -647,6 +647,10 @@ async fn a_409_on_the_registry_configmap_is_one_clear_line() {
     );
     assert!(err.contains("the object has been modified"), "{err}");
     assert!(
+        !err.contains("Status {"),
+        "no debug dump of the Status: {err}"
+    );
+    assert!(
         err.ends_with("check that the cluster is up and you may write to it"),
         "{err}"
     );
