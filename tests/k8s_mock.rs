@@ -344,20 +344,19 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
                 "chart": {"values": {"cassandra": {"serviceRolePassword": "ch@ng3m3"}}},
                 "config": cassandra_config}),
         );
-        let (client, server) = Server::start(move |method, uri, _| {
+        let route = move |method: &str, uri: &str, accept: &str| {
             assert_eq!(method, "GET", "verify only reads: {uri}");
             let path = uri.split('?').next().unwrap();
             let secrets = |items: Vec<Value>| {
                 let metadata_only = uri.contains("labelSelector=owner%3Dhelm");
                 assert!(metadata_only, "release records are listed by label: {uri}");
-                // list_metadata: PartialObjectMetadataList, no payloads.
-                let items: Vec<Value> = items
-                    .into_iter()
-                    .map(|s| json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": s["metadata"]}))
-                    .collect();
-                json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList",
-                    "metadata": {"resourceVersion": "9101"}, "items": items})
-                .to_string()
+                // list_metadata asks for PartialObjectMetadataList (the mock
+                // then answers without payloads, as the apiserver does).
+                assert!(
+                    accept.contains("as=PartialObjectMetadataList"),
+                    "only metadata is asked for: {accept}"
+                );
+                list("SecretList", items, "9101")
             };
             Some(match path {
                 "/api/v1/namespaces/cassandra-system/pods" => {
@@ -378,6 +377,12 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
                 }
                 other => (404, not_found("Secret", other)),
             })
+        };
+        let (client, server) = Server::serve(move |r: &common::kube_mock::Req| {
+            match route(&r.method, &r.uri, r.header("accept")) {
+                Some((code, body)) => common::kube_mock::Reply::Json(code, body),
+                None => common::kube_mock::Reply::Pending,
+            }
         });
         let report = nvcf_dev::ops::install::verify(&client, &nvcf_dev::model::CASSANDRA)
             .await
