@@ -242,7 +242,7 @@ impl Store {
 
     /// Answers `req` if it is about the store's objects.
     fn answer(&mut self, req: &Req) -> Option<StoreReply> {
-        let coll_match = self.collections.iter().any(|c| *c == req.path);
+        let coll_match = self.collections.contains(&req.path);
         let item_match = self.collections.iter().any(|c| {
             req.path
                 .strip_prefix(c.as_str())
@@ -466,10 +466,9 @@ impl Server {
         store.bump(&mut obj);
         let (coll, _) = paths_of(&obj);
         store.notify(&coll, "MODIFIED", &obj);
-        if obj["metadata"]["deletionTimestamp"].is_null() {
-            store.objects.insert(item.to_string(), obj);
-        } else {
-            store.objects.insert(item.to_string(), obj);
+        let terminating = !obj["metadata"]["deletionTimestamp"].is_null();
+        store.objects.insert(item.to_string(), obj);
+        if terminating {
             store.remove(item);
         }
     }
