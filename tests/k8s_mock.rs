@@ -265,7 +265,7 @@ async fn only_missing_namespaces_are_created_and_existing_ones_are_left_alone() 
             Some((404, not_found("namespaces", &name)))
         }
         "POST" => Some((201, body.to_string())),
-        _ => Some((405, "{}".into())),
+        _ => Some((405, "{}".into())), // the mock answers it as a Status
     }
     });
     let created = nvcf_dev::k8s::wiring::ensure_namespaces(
@@ -344,20 +344,19 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
                 "chart": {"values": {"cassandra": {"serviceRolePassword": "ch@ng3m3"}}},
                 "config": cassandra_config}),
         );
-        let (client, server) = Server::start(move |method, uri, _| {
+        let route = move |method: &str, uri: &str, accept: &str| {
             assert_eq!(method, "GET", "verify only reads: {uri}");
             let path = uri.split('?').next().unwrap();
             let secrets = |items: Vec<Value>| {
                 let metadata_only = uri.contains("labelSelector=owner%3Dhelm");
                 assert!(metadata_only, "release records are listed by label: {uri}");
-                // list_metadata: PartialObjectMetadataList, no payloads.
-                let items: Vec<Value> = items
-                    .into_iter()
-                    .map(|s| json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": s["metadata"]}))
-                    .collect();
-                json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList",
-                    "metadata": {"resourceVersion": "9101"}, "items": items})
-                .to_string()
+                // list_metadata asks for PartialObjectMetadataList (the mock
+                // then answers without payloads, as the apiserver does).
+                assert!(
+                    accept.contains("as=PartialObjectMetadataList"),
+                    "only metadata is asked for: {accept}"
+                );
+                list("SecretList", items, "9101")
             };
             Some(match path {
                 "/api/v1/namespaces/cassandra-system/pods" => {
@@ -378,6 +377,12 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
                 }
                 other => (404, not_found("Secret", other)),
             })
+        };
+        let (client, server) = Server::serve(move |r: &common::kube_mock::Req| {
+            match route(&r.method, &r.uri, r.header("accept")) {
+                Some((code, body)) => common::kube_mock::Reply::Json(code, body),
+                None => common::kube_mock::Reply::Pending,
+            }
         });
         let report = nvcf_dev::ops::install::verify(&client, &nvcf_dev::model::CASSANDRA)
             .await
@@ -414,4 +419,297 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
         !shown.contains("gen-Pa55") && !shown.contains("ch@ng3m3"),
         "{shown}"
     );
+}
+
+/// A watch that ends (the apiserver's timeoutSeconds), resumes from the
+/// BOOKMARK's resourceVersion, then meets 410 Gone: the client relists, and
+/// the relisted state *replaces* what was seen (a pod deleted while nobody
+/// watched must not keep the namespace "not ready" for ever).
+#[tokio::test]
+async fn wait_ready_survives_a_bookmark_and_410_gone_with_a_relist() {
+    use common::kube_mock::{bookmark, gone, Reply, Req, Step};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let ready: Value = fixture("pod_nats-0_ready.json");
+    let mut other = ready.clone();
+    other["metadata"]["name"] = json!("nats-1");
+    other["metadata"]["uid"] = json!("uid-nats-1");
+    other["status"]["conditions"][2]["status"] = json!("False");
+    other["status"]["containerStatuses"][0]["ready"] = json!(false);
+    let (pod_lists, pod_watches) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (client, server) = Server::serve(move |r: &Req| {
+        assert_eq!(r.method, "GET");
+        let pods = r.path.ends_with("/pods");
+        match (pods, r.is_watch()) {
+            (true, false) => match pod_lists.fetch_add(1, SeqCst) {
+                // nats-1 is starting ...
+                0 => Reply::ok(list("PodList", vec![ready.clone(), other.clone()], "1800")),
+                // ... and was deleted while the watch was gone.
+                _ => Reply::ok(list("PodList", vec![ready.clone()], "2000")),
+            },
+            (true, true) => match pod_watches.fetch_add(1, SeqCst) {
+                0 => Reply::Watch {
+                    steps: vec![Step::Event(bookmark("Pod", "v1", "1900"))],
+                    close: true,
+                },
+                1 => Reply::Watch {
+                    steps: vec![Step::Event(gone("1900"))],
+                    close: true,
+                },
+                _ => Reply::Pending,
+            },
+            (false, false) => Reply::ok(list("JobList", vec![], "1800")),
+            (false, true) => Reply::watch(vec![]),
+        }
+    });
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        wait_ready(&client, "nats-system", Duration::from_secs(15), &|_| {}),
+    )
+    .await
+    .expect("wait_ready returned")
+    .expect("ready after the relist");
+    let watches: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/pods?") && r.contains("watch=true"))
+        .collect();
+    assert!(
+        watches[0].contains("resourceVersion=1800")
+            && watches[0].contains("allowWatchBookmarks=true"),
+        "{watches:#?}"
+    );
+    assert!(
+        watches[1].contains("resourceVersion=1900"),
+        "resumed from the bookmark: {watches:#?}"
+    );
+    let lists = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("/pods?") && !r.contains("watch=true"))
+        .count();
+    assert_eq!(lists, 2, "410 Gone made the client list again");
+}
+
+fn finalized_pvc() -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data-openbao-server-0", "namespace": "vault-system", "uid": "pvc-1",
+            "finalizers": ["kubernetes.io/pvc-protection"]},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}, "storageClassName": "standard"},
+        "status": {"phase": "Bound"}})
+}
+
+const PVC: &str = "/api/v1/namespaces/vault-system/persistentvolumeclaims/data-openbao-server-0";
+
+/// A PVC held by `kubernetes.io/pvc-protection` is only marked for deletion
+/// by its DELETE; `delete_stale` returns once the finalizer is removed and
+/// the object is really gone, not before.
+#[tokio::test]
+async fn delete_stale_waits_until_a_finalizer_held_pvc_is_gone() {
+    let (client, server) = Server::start(|method, uri, _| {
+        assert_eq!(method, "GET", "{uri}");
+        if is_watch(uri) {
+            return None;
+        }
+        Some((200, list("List", vec![], "750")))
+    });
+    server.object(finalized_pvc());
+    let c = client.clone();
+    let run = tokio::spawn(async move {
+        delete_stale(
+            &c,
+            "vault-system",
+            "openbao-server",
+            Duration::from_secs(20),
+            false,
+        )
+        .await
+    });
+    // The DELETE was answered, the PVC is terminating: still waiting.
+    let started = std::time::Instant::now();
+    while server
+        .holds(PVC)
+        .is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null())
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "never deleted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !run.is_finished(),
+        "returned while the PVC was still terminating"
+    );
+    server.remove_finalizers(PVC);
+    let gone = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("returned once the PVC was gone")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        gone.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["persistentvolumeclaim/data-openbao-server-0 -n vault-system"]
+    );
+    assert!(server.holds(PVC).is_none());
+    let reqs = server.requests();
+    assert!(
+        reqs.iter().any(|r| r
+            .starts_with("GET /api/v1/namespaces/vault-system/persistentvolumeclaims?")
+            && r.contains("watch=true")
+            && r.contains("fieldSelector=metadata.name%3Ddata-openbao-server-0")),
+        "awaited by a watch: {reqs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn delete_stale_times_out_naming_the_pvc_its_finalizer_holds() {
+    let (client, server) = Server::start(|_, uri, _| {
+        if is_watch(uri) {
+            return None;
+        }
+        Some((200, list("List", vec![], "750")))
+    });
+    server.object(finalized_pvc());
+    let started = std::time::Instant::now();
+    let err = delete_stale(
+        &client,
+        "vault-system",
+        "openbao-server",
+        Duration::from_secs(1),
+        false,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        err,
+        "stale resources still present after 1s: persistentvolumeclaim/data-openbao-server-0 -n vault-system; check finalizers (`kubectl get <kind> <name> -o yaml`) and retry"
+    );
+    assert!(
+        !server.holds(PVC).unwrap()["metadata"]["deletionTimestamp"].is_null(),
+        "it was deleted, and is terminating"
+    );
+}
+
+fn registry_cm_route(
+    conflict_without_force: bool,
+) -> impl Fn(&common::kube_mock::Req) -> common::kube_mock::Reply {
+    use common::kube_mock::{apply_conflict, status, Reply};
+    move |r| {
+        assert_eq!(r.method, "PATCH", "{}", r.uri);
+        assert_eq!(
+            r.path,
+            "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting"
+        );
+        let force = r.query("force").as_deref() == Some("true");
+        if conflict_without_force && !force {
+            // kubectl owns data (a hand-made ConfigMap): without force, SSA refuses.
+            return Reply::Json(
+                409,
+                apply_conflict(
+                    "configmaps",
+                    "local-registry-hosting",
+                    "kubectl-client-side-apply",
+                    ".data.localRegistryHosting.v1",
+                ),
+            );
+        }
+        if !conflict_without_force {
+            return Reply::Json(409, status(409, "Conflict", "Operation cannot be fulfilled on configmaps \"local-registry-hosting\": the object has been modified; please apply your changes to the latest version and try again"));
+        }
+        let mut cm: Value = serde_yaml_ng::from_str(&r.body).unwrap();
+        cm["metadata"]["resourceVersion"] = json!("4242");
+        cm["metadata"]["uid"] = json!("cm-uid");
+        Reply::ok(cm)
+    }
+}
+
+/// The registry ConfigMap is server-side applied as nvcf-dev with force: a
+/// field kubectl set by hand does not stop `up`.
+#[tokio::test]
+async fn registry_configmap_is_applied_with_field_manager_and_force() {
+    let (client, server) = Server::serve(registry_cm_route(true));
+    let cm = nvcf_dev::k8s::wiring::apply_local_registry_configmap(&client, "localhost:5001")
+        .await
+        .unwrap();
+    assert_eq!(cm.metadata.resource_version.as_deref(), Some("4242"));
+    let req = &server.received()[0];
+    assert_eq!(req.header("content-type"), "application/apply-patch+yaml");
+    assert_eq!(req.query("fieldManager").as_deref(), Some("nvcf-dev"));
+    assert_eq!(req.query("force").as_deref(), Some("true"));
+}
+
+/// A 409 the apply cannot force its way through is one line saying what failed.
+#[tokio::test]
+async fn a_409_on_the_registry_configmap_is_one_clear_line() {
+    let (client, _server) = Server::serve(registry_cm_route(false));
+    let err = nvcf_dev::k8s::wiring::apply_local_registry_configmap(&client, "localhost:5001")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot apply ConfigMap `kube-public/local-registry-hosting`: "),
+        "{err}"
+    );
+    assert!(err.contains("the object has been modified"), "{err}");
+    assert!(
+        !err.contains("Status {"),
+        "no debug dump of the Status: {err}"
+    );
+    assert!(
+        err.ends_with("check that the cluster is up and you may write to it"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+}
+
+/// The mock refuses what a real apiserver refuses: an apply without a field manager.
+#[tokio::test]
+async fn the_mock_refuses_an_apply_without_field_manager_like_an_apiserver() {
+    use kube::api::{Patch, PatchParams};
+    let (client, _server) = Server::start(|_, _, _| Some((200, "{}".into())));
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, "x");
+    let err = api
+        .patch(
+            "y",
+            &PatchParams::default(),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap"})),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(s) = err else {
+        panic!("{err}")
+    };
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert!(
+        s.message.contains("fieldManager: Required value"),
+        "{}",
+        s.message
+    );
+}
+
+/// A namespace created by someone else between our GET and POST (409
+/// AlreadyExists) is theirs: not an error, and not reported as created.
+#[tokio::test]
+async fn a_namespace_created_meanwhile_is_left_alone() {
+    use common::kube_mock::status;
+    let (client, server) = Server::start(|method, uri, _| match method {
+        "GET" => {
+            let name = uri.trim_start_matches("/api/v1/namespaces/").to_string();
+            Some((404, not_found("namespaces", &name)))
+        }
+        "POST" if uri.starts_with("/api/v1/namespaces") => Some((
+            409,
+            status(
+                409,
+                "AlreadyExists",
+                "namespaces \"nats-system\" already exists",
+            ),
+        )),
+        _ => Some((405, "{}".into())),
+    });
+    let created = nvcf_dev::k8s::wiring::ensure_namespaces(&client, &["nats-system"])
+        .await
+        .unwrap();
+    assert!(created.is_empty(), "{created:?}");
+    assert_eq!(server.requests().len(), 2);
 }

@@ -61,7 +61,34 @@ pub enum KubeError {
     },
 }
 
-pub(crate) use crate::error::one_line;
+/// [`crate::error::one_line`], without the `(Status { .. })` debug dump
+/// kube appends to an API error's message ("ApiError: <message>: <reason>
+/// (Status { status: Some(Failure), code: 409, ... })"): the message and
+/// reason say it, the dump only buries them.
+pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
+    let mut s = crate::error::one_line(e);
+    while let Some(start) = s.find(" (Status {") {
+        let mut depth = 0usize;
+        let end = s[start + 1..]
+            .char_indices()
+            .find_map(|(i, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(start + 1 + i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            })
+            .unwrap_or(s.len());
+        s.replace_range(start..end, "");
+    }
+    s
+}
 
 /// True when the API said 404: used where "already gone" is success.
 pub(crate) fn is_not_found(e: &kube::Error) -> bool {
@@ -74,5 +101,20 @@ fn in_namespace(ns: &str) -> String {
         String::new()
     } else {
         format!(" in `{ns}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_api_error_is_its_message_and_reason_without_the_debug_dump() {
+        let status =
+            kube::core::Status::failure("the object has been modified", "Conflict").with_code(409);
+        let e = kube::Error::Api(Box::new(status));
+        assert_eq!(
+            super::one_line(&e),
+            "ApiError: the object has been modified: Conflict"
+        );
+        assert_eq!(super::one_line(&"a (b) c"), "a (b) c");
     }
 }
