@@ -12,8 +12,10 @@ use futures::future::BoxFuture;
 use crate::k8s::logs::LogSource;
 use crate::k8s::{verify, HealthReport, KubeError};
 
-/// A Phase 1 component; its CLI name is its table entry's `name`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A Phase 1 component; its CLI name is its table entry's `name` (also how
+/// it serializes, e.g. in `reset -o json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ComponentId {
     Nats,
     Openbao,
@@ -41,13 +43,6 @@ impl std::str::FromStr for ComponentId {
     type Err = ModelError;
     fn from_str(name: &str) -> Result<Self, ModelError> {
         component(name).map(|c| c.id)
-    }
-}
-
-/// As its name, e.g. in `reset -o json`.
-impl serde::Serialize for ComponentId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
@@ -95,28 +90,6 @@ pub struct Component {
     pub fit: Option<crate::fit::Rule>,
 }
 
-fn verify_nats<'a>(k: &'a kube::Client, ns: &'static str) -> Verifying<'a> {
-    Box::pin(verify::verify_nats(k, ns))
-}
-
-fn verify_openbao<'a>(k: &'a kube::Client, ns: &'static str) -> Verifying<'a> {
-    Box::pin(verify::verify_openbao(k, ns))
-}
-
-/// Cassandra's checks, plus whether its service roles' password is the one
-/// OpenBao's migrations hand out.
-fn verify_cassandra<'a>(k: &'a kube::Client, ns: &'static str) -> Verifying<'a> {
-    Box::pin(async move {
-        let mut report = verify::verify_cassandra(k, ns).await?;
-        let bao = (OPENBAO.namespace, OPENBAO.release);
-        let cass = (ns, CASSANDRA.release);
-        report
-            .checks
-            .push(verify::service_role_password(k, bao, cass).await);
-        Ok(report)
-    })
-}
-
 pub const NATS: Component = Component {
     id: ComponentId::Nats,
     name: "nats",
@@ -126,7 +99,7 @@ pub const NATS: Component = Component {
     namespace: "nats-system",
     depends_on: &[],
     wait_for_jobs: false,
-    verify: verify_nats,
+    verify: |k, ns| Box::pin(verify::verify_nats(k, ns)),
     logs: &[LogSource::Pod {
         pod: "nats-0",
         container: Some("nats"),
@@ -157,7 +130,7 @@ pub const OPENBAO: Component = Component {
     namespace: "vault-system",
     depends_on: &[ComponentId::Nats],
     wait_for_jobs: true,
-    verify: verify_openbao,
+    verify: |k, ns| Box::pin(verify::verify_openbao(k, ns)),
     logs: &[
         LogSource::Job("openbao-server-initialize-cluster"),
         LogSource::Job("openbao-server-migrations"),
@@ -195,7 +168,17 @@ pub const CASSANDRA: Component = Component {
     namespace: "cassandra-system",
     depends_on: &[],
     wait_for_jobs: true,
-    verify: verify_cassandra,
+    // Plus whether its service roles' password is the one OpenBao's
+    // migrations hand out.
+    verify: |k, ns| {
+        Box::pin(async move {
+            let mut report = verify::verify_cassandra(k, ns).await?;
+            let bao = (OPENBAO.namespace, OPENBAO.release);
+            let roles = verify::service_role_password(k, bao, (ns, CASSANDRA.release));
+            report.checks.push(roles.await);
+            Ok(report)
+        })
+    },
     logs: &[
         LogSource::Job("cassandra-migrations"),
         LogSource::Job("cassandra-initialize-cluster"),
@@ -334,11 +317,8 @@ mod tests {
             assert_eq!(c.id.component().name, c.name);
             assert_eq!(c.name.parse::<ComponentId>(), Ok(c.id));
             assert_eq!(c.id.to_string(), c.name);
+            assert_eq!(serde_json::to_value(c.id).unwrap(), c.name);
         }
-        assert_eq!(
-            serde_json::to_value(ComponentId::Openbao).unwrap(),
-            "openbao"
-        );
         assert!("vault".parse::<ComponentId>().is_err());
     }
 

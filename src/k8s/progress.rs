@@ -64,7 +64,7 @@ fn ready_note(pod: &Pod) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct ProgressTracker {
     /// Jobs whose pods are expected to fail while the job retries.
-    retrying_jobs: &'static [&'static str],
+    pub retrying_jobs: &'static [&'static str],
     ready: BTreeMap<String, bool>,
     jobs: BTreeMap<String, JobState>,
     failed_pods: BTreeSet<String>,
@@ -72,13 +72,6 @@ pub struct ProgressTracker {
 }
 
 impl ProgressTracker {
-    pub fn new(retrying_jobs: &'static [&'static str]) -> Self {
-        Self {
-            retrying_jobs,
-            ..Self::default()
-        }
-    }
-
     pub fn on_pod(&mut self, pod: &Pod) -> Vec<ProgressEvent> {
         let name = pod_name(pod).to_string();
         let mut out = Vec::new();
@@ -200,7 +193,10 @@ async fn drive(
     .default_backoff()
     .map(|e| e.map(|e| Update::Job(Box::new(e))));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
-    let mut tracker = ProgressTracker::new(retrying_jobs);
+    let mut tracker = ProgressTracker {
+        retrying_jobs,
+        ..Default::default()
+    };
     let (mut pod_init, mut job_init) = (BTreeMap::new(), BTreeMap::new());
     let sleep = async {
         match deadline {
@@ -314,18 +310,8 @@ pub async fn wait_ready(
     sink: &(dyn Fn(ProgressEvent) + Send + Sync),
 ) -> Result<(), KubeError> {
     let mut snap = Snapshot::default();
-    let deadline = tokio::time::Instant::now() + timeout;
-    match drive(
-        client,
-        ns,
-        retrying_jobs,
-        &mut snap,
-        Some(deadline),
-        true,
-        sink,
-    )
-    .await
-    {
+    let deadline = Some(tokio::time::Instant::now() + timeout);
+    match drive(client, ns, retrying_jobs, &mut snap, deadline, true, sink).await {
         Outcome::Ready => Ok(()),
         Outcome::JobFailed | Outcome::Stopped => {
             let findings = diagnose_namespace(client, ns, &snap).await;
@@ -377,7 +363,10 @@ mod tests {
 
     #[test]
     fn cassandra_init_errors_are_expected_and_completion_reported() {
-        let mut t = ProgressTracker::new(&["cassandra-initialize-cluster"]);
+        let mut t = ProgressTracker {
+            retrying_jobs: &["cassandra-initialize-cluster"],
+            ..Default::default()
+        };
         let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
         let evs: Vec<ProgressEvent> = pods.iter().flat_map(|p| t.on_pod(p)).collect();
         assert_eq!(evs.len(), 2);

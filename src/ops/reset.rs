@@ -314,14 +314,10 @@ pub async fn execute(
                 let result = installer.install(planned(&build, *component)?).await;
                 let after = job_uid(client, d.namespace, job).await;
                 report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
-                if report.migrations_rerun == Some(false) {
+                if let (Some(false), Some(job)) = (report.migrations_rerun, job) {
                     shell.warn(format!(
-                        "the upgrade of {} did not run job {} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
-                        d.release,
-                        job.unwrap_or_default(),
-                        d.name,
-                        c.name,
-                        d.name
+                        "the upgrade of {} did not run job {job} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
+                        d.release, d.name, c.name, d.name
                     ));
                 }
                 record(report, *component, result)?;
