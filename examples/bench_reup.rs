@@ -64,7 +64,7 @@ fn main() {
     let desired = nvcf_dev::ops::ensure::desired_all(&plan);
     let mut lists = std::collections::HashMap::new();
     for cp in &plan.components {
-        let d = &desired[cp.component.name];
+        let d = &desired[&cp.component.id];
         let rel = cp.component.release;
         let items = json!([{"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
             "metadata": {"name": format!("sh.helm.release.v1.{rel}.v1"), "namespace": cp.component.namespace,

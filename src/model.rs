@@ -1,11 +1,59 @@
-//! Phase 1 as the guide defines it: three components, their charts, releases,
-//! namespaces and dependencies, and the install order derived from those.
+//! Phase 1 as the guide defines it: one table entry per component holding
+//! everything known about it (chart, release, namespace, dependencies, how
+//! it is verified, its troubleshooting logs and jobs, what its values need),
+//! and the install order derived from those. Adding a component means adding
+//! a [`ComponentId`] and its entry here.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use futures::future::BoxFuture;
+
+use crate::k8s::logs::LogSource;
+use crate::k8s::{verify, HealthReport, KubeError};
+
+/// A Phase 1 component; its CLI name is its table entry's `name` (also how
+/// it serializes, e.g. in `reset -o json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentId {
+    Nats,
+    Openbao,
+    Cassandra,
+}
+
+impl ComponentId {
+    /// Everything this id knows, from [`PHASE1`] (indexed by the id).
+    pub fn component(self) -> &'static Component {
+        &PHASE1[self as usize]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.component().name
+    }
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ComponentId {
+    type Err = ModelError;
+    fn from_str(name: &str) -> Result<Self, ModelError> {
+        component(name).map(|c| c.id)
+    }
+}
+
+/// Runs the guide's Verify section of a component in its namespace.
+pub type VerifyFn = for<'a> fn(&'a kube::Client, &'static str) -> Verifying<'a>;
+pub type Verifying<'a> = BoxFuture<'a, Result<HealthReport, KubeError>>;
 
 /// One Phase 1 component, exactly as the guide's tables and install commands give it.
 #[derive(Debug, Clone)]
 pub struct Component {
+    pub id: ComponentId,
     pub name: &'static str,
     pub chart: &'static str,
     pub version: &'static str,
@@ -13,9 +61,21 @@ pub struct Component {
     pub release: &'static str,
     pub namespace: &'static str,
     /// Components that must be installed and healthy first.
-    pub depends_on: &'static [&'static str],
+    pub depends_on: &'static [ComponentId],
     /// The guide installs with `--wait-for-jobs`: its post-install jobs must finish.
     pub wait_for_jobs: bool,
+    pub verify: VerifyFn,
+    /// The logs the guide's Troubleshooting section names (`nvcf-dev logs`).
+    pub logs: &'static [LogSource],
+    /// Jobs whose pods are *expected* to fail while the job retries (shown
+    /// as such while installing).
+    pub retrying_jobs: &'static [&'static str],
+    /// The chart's migration job: a helm upgrade re-runs it only when it
+    /// re-creates it, which `reset` checks.
+    pub migrations_job: Option<&'static str>,
+    /// Components whose secrets this one's migrations copy: resetting one of
+    /// them must re-run this component's migrations.
+    pub copies_secrets_of: &'static [ComponentId],
     /// The guide's values file, with placeholders.
     pub base_values: &'static str,
     /// Where the storage class goes in this chart's values (the guide's commented-out keys).
@@ -31,6 +91,7 @@ pub struct Component {
 }
 
 pub const NATS: Component = Component {
+    id: ComponentId::Nats,
     name: "nats",
     chart: "helm-nvcf-nats",
     version: "0.8.0",
@@ -38,6 +99,14 @@ pub const NATS: Component = Component {
     namespace: "nats-system",
     depends_on: &[],
     wait_for_jobs: false,
+    verify: |k, ns| Box::pin(verify::verify_nats(k, ns)),
+    logs: &[LogSource::Pod {
+        pod: "nats-0",
+        container: Some("nats"),
+    }],
+    retrying_jobs: &[],
+    migrations_job: None,
+    copies_secrets_of: &[],
     base_values: include_str!("values/nats-values.yaml"),
     storage_class_path: &[
         "nats",
@@ -53,13 +122,35 @@ pub const NATS: Component = Component {
 };
 
 pub const OPENBAO: Component = Component {
+    id: ComponentId::Openbao,
     name: "openbao",
     chart: "helm-nvcf-openbao-server",
     version: "0.32.0",
     release: "openbao-server",
     namespace: "vault-system",
-    depends_on: &["nats"],
+    depends_on: &[ComponentId::Nats],
     wait_for_jobs: true,
+    verify: |k, ns| Box::pin(verify::verify_openbao(k, ns)),
+    logs: &[
+        LogSource::Job("openbao-server-initialize-cluster"),
+        LogSource::Job("openbao-server-migrations"),
+        LogSource::Pod {
+            pod: "openbao-server-0",
+            container: Some("openbao"),
+        },
+        LogSource::Pod {
+            pod: "openbao-server-1",
+            container: Some("openbao"),
+        },
+        LogSource::Pod {
+            pod: "openbao-server-2",
+            container: Some("openbao"),
+        },
+    ],
+    retrying_jobs: &[],
+    migrations_job: Some("openbao-server-migrations"),
+    // The migration job talks to NATS and keeps copies of NATS's secrets.
+    copies_secrets_of: &[ComponentId::Nats],
     base_values: include_str!("values/openbao-values.yaml"),
     storage_class_path: &["openbao", "server", "dataStorage", "storageClass"],
     storage_size_paths: &[&["openbao", "server", "dataStorage", "size"]],
@@ -69,6 +160,7 @@ pub const OPENBAO: Component = Component {
 };
 
 pub const CASSANDRA: Component = Component {
+    id: ComponentId::Cassandra,
     name: "cassandra",
     chart: "helm-nvcf-cassandra",
     version: "0.20.1",
@@ -76,6 +168,30 @@ pub const CASSANDRA: Component = Component {
     namespace: "cassandra-system",
     depends_on: &[],
     wait_for_jobs: true,
+    // Plus whether its service roles' password is the one OpenBao's
+    // migrations hand out.
+    verify: |k, ns| {
+        Box::pin(async move {
+            let mut report = verify::verify_cassandra(k, ns).await?;
+            let bao = (OPENBAO.namespace, OPENBAO.release);
+            let roles = verify::service_role_password(k, bao, (ns, CASSANDRA.release));
+            report.checks.push(roles.await);
+            Ok(report)
+        })
+    },
+    logs: &[
+        LogSource::Job("cassandra-migrations"),
+        LogSource::Job("cassandra-initialize-cluster"),
+        LogSource::Pod {
+            pod: "cassandra-0",
+            container: Some("cassandra"),
+        },
+    ],
+    // The guide: "Cassandra initialization pods showing Error is expected
+    // ... as long as at least one initialization pod reaches Completed".
+    retrying_jobs: &["cassandra-initialize-cluster"],
+    migrations_job: Some("cassandra-migrations"),
+    copies_secrets_of: &[],
     base_values: include_str!("values/cassandra-values.yaml"),
     storage_class_path: &["cassandra", "global", "defaultStorageClass"],
     storage_size_paths: &[&["cassandra", "persistence", "size"]],
@@ -88,7 +204,7 @@ pub const CASSANDRA: Component = Component {
     fit: Some(crate::fit::cassandra),
 };
 
-/// Phase 1, in the guide's order.
+/// Phase 1, in the guide's order, indexed by [`ComponentId`].
 pub const PHASE1: [Component; 3] = [NATS, OPENBAO, CASSANDRA];
 
 /// The Phase 1 namespaces, which `up` creates before installing.
@@ -129,37 +245,38 @@ pub enum ModelError {
 /// so a stage's components install in parallel. Within a stage, the input
 /// order is kept, so the order is stable. Phase 1 gives `[nats, cassandra]`,
 /// then `[openbao]`.
-pub fn stages<'a>(deps: &[(&'a str, Vec<&'a str>)]) -> Result<Vec<Vec<&'a str>>, ModelError> {
-    let names: Vec<&str> = deps.iter().map(|(n, _)| *n).collect();
+pub fn stages<T: Copy + Ord + fmt::Display>(
+    deps: &[(T, Vec<T>)],
+) -> Result<Vec<Vec<T>>, ModelError> {
+    let names: Vec<T> = deps.iter().map(|(n, _)| *n).collect();
+    let list = |ns: &[T]| ns.iter().map(T::to_string).collect::<Vec<_>>();
     for (name, ds) in deps {
-        for d in ds {
-            if !names.contains(d) {
-                return Err(ModelError::UnknownDependency {
-                    component: name.to_string(),
-                    dependency: d.to_string(),
-                    valid: names.join(", "),
-                });
-            }
+        if let Some(d) = ds.iter().find(|d| !names.contains(d)) {
+            return Err(ModelError::UnknownDependency {
+                component: name.to_string(),
+                dependency: d.to_string(),
+                valid: list(&names).join(", "),
+            });
         }
     }
-    let mut placed: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut out: Vec<Vec<&str>> = Vec::new();
+    let mut placed: BTreeMap<T, usize> = BTreeMap::new();
+    let mut out: Vec<Vec<T>> = Vec::new();
     while placed.len() < deps.len() {
-        let stage: Vec<&str> = deps
+        let stage: Vec<T> = deps
             .iter()
             .filter(|(n, ds)| !placed.contains_key(n) && ds.iter().all(|d| placed.contains_key(d)))
             .map(|(n, _)| *n)
             .collect();
         if stage.is_empty() {
-            let rest: Vec<&str> = names
+            let rest: Vec<T> = names
                 .iter()
                 .copied()
                 .filter(|n| !placed.contains_key(n))
                 .collect();
-            return Err(ModelError::Cycle(rest.join(" -> ")));
+            return Err(ModelError::Cycle(list(&rest).join(" -> ")));
         }
         for n in &stage {
-            placed.insert(n, out.len());
+            placed.insert(*n, out.len());
         }
         out.push(stage);
     }
@@ -167,12 +284,21 @@ pub fn stages<'a>(deps: &[(&'a str, Vec<&'a str>)]) -> Result<Vec<Vec<&'a str>>,
 }
 
 /// The stages of Phase 1.
-pub fn phase1_stages() -> Vec<Vec<&'static str>> {
-    let deps: Vec<(&str, Vec<&str>)> = PHASE1
+pub fn phase1_stages() -> Vec<Vec<ComponentId>> {
+    let deps: Vec<(ComponentId, Vec<ComponentId>)> = PHASE1
         .iter()
-        .map(|c| (c.name, c.depends_on.to_vec()))
+        .map(|c| (c.id, c.depends_on.to_vec()))
         .collect();
     stages(&deps).expect("Phase 1's dependencies are acyclic")
+}
+
+/// Components whose migrations copy secrets of `c`, so must run again after
+/// `c` is reinstalled.
+pub fn copies_secrets_of(c: &Component) -> Vec<&'static Component> {
+    PHASE1
+        .iter()
+        .filter(|d| d.copies_secrets_of.contains(&c.id))
+        .collect()
 }
 
 #[cfg(test)]
@@ -181,10 +307,51 @@ mod tests {
 
     #[test]
     fn phase1_installs_nats_and_cassandra_then_openbao() {
+        use ComponentId::*;
+        assert_eq!(phase1_stages(), vec![vec![Nats, Cassandra], vec![Openbao]]);
+    }
+
+    #[test]
+    fn ids_index_the_table_and_parse_from_the_cli_names() {
+        for c in &PHASE1 {
+            assert_eq!(c.id.component().name, c.name);
+            assert_eq!(c.name.parse::<ComponentId>(), Ok(c.id));
+            assert_eq!(c.id.to_string(), c.name);
+            assert_eq!(serde_json::to_value(c.id).unwrap(), c.name);
+        }
+        assert!("vault".parse::<ComponentId>().is_err());
+    }
+
+    #[test]
+    fn guide_names_these_logs() {
         assert_eq!(
-            phase1_stages(),
-            vec![vec!["nats", "cassandra"], vec!["openbao"]]
+            OPENBAO.logs[..2],
+            [
+                LogSource::Job("openbao-server-initialize-cluster"),
+                LogSource::Job("openbao-server-migrations")
+            ]
         );
+        assert_eq!(
+            NATS.logs,
+            [LogSource::Pod {
+                pod: "nats-0",
+                container: Some("nats")
+            }]
+        );
+        assert_eq!(CASSANDRA.logs.len(), 3);
+    }
+
+    #[test]
+    fn openbao_copies_the_secrets_of_nats_only() {
+        let names = |c| {
+            copies_secrets_of(c)
+                .iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&NATS), ["openbao"]);
+        assert!(names(&OPENBAO).is_empty());
+        assert!(names(&CASSANDRA).is_empty());
     }
 
     #[test]
@@ -211,6 +378,8 @@ mod tests {
             (c.release, c.namespace, c.version),
             ("cassandra", "cassandra-system", "0.20.1")
         );
+        assert_eq!(c.retrying_jobs, ["cassandra-initialize-cluster"]);
+        assert_eq!(o.migrations_job, Some("openbao-server-migrations"));
         assert_eq!(
             namespaces(),
             ["nats-system", "vault-system", "cassandra-system"]

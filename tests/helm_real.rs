@@ -207,7 +207,7 @@ fn helm_lint_reports_the_plans_values_unfitted() {
     // makes the published openbao chart `fail`, which lint reports (as INFO).
     let (_, p) = dev_plan(Flags::default());
     let dir = private_dir().unwrap();
-    let cp = p.component("openbao").unwrap();
+    let cp = p.component(nvcf_dev::model::ComponentId::Openbao).unwrap();
     let values = write_values(dir.path(), "openbao", &cp.values).unwrap();
     for helm in [common::helm3(), common::helm4()] {
         for series in ["current", "bitnami"] {

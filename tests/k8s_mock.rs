@@ -43,7 +43,7 @@ async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let sink = move |e: ProgressEvent| seen.lock().unwrap().push(e);
-    wait_ready(&client, "nats-system", Duration::from_secs(5), &sink)
+    wait_ready(&client, "nats-system", &[], Duration::from_secs(5), &sink)
         .await
         .expect("ready once the watch delivers the Ready pod");
     assert_eq!(
@@ -87,6 +87,7 @@ async fn wait_ready_times_out_with_a_diagnosis() {
     let err = wait_ready(
         &client,
         "cassandra-system",
+        &["cassandra-initialize-cluster"],
         Duration::from_millis(500),
         &|_| {},
     )
@@ -126,10 +127,16 @@ async fn wait_ready_stops_early_when_a_job_fails() {
         }
     });
     let started = std::time::Instant::now();
-    let err = wait_ready(&client, "vault-system", Duration::from_secs(30), &|_| {})
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_ready(
+        &client,
+        "vault-system",
+        &[],
+        Duration::from_secs(30),
+        &|_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(
         err.contains("job openbao-server-migrations failed (BackoffLimitExceeded"),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use nvcf_dev::model::{self, PHASE1};
+use nvcf_dev::model::{self, ComponentId, PHASE1};
 use nvcf_dev::ops::plan;
 use nvcf_dev::profile;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose, Settings};
@@ -92,7 +92,7 @@ fn prod_reproduces_the_guides_values_files() {
                 values::set_path(&mut want, key, Value::from(PASSWORD));
             }
         }
-        let got = &p.component(c.name).unwrap().values;
+        let got = &p.component(c.id).unwrap().values;
         assert_eq!(
             got,
             &want,
@@ -153,7 +153,7 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
             cp.component.name
         );
     }
-    let cassandra = &p.component("cassandra").unwrap().values;
+    let cassandra = &p.component(ComponentId::Cassandra).unwrap().values;
     assert_eq!(cassandra["cassandra"]["replicaCount"], Value::from(1));
     assert_eq!(
         cassandra["cassandra"]["jvm"]["maxHeapSize"],
@@ -163,7 +163,7 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
         cassandra["cassandra"].get("maxHeapSize").is_none(),
         "no key that no chart reads"
     );
-    let openbao = &p.component("openbao").unwrap().values;
+    let openbao = &p.component(ComponentId::Openbao).unwrap().values;
     assert_eq!(openbao["openbao"]["injector"]["replicas"], Value::from(1));
     assert_eq!(openbao["openbao"]["injector"]["affinity"], Value::from(""));
     // Images point at the local registry, with the repository path kept.
@@ -182,11 +182,11 @@ fn cassandra_and_openbao_share_the_password() {
     let s = dev();
     let p = plan::build(&s).unwrap();
     let pw = s.cassandra_password.as_ref().unwrap().expose();
-    let env = &p.component("openbao").unwrap().values["openbao"]["migrations"]["env"];
+    let env = &p.component(ComponentId::Openbao).unwrap().values["openbao"]["migrations"]["env"];
     assert_eq!(env[0]["name"], Value::from("DEFAULT_CASSANDRA_PASSWORD"));
     assert_eq!(env[0]["value"], Value::from(pw));
     assert_eq!(
-        p.component("cassandra").unwrap().values["cassandra"]["dbUser"]["password"],
+        p.component(ComponentId::Cassandra).unwrap().values["cassandra"]["dbUser"]["password"],
         Value::from(pw)
     );
 }
@@ -204,7 +204,7 @@ fn storage_environment_wins_over_the_profile() {
         ],
     );
     let p = plan::build(&s).unwrap();
-    let cassandra = &p.component("cassandra").unwrap().values;
+    let cassandra = &p.component(ComponentId::Cassandra).unwrap().values;
     assert_eq!(
         cassandra["cassandra"]["persistence"]["size"],
         Value::from("20Gi")

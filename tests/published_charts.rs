@@ -19,12 +19,7 @@ const STALE_SIDECAR_TAG: &str = "2.2.2-nv-1";
 // ---------------------------------------------------------------------------
 // The charts
 
-#[derive(Clone, Copy, PartialEq)]
-enum Component {
-    Nats,
-    Openbao,
-    Cassandra,
-}
+use nvcf_dev::model::ComponentId as Component;
 
 struct Chart {
     /// Directory under tests/charts/.
@@ -1018,12 +1013,7 @@ fn profile_values(profile_name: &str, chart: &Chart) -> String {
     )
     .unwrap();
     let plan = nvcf_dev::ops::plan::build(&s).unwrap();
-    let name = match chart.component {
-        Component::Nats => "nats",
-        Component::Openbao => "openbao",
-        Component::Cassandra => "cassandra",
-    };
-    let c = plan.component(name).unwrap().component;
+    let c = plan.component(chart.component).unwrap().component;
     let info = nvcf_dev::chart::read_path(&chart.dir()).unwrap();
     let (values, _) = nvcf_dev::ops::plan::fit_values(c, &s, &s.image_registry(), &info)
         .unwrap_or_else(|e| panic!("{profile_name} {}: {e}", chart.label()));

@@ -230,7 +230,7 @@ async fn helm_argv_in_both_majors() {
     let settings = settings(state.path());
     let plan = nvcf_dev::ops::plan::build(&settings).unwrap();
     let release = plan
-        .component("openbao")
+        .component(nvcf_dev::model::ComponentId::Openbao)
         .unwrap()
         .release(&settings, "/tmp/nvcf-dev-x/openbao-values.yaml".into());
     let rec = RecordingRunner::new();

@@ -21,41 +21,6 @@ pub enum LogSource {
     },
 }
 
-/// The troubleshooting logs per component, as the guide names them.
-pub fn troubleshooting_logs(component: &str) -> Vec<LogSource> {
-    match component {
-        "openbao" => vec![
-            LogSource::Job("openbao-server-initialize-cluster"),
-            LogSource::Job("openbao-server-migrations"),
-            LogSource::Pod {
-                pod: "openbao-server-0",
-                container: Some("openbao"),
-            },
-            LogSource::Pod {
-                pod: "openbao-server-1",
-                container: Some("openbao"),
-            },
-            LogSource::Pod {
-                pod: "openbao-server-2",
-                container: Some("openbao"),
-            },
-        ],
-        "cassandra" => vec![
-            LogSource::Job("cassandra-migrations"),
-            LogSource::Job("cassandra-initialize-cluster"),
-            LogSource::Pod {
-                pod: "cassandra-0",
-                container: Some("cassandra"),
-            },
-        ],
-        "nats" => vec![LogSource::Pod {
-            pod: "nats-0",
-            container: Some("nats"),
-        }],
-        _ => vec![],
-    }
-}
-
 fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
     KubeError::Logs {
         pod: pod.to_string(),
@@ -150,29 +115,4 @@ pub async fn job_logs(
         .try_collect::<Vec<_>>()
         .await?;
     Ok(texts.join("\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guide_names_these_logs() {
-        assert_eq!(
-            troubleshooting_logs("openbao")[..2],
-            [
-                LogSource::Job("openbao-server-initialize-cluster"),
-                LogSource::Job("openbao-server-migrations")
-            ]
-        );
-        assert_eq!(
-            troubleshooting_logs("nats"),
-            [LogSource::Pod {
-                pod: "nats-0",
-                container: Some("nats")
-            }]
-        );
-        assert_eq!(troubleshooting_logs("cassandra").len(), 3);
-        assert!(troubleshooting_logs("vault").is_empty());
-    }
 }

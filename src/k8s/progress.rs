@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::error::{one_line, KubeError};
 use super::readiness::{
     diagnose, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready, pod_is_ready,
-    pod_name, summarize, Finding, JobState, EXPECTED_RETRY_JOBS,
+    pod_name, summarize, Finding, JobState,
 };
 
 /// Something worth telling the user while helm waits.
@@ -63,6 +63,8 @@ fn ready_note(pod: &Pod) -> Option<String> {
 /// what the watchers see, in any order, as often as they like.
 #[derive(Debug, Default)]
 pub struct ProgressTracker {
+    /// Jobs whose pods are expected to fail while the job retries.
+    pub retrying_jobs: &'static [&'static str],
     ready: BTreeMap<String, bool>,
     jobs: BTreeMap<String, JobState>,
     failed_pods: BTreeSet<String>,
@@ -79,7 +81,7 @@ impl ProgressTracker {
                 out.push(ProgressEvent::JobPodFailed {
                     pod: name,
                     job: job.to_string(),
-                    expected: EXPECTED_RETRY_JOBS.contains(&job),
+                    expected: self.retrying_jobs.contains(&job),
                 });
             }
             return out;
@@ -172,6 +174,7 @@ enum Outcome {
 async fn drive(
     client: &kube::Client,
     ns: &str,
+    retrying_jobs: &'static [&'static str],
     snap: &mut Snapshot,
     deadline: Option<tokio::time::Instant>,
     stop_when_settled: bool,
@@ -190,7 +193,10 @@ async fn drive(
     .default_backoff()
     .map(|e| e.map(|e| Update::Job(Box::new(e))));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
-    let mut tracker = ProgressTracker::default();
+    let mut tracker = ProgressTracker {
+        retrying_jobs,
+        ..Default::default()
+    };
     let (mut pod_init, mut job_init) = (BTreeMap::new(), BTreeMap::new());
     let sleep = async {
         match deadline {
@@ -278,14 +284,16 @@ async fn drive(
 }
 
 /// Reports progress in `ns` to `sink` until the future is dropped: race it
-/// against `helm upgrade --install --wait` (e.g. in `tokio::select!`).
+/// against `helm upgrade --install --wait` (e.g. in `tokio::select!`). Pods
+/// of `retrying_jobs` are expected to fail while their job retries.
 pub async fn watch_namespace_progress(
     client: &kube::Client,
     ns: &str,
+    retrying_jobs: &'static [&'static str],
     sink: &(dyn Fn(ProgressEvent) + Send + Sync),
 ) {
     let mut snap = Snapshot::default();
-    drive(client, ns, &mut snap, None, false, sink).await;
+    drive(client, ns, retrying_jobs, &mut snap, None, false, sink).await;
 }
 
 /// Waits until every serving pod in `ns` is Ready and every job Complete.
@@ -297,12 +305,13 @@ pub async fn watch_namespace_progress(
 pub async fn wait_ready(
     client: &kube::Client,
     ns: &str,
+    retrying_jobs: &'static [&'static str],
     timeout: Duration,
     sink: &(dyn Fn(ProgressEvent) + Send + Sync),
 ) -> Result<(), KubeError> {
     let mut snap = Snapshot::default();
-    let deadline = tokio::time::Instant::now() + timeout;
-    match drive(client, ns, &mut snap, Some(deadline), true, sink).await {
+    let deadline = Some(tokio::time::Instant::now() + timeout);
+    match drive(client, ns, retrying_jobs, &mut snap, deadline, true, sink).await {
         Outcome::Ready => Ok(()),
         Outcome::JobFailed | Outcome::Stopped => {
             let findings = diagnose_namespace(client, ns, &snap).await;
@@ -354,7 +363,10 @@ mod tests {
 
     #[test]
     fn cassandra_init_errors_are_expected_and_completion_reported() {
-        let mut t = ProgressTracker::default();
+        let mut t = ProgressTracker {
+            retrying_jobs: &["cassandra-initialize-cluster"],
+            ..Default::default()
+        };
         let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
         let evs: Vec<ProgressEvent> = pods.iter().flat_map(|p| t.on_pod(p)).collect();
         assert_eq!(evs.len(), 2);

@@ -6,11 +6,6 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use serde::Serialize;
 
-/// Jobs whose pods are *expected* to fail while the job retries. The guide:
-/// "Cassandra initialization pods showing Error is expected ... as long as at
-/// least one initialization pod reaches Completed".
-pub const EXPECTED_RETRY_JOBS: &[&str] = &["cassandra-initialize-cluster"];
-
 /// The Job that owns a pod, from its owner reference (or, for pods whose
 /// owner was orphaned, the `job-name` label the Job controller sets).
 pub fn job_of(pod: &Pod) -> Option<&str> {

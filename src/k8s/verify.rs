@@ -432,6 +432,28 @@ pub fn service_role_password_check(
 
 // ---------------------------------------------------------------- async
 
+/// [`service_role_password_check`] of the deployed releases, each given as
+/// (namespace, release).
+pub async fn service_role_password(
+    client: &kube::Client,
+    openbao: (&str, &str),
+    cassandra: (&str, &str),
+) -> Check {
+    use super::releases::deployed_payload;
+    let (bao, cass) = tokio::join!(
+        deployed_payload(client, openbao.0, openbao.1),
+        deployed_payload(client, cassandra.0, cassandra.1),
+    );
+    match (bao, cass) {
+        (Ok(bao), Ok(cass)) => service_role_password_check(bao.as_ref(), cass.as_ref()),
+        (Err(e), _) | (_, Err(e)) => Check {
+            name: "service roles' password".into(),
+            ok: false,
+            detail: e.to_string(),
+        },
+    }
+}
+
 /// What an exec produced.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOutput {

@@ -32,7 +32,7 @@ pub fn uninstall_order() -> Vec<&'static Component> {
     let mut order: Vec<&'static Component> = model::phase1_stages()
         .into_iter()
         .flatten()
-        .filter_map(|n| model::component(n).ok())
+        .map(model::ComponentId::component)
         .collect();
     order.reverse();
     order

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
-use crate::model::Component;
+use crate::model::{Component, ComponentId};
 use crate::ops::install::{self, Installer};
 use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::ops::plan::{ComponentPlan, Plan};
@@ -22,10 +22,10 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The desired state of every planned component. `plan` must be the plan
 /// before its charts are fetched to files (its chart references and versions).
-pub fn desired_all(plan: &Plan) -> BTreeMap<&'static str, Desired> {
+pub fn desired_all(plan: &Plan) -> BTreeMap<ComponentId, Desired> {
     plan.components
         .iter()
-        .map(|cp| (cp.component.name, desired(cp)))
+        .map(|cp| (cp.component.id, desired(cp)))
         .collect()
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::k8s::{HealthReport, KubeError};
-use crate::model::Component;
+use crate::model::{Component, ComponentId};
 use crate::ops::plan::{ComponentPlan, Plan};
 use crate::ops::schedule::{self, Outcome};
 use crate::settings::Settings;
@@ -53,10 +53,10 @@ pub async fn prepare_charts(
     settings: &Settings,
     dir: &Path,
     shell: &Shell,
-    components: &[&str],
+    components: &[ComponentId],
 ) -> crate::Result<()> {
     for cp in &mut plan.components {
-        if !components.contains(&cp.component.name) {
+        if !components.contains(&cp.component.id) {
             continue;
         }
         let path = match &cp.chart {
@@ -107,36 +107,7 @@ pub fn report_fit(shell: &Shell, component: &str, fitted: &crate::fit::Fitted) {
 
 /// Runs the guide's Verify section for a component.
 pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport, KubeError> {
-    match c.name {
-        "nats" => crate::k8s::verify::verify_nats(client, c.namespace).await,
-        "openbao" => crate::k8s::verify::verify_openbao(client, c.namespace).await,
-        _ => {
-            let mut report = crate::k8s::verify::verify_cassandra(client, c.namespace).await?;
-            report.checks.push(service_role_password(client).await);
-            Ok(report)
-        }
-    }
-}
-
-/// Whether the deployed cassandra and openbao-server releases agree on the
-/// password Phase 2 services log in to Cassandra with.
-async fn service_role_password(client: &kube::Client) -> crate::k8s::Check {
-    use crate::k8s::releases::deployed_payload;
-    use crate::model::{CASSANDRA, OPENBAO};
-    let (bao, cass) = tokio::join!(
-        deployed_payload(client, OPENBAO.namespace, OPENBAO.release),
-        deployed_payload(client, CASSANDRA.namespace, CASSANDRA.release),
-    );
-    match (bao, cass) {
-        (Ok(bao), Ok(cass)) => {
-            crate::k8s::verify::service_role_password_check(bao.as_ref(), cass.as_ref())
-        }
-        (Err(e), _) | (_, Err(e)) => crate::k8s::Check {
-            name: "service roles' password".into(),
-            ok: false,
-            detail: e.to_string(),
-        },
-    }
+    (c.verify)(client, c.namespace).await
 }
 
 /// How long a freshly installed component gets to pass its checks: the
@@ -261,7 +232,12 @@ impl Installer<'_> {
         let labels = desired.labels();
         let helm_run = self.helm.upgrade_install_labelled(&release, &labels);
         tokio::pin!(helm_run);
-        let watch = crate::k8s::progress::watch_namespace_progress(self.client, c.namespace, &sink);
+        let watch = crate::k8s::progress::watch_namespace_progress(
+            self.client,
+            c.namespace,
+            c.retrying_jobs,
+            &sink,
+        );
         tokio::pin!(watch);
         let helm_result = tokio::select! {
             r = &mut helm_run => r,
@@ -281,6 +257,7 @@ impl Installer<'_> {
             let diagnosis = match crate::k8s::progress::wait_ready(
                 self.client,
                 c.namespace,
+                c.retrying_jobs,
                 Duration::from_secs(3),
                 &|_| {},
             )
@@ -351,17 +328,18 @@ impl Installer<'_> {
     pub async fn install_all(
         &self,
         plan: &Plan,
-        desired: &std::collections::BTreeMap<&'static str, crate::ops::lifecycle::Desired>,
-    ) -> Vec<(&'static str, Outcome<String>)> {
-        let comps: Vec<&'static Component> =
-            plan.components.iter().map(|cp| cp.component).collect();
-        schedule::run(&comps, |c| async move {
-            let cp = plan.component(c.name).expect("planned");
-            match desired.get(c.name) {
-                Some(d) => self.ensure(cp, d).await.map(|_| ()),
-                None => self.install(cp).await.map(|_| ()),
-            }
-        })
+        desired: &std::collections::BTreeMap<ComponentId, crate::ops::lifecycle::Desired>,
+    ) -> Vec<(ComponentId, Outcome<String>)> {
+        schedule::run(
+            &plan.components,
+            |cp| cp.component.id,
+            |cp| async move {
+                match desired.get(&cp.component.id) {
+                    Some(d) => self.ensure(cp, d).await.map(|_| ()),
+                    None => self.install(cp).await.map(|_| ()),
+                }
+            },
+        )
         .await
     }
 }

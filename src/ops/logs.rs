@@ -14,7 +14,7 @@ use kube::api::ListParams;
 use kube::Api;
 use serde::Serialize;
 
-use crate::k8s::logs::{pod_logs, pod_logs_text, troubleshooting_logs, LogSource};
+use crate::k8s::logs::{pod_logs, pod_logs_text, LogSource};
 use crate::model::Component;
 use crate::ui::Shell;
 
@@ -120,7 +120,7 @@ pub async fn find_targets(
     };
     let mut targets = Vec::new();
     let mut notes = Vec::new();
-    for source in troubleshooting_logs(c.name) {
+    for source in c.logs {
         match source {
             LogSource::Job(job) => {
                 let found = jobs
@@ -159,7 +159,7 @@ pub async fn find_targets(
                     .get_opt(pod)
                     .await
                     .map_err(|e| read_err(format!("pod/{pod}"), e))?;
-                match found.as_ref().and_then(|p| pick_container(p, container)) {
+                match found.as_ref().and_then(|p| pick_container(p, *container)) {
                     Some(container) => targets.push(LogTarget {
                         source: format!("pod/{pod}"),
                         pod: pod.to_string(),

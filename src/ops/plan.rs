@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
-use crate::model::{self, Component};
+use crate::model::{self, Component, ComponentId};
 use crate::secret::REDACTED;
 use crate::settings::{ChartSource, Settings};
 use crate::tools::helm::{self, Release};
@@ -55,23 +55,19 @@ impl ComponentPlan {
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub stages: Vec<Vec<&'static str>>,
+    pub stages: Vec<Vec<ComponentId>>,
     pub components: Vec<ComponentPlan>,
 }
 
 impl Plan {
-    pub fn component(&self, name: &str) -> Option<&ComponentPlan> {
-        self.components.iter().find(|c| c.component.name == name)
+    pub fn component(&self, id: ComponentId) -> Option<&ComponentPlan> {
+        self.components.iter().find(|c| c.component.id == id)
     }
 }
 
 /// Builds the plan: the install stages and each component's merged values.
 pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
-    let deps: Vec<(&str, Vec<&str>)> = model::PHASE1
-        .iter()
-        .map(|c| (c.name, c.depends_on.to_vec()))
-        .collect();
-    let stages = model::stages(&deps)?;
+    let stages = model::phase1_stages();
     let components = model::PHASE1
         .iter()
         .map(|c| ComponentPlan {
@@ -228,16 +224,18 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
     for (i, stage) in plan.stages.iter().enumerate() {
         let parts: Vec<String> = stage
             .iter()
-            .map(|name| {
-                let deps = plan
-                    .component(name)
-                    .map(|c| c.component.depends_on)
-                    .unwrap_or(&[]);
+            .map(|id| {
+                let deps: Vec<&str> = id
+                    .component()
+                    .depends_on
+                    .iter()
+                    .map(|d| d.as_str())
+                    .collect();
                 if deps.is_empty() {
-                    name.to_string()
+                    id.to_string()
                 } else {
                     format!(
-                        "{name} (once {} {} healthy)",
+                        "{id} (once {} {} healthy)",
                         deps.join(" and "),
                         if deps.len() > 1 { "are" } else { "is" }
                     )

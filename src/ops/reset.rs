@@ -23,8 +23,9 @@ use serde::Serialize;
 
 use crate::k8s::stale::ResourceRef;
 use crate::k8s::HealthReport;
-use crate::model::{self, Component};
+use crate::model::{copies_secrets_of, Component, ComponentId};
 use crate::ops::install::{self, Installer};
+use crate::ops::plan::ComponentPlan;
 use crate::settings::{Prompter, Settings};
 use crate::tools::helm::Helm;
 use crate::ui::Shell;
@@ -33,8 +34,6 @@ use crate::ui::Shell;
 pub const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long the stale resources get to disappear, finalizers included.
 pub const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
-/// The job of openbao's chart that copies (among others) the NATS secrets.
-pub const OPENBAO_MIGRATIONS_JOB: &str = "openbao-server-migrations";
 
 /// One step of a reset, in the order they run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,23 +51,12 @@ pub enum ResetAction {
         release: &'static str,
     },
     /// `helm upgrade --install` from the local registry (verifies, too).
-    Reinstall { component: &'static str },
+    Reinstall { component: ComponentId },
     /// A helm upgrade of a component whose migrations copy secrets of the
     /// reset one (openbao copies NATS's), so they are copied again.
-    RerunMigrations { component: &'static str },
+    RerunMigrations { component: ComponentId },
     /// The guide's Verify section; its report is the command's result.
-    Verify { component: &'static str },
-}
-
-/// Components whose migrations copy secrets of `c`, so must run again after
-/// `c` is reinstalled: OpenBao's migration job talks to NATS and keeps copies
-/// of NATS's secrets.
-pub fn copies_secrets_of(c: &Component) -> Vec<&'static Component> {
-    if c.name == model::NATS.name {
-        vec![model::component(model::OPENBAO.name).expect("openbao is in Phase 1")]
-    } else {
-        vec![]
-    }
+    Verify { component: ComponentId },
 }
 
 /// The steps of `reset <component>`, pure.
@@ -86,11 +74,11 @@ pub fn reset_plan(c: &'static Component, no_reinstall: bool) -> Vec<ResetAction>
     if no_reinstall {
         return plan;
     }
-    plan.push(ResetAction::Reinstall { component: c.name });
-    plan.push(ResetAction::Verify { component: c.name });
+    plan.push(ResetAction::Reinstall { component: c.id });
+    plan.push(ResetAction::Verify { component: c.id });
     for d in copies_secrets_of(c) {
-        plan.push(ResetAction::RerunMigrations { component: d.name });
-        plan.push(ResetAction::Verify { component: d.name });
+        plan.push(ResetAction::RerunMigrations { component: d.id });
+        plan.push(ResetAction::Verify { component: d.id });
     }
     plan
 }
@@ -239,7 +227,7 @@ pub async fn execute(
     let dir = install::private_dir().map_err(|e| {
         crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
     })?;
-    let reinstalled: Vec<&str> = plan
+    let reinstalled: Vec<ComponentId> = plan
         .iter()
         .filter_map(|a| match a {
             ResetAction::Reinstall { component } => Some(*component),
@@ -304,14 +292,12 @@ pub async fn execute(
                 }
             }
             ResetAction::Reinstall { component } => {
-                let cp = build.component(component).ok_or_else(|| {
-                    crate::Error::Usage(format!("internal: {component} is not planned"))
-                })?;
+                let cp = planned(&build, *component)?;
                 let result = installer.install(cp).await;
-                record(report, component, result)?;
+                record(report, *component, result)?;
             }
             ResetAction::RerunMigrations { component } => {
-                let d = model::component(component)?;
+                let d = component.component();
                 if !release_exists(client, d).await? {
                     shell.status(format!(
                         " • {} is not installed: no migrations to re-run",
@@ -323,26 +309,28 @@ pub async fn execute(
                     " • {}'s migrations copy {}'s secrets: upgrading {} to run them again",
                     d.name, c.name, d.release
                 ));
-                let before = job_uid(client, d.namespace, OPENBAO_MIGRATIONS_JOB).await;
-                let cp = build.component(component).ok_or_else(|| {
-                    crate::Error::Usage(format!("internal: {component} is not planned"))
-                })?;
-                let result = installer.install(cp).await;
-                let after = job_uid(client, d.namespace, OPENBAO_MIGRATIONS_JOB).await;
+                let job = d.migrations_job;
+                let before = job_uid(client, d.namespace, job).await;
+                let result = installer.install(planned(&build, *component)?).await;
+                let after = job_uid(client, d.namespace, job).await;
                 report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
-                if report.migrations_rerun == Some(false) {
+                if let (Some(false), Some(job)) = (report.migrations_rerun, job) {
                     shell.warn(format!(
-                        "the upgrade of {} did not run job {OPENBAO_MIGRATIONS_JOB} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
+                        "the upgrade of {} did not run job {job} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
                         d.release, d.name, c.name, d.name
                     ));
                 }
-                record(report, component, result)?;
+                record(report, *component, result)?;
             }
             ResetAction::Verify { component } => {
-                if report.health.iter().any(|h| h.component == *component) {
+                if report
+                    .health
+                    .iter()
+                    .any(|h| h.component == component.as_str())
+                {
                     continue; // the install just verified it
                 }
-                let d = model::component(component)?;
+                let d = component.component();
                 let h = match install::verify(client, d).await {
                     Ok(h) => h,
                     Err(e) => HealthReport {
@@ -390,10 +378,17 @@ pub async fn execute(
     Ok(())
 }
 
+/// The plan of a component `build` made: it plans every component.
+fn planned(build: &crate::ops::plan::Plan, id: ComponentId) -> crate::Result<&ComponentPlan> {
+    build
+        .component(id)
+        .ok_or_else(|| crate::Error::Usage(format!("internal: {id} is not planned")))
+}
+
 /// Records an install's outcome; a failed one still leaves its error.
 fn record(
     report: &mut ResetReport,
-    component: &str,
+    component: ComponentId,
     result: Result<HealthReport, String>,
 ) -> crate::Result<()> {
     match result {
@@ -417,9 +412,9 @@ pub fn migrations_rerun(before: Option<&str>, after: Option<&str>) -> Option<boo
     }
 }
 
-async fn job_uid(client: &kube::Client, ns: &str, name: &str) -> Option<String> {
+async fn job_uid(client: &kube::Client, ns: &str, name: Option<&str>) -> Option<String> {
     let api: kube::Api<Job> = kube::Api::namespaced(client.clone(), ns);
-    api.get_opt(name)
+    api.get_opt(name?)
         .await
         .ok()
         .flatten()
@@ -491,6 +486,7 @@ pub fn print(shell: &Shell, r: &ResetReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{self, ComponentId::*};
     use ResetAction::*;
 
     fn comp(name: &str) -> &'static Component {
@@ -510,12 +506,8 @@ mod tests {
                     namespace: "vault-system",
                     release: "openbao-server"
                 },
-                Reinstall {
-                    component: "openbao"
-                },
-                Verify {
-                    component: "openbao"
-                },
+                Reinstall { component: Openbao },
+                Verify { component: Openbao },
             ]
         );
     }
@@ -533,14 +525,10 @@ mod tests {
                     namespace: "nats-system",
                     release: "nats"
                 },
-                Reinstall { component: "nats" },
-                Verify { component: "nats" },
-                RerunMigrations {
-                    component: "openbao"
-                },
-                Verify {
-                    component: "openbao"
-                },
+                Reinstall { component: Nats },
+                Verify { component: Nats },
+                RerunMigrations { component: Openbao },
+                Verify { component: Openbao },
             ]
         );
     }

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::model::Component;
+use crate::model::ComponentId;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome<E> {
@@ -19,29 +19,36 @@ pub enum Outcome<E> {
     },
 }
 
-/// Runs `work` for every component, each once its dependencies succeeded.
-/// Returns the outcomes in `components` order.
-pub async fn run<'a, E, F, Fut>(components: &[&'a Component], work: F) -> Vec<(&'a str, Outcome<E>)>
+/// Runs `work` for every item (a component, or its plan: `id` tells which
+/// component it is), each once its dependencies succeeded. Returns the
+/// outcomes in `items` order.
+pub async fn run<'a, T, E, F, Fut>(
+    items: &'a [T],
+    id: fn(&T) -> ComponentId,
+    work: F,
+) -> Vec<(ComponentId, Outcome<E>)>
 where
-    F: Fn(&'a Component) -> Fut,
+    F: Fn(&'a T) -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
-    let names: BTreeSet<&str> = components.iter().map(|c| c.name).collect();
-    let mut outcomes: BTreeMap<&str, Outcome<E>> = BTreeMap::new();
-    let mut started: BTreeSet<&str> = BTreeSet::new();
+    let ids: BTreeSet<ComponentId> = items.iter().map(id).collect();
+    let mut outcomes: BTreeMap<ComponentId, Outcome<E>> = BTreeMap::new();
+    let mut started: BTreeSet<ComponentId> = BTreeSet::new();
     let mut running = FuturesUnordered::new();
     loop {
         // Skip whatever depends on a failure; start whatever is unblocked.
-        for c in components {
-            if started.contains(c.name) {
+        for item in items {
+            let c = id(item);
+            if started.contains(&c) {
                 continue;
             }
             // Dependencies outside this run (e.g. resetting one component) count as met.
-            let deps: Vec<&str> = c
+            let deps: Vec<ComponentId> = c
+                .component()
                 .depends_on
                 .iter()
                 .copied()
-                .filter(|d| names.contains(d))
+                .filter(|d| ids.contains(d))
                 .collect();
             if let Some(bad) = deps.iter().find(|d| {
                 matches!(
@@ -49,9 +56,9 @@ where
                     Some(Outcome::Failed(_)) | Some(Outcome::Skipped { .. })
                 )
             }) {
-                started.insert(c.name);
+                started.insert(c);
                 outcomes.insert(
-                    c.name,
+                    c,
                     Outcome::Skipped {
                         because: bad.to_string(),
                     },
@@ -60,16 +67,15 @@ where
                 .iter()
                 .all(|d| matches!(outcomes.get(d), Some(Outcome::Done)))
             {
-                started.insert(c.name);
-                let name = c.name;
-                let fut = work(c);
-                running.push(async move { (name, fut.await) });
+                started.insert(c);
+                let fut = work(item);
+                running.push(async move { (c, fut.await) });
             }
         }
         match running.next().await {
-            Some((name, result)) => {
+            Some((c, result)) => {
                 outcomes.insert(
-                    name,
+                    c,
                     match result {
                         Ok(()) => Outcome::Done,
                         Err(e) => Outcome::Failed(e),
@@ -79,13 +85,14 @@ where
             None => break,
         }
     }
-    components
+    items
         .iter()
-        .map(|c| {
-            let o = outcomes.remove(c.name).unwrap_or(Outcome::Skipped {
+        .map(|item| {
+            let c = id(item);
+            let o = outcomes.remove(&c).unwrap_or(Outcome::Skipped {
                 because: "a dependency cycle".into(),
             });
-            (c.name, o)
+            (c, o)
         })
         .collect()
 }
@@ -93,28 +100,32 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CASSANDRA, NATS, OPENBAO, PHASE1};
+    use crate::model::ComponentId::{Cassandra, Nats, Openbao};
+    use crate::model::{Component, CASSANDRA, NATS, OPENBAO, PHASE1};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     #[tokio::test(start_paused = true)]
     async fn openbao_starts_when_nats_is_done_not_when_cassandra_is() {
         let log = Arc::new(Mutex::new(Vec::new()));
-        let comps: Vec<&Component> = PHASE1.iter().collect();
-        let out = run(&comps, |c| {
-            let log = log.clone();
-            async move {
-                log.lock().unwrap().push(format!("start {}", c.name));
-                let secs = match c.name {
-                    "nats" => 1,
-                    "cassandra" => 10,
-                    _ => 2,
-                };
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-                log.lock().unwrap().push(format!("end {}", c.name));
-                Ok::<(), String>(())
-            }
-        })
+        let out = run(
+            &PHASE1,
+            |c| c.id,
+            |c: &Component| {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push(format!("start {}", c.name));
+                    let secs = match c.id {
+                        Nats => 1,
+                        Cassandra => 10,
+                        Openbao => 2,
+                    };
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    log.lock().unwrap().push(format!("end {}", c.name));
+                    Ok::<(), String>(())
+                }
+            },
+        )
         .await;
         assert_eq!(
             *log.lock().unwrap(),
@@ -132,36 +143,40 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_skips_its_dependents_only() {
-        let comps = [&NATS, &OPENBAO, &CASSANDRA];
-        let out = run(&comps, |c| async move {
-            if c.name == "nats" {
-                Err("nats pods never became ready".to_string())
-            } else {
-                Ok(())
-            }
-        })
+        let comps = [NATS, OPENBAO, CASSANDRA];
+        let out = run(
+            &comps,
+            |c| c.id,
+            |c| async move {
+                if c.id == Nats {
+                    Err("nats pods never became ready".to_string())
+                } else {
+                    Ok(())
+                }
+            },
+        )
         .await;
         assert_eq!(
             out,
             vec![
                 (
-                    "nats",
+                    Nats,
                     Outcome::Failed("nats pods never became ready".to_string())
                 ),
                 (
-                    "openbao",
+                    Openbao,
                     Outcome::Skipped {
                         because: "nats".into()
                     }
                 ),
-                ("cassandra", Outcome::Done),
+                (Cassandra, Outcome::Done),
             ]
         );
     }
 
     #[tokio::test]
     async fn dependencies_outside_the_run_count_as_met() {
-        let out = run(&[&OPENBAO], |_| async { Ok::<(), ()>(()) }).await;
-        assert_eq!(out, vec![("openbao", Outcome::Done)]);
+        let out = run(&[OPENBAO], |c| c.id, |_| async { Ok::<(), ()>(()) }).await;
+        assert_eq!(out, vec![(Openbao, Outcome::Done)]);
     }
 }

@@ -97,7 +97,7 @@ pub async fn install_and_verify(ctx: &Ctx) -> crate::Result<()> {
     })?;
     let desired = crate::ops::ensure::desired_all(&ctx.plan);
     let mut plan = ctx.plan.clone();
-    let all: Vec<&str> = plan.components.iter().map(|c| c.component.name).collect();
+    let all: Vec<_> = plan.components.iter().map(|c| c.component.id).collect();
     install::prepare_charts(&mut plan, &ctx.settings, dir.path(), &ctx.shell, &all).await?;
     let installer = install::Installer {
         shell: &ctx.shell,
