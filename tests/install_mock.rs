@@ -111,7 +111,7 @@ async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis(
     let state = tempfile::tempdir().unwrap();
     let settings = settings(state.path());
     let plan = nvcf_dev::ops::plan::build(&settings).unwrap();
-    let cp = plan.component("nats").unwrap();
+    let cp = plan.component(nvcf_dev::model::ComponentId::Nats).unwrap();
     let (client, server) = Server::serve(nats_system);
     let script = RecordingRunner::new();
     script.reply("template", "").fail(

@@ -470,7 +470,13 @@ async fn wait_ready_survives_a_bookmark_and_410_gone_with_a_relist() {
     });
     tokio::time::timeout(
         Duration::from_secs(20),
-        wait_ready(&client, "nats-system", Duration::from_secs(15), &|_| {}),
+        wait_ready(
+            &client,
+            "nats-system",
+            &[],
+            Duration::from_secs(15),
+            &|_| {},
+        ),
     )
     .await
     .expect("wait_ready returned")
