@@ -433,9 +433,13 @@ mod tests {
     async fn ctrl_c_gives_a_graceful_command_sigterm_and_time() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("term");
+        let ready = dir.path().join("ready");
+        // `ready` once the trap is set: a SIGTERM before that would kill sh
+        // outright, which is not what helm does and not what is under test.
         let script = format!(
-            "trap 'echo recorded > {}; exit 1' TERM; sleep 30 >/dev/null 2>&1 & wait",
-            marker.display()
+            "trap 'echo recorded > {}; exit 1' TERM; touch {}; sleep 30 >/dev/null 2>&1 & wait",
+            marker.display(),
+            ready.display()
         );
         let mut cmd = Cmd::new("sh").args(["-c", &script]);
         cmd.graceful = Some(Graceful {
@@ -445,11 +449,12 @@ mod tests {
         });
         let run = tokio::spawn(async move { SystemRunner.run(&cmd).await });
         let started = std::time::Instant::now();
-        while !RUNNING
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(_, g)| g.release == "openbao-server")
+        while !ready.exists()
+            || !RUNNING
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, g)| g.release == "openbao-server")
         {
             assert!(started.elapsed().as_secs() < 10, "never started");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
