@@ -256,7 +256,11 @@ fn is_sha256(d: &str) -> bool {
 }
 
 pub(crate) fn sha256_digest(b: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(b))
+    let hex: String = Sha256::digest(b)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError> {
