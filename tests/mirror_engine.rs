@@ -367,3 +367,27 @@ async fn a_missing_image_is_named_and_keep_going_reports_every_failure() {
     }
     dst.client().verify_tree("org/here", "1").await;
 }
+
+/// `registry status` counts what a registry holds through the registry
+/// module's client (catalog, then each repository's tags).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_repositories_and_tagged_images_of_a_registry() {
+    let r = TestRegistry::start();
+    assert_eq!(
+        nvcf_dev::ops::registry::count_images(&r.host)
+            .await
+            .unwrap(),
+        (0, 0)
+    );
+    let api = r.client();
+    for (repo, tag) in [("org/one", "1"), ("org/one", "2"), ("org/two", "x")] {
+        api.push_image(repo, tag, &[random(1024)], OCI_MANIFEST)
+            .await;
+    }
+    assert_eq!(
+        nvcf_dev::ops::registry::count_images(&r.host)
+            .await
+            .unwrap(),
+        (2, 3)
+    );
+}
