@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use rand::{RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
 use nvcf_dev::registry::{CopyJob, CopyOptions, CredentialSource, Mirror, NoProgress};
@@ -166,7 +166,7 @@ impl Gen {
         if !r.status().is_success() {
             return Err(format!("manifest push: {}", r.status()));
         }
-        Ok(format!("sha256:{:x}", Sha256::digest(&raw)))
+        Ok(sha256_digest(Sha256::digest(&raw)))
     }
 
     async fn start(&self, repo: &str, query: &str) -> Result<reqwest::Response, String> {
@@ -203,7 +203,7 @@ impl Gen {
     }
 
     async fn small_blob(&self, repo: &str, data: &[u8]) -> Result<String, String> {
-        let digest = format!("sha256:{:x}", Sha256::digest(data));
+        let digest = sha256_digest(Sha256::digest(data));
         let r = self.start(repo, "").await?;
         let url = self.loc(&r);
         self.finish(&url, &digest, data.to_vec()).await?;
@@ -236,7 +236,7 @@ impl Gen {
                     break;
                 }
             }
-            format!("sha256:{:x}", hasher.finalize())
+            sha256_digest(hasher.finalize())
         });
         let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|x| (x, rx))
@@ -259,4 +259,10 @@ impl Gen {
             .insert((seed, mb), (digest.clone(), repo.to_string()));
         Ok(digest)
     }
+}
+
+/// `sha256:<hex>` of a finished hash.
+fn sha256_digest(hash: impl AsRef<[u8]>) -> String {
+    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }

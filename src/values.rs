@@ -141,28 +141,6 @@ pub fn describe(v: &Value) -> &'static str {
     }
 }
 
-/// Every key path in the tree, for property checks such as "no nodeSelector anywhere".
-pub fn keys_named<'a>(v: &'a Value, name: &str) -> Vec<&'a Value> {
-    let mut found = Vec::new();
-    collect_keys(v, name, &mut found);
-    found
-}
-
-fn collect_keys<'a>(v: &'a Value, name: &str, found: &mut Vec<&'a Value>) {
-    match v {
-        Value::Mapping(m) => {
-            for (k, v) in m {
-                if k.as_str() == Some(name) {
-                    found.push(v);
-                }
-                collect_keys(v, name, found);
-            }
-        }
-        Value::Sequence(seq) => seq.iter().for_each(|v| collect_keys(v, name, found)),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,11 +202,5 @@ mod tests {
             r,
             y("env: [{name: P, value: <redacted>}, {name: U, value: <redacted>}]\nother: fine\n")
         );
-    }
-
-    #[test]
-    fn keys_named_finds_nested_keys() {
-        let v = y("a: {nodeSelector: {x: 1}}\nl: [{nodeSelector: {}}]\n");
-        assert_eq!(keys_named(&v, "nodeSelector").len(), 2);
     }
 }

@@ -110,12 +110,12 @@ fn the_oracle_really_has_node_selectors() {
     for c in &PHASE1 {
         let v = parse(&common::guide_values_with_node_selectors(c.name));
         assert!(
-            !values::keys_named(&v, "nodeSelector").is_empty(),
+            !common::keys_named(&v, "nodeSelector").is_empty(),
             "{}",
             c.name
         );
         assert!(
-            values::keys_named(&parse(&common::guide_values(c.name)), "nodeSelector").is_empty()
+            common::keys_named(&parse(&common::guide_values(c.name)), "nodeSelector").is_empty()
         );
     }
 }
@@ -126,7 +126,7 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
     let p = plan::build(&s).unwrap();
     for cp in &p.components {
         assert!(
-            values::keys_named(&cp.values, "nodeSelector").is_empty(),
+            common::keys_named(&cp.values, "nodeSelector").is_empty(),
             "{} has a nodeSelector",
             cp.component.name
         );
@@ -138,7 +138,7 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
                 cp.component.name
             );
         }
-        for size in values::keys_named(&cp.values, "size") {
+        for size in common::keys_named(&cp.values, "size") {
             assert_eq!(
                 size,
                 &Value::from("1Gi"),
@@ -280,4 +280,11 @@ fn generated_values_render_with_helm_3_and_helm_4() {
             "{cassandra}"
         );
     }
+}
+
+#[test]
+fn keys_named_finds_nested_keys() {
+    let v: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str("a: {nodeSelector: {x: 1}}\nl: [{nodeSelector: {}}]\n").unwrap();
+    assert_eq!(common::keys_named(&v, "nodeSelector").len(), 2);
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{flags_of, App, ContextArgs};
 use crate::ops::down::{self, Down, DownOptions};
 use crate::settings::{Purpose, Target};
 use crate::tools::runner::SystemRunner;
@@ -27,11 +27,11 @@ pub struct DownArgs {
     pub purge: bool,
 
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub context: ContextArgs,
 }
 
 pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
-    let settings = app.settings_without_secrets(&args.settings)?;
+    let settings = app.settings_without_secrets(flags_of(&[&args.context]))?;
     let _lock = crate::ops::lock::acquire_for(&settings, "down")?;
     crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
     let opts = DownOptions {
@@ -86,9 +86,8 @@ impl App {
     /// and nothing generated.
     pub fn settings_without_secrets(
         &self,
-        args: &SettingsArgs,
+        mut flags: crate::settings::Flags,
     ) -> crate::Result<crate::settings::Settings> {
-        let mut flags = args.flags();
         // Removing needs no repository: a placeholder keeps resolution simple.
         if flags.repository.is_none() && self.env.get("REPOSITORY").is_none() {
             flags.repository = Some("unset".into());

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{flags_of, App, ContextArgs};
 use crate::ops::logs::{tail_lines, LogsOptions, DEFAULT_TAIL};
 
 /// Show the troubleshooting logs the guide names for a component.
@@ -29,12 +29,12 @@ pub struct LogsArgs {
     pub tail: i64,
 
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub context: ContextArgs,
 }
 
 pub async fn run(app: &App, args: LogsArgs) -> crate::Result<()> {
     let component = crate::model::component(&args.component)?;
-    let settings = app.settings_without_secrets(&args.settings)?;
+    let settings = app.settings_without_secrets(flags_of(&[&args.context]))?;
     let opts = LogsOptions {
         component,
         follow: args.follow,

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{flags_of, App, ChartArgs, RegistryPortArgs, UpstreamArgs};
 use crate::ops::mirror::{self, MirrorOptions, Mirrorer};
 use crate::settings::Purpose;
 use crate::tools::helm::Helm;
@@ -57,14 +57,22 @@ pub struct MirrorArgs {
     pub insecure_registry: Vec<String>,
 
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub upstream: UpstreamArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+    // The default destination, the local registry, is localhost:<port>.
+    #[command(flatten)]
+    pub registry_port: RegistryPortArgs,
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
     if let Some(to) = &args.to {
         crate::settings::validate_registry_host("--to", to, true)?;
     }
-    let mut settings = app.settings(&args.settings, Purpose::Plan)?;
+    let mut settings = app.settings(
+        &flags_of(&[&args.upstream, &args.charts, &args.registry_port]),
+        Purpose::Plan,
+    )?;
     let upstream = settings.upstream_registry.clone();
     crate::ops::chart_versions::resolve_latest(&mut settings, &app.shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;

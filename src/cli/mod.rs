@@ -5,6 +5,8 @@ pub mod completions;
 pub mod doctor;
 pub mod down;
 pub mod logs;
+#[cfg(test)]
+mod mentions;
 pub mod mirror;
 pub mod plan;
 pub mod registry;
@@ -98,10 +100,19 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
 }
 
-/// Settings that can be given as flags; they win over the environment and the profile.
+const SETTINGS_HEADING: &str = "Settings (flags win over the environment and the profile)";
+
+/// A group of settings flags: each command flattens the groups it uses, so
+/// a flag it would ignore is refused by clap.
+pub trait SettingsFlags {
+    /// Copies this group's flags into `flags`.
+    fn apply(&self, flags: &mut settings::Flags);
+}
+
+/// Where the charts and images come from.
 #[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Settings (flags win over the environment and the profile)")]
-pub struct SettingsArgs {
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct UpstreamArgs {
     /// Upstream registry of the charts and images [env: REGISTRY] [default: nvcr.io]
     #[arg(long, value_name = "HOST")]
     pub registry: Option<String>,
@@ -109,7 +120,19 @@ pub struct SettingsArgs {
     /// Repository path in the registry, e.g. my-org/my-team [env: REPOSITORY]
     #[arg(long, value_name = "ORG/TEAM")]
     pub repository: Option<String>,
+}
 
+impl SettingsFlags for UpstreamArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.registry = self.registry.clone();
+        flags.repository = self.repository.clone();
+    }
+}
+
+/// The PVCs' storage.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct StorageArgs {
     /// Storage class of every PVC [env: STORAGE_CLASS]
     #[arg(long, value_name = "CLASS")]
     pub storage_class: Option<String>,
@@ -117,7 +140,19 @@ pub struct SettingsArgs {
     /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
     #[arg(long, value_name = "QUANTITY")]
     pub storage_size: Option<String>,
+}
 
+impl SettingsFlags for StorageArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.storage_class = self.storage_class.clone();
+        flags.storage_size = self.storage_size.clone();
+    }
+}
+
+/// Which chart each component comes from.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct ChartArgs {
     /// Use this chart version for a component (published versions move); repeatable
     #[arg(long, value_name = "COMPONENT=VERSION")]
     pub chart_version: Vec<String>,
@@ -125,19 +160,65 @@ pub struct SettingsArgs {
     /// Install a component from a local chart directory or .tgz; repeatable
     #[arg(long, value_name = "COMPONENT=PATH")]
     pub chart: Vec<String>,
+}
 
+impl SettingsFlags for ChartArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.chart_versions = self.chart_version.clone();
+        flags.charts = self.chart.clone();
+    }
+}
+
+/// The image the local registry container runs (only `up` starts it).
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct RegistryImageArgs {
     /// Image of the local registry container [default: registry:3]
     #[arg(long, value_name = "IMAGE")]
     pub registry_image: Option<String>,
+}
 
+impl SettingsFlags for RegistryImageArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.registry_image = self.registry_image.clone();
+    }
+}
+
+/// The local registry's host port, which the values name as `localhost:<port>`.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct RegistryPortArgs {
     /// Host port of the local registry [default: 5001]
     #[arg(long, value_name = "PORT")]
     pub registry_port: Option<u16>,
+}
 
+impl SettingsFlags for RegistryPortArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.registry_port = self.registry_port;
+    }
+}
+
+/// An existing cluster instead of the kind cluster.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct ContextArgs {
     /// Target this existing cluster instead of a kind cluster (no local registry)
     #[arg(long, value_name = "CONTEXT")]
     pub context: Option<String>,
+}
 
+impl SettingsFlags for ContextArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.context = self.context.clone();
+    }
+}
+
+/// Settings of commands that install: the existing cluster's registry and
+/// what helm does on failure.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = SETTINGS_HEADING)]
+pub struct InstallOnlyArgs {
     /// With --context: the registry the cluster pulls charts and images from
     #[arg(long, value_name = "HOST", requires = "context")]
     pub mirror_to: Option<String>,
@@ -148,22 +229,48 @@ pub struct SettingsArgs {
     pub rollback_on_failure: bool,
 }
 
-impl SettingsArgs {
-    pub fn flags(&self) -> settings::Flags {
-        settings::Flags {
-            registry: self.registry.clone(),
-            repository: self.repository.clone(),
-            storage_class: self.storage_class.clone(),
-            storage_size: self.storage_size.clone(),
-            registry_image: self.registry_image.clone(),
-            registry_port: self.registry_port,
-            chart_versions: self.chart_version.clone(),
-            charts: self.chart.clone(),
-            context: self.context.clone(),
-            mirror_to: self.mirror_to.clone(),
-            rollback_on_failure: self.rollback_on_failure,
-        }
+impl SettingsFlags for InstallOnlyArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        flags.mirror_to = self.mirror_to.clone();
+        flags.rollback_on_failure = self.rollback_on_failure;
     }
+}
+
+/// Every setting an install reads (`plan`, `reset`; `up` these and the registry image).
+#[derive(Debug, Args, Clone, Default)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+    #[command(flatten)]
+    pub registry_port: RegistryPortArgs,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    #[command(flatten)]
+    pub install: InstallOnlyArgs,
+}
+
+impl SettingsFlags for InstallArgs {
+    fn apply(&self, flags: &mut settings::Flags) {
+        self.upstream.apply(flags);
+        self.storage.apply(flags);
+        self.charts.apply(flags);
+        self.registry_port.apply(flags);
+        self.context.apply(flags);
+        self.install.apply(flags);
+    }
+}
+
+/// The flags of `groups`, the rest unset.
+pub fn flags_of(groups: &[&dyn SettingsFlags]) -> settings::Flags {
+    let mut flags = settings::Flags::default();
+    for g in groups {
+        g.apply(&mut flags);
+    }
+    flags
 }
 
 /// What every command gets: where output goes, the environment, and whether
@@ -194,7 +301,7 @@ impl App {
     /// Loads the profile and resolves the settings for `purpose`.
     pub fn settings(
         &self,
-        args: &SettingsArgs,
+        flags: &settings::Flags,
         purpose: settings::Purpose,
     ) -> crate::Result<settings::Settings> {
         let profile = crate::profile::load(&self.global.profile)?;
@@ -203,7 +310,7 @@ impl App {
             prompt: self.prompt.as_ref(),
             state_dir: None,
         };
-        settings::resolve(profile, &self.global.cluster, &args.flags(), &ctx, purpose)
+        settings::resolve(profile, &self.global.cluster, flags, &ctx, purpose)
     }
 }
 
@@ -222,5 +329,244 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
         Command::Status(args) => status::run(&app, *args).await,
         Command::Doctor(args) => doctor::run(&app, args).await,
         Command::Completions(args) => completions::run(&app, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("nvcf-dev").chain(args.iter().copied()))
+    }
+
+    /// The settings flags a command was given, as `resolve` would see them.
+    fn flags(args: &[&str]) -> settings::Flags {
+        match parse(args)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+        {
+            Command::Up(a) => flags_of(&[
+                &a.upstream,
+                &a.storage,
+                &a.charts,
+                &a.registry_image,
+                &a.registry_port,
+                &a.context,
+                &a.install,
+            ]),
+            Command::Plan(a) => flags_of(&[&a.settings]),
+            Command::Reset(a) => flags_of(&[&a.settings]),
+            Command::Mirror(a) => flags_of(&[&a.upstream, &a.charts, &a.registry_port]),
+            Command::Status(a) => flags_of(&[&a.charts, &a.context]),
+            Command::Logs(a) => flags_of(&[&a.context]),
+            Command::Down(a) => flags_of(&[&a.context]),
+            other => panic!("{other:?} takes no settings"),
+        }
+    }
+
+    const EVERY_SETTING: &[&[&str]] = &[
+        &["--registry", "registry.example"],
+        &["--repository", "org/team"],
+        &["--storage-class", "fast"],
+        &["--storage-size", "2Gi"],
+        &["--chart-version", "nats=1.2.3"],
+        &["--chart", "nats=./nats"],
+        &["--registry-image", "registry:2"],
+        &["--registry-port", "5002"],
+        &["--context", "ctx"],
+        &["--mirror-to", "mirror.example"],
+        &["--rollback-on-failure"],
+    ];
+
+    /// Which settings flags each command reads; every other one is refused.
+    const USED: &[(&[&str], &[&str])] = &[
+        (
+            &["up"],
+            &[
+                "--registry",
+                "--repository",
+                "--storage-class",
+                "--storage-size",
+                "--chart-version",
+                "--chart",
+                "--registry-image",
+                "--registry-port",
+                "--context",
+                "--mirror-to",
+                "--rollback-on-failure",
+            ],
+        ),
+        (
+            &["plan"],
+            &[
+                "--registry",
+                "--repository",
+                "--storage-class",
+                "--storage-size",
+                "--chart-version",
+                "--chart",
+                "--registry-port",
+                "--context",
+                "--mirror-to",
+                "--rollback-on-failure",
+            ],
+        ),
+        (
+            &["reset", "openbao"],
+            &[
+                "--registry",
+                "--repository",
+                "--storage-class",
+                "--storage-size",
+                "--chart-version",
+                "--chart",
+                "--registry-port",
+                "--context",
+                "--mirror-to",
+                "--rollback-on-failure",
+            ],
+        ),
+        (
+            &["mirror"],
+            &[
+                "--registry",
+                "--repository",
+                "--chart-version",
+                "--chart",
+                "--registry-port",
+            ],
+        ),
+        (&["status"], &["--chart-version", "--chart", "--context"]),
+        (&["logs", "openbao"], &["--context"]),
+        (&["down"], &["--context"]),
+    ];
+
+    #[test]
+    fn each_command_refuses_the_settings_it_would_ignore() {
+        for (command, used) in USED {
+            for flag in EVERY_SETTING {
+                if used.contains(&flag[0]) {
+                    continue;
+                }
+                let mut args = command.to_vec();
+                args.extend_from_slice(flag);
+                let err = parse(&args).expect_err(&format!("{args:?} must be refused"));
+                assert_eq!(err.kind(), ErrorKind::UnknownArgument, "{args:?}: {err}");
+            }
+        }
+        // The two the review found accepted and ignored.
+        assert!(parse(&["status", "--rollback-on-failure"]).is_err());
+        assert!(parse(&["logs", "openbao", "--chart", "nats=./nats"]).is_err());
+    }
+
+    #[test]
+    fn each_command_passes_on_the_settings_it_reads() {
+        for (command, used) in USED {
+            let mut args = command.to_vec();
+            for flag in EVERY_SETTING.iter().filter(|f| used.contains(&f[0])) {
+                args.extend_from_slice(flag);
+            }
+            let f = flags(&args);
+            let given = |name: &str| used.contains(&name);
+            assert_eq!(
+                f.registry.is_some(),
+                given("--registry"),
+                "{args:?} registry"
+            );
+            assert_eq!(
+                f.repository.as_deref(),
+                given("--repository").then_some("org/team"),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.storage_class.as_deref(),
+                given("--storage-class").then_some("fast"),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.storage_size.as_deref(),
+                given("--storage-size").then_some("2Gi"),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.chart_versions,
+                if given("--chart-version") {
+                    vec!["nats=1.2.3".to_string()]
+                } else {
+                    vec![]
+                },
+                "{args:?}"
+            );
+            assert_eq!(
+                f.charts,
+                if given("--chart") {
+                    vec!["nats=./nats".to_string()]
+                } else {
+                    vec![]
+                },
+                "{args:?}"
+            );
+            assert_eq!(
+                f.registry_image.as_deref(),
+                given("--registry-image").then_some("registry:2"),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.registry_port,
+                given("--registry-port").then_some(5002),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.context.as_deref(),
+                given("--context").then_some("ctx"),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.mirror_to.as_deref(),
+                given("--mirror-to").then_some("mirror.example"),
+                "{args:?}"
+            );
+            assert_eq!(
+                f.rollback_on_failure,
+                given("--rollback-on-failure"),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mirror_to_still_requires_context() {
+        for command in [&["up"][..], &["plan"], &["reset", "nats"]] {
+            let mut args = command.to_vec();
+            args.extend(["--mirror-to", "mirror.example"]);
+            let err = parse(&args).expect_err("--mirror-to alone");
+            assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn help_groups_settings_and_global_options() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        for sub in ["up", "plan", "status", "logs", "down", "mirror", "reset"] {
+            let help = cmd
+                .find_subcommand_mut(sub)
+                .expect(sub)
+                .render_help()
+                .to_string();
+            let settings = help.find(SETTINGS_HEADING).expect(sub);
+            let global = help.find("Global options:").expect(sub);
+            assert!(settings < global, "{sub}: {help}");
+            assert!(
+                help[settings..global].contains("\n      --"),
+                "{sub}: {help}"
+            );
+            let profile = help.find("--profile").expect(sub);
+            assert!(global < profile, "{sub}: {help}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{flags_of, App, InstallArgs};
 use crate::ops;
 use crate::settings::Purpose;
 use crate::tools::runner::SystemRunner;
@@ -16,11 +16,11 @@ use crate::tools::runner::SystemRunner;
 )]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub settings: InstallArgs,
 }
 
 pub async fn run(app: &App, args: PlanArgs) -> crate::Result<()> {
-    let settings = app.settings(&args.settings, Purpose::Plan)?;
+    let settings = app.settings(&flags_of(&[&args.settings]), Purpose::Plan)?;
     let plan = ops::plan::build(&settings)?;
     if let crate::settings::Target::Kind { .. } = settings.target {
         // `up` would fail at creating the cluster: so does its dry run.

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{flags_of, App, InstallArgs};
 use crate::ops::reset::ResetOptions;
 use crate::settings::Purpose;
 
@@ -35,16 +35,17 @@ pub struct ResetArgs {
     pub dry_run: bool,
 
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub settings: InstallArgs,
 }
 
 pub async fn run(app: &App, args: ResetArgs) -> crate::Result<()> {
     let component = crate::model::component(&args.component)?;
     // Only a reinstall needs credentials (and the Cassandra password).
+    let flags = flags_of(&[&args.settings]);
     let mut settings = if args.dry_run || args.no_reinstall {
-        app.settings_without_secrets(&args.settings)?
+        app.settings_without_secrets(flags)?
     } else {
-        app.settings(&args.settings, Purpose::Apply)?
+        app.settings(&flags, Purpose::Apply)?
     };
     let _lock = if args.dry_run {
         None

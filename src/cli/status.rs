@@ -1,6 +1,6 @@
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{flags_of, App, ChartArgs, ContextArgs};
 
 /// Show the cluster, the registry, each release and the guide's health checks.
 ///
@@ -11,12 +11,15 @@ use super::{App, SettingsArgs};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  nvcf-dev status\n  nvcf-dev status -o json | jq .healthy")]
 pub struct StatusArgs {
+    // The versions shown are these charts'.
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub charts: ChartArgs,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 pub async fn run(app: &App, args: StatusArgs) -> crate::Result<()> {
-    let settings = app.settings_without_secrets(&args.settings)?;
+    let settings = app.settings_without_secrets(flags_of(&[&args.charts, &args.context]))?;
     let report = crate::ops::status::gather(&settings).await?;
     crate::ops::status::print(&app.shell, &report);
     crate::ops::status::verdict(&report)

@@ -2,7 +2,10 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{App, SettingsArgs};
+use super::{
+    flags_of, App, ChartArgs, ContextArgs, InstallOnlyArgs, RegistryImageArgs, RegistryPortArgs,
+    StorageArgs, UpstreamArgs,
+};
 use crate::settings::Purpose;
 use crate::tools::runner::SystemRunner;
 
@@ -25,11 +28,34 @@ use crate::tools::runner::SystemRunner;
 )]
 pub struct UpArgs {
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub upstream: UpstreamArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub charts: ChartArgs,
+    #[command(flatten)]
+    pub registry_image: RegistryImageArgs,
+    #[command(flatten)]
+    pub registry_port: RegistryPortArgs,
+    #[command(flatten)]
+    pub context: ContextArgs,
+    #[command(flatten)]
+    pub install: InstallOnlyArgs,
 }
 
 pub async fn run(app: &App, args: UpArgs) -> crate::Result<()> {
-    let settings = app.settings(&args.settings, Purpose::Apply)?;
+    let settings = app.settings(
+        &flags_of(&[
+            &args.upstream,
+            &args.storage,
+            &args.charts,
+            &args.registry_image,
+            &args.registry_port,
+            &args.context,
+            &args.install,
+        ]),
+        Purpose::Apply,
+    )?;
     let _lock = crate::ops::lock::acquire_for(&settings, "up")?;
     crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
     crate::ops::up::up(app.shell.clone(), settings, Arc::new(SystemRunner)).await

@@ -1,12 +1,11 @@
 //! Logs the guide tells you to read when something fails, fetched through
 //! the API.
 
-use futures::{AsyncBufReadExt, Stream, StreamExt, TryStreamExt};
+use futures::{AsyncBufReadExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, LogParams};
+use kube::api::LogParams;
 use kube::Api;
 
-use super::client::list;
 use super::error::{one_line, KubeError};
 
 /// A log the guide's Troubleshooting sections name.
@@ -74,45 +73,4 @@ pub async fn pod_logs(
     Ok(reader
         .lines()
         .map(move |l| l.map_err(|e| log_err(&pod, &e))))
-}
-
-/// The last 20 lines of the previous (crashed) instance: what the guide's
-/// CrashLoopBackOff advice shows.
-pub async fn crash_logs(
-    client: &kube::Client,
-    ns: &str,
-    pod: &str,
-    container: &str,
-) -> Result<String, KubeError> {
-    pod_logs_text(client, ns, pod, Some(container), Some(20), true).await
-}
-
-/// The logs of every pod of `job` (selected by the `job-name` label, as
-/// the guide's `kubectl logs -l job-name=...`), each headed `==> <pod> <==`.
-pub async fn job_logs(
-    client: &kube::Client,
-    ns: &str,
-    job: &str,
-    tail: Option<i64>,
-) -> Result<String, KubeError> {
-    let pods: Vec<Pod> = list(
-        Api::namespaced(client.clone(), ns),
-        &ListParams::default().labels(&format!("job-name={job}")),
-        ns,
-    )
-    .await?;
-    let mut names: Vec<String> = pods
-        .iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .collect();
-    names.sort();
-    let texts = futures::stream::iter(names.iter())
-        .then(|p| async move {
-            pod_logs_text(client, ns, p, None, tail, false)
-                .await
-                .map(|t| format!("==> {p} <==\n{t}"))
-        })
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(texts.join("\n"))
 }

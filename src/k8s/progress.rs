@@ -56,7 +56,7 @@ fn ready_note(pod: &Pod) -> Option<String> {
         .strip_prefix("openbao-server-")
         .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
     server
-        .then(|| "Ready does not mean unsealed: `nvcf-dev verify openbao` runs `bao status`".into())
+        .then(|| "Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`)".into())
 }
 
 /// Turns object updates into de-duplicated progress events. Pure: feed it

@@ -332,26 +332,13 @@ pub async fn tool_version(
     )
 }
 
-/// Whether `$DOCKER_CONFIG/config.json` (or ~/.docker/config.json) has an
-/// entry for `registry`, in `auths` or `credHelpers`, or a `credsStore`.
+/// Whether `$DOCKER_CONFIG/config.json` (or ~/.docker/config.json) has
+/// credentials for `registry`: read as the mirror reads it.
 pub fn docker_config_has(env: &Env, registry: &str) -> bool {
-    let dir = env
-        .get("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".docker")));
-    let Some(text) = dir.and_then(|d| std::fs::read_to_string(d.join("config.json")).ok()) else {
-        return false;
-    };
-    let Ok(cfg) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return false;
-    };
-    let has = |key: &str| {
-        cfg.get(key).and_then(|m| m.as_object()).is_some_and(|m| {
-            m.keys()
-                .any(|k| k.trim_start_matches("https://").starts_with(registry))
-        })
-    };
-    has("auths") || has("credHelpers") || cfg.get("credsStore").is_some()
+    use crate::registry::auth::DockerConfig;
+    DockerConfig::path(env.get("DOCKER_CONFIG").map(std::ffi::OsStr::new))
+        .and_then(|path| DockerConfig::load(&path).ok().flatten())
+        .is_some_and(|config| config.entry(registry).is_some())
 }
 
 #[cfg(test)]
@@ -453,6 +440,27 @@ mod tests {
         )]);
         assert!(docker_config_has(&env, "nvcr.io"));
         assert!(!docker_config_has(&env, "ghcr.io"));
+    }
+
+    #[test]
+    fn docker_config_read_as_the_mirror_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"eHg6eXk="}},
+                "credHelpers":{"ghcr.io":"gh"}}"#,
+        )
+        .unwrap();
+        let env = Env::from_pairs([(
+            "DOCKER_CONFIG",
+            Box::leak(dir.path().display().to_string().into_boxed_str()) as &str,
+        )]);
+        assert!(docker_config_has(&env, "docker.io"));
+        assert!(docker_config_has(&env, "index.docker.io"));
+        assert!(docker_config_has(&env, "ghcr.io"));
+        assert!(!docker_config_has(&env, "nvcr.io"));
+        // A prefix is not the host.
+        assert!(!docker_config_has(&env, "ghcr"));
     }
 
     #[test]

@@ -69,7 +69,10 @@ pub fn acquire(state_dir: &Path, cluster: &str, command: &str) -> crate::Result<
 /// "`nvcf-dev up` (pid 4242) has been working on cluster nvcf-dev for 2m05s".
 pub fn held_message(cluster: &str, holder: &str, now: SystemTime) -> String {
     let mut lines = holder.lines();
-    let command = lines.next().filter(|c| !c.is_empty()).unwrap_or("another");
+    let who = match lines.next().filter(|c| !c.is_empty()) {
+        Some(command) => format!("`nvcf-dev {command}`"),
+        None => "another nvcf-dev run".to_string(),
+    };
     let pid = lines.next().unwrap_or("?");
     let since = lines
         .next()
@@ -85,7 +88,7 @@ pub fn held_message(cluster: &str, holder: &str, now: SystemTime) -> String {
         })
         .unwrap_or_default();
     format!(
-        "`nvcf-dev {command}` (pid {pid}) is working on cluster {cluster}{how_long}: one run at a time; wait for it to finish, or stop it (`kill {pid}`) and run this again"
+        "{who} (pid {pid}) is working on cluster {cluster}{how_long}: one run at a time; wait for it to finish, or stop it (`kill {pid}`) and run this again"
     )
 }
 
@@ -130,6 +133,6 @@ mod tests {
             held_message("nvcf-dev", "mirror\n77\n1000000\n", now),
             "`nvcf-dev mirror` (pid 77) is working on cluster nvcf-dev since 2m05s ago: one run at a time; wait for it to finish, or stop it (`kill 77`) and run this again"
         );
-        assert!(held_message("c", "", now).starts_with("`nvcf-dev another` (pid ?)"));
+        assert!(held_message("c", "", now).starts_with("another nvcf-dev run (pid ?) is working"));
     }
 }

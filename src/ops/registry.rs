@@ -1,7 +1,12 @@
 //! `nvcf-dev registry up | status | down`: the local registry on its own,
 //! e.g. to mirror before going offline, with no cluster at all.
 
+use std::time::Duration;
+
 use serde::Serialize;
+
+use crate::registry::client::Registry;
+use crate::registry::{Credentials, RegistryError};
 
 use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
 use crate::ui::{table, Shell};
@@ -179,53 +184,24 @@ pub async fn down(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Res
     Ok(())
 }
 
-#[derive(serde::Deserialize)]
-struct Catalog {
-    #[serde(default)]
-    repositories: Vec<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct Tags {
-    #[serde(default)]
-    tags: Option<Vec<String>>,
-}
-
 /// (repositories, tagged images) in a plain-HTTP registry on loopback.
-pub async fn count_images(host: &str) -> Result<(usize, usize), reqwest::Error> {
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()?;
-    // Registries cap a catalog page (docker-registry at 1000): follow `last`.
-    let mut repositories: Vec<String> = Vec::new();
-    loop {
-        let mut url = format!("http://{host}/v2/_catalog?n=1000");
-        if let Some(last) = repositories.last() {
-            url.push_str(&format!("&last={last}"));
-        }
-        let page: Catalog = http
-            .get(url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let full = page.repositories.len() == 1000;
-        repositories.extend(page.repositories);
-        if !full {
-            break;
-        }
-    }
+pub async fn count_images(host: &str) -> Result<(usize, usize), RegistryError> {
+    // A status must not hang on a stuck registry: each request gets this long.
+    const EACH: Duration = Duration::from_secs(5);
+    let timed_out = || RegistryError::Unreachable {
+        registry: host.to_string(),
+        detail: format!("no answer within {}s", EACH.as_secs()),
+    };
+    let registry = Registry::connect(host, Credentials::anonymous(), &[])?;
+    let repositories = tokio::time::timeout(EACH, registry.catalog())
+        .await
+        .map_err(|_| timed_out())??;
     let mut images = 0;
     for repo in &repositories {
-        let tags: Tags = http
-            .get(format!("http://{host}/v2/{repo}/tags/list"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        images += tags.tags.map_or(0, |t| t.len());
+        let tags = tokio::time::timeout(EACH, registry.list_tags(repo))
+            .await
+            .map_err(|_| timed_out())??;
+        images += tags.len();
     }
     Ok((repositories.len(), images))
 }

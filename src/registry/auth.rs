@@ -37,10 +37,7 @@ impl CredentialSource {
             .ok()
             .filter(|k| !k.trim().is_empty())
             .map(Secret::new);
-        let docker_config = match std::env::var_os("DOCKER_CONFIG") {
-            Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("config.json")),
-            _ => dirs::home_dir().map(|h| h.join(".docker").join("config.json")),
-        };
+        let docker_config = DockerConfig::path(std::env::var_os("DOCKER_CONFIG").as_deref());
         CredentialSource {
             ngc_api_key,
             ngc_registries: vec!["nvcr.io".to_string()],
@@ -64,8 +61,10 @@ impl CredentialSource {
             }
         }
         if let Some(path) = &self.docker_config {
-            if let Some(c) = from_docker_config(path, registry).await? {
-                return Ok(c);
+            if let Some(config) = DockerConfig::load(path)? {
+                if let Some(c) = config.credentials(registry).await? {
+                    return Ok(c);
+                }
             }
         }
         Ok(Credentials::anonymous())
@@ -124,64 +123,102 @@ fn normalize_host(key: &str) -> &str {
     k.split('/').next().unwrap_or(k)
 }
 
-async fn from_docker_config(
-    path: &Path,
-    registry: &str,
-) -> Result<Option<Credentials>, RegistryError> {
-    let label = display_path(path);
-    let text = match tokio::fs::read_to_string(path).await {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(RegistryError::Credentials {
-                source_label: label,
-                detail: e.to_string(),
-            })
+/// What a docker config says about one registry, in Docker's own order: a
+/// per-host helper wins, then inline auths, then the default store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockerConfigEntry {
+    /// `credHelpers`: ask `docker-credential-<helper>`.
+    Helper(String),
+    /// `auths`: the base64 of `user:password`.
+    Auth(String),
+    /// `credsStore`: the helper for every registry without an entry of its own.
+    Store(String),
+}
+
+/// A docker `config.json`: the one reader of it, for the copy's credentials
+/// and for doctor's check alike.
+#[derive(Debug, Clone)]
+pub struct DockerConfig {
+    label: String,
+    json: serde_json::Value,
+}
+
+impl DockerConfig {
+    /// `$DOCKER_CONFIG/config.json` (given the variable's value), else
+    /// `~/.docker/config.json`.
+    pub fn path(docker_config_dir: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+        match docker_config_dir {
+            Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("config.json")),
+            _ => dirs::home_dir().map(|h| h.join(".docker").join("config.json")),
         }
-    };
-    let cfg: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| RegistryError::Credentials {
+    }
+
+    /// Reads and parses `path`; None when there is no such file.
+    pub fn load(path: &Path) -> Result<Option<DockerConfig>, RegistryError> {
+        let label = display_path(path);
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(RegistryError::Credentials {
+                    source_label: label,
+                    detail: e.to_string(),
+                })
+            }
+        };
+        let json = serde_json::from_str(&text).map_err(|e| RegistryError::Credentials {
             source_label: label.clone(),
             detail: format!("not valid JSON ({e})"),
         })?;
-    let hosts = |v: &serde_json::Value| -> HashMap<String, serde_json::Value> {
-        v.as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (normalize_host(k).to_string(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let wanted = if registry == "index.docker.io" {
-        "docker.io"
-    } else {
-        registry
-    };
-    let matches =
-        |k: &str| k == registry || k == wanted || (wanted == "docker.io" && k == "index.docker.io");
-
-    // Docker's own order: a per-host helper wins, then inline auths, then the default store.
-    if let Some(helpers) = cfg.get("credHelpers") {
-        if let Some((_, h)) = hosts(helpers).into_iter().find(|(k, _)| matches(k)) {
-            if let Some(h) = h.as_str() {
-                return helper_get(h, registry).await;
-            }
-        }
+        Ok(Some(DockerConfig { label, json }))
     }
-    if let Some(auths) = cfg.get("auths") {
-        if let Some((_, entry)) = hosts(auths).into_iter().find(|(k, _)| matches(k)) {
-            if let Some(auth) = entry
-                .get("auth")
-                .and_then(|a| a.as_str())
-                .filter(|a| !a.is_empty())
-            {
+
+    /// The entry that holds `registry`'s (a host[:port]) credentials, if any.
+    /// Keys may be URLs (`https://index.docker.io/v1/`); Docker Hub answers
+    /// to docker.io and index.docker.io alike.
+    pub fn entry(&self, registry: &str) -> Option<DockerConfigEntry> {
+        let hub = |h: &str| h == "docker.io" || h == "index.docker.io";
+        let matches = |key: &str| {
+            let k = normalize_host(key);
+            k == registry || (hub(k) && hub(registry))
+        };
+        let find = |section: &str| {
+            self.json
+                .get(section)
+                .and_then(|m| m.as_object())
+                .and_then(|m| m.iter().find(|(k, _)| matches(k)).map(|(_, v)| v))
+        };
+        if let Some(h) = find("credHelpers").and_then(|h| h.as_str()) {
+            return Some(DockerConfigEntry::Helper(h.to_string()));
+        }
+        if let Some(auth) = find("auths")
+            .and_then(|e| e.get("auth"))
+            .and_then(|a| a.as_str())
+            .filter(|a| !a.is_empty())
+        {
+            return Some(DockerConfigEntry::Auth(auth.trim().to_string()));
+        }
+        self.json
+            .get("credsStore")
+            .and_then(|s| s.as_str())
+            .map(|s| DockerConfigEntry::Store(s.to_string()))
+    }
+
+    /// The credentials of `registry`, running a credential helper if the
+    /// config names one.
+    pub async fn credentials(&self, registry: &str) -> Result<Option<Credentials>, RegistryError> {
+        match self.entry(registry) {
+            None => Ok(None),
+            Some(DockerConfigEntry::Helper(h) | DockerConfigEntry::Store(h)) => {
+                helper_get(&h, registry).await
+            }
+            Some(DockerConfigEntry::Auth(auth)) => {
                 let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(auth.trim())
+                    .decode(auth)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
                     .ok_or_else(|| RegistryError::Credentials {
-                        source_label: label.clone(),
+                        source_label: self.label.clone(),
                         detail: format!(
                             "the auth entry for {registry} is not base64 user:password"
                         ),
@@ -190,20 +227,16 @@ async fn from_docker_config(
                     decoded
                         .split_once(':')
                         .ok_or_else(|| RegistryError::Credentials {
-                            source_label: label.clone(),
+                            source_label: self.label.clone(),
                             detail: format!("the auth entry for {registry} has no ':'"),
                         })?;
-                return Ok(Some(Credentials {
+                Ok(Some(Credentials {
                     basic: Some((user.to_string(), Secret::new(pass))),
-                    source: label,
-                }));
+                    source: self.label.clone(),
+                }))
             }
         }
     }
-    if let Some(store) = cfg.get("credsStore").and_then(|s| s.as_str()) {
-        return helper_get(store, registry).await;
-    }
-    Ok(None)
 }
 
 /// Runs `docker-credential-<helper> get` with the server on stdin. A missing
@@ -373,5 +406,85 @@ mod tests {
         assert_eq!(n.basic.as_ref().unwrap().0, NGC_USER);
         let a = src.resolve("localhost:5001").await.unwrap();
         assert_eq!(a.source, "anonymous");
+    }
+
+    #[test]
+    fn one_reader_finds_docker_hub_urls_helpers_and_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode("hub:pw");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"ghcr.io":{{"auth":"eHg6eXk="}},"empty.example":{{}}}},
+                    "credHelpers":{{"ghcr.io":"gh","registry.example:5000":"ecr-login"}}}}"#
+            ),
+        )
+        .unwrap();
+        let cfg = DockerConfig::load(&path).unwrap().unwrap();
+        for hub in ["docker.io", "index.docker.io"] {
+            assert_eq!(
+                cfg.entry(hub),
+                Some(DockerConfigEntry::Auth(auth.clone())),
+                "{hub}"
+            );
+        }
+        // A per-host helper wins over inline auths.
+        assert_eq!(
+            cfg.entry("ghcr.io"),
+            Some(DockerConfigEntry::Helper("gh".into()))
+        );
+        assert_eq!(
+            cfg.entry("registry.example:5000"),
+            Some(DockerConfigEntry::Helper("ecr-login".into()))
+        );
+        assert_eq!(cfg.entry("registry.example"), None);
+        assert_eq!(cfg.entry("empty.example"), None);
+        assert_eq!(cfg.entry("nvcr.io"), None);
+
+        std::fs::write(
+            &path,
+            r#"{"auths":{"nvcr.io":{"auth":"eHg6eXk="}},"credsStore":"desktop"}"#,
+        )
+        .unwrap();
+        let cfg = DockerConfig::load(&path).unwrap().unwrap();
+        assert_eq!(
+            cfg.entry("nvcr.io"),
+            Some(DockerConfigEntry::Auth("eHg6eXk=".into()))
+        );
+        assert_eq!(
+            cfg.entry("quay.io"),
+            Some(DockerConfigEntry::Store("desktop".into()))
+        );
+
+        assert!(DockerConfig::load(&dir.path().join("missing.json"))
+            .unwrap()
+            .is_none());
+        std::fs::write(&path, "{").unwrap();
+        assert!(DockerConfig::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
+    }
+
+    #[tokio::test]
+    async fn docker_hub_credentials_from_a_url_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode("hub:hunter33");
+        std::fs::write(
+            &path,
+            format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        let src = CredentialSource {
+            docker_config: Some(path),
+            ..CredentialSource::default()
+        };
+        for hub in ["docker.io", "index.docker.io"] {
+            let c = src.resolve(hub).await.unwrap();
+            assert_eq!(c.basic.as_ref().unwrap().0, "hub", "{hub}");
+            assert_eq!(c.secret().unwrap().expose(), "hunter33");
+        }
     }
 }

@@ -49,6 +49,8 @@ const USER_AGENT: &str = concat!("nvcf-dev/", env!("CARGO_PKG_VERSION"));
 const DEFAULT_TOKEN_SECS: u64 = 60;
 /// Tags asked for per page of a tag list.
 const TAGS_PAGE: usize = 1000;
+/// Repositories asked for per catalog page.
+const CATALOG_PAGE: usize = 1000;
 
 /// True when `host` (host[:port]) may be spoken to over plain HTTP: loopback
 /// addresses, `localhost`, or a host the user listed as insecure.
@@ -650,6 +652,57 @@ impl Registry {
                 })
             }
             Err(e) => Err(self.error(&what, e)),
+        }
+    }
+
+    /// Every repository the registry lists in its catalog, following the
+    /// pages with `last`. The catalog is outside the OCI distribution spec
+    /// (oci-client has no call for it); registries that serve it, like the
+    /// local one, do so to anyone allowed to list it, so no token is asked for.
+    pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            repositories: Vec<String>,
+        }
+        let what = "listing the catalog";
+        let mut repositories: Vec<String> = Vec::new();
+        loop {
+            let mut req = self
+                .http
+                .get(format!("{}/v2/_catalog", self.base))
+                .query(&[("n", CATALOG_PAGE.to_string())]);
+            if let Some(last) = repositories.last() {
+                req = req.query(&[("last", last)]);
+            }
+            if let Some(h) = self.creds.basic_header() {
+                req = req.header(reqwest::header::AUTHORIZATION, h.expose());
+            }
+            let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
+            let status = resp.status();
+            if matches!(status.as_u16(), 401 | 403) {
+                return Err(self.auth_error(status.as_u16()));
+            }
+            if !status.is_success() {
+                return Err(RegistryError::Http {
+                    registry: self.host.clone(),
+                    what: what.to_string(),
+                    status: status.as_u16(),
+                    detail: String::new(),
+                });
+            }
+            let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
+                registry: self.host.clone(),
+                what: what.to_string(),
+                detail: describe(&e),
+            })?;
+            // Registries cap a page (docker-registry at 1000): a full one may
+            // have more after it.
+            let full = page.repositories.len() >= CATALOG_PAGE;
+            repositories.extend(page.repositories);
+            if !full {
+                return Ok(repositories);
+            }
         }
     }
 

@@ -144,28 +144,6 @@ pub struct ImageFailure {
     pub error: String,
 }
 
-/// What a copy would do, from HEAD checks only.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Plan {
-    pub items: Vec<PlanItem>,
-    pub blobs_missing: usize,
-    pub bytes_missing: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanItem {
-    pub source: String,
-    pub destination: String,
-    /// Digest of the manifest (or index) that would be pushed.
-    pub digest: String,
-    /// The destination already has this digest under the tag.
-    pub present: bool,
-    pub blobs: usize,
-    pub blobs_missing: usize,
-    pub bytes_total: u64,
-    pub bytes_missing: u64,
-}
-
 #[derive(Debug, Clone)]
 struct Blob {
     digest: String,
@@ -256,7 +234,11 @@ fn is_sha256(d: &str) -> bool {
 }
 
 pub(crate) fn sha256_digest(b: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(b))
+    let hex: String = Sha256::digest(b)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError> {
@@ -423,57 +405,6 @@ impl Mirror {
                 summary: Box::new(summary),
             })
         }
-    }
-
-    /// Lists what [`Mirror::copy`] would copy, using HEAD checks on the
-    /// destination (and manifest GETs upstream, which are needed to know the blobs).
-    pub async fn plan(&self, jobs: &[CopyJob]) -> Result<Plan, RegistryError> {
-        let mut plan = Plan::default();
-        for job in jobs {
-            let item = self
-                .plan_one(job)
-                .await
-                .map_err(|e| e.for_image(&job.source))?;
-            plan.blobs_missing += item.blobs_missing;
-            plan.bytes_missing += item.bytes_missing;
-            plan.items.push(item);
-        }
-        Ok(plan)
-    }
-
-    async fn plan_one(&self, job: &CopyJob) -> Result<PlanItem, RegistryError> {
-        let Resolved {
-            dst,
-            dst_repo,
-            root,
-            push_ref,
-            ..
-        } = self.resolve(job).await?;
-        let blobs = root.blobs();
-        let bytes_total = blobs.iter().map(|b| b.size).sum();
-        let head = self
-            .retry(|| dst.head_manifest(&dst_repo, &push_ref))
-            .await?;
-        let mut item = PlanItem {
-            source: job.source.clone(),
-            destination: job.destination.clone(),
-            digest: root.digest.clone(),
-            present: head.as_deref() == Some(root.digest.as_str()),
-            blobs: blobs.len(),
-            blobs_missing: 0,
-            bytes_total,
-            bytes_missing: 0,
-        };
-        if !item.present {
-            for b in &blobs {
-                let there = self.retry(|| dst.head_blob(&dst_repo, &b.digest)).await?;
-                if !there {
-                    item.blobs_missing += 1;
-                    item.bytes_missing += b.size;
-                }
-            }
-        }
-        Ok(item)
     }
 
     /// Source and destination registries and repositories, the manifest
@@ -967,13 +898,12 @@ mod tests {
 
     /// Callers spawn copies onto the runtime, so the futures must be Send.
     #[test]
-    fn copy_and_plan_futures_are_send() {
+    fn copy_futures_are_send() {
         fn assert_send<T: Send>(_: &T) {}
         let m = Mirror::new(CopyOptions::default(), CredentialSource::anonymous());
         let jobs: Vec<CopyJob> = Vec::new();
         let progress = crate::registry::NoProgress;
         assert_send(&m.copy(&jobs, &progress));
-        assert_send(&m.plan(&jobs));
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod discover;
 pub mod progress;
 
 pub use auth::{CredentialSource, Credentials};
-pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Plan, PlanItem, Platform, Summary};
+pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Platform, Summary};
 pub use progress::{BarProgress, ImageOutcome, LineProgress, NoProgress, ProgressSink};
 
 /// Why a copy failed. Each message is one line that says what failed and what

@@ -1,8 +1,10 @@
-//! Just enough of the tar format for Docker's archive API: build an archive of
-//! a few directories and one file (to upload), and pull one regular file out
-//! of an archive (to download). A hand-written ustar writer avoids a
-//! dependency for ~100 lines, and being pure it is tested here byte by byte.
+//! Docker's archive API speaks tar: build an archive of a few directories and
+//! one file (to upload), and pull one regular file out of an archive (to
+//! download), with the `tar` crate.
 
+use std::io::Read;
+
+#[cfg(test)]
 const BLOCK: usize = 512;
 
 /// Why an archive could not be built or read.
@@ -17,22 +19,24 @@ pub fn build(
     contents: &[u8],
     mtime: u64,
 ) -> Result<Vec<u8>, ArchiveError> {
-    let mut out = Vec::with_capacity(BLOCK * (dirs.len() + 3) + contents.len());
+    let mut b = tar::Builder::new(Vec::new());
     for d in dirs {
-        out.extend_from_slice(&header(&format!("{d}/"), 0o755, 0, mtime, b'5')?);
+        let h = header(&format!("{d}/"), 0o755, 0, mtime, tar::EntryType::Directory)?;
+        b.append(&h, std::io::empty()).map_err(write_err)?;
     }
-    out.extend_from_slice(&header(file, 0o644, contents.len() as u64, mtime, b'0')?);
-    out.extend_from_slice(contents);
-    pad(&mut out);
-    out.extend_from_slice(&[0u8; BLOCK * 2]);
-    Ok(out)
+    let h = header(
+        file,
+        0o644,
+        contents.len() as u64,
+        mtime,
+        tar::EntryType::Regular,
+    )?;
+    b.append(&h, contents).map_err(write_err)?;
+    b.into_inner().map_err(write_err)
 }
 
-fn pad(out: &mut Vec<u8>) {
-    let rem = out.len() % BLOCK;
-    if rem != 0 {
-        out.resize(out.len() + BLOCK - rem, 0);
-    }
+fn write_err(e: std::io::Error) -> ArchiveError {
+    ArchiveError(format!("cannot build the archive: {e}"))
 }
 
 fn header(
@@ -40,95 +44,40 @@ fn header(
     mode: u32,
     size: u64,
     mtime: u64,
-    kind: u8,
-) -> Result<[u8; BLOCK], ArchiveError> {
-    let mut h = [0u8; BLOCK];
-    let (prefix, name) = split_name(path)?;
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    octal(&mut h[100..108], mode as u64)?;
-    octal(&mut h[108..116], 0)?;
-    octal(&mut h[116..124], 0)?;
-    octal(&mut h[124..136], size)?;
-    octal(&mut h[136..148], mtime)?;
-    h[156] = kind;
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[265..269].copy_from_slice(b"root");
-    h[297..301].copy_from_slice(b"root");
-    h[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
-    // The checksum is computed with its own field as spaces.
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|&b| b as u32).sum();
-    let cs = format!("{sum:06o}\0 ");
-    h[148..156].copy_from_slice(cs.as_bytes());
+    kind: tar::EntryType,
+) -> Result<tar::Header, ArchiveError> {
+    let mut h = tar::Header::new_ustar();
+    // ustar keeps names up to 100 bytes, plus a 155-byte prefix split at a `/`.
+    h.set_path(path).map_err(|_| {
+        ArchiveError(format!(
+            "path {path} is too long for a tar archive (limit about 255 bytes)"
+        ))
+    })?;
+    h.set_mode(mode);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_size(size);
+    h.set_mtime(mtime);
+    h.set_entry_type(kind);
+    h.set_username("root")
+        .and_then(|_| h.set_groupname("root"))
+        .map_err(write_err)?;
+    h.set_cksum();
     Ok(h)
-}
-
-/// ustar keeps names up to 100 bytes, plus a 155-byte prefix split at a `/`.
-fn split_name(path: &str) -> Result<(&str, &str), ArchiveError> {
-    if path.len() <= 100 {
-        return Ok(("", path));
-    }
-    // Split at a slash so that the name part fits in 100 bytes and the
-    // prefix in 155; a trailing slash (directory) stays with the name.
-    let body = path.trim_end_matches('/');
-    for (i, _) in body.match_indices('/') {
-        let (prefix, name) = (&path[..i], &path[i + 1..]);
-        if prefix.len() <= 155 && name.len() <= 100 && !name.is_empty() {
-            return Ok((prefix, name));
-        }
-    }
-    Err(ArchiveError(format!(
-        "path {path} is too long for a tar archive (limit about 255 bytes)"
-    )))
-}
-
-fn octal(field: &mut [u8], value: u64) -> Result<(), ArchiveError> {
-    let width = field.len() - 1;
-    let s = format!("{value:0width$o}");
-    if s.len() > width {
-        return Err(ArchiveError(format!(
-            "value {value} does not fit a tar header"
-        )));
-    }
-    field[..width].copy_from_slice(s.as_bytes());
-    field[width] = 0;
-    Ok(())
-}
-
-fn parse_octal(field: &[u8]) -> Result<u64, ArchiveError> {
-    let s: String = field
-        .iter()
-        .take_while(|&&b| b != 0)
-        .map(|&b| b as char)
-        .collect();
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(0);
-    }
-    u64::from_str_radix(s, 8).map_err(|_| ArchiveError(format!("bad number {s:?} in tar header")))
 }
 
 /// The contents of the first regular file in `tar` (what Docker returns when
 /// asked for a single file's archive).
 pub fn first_file(tar: &[u8]) -> Result<Vec<u8>, ArchiveError> {
-    let mut at = 0;
-    while at + BLOCK <= tar.len() {
-        let h = &tar[at..at + BLOCK];
-        if h.iter().all(|&b| b == 0) {
-            break;
+    let bad = |e: std::io::Error| ArchiveError(format!("archive is unreadable: {e}"));
+    let mut archive = tar::Archive::new(tar);
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        if entry.header().entry_type() == tar::EntryType::Regular {
+            let mut out = Vec::new();
+            entry.read_to_end(&mut out).map_err(bad)?;
+            return Ok(out);
         }
-        let size = parse_octal(&h[124..136])? as usize;
-        let data = at + BLOCK;
-        let end = data
-            .checked_add(size)
-            .filter(|&e| e <= tar.len())
-            .ok_or_else(|| ArchiveError("archive is truncated".to_string()))?;
-        match h[156] {
-            b'0' | 0 => return Ok(tar[data..end].to_vec()),
-            _ => {}
-        }
-        at = data + size.div_ceil(BLOCK) * BLOCK;
     }
     Err(ArchiveError("archive holds no regular file".to_string()))
 }
@@ -158,7 +107,7 @@ mod tests {
         assert_eq!(&f[124..135], b"00000000005");
         assert_eq!(&tar[BLOCK * 3..BLOCK * 3 + 5], b"hello");
         // the checksum verifies
-        let stored = parse_octal(&f[148..154]).unwrap() as u32;
+        let stored = tar::Header::from_byte_slice(f).cksum().unwrap();
         let mut copy = f.to_vec();
         copy[148..156].copy_from_slice(b"        ");
         assert_eq!(stored, copy.iter().map(|&b| b as u32).sum::<u32>());
@@ -180,7 +129,8 @@ mod tests {
         assert!(first_file(&[0u8; 1024]).is_err());
         let mut tar = build(&[], "f", b"abc", 0).unwrap();
         tar.truncate(BLOCK + 1);
-        octal(&mut tar[124..136], 99_999).unwrap();
+        // A size of 99999 (octal 303237) with 2 bytes of data after the header.
+        tar[124..136].copy_from_slice(b"00000303237\0");
         assert!(first_file(&tar).is_err());
     }
 

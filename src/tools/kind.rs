@@ -67,15 +67,6 @@ impl<'a> Kind<'a> {
             .map(|_| ())
     }
 
-    /// `kind get nodes --name N`: the node container names.
-    pub async fn get_nodes(&self, name: &str) -> Result<Vec<String>, RunError> {
-        let out = self
-            .runner
-            .run(&self.cmd().args(["get", "nodes", "--name", name]))
-            .await?;
-        Ok(lines(&out.stdout))
-    }
-
     /// `kind export kubeconfig --name N`: (re)writes context `kind-N` and makes
     /// it current, e.g. after the user switched context or deleted it.
     pub async fn export_kubeconfig(&self, name: &str) -> Result<(), RunError> {
@@ -156,27 +147,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn delete_nodes_and_kubeconfig_argv() {
+    async fn delete_and_kubeconfig_argv() {
         let r = RecordingRunner::new();
-        r.reply(
-            "get nodes",
-            "nvcf-dev-control-plane\nnvcf-dev-worker\nnvcf-dev-worker2\n",
-        );
         let kind = Kind::new(&r, "kind");
-        assert_eq!(
-            kind.get_nodes("nvcf-dev").await.unwrap(),
-            [
-                "nvcf-dev-control-plane",
-                "nvcf-dev-worker",
-                "nvcf-dev-worker2"
-            ]
-        );
         kind.export_kubeconfig("nvcf-dev").await.unwrap();
         kind.delete_cluster("nvcf-dev").await.unwrap();
         assert_eq!(
             r.command_lines(),
             [
-                "kind get nodes --name nvcf-dev",
                 "kind export kubeconfig --name nvcf-dev",
                 "kind delete cluster --name nvcf-dev",
             ]

@@ -81,3 +81,32 @@ pub fn guide_values_with_node_selectors(component: &str) -> String {
     }
     out.join("\n") + "\n"
 }
+
+/// Every value under a key called `name`, anywhere in the tree: for property
+/// checks such as "no nodeSelector anywhere".
+pub fn keys_named<'a>(v: &'a serde_yaml_ng::Value, name: &str) -> Vec<&'a serde_yaml_ng::Value> {
+    let mut found = Vec::new();
+    collect_keys(v, name, &mut found);
+    found
+}
+
+fn collect_keys<'a>(
+    v: &'a serde_yaml_ng::Value,
+    name: &str,
+    found: &mut Vec<&'a serde_yaml_ng::Value>,
+) {
+    match v {
+        serde_yaml_ng::Value::Mapping(m) => {
+            for (k, v) in m {
+                if k.as_str() == Some(name) {
+                    found.push(v);
+                }
+                collect_keys(v, name, found);
+            }
+        }
+        serde_yaml_ng::Value::Sequence(seq) => {
+            seq.iter().for_each(|v| collect_keys(v, name, found))
+        }
+        _ => {}
+    }
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use rand::RngCore;
+use rand::Rng;
 use sha2::{Digest, Sha256};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -121,7 +121,11 @@ impl Drop for TestRegistry {
 }
 
 pub fn digest_of(b: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(b))
+    let hex: String = Sha256::digest(b)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 pub fn random(n: usize) -> Vec<u8> {
