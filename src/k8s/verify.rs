@@ -47,7 +47,7 @@ impl Check {
     }
 }
 
-/// The Verify section of one component, as data for `nvcf-dev verify` (text or JSON).
+/// The Verify section of one component, as data for `status` and `up` (text or JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HealthReport {
     pub component: String,
