@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,73 +36,26 @@ esac
 /// Serves /version, and the recorded release records of `release` for a
 /// list of secrets labelled `name=<release>`; anything else is a 404.
 fn fake_api(records: &'static str, release: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
     let body = std::fs::read_to_string(format!(
         "{}/tests/fixtures/releases/{records}.json",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
     let empty = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#;
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (seen, body) = (seen.clone(), body.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut b = vec![0u8; len];
-                    if reader.read_exact(&mut b).is_err() {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                    seen.lock().unwrap().push(path.clone());
-                    let (code, reply) = if path.starts_with("/version") {
-                        (
-                            200,
-                            r#"{"major":"1","minor":"33","gitVersion":"v1.33.1"}"#.to_string(),
-                        )
-                    } else if path.contains("/secrets?")
-                        && path.contains(&format!("name%3D{release}"))
-                    {
-                        (200, body.clone())
-                    } else if path.contains("/secrets?") {
-                        (200, empty.to_string())
-                    } else {
-                        (404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_string())
-                    };
-                    let sent = write!(
-                        stream,
-                        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
-                        reply.len()
-                    );
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-            });
+    common::fake_http::serve(move |_, path, _| {
+        if path.starts_with("/version") {
+            (
+                200,
+                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1"}"#.to_string(),
+            )
+        } else if path.contains("/secrets?") && path.contains(&format!("name%3D{release}")) {
+            (200, body.clone())
+        } else if path.contains("/secrets?") {
+            (200, empty.to_string())
+        } else {
+            (404, common::fake_http::NOT_FOUND.to_string())
         }
-    });
-    (addr, log)
+    })
 }
 
 struct World {

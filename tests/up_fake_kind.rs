@@ -7,8 +7,8 @@
 //! the Docker API, the network connect, the server-side applies, and the
 //! mirror step, which fails cleanly because the upstream is unreachable.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -42,65 +42,21 @@ esac
 /// Answers /version, and server-side applies by echoing the object back.
 /// Anything else gets a 404 Status, as an empty cluster would answer.
 fn fake_api_server() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0u8; len];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let body = String::from_utf8_lossy(&body).to_string();
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or("").to_string();
-                    let path = parts.next().unwrap_or("").to_string();
-                    seen.lock().unwrap().push(format!("{method} {path} {body}"));
-                    let (code, reply) = if path.starts_with("/version") {
-                        (200, r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#.to_string())
-                    } else if method == "PATCH" {
-                        (200, body.clone())
-                    } else if method == "POST" {
-                        (201, body.clone())
-                    } else {
-                        (404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_string())
-                    };
-                    let sent = write!(
-                        stream,
-                        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
-                        reply.len()
-                    );
-                    if sent.is_err() {
-                        return;
-                    }
-                }
-            });
+    common::fake_http::serve(|method, path, body| {
+        if path.starts_with("/version") {
+            (
+                200,
+                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#
+                    .to_string(),
+            )
+        } else if method == "PATCH" {
+            (200, body.to_string())
+        } else if method == "POST" {
+            (201, body.to_string())
+        } else {
+            (404, common::fake_http::NOT_FOUND.to_string())
         }
-    });
-    (addr, log)
+    })
 }
 
 struct World {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod fake_http;
 pub mod kube_mock;
 pub mod registry;
 
