@@ -8,11 +8,14 @@
 //!
 //! Usage: bench_reup <nvcf-dev binary> <helm binary>
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
+
+// The tests' minimal apiserver loop, shared rather than copied.
+#[path = "../tests/common/fake_http.rs"]
+mod fake_http;
 
 use nvcf_dev::k8s::releases::{CHART_LABEL, VALUES_LABEL, VERSION_LABEL};
 use serde_json::json;
@@ -76,58 +79,18 @@ fn main() {
         );
     }
 
-    let api = TcpListener::bind("127.0.0.1:0").unwrap();
-    let api_addr = api.local_addr().unwrap().to_string();
-    let requests = Arc::new(Mutex::new(Vec::<String>::new()));
-    let seen = requests.clone();
-    std::thread::spawn(move || {
-        for stream in api.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (seen, lists) = (seen.clone(), lists.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut b = vec![0u8; len];
-                    if reader.read_exact(&mut b).is_err() {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                    seen.lock().unwrap().push(path.clone());
-                    let reply = if path.starts_with("/version") {
-                        Some(r#"{"major":"1","minor":"33","gitVersion":"v1.33.1"}"#.to_string())
-                    } else {
-                        lists
-                            .iter()
-                            .find(|(k, _)| path.contains(k.as_str()))
-                            .map(|(_, v)| v.clone())
-                    };
-                    let (code, reply) = match reply {
-                        Some(r) => (200, r),
-                        None => (404, r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#.to_string()),
-                    };
-                    if write!(stream, "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}", reply.len()).is_err() {
-                        return;
-                    }
-                }
-            });
+    let (api_addr, requests) = fake_http::serve(move |_, path, _| {
+        if path.starts_with("/version") {
+            return (
+                200,
+                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1"}"#.to_string(),
+            );
         }
+        lists
+            .iter()
+            .find(|(k, _)| path.contains(k.as_str()))
+            .map(|(_, v)| (200, v.clone()))
+            .unwrap_or_else(|| (404, fake_http::NOT_FOUND.to_string()))
     });
 
     let kubeconfig = home.path().join("kubeconfig");

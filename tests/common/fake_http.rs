@@ -48,7 +48,9 @@ pub fn serve(
                     let mut parts = line.split_whitespace();
                     let method = parts.next().unwrap_or("").to_string();
                     let path = parts.next().unwrap_or("").to_string();
-                    seen.lock().unwrap().push(format!("{method} {path} {body}"));
+                    seen.lock()
+                        .unwrap()
+                        .push(format!("{method} {path} {body}").trim_end().to_string());
                     let (code, reply) = route(&method, &path, &body);
                     let sent = write!(
                         stream,
