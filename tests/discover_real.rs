@@ -8,9 +8,8 @@ mod common;
 
 use nvcf_dev::model::{self, Component};
 use nvcf_dev::ops::plan;
-use nvcf_dev::profile;
 use nvcf_dev::registry::discover::{self, DiscoveredImage, Found, Unresolved};
-use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose, Settings};
+use nvcf_dev::settings::{Flags, Purpose, Settings};
 use nvcf_dev::values;
 use serde_yaml_ng::Value;
 
@@ -23,25 +22,16 @@ const REPO: &str = "0abc123/nvcf";
 const BAO_TAG: &str = "2.5.5-nv-1.3.1";
 
 fn settings_for(profile_name: &str) -> Settings {
-    let state = tempfile::tempdir().unwrap();
-    let env = Env::from_pairs([
-        ("REPOSITORY", REPO),
-        ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
-        ("CASSANDRA_PASSWORD", "ch@ng3m3"),
-    ]);
-    let ctx = settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.path().into()),
-    };
-    let s = settings::resolve(
-        profile::load(profile_name).unwrap(),
-        "nvcf-dev",
-        &Flags::default(),
-        &ctx,
+    let s = common::resolve_settings(
+        profile_name,
+        Flags::default(),
+        &[
+            ("REPOSITORY", REPO),
+            ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
+            ("CASSANDRA_PASSWORD", "ch@ng3m3"),
+        ],
         Purpose::Apply,
-    )
-    .unwrap();
+    );
     assert_eq!(s.upstream_registry, REG);
     s
 }

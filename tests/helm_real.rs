@@ -13,29 +13,19 @@ use std::process::Command;
 use nvcf_dev::model::{Component, PHASE1};
 use nvcf_dev::ops::install::{private_dir, write_values};
 use nvcf_dev::ops::plan;
-use nvcf_dev::profile;
-use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
+use nvcf_dev::settings::{self, Flags, Purpose};
 use nvcf_dev::tools::helm::{parse_version, upgrade_install_args};
 
 fn dev_plan(flags: Flags) -> (settings::Settings, plan::Plan) {
-    let state = tempfile::tempdir().unwrap();
-    let env = Env::from_pairs([
-        ("REPOSITORY", "my-org/my-team"),
-        ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
-    ]);
-    let ctx = settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.path().into()),
-    };
-    let s = settings::resolve(
-        profile::load("dev").unwrap(),
-        "nvcf-dev",
-        &flags,
-        &ctx,
+    let s = common::resolve_settings(
+        "dev",
+        flags,
+        &[
+            ("REPOSITORY", "my-org/my-team"),
+            ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
+        ],
         Purpose::Apply,
-    )
-    .unwrap();
+    );
     let p = plan::build(&s).unwrap();
     (s, p)
 }

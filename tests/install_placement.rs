@@ -11,35 +11,26 @@ mod common;
 
 use common::kube_mock::{list, Server};
 use nvcf_dev::ops::{install, plan};
-use nvcf_dev::settings::{self, ChartSource, Env, Flags, NoPrompt, Purpose};
+use nvcf_dev::settings::{self, ChartSource, Flags, Purpose};
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::RecordingRunner;
 use serde_json::{json, Value};
 
 fn prod() -> settings::Settings {
-    let state = tempfile::tempdir().unwrap();
-    let env = Env::from_pairs([
-        ("REPOSITORY", "my-org/my-team"),
-        ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
-        ("CASSANDRA_PASSWORD", "not-a-real-password"),
-    ]);
-    let ctx = settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.path().to_path_buf()),
-    };
     let flags = Flags {
         context: Some("my-eks".into()),
         ..Default::default()
     };
-    settings::resolve(
-        nvcf_dev::profile::load("prod").unwrap(),
-        "nvcf-dev",
-        &flags,
-        &ctx,
+    common::resolve_settings(
+        "prod",
+        flags,
+        &[
+            ("REPOSITORY", "my-org/my-team"),
+            ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
+            ("CASSANDRA_PASSWORD", "not-a-real-password"),
+        ],
         Purpose::Apply,
     )
-    .unwrap()
 }
 
 /// A kind node of kind/multi-node.yaml, labelled for `workload`.

@@ -3,6 +3,8 @@
 //! on it: versions, which values keys are read, which renders fail, hooks and
 //! scheduling. Every check runs with real helm 3 and helm 4.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -992,26 +994,17 @@ fn nats_images_fall_back_to_the_global_registry() {
 /// A profile's values for `chart`, as `up` hands them to helm: the plan's
 /// (profiles/<name>.yaml over the guide's files), fitted to the chart.
 fn profile_values(profile_name: &str, chart: &Chart) -> String {
-    use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
-    let state = tempfile::tempdir().unwrap();
-    let env = Env::from_pairs([
-        ("REPOSITORY", REPOSITORY),
-        ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
-        ("CASSANDRA_PASSWORD", "ch@ng3m3"),
-    ]);
-    let ctx = settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.path().into()),
-    };
-    let s = settings::resolve(
-        nvcf_dev::profile::load(profile_name).unwrap(),
-        "nvcf-dev",
-        &Flags::default(),
-        &ctx,
+    use nvcf_dev::settings::{Flags, Purpose};
+    let s = common::resolve_settings(
+        profile_name,
+        Flags::default(),
+        &[
+            ("REPOSITORY", REPOSITORY),
+            ("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789"),
+            ("CASSANDRA_PASSWORD", "ch@ng3m3"),
+        ],
         Purpose::Apply,
-    )
-    .unwrap();
+    );
     let plan = nvcf_dev::ops::plan::build(&s).unwrap();
     let c = plan.component(chart.component).unwrap().component;
     let info = nvcf_dev::chart::read_path(&chart.dir()).unwrap();

@@ -111,3 +111,28 @@ fn collect_keys<'a>(
         _ => {}
     }
 }
+
+/// Settings as the binary resolves them, for `profile` with `flags` and the
+/// environment `env` (nothing else is read), the state in a throwaway directory.
+pub fn resolve_settings(
+    profile: &str,
+    flags: nvcf_dev::settings::Flags,
+    env: &[(&'static str, &'static str)],
+    purpose: nvcf_dev::settings::Purpose,
+) -> nvcf_dev::settings::Settings {
+    let state = tempfile::tempdir().unwrap();
+    let env = nvcf_dev::settings::Env::from_pairs(env.iter().copied());
+    let ctx = nvcf_dev::settings::Context {
+        env: &env,
+        prompt: &nvcf_dev::settings::NoPrompt,
+        state_dir: Some(state.path().into()),
+    };
+    nvcf_dev::settings::resolve(
+        nvcf_dev::profile::load(profile).unwrap(),
+        "nvcf-dev",
+        &flags,
+        &ctx,
+        purpose,
+    )
+    .unwrap()
+}
