@@ -26,62 +26,6 @@ fn run_json(cmd: &mut assert_cmd::Command) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Packages a series of published-chart stand-ins and pushes them upstream
-/// with helm. A `helm.sh/images` annotation naming nvcr.io is pointed at the
-/// test upstream, since nvcr.io is not reachable from tests.
-fn push_charts(helm: &str, upstream: &str, work: &Path, series: &str) {
-    for chart in [
-        "helm-nvcf-nats",
-        "helm-nvcf-openbao-server",
-        "helm-nvcf-cassandra",
-    ] {
-        let src = common::published_chart(series, chart);
-        let copy = work.join(chart);
-        copy_dir(&src, &copy);
-        let chart_yaml = copy.join("Chart.yaml");
-        let text = std::fs::read_to_string(&chart_yaml).unwrap();
-        std::fs::write(
-            &chart_yaml,
-            text.replace("nvcr.io/nvidia/nvcf/", &format!("{upstream}/{REPO}/")),
-        )
-        .unwrap();
-        let out = Command::new(helm)
-            .args(["package"])
-            .arg(&copy)
-            .arg("-d")
-            .arg(work)
-            .output()
-            .unwrap();
-        assert_success(&out);
-    }
-    for entry in std::fs::read_dir(work).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "tgz") {
-            let out = Command::new(helm)
-                .arg("push")
-                .arg(&path)
-                .arg(format!("oci://{upstream}/{REPO}"))
-                .arg("--plain-http")
-                .output()
-                .unwrap();
-            assert_success(&out);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// repository and tag of `host/repo:tag`.
 fn repo_tag<'a>(reference: &'a str, host: &str) -> (&'a str, &'a str) {
     let rest = reference
@@ -97,7 +41,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    push_charts(&helm, &upstream.host, work.path(), "current");
+    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "current");
 
     // Dry run: charts are read from upstream, images discovered, nothing copied.
     let plan = run_json(nvcf_dev(home.path(), &upstream.host).args([
@@ -275,7 +219,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
     let helm = common::helm4();
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    push_charts(&helm, &upstream.host, work.path(), "current");
+    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "current");
     let state = tempfile::tempdir().unwrap();
     let host: &'static str = Box::leak(upstream.host.clone().into_boxed_str());
     let env = nvcf_dev::settings::Env::from_pairs([("REGISTRY", host), ("REPOSITORY", REPO)]);
@@ -333,7 +277,7 @@ async fn the_bitnami_series_mirrors_through_chart_version_flags() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    push_charts(&helm, &upstream.host, work.path(), "bitnami");
+    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "bitnami");
     let mut cmd = nvcf_dev(home.path(), &upstream.host);
     cmd.args(["mirror", "--dry-run", "-o", "json", "--to", &dest.host]);
     for v in common::series_versions("bitnami") {
@@ -391,7 +335,7 @@ async fn values_the_charts_refuse_are_one_line_and_unread_keys_are_named() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    push_charts(&helm, &upstream.host, work.path(), "bitnami");
+    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "bitnami");
     let versions = common::series_versions("bitnami");
     let run = |profile_text: &str| {
         let p = profile(home.path(), profile_text);
@@ -448,7 +392,7 @@ async fn chart_versions_are_what_the_registry_has() {
     let home = tempfile::tempdir().unwrap();
     for series in ["bitnami", "current"] {
         let work = tempfile::tempdir().unwrap();
-        push_charts(&helm, &upstream.host, work.path(), series);
+        common::push_published_charts(&helm, &upstream.host, REPO, work.path(), series);
     }
     let out = nvcf_dev(home.path(), &upstream.host)
         .args(["mirror", "--dry-run", "--to", &dest.host])

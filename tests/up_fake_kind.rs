@@ -13,32 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-const FAKE_KIND: &str = r#"#!/bin/sh
-# A stand-in for kind: records its argv, keeps state in $FAKE_KIND_STATE.
-echo "$*" >> "$FAKE_KIND_STATE/calls"
-name=""
-prev=""
-for a in "$@"; do [ "$prev" = "--name" ] && name="$a"; prev="$a"; done
-case "$1 $2" in
-  "get clusters") cat "$FAKE_KIND_STATE/clusters" 2>/dev/null; exit 0 ;;
-  "create cluster")
-    cat > "$FAKE_KIND_STATE/config-$name.yaml"
-    if [ -n "$FAKE_KIND_SLOW" ]; then echo $$ > "$FAKE_KIND_STATE/create.pid"; exec sleep 60; fi
-    docker network inspect kind >/dev/null 2>&1 || docker network create kind >/dev/null
-    docker run -d --name "$name-control-plane" --label "io.x-k8s.kind.cluster=$name" \
-      --network kind "$NVCF_DEV_TEST_REGISTRY_IMAGE" >/dev/null || exit 1
-    echo "$name" >> "$FAKE_KIND_STATE/clusters" ;;
-  "export kubeconfig")
-    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: kind-%s\n  cluster: {server: "http://%s"}\nusers:\n- name: kind-%s\n  user: {token: fake}\ncontexts:\n- name: kind-%s\n  context: {cluster: kind-%s, user: kind-%s}\ncurrent-context: kind-%s\n' \
-      "$name" "$FAKE_API" "$name" "$name" "$name" "$name" "$name" > "$KUBECONFIG" ;;
-  "delete cluster")
-    docker rm -f "$name-control-plane" >/dev/null 2>&1
-    grep -v "^$name\$" "$FAKE_KIND_STATE/clusters" > "$FAKE_KIND_STATE/c.tmp"
-    mv "$FAKE_KIND_STATE/c.tmp" "$FAKE_KIND_STATE/clusters" ;;
-  *) echo "fake kind: unsupported: $*" >&2; exit 2 ;;
-esac
-"#;
-
 /// Answers /version, and server-side applies by echoing the object back.
 /// Anything else gets a 404 Status, as an empty cluster would answer.
 fn fake_api_server() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -76,7 +50,7 @@ impl World {
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let kind = bin.join("kind");
-        std::fs::write(&kind, FAKE_KIND).unwrap();
+        std::fs::write(&kind, common::fake_kind::SCRIPT).unwrap();
         std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         let helm = std::env::var("NVCF_DEV_TEST_HELM4").expect("run scripts/test.sh");

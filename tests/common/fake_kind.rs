@@ -1,0 +1,31 @@
+//! A stand-in for the kind CLI (kind has no node image on the test
+//! machines): `create cluster` runs a "node" container (the test registry
+//! image) labelled as kind labels its nodes, on the `kind` network, and
+//! `export kubeconfig` points at a fake API server (`$FAKE_API`). It records
+//! its argv in `$FAKE_KIND_STATE/calls` and keeps its clusters there.
+
+pub const SCRIPT: &str = r#"#!/bin/sh
+# A stand-in for kind: records its argv, keeps state in $FAKE_KIND_STATE.
+echo "$*" >> "$FAKE_KIND_STATE/calls"
+name=""
+prev=""
+for a in "$@"; do [ "$prev" = "--name" ] && name="$a"; prev="$a"; done
+case "$1 $2" in
+  "get clusters") cat "$FAKE_KIND_STATE/clusters" 2>/dev/null; exit 0 ;;
+  "create cluster")
+    cat > "$FAKE_KIND_STATE/config-$name.yaml"
+    if [ -n "$FAKE_KIND_SLOW" ]; then echo $$ > "$FAKE_KIND_STATE/create.pid"; exec sleep 60; fi
+    docker network inspect kind >/dev/null 2>&1 || docker network create kind >/dev/null
+    docker run -d --name "$name-control-plane" --label "io.x-k8s.kind.cluster=$name" \
+      --network kind "$NVCF_DEV_TEST_REGISTRY_IMAGE" >/dev/null || exit 1
+    echo "$name" >> "$FAKE_KIND_STATE/clusters" ;;
+  "export kubeconfig")
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: kind-%s\n  cluster: {server: "http://%s"}\nusers:\n- name: kind-%s\n  user: {token: fake}\ncontexts:\n- name: kind-%s\n  context: {cluster: kind-%s, user: kind-%s}\ncurrent-context: kind-%s\n' \
+      "$name" "$FAKE_API" "$name" "$name" "$name" "$name" "$name" > "$KUBECONFIG" ;;
+  "delete cluster")
+    docker rm -f "$name-control-plane" >/dev/null 2>&1
+    grep -v "^$name\$" "$FAKE_KIND_STATE/clusters" > "$FAKE_KIND_STATE/c.tmp"
+    mv "$FAKE_KIND_STATE/c.tmp" "$FAKE_KIND_STATE/clusters" ;;
+  *) echo "fake kind: unsupported: $*" >&2; exit 2 ;;
+esac
+"#;
