@@ -82,15 +82,12 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nvcf-dev"));
-        cmd.env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("KUBECONFIG", self.home.path().join("kubeconfig"))
-            .env("CI", "true")
-            .env("FAKE_HELM_STATE", self.home.path())
-            .args(args);
+        let mut cmd = common::cli::isolated(
+            env!("CARGO_BIN_EXE_nvcf-dev").as_ref(),
+            self.home.path(),
+            &self.bin,
+        );
+        cmd.env("FAKE_HELM_STATE", self.home.path()).args(args);
         cmd
     }
 

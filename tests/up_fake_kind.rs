@@ -82,20 +82,13 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nvcf-dev"));
-        cmd.env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("KUBECONFIG", self.home.path().join("kubeconfig"))
-            .env("CI", "true")
-            .env("FAKE_KIND_STATE", self.home.path())
-            .env("FAKE_API", &self.api)
-            .env(
-                "NVCF_DEV_TEST_REGISTRY_IMAGE",
-                std::env::var("NVCF_DEV_TEST_REGISTRY_IMAGE").unwrap(),
-            )
-            // The upstream is unreachable: the mirror step must fail cleanly.
+        let mut cmd = common::fake_kind::command(
+            env!("CARGO_BIN_EXE_nvcf-dev").as_ref(),
+            self.home.path(),
+            &self.bin,
+            &self.api,
+        );
+        cmd // The upstream is unreachable: the mirror step must fail cleanly.
             .env("REGISTRY", "127.0.0.1:1")
             .env("REPOSITORY", "my-org/my-team")
             .env("NGC_API_KEY", "fake-ngc-key-for-tests-0123456789")

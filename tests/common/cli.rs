@@ -15,6 +15,20 @@ pub fn nvcf_dev(state: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// `exe` with nothing of the caller's environment: `bin` (the test's
+/// stand-in tools) first on PATH, home, state and kubeconfig in `home`, no
+/// terminal (CI=true).
+pub fn isolated(exe: &Path, home: &Path, bin: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home)
+        .env("KUBECONFIG", home.join("kubeconfig"))
+        .env("CI", "true");
+    cmd
+}
+
 /// stderr is exactly one line: `error: ...`.
 pub fn one_error_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr).into_owned();

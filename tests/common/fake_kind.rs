@@ -4,6 +4,9 @@
 //! `export kubeconfig` points at a fake API server (`$FAKE_API`). It records
 //! its argv in `$FAKE_KIND_STATE/calls` and keeps its clusters there.
 
+use std::path::Path;
+use std::process::Command;
+
 pub const SCRIPT: &str = r#"#!/bin/sh
 # A stand-in for kind: records its argv, keeps state in $FAKE_KIND_STATE.
 echo "$*" >> "$FAKE_KIND_STATE/calls"
@@ -29,3 +32,14 @@ case "$1 $2" in
   *) echo "fake kind: unsupported: $*" >&2; exit 2 ;;
 esac
 "#;
+
+/// `exe` run as [`super::cli::isolated`], with this stand-in kind (in `bin`)
+/// keeping its state in `home` and pointing kubeconfigs at `api`.
+pub fn command(exe: &Path, home: &Path, bin: &Path, api: &str) -> Command {
+    let mut cmd = super::cli::isolated(exe, home, bin);
+    cmd.env("FAKE_KIND_STATE", home).env("FAKE_API", api).env(
+        "NVCF_DEV_TEST_REGISTRY_IMAGE",
+        super::required_env("NVCF_DEV_TEST_REGISTRY_IMAGE"),
+    );
+    cmd
+}

@@ -162,20 +162,9 @@ impl WarmWorld {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.nvcf_dev);
-        cmd.env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
-            .env("HOME", self.home.path())
-            .env("XDG_STATE_HOME", self.home.path())
-            .env("KUBECONFIG", self.home.path().join("kubeconfig"))
-            .env("CI", "true")
-            .env("FAKE_KIND_STATE", self.home.path())
-            .env("FAKE_API", &self.api)
-            .env(
-                "NVCF_DEV_TEST_REGISTRY_IMAGE",
-                super::required_env("NVCF_DEV_TEST_REGISTRY_IMAGE"),
-            )
-            .envs(self.env())
+        let mut cmd =
+            super::fake_kind::command(&self.nvcf_dev, self.home.path(), &self.bin, &self.api);
+        cmd.envs(self.env())
             .arg("--profile")
             .arg(&self.profile)
             .args(["--cluster", &self.cluster])
