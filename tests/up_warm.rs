@@ -54,4 +54,17 @@ async fn a_warm_re_up_skips_helm_asks_upstream_nothing_and_verifies() {
         !log.iter().any(|l| l.starts_with("DELETE")),
         "a warm up deletes nothing: {log:#?}"
     );
+
+    // `status` sees the same cluster: three deployed releases, all healthy.
+    let out = w.run(&["status", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["healthy"], true, "{report:#}");
+    let statuses: Vec<&str> = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["release_status"].as_str().unwrap_or("absent"))
+        .collect();
+    assert_eq!(statuses, ["deployed"; 3], "{report:#}");
 }

@@ -1,11 +1,13 @@
 //! `nvcf-dev status`: pods and jobs per namespace, and helm releases read
 //! from helm's own storage (secrets labelled owner=helm) so no helm binary
 //! is needed. Only the labels helm puts on those secrets are used (name,
-//! status, version): enough for a status line, and no need to gunzip the
-//! `release` payload.
+//! status, version), read with `list_metadata`: enough for a status line,
+//! and no release payload (which holds every value, secrets included) is
+//! downloaded.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde::Serialize;
@@ -67,10 +69,14 @@ pub struct HelmRelease {
 
 /// Pure: the latest revision of each release among helm storage secrets.
 /// Secrets without helm's labels are skipped, never a panic.
-pub fn helm_releases(secrets: &[Secret]) -> Vec<HelmRelease> {
+pub fn helm_releases<'a>(
+    secrets: impl IntoIterator<Item = &'a ObjectMeta>,
+) -> Vec<HelmRelease> {
     let mut latest: std::collections::BTreeMap<(String, String), HelmRelease> = Default::default();
     for s in secrets {
-        let l = s.labels();
+        let Some(l) = s.labels.as_ref() else {
+            continue;
+        };
         if l.get("owner").map(String::as_str) != Some("helm") {
             continue;
         }
@@ -80,7 +86,7 @@ pub fn helm_releases(secrets: &[Secret]) -> Vec<HelmRelease> {
         let Some(revision) = l.get("version").and_then(|v| v.parse::<u32>().ok()) else {
             continue;
         };
-        let ns = s.namespace().unwrap_or_default();
+        let ns = s.namespace.clone().unwrap_or_default();
         let rel = HelmRelease {
             name: name.clone(),
             namespace: ns.clone(),
@@ -104,13 +110,15 @@ pub async fn list_helm_releases(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let secrets = list(
-        api,
-        &ListParams::default().labels("owner=helm"),
-        ns.unwrap_or("all namespaces"),
-    )
-    .await?;
-    Ok(helm_releases(&secrets))
+    let secrets = api
+        .list_metadata(&ListParams::default().labels("owner=helm"))
+        .await
+        .map_err(|e| KubeError::List {
+            kind: "helm release secrets".into(),
+            namespace: ns.unwrap_or("all namespaces").to_string(),
+            detail: super::error::one_line(&e),
+        })?;
+    Ok(helm_releases(secrets.items.iter().map(|m| &m.metadata)))
 }
 
 #[cfg(test)]
@@ -141,7 +149,7 @@ mod tests {
     fn latest_revision_per_release() {
         let secrets: Vec<Secret> = list(fixture!("secrets_helm_vault-system.json"));
         assert_eq!(
-            helm_releases(&secrets),
+            helm_releases(secrets.iter().map(|s| &s.metadata)),
             [HelmRelease {
                 name: "openbao-server".into(),
                 namespace: "vault-system".into(),

@@ -80,10 +80,20 @@ fn route(releases: &[Deployed], method: &str, path: &str, body: &str) -> (u16, S
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
     let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
-        ["api", "v1", "namespaces", ns, "secrets"] => {
+        // Release records, names and labels only: one namespace's (`up`'s
+        // per-release reads) or the whole cluster's (`status`).
+        ["api", "v1", "namespaces", _, "secrets"] | ["api", "v1", "secrets"] => {
+            let ns = parts.get(3).copied();
             let items: Vec<Value> = releases
                 .iter()
-                .filter(|r| r.namespace == *ns && query.contains(&format!("name%3D{}", r.release)))
+                .filter(|r| ns.is_none_or(|ns| r.namespace == ns))
+                .filter(|r| {
+                    if query.contains("name%3D") {
+                        query.contains(&format!("name%3D{}", r.release))
+                    } else {
+                        query.contains("owner%3Dhelm")
+                    }
+                })
                 .map(|r| {
                     json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
                         "metadata": {"name": secret_name(r), "namespace": r.namespace, "labels": r.labels}})
