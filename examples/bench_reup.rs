@@ -14,7 +14,6 @@ use std::time::Instant;
 
 // The tests' world, shared rather than copied.
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use serde_json::json;

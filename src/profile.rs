@@ -115,7 +115,7 @@ pub enum ProfileError {
     },
     #[error("profile {file}: values.{path} has a key that is not a string; helm values keys are strings")]
     NonStringKey { file: String, path: String },
-    #[error("profile {file}: cluster.installTimeout `{value}` is not a duration: use e.g. 90s, 15m or 1h")]
+    #[error("profile {file}: cluster.installTimeout `{value}` is not a duration: use e.g. 90s, 15m, 15m0s or 1h30m")]
     BadDuration { file: String, value: String },
     #[error("kind config `{name}` (from profile {file}) not found: built-in configs are {available}; or give a path")]
     KindConfigNotFound {
@@ -312,21 +312,15 @@ pub fn kind_config(name: &str, profile_file: &str) -> Result<(String, String), P
     }
 }
 
-/// `90s`, `15m`, `1h`, or a bare number of seconds.
+/// A bare number of seconds, or a duration as helm and kubectl write them
+/// (`90s`, `15m`, `15m0s`, `1h30m`) or ISO 8601 (`PT15M`), parsed by jiff.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let d: jiff::SignedDuration = s.parse().ok()?;
+    Duration::try_from(d).ok()
 }
 
 #[cfg(test)]
@@ -408,7 +402,12 @@ mod tests {
         assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        // helm's own `--timeout` format, and ISO 8601.
+        assert_eq!(parse_duration("15m0s"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("PT15M"), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("-5m"), None);
         assert!(parse("cluster: {installTimeout: soon}\n", "x", "f").is_err());
     }
 

@@ -69,9 +69,7 @@ pub struct HelmRelease {
 
 /// Pure: the latest revision of each release among helm storage secrets.
 /// Secrets without helm's labels are skipped, never a panic.
-pub fn helm_releases<'a>(
-    secrets: impl IntoIterator<Item = &'a ObjectMeta>,
-) -> Vec<HelmRelease> {
+pub fn helm_releases<'a>(secrets: impl IntoIterator<Item = &'a ObjectMeta>) -> Vec<HelmRelease> {
     let mut latest: std::collections::BTreeMap<(String, String), HelmRelease> = Default::default();
     for s in secrets {
         let Some(l) = s.labels.as_ref() else {
