@@ -46,6 +46,8 @@ pub enum WiringError {
     Patches(String),
     #[error("a containerdConfigPatches entry sets config_path = {0:?}; nvcf-dev writes registry hosts to {CERTS_DIR}, so remove that setting")]
     ConfigPath(String),
+    #[error("a containerdConfigPatches entry is not TOML ({0}); fix it or remove it")]
+    Toml(String),
     #[error("a containerdConfigPatches entry configures registry mirrors the deprecated way (registry.mirrors), which containerd refuses together with config_path; remove it (nvcf-dev sets up the mirror with hosts.toml files)")]
     Mirrors,
 }
@@ -118,36 +120,52 @@ enum Patch {
     Other,
 }
 
-/// Reads a TOML fragment by its lines: enough to find `config_path` and the
-/// deprecated `registry.mirrors` tables without a TOML parser.
+/// The CRI plugins whose `registry` table takes `config_path`: containerd
+/// 1.x and 2.x name it differently.
+const CRI_PLUGINS: [&str; 2] = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images"];
+
+/// Reads a containerd TOML fragment for its registry settings: a deprecated
+/// `registry.mirrors` table, and `config_path`, however the TOML spells them
+/// (dotted keys, inline tables, quoting).
 fn classify(patch: &str) -> Result<Patch, WiringError> {
-    let squash = |s: &str| -> String { s.chars().filter(|c| !c.is_whitespace()).collect() };
-    let lines: Vec<String> = patch
-        .lines()
-        .map(squash)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    if lines.iter().any(|l| l.contains("registry.mirrors")) {
-        return Err(WiringError::Mirrors);
-    }
+    let doc: toml_edit::DocumentMut = patch
+        .parse()
+        .map_err(|e: toml_edit::TomlError| WiringError::Toml(crate::error::one_line(&e)))?;
     let mut sets = false;
-    for l in &lines {
-        if let Some(v) = l.strip_prefix("config_path=") {
-            let v = v.trim_matches(|c| c == '"' || c == '\'');
+    for plugin in CRI_PLUGINS {
+        let Some(registry) = doc
+            .get("plugins")
+            .and_then(|p| p.get(plugin))
+            .and_then(|c| c.get("registry"))
+        else {
+            continue;
+        };
+        if registry.get("mirrors").is_some() {
+            return Err(WiringError::Mirrors);
+        }
+        if let Some(v) = registry.get("config_path") {
+            let v = v.as_str().unwrap_or_default();
             if v.trim_end_matches('/') != CERTS_DIR {
                 return Err(WiringError::ConfigPath(v.to_string()));
             }
             sets = true;
         }
     }
-    let ours: Vec<String> = CONTAINERD_PATCH.lines().map(squash).collect();
-    Ok(if lines == ours {
+    Ok(if sets && leaves(doc.as_item()) == 1 {
         Patch::Ours
     } else if sets {
         Patch::SetsConfigPath
     } else {
         Patch::Other
     })
+}
+
+/// How many values (not tables) a TOML item holds.
+fn leaves(item: &toml_edit::Item) -> usize {
+    match item.as_table_like() {
+        Some(t) => t.iter().map(|(_, v)| leaves(v)).sum(),
+        None => 1,
+    }
 }
 
 fn shown(v: Option<&Value>) -> String {
@@ -384,6 +402,15 @@ containerdConfigPatches:
         );
         assert!(err(&format!("{base}containerdConfigPatches:\n- |-\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"localhost:5001\"]\n    endpoint = [\"http://r:5000\"]\n"))
             .contains("registry.mirrors"));
+        // However the TOML spells it: a dotted key, or containerd 2's plugin.
+        assert!(err(&format!("{base}containerdConfigPatches:\n- |-\n  [plugins]\n    \"io.containerd.grpc.v1.cri\".registry.mirrors.\"r.example\".endpoint = [\"http://r\"]\n"))
+            .contains("registry.mirrors"));
+        assert!(err(&format!("{base}containerdConfigPatches:\n- |-\n  [plugins.'io.containerd.cri.v1.images'.registry]\n    config_path = '/etc/containerd/hosts'\n"))
+            .contains("sets config_path = \"/etc/containerd/hosts\""));
+        assert!(err(&format!(
+            "{base}containerdConfigPatches:\n- |-\n  [plugins\n"
+        ))
+        .starts_with("a containerdConfigPatches entry is not TOML ("));
     }
 
     #[test]
