@@ -380,18 +380,6 @@ impl Decision {
             ),
         }
     }
-
-    /// A short name, for `plan`'s table and JSON.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Decision::Install => "install",
-            Decision::Skip { .. } => "skip",
-            Decision::Upgrade { .. } => "upgrade",
-            Decision::Reinstall { .. } => "reinstall",
-            Decision::Recover { .. } => "recover",
-            Decision::Busy { .. } => "busy",
-        }
-    }
 }
 
 /// After Ctrl-C stopped helm: the state it left `release` in, and what the
