@@ -145,10 +145,21 @@ pub struct ResetReport {
 /// [`dry_run`]); prints the result.
 pub async fn reset(
     shell: &Shell,
-    settings: &Settings,
+    mut settings: Settings,
     prompt: &dyn Prompter,
     opts: &ResetOptions,
 ) -> crate::Result<()> {
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
+    };
+    if !opts.dry_run && !opts.no_reinstall {
+        // A reset reinstalls what was mirrored: `latest` is the newest there.
+        let local = settings.image_registry();
+        crate::ops::chart_versions::resolve_latest(&mut settings, shell, &local).await?;
+    }
+    let settings = &settings;
     let c = opts.component;
     let context = settings.kube_context();
     if !opts.dry_run {

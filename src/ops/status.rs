@@ -63,6 +63,13 @@ impl StatusReport {
     }
 }
 
+/// `nvcf-dev status`: gathers, prints, and fails when anything is unhealthy.
+pub async fn status(shell: &Shell, settings: &Settings) -> crate::Result<()> {
+    let report = gather(settings).await?;
+    print(shell, &report);
+    verdict(&report)
+}
+
 /// Gathers the whole status. An unreachable cluster is reported, not raised.
 pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let context = settings.kube_context();

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::settings::Settings;
+use crate::settings::{Prompter, Settings};
 use crate::steps::cluster::{Connect, ExistingCluster, KindCluster};
 use crate::steps::connect::{ConnectRegistry, Namespaces};
 use crate::steps::install::{Install, Mirror};
@@ -83,11 +83,17 @@ impl UpSteps {
     }
 }
 
+/// The whole command: one `up` per cluster at a time, on a cluster it may
+/// change; then preflight and the steps.
 pub async fn up(
     shell: Shell,
     mut settings: Settings,
     runner: Arc<dyn CommandRunner>,
+    prompt: &dyn Prompter,
+    yes: bool,
 ) -> crate::Result<()> {
+    let _lock = crate::ops::lock::acquire_for(&settings, "up")?;
+    crate::ops::guard::ensure_allowed(&shell, &settings, yes, prompt)?;
     let upstream = settings.upstream_registry.clone();
     crate::ops::chart_versions::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;
