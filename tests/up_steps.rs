@@ -11,7 +11,7 @@ use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
 use nvcf_dev::steps::cluster::{Connect, KindCluster};
 use nvcf_dev::steps::preflight::{Host, Local};
-use nvcf_dev::steps::{Ctx, HelmTool, OnCluster};
+use nvcf_dev::steps::{Ctx, HelmBinary, OnCluster};
 use nvcf_dev::tools::helm::parse_version;
 use nvcf_dev::tools::runner::RecordingRunner;
 use nvcf_dev::ui::{OutputFormat, Shell};
@@ -39,7 +39,7 @@ fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) 
         settings: s,
         plan: p,
         runner: Arc::new(runner),
-        helm: HelmTool {
+        helm_binary: HelmBinary {
             program: "helm".into(),
             version: parse_version("v3.17.3").unwrap(),
         },

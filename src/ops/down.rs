@@ -160,6 +160,8 @@ pub async fn down(
             ..Default::default()
         },
     };
+    // Refuses now, before asking, when kind is needed but not installed.
+    let actions = actions(settings, &found, opts, kind)?;
     let what = describe(settings, &found, opts);
     if what.is_empty() {
         shell.status(format!(
@@ -175,7 +177,6 @@ pub async fn down(
         &format!("Remove {}?", what.join(", ")),
         "down",
     )?;
-    let actions = actions(settings, &found, opts, kind)?;
     let mut ctx = DownCtx {
         shell,
         settings,

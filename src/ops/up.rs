@@ -103,7 +103,7 @@ pub async fn up(
         settings,
         plan,
         runner,
-        helm: tools.helm,
+        helm_binary: tools.helm,
     };
     steps_for(&tools.host).run(ctx).await.map(drop)
 }
@@ -145,7 +145,7 @@ mod tests {
             settings: s,
             plan,
             runner: Arc::new(crate::tools::runner::RecordingRunner::new()),
-            helm: steps::HelmTool {
+            helm_binary: steps::HelmBinary {
                 program: "helm".into(),
                 version: crate::tools::helm::parse_version("v3.17.3").unwrap(),
             },

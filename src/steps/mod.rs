@@ -26,9 +26,9 @@ use crate::tools::helm::{Helm, HelmVersion};
 use crate::tools::runner::CommandRunner;
 use crate::ui::Shell;
 
-/// The helm preflight found: a [`Helm`] on demand, on the context's runner.
+/// The helm binary preflight found and its version: a [`Helm`] on demand.
 #[derive(Debug, Clone)]
-pub struct HelmTool {
+pub struct HelmBinary {
     pub program: String,
     pub version: HelmVersion,
 }
@@ -39,7 +39,7 @@ pub struct Ctx {
     pub settings: Settings,
     pub plan: Plan,
     pub runner: Arc<dyn CommandRunner>,
-    pub helm: HelmTool,
+    pub helm_binary: HelmBinary,
 }
 
 impl Ctx {
@@ -47,8 +47,8 @@ impl Ctx {
     pub fn helm(&self) -> Helm<'_> {
         Helm::new(
             self.runner.as_ref(),
-            self.helm.program.clone(),
-            self.helm.version,
+            self.helm_binary.program.clone(),
+            self.helm_binary.version,
         )
     }
 }

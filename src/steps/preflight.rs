@@ -1,7 +1,7 @@
 //! Finds the tools and the Docker daemon before anything is changed, so a
 //! missing tool fails in a second, with nothing half-done.
 
-use super::HelmTool;
+use super::HelmBinary;
 use crate::runtime::Runtime;
 use crate::settings::{Settings, Target};
 use crate::tools::{self, helm::Helm, runner::CommandRunner};
@@ -9,7 +9,7 @@ use crate::ui::Shell;
 
 /// What preflight found, each handle built once.
 pub struct Tools {
-    pub helm: HelmTool,
+    pub helm: HelmBinary,
     pub host: Host,
 }
 
@@ -38,7 +38,7 @@ pub async fn preflight(
     super::line(shell, "Checking prerequisites".into(), async {
         let helm = Helm::detect(runner).await?;
         let version = helm.version();
-        let helm = HelmTool {
+        let helm = HelmBinary {
             program: helm.program().to_string(),
             version,
         };
