@@ -33,13 +33,15 @@ pub enum Error {
     Fit(#[from] crate::fit::FitError),
     #[error(transparent)]
     ChartVersion(Box<crate::ops::chart_versions::ChartVersionError>),
-    /// helm refused to render a chart with our values; `why` is helm's own
-    /// `Error:` line.
-    #[error("the {component} chart does not render with these values ({why}); fix the profile's values.{component}, then run the command again")]
-    Render {
-        component: &'static str,
-        why: String,
-    },
+    #[error(transparent)]
+    Install(#[from] crate::ops::install::InstallError),
+    #[error(transparent)]
+    Cluster(#[from] crate::steps::cluster::ClusterError),
+    #[error("cannot create a private temporary directory: {0}; check that $TMPDIR is writable")]
+    TempDir(std::io::Error),
+    /// A broken invariant of nvcf-dev itself.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
     /// Bad command-line input that clap cannot catch.
     #[error("{0}")]
     Usage(String),
@@ -70,10 +72,10 @@ impl Error {
 impl Error {
     /// helm's template failure for `component`, as its own one line.
     pub fn render(component: &'static str, e: &RunError) -> Error {
-        Error::Render {
+        Error::Install(crate::ops::install::InstallError::Render {
             component,
             why: e.why().unwrap_or_else(|| e.to_string()),
-        }
+        })
     }
 }
 

@@ -20,7 +20,7 @@ fn main() {
         let interrupt = tokio::signal::ctrl_c();
         let mut task = tokio::spawn(cli::run(cli));
         tokio::select! {
-            r = &mut task => r.unwrap_or_else(|e| Err(nvcf_dev::Error::Usage(format!("internal error: {e}")))),
+            r = &mut task => r.unwrap_or_else(|e| Err(nvcf_dev::Error::Internal(format!("the command task failed: {e}")))),
             _ = interrupt => {
                 // helm gets SIGTERM and a few seconds to record the failure
                 // of the release it is changing (SIGKILL would leave it

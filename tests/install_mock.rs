@@ -136,7 +136,7 @@ async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis(
         client: &client,
         values_dir: dir.path(),
     };
-    let err = installer.install(cp).await.unwrap_err();
+    let err = installer.install(cp).await.unwrap_err().to_string();
 
     assert!(
         err.starts_with(
@@ -247,7 +247,7 @@ async fn reset_reinstall_uninstalls_then_deletes_and_waits_then_installs() {
         yes: true,
     };
     let mut report = ResetReport::default();
-    let err = execute(&shell, &settings, &client, Some(helm), &opts, &mut report)
+    let err = execute(&shell, &settings, &client, helm, &opts, &mut report)
         .await
         .unwrap_err()
         .to_string();

@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 use nvcf_dev::ops::plan;
 use nvcf_dev::profile;
+use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
-use nvcf_dev::steps::{cluster::KindCluster, Ctx, Step};
+use nvcf_dev::steps::cluster::{Connect, KindCluster};
+use nvcf_dev::steps::preflight::{Host, Local};
+use nvcf_dev::steps::{Ctx, HelmBinary, OnCluster};
+use nvcf_dev::tools::helm::parse_version;
 use nvcf_dev::tools::runner::RecordingRunner;
 use nvcf_dev::ui::{OutputFormat, Shell};
 
@@ -30,9 +34,50 @@ fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) 
     .unwrap();
     let p = plan::build(&s).unwrap();
     let (shell, cap) = Shell::capture(OutputFormat::Text);
-    let mut c = Ctx::new(shell, s, p, Arc::new(runner));
-    c.found.kind_program = Some("kind".into());
+    let c = Ctx {
+        shell,
+        settings: s,
+        plan: p,
+        runner: Arc::new(runner),
+        helm_binary: HelmBinary {
+            program: "helm".into(),
+            version: parse_version("v3.17.3").unwrap(),
+        },
+    };
     (c, cap)
+}
+
+async fn kind_cluster() -> KindCluster {
+    std::env::var("NVCF_DEV_TEST_DOCKER").expect("run scripts/test.sh (it sets up Docker)");
+    KindCluster {
+        docker: Runtime::connect().await.unwrap(),
+        kind: "kind".into(),
+    }
+}
+
+#[tokio::test]
+async fn the_kind_target_runs_registry_cluster_wiring_namespaces_mirror_install() {
+    let (ctx, _) = ctx("nvcf-dev", RecordingRunner::new());
+    let docker = kind_cluster().await.docker;
+    let host = Host::Kind(Local {
+        docker,
+        kind: "kind".into(),
+    });
+    // Never connected: titles ask nothing of the cluster.
+    let kube =
+        kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();
+    let on = OnCluster { ctx, kube };
+    assert_eq!(
+        nvcf_dev::ops::up::steps_for(&host).titles(&on),
+        [
+            "Starting local registry nvcf-dev-registry on 127.0.0.1:5001",
+            "Creating cluster nvcf-dev",
+            "Connecting the cluster to the local registry",
+            "Creating namespaces nats-system, vault-system, cassandra-system",
+            "Mirroring the charts and images",
+            "Installing and verifying Phase 1"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -50,8 +95,14 @@ async fn a_new_cluster_is_created_from_the_profiles_config_on_stdin() {
 
     let rec = RecordingRunner::new();
     rec.reply("get clusters", "other-cluster\n");
-    let (mut c, _) = ctx("steps-new", rec.clone());
-    let err = KindCluster.execute(&mut c).await.unwrap_err().to_string();
+    let (c, _) = ctx("steps-new", rec.clone());
+    let err = kind_cluster()
+        .await
+        .connect(&c)
+        .await
+        .err()
+        .expect("fails")
+        .to_string();
     assert!(
         err.contains("127.0.0.1:1") || err.contains("kind-steps-new"),
         "{err}"
@@ -78,12 +129,16 @@ async fn a_new_cluster_is_created_from_the_profiles_config_on_stdin() {
 
 #[tokio::test]
 async fn a_cluster_whose_nodes_are_gone_is_refused_with_what_to_do() {
-    std::env::var("NVCF_DEV_TEST_DOCKER").expect("run scripts/test.sh (it sets up Docker)");
     let rec = RecordingRunner::new();
     rec.reply("get clusters", "steps-ghost\n");
-    let (mut c, _) = ctx("steps-ghost", rec.clone());
-    c.found.docker = Some(nvcf_dev::runtime::Runtime::connect().await.unwrap());
-    let err = KindCluster.execute(&mut c).await.unwrap_err().to_string();
+    let (c, _) = ctx("steps-ghost", rec.clone());
+    let err = kind_cluster()
+        .await
+        .connect(&c)
+        .await
+        .err()
+        .expect("fails")
+        .to_string();
     assert_eq!(
         err,
         "kind knows cluster `steps-ghost` but none of its node containers exist: run `nvcf-dev down` (or `kind delete cluster --name steps-ghost`), then `nvcf-dev up` again"

@@ -1,11 +1,8 @@
-use std::sync::Arc;
-
 use clap::Args;
 
 use super::{flags_of, App, ContextArgs};
-use crate::ops::down::{self, Down, DownOptions};
-use crate::settings::{Purpose, Target};
-use crate::tools::runner::SystemRunner;
+use crate::ops::down::DownOptions;
+use crate::settings::Purpose;
 
 /// Tear down everything `up` made: releases, stale resources, the kind
 /// cluster and the registry container.
@@ -32,53 +29,18 @@ pub struct DownArgs {
 
 pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
     let settings = app.settings_without_secrets(flags_of(&[&args.context]))?;
-    let _lock = crate::ops::lock::acquire_for(&settings, "down")?;
-    crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
     let opts = DownOptions {
         keep_registry: args.keep_registry,
         purge: args.purge,
     };
-    let runner = Arc::new(SystemRunner);
-    let d = Down {
-        shell: &app.shell,
-        settings: &settings,
-        runner: runner.clone(),
-        opts,
-    };
-    let found = match settings.target {
-        Target::Kind { .. } => {
-            let docker = crate::runtime::Runtime::connect().await?;
-            let kind_program = crate::tools::find("kind")
-                .ok()
-                .map(|p| p.display().to_string());
-            let kind = kind_program.map(|p| crate::tools::kind::Kind::new(runner.as_ref(), p));
-            let found = d.find(&docker, kind.as_ref()).await?;
-            if found.cluster && kind.is_none() {
-                crate::tools::find("kind")?;
-            }
-            found
-        }
-        Target::Context { .. } => down::Found {
-            cluster: true,
-            ..Default::default()
-        },
-    };
-    let what = down::describe(&settings, &found, opts);
-    if what.is_empty() {
-        app.shell.status(format!(
-            "Nothing to remove: no cluster {} and no registry of nvcf-dev's",
-            settings.cluster
-        ));
-        return Ok(());
-    }
-    crate::ops::guard::confirm(
+    crate::ops::down::down(
         &app.shell,
-        app.global.yes,
+        &settings,
         app.prompt.as_ref(),
-        &format!("Remove {}?", what.join(", ")),
-        "down",
-    )?;
-    d.run(&found).await
+        app.global.yes,
+        opts,
+    )
+    .await
 }
 
 impl App {

@@ -1,9 +1,7 @@
 use clap::Args;
 
 use super::{flags_of, App, InstallArgs};
-use crate::ops;
 use crate::settings::Purpose;
-use crate::tools::runner::SystemRunner;
 
 /// Show what `up` would install, without touching anything.
 ///
@@ -21,28 +19,5 @@ pub struct PlanArgs {
 
 pub async fn run(app: &App, args: PlanArgs) -> crate::Result<()> {
     let settings = app.settings(&flags_of(&[&args.settings]), Purpose::Plan)?;
-    let plan = ops::plan::build(&settings)?;
-    if let crate::settings::Target::Kind { .. } = settings.target {
-        // `up` would fail at creating the cluster: so does its dry run.
-        settings.profile.kind_config()?;
-    }
-    let helm_major = match crate::tools::helm::Helm::detect(&SystemRunner).await {
-        Ok(h) => Some(h.version().major),
-        Err(_) => None,
-    };
-    let releases = ops::ensure::plan_decisions(&settings, &plan).await;
-    if app.shell.is_json() {
-        let mut doc = serde_json::to_value(ops::plan::document(&plan, &settings))
-            .map_err(|e| crate::Error::Usage(format!("internal: the plan is not JSON: {e}")))?;
-        if let Some(r) = &releases {
-            doc["releases"] = serde_json::to_value(r).unwrap_or_default();
-        }
-        app.shell.json(&doc);
-        return Ok(());
-    }
-    ops::plan::print(&app.shell, &plan, &settings, helm_major);
-    if let Some(r) = &releases {
-        ops::ensure::print_decisions(&app.shell, &settings, r);
-    }
-    Ok(())
+    crate::ops::plan::show(&app.shell, &settings).await
 }

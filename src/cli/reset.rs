@@ -42,26 +42,16 @@ pub async fn run(app: &App, args: ResetArgs) -> crate::Result<()> {
     let component = crate::model::component(&args.component)?;
     // Only a reinstall needs credentials (and the Cassandra password).
     let flags = flags_of(&[&args.settings]);
-    let mut settings = if args.dry_run || args.no_reinstall {
+    let settings = if args.dry_run || args.no_reinstall {
         app.settings_without_secrets(flags)?
     } else {
         app.settings(&flags, Purpose::Apply)?
     };
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
-    };
-    if !args.dry_run && !args.no_reinstall {
-        // A reset reinstalls what was mirrored: `latest` is the newest there.
-        let local = settings.image_registry();
-        crate::ops::chart_versions::resolve_latest(&mut settings, &app.shell, &local).await?;
-    }
     let opts = ResetOptions {
         component,
         no_reinstall: args.no_reinstall,
         dry_run: args.dry_run,
         yes: app.global.yes,
     };
-    crate::ops::reset::reset(&app.shell, &settings, app.prompt.as_ref(), &opts).await
+    crate::ops::reset::reset(&app.shell, settings, app.prompt.as_ref(), &opts).await
 }

@@ -20,7 +20,5 @@ pub struct StatusArgs {
 
 pub async fn run(app: &App, args: StatusArgs) -> crate::Result<()> {
     let settings = app.settings_without_secrets(flags_of(&[&args.charts, &args.context]))?;
-    let report = crate::ops::status::gather(&settings).await?;
-    crate::ops::status::print(&app.shell, &report);
-    crate::ops::status::verdict(&report)
+    crate::ops::status::status(&app.shell, &settings).await
 }

@@ -56,7 +56,12 @@ pub async fn run(app: &App, args: UpArgs) -> crate::Result<()> {
         ]),
         Purpose::Apply,
     )?;
-    let _lock = crate::ops::lock::acquire_for(&settings, "up")?;
-    crate::ops::guard::ensure_allowed(&app.shell, &settings, app.global.yes, app.prompt.as_ref())?;
-    crate::ops::up::up(app.shell.clone(), settings, Arc::new(SystemRunner)).await
+    crate::ops::up::up(
+        app.shell.clone(),
+        settings,
+        Arc::new(SystemRunner),
+        app.prompt.as_ref(),
+        app.global.yes,
+    )
+    .await
 }

@@ -78,6 +78,29 @@ pub async fn client_from_kubeconfig(
     }
 }
 
+/// A client for `context` and the API server's version, within `within`.
+pub async fn reach(context: &str, within: Duration) -> Result<(kube::Client, String), KubeError> {
+    let attempt = async {
+        let client = client_for_context(context).await?;
+        let v = client
+            .apiserver_version()
+            .await
+            .map_err(|e| KubeError::NoAnswer {
+                context: context.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok((client, v.git_version))
+    };
+    tokio::time::timeout(within, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(KubeError::Timeout {
+                context: context.to_string(),
+                secs: within.as_secs(),
+            })
+        })
+}
+
 /// The context name kind gives a cluster.
 pub fn kind_context(cluster: &str) -> String {
     format!("kind-{cluster}")

@@ -11,6 +11,10 @@ pub enum KubeError {
     ContextNotFound { context: String, available: String },
     #[error("cannot reach the Kubernetes API of context `{context}`: {detail}; is the cluster running? (`docker ps`, `nvcf-dev up`)")]
     Connect { context: String, detail: String },
+    #[error("the API server of {context} does not answer: {detail}")]
+    NoAnswer { context: String, detail: String },
+    #[error("the API server of {context} did not answer within {secs}s")]
+    Timeout { context: String, secs: u64 },
     #[error("cannot apply {kind} `{name}`: {detail}; check that the cluster is up and you may write to it")]
     Apply {
         kind: String,
@@ -21,6 +25,14 @@ pub enum KubeError {
     List {
         kind: String,
         namespace: String,
+        detail: String,
+    },
+    #[error(
+        "cannot read {kind} `{name}`: {detail}; check that the cluster is up (`nvcf-dev status`)"
+    )]
+    Get {
+        kind: String,
+        name: String,
         detail: String,
     },
     #[error("cannot delete {kind} `{name}`: {detail}; retry, or delete it by hand with kubectl")]

@@ -27,6 +27,36 @@ fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
     }
 }
 
+/// Whether job `job` exists in `ns`.
+pub async fn job_exists(client: &kube::Client, ns: &str, job: &str) -> Result<bool, KubeError> {
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), ns);
+    let found = jobs.get_opt(job).await.map_err(|e| KubeError::Get {
+        kind: "Job".into(),
+        name: format!("{ns}/{job}"),
+        detail: one_line(&e),
+    })?;
+    Ok(found.is_some())
+}
+
+/// The pods of job `job` (`job-name=<job>`), by name.
+pub async fn job_pods(client: &kube::Client, ns: &str, job: &str) -> Result<Vec<Pod>, KubeError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let lp = kube::api::ListParams::default().labels(&format!("job-name={job}"));
+    let mut list = super::client::list(pods, &lp, ns).await?;
+    list.sort_by_key(|p| p.metadata.name.clone());
+    Ok(list)
+}
+
+/// Pod `pod` in `ns`, when it exists.
+pub async fn get_pod(client: &kube::Client, ns: &str, pod: &str) -> Result<Option<Pod>, KubeError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    pods.get_opt(pod).await.map_err(|e| KubeError::Get {
+        kind: "Pod".into(),
+        name: format!("{ns}/{pod}"),
+        detail: one_line(&e),
+    })
+}
+
 /// The last `tail` lines of a container; `previous` for the crashed
 /// instance of a crash-looping container.
 pub async fn pod_logs_text(

@@ -119,6 +119,21 @@ pub async fn list_helm_releases(
     Ok(helm_releases(secrets.items.iter().map(|m| &m.metadata)))
 }
 
+/// The uid of job `name` in `ns`; None when it does not exist.
+pub async fn job_uid(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<String>, KubeError> {
+    let api: Api<Job> = Api::namespaced(client.clone(), ns);
+    let job = api.get_opt(name).await.map_err(|e| KubeError::Get {
+        kind: "Job".into(),
+        name: format!("{ns}/{name}"),
+        detail: super::error::one_line(&e),
+    })?;
+    Ok(job.and_then(|j| j.metadata.uid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,20 @@ pub async fn ensure_namespaces(
     Ok(created)
 }
 
+/// Whether namespace `ns` exists and `up` created it (it carries our label).
+pub async fn namespace_is_ours(client: &kube::Client, ns: &str) -> Result<bool, KubeError> {
+    use kube::ResourceExt;
+    let api: Api<Namespace> = Api::all(client.clone());
+    let found = api.get_opt(ns).await.map_err(|e| KubeError::Get {
+        kind: "Namespace".into(),
+        name: ns.to_string(),
+        detail: one_line(&e),
+    })?;
+    Ok(found.is_some_and(|n| {
+        n.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,14 +2,15 @@
 //! uninstalled in reverse dependency order and stale resources deleted while
 //! the cluster is reachable; then the kind cluster and the registry go.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{self, Component};
-use crate::runtime::{RegistrySpec, Runtime};
-use crate::settings::{Settings, Target};
+use crate::runtime::Runtime;
+use crate::settings::{Prompter, Settings, Target};
+use crate::steps::Step;
+use crate::tools::helm::Helm;
 use crate::tools::kind::Kind;
-use crate::tools::runner::CommandRunner;
+use crate::tools::runner::{CommandRunner, SystemRunner};
 use crate::ui::Shell;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,155 +68,332 @@ pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<St
     what
 }
 
-pub struct Down<'a> {
+/// What exists, for the kind target: the cluster (asked of kind when it is
+/// installed, else read from Docker's node containers), the registry, its volume.
+pub async fn find(
+    settings: &Settings,
+    docker: &Runtime,
+    kind: Option<&Kind<'_>>,
+) -> crate::Result<Found> {
+    let spec = settings.registry_spec();
+    let cluster = match kind {
+        Some(k) => k.get_clusters().await?.contains(&settings.cluster),
+        None => !docker
+            .kind_node_containers(&settings.cluster)
+            .await?
+            .is_empty(),
+    };
+    let registry = docker.registry_status(&spec).await?.is_some_and(|s| s.ours);
+    Ok(Found {
+        cluster,
+        registry,
+        volume: docker.volume_exists(&spec.volume).await?,
+    })
+}
+
+/// One action of `down`, in the order they run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownAction {
+    /// Uninstall the releases and delete the stale resources in namespaces
+    /// `up` created; best effort when the cluster is deleted next.
+    UninstallReleases {
+        best_effort: bool,
+    },
+    /// `kind delete cluster`, with the kind binary found; and the cluster's
+    /// saved Cassandra password.
+    DeleteCluster {
+        kind: String,
+    },
+    RemoveRegistry,
+    KeepRegistry,
+}
+
+/// The actions of `down`, pure: `kind` is the kind binary, when installed.
+pub fn actions(
+    settings: &Settings,
+    found: &Found,
+    opts: DownOptions,
+    kind: Option<String>,
+) -> crate::Result<Vec<DownAction>> {
+    let Target::Kind { .. } = settings.target else {
+        return Ok(vec![DownAction::UninstallReleases { best_effort: false }]);
+    };
+    let mut list = Vec::new();
+    if found.cluster {
+        let kind = match kind {
+            Some(k) => k,
+            None => crate::tools::find("kind")?.display().to_string(),
+        };
+        list.push(DownAction::UninstallReleases { best_effort: true });
+        list.push(DownAction::DeleteCluster { kind });
+    }
+    if !opts.keep_registry && (found.registry || (opts.purge && found.volume)) {
+        list.push(DownAction::RemoveRegistry);
+    } else if opts.keep_registry && found.registry {
+        list.push(DownAction::KeepRegistry);
+    }
+    Ok(list)
+}
+
+/// The whole command: what exists, confirmation, then the actions in order.
+pub async fn down(
+    shell: &Shell,
+    settings: &Settings,
+    prompt: &dyn Prompter,
+    yes: bool,
+    opts: DownOptions,
+) -> crate::Result<()> {
+    let _lock = crate::ops::lock::acquire_for(settings, "down")?;
+    crate::ops::guard::ensure_allowed(shell, settings, yes, prompt)?;
+    let runner = SystemRunner;
+    let kind = crate::tools::find("kind")
+        .ok()
+        .map(|p| p.display().to_string());
+    let found = match settings.target {
+        Target::Kind { .. } => {
+            let docker = Runtime::connect().await?;
+            let k = kind.as_ref().map(|p| Kind::new(&runner, p.clone()));
+            find(settings, &docker, k.as_ref()).await?
+        }
+        Target::Context { .. } => Found {
+            cluster: true,
+            ..Default::default()
+        },
+    };
+    // Refuses now, before asking, when kind is needed but not installed.
+    let actions = actions(settings, &found, opts, kind)?;
+    let what = describe(settings, &found, opts);
+    if what.is_empty() {
+        shell.status(format!(
+            "Nothing to remove: no cluster {} and no registry of nvcf-dev's",
+            settings.cluster
+        ));
+        return Ok(());
+    }
+    crate::ops::guard::confirm(
+        shell,
+        yes,
+        prompt,
+        &format!("Remove {}?", what.join(", ")),
+        "down",
+    )?;
+    let mut ctx = DownCtx {
+        shell,
+        settings,
+        runner: &runner,
+        opts,
+    };
+    let steps: Vec<&dyn Step<DownCtx>> = actions.iter().map(|a| a as &dyn Step<DownCtx>).collect();
+    crate::steps::run(&steps, &mut ctx).await
+}
+
+/// What the actions of `down` share.
+pub struct DownCtx<'a> {
     pub shell: &'a Shell,
     pub settings: &'a Settings,
-    pub runner: Arc<dyn CommandRunner>,
+    pub runner: &'a dyn CommandRunner,
     pub opts: DownOptions,
 }
 
-impl Down<'_> {
-    /// What exists, for the kind target.
-    pub async fn find(&self, docker: &Runtime, kind: Option<&Kind<'_>>) -> crate::Result<Found> {
-        let spec = self.spec();
-        let cluster = match kind {
-            Some(k) => k.get_clusters().await?.contains(&self.settings.cluster),
-            None => !docker
-                .kind_node_containers(&self.settings.cluster)
-                .await?
-                .is_empty(),
-        };
-        let registry = docker.registry_status(&spec).await?.is_some_and(|s| s.ours);
-        Ok(Found {
-            cluster,
-            registry,
-            volume: docker.volume_exists(&spec.volume).await?,
-        })
+impl AsRef<Shell> for DownCtx<'_> {
+    fn as_ref(&self) -> &Shell {
+        self.shell
     }
+}
 
-    fn spec(&self) -> RegistrySpec {
-        self.settings.registry_spec()
-    }
+/// When the cluster is deleted next, cleaning it is a courtesy: bounded.
+const BEST_EFFORT: Duration = Duration::from_secs(120);
+/// How long the API server gets to answer before `down` gives up on it.
+const REACH_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long each release's uninstall, and its leftovers' deletion, may take.
+const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 
-    /// Uninstalls the releases and deletes stale resources in namespaces we
-    /// created. Best effort when the cluster is about to be deleted anyway.
-    pub async fn clean_releases(&self, best_effort: bool) -> crate::Result<()> {
-        let context = self.settings.kube_context();
-        let step = self
-            .shell
-            .step(format!("Uninstalling Phase 1 releases in {context}"));
-        // When the cluster is deleted next, cleaning it is a courtesy: bound it.
-        let result = if best_effort {
-            tokio::time::timeout(Duration::from_secs(120), self.uninstall_all(&context))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(crate::Error::Usage(
-                        "uninstalling took over 2 minutes".into(),
-                    ))
-                })
-        } else {
-            self.uninstall_all(&context).await
-        };
-        match result {
-            Ok(n) => {
-                step.done_with(n);
-                Ok(())
+#[async_trait::async_trait]
+impl<'a> Step<DownCtx<'a>> for DownAction {
+    fn title(&self, ctx: &DownCtx<'a>) -> String {
+        match self {
+            DownAction::UninstallReleases { .. } => format!(
+                "Uninstalling Phase 1 releases in {}",
+                ctx.settings.kube_context()
+            ),
+            DownAction::DeleteCluster { .. } => {
+                format!("Deleting cluster {}", ctx.settings.cluster)
             }
-            Err(e) if best_effort => {
-                step.done_with("skipped: the cluster is deleted next");
-                tracing::info!("uninstall skipped: {e}");
-                Ok(())
+            DownAction::RemoveRegistry => {
+                format!("Removing local registry {}", ctx.settings.registry_name)
             }
-            Err(e) => {
-                step.fail();
-                Err(e)
+            DownAction::KeepRegistry => {
+                format!("Keeping registry {}", ctx.settings.registry_name)
             }
         }
     }
 
-    async fn uninstall_all(&self, context: &str) -> crate::Result<String> {
-        let client = tokio::time::timeout(
-            Duration::from_secs(15),
-            crate::k8s::client_for_context(context),
+    /// Removing the registry shows its own line; keeping it is a note.
+    fn has_line(&self) -> bool {
+        matches!(
+            self,
+            DownAction::UninstallReleases { .. } | DownAction::DeleteCluster { .. }
         )
-        .await
-        .map_err(|_| {
-            crate::Error::Usage(format!(
-                "the API server of {context} did not answer within 15s"
-            ))
-        })??;
-        let helm = crate::tools::helm::Helm::detect(self.runner.as_ref()).await?;
-        let helm = helm.with_kube_context(context);
-        let mut removed = 0;
-        for c in uninstall_order() {
-            helm.uninstall(c.release, c.namespace, Duration::from_secs(300))
-                .await?;
-            if namespace_is_ours(&client, c.namespace).await? {
-                removed += crate::k8s::stale::delete_stale(
-                    &client,
-                    c.namespace,
-                    c.release,
-                    Duration::from_secs(300),
-                    false,
-                )
-                .await?
-                .len();
-            }
-        }
-        Ok(format!("{removed} stale resources deleted"))
     }
 
-    pub async fn run(&self, found: &Found) -> crate::Result<()> {
-        match &self.settings.target {
-            Target::Context { .. } => self.clean_releases(false).await,
-            Target::Kind { cluster } => {
-                if found.cluster {
-                    self.clean_releases(true).await?;
-                    let step = self.shell.step(format!("Deleting cluster {cluster}"));
-                    let program = crate::tools::find("kind")?.display().to_string();
-                    Kind::new(self.runner.as_ref(), program)
-                        .delete_cluster(cluster)
-                        .await?;
-                    step.done();
-                    let dir = crate::state::state_dir()?;
-                    crate::state::remove_password(&crate::state::cassandra_password_path(
-                        &dir, cluster,
-                    ))?;
+    async fn execute(&self, ctx: &mut DownCtx<'a>) -> crate::Result<Option<String>> {
+        let s = ctx.settings;
+        match self {
+            DownAction::UninstallReleases { best_effort: false } => {
+                uninstall_all(ctx).await.map(Some)
+            }
+            DownAction::UninstallReleases { best_effort: true } => {
+                match tokio::time::timeout(BEST_EFFORT, uninstall_all(ctx)).await {
+                    Ok(Ok(note)) => Ok(Some(note)),
+                    Ok(Err(e)) => {
+                        tracing::info!("uninstall skipped: {e}");
+                        Ok(Some("skipped: the cluster is deleted next".into()))
+                    }
+                    Err(_) => {
+                        tracing::info!(
+                            "uninstall skipped: it took over {}s",
+                            BEST_EFFORT.as_secs()
+                        );
+                        Ok(Some("skipped: the cluster is deleted next".into()))
+                    }
                 }
-                if !self.opts.keep_registry && (found.registry || (self.opts.purge && found.volume))
-                {
-                    crate::ops::registry::down(self.shell, &self.spec(), self.opts.purge).await?;
-                } else if self.opts.keep_registry && found.registry {
-                    self.shell.status(format!(
-                        " • Keeping registry {} (--keep-registry)",
-                        self.settings.registry_name
-                    ));
-                }
-                Ok(())
+            }
+            DownAction::DeleteCluster { kind } => {
+                Kind::new(ctx.runner, kind.clone())
+                    .delete_cluster(&s.cluster)
+                    .await?;
+                let dir = crate::state::state_dir()?;
+                crate::state::remove_password(&crate::state::cassandra_password_path(
+                    &dir, &s.cluster,
+                ))?;
+                Ok(None)
+            }
+            DownAction::RemoveRegistry => {
+                crate::ops::registry::down(ctx.shell, &s.registry_spec(), ctx.opts.purge).await?;
+                Ok(None)
+            }
+            DownAction::KeepRegistry => {
+                ctx.shell.status(format!(
+                    " • Keeping registry {} (--keep-registry)",
+                    s.registry_name
+                ));
+                Ok(None)
             }
         }
     }
 }
 
-/// Only namespaces `up` created (they carry our label) are cleaned out.
-async fn namespace_is_ours(client: &kube::Client, ns: &str) -> crate::Result<bool> {
-    use kube::ResourceExt;
-    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-    let found = api
-        .get_opt(ns)
+/// Uninstalls the releases, dependents first, and deletes the stale
+/// resources of namespaces `up` created.
+async fn uninstall_all(ctx: &DownCtx<'_>) -> crate::Result<String> {
+    let context = ctx.settings.kube_context();
+    let client = tokio::time::timeout(REACH_TIMEOUT, crate::k8s::client_for_context(&context))
         .await
-        .map_err(|e| crate::Error::Usage(format!("cannot read namespace {ns}: {e}")))?;
-    Ok(found.is_some_and(|n| {
-        n.labels()
-            .get(crate::runtime::OWNER_LABEL)
-            .map(String::as_str)
-            == Some(crate::runtime::OWNER_VALUE)
-    }))
+        .map_err(|_| crate::k8s::KubeError::Timeout {
+            context: context.clone(),
+            secs: REACH_TIMEOUT.as_secs(),
+        })??;
+    let helm = Helm::detect(ctx.runner).await?.with_kube_context(&context);
+    let mut removed = 0;
+    for c in uninstall_order() {
+        helm.uninstall(c.release, c.namespace, UNINSTALL_TIMEOUT)
+            .await?;
+        if crate::k8s::wiring::namespace_is_ours(&client, c.namespace).await? {
+            removed += crate::k8s::stale::delete_stale(
+                &client,
+                c.namespace,
+                c.release,
+                UNINSTALL_TIMEOUT,
+                false,
+            )
+            .await?
+            .len();
+        }
+    }
+    Ok(format!("{removed} stale resources deleted"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(context: Option<&str>) -> Settings {
+        let env = crate::settings::Env::from_pairs([("REPOSITORY", "o/t")]);
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = crate::settings::Context {
+            env: &env,
+            prompt: &crate::settings::NoPrompt,
+            state_dir: Some(dir.path().into()),
+        };
+        let flags = crate::settings::Flags {
+            context: context.map(Into::into),
+            ..Default::default()
+        };
+        crate::settings::resolve(
+            crate::profile::load("dev").unwrap(),
+            "nvcf-dev",
+            &flags,
+            &ctx,
+            crate::settings::Purpose::Plan,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_kind_cluster_is_cleaned_as_a_courtesy_deleted_then_the_registry_goes() {
+        use DownAction::*;
+        let all = Found {
+            cluster: true,
+            registry: true,
+            volume: true,
+        };
+        let kind = Some("/bin/kind".to_string());
+        let s = settings(None);
+        assert_eq!(
+            actions(&s, &all, DownOptions::default(), kind.clone()).unwrap(),
+            [
+                UninstallReleases { best_effort: true },
+                DeleteCluster {
+                    kind: "/bin/kind".into()
+                },
+                RemoveRegistry
+            ]
+        );
+        let keep = DownOptions {
+            keep_registry: true,
+            purge: false,
+        };
+        assert_eq!(
+            actions(&s, &all, keep, kind.clone()).unwrap().last(),
+            Some(&KeepRegistry)
+        );
+        // Only a volume left: removed with --purge, else nothing to do.
+        let volume = Found {
+            volume: true,
+            ..Default::default()
+        };
+        let purge = DownOptions {
+            keep_registry: false,
+            purge: true,
+        };
+        assert_eq!(actions(&s, &volume, purge, None).unwrap(), [RemoveRegistry]);
+        assert!(actions(&s, &volume, DownOptions::default(), None)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn an_existing_context_only_loses_the_releases() {
+        let s = settings(Some("my-eks"));
+        let found = Found {
+            cluster: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            actions(&s, &found, DownOptions::default(), None).unwrap(),
+            [DownAction::UninstallReleases { best_effort: false }]
+        );
+    }
 
     #[test]
     fn dependents_are_uninstalled_first() {

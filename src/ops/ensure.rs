@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
 use crate::model::{Component, ComponentId};
-use crate::ops::install::{self, Installer};
+use crate::ops::install::{self, InstallError, Installer};
 use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::ops::plan::{ComponentPlan, Plan};
 use crate::tools::runner::Stopped;
@@ -110,13 +110,11 @@ impl Installer<'_> {
         &self,
         cp: &ComponentPlan,
         desired: &Desired,
-    ) -> Result<crate::k8s::HealthReport, String> {
+    ) -> Result<crate::k8s::HealthReport, InstallError> {
         let c = cp.component;
         // Recover or reinstall, then install: at most three decisions.
         for _ in 0..3 {
-            let (_, decision) = observe(self.client, c, desired)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (_, decision) = observe(self.client, c, desired).await?;
             let decision = self.with_changed_keys(cp, decision).await;
             self.shell
                 .status(format!(" • {}: {}", c.release, decision.describe()));
@@ -126,7 +124,10 @@ impl Installer<'_> {
                 }
                 Decision::Skip { .. } => return self.verify_only(c).await,
                 Decision::Busy { .. } => {
-                    return Err(format!("{} is {}", c.release, decision.describe()))
+                    return Err(InstallError::Busy {
+                        release: c.release,
+                        state: decision.describe(),
+                    })
                 }
                 Decision::Reinstall { .. }
                 | Decision::Recover {
@@ -142,12 +143,13 @@ impl Installer<'_> {
                         .await
                     {
                         Ok(()) => step.done(),
-                        Err(e) => {
+                        Err(error) => {
                             step.fail();
-                            return Err(format!(
-                                "helm could not uninstall {} ({e}); `nvcf-dev reset {}` removes it and its leftovers",
-                                c.release, c.name
-                            ));
+                            return Err(InstallError::Uninstall {
+                                release: c.release,
+                                component: c.name,
+                                error,
+                            });
                         }
                     }
                 }
@@ -169,21 +171,23 @@ impl Installer<'_> {
                         .await
                     {
                         Ok(()) => step.done(),
-                        Err(e) => {
+                        Err(error) => {
                             step.fail();
-                            return Err(format!(
-                                "helm could not roll {} back to revision {revision} ({e}); `nvcf-dev reset {}` reinstalls it from scratch",
-                                c.release, c.name
-                            ));
+                            return Err(InstallError::Rollback {
+                                release: c.release,
+                                revision,
+                                component: c.name,
+                                error,
+                            });
                         }
                     }
                 }
             }
         }
-        Err(format!(
-            "{} is still not in a state helm can upgrade after recovering it; `nvcf-dev reset {}` reinstalls it from scratch",
-            c.release, c.name
-        ))
+        Err(InstallError::StillStuck {
+            release: c.release,
+            component: c.name,
+        })
     }
 
     /// For a values change, the top-level keys that changed, from the
@@ -212,7 +216,7 @@ impl Installer<'_> {
     }
 
     /// An unchanged release: no helm, its checks only.
-    async fn verify_only(&self, c: &Component) -> Result<crate::k8s::HealthReport, String> {
+    async fn verify_only(&self, c: &Component) -> Result<crate::k8s::HealthReport, InstallError> {
         let started = std::time::Instant::now();
         let step = self
             .shell
@@ -224,16 +228,17 @@ impl Installer<'_> {
             }
             Ok(r) => {
                 step.fail();
-                Err(format!(
-                    "{} is deployed and unchanged but not healthy: {}; `nvcf-dev reset {}` reinstalls it",
-                    c.name,
-                    install::unhealthy_summary(&r),
-                    c.name
-                ))
+                Err(InstallError::UnchangedUnhealthy {
+                    component: c.name,
+                    summary: install::unhealthy_summary(&r),
+                })
             }
-            Err(e) => {
+            Err(why) => {
                 step.fail();
-                Err(format!("{} could not be verified: {e}", c.name))
+                Err(InstallError::UnchangedUnverified {
+                    component: c.name,
+                    why,
+                })
             }
         }
     }
@@ -243,10 +248,8 @@ impl Installer<'_> {
         &self,
         c: &Component,
         desired: &Desired,
-    ) -> Result<(), String> {
-        let records = releases::read(self.client, c.namespace, c.release)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), crate::k8s::KubeError> {
+        let records = releases::read(self.client, c.namespace, c.release).await?;
         let Some(latest) = records
             .iter()
             .filter(|r| r.status == "deployed")
@@ -262,7 +265,6 @@ impl Installer<'_> {
             &desired.labels(),
         )
         .await
-        .map_err(|e| e.to_string())
     }
 }
 

@@ -13,7 +13,94 @@ use crate::ops::plan::{ComponentPlan, Plan};
 use crate::ops::schedule::{self, Outcome};
 use crate::settings::Settings;
 use crate::tools::helm::{Helm, Release};
+use crate::tools::runner::RunError;
 use crate::ui::{format_duration, Shell};
+
+/// Why a component was not brought to its desired state and verified: one
+/// line each, saying what failed, why (from the cluster's own state) and
+/// what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("cannot write the values of {component}: {source}")]
+    Values {
+        component: &'static str,
+        source: std::io::Error,
+    },
+    /// helm refused to render the chart with our values; `why` is helm's
+    /// own `Error:` line.
+    #[error("the {component} chart does not render with these values ({why}); fix the profile's values.{component}, then run the command again")]
+    Render {
+        component: &'static str,
+        why: String,
+    },
+    #[error("{problem}; nothing of {release} was installed")]
+    Unplaceable {
+        problem: String,
+        release: &'static str,
+    },
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    /// `diagnosis` is what the namespace shows, e.g. a pod that cannot pull.
+    #[error("helm could not install {release} ({why}){}; fix it, then run `nvcf-dev up` again", diagnosis.as_ref().map(|d| format!("; {d}")).unwrap_or_default())]
+    Helm {
+        release: &'static str,
+        why: String,
+        diagnosis: Option<String>,
+    },
+    #[error("{component} installed but is not healthy: {summary}")]
+    Unhealthy {
+        component: &'static str,
+        summary: String,
+    },
+    #[error("{component} installed but could not be verified: {why}")]
+    Unverified {
+        component: &'static str,
+        why: VerifyError,
+    },
+    #[error("{component} is deployed and unchanged but not healthy: {summary}; `nvcf-dev reset {component}` reinstalls it")]
+    UnchangedUnhealthy {
+        component: &'static str,
+        summary: String,
+    },
+    #[error("{component} could not be verified: {why}")]
+    UnchangedUnverified {
+        component: &'static str,
+        why: VerifyError,
+    },
+    /// Another helm is changing the release; `state` says which.
+    #[error("{release} is {state}")]
+    Busy {
+        release: &'static str,
+        state: String,
+    },
+    #[error("helm could not uninstall {release} ({error}); `nvcf-dev reset {component}` removes it and its leftovers")]
+    Uninstall {
+        release: &'static str,
+        component: &'static str,
+        error: RunError,
+    },
+    #[error("helm could not roll {release} back to revision {revision} ({error}); `nvcf-dev reset {component}` reinstalls it from scratch")]
+    Rollback {
+        release: &'static str,
+        revision: u32,
+        component: &'static str,
+        error: RunError,
+    },
+    #[error("{release} is still not in a state helm can upgrade after recovering it; `nvcf-dev reset {component}` reinstalls it from scratch")]
+    StillStuck {
+        release: &'static str,
+        component: &'static str,
+    },
+}
+
+/// Why a component's checks gave no report.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    #[error("{component} could not be verified within {secs}s")]
+    Timeout { component: &'static str, secs: u64 },
+}
 
 /// A directory only we can read (0700), removed when dropped: values files
 /// holding secrets live here, never on a command line.
@@ -94,6 +181,46 @@ pub async fn prepare_charts(
     Ok(())
 }
 
+/// The plan with the charts of some components fetched into a private
+/// directory and their values fitted: what an install runs from. The
+/// directory (values files hold secrets) goes when this is dropped.
+pub struct Prepared {
+    pub plan: Plan,
+    dir: tempfile::TempDir,
+}
+
+impl Prepared {
+    /// Prepares `components` of `plan` ([`prepare_charts`]).
+    pub async fn new(
+        plan: &Plan,
+        settings: &Settings,
+        shell: &Shell,
+        components: &[ComponentId],
+    ) -> crate::Result<Prepared> {
+        let dir = private_dir().map_err(crate::Error::TempDir)?;
+        let mut plan = plan.clone();
+        prepare_charts(&mut plan, settings, dir.path(), shell, components).await?;
+        Ok(Prepared { plan, dir })
+    }
+
+    /// An installer of the prepared charts, writing values files here.
+    pub fn installer<'a>(
+        &'a self,
+        shell: &'a Shell,
+        settings: &'a Settings,
+        helm: Helm<'a>,
+        client: &'a kube::Client,
+    ) -> Installer<'a> {
+        Installer {
+            shell,
+            settings,
+            helm,
+            client,
+            values_dir: self.dir.path(),
+        }
+    }
+}
+
 /// What fitting changed (with `-v`) and the profile keys the chart ignores
 /// (always: a key that does nothing is a mistake the user wants to hear of).
 pub fn report_fit(shell: &Shell, component: &str, fitted: &crate::fit::Fitted) {
@@ -122,7 +249,7 @@ pub async fn verify_until_healthy(
     client: &kube::Client,
     c: &Component,
     grace: Duration,
-) -> Result<HealthReport, String> {
+) -> Result<HealthReport, VerifyError> {
     let deadline = Instant::now() + grace;
     let mut pause = Duration::from_secs(2);
     loop {
@@ -130,12 +257,11 @@ pub async fn verify_until_healthy(
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
         let report = match tokio::time::timeout(left, verify(client, c)).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err(format!(
-                "{} could not be verified within {}s",
-                c.name,
-                grace.as_secs()
-            )),
+            Ok(r) => r.map_err(VerifyError::from),
+            Err(_) => Err(VerifyError::Timeout {
+                component: c.name,
+                secs: grace.as_secs(),
+            }),
         };
         let healthy = matches!(&report, Ok(r) if r.healthy());
         if healthy || Instant::now() + pause > deadline {
@@ -194,7 +320,7 @@ pub struct Installer<'a> {
 impl Installer<'_> {
     /// Installs and verifies one component. The error is one line: what
     /// failed, and why, from the cluster's own state.
-    pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, String> {
+    pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, InstallError> {
         self.install_with(cp, None).await
     }
 
@@ -205,7 +331,7 @@ impl Installer<'_> {
         &self,
         cp: &ComponentPlan,
         desired: Option<&crate::ops::lifecycle::Desired>,
-    ) -> Result<HealthReport, String> {
+    ) -> Result<HealthReport, InstallError> {
         let c = cp.component;
         let desired = desired
             .cloned()
@@ -215,8 +341,12 @@ impl Installer<'_> {
             "Installing {} ({} in {})",
             c.name, c.release, c.namespace
         ));
-        let file = write_values(self.values_dir, c.name, &cp.values)
-            .map_err(|e| format!("cannot write the values of {}: {e}", c.name))?;
+        let file = write_values(self.values_dir, c.name, &cp.values).map_err(|source| {
+            InstallError::Values {
+                component: c.name,
+                source,
+            }
+        })?;
         let release = cp.release(self.settings, file);
         if let Err(e) = self.check_placement(cp, &release).await {
             step.fail();
@@ -253,7 +383,7 @@ impl Installer<'_> {
         }
         if let Err(e) = helm_result {
             step.fail();
-            let helm_says = e.why().unwrap_or_else(|| e.to_string());
+            let why = e.why().unwrap_or_else(|| e.to_string());
             let diagnosis = match crate::k8s::progress::wait_ready(
                 self.client,
                 c.namespace,
@@ -264,11 +394,15 @@ impl Installer<'_> {
             .await
             {
                 Err(KubeError::NotReady { diagnosis, .. }) if !diagnosis.is_empty() => {
-                    format!("; {diagnosis}")
+                    Some(diagnosis)
                 }
-                _ => String::new(),
+                _ => None,
             };
-            return Err(format!("helm could not install {} ({helm_says}){diagnosis}; fix it, then run `nvcf-dev up` again", c.release));
+            return Err(InstallError::Helm {
+                release: c.release,
+                why,
+                diagnosis,
+            });
         }
         let report = verify_until_healthy(self.client, c, VERIFY_GRACE).await;
         match report {
@@ -278,18 +412,17 @@ impl Installer<'_> {
             }
             Ok(r) => {
                 step.fail();
-                Err(format!(
-                    "{} installed but is not healthy: {}",
-                    c.name,
-                    unhealthy_summary(&r)
-                ))
+                Err(InstallError::Unhealthy {
+                    component: c.name,
+                    summary: unhealthy_summary(&r),
+                })
             }
-            Err(e) => {
+            Err(why) => {
                 step.fail();
-                Err(format!(
-                    "{} installed but could not be verified: {e}",
-                    c.name
-                ))
+                Err(InstallError::Unverified {
+                    component: c.name,
+                    why,
+                })
             }
         }
     }
@@ -298,7 +431,11 @@ impl Installer<'_> {
     /// the cluster's nodes: a chart that refuses its values (helm's own
     /// `Error:` line), or pods that could never be scheduled, fail here in
     /// seconds rather than after helm's wait.
-    async fn check_placement(&self, cp: &ComponentPlan, release: &Release) -> Result<(), String> {
+    async fn check_placement(
+        &self,
+        cp: &ComponentPlan,
+        release: &Release,
+    ) -> Result<(), InstallError> {
         let c = cp.component;
         let rendered = self
             .helm
@@ -311,13 +448,17 @@ impl Installer<'_> {
                 release.plain_http,
             )
             .await
-            .map_err(|e| crate::Error::render(c.name, &e).to_string())?;
-        let nodes = crate::k8s::placement::nodes(self.client)
-            .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| InstallError::Render {
+                component: c.name,
+                why: e.why().unwrap_or_else(|| e.to_string()),
+            })?;
+        let nodes = crate::k8s::placement::nodes(self.client).await?;
         let workloads = crate::k8s::placement::workloads(&rendered);
         match crate::k8s::placement::unplaceable(c.name, &workloads, &nodes).first() {
-            Some(problem) => Err(format!("{problem}; nothing of {} was installed", c.release)),
+            Some(problem) => Err(InstallError::Unplaceable {
+                problem: problem.to_string(),
+                release: c.release,
+            }),
             None => Ok(()),
         }
     }
@@ -329,7 +470,7 @@ impl Installer<'_> {
         &self,
         plan: &Plan,
         desired: &std::collections::BTreeMap<ComponentId, crate::ops::lifecycle::Desired>,
-    ) -> Vec<(ComponentId, Outcome<String>)> {
+    ) -> Vec<(ComponentId, Outcome<InstallError>)> {
         schedule::run(
             &plan.components,
             |cp| cp.component.id,

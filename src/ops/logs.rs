@@ -8,10 +8,7 @@
 //! not exist (yet) is a note on stderr, not a failure.
 
 use futures::StreamExt;
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
-use kube::Api;
 use serde::Serialize;
 
 use crate::k8s::logs::{pod_logs, pod_logs_text, LogSource};
@@ -94,9 +91,7 @@ pub struct LogEntry {
 
 /// The whole command: reach the cluster (bounded), then [`show`].
 pub async fn logs(shell: &Shell, context: &str, opts: &LogsOptions) -> crate::Result<()> {
-    let (client, _version) = crate::ops::status::reach(context)
-        .await
-        .map_err(crate::Error::Usage)?;
+    let (client, _version) = crate::ops::status::reach(context).await?;
     show(shell, &client, opts).await
 }
 
@@ -107,36 +102,16 @@ pub async fn find_targets(
     c: &Component,
 ) -> crate::Result<(Vec<LogTarget>, Vec<String>)> {
     let ns = c.namespace;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
-    let read_err = |what: String, e: kube::Error| {
-        crate::Error::Usage(format!(
-            "cannot read {what} in {ns}: {}",
-            e.to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        ))
-    };
     let mut targets = Vec::new();
     let mut notes = Vec::new();
     for source in c.logs {
         match source {
             LogSource::Job(job) => {
-                let found = jobs
-                    .get_opt(job)
-                    .await
-                    .map_err(|e| read_err(format!("job/{job}"), e))?;
-                if found.is_none() {
+                if !crate::k8s::logs::job_exists(client, ns, job).await? {
                     notes.push(format!("job/{job} does not exist in {ns} (yet)"));
                     continue;
                 }
-                let mut list = pods
-                    .list(&ListParams::default().labels(&format!("job-name={job}")))
-                    .await
-                    .map_err(|e| read_err(format!("the pods of job/{job}"), e))?
-                    .items;
-                list.sort_by_key(|p| p.metadata.name.clone());
+                let list = crate::k8s::logs::job_pods(client, ns, job).await?;
                 if list.is_empty() {
                     notes.push(format!("job/{job} has no pods left in {ns}"));
                 }
@@ -155,10 +130,7 @@ pub async fn find_targets(
                 }
             }
             LogSource::Pod { pod, container } => {
-                let found = pods
-                    .get_opt(pod)
-                    .await
-                    .map_err(|e| read_err(format!("pod/{pod}"), e))?;
+                let found = crate::k8s::logs::get_pod(client, ns, pod).await?;
                 match found.as_ref().and_then(|p| pick_container(p, *container)) {
                     Some(container) => targets.push(LogTarget {
                         source: format!("pod/{pod}"),

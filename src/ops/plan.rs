@@ -65,6 +65,36 @@ impl Plan {
     }
 }
 
+/// `nvcf-dev plan`: the plan, the helm commands in the installed helm's
+/// form, and, when the cluster answers, what `up` would do with each release.
+pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
+    let plan = build(settings)?;
+    if let crate::settings::Target::Kind { .. } = settings.target {
+        // `up` would fail at creating the cluster: so does its dry run.
+        settings.profile.kind_config()?;
+    }
+    let runner = crate::tools::runner::SystemRunner;
+    let helm_major = helm::Helm::detect(&runner)
+        .await
+        .ok()
+        .map(|h| h.version().major);
+    let releases = crate::ops::ensure::plan_decisions(settings, &plan).await;
+    if shell.is_json() {
+        let mut doc = serde_json::to_value(document(&plan, settings))
+            .map_err(|e| crate::Error::Internal(format!("the plan is not JSON: {e}")))?;
+        if let Some(r) = &releases {
+            doc["releases"] = serde_json::to_value(r).unwrap_or_default();
+        }
+        shell.json(&doc);
+        return Ok(());
+    }
+    print(shell, &plan, settings, helm_major);
+    if let Some(r) = &releases {
+        crate::ops::ensure::print_decisions(shell, settings, r);
+    }
+    Ok(())
+}
+
 /// Builds the plan: the install stages and each component's merged values.
 pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
     let stages = model::phase1_stages();

@@ -18,15 +18,15 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::batch::v1::Job;
 use serde::Serialize;
 
 use crate::k8s::stale::ResourceRef;
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
-use crate::ops::install::{self, Installer};
-use crate::ops::plan::ComponentPlan;
+use crate::ops::install::{self, InstallError, Installer, Prepared};
+use crate::ops::plan::{ComponentPlan, Plan};
 use crate::settings::{Prompter, Settings};
+use crate::steps::Step;
 use crate::tools::helm::Helm;
 use crate::ui::Shell;
 
@@ -141,13 +141,25 @@ pub struct ResetReport {
     pub healthy: bool,
 }
 
-/// The whole command: guard, confirmation, then [`execute`]; prints the result.
+/// The whole command: guard, confirmation, then [`execute`] (or
+/// [`dry_run`]); prints the result.
 pub async fn reset(
     shell: &Shell,
-    settings: &Settings,
+    mut settings: Settings,
     prompt: &dyn Prompter,
     opts: &ResetOptions,
 ) -> crate::Result<()> {
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
+    };
+    if !opts.dry_run && !opts.no_reinstall {
+        // A reset reinstalls what was mirrored: `latest` is the newest there.
+        let local = settings.image_registry();
+        crate::ops::chart_versions::resolve_latest(&mut settings, shell, &local).await?;
+    }
+    let settings = &settings;
     let c = opts.component;
     let context = settings.kube_context();
     if !opts.dry_run {
@@ -160,38 +172,32 @@ pub async fn reset(
             &format!("reset {}", c.name),
         )?;
     }
-    let (client, _version) = crate::ops::status::reach(&context)
-        .await
-        .map_err(crate::Error::Usage)?;
-    let runner = crate::tools::runner::SystemRunner;
-    let helm = if opts.dry_run {
-        None
-    } else {
-        Some(Helm::detect(&runner).await?.with_kube_context(&context))
-    };
+    let (client, _version) = crate::ops::status::reach(&context).await?;
     let mut report = ResetReport::default();
-    let result = execute(shell, settings, &client, helm, opts, &mut report).await;
+    let result = if opts.dry_run {
+        dry_run(settings, &client, opts, &mut report).await
+    } else {
+        let runner = crate::tools::runner::SystemRunner;
+        let helm = Helm::detect(&runner).await?.with_kube_context(&context);
+        execute(shell, settings, &client, helm, opts, &mut report).await
+    };
     print(shell, &report);
     result
 }
 
-/// Runs the plan against `client` (helm only when not a dry run), filling
-/// `report` as it goes, so a failure still reports what was done.
-pub async fn execute(
-    shell: &Shell,
+/// The report before anything is done: the plan and the release as found.
+async fn begin(
     settings: &Settings,
     client: &kube::Client,
-    helm: Option<Helm<'_>>,
     opts: &ResetOptions,
     report: &mut ResetReport,
 ) -> crate::Result<()> {
     let c = opts.component;
-    let plan = reset_plan(c, opts.no_reinstall);
     *report = ResetReport {
         component: c.name.into(),
         context: settings.kube_context(),
         dry_run: opts.dry_run,
-        plan: plan.clone(),
+        plan: reset_plan(c, opts.no_reinstall),
         release: ReleaseReport {
             name: c.release.into(),
             namespace: c.namespace.into(),
@@ -204,29 +210,54 @@ pub async fn execute(
         report.release.status = Some(r.status.clone());
         report.release.revision = Some(r.revision);
     }
-    if opts.dry_run {
-        for action in &plan {
-            if let ResetAction::DeleteStale { namespace, release } = action {
-                report.deleted.extend(
-                    crate::k8s::stale::delete_stale(
-                        client,
-                        namespace,
-                        release,
-                        DELETE_TIMEOUT,
-                        true,
-                    )
-                    .await?,
-                );
-            }
-        }
-        return Ok(());
+    Ok(())
+}
+
+/// `--dry-run`: fills `report` with what the plan would delete; no helm,
+/// nothing changed.
+pub async fn dry_run(
+    settings: &Settings,
+    client: &kube::Client,
+    opts: &ResetOptions,
+    report: &mut ResetReport,
+) -> crate::Result<()> {
+    begin(settings, client, opts, report).await?;
+    let c = opts.component;
+    report.deleted =
+        crate::k8s::stale::delete_stale(client, c.namespace, c.release, DELETE_TIMEOUT, true)
+            .await?;
+    Ok(())
+}
+
+/// What the actions of a reset share.
+pub struct ResetCtx<'a> {
+    pub installer: Installer<'a>,
+    /// The plan with the charts to reinstall fetched.
+    pub plan: &'a Plan,
+    /// The component reset.
+    pub reset: &'static Component,
+    pub report: ResetReport,
+}
+
+impl AsRef<Shell> for ResetCtx<'_> {
+    fn as_ref(&self) -> &Shell {
+        self.installer.shell
     }
-    let helm = helm
-        .ok_or_else(|| crate::Error::Usage("internal: reset needs helm unless --dry-run".into()))?;
-    let mut build = crate::ops::plan::build(settings)?;
-    let dir = install::private_dir().map_err(|e| {
-        crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
-    })?;
+}
+
+/// Runs the plan's actions in order against `client`, filling `report` as
+/// it goes, so a failure still reports what was done.
+pub async fn execute(
+    shell: &Shell,
+    settings: &Settings,
+    client: &kube::Client,
+    helm: Helm<'_>,
+    opts: &ResetOptions,
+    report: &mut ResetReport,
+) -> crate::Result<()> {
+    begin(settings, client, opts, report).await?;
+    let c = opts.component;
+    let plan = report.plan.clone();
     let reinstalled: Vec<ComponentId> = plan
         .iter()
         .filter_map(|a| match a {
@@ -234,119 +265,23 @@ pub async fn execute(
             _ => None,
         })
         .collect();
-    install::prepare_charts(&mut build, settings, dir.path(), shell, &reinstalled).await?;
-    let installer = Installer {
-        shell,
+    let prepared = Prepared::new(
+        &crate::ops::plan::build(settings)?,
         settings,
-        helm,
-        client,
-        values_dir: dir.path(),
+        shell,
+        &reinstalled,
+    )
+    .await?;
+    let mut ctx = ResetCtx {
+        installer: prepared.installer(shell, settings, helm, client),
+        plan: &prepared.plan,
+        reset: c,
+        report: std::mem::take(report),
     };
-    for action in &plan {
-        match action {
-            ResetAction::Uninstall { release, namespace } => {
-                let step = shell.step(format!("Uninstalling {release} in {namespace}"));
-                match installer
-                    .helm
-                    .uninstall(release, namespace, UNINSTALL_TIMEOUT)
-                    .await
-                {
-                    Ok(()) => {
-                        report.release.uninstalled = report.release.status.is_some();
-                        if report.release.uninstalled {
-                            step.done();
-                        } else {
-                            step.done_with("not installed");
-                        }
-                    }
-                    Err(e) => {
-                        step.fail();
-                        return Err(e.into());
-                    }
-                }
-            }
-            ResetAction::DeleteStale { namespace, release } => {
-                let step = shell.step(format!(
-                    "Deleting stale resources in {namespace} and waiting until they are gone"
-                ));
-                match crate::k8s::stale::delete_stale(
-                    client,
-                    namespace,
-                    release,
-                    DELETE_TIMEOUT,
-                    false,
-                )
-                .await
-                {
-                    Ok(gone) => {
-                        step.done_with(format!("{} deleted", gone.len()));
-                        for r in &gone {
-                            shell.status(format!("   deleted {r}"));
-                        }
-                        report.deleted.extend(gone);
-                    }
-                    Err(e) => {
-                        step.fail();
-                        return Err(e.into());
-                    }
-                }
-            }
-            ResetAction::Reinstall { component } => {
-                let cp = planned(&build, *component)?;
-                let result = installer.install(cp).await;
-                record(report, *component, result)?;
-            }
-            ResetAction::RerunMigrations { component } => {
-                let d = component.component();
-                if !release_exists(client, d).await? {
-                    shell.status(format!(
-                        " • {} is not installed: no migrations to re-run",
-                        d.name
-                    ));
-                    continue;
-                }
-                shell.status(format!(
-                    " • {}'s migrations copy {}'s secrets: upgrading {} to run them again",
-                    d.name, c.name, d.release
-                ));
-                let job = d.migrations_job;
-                let before = job_uid(client, d.namespace, job).await;
-                let result = installer.install(planned(&build, *component)?).await;
-                let after = job_uid(client, d.namespace, job).await;
-                report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
-                if let (Some(false), Some(job)) = (report.migrations_rerun, job) {
-                    shell.warn(format!(
-                        "the upgrade of {} did not run job {job} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
-                        d.release, d.name, c.name, d.name
-                    ));
-                }
-                record(report, *component, result)?;
-            }
-            ResetAction::Verify { component } => {
-                if report
-                    .health
-                    .iter()
-                    .any(|h| h.component == component.as_str())
-                {
-                    continue; // the install just verified it
-                }
-                let d = component.component();
-                let h = match install::verify(client, d).await {
-                    Ok(h) => h,
-                    Err(e) => HealthReport {
-                        component: d.name.into(),
-                        checks: vec![crate::k8s::Check {
-                            name: "reachable".into(),
-                            ok: false,
-                            detail: e.to_string(),
-                        }],
-                    },
-                };
-                report.health.push(h);
-            }
-        }
-    }
-    drop(dir);
+    let actions: Vec<&dyn Step<ResetCtx>> = plan.iter().map(|a| a as &dyn Step<ResetCtx>).collect();
+    let result = crate::steps::run(&actions, &mut ctx).await;
+    *report = ctx.report;
+    result?;
     report.healthy = report.health.iter().all(HealthReport::healthy);
     if let Some(bad) = report.health.iter().find(|h| !h.healthy()) {
         return Err(crate::Error::ChecksFailed(format!(
@@ -378,27 +313,146 @@ pub async fn execute(
     Ok(())
 }
 
+#[async_trait::async_trait]
+impl<'a> Step<ResetCtx<'a>> for ResetAction {
+    fn title(&self, _: &ResetCtx<'a>) -> String {
+        match self {
+            ResetAction::Uninstall { release, namespace } => {
+                format!("Uninstalling {release} in {namespace}")
+            }
+            ResetAction::DeleteStale { namespace, .. } => {
+                format!("Deleting stale resources in {namespace} and waiting until they are gone")
+            }
+            ResetAction::Reinstall { component } => format!("Reinstalling {component}"),
+            ResetAction::RerunMigrations { component } => {
+                format!("Re-running {component}'s migrations")
+            }
+            ResetAction::Verify { component } => format!("Verifying {component}"),
+        }
+    }
+
+    /// The reinstall and verification show the installer's own lines.
+    fn has_line(&self) -> bool {
+        matches!(
+            self,
+            ResetAction::Uninstall { .. } | ResetAction::DeleteStale { .. }
+        )
+    }
+
+    async fn execute(&self, ctx: &mut ResetCtx<'a>) -> crate::Result<Option<String>> {
+        let client = ctx.installer.client;
+        let shell = ctx.installer.shell;
+        match self {
+            ResetAction::Uninstall { release, namespace } => {
+                ctx.installer
+                    .helm
+                    .uninstall(release, namespace, UNINSTALL_TIMEOUT)
+                    .await?;
+                ctx.report.release.uninstalled = ctx.report.release.status.is_some();
+                Ok((!ctx.report.release.uninstalled).then(|| "not installed".into()))
+            }
+            ResetAction::DeleteStale { namespace, release } => {
+                let gone = crate::k8s::stale::delete_stale(
+                    client,
+                    namespace,
+                    release,
+                    DELETE_TIMEOUT,
+                    false,
+                )
+                .await?;
+                for r in &gone {
+                    shell.status(format!("   deleted {r}"));
+                }
+                let note = format!("{} deleted", gone.len());
+                ctx.report.deleted.extend(gone);
+                Ok(Some(note))
+            }
+            ResetAction::Reinstall { component } => {
+                let result = ctx.installer.install(planned(ctx.plan, *component)?).await;
+                record(&mut ctx.report, *component, result)?;
+                Ok(None)
+            }
+            ResetAction::RerunMigrations { component } => {
+                let d = component.component();
+                let c = ctx.reset;
+                if !release_exists(client, d).await? {
+                    shell.status(format!(
+                        " • {} is not installed: no migrations to re-run",
+                        d.name
+                    ));
+                    return Ok(None);
+                }
+                shell.status(format!(
+                    " • {}'s migrations copy {}'s secrets: upgrading {} to run them again",
+                    d.name, c.name, d.release
+                ));
+                let job_uid = |job| async move {
+                    match job {
+                        Some(job) => crate::k8s::status::job_uid(client, d.namespace, job)
+                            .await
+                            .ok()
+                            .flatten(),
+                        None => None,
+                    }
+                };
+                let before = job_uid(d.migrations_job).await;
+                let result = ctx.installer.install(planned(ctx.plan, *component)?).await;
+                let after = job_uid(d.migrations_job).await;
+                ctx.report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
+                if let (Some(false), Some(job)) = (ctx.report.migrations_rerun, d.migrations_job) {
+                    shell.warn(format!(
+                        "the upgrade of {} did not run job {job} again (the chart runs it on install only), so {} may hold {}'s old secrets; `nvcf-dev reset {} --yes` runs it from scratch",
+                        d.release, d.name, c.name, d.name
+                    ));
+                }
+                record(&mut ctx.report, *component, result)?;
+                Ok(None)
+            }
+            ResetAction::Verify { component } => {
+                if ctx
+                    .report
+                    .health
+                    .iter()
+                    .any(|h| h.component == component.as_str())
+                {
+                    return Ok(None); // the install just verified it
+                }
+                let d = component.component();
+                let h = match install::verify(client, d).await {
+                    Ok(h) => h,
+                    Err(e) => HealthReport {
+                        component: d.name.into(),
+                        checks: vec![crate::k8s::Check {
+                            name: "reachable".into(),
+                            ok: false,
+                            detail: e.to_string(),
+                        }],
+                    },
+                };
+                ctx.report.health.push(h);
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// The plan of a component `build` made: it plans every component.
-fn planned(build: &crate::ops::plan::Plan, id: ComponentId) -> crate::Result<&ComponentPlan> {
+fn planned(build: &Plan, id: ComponentId) -> crate::Result<&ComponentPlan> {
     build
         .component(id)
-        .ok_or_else(|| crate::Error::Usage(format!("internal: {id} is not planned")))
+        .ok_or_else(|| crate::Error::Internal(format!("{id} is not planned")))
 }
 
 /// Records an install's outcome; a failed one still leaves its error.
 fn record(
     report: &mut ResetReport,
     component: ComponentId,
-    result: Result<HealthReport, String>,
+    result: Result<HealthReport, InstallError>,
 ) -> crate::Result<()> {
-    match result {
-        Ok(h) => {
-            report.reinstalled.push(component.to_string());
-            report.health.push(h);
-            Ok(())
-        }
-        Err(e) => Err(crate::Error::ChecksFailed(e)),
-    }
+    let h = result?;
+    report.reinstalled.push(component.to_string());
+    report.health.push(h);
+    Ok(())
 }
 
 /// Pure: did the upgrade create the migration job anew? Its uid changes when
@@ -410,15 +464,6 @@ pub fn migrations_rerun(before: Option<&str>, after: Option<&str>) -> Option<boo
         (Some(b), Some(a)) => Some(a != b),
         (None, Some(_)) => Some(true),
     }
-}
-
-async fn job_uid(client: &kube::Client, ns: &str, name: Option<&str>) -> Option<String> {
-    let api: kube::Api<Job> = kube::Api::namespaced(client.clone(), ns);
-    api.get_opt(name?)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|j| j.metadata.uid)
 }
 
 async fn release_exists(client: &kube::Client, c: &Component) -> crate::Result<bool> {

@@ -63,6 +63,13 @@ impl StatusReport {
     }
 }
 
+/// `nvcf-dev status`: gathers, prints, and fails when anything is unhealthy.
+pub async fn status(shell: &Shell, settings: &Settings) -> crate::Result<()> {
+    let report = gather(settings).await?;
+    print(shell, &report);
+    verdict(&report)
+}
+
 /// Gathers the whole status. An unreachable cluster is reported, not raised.
 pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let context = settings.kube_context();
@@ -93,7 +100,7 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
             client
         }
         Err(e) => {
-            report.error = Some(e);
+            report.error = Some(e.to_string());
             return Ok(report);
         }
     };
@@ -142,25 +149,9 @@ fn component_status(
     }
 }
 
-/// A client for `context` and the server's version, or why not, within [`REACH_TIMEOUT`].
-pub async fn reach(context: &str) -> Result<(kube::Client, String), String> {
-    let attempt = async {
-        let client = crate::k8s::client_for_context(context)
-            .await
-            .map_err(|e| e.to_string())?;
-        let v = client
-            .apiserver_version()
-            .await
-            .map_err(|e| format!("the API server of {context} does not answer: {e}"))?;
-        Ok::<_, String>((client, v.git_version))
-    };
-    match tokio::time::timeout(REACH_TIMEOUT, attempt).await {
-        Ok(r) => r,
-        Err(_) => Err(format!(
-            "the API server of {context} did not answer within {}s",
-            REACH_TIMEOUT.as_secs()
-        )),
-    }
+/// A client for `context` and the server's version, within [`REACH_TIMEOUT`].
+pub async fn reach(context: &str) -> Result<(kube::Client, String), crate::k8s::KubeError> {
+    crate::k8s::client::reach(context, REACH_TIMEOUT).await
 }
 
 pub fn print(shell: &Shell, r: &StatusReport) {

@@ -1,57 +1,74 @@
-//! The kind cluster: reused when it exists and its nodes run, created from
-//! the profile's kind config (piped on stdin) otherwise. Then the kubeconfig
-//! context `kind-<name>` is set and a kube client made for it.
+//! The cluster step, which makes the kube client the later steps use: the
+//! kind cluster, reused when it exists and its nodes run, created from the
+//! profile's kind config (piped on stdin) otherwise, then the kubeconfig
+//! context `kind-<name>` set; or, with `--context`, an existing cluster.
 
 use async_trait::async_trait;
 
-use super::{Ctx, Step};
+use super::{wiring::WiringError, Ctx};
+use crate::runtime::Runtime;
 use crate::tools::kind::Kind;
 
-pub struct KindCluster;
+/// Why the cluster cannot be used; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("kind knows cluster `{cluster}` but none of its node containers exist: run `nvcf-dev down` (or `kind delete cluster --name {cluster}`), then `nvcf-dev up` again")]
+    NodesGone { cluster: String },
+    #[error("cluster `{cluster}` exists but its node containers are stopped (after a reboot?): run `docker start {}`, then `nvcf-dev up` again", .nodes.join(" "))]
+    NodesStopped { cluster: String, nodes: Vec<String> },
+    #[error("kind config {file}: {error}")]
+    KindConfig { file: String, error: WiringError },
+    #[error("cannot reach the API server of context {context}: {detail}; check the context with `kubectl --context {context} get nodes`")]
+    Unreachable { context: String, detail: String },
+}
+
+/// A step that reaches the cluster: the client it returns is what the
+/// steps after it run with.
+#[async_trait]
+pub trait Connect: Send + Sync {
+    fn title(&self, ctx: &Ctx) -> String;
+    /// The client, and a note for the status line.
+    async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)>;
+}
+
+pub struct KindCluster {
+    pub docker: Runtime,
+    /// The kind binary.
+    pub kind: String,
+}
 
 #[async_trait]
-impl Step for KindCluster {
+impl Connect for KindCluster {
     fn title(&self, ctx: &Ctx) -> String {
         format!("Creating cluster {}", ctx.settings.cluster)
     }
 
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
+    async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
         let cluster = ctx.settings.cluster.clone();
-        let program = ctx
-            .found
-            .kind_program
-            .clone()
-            .unwrap_or_else(|| "kind".into());
-        let kind = Kind::new(ctx.runner.as_ref(), program);
+        let kind = Kind::new(ctx.runner.as_ref(), self.kind.clone());
         let exists = kind.get_clusters().await?.contains(&cluster);
         let note = if exists {
             // A cluster whose node containers are gone (e.g. Docker was
             // reset) cannot be reused: say so rather than fail later.
-            let nodes = ctx.docker()?.kind_node_containers(&cluster).await?;
-            if nodes.is_empty() {
-                return Err(crate::Error::Usage(format!(
-                    "kind knows cluster `{cluster}` but none of its node containers exist: run `nvcf-dev down` (or `kind delete cluster --name {cluster}`), then `nvcf-dev up` again"
-                )));
+            if self.docker.kind_node_containers(&cluster).await?.is_empty() {
+                return Err(ClusterError::NodesGone { cluster }.into());
             }
-            let stopped = ctx.docker()?.stopped_kind_nodes(&cluster).await?;
-            if !stopped.is_empty() {
-                return Err(crate::Error::Usage(format!(
-                    "cluster `{cluster}` exists but its node containers are stopped (after a reboot?): run `docker start {}`, then `nvcf-dev up` again",
-                    stopped.join(" ")
-                )));
+            let nodes = self.docker.stopped_kind_nodes(&cluster).await?;
+            if !nodes.is_empty() {
+                return Err(ClusterError::NodesStopped { cluster, nodes }.into());
             }
-            "reused".to_string()
+            "reused"
         } else {
-            let (template, source) = ctx.settings.profile.kind_config()?;
-            let config = crate::steps::wiring::kind_config(&template, &cluster)
-                .map_err(|e| crate::Error::Usage(format!("kind config {source}: {e}")))?;
+            let (template, file) = ctx.settings.profile.kind_config()?;
+            let config = super::wiring::kind_config(&template, &cluster)
+                .map_err(|error| ClusterError::KindConfig { file, error })?;
             kind.create_cluster(&cluster, &config).await?;
-            "created".to_string()
+            "created"
         };
         kind.export_kubeconfig(&cluster).await?;
         let context = crate::k8s::kind_context(&cluster);
-        ctx.found.kube = Some(crate::k8s::client_for_context(&context).await?);
-        Ok(Some(format!("{note}, context {context}")))
+        let client = crate::k8s::client_for_context(&context).await?;
+        Ok((client, format!("{note}, context {context}")))
     }
 }
 
@@ -59,18 +76,21 @@ impl Step for KindCluster {
 pub struct ExistingCluster;
 
 #[async_trait]
-impl Step for ExistingCluster {
+impl Connect for ExistingCluster {
     fn title(&self, ctx: &Ctx) -> String {
         format!("Connecting to context {}", ctx.settings.kube_context())
     }
 
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
-        let client = crate::k8s::client_for_context(&ctx.settings.kube_context()).await?;
+    async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
+        let context = ctx.settings.kube_context();
+        let client = crate::k8s::client_for_context(&context).await?;
         let version = client
             .apiserver_version()
             .await
-            .map_err(|e| crate::Error::Usage(format!("cannot reach the API server of context {}: {e}; check the context with `kubectl --context {} get nodes`", ctx.settings.kube_context(), ctx.settings.kube_context())))?;
-        ctx.found.kube = Some(client);
-        Ok(Some(format!("Kubernetes {}", version.git_version)))
+            .map_err(|e| ClusterError::Unreachable {
+                context: context.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok((client, format!("Kubernetes {}", version.git_version)))
     }
 }

@@ -5,7 +5,8 @@
 
 use async_trait::async_trait;
 
-use super::{Ctx, Step};
+use super::{OnCluster, Step};
+use crate::runtime::Runtime;
 use crate::steps::wiring;
 
 /// kind puts its nodes on this Docker network.
@@ -21,59 +22,72 @@ pub fn kind_network(env_value: Option<&str>) -> String {
         .to_string()
 }
 
-pub struct ConnectRegistry;
+pub struct ConnectRegistry {
+    pub docker: Runtime,
+}
 
 #[async_trait]
-impl Step for ConnectRegistry {
-    fn title(&self, _: &Ctx) -> String {
+impl Step<OnCluster> for ConnectRegistry {
+    fn title(&self, _: &OnCluster) -> String {
         "Connecting the cluster to the local registry".into()
     }
 
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
-        let docker = ctx.docker()?;
-        let nodes = docker.kind_node_containers(&s.cluster).await?;
         let files = wiring::hosts_files(&s.upstream_registry, &s.registry_name, s.registry_port);
-        for node in &nodes {
-            for (dir, contents) in &files {
-                docker
-                    .write_file(node, &format!("{dir}/hosts.toml"), contents.as_bytes())
-                    .await?;
-            }
-        }
+        let nodes = write_hosts_files(&self.docker, &s.cluster, &files).await?;
         let network = kind_network(
             std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK")
                 .ok()
                 .as_deref(),
         );
-        docker.connect_network(&s.registry_name, &network).await?;
+        self.docker
+            .connect_network(&s.registry_name, &network)
+            .await?;
         crate::k8s::wiring::apply_local_registry_configmap(
-            ctx.kube()?,
+            &ctx.kube,
             &format!("localhost:{}", s.registry_port),
         )
         .await?;
         Ok(Some(format!(
-            "{} node{}",
-            nodes.len(),
-            if nodes.len() == 1 { "" } else { "s" }
+            "{nodes} node{}",
+            if nodes == 1 { "" } else { "s" }
         )))
     }
+}
+
+/// Writes each (directory, contents) of `files` as `<directory>/hosts.toml`
+/// on every node of `cluster`; how many nodes there are.
+pub async fn write_hosts_files(
+    docker: &Runtime,
+    cluster: &str,
+    files: &[(String, String)],
+) -> crate::Result<usize> {
+    let nodes = docker.kind_node_containers(cluster).await?;
+    for node in &nodes {
+        for (dir, contents) in files {
+            docker
+                .write_file(node, &format!("{dir}/hosts.toml"), contents.as_bytes())
+                .await?;
+        }
+    }
+    Ok(nodes.len())
 }
 
 pub struct Namespaces;
 
 #[async_trait]
-impl Step for Namespaces {
-    fn title(&self, _: &Ctx) -> String {
+impl Step<OnCluster> for Namespaces {
+    fn title(&self, _: &OnCluster) -> String {
         format!(
             "Creating namespaces {}",
             crate::model::namespaces().join(", ")
         )
     }
 
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
         let created =
-            crate::k8s::wiring::ensure_namespaces(ctx.kube()?, &crate::model::namespaces()).await?;
+            crate::k8s::wiring::ensure_namespaces(&ctx.kube, &crate::model::namespaces()).await?;
         Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))
     }
 }

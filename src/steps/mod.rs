@@ -1,9 +1,17 @@
-//! The steps of `nvcf-dev up`, in order, like kind's create actions: each is
-//! small, idempotent (so a re-run after Ctrl-C picks up where it stopped), and
-//! shows one status line that ends ✓ or ✗ with its duration.
+//! The actions of `up`, in order, like kind's create actions: each is small,
+//! idempotent (so a re-run after Ctrl-C picks up where it stopped), and shows
+//! one status line that ends ✓ or ✗ with its duration (mirror and install
+//! show one per chart and release instead).
+//!
+//! The handles are typed, never looked up at run time: preflight finds helm
+//! (and, for a kind cluster, Docker and kind) before anything is changed and
+//! the steps that need Docker or kind hold them; the cluster step makes the
+//! kube client, and only the steps after it, which run over [`OnCluster`],
+//! can use one.
 
 pub mod cluster;
 pub mod connect;
+pub mod install;
 pub mod preflight;
 pub mod registry;
 pub mod wiring;
@@ -14,97 +22,118 @@ use async_trait::async_trait;
 
 use crate::ops::plan::Plan;
 use crate::settings::Settings;
+use crate::tools::helm::{Helm, HelmVersion};
 use crate::tools::runner::CommandRunner;
 use crate::ui::Shell;
 
-/// What the steps share. Later steps use what earlier ones found (the Docker
-/// connection, the kube client, the helm version).
+/// The helm binary preflight found and its version: a [`Helm`] on demand.
+#[derive(Debug, Clone)]
+pub struct HelmBinary {
+    pub program: String,
+    pub version: HelmVersion,
+}
+
+/// What every step shares, built before the first one runs.
 pub struct Ctx {
     pub shell: Shell,
     pub settings: Settings,
     pub plan: Plan,
     pub runner: Arc<dyn CommandRunner>,
-    pub found: Found,
+    pub helm_binary: HelmBinary,
 }
 
 impl Ctx {
-    pub fn new(
-        shell: Shell,
-        settings: Settings,
-        plan: Plan,
-        runner: Arc<dyn CommandRunner>,
-    ) -> Ctx {
-        Ctx {
-            shell,
-            settings,
-            plan,
-            runner,
-            found: Found::default(),
-        }
-    }
-
-    pub fn docker(&self) -> crate::Result<&crate::runtime::Runtime> {
-        self.found.docker.as_ref().ok_or_else(|| {
-            crate::Error::Usage(
-                "internal: the Docker connection is made by the preflight step".into(),
-            )
-        })
-    }
-
-    pub fn kube(&self) -> crate::Result<&kube::Client> {
-        self.found.kube.as_ref().ok_or_else(|| {
-            crate::Error::Usage("internal: the kube client is made by the cluster step".into())
-        })
-    }
-
-    pub fn helm(&self) -> crate::Result<crate::tools::helm::Helm<'_>> {
-        match (&self.found.helm_program, self.found.helm_version) {
-            (Some(p), Some(v)) => Ok(crate::tools::helm::Helm::new(
-                self.runner.as_ref(),
-                p.clone(),
-                v,
-            )),
-            _ => Err(crate::Error::Usage(
-                "internal: helm is found by the preflight step".into(),
-            )),
-        }
-    }
-
-    pub fn registry_spec(&self) -> crate::runtime::RegistrySpec {
-        self.settings.registry_spec()
+    /// helm, acting on no kube context (rendering, pulling charts).
+    pub fn helm(&self) -> Helm<'_> {
+        Helm::new(
+            self.runner.as_ref(),
+            self.helm_binary.program.clone(),
+            self.helm_binary.version,
+        )
     }
 }
 
-/// Facts earlier steps established.
-#[derive(Default)]
-pub struct Found {
-    pub helm_program: Option<String>,
-    pub helm_version: Option<crate::tools::helm::HelmVersion>,
-    pub kind_program: Option<String>,
-    pub docker: Option<crate::runtime::Runtime>,
-    pub kube: Option<kube::Client>,
+/// The context once the cluster step has run: its API client too.
+pub struct OnCluster {
+    pub ctx: Ctx,
+    pub kube: kube::Client,
+}
+
+impl std::ops::Deref for OnCluster {
+    type Target = Ctx;
+    fn deref(&self) -> &Ctx {
+        &self.ctx
+    }
+}
+
+impl OnCluster {
+    /// helm acting on the cluster the client talks to, never on whatever
+    /// the current context happens to be.
+    pub fn helm_on_cluster(&self) -> Helm<'_> {
+        self.helm().with_kube_context(self.settings.kube_context())
+    }
 }
 
 #[async_trait]
-pub trait Step: Send + Sync {
+pub trait Step<C: Send + Sync>: Send + Sync {
     /// The status line, e.g. "Creating cluster nvcf-dev".
-    fn title(&self, ctx: &Ctx) -> String;
+    fn title(&self, ctx: &C) -> String;
+    /// False for a step that shows its own lines (one per chart, per
+    /// release): the runner then adds none around it.
+    fn has_line(&self) -> bool {
+        true
+    }
     /// Does the step; a short note (e.g. "reused") is shown after the title.
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>>;
+    async fn execute(&self, ctx: &mut C) -> crate::Result<Option<String>>;
+}
+
+/// Runs `work` under a status line titled `title`: ✓ with its note, or ✗.
+pub async fn line<T>(
+    shell: &Shell,
+    title: String,
+    work: impl std::future::Future<Output = crate::Result<(T, Option<String>)>>,
+) -> crate::Result<T> {
+    let line = shell.step(title);
+    match work.await {
+        Ok((value, note)) => {
+            match note {
+                Some(note) => line.done_with(note),
+                None => line.done(),
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            line.fail();
+            Err(e)
+        }
+    }
 }
 
 /// Runs the steps in order and stops at the first failure.
-pub async fn run(steps: &[Box<dyn Step>], ctx: &mut Ctx) -> crate::Result<()> {
+pub async fn run<C>(steps: &[&dyn Step<C>], ctx: &mut C) -> crate::Result<()>
+where
+    C: AsRef<Shell> + Send + Sync,
+{
     for step in steps {
-        let line = ctx.shell.step(step.title(ctx));
-        match step.execute(ctx).await {
-            Ok(Some(note)) => line.done_with(note),
-            Ok(None) => line.done(),
-            Err(e) => {
-                line.fail();
-                return Err(e);
-            }
+        if step.has_line() {
+            let shell = ctx.as_ref().clone();
+            let title = step.title(ctx);
+            line(&shell, title, async { Ok(((), step.execute(ctx).await?)) }).await?;
+        } else {
+            step.execute(ctx).await?;
         }
     }
     Ok(())
+}
+
+impl AsRef<Shell> for Ctx {
+    fn as_ref(&self) -> &Shell {
+        &self.shell
+    }
+}
+
+impl AsRef<Shell> for OnCluster {
+    fn as_ref(&self) -> &Shell {
+        &self.ctx.shell
+    }
 }

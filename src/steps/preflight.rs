@@ -1,32 +1,58 @@
 //! Finds the tools and the Docker daemon before anything is changed, so a
 //! missing tool fails in a second, with nothing half-done.
 
-use async_trait::async_trait;
+use super::HelmBinary;
+use crate::runtime::Runtime;
+use crate::settings::{Settings, Target};
+use crate::tools::{self, helm::Helm, runner::CommandRunner};
+use crate::ui::Shell;
 
-use super::{Ctx, Step};
-use crate::settings::Target;
-use crate::tools::{self, helm::Helm};
+/// What preflight found, each handle built once.
+pub struct Tools {
+    pub helm: HelmBinary,
+    pub host: Host,
+}
 
-pub struct Preflight;
+/// Where Phase 1 goes, with the handles only that place needs.
+pub enum Host {
+    /// A kind cluster and the local registry, on this Docker.
+    Kind(Local),
+    /// An existing cluster (`--context`): no Docker, no kind.
+    Existing,
+}
 
-#[async_trait]
-impl Step for Preflight {
-    fn title(&self, _: &Ctx) -> String {
-        "Checking prerequisites".into()
-    }
+/// The kind target's handles.
+#[derive(Clone)]
+pub struct Local {
+    pub docker: Runtime,
+    /// The kind binary.
+    pub kind: String,
+}
 
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
-        let helm = Helm::detect(ctx.runner.as_ref()).await?;
+/// The "Checking prerequisites" step.
+pub async fn preflight(
+    shell: &Shell,
+    runner: &dyn CommandRunner,
+    settings: &Settings,
+) -> crate::Result<Tools> {
+    super::line(shell, "Checking prerequisites".into(), async {
+        let helm = Helm::detect(runner).await?;
         let version = helm.version();
-        ctx.found.helm_program = Some(helm.program().to_string());
-        ctx.found.helm_version = Some(version);
+        let helm = HelmBinary {
+            program: helm.program().to_string(),
+            version,
+        };
         let mut note = format!("helm {version}");
-        if let Target::Kind { .. } = ctx.settings.target {
-            ctx.found.kind_program = Some(tools::find("kind")?.display().to_string());
-            let docker = crate::runtime::Runtime::connect().await?;
-            note.push_str(&format!(", Docker {}", docker.server_version().await?));
-            ctx.found.docker = Some(docker);
-        }
-        Ok(Some(note))
-    }
+        let host = match settings.target {
+            Target::Kind { .. } => {
+                let kind = tools::find("kind")?.display().to_string();
+                let docker = Runtime::connect().await?;
+                note.push_str(&format!(", Docker {}", docker.server_version().await?));
+                Host::Kind(Local { docker, kind })
+            }
+            Target::Context { .. } => Host::Existing,
+        };
+        Ok((Tools { helm, host }, Some(note)))
+    })
+    .await
 }

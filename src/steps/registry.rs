@@ -3,14 +3,16 @@
 use async_trait::async_trait;
 
 use super::{Ctx, Step};
-use crate::runtime::EnsureOutcome;
+use crate::runtime::{EnsureOutcome, Runtime};
 
-pub struct LocalRegistry;
+pub struct LocalRegistry {
+    pub docker: Runtime,
+}
 
 #[async_trait]
-impl Step for LocalRegistry {
+impl Step<Ctx> for LocalRegistry {
     fn title(&self, ctx: &Ctx) -> String {
-        let spec = ctx.registry_spec();
+        let spec = ctx.settings.registry_spec();
         format!(
             "Starting local registry {} on 127.0.0.1:{}",
             spec.name, spec.host_port
@@ -18,8 +20,8 @@ impl Step for LocalRegistry {
     }
 
     async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
-        let spec = ctx.registry_spec();
-        Ok(Some(match ctx.docker()?.ensure_registry(&spec).await? {
+        let spec = ctx.settings.registry_spec();
+        Ok(Some(match self.docker.ensure_registry(&spec).await? {
             EnsureOutcome::Created => "created".into(),
             EnsureOutcome::Reused => "reused".into(),
             EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),

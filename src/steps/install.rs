@@ -1,0 +1,126 @@
+//! The last steps of `up`: mirror the charts and images, then install and
+//! verify Phase 1. Each shows its own lines, one per chart and per release.
+
+use async_trait::async_trait;
+
+use super::{OnCluster, Step};
+use crate::ops::install::{self, Prepared};
+use crate::ops::schedule::Outcome;
+use crate::runtime::Runtime;
+use crate::settings::Target;
+
+/// Mirrors into the local registry (or `--mirror-to`), so the cluster pulls
+/// nothing from upstream. What is already there is not asked of upstream, so
+/// a second `up` works offline. With `--context` and no `--mirror-to`, the
+/// cluster pulls from REGISTRY itself and nothing is mirrored.
+pub struct Mirror {
+    /// The kind nodes' Docker, to point containerd at the local registry for
+    /// images of other registries too; None for an existing cluster.
+    pub nodes: Option<Runtime>,
+}
+
+#[async_trait]
+impl Step<OnCluster> for Mirror {
+    fn title(&self, _: &OnCluster) -> String {
+        "Mirroring the charts and images".into()
+    }
+
+    fn has_line(&self) -> bool {
+        false
+    }
+
+    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+        let s = &ctx.settings;
+        let to = match &s.target {
+            Target::Kind { .. } => None,
+            Target::Context { registry, .. } if *registry != s.upstream_registry => {
+                Some(registry.clone())
+            }
+            Target::Context { .. } => return Ok(None),
+        };
+        let helm = ctx.helm();
+        let opts = crate::ops::mirror::MirrorOptions {
+            to,
+            concurrency: 4,
+            ..Default::default()
+        };
+        let report = crate::ops::mirror::Mirrorer::new(&ctx.shell, s, &helm, opts)
+            .run(&ctx.plan)
+            .await?;
+        if let Some(docker) = &self.nodes {
+            // Images from other registries (e.g. a chart's docker.io
+            // defaults) are in the local registry too: containerd looks
+            // there first for them as well.
+            let files: Vec<(String, String)> =
+                crate::ops::mirror::other_registries(&report, &s.upstream_registry)
+                    .iter()
+                    .map(|host| super::wiring::mirror_host_file(host, &s.registry_name))
+                    .collect();
+            if !files.is_empty() {
+                super::connect::write_hosts_files(docker, &s.cluster, &files).await?;
+            }
+        }
+        let sum = &report.summary;
+        ctx.shell.status(format!(
+            " ✓ Mirrored {} charts and images into {} ({} already there, {:.1} MiB copied)",
+            report.items.len(),
+            report.destination,
+            sum.images_already_present,
+            sum.bytes_copied as f64 / (1024.0 * 1024.0)
+        ));
+        Ok(None)
+    }
+}
+
+/// Installs Phase 1 in dependency order, then prints the health summary.
+pub struct Install;
+
+#[async_trait]
+impl Step<OnCluster> for Install {
+    fn title(&self, _: &OnCluster) -> String {
+        "Installing and verifying Phase 1".into()
+    }
+
+    fn has_line(&self) -> bool {
+        false
+    }
+
+    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+        let desired = crate::ops::ensure::desired_all(&ctx.plan);
+        let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
+        let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
+        let installer =
+            prepared.installer(&ctx.shell, &ctx.settings, ctx.helm_on_cluster(), &ctx.kube);
+        let outcomes = installer.install_all(&prepared.plan, &desired).await;
+        drop(prepared);
+        let reports = install::verify_all(&ctx.kube, &ctx.plan).await;
+        crate::ops::status::print_health(&ctx.shell, &reports);
+        let failures: Vec<String> = outcomes
+            .into_iter()
+            .filter_map(|(name, o)| match o {
+                Outcome::Done => None,
+                Outcome::Failed(e) => Some(e.to_string()),
+                Outcome::Skipped { because } => {
+                    Some(format!("{name} was not installed because {because} failed"))
+                }
+            })
+            .collect();
+        if !failures.is_empty() {
+            return Err(crate::Error::ChecksFailed(failures.join("; ")));
+        }
+        if let Some(bad) = reports.iter().find(|r| !r.healthy()) {
+            return Err(crate::Error::ChecksFailed(format!(
+                "{} is not healthy: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
+                bad.component,
+                install::unhealthy_summary(bad),
+                bad.component
+            )));
+        }
+        ctx.shell.status(format!(
+            "Phase 1 is installed and verified on {} (kubectl --context {})",
+            ctx.settings.cluster,
+            ctx.settings.kube_context()
+        ));
+        Ok(None)
+    }
+}
