@@ -1,7 +1,10 @@
-//! The actions of `up`, in order, like kind's create actions: each is small,
+//! The actions every command is an ordered list of, like kind's create
+//! actions: `up`'s steps (preflight, registry, cluster, wiring, namespaces,
+//! mirror, install), and the actions of `reset` and `down`. Each is small,
 //! idempotent (so a re-run after Ctrl-C picks up where it stopped), and shows
-//! one status line that ends ✓ or ✗ with its duration (mirror and install
-//! show one per chart and release instead).
+//! one status line that ends ✓ or ✗ with its duration, unless it shows its
+//! own (mirror and install: one per chart and per release). [`run`] runs
+//! any such list over its context.
 //!
 //! The handles are typed, never looked up at run time: preflight finds helm
 //! (and, for a kind cluster, Docker and kind) before anything is changed and
@@ -11,9 +14,11 @@
 
 pub mod cluster;
 pub mod connect;
+pub mod down;
 pub mod install;
 pub mod preflight;
 pub mod registry;
+pub mod reset;
 pub mod wiring;
 
 use std::sync::Arc;
