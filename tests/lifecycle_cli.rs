@@ -10,6 +10,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -182,8 +183,23 @@ fn ctrl_c_kills_a_helm_that_does_not_stop_within_the_grace() {
 }
 
 /// Holds the lock as a running `nvcf-dev up` would: flock on the file.
-fn hold_lock(state: &Path, cluster: &str, command: &str) -> std::fs::File {
-    use std::os::unix::io::AsRawFd;
+/// Another process holding the cluster's lock, as a running `command` would:
+/// its record written, the flock taken by a child process (util-linux
+/// `flock`), so dropping it kills the holder and the OS releases the lock.
+/// A lock held on a file of this process could outlive `drop` in a child
+/// another test thread forks at that moment.
+struct LockHolder(std::process::Child);
+
+impl Drop for LockHolder {
+    fn drop(&mut self) {
+        // The whole group: flock and the command it runs.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+fn hold_lock(state: &Path, cluster: &str, command: &str) -> LockHolder {
+    use std::io::BufRead;
     let dir = state.join("nvcf-dev").join(cluster);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("lock");
@@ -193,16 +209,21 @@ fn hold_lock(state: &Path, cluster: &str, command: &str) -> std::fs::File {
         .as_secs()
         - 125;
     std::fs::write(&path, format!("{command}\n4242\n{since}\n")).unwrap();
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
+    // --close: only flock itself holds the lock, not the command it runs.
+    let mut child = Command::new("flock")
+        .args(["--exclusive", "--nonblock", "--close"])
+        .arg(&path)
+        .args(["-c", "echo locked; exec sleep 600"])
+        .stdout(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
         .unwrap();
-    assert_eq!(
-        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
-        0
-    );
-    f
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    LockHolder(child)
 }
 
 #[test]
