@@ -26,60 +26,8 @@ fn run_json(cmd: &mut assert_cmd::Command) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Packages a series of published-chart stand-ins and pushes them upstream
-/// with helm. A `helm.sh/images` annotation naming nvcr.io is pointed at the
-/// test upstream, since nvcr.io is not reachable from tests.
 fn push_charts(helm: &str, upstream: &str, work: &Path, series: &str) {
-    for chart in [
-        "helm-nvcf-nats",
-        "helm-nvcf-openbao-server",
-        "helm-nvcf-cassandra",
-    ] {
-        let src = common::published_chart(series, chart);
-        let copy = work.join(chart);
-        copy_dir(&src, &copy);
-        let chart_yaml = copy.join("Chart.yaml");
-        let text = std::fs::read_to_string(&chart_yaml).unwrap();
-        std::fs::write(
-            &chart_yaml,
-            text.replace("nvcr.io/nvidia/nvcf/", &format!("{upstream}/{REPO}/")),
-        )
-        .unwrap();
-        let out = Command::new(helm)
-            .args(["package"])
-            .arg(&copy)
-            .arg("-d")
-            .arg(work)
-            .output()
-            .unwrap();
-        assert_success(&out);
-    }
-    for entry in std::fs::read_dir(work).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "tgz") {
-            let out = Command::new(helm)
-                .arg("push")
-                .arg(&path)
-                .arg(format!("oci://{upstream}/{REPO}"))
-                .arg("--plain-http")
-                .output()
-                .unwrap();
-            assert_success(&out);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    common::charts::push_charts(helm, upstream, REPO, work, series);
 }
 
 /// repository and tag of `host/repo:tag`.

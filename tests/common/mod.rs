@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod charts;
 pub mod cli;
 pub mod fake_http;
 pub mod kube_mock;
