@@ -13,8 +13,9 @@
 # plus one 1 GiB layer for the memory ceiling.
 #
 # WAN: this kernel has no netem, so the delay is a userspace delay line
-# (`bench_mirror delay`, 20 ms each way) in front of the upstream, and the cap
-# is tbf on the upstream's traffic only, all inside a network namespace of the
+# (`bench_mirror delay`, 20 ms each way, plus one round trip per new
+# connection for the handshake) in front of the upstream, and the cap is tbf
+# on the upstream's traffic only, all inside a network namespace of the
 # benchmark's own (`unshare -n`, needs root).
 #
 # Every process it starts runs in a process group of its own and is stopped on
@@ -154,10 +155,14 @@ wan_inner() {
   [[ $reg_port -lt 65535 ]] || reg_port=$((up_port - 1))
   start_registry wan-src "$reg_port" "$src_data"
   bg "$bench" delay "127.0.0.1:$up_port" "127.0.0.1:$reg_port" "$wan_delay_ms" 2>"$work/delay.log"
-  # Only what the upstream sends is capped: the destination stays local.
-  tc qdisc add dev lo root handle 1: prio bands 3 priomap 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1
-  tc qdisc add dev lo parent 1:3 handle 30: tbf rate "$wan_rate" burst 512kb latency 200ms
-  tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport "$up_port" 0xffff flowid 1:3
+  # Only what the upstream sends is capped (tbf under an htb class that a u32
+  # filter on the delay line's port picks; prio is not in this kernel): the
+  # destination stays local.
+  tc qdisc add dev lo root handle 1: htb default 10 r2q 100000
+  tc class add dev lo parent 1: classid 1:10 htb rate 40gbit
+  tc class add dev lo parent 1: classid 1:20 htb rate 40gbit
+  tc qdisc add dev lo parent 1:20 handle 20: tbf rate "$wan_rate" burst 512kb latency 200ms
+  tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport "$up_port" 0xffff flowid 1:20
   local up="127.0.0.1:$up_port"
   wait_http "$up" || { echo "bench-mirror: delay line did not start" >&2; exit 1; }
   local p1 p2 p3
