@@ -98,7 +98,15 @@ http:
   addr: 127.0.0.1:$port
 EOF
   bg docker-registry serve "$work/$name/config.yml" >"$work/$name/log" 2>&1
+  echo "$!" >"$work/$name/pid"
   wait_http "127.0.0.1:$port" || { echo "bench-mirror: registry $name did not start" >&2; exit 1; }
+}
+# stop_registry NAME: stops it and removes its storage.
+stop_registry() {
+  local pid
+  pid="$(cat "$work/$1/pid")"
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  rm -rf "${work:?}/$1"
 }
 wait_http() {
   for _ in $(seq 100); do
@@ -213,13 +221,12 @@ src_port="$(free_port)"
 start_registry src "$src_port"
 src="127.0.0.1:$src_port"
 ports=()
-for name in engine cmd skopeo huge kill; do
+for name in skopeo huge kill; do
   p="$(free_port)"
   start_registry "dst-$name" "$p"
   ports+=("127.0.0.1:$p")
 done
-dst_engine="${ports[0]}" dst_cmd="${ports[1]}" dst_skopeo="${ports[2]}"
-dst_huge="${ports[3]}" dst_kill="${ports[4]}"
+dst_skopeo="${ports[0]}" dst_huge="${ports[1]}" dst_kill="${ports[2]}"
 
 echo "bench-mirror: pushing the stand-in charts to $src with helm" >&2
 for chart in helm-nvcf-nats helm-nvcf-openbao-server helm-nvcf-cassandra; do
@@ -233,7 +240,7 @@ for tgz in "$work"/charts/*.tgz; do
 done
 
 # The images the charts deploy, as the command finds them.
-nvcf_dev "$work/plan-home" "$src" mirror --dry-run -o json --to "$dst_cmd" >"$work/plan.json"
+nvcf_dev "$work/plan-home" "$src" mirror --dry-run -o json --to "$dst_skopeo" >"$work/plan.json"
 mapfile -t charts < <(python3 -c "import json; [print(i['source'].split('/',1)[1]) for i in json.load(open('$work/plan.json'))['items'] if i['kind']=='chart']")
 mapfile -t images < <(python3 -c "import json; [print(i['source'].split('/',1)[1]) for i in json.load(open('$work/plan.json'))['items'] if i['kind']=='image']")
 specs=()
@@ -298,33 +305,59 @@ push_one() {
   curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$file" "${loc}digest=$digest"
 }
 export -f push_one
-floor_s=""
-floor_p=""
-for p in "$concurrency" 8; do
-  # A fresh registry per try, so each pushes everything.
+# floor_once P: sets floor_result to the seconds of one push of every blob
+# with P curls at once, into a fresh registry. (Not in a $(...) subshell: the
+# registry's group must be in this shell's list, for the trap.)
+floor_once() {
+  local p="$1" port t0
   port="$(free_port)"
-  start_registry "floor-$p" "$port"
+  start_registry "floor-$p-$round" "$port"
   t0="$(now)"
   awk '{print $2}' "$work/blobs.txt" | xargs -P "$p" -I{} bash -c \
     'd="{}"; push_one "127.0.0.1:'"$port"'" "$d" "'"$work/blobs"'/${d#sha256:}"'
-  s="$(secs "$t0" "$(now)")"
-  if [[ -z "$floor_s" ]] || python3 -c "import sys; sys.exit(0 if $s < $floor_s else 1)"; then
-    floor_s="$s" floor_p="$p"
-  fi
+  floor_result="$(secs "$t0" "$(now)")"
+  stop_registry "floor-$p-$round"
+}
+
+# ---- cold runs, interleaved ------------------------------------------------------
+# The machine is shared, so each cold case runs in each of $rounds rounds,
+# one after the other, and the median is reported.
+rounds="${ROUNDS:-3}"
+floor4=() floor8=() engine_cold=() cmd_cold=()
+for round in $(seq "$rounds"); do
+  echo "bench-mirror: cold round $round of $rounds: floor, engine, nvcf-dev mirror" >&2
+  floor_once 4
+  floor4+=("$floor_result")
+  floor_once 8
+  floor8+=("$floor_result")
+  port="$(free_port)"
+  start_registry "engine-$round" "$port"
+  dst_engine="127.0.0.1:$port"
+  t0="$(now)"
+  /usr/bin/time -v -o "$work/engine-cold.time" "$bench" copy "$dst_engine" --concurrency "$concurrency" "${refs[@]/#/$src/}" >"$work/engine-cold.json"
+  engine_cold+=("$(secs "$t0" "$(now)")")
+  ((round == rounds)) || stop_registry "engine-$round"
+  port="$(free_port)"
+  start_registry "cmd-$round" "$port"
+  dst_cmd="127.0.0.1:$port"
+  rm -rf "$work/home"
+  t0="$(now)"
+  TIME_TO="$work/cmd-cold.time" nvcf_dev "$work/home" "$src" mirror --to "$dst_cmd" --concurrency "$concurrency" -o json >"$work/cmd-cold.json"
+  cmd_cold+=("$(secs "$t0" "$(now)")")
+  ((round == rounds)) || stop_registry "cmd-$round"
 done
+floor4_s="$(median "${floor4[@]}")"
+floor8_s="$(median "${floor8[@]}")"
+if python3 -c "import sys; sys.exit(0 if $floor4_s <= $floor8_s else 1)"; then
+  floor_s="$floor4_s" floor_p=4
+else
+  floor_s="$floor8_s" floor_p=8
+fi
+engine_cold_s="$(median "${engine_cold[@]}")"
+cmd_cold_s="$(median "${cmd_cold[@]}")"
 rm -rf "$work/blobs"
 
 # ---- loopback runs --------------------------------------------------------------
-echo "bench-mirror: engine, cold" >&2
-t0="$(now)"
-/usr/bin/time -v -o "$work/engine-cold.time" "$bench" copy "$dst_engine" --concurrency "$concurrency" "${refs[@]/#/$src/}" >"$work/engine-cold.json"
-engine_cold_s="$(secs "$t0" "$(now)")"
-
-echo "bench-mirror: nvcf-dev mirror --to, cold" >&2
-t0="$(now)"
-TIME_TO="$work/cmd-cold.time" nvcf_dev "$work/home" "$src" mirror --to "$dst_cmd" --concurrency "$concurrency" -o json >"$work/cmd-cold.json"
-cmd_cold_s="$(secs "$t0" "$(now)")"
-
 echo "bench-mirror: skopeo copy --all, one image at a time" >&2
 t0="$(now)"
 for r in "${refs[@]}"; do skopeo_copy "$src" "$dst_skopeo" "$r"; done
@@ -381,7 +414,7 @@ wan_row=""
 if [[ "${WAN:-1}" != 0 ]]; then
   echo "bench-mirror: WAN case (namespace, ${wan_delay_ms} ms each way, $wan_rate)" >&2
   mkdir -p "$work/wan"
-  bg unshare -n -- bash "$0" --wan-inner "$work/wan" "$work/src/data" "$src_port" "${refs[@]}"
+  bg unshare -n -- bash "$root/scripts/bench-mirror.sh" --wan-inner "$work/wan" "$work/src/data" "$src_port" "${refs[@]}"
   wan_pid="${groups[-1]}"
   wait "$wan_pid" || { echo "bench-mirror: the WAN case failed" >&2; exit 1; }
   read -r wan_cmd wan_seq wan_par wan_rtt <"$work/wan/wan.result"
@@ -398,9 +431,9 @@ Workload: 3 charts + ${#images[@]} images (nats-server a 2-platform index), ${co
 
 | Case | Wall time | Peak RSS | Notes |
 |---|---|---|---|
-| Ingest floor: same blobs, parallel curl monolithic PUTs | ${floor_s} s | - | best of -P $concurrency and -P 8 (-P $floor_p), ${floor_mibs} MiB/s |
-| \`nvcf-dev mirror --to\`, cold | ${cmd_cold_s} s | $(rss_mb "$work/cmd-cold.time") MB | $(ratio "$skopeo_s" "$cmd_cold_s")x skopeo, $(ratio "$cmd_cold_s" "$floor_s")x the floor |
-| Engine alone, cold | ${engine_cold_s} s | $(rss_mb "$work/engine-cold.time") MB | $(field "$work/engine-cold.json" blobs_copied) blobs copied, $(field "$work/engine-cold.json" blobs_mounted) mounted; $(ratio "$skopeo_s" "$engine_cold_s")x skopeo, $(ratio "$engine_cold_s" "$floor_s")x the floor |
+| Ingest floor: same blobs, parallel curl monolithic PUTs (median of $rounds) | ${floor_s} s | - | the faster of -P 4 (${floor4_s} s) and -P 8 (${floor8_s} s), ${floor_mibs} MiB/s |
+| \`nvcf-dev mirror --to\`, cold (median of $rounds) | ${cmd_cold_s} s | $(rss_mb "$work/cmd-cold.time") MB | $(ratio "$skopeo_s" "$cmd_cold_s")x skopeo, $(ratio "$cmd_cold_s" "$floor_s")x the floor |
+| Engine alone, cold (median of $rounds) | ${engine_cold_s} s | $(rss_mb "$work/engine-cold.time") MB | $(field "$work/engine-cold.json" blobs_copied) blobs copied, $(field "$work/engine-cold.json" blobs_mounted) mounted; $(ratio "$skopeo_s" "$engine_cold_s")x skopeo, $(ratio "$engine_cold_s" "$floor_s")x the floor |
 | skopeo copy --all, one image at a time | ${skopeo_s} s | - | |
 | \`nvcf-dev mirror --to\`, warm (median of 5) | $(median "${cmd_warm[@]}") s | $(rss_mb "$work/cmd-warm.time") MB | nothing copied; renders from the cache |
 | \`nvcf-dev mirror --to\`, warm, render cache removed (median of 5) | $(median "${cmd_norender[@]}") s | - | the three charts rendered again (in parallel) |
