@@ -2,9 +2,10 @@
 //! every image they deploy under the active profile from the upstream
 //! registry into the local one (or `--to HOST:PORT`).
 //!
-//! Charts are copied first, then rendered with helm to find the images. What
-//! the destination already holds under the same tag is not asked of the
-//! upstream at all, so a second `up` works with upstream cut off.
+//! Charts are copied while they are rendered with helm to find the images
+//! (see `images`), then the images are copied. What the destination already
+//! holds under the same tag is not asked of the upstream at all, so a second
+//! `up` works with upstream cut off.
 
 mod images;
 
@@ -259,36 +260,45 @@ impl<'a> Mirrorer<'a> {
                 .await);
             }
         }
-        let missing = missing_jobs(&chart_items);
-        if !self.opts.dry_run && !missing.is_empty() {
-            let step = self.shell.step(format!(
-                "Mirroring {} chart{}",
-                missing.len(),
-                plural(missing.len())
-            ));
-            let s = self.engine.copy(&missing, &NoProgress).await?;
-            add(&mut summary, &s);
-            step.done();
-        }
-
         // 2. Images, found by rendering each chart with the profile's values:
         // all charts at once, and not at all when the render cache knows
-        // the chart and values.
-        let step = self.shell.step("Finding the images the charts deploy");
+        // the chart and values. Charts the destination lacks are read from
+        // upstream while they are being copied there.
+        let missing = missing_jobs(&chart_items);
+        let copy_charts = !self.opts.dry_run && !missing.is_empty();
+        let step = self.shell.step(if copy_charts {
+            format!(
+                "Mirroring {} chart{} and finding the images they deploy",
+                missing.len(),
+                plural(missing.len())
+            )
+        } else {
+            "Finding the images the charts deploy".to_string()
+        });
         let dir = private_dir().map_err(|e| {
             crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
         })?;
         let helm = self.helm_identity();
         let cache = self.render_cache().filter(|_| helm.is_some());
-        let discoveries = futures::future::join_all(plan.components.iter().map(|cp| {
+        let discover = futures::future::join_all(plan.components.iter().map(|cp| {
             let item = oci
                 .iter()
                 .position(|o| o.component.id == cp.component.id)
                 .map(|i| &chart_items[i]);
             let cache = cache.as_ref().zip(helm.as_deref());
             self.discover_component(cp, item, &dest, dir.path(), cache)
-        }))
-        .await;
+        }));
+        let copy = async {
+            if copy_charts {
+                self.engine.copy(&missing, &NoProgress).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (copied, discoveries) = tokio::join!(copy, discover);
+        if let Some(s) = copied? {
+            add(&mut summary, &s);
+        }
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
         // In plan order, so the first failing component is the one named.

@@ -65,7 +65,9 @@ impl<'a> Mirrorer<'a> {
         let chart = match (&cp.chart, item) {
             (ChartSource::Local(p), _) => ChartInput::Path(p.clone()),
             (ChartSource::Oci { .. }, Some(item)) => {
-                let bytes = if item.present || !self.opts.dry_run {
+                // Not yet in the destination: from upstream, at once (the
+                // copy into the destination runs alongside).
+                let bytes = if item.present {
                     fetch_chart(dest, &item.destination).await?
                 } else {
                     let upstream = self.registry(&self.settings.upstream_registry).await?;
