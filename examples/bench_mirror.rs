@@ -3,6 +3,7 @@
 //! ```text
 //! bench_mirror gen  <registry> <spec>...    push generated images
 //! bench_mirror copy <dst-registry> [--concurrency N] [--platform os/arch] <ref>...
+//! bench_mirror delay <listen-addr> <upstream-addr> <one-way-ms>
 //! ```
 //!
 //! A gen spec is `repo:tag=SEED:MB,SEED:MB` for an image, or
@@ -11,8 +12,14 @@
 //! base layers). Bytes come from a seeded ChaCha stream and are uploaded in a
 //! streamed PATCH, so a 1 GB layer never sits in memory. `copy` prints the
 //! engine's Summary as JSON on stdout.
+//!
+//! `delay` is a TCP delay line for the WAN case (this kernel has no netem):
+//! every byte read at t is written on at t + one-way-ms, in both directions,
+//! without serialising throughput behind the sleep; a new connection waits
+//! one round trip first, as a TCP handshake would.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -27,7 +34,11 @@ async fn main() {
     let result = match args.first().map(String::as_str) {
         Some("gen") if args.len() >= 3 => gen(&args[1], &args[2..]).await,
         Some("copy") if args.len() >= 3 => copy(&args[1], &args[2..]).await,
-        _ => Err("usage: bench_mirror gen <registry> <spec>... | copy <dst-registry> [--concurrency N] [--platform P] <ref>...".into()),
+        Some("delay") if args.len() == 4 => match args[3].parse() {
+            Ok(ms) => delay(&args[1], &args[2], Duration::from_millis(ms)).await,
+            Err(_) => Err("one-way-ms must be a number".into()),
+        },
+        _ => Err("usage: bench_mirror gen <registry> <spec>... | copy <dst-registry> [--concurrency N] [--platform P] <ref>... | delay <listen> <upstream> <one-way-ms>".into()),
     };
     if let Err(e) = result {
         eprintln!("bench_mirror: {e}");
@@ -64,6 +75,67 @@ async fn copy(dst: &str, args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("{}", serde_json::to_string(&summary).unwrap());
     Ok(())
+}
+
+/// Forwards every connection to `listen` on to `upstream` through a delay
+/// line of `one_way` per direction.
+async fn delay(listen: &str, upstream: &str, one_way: Duration) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("bind {listen}: {e}"))?;
+    loop {
+        let (client, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let upstream = upstream.to_string();
+        tokio::spawn(async move {
+            // The handshake's round trip.
+            tokio::time::sleep(one_way * 2).await;
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                return;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::join!(delay_line(cr, sw, one_way), delay_line(sr, cw, one_way));
+        });
+    }
+}
+
+/// Copies `from` to `to`, each chunk written `one_way` after it was read.
+/// The reader runs ahead of the writer, so throughput is what the link
+/// allows, not one chunk per delay; the queue holds at most 64 MiB.
+async fn delay_line(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    one_way: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(1024);
+    let reader = async move {
+        loop {
+            let mut buf = vec![0u8; 64 * 1024];
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let due = tokio::time::Instant::now() + one_way;
+                    if tx.send((due, buf)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((due, buf)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
 }
 
 struct Gen {

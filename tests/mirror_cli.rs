@@ -41,7 +41,7 @@ async fn mirror_discovers_copies_exactly_skips_on_rerun_and_works_offline() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "current");
+    common::charts::push_charts(&helm, &upstream.host, REPO, work.path(), "current");
 
     // Dry run: charts are read from upstream, images discovered, nothing copied.
     let plan = run_json(nvcf_dev(home.path(), &upstream.host).args([
@@ -219,7 +219,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
     let helm = common::helm4();
     let upstream = TestRegistry::start();
     let work = tempfile::tempdir().unwrap();
-    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "current");
+    common::charts::push_charts(&helm, &upstream.host, REPO, work.path(), "current");
     let state = tempfile::tempdir().unwrap();
     let host: &'static str = Box::leak(upstream.host.clone().into_boxed_str());
     let env = nvcf_dev::settings::Env::from_pairs([("REGISTRY", host), ("REPOSITORY", REPO)]);
@@ -277,7 +277,7 @@ async fn the_bitnami_series_mirrors_through_chart_version_flags() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "bitnami");
+    common::charts::push_charts(&helm, &upstream.host, REPO, work.path(), "bitnami");
     let mut cmd = nvcf_dev(home.path(), &upstream.host);
     cmd.args(["mirror", "--dry-run", "-o", "json", "--to", &dest.host]);
     for v in common::series_versions("bitnami") {
@@ -335,7 +335,7 @@ async fn values_the_charts_refuse_are_one_line_and_unread_keys_are_named() {
     let dest = TestRegistry::start();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    common::push_published_charts(&helm, &upstream.host, REPO, work.path(), "bitnami");
+    common::charts::push_charts(&helm, &upstream.host, REPO, work.path(), "bitnami");
     let versions = common::series_versions("bitnami");
     let run = |profile_text: &str| {
         let p = profile(home.path(), profile_text);
@@ -392,7 +392,7 @@ async fn chart_versions_are_what_the_registry_has() {
     let home = tempfile::tempdir().unwrap();
     for series in ["bitnami", "current"] {
         let work = tempfile::tempdir().unwrap();
-        common::push_published_charts(&helm, &upstream.host, REPO, work.path(), series);
+        common::charts::push_charts(&helm, &upstream.host, REPO, work.path(), series);
     }
     let out = nvcf_dev(home.path(), &upstream.host)
         .args(["mirror", "--dry-run", "--to", &dest.host])

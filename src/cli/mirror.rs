@@ -3,7 +3,6 @@ use clap::Args;
 use super::{flags_of, App, ChartArgs, RegistryPortArgs, UpstreamArgs};
 use crate::ops::mirror::{self, MirrorOptions, Mirrorer};
 use crate::settings::Purpose;
-use crate::tools::helm::Helm;
 use crate::tools::runner::SystemRunner;
 
 /// Copy the Phase 1 charts and every image they deploy into a registry.
@@ -83,7 +82,6 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         None
     };
     let runner = SystemRunner;
-    let helm = Helm::detect(&runner).await?;
     let opts = MirrorOptions {
         to: args.to,
         dry_run: args.dry_run,
@@ -94,7 +92,7 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         insecure_registries: args.insecure_registry,
         report_fit: true,
     };
-    let report = Mirrorer::new(&app.shell, &settings, &helm, opts)
+    let report = Mirrorer::with_helm_on_demand(&app.shell, &settings, &runner, opts)?
         .run(&plan)
         .await?;
     mirror::print(&app.shell, &report, args.why);

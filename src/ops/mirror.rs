@@ -2,17 +2,21 @@
 //! every image they deploy under the active profile from the upstream
 //! registry into the local one (or `--to HOST:PORT`).
 //!
-//! Charts are copied first, then rendered with helm to find the images. What
-//! the destination already holds under the same tag is not asked of the
-//! upstream at all, so a second `up` works with upstream cut off.
+//! Charts are copied while they are rendered with helm to find the images
+//! (see `images`), then the images are copied. What the destination already
+//! holds under the same tag is not asked of the upstream at all, so a second
+//! `up` works with upstream cut off.
+
+mod images;
 
 use std::path::Path;
+use std::sync::Arc;
 
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::model::Component;
-use crate::ops::install::{private_dir, write_values};
-use crate::ops::plan::{self, Plan};
+use crate::ops::install::private_dir;
+use crate::ops::plan::{ComponentPlan, Plan};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, DiscoveredImage, Found};
 use crate::registry::{
@@ -21,9 +25,12 @@ use crate::registry::{
 };
 use crate::settings::{ChartSource, Settings};
 use crate::tools::helm::Helm;
+use crate::tools::runner::CommandRunner;
 use crate::ui::{format_duration, table, Shell};
 
 const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+/// Presence checks asked of the destination at once.
+const HEADS_IN_FLIGHT: usize = 16;
 
 #[derive(Debug, Clone, Default)]
 pub struct MirrorOptions {
@@ -118,9 +125,22 @@ pub async fn fetch_chart_file(
 pub struct Mirrorer<'a> {
     pub shell: &'a Shell,
     pub settings: &'a Settings,
-    pub helm: &'a Helm<'a>,
+    helm: HelmFor<'a>,
     pub opts: MirrorOptions,
-    creds: CredentialSource,
+    /// The copy engine, whose registry clients (one connection pool and
+    /// token cache per host) serve the presence checks and chart pulls too.
+    engine: Mirror,
+}
+
+/// helm for the renders: the caller's, or found on PATH and checked on
+/// first use, so a mirror whose renders all come from the cache never
+/// starts helm.
+enum HelmFor<'a> {
+    Given(&'a Helm<'a>),
+    OnDemand {
+        runner: &'a dyn CommandRunner,
+        helm: tokio::sync::OnceCell<Helm<'a>>,
+    },
 }
 
 impl<'a> Mirrorer<'a> {
@@ -130,31 +150,53 @@ impl<'a> Mirrorer<'a> {
         helm: &'a Helm<'a>,
         opts: MirrorOptions,
     ) -> Self {
+        Self::with(shell, settings, HelmFor::Given(helm), opts)
+    }
+
+    /// Like [`Mirrorer::new`], with helm found on PATH now (so a missing
+    /// helm stops the command before anything is copied) and run for its
+    /// version only when a chart must be rendered.
+    pub fn with_helm_on_demand(
+        shell: &'a Shell,
+        settings: &'a Settings,
+        runner: &'a dyn CommandRunner,
+        opts: MirrorOptions,
+    ) -> crate::Result<Self> {
+        crate::tools::find("helm")?;
+        let helm = HelmFor::OnDemand {
+            runner,
+            helm: tokio::sync::OnceCell::new(),
+        };
+        Ok(Self::with(shell, settings, helm, opts))
+    }
+
+    fn with(
+        shell: &'a Shell,
+        settings: &'a Settings,
+        helm: HelmFor<'a>,
+        opts: MirrorOptions,
+    ) -> Self {
+        let engine = Mirror::new(
+            CopyOptions {
+                concurrency: opts.concurrency.max(1),
+                platform: opts.platform.clone(),
+                keep_going: opts.keep_going,
+                insecure_registries: opts.insecure_registries.clone(),
+                ..Default::default()
+            },
+            credentials(settings),
+        );
         Mirrorer {
             shell,
             settings,
             helm,
-            creds: credentials(settings),
             opts,
+            engine,
         }
     }
 
-    async fn registry(&self, host: &str) -> Result<Registry, RegistryError> {
-        let creds = self.creds.resolve(host).await?;
-        Registry::connect(host, creds, &self.opts.insecure_registries)
-    }
-
-    fn engine(&self) -> Mirror {
-        Mirror::new(
-            CopyOptions {
-                concurrency: self.opts.concurrency.max(1),
-                platform: self.opts.platform.clone(),
-                keep_going: self.opts.keep_going,
-                insecure_registries: self.opts.insecure_registries.clone(),
-                ..Default::default()
-            },
-            self.creds.clone(),
-        )
+    async fn registry(&self, host: &str) -> Result<Arc<Registry>, RegistryError> {
+        self.engine.registry(host).await
     }
 
     fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
@@ -181,36 +223,34 @@ impl<'a> Mirrorer<'a> {
         let mut summary = Summary::default();
         let started = std::time::Instant::now();
 
-        // 1. Charts.
-        let mut chart_items = Vec::new();
-        let mut chart_components = Vec::new();
-        for cp in &plan.components {
-            if let ChartSource::Oci { .. } = cp.chart {
-                chart_components.push(cp.component);
-                let source = self.settings.upstream_chart(cp.component);
-                let destination = destination_for(&source, &dest_host)?;
-                let present = self.present(&dest, &destination).await?;
-                chart_items.push(MirrorItem {
-                    kind: "chart",
-                    source,
-                    destination,
-                    present,
-                    found_in: vec![format!("component {}", cp.component.name)],
-                });
-            }
-        }
+        // 1. Charts, asked of the destination all at once.
+        let oci: Vec<&ComponentPlan> = plan
+            .components
+            .iter()
+            .filter(|cp| matches!(cp.chart, ChartSource::Oci { .. }))
+            .collect();
+        let chart_items = futures::future::try_join_all(oci.iter().map(|cp| async {
+            let source = self.settings.upstream_chart(cp.component);
+            let destination = destination_for(&source, &dest_host)?;
+            let present = self.present(&dest, &destination).await?;
+            Ok::<_, RegistryError>(MirrorItem {
+                kind: "chart",
+                source,
+                destination,
+                present,
+                found_in: vec![format!("component {}", cp.component.name)],
+            })
+        }))
+        .await?;
         // A chart the destination lacks must be upstream: if it is not, say
         // which versions are.
-        let mut upstream = None;
-        for (c, item) in chart_components.into_iter().zip(&chart_items) {
+        for (cp, item) in oci.iter().zip(&chart_items) {
             if item.present {
                 continue;
             }
-            if upstream.is_none() {
-                upstream = Some(self.registry(&self.settings.upstream_registry).await?);
-            }
-            let reg = upstream.as_ref().expect("just connected");
-            if !self.present(reg, &item.source).await? {
+            let upstream = self.registry(&self.settings.upstream_registry).await?;
+            if !self.present(&upstream, &item.source).await? {
+                let c = cp.component;
                 return Err(crate::ops::chart_versions::explain_missing(
                     self.settings,
                     c,
@@ -220,74 +260,89 @@ impl<'a> Mirrorer<'a> {
                 .await);
             }
         }
+        // 2. Images, found by rendering each chart with the profile's values:
+        // all charts at once, and not at all when the render cache knows
+        // the chart and values. Charts the destination lacks are read from
+        // upstream while they are being copied there.
         let missing = missing_jobs(&chart_items);
-        if !self.opts.dry_run && !missing.is_empty() {
-            let step = self.shell.step(format!(
-                "Mirroring {} chart{}",
+        let copy_charts = !self.opts.dry_run && !missing.is_empty();
+        let step = self.shell.step(if copy_charts {
+            format!(
+                "Mirroring {} chart{} and finding the images they deploy",
                 missing.len(),
                 plural(missing.len())
-            ));
-            let s = self.engine().copy(&missing, &NoProgress).await?;
-            add(&mut summary, &s);
-            step.done();
-        }
-
-        // 2. Images, found by rendering each chart with the profile's values.
-        let step = self.shell.step("Finding the images the charts deploy");
+            )
+        } else {
+            "Finding the images the charts deploy".to_string()
+        });
         let dir = private_dir().map_err(|e| {
             crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
         })?;
+        let helm = self.helm_identity();
+        let cache = self.render_cache().filter(|_| helm.is_some());
+        let discover = futures::future::join_all(plan.components.iter().map(|cp| {
+            let item = oci
+                .iter()
+                .position(|o| o.component.id == cp.component.id)
+                .map(|i| &chart_items[i]);
+            let cache = cache.as_ref().zip(helm.as_deref());
+            self.discover_component(cp, item, &dest, dir.path(), cache)
+        }));
+        let copy = async {
+            if copy_charts {
+                self.engine.copy(&missing, &NoProgress).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (copied, discoveries) = tokio::join!(copy, discover);
+        if let Some(s) = copied? {
+            add(&mut summary, &s);
+        }
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
-        for (cp, item) in plan.components.iter().map(|cp| {
-            (
-                cp,
-                chart_items
-                    .iter()
-                    .find(|i| i.found_in[0].ends_with(cp.component.name)),
-            )
-        }) {
-            let chart_path = match (&cp.chart, item) {
-                (ChartSource::Local(p), _) => p.clone(),
-                (ChartSource::Oci { .. }, Some(item)) => {
-                    // From the destination when it is there: no upstream access needed.
-                    let (reg, reference) = if item.present || !self.opts.dry_run {
-                        (None, item.destination.as_str())
-                    } else {
-                        (
-                            Some(self.registry(&self.settings.upstream_registry).await?),
-                            item.source.as_str(),
-                        )
-                    };
-                    let bytes = fetch_chart(reg.as_ref().unwrap_or(&dest), reference).await?;
-                    let path = dir.path().join(format!("{}.tgz", cp.component.chart));
-                    std::fs::write(&path, bytes).map_err(|e| {
-                        crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
-                    })?;
-                    path
-                }
-                (ChartSource::Oci { .. }, None) => continue,
-            };
-            let (mut f, u) = self.discover(cp.component, &chart_path, dir.path()).await?;
-            found.append(&mut f);
-            unresolved.extend(u);
+        // In plan order, so the first failing component is the one named.
+        for (cp, d) in plan.components.iter().zip(discoveries) {
+            let Some(d) = d? else { continue };
+            if self.opts.report_fit {
+                crate::ops::install::report_fit(self.shell, cp.component.name, &d.fitted);
+            }
+            found.extend(d.found);
+            unresolved.extend(d.unresolved);
+        }
+        if let Some(cache) = &cache {
+            if let Err(e) = cache.save() {
+                tracing::debug!("render cache not saved: {e}");
+            }
         }
         drop(dir);
         let images = discover::merge_found(found);
         step.done_with(format!("{} images", images.len()));
 
-        let mut image_items = Vec::new();
-        for img in &images {
-            let destination = destination_for(&img.image, &dest_host)?;
-            let present = self.present(&dest, &destination).await?;
-            image_items.push(image_item(img, destination, present));
-        }
+        // HEADs in flight together, answers kept in order.
+        // (The futures are made first: a closure inside the stream would
+        // make the command's future not Send.)
+        let heads: Vec<_> = images
+            .iter()
+            .map(|img| {
+                let (dest, dest_host) = (&dest, &dest_host);
+                async move {
+                    let destination = destination_for(&img.image, dest_host)?;
+                    let present = self.present(dest, &destination).await?;
+                    Ok::<_, RegistryError>(image_item(img, destination, present))
+                }
+            })
+            .collect();
+        let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
+            .buffered(HEADS_IN_FLIGHT)
+            .try_collect()
+            .await?;
         let missing = missing_jobs(&image_items);
         summary.images_already_present += image_items.iter().filter(|i| i.present).count()
             + chart_items.iter().filter(|i| i.present).count();
         if !self.opts.dry_run && !missing.is_empty() {
             let progress = self.progress(missing.len());
-            let s = self.engine().copy(&missing, progress.as_ref()).await?;
+            let s = self.engine.copy(&missing, progress.as_ref()).await?;
             add(&mut summary, &s);
         }
         summary.images = chart_items.len() + image_items.len();
@@ -306,53 +361,6 @@ impl<'a> Mirrorer<'a> {
             unresolved,
             summary,
         })
-    }
-
-    /// Images of one component: its rendered pod templates (hook jobs
-    /// included), values-only images (e.g. the injector's agentImage), and
-    /// the chart's `helm.sh/images` annotation.
-    async fn discover(
-        &self,
-        c: &Component,
-        chart: &Path,
-        dir: &Path,
-    ) -> crate::Result<(Vec<Found>, Vec<String>)> {
-        let info = crate::chart::read_path(chart)?;
-        let (values, fitted) =
-            plan::fit_values(c, self.settings, &self.settings.upstream_registry, &info)?;
-        if self.opts.report_fit {
-            crate::ops::install::report_fit(self.shell, c.name, &fitted);
-        }
-        let file = dir.join(format!("{}-values.yaml", c.name));
-        if !file.exists() {
-            write_values(dir, c.name, &values).map_err(|e| {
-                crate::Error::Usage(format!("cannot write {}: {e}", file.display()))
-            })?;
-        }
-        let rendered = self
-            .helm
-            .template(
-                c.release,
-                c.namespace,
-                &chart.display().to_string(),
-                None,
-                &file,
-                false,
-            )
-            .await
-            .map_err(|e| crate::Error::render(c.name, &e))?;
-        let mut found = discover::images_in_manifests(&rendered)?;
-        let mut merged = info.defaults.clone();
-        crate::values::merge(&mut merged, &values);
-        let from_values = discover::images_in_values(&merged, &found);
-        found.extend(from_values.found);
-        found.extend(discover::images_in_chart_annotation(&info.chart_yaml));
-        let unresolved = from_values
-            .unresolved
-            .into_iter()
-            .map(|u| format!("{}: {} ({})", c.name, u.path, u.reason))
-            .collect();
-        Ok((found, unresolved))
     }
 }
 

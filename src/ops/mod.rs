@@ -13,6 +13,7 @@ pub mod logs;
 pub mod mirror;
 pub mod plan;
 pub mod registry;
+pub mod render_cache;
 pub mod reset;
 pub mod schedule;
 pub mod status;

@@ -291,7 +291,9 @@ impl Mirror {
         }
     }
 
-    async fn registry(&self, host: &str) -> Result<Arc<Registry>, RegistryError> {
+    /// The client for `host`, made once per engine: every request to a
+    /// host shares one connection pool and token cache.
+    pub async fn registry(&self, host: &str) -> Result<Arc<Registry>, RegistryError> {
         let mut map = self.registries.lock().await;
         if let Some(r) = map.get(host) {
             return Ok(r.clone());

@@ -10,6 +10,7 @@ pub mod client;
 pub mod copy;
 pub mod discover;
 pub mod progress;
+mod reference;
 
 pub use auth::{CredentialSource, Credentials};
 pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Platform, Summary};
@@ -187,11 +188,10 @@ pub fn highest_semver(tags: &[String]) -> Option<String> {
 }
 
 pub(crate) fn parse_reference(s: &str) -> Result<oci_client::Reference, RegistryError> {
-    s.parse::<oci_client::Reference>()
-        .map_err(|e| RegistryError::InvalidReference {
-            reference: s.to_string(),
-            reason: e.to_string(),
-        })
+    reference::parse(s).map_err(|reason| RegistryError::InvalidReference {
+        reference: s.to_string(),
+        reason: reason.to_string(),
+    })
 }
 
 #[cfg(test)]

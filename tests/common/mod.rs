@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod charts;
 pub mod cli;
 pub mod fake_http;
 pub mod fake_kind;
@@ -9,8 +10,7 @@ pub mod phase1_api;
 pub mod registry;
 pub mod warm_up;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 /// A path the test set-up (scripts/setup-test-env.sh, sourced by
 /// scripts/test.sh) provides. Missing means the environment was not set up:
@@ -139,60 +139,4 @@ pub fn resolve_settings(
         purpose,
     )
     .unwrap()
-}
-
-/// Packages a series of published-chart stand-ins and pushes them upstream
-/// with helm. A `helm.sh/images` annotation naming nvcr.io is pointed at the
-/// test upstream, since nvcr.io is not reachable from tests.
-pub fn push_published_charts(helm: &str, upstream: &str, repo: &str, work: &Path, series: &str) {
-    for chart in [
-        "helm-nvcf-nats",
-        "helm-nvcf-openbao-server",
-        "helm-nvcf-cassandra",
-    ] {
-        let src = published_chart(series, chart);
-        let copy = work.join(chart);
-        copy_dir(&src, &copy);
-        let chart_yaml = copy.join("Chart.yaml");
-        let text = std::fs::read_to_string(&chart_yaml).unwrap();
-        std::fs::write(
-            &chart_yaml,
-            text.replace("nvcr.io/nvidia/nvcf/", &format!("{upstream}/{repo}/")),
-        )
-        .unwrap();
-        let out = Command::new(helm)
-            .args(["package"])
-            .arg(&copy)
-            .arg("-d")
-            .arg(work)
-            .output()
-            .unwrap();
-        cli::assert_success(&out);
-    }
-    for entry in std::fs::read_dir(work).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "tgz") {
-            let out = Command::new(helm)
-                .arg("push")
-                .arg(&path)
-                .arg(format!("oci://{upstream}/{repo}"))
-                .arg("--plain-http")
-                .output()
-                .unwrap();
-            cli::assert_success(&out);
-        }
-    }
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

@@ -72,7 +72,7 @@ impl WarmWorld {
         // image they deploy.
         let upstream = TestRegistry::start();
         let work = tempfile::tempdir().unwrap();
-        super::push_published_charts(&helm, &upstream.host, REPO, work.path(), "current");
+        super::charts::push_charts(&helm, &upstream.host, REPO, work.path(), "current");
 
         let mut world = WarmWorld {
             home,

@@ -1,0 +1,214 @@
+//! Finding the images a mirror copies: each chart rendered with helm (or its
+//! last render taken from the render cache), plus the values and the
+//! chart's annotation.
+
+use std::path::Path;
+
+use super::{fetch_chart, HelmFor, MirrorItem, Mirrorer};
+use crate::model::Component;
+use crate::ops::install::write_values;
+use crate::ops::plan::{self, ComponentPlan};
+use crate::ops::render_cache::{RenderCache, RenderInputs};
+use crate::registry::client::Registry;
+use crate::registry::discover::{self, Found};
+use crate::settings::ChartSource;
+use crate::tools::helm::Helm;
+
+impl<'a> Mirrorer<'a> {
+    pub(super) async fn helm(&self) -> crate::Result<&Helm<'a>> {
+        match &self.helm {
+            HelmFor::Given(h) => Ok(h),
+            HelmFor::OnDemand { runner, helm } => {
+                helm.get_or_try_init(|| Helm::detect(*runner)).await
+            }
+        }
+    }
+
+    /// Which helm would render, by its file (path, size, modification
+    /// time), without running it; None when it cannot be told, and then
+    /// nothing is taken from the render cache.
+    pub(super) fn helm_identity(&self) -> Option<String> {
+        let path = match &self.helm {
+            HelmFor::Given(h) => std::path::PathBuf::from(h.program()),
+            HelmFor::OnDemand { .. } => crate::tools::find("helm").ok()?,
+        };
+        let meta = std::fs::metadata(&path).ok()?;
+        let mtime = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some(format!("{} {} {mtime}", path.display(), meta.len()))
+    }
+
+    /// The destination's render cache, in the cluster's state directory;
+    /// None without a state directory (every chart is then rendered).
+    pub(super) fn render_cache(&self) -> Option<RenderCache> {
+        let dir = crate::state::state_dir().ok()?;
+        Some(RenderCache::load(RenderCache::path_for(
+            &dir,
+            &self.settings.cluster,
+        )))
+    }
+
+    /// Fetches one component's chart (from the destination when it is
+    /// there, so no upstream access is needed) and finds its images.
+    pub(super) async fn discover_component(
+        &self,
+        cp: &ComponentPlan,
+        item: Option<&MirrorItem>,
+        dest: &Registry,
+        dir: &Path,
+        cache: Option<(&RenderCache, &str)>,
+    ) -> crate::Result<Option<Discovery>> {
+        let chart = match (&cp.chart, item) {
+            (ChartSource::Local(p), _) => ChartInput::Path(p.clone()),
+            (ChartSource::Oci { .. }, Some(item)) => {
+                // Not yet in the destination: from upstream, at once (the
+                // copy into the destination runs alongside).
+                let bytes = if item.present {
+                    fetch_chart(dest, &item.destination).await?
+                } else {
+                    let upstream = self.registry(&self.settings.upstream_registry).await?;
+                    fetch_chart(&upstream, &item.source).await?
+                };
+                ChartInput::Archive {
+                    bytes,
+                    reference: item.source.clone(),
+                }
+            }
+            (ChartSource::Oci { .. }, None) => return Ok(None),
+        };
+        self.discover(cp.component, &chart, dir, cache)
+            .await
+            .map(Some)
+    }
+
+    /// Images of one component: its rendered pod templates (hook jobs
+    /// included), values-only images (e.g. the injector's agentImage), and
+    /// the chart's `helm.sh/images` annotation. The rendered ones come from
+    /// `cache` when it has this chart archive with these values for this
+    /// helm (the cache's second half).
+    async fn discover(
+        &self,
+        c: &Component,
+        chart: &ChartInput,
+        dir: &Path,
+        cache: Option<(&RenderCache, &str)>,
+    ) -> crate::Result<Discovery> {
+        let info = match chart {
+            ChartInput::Path(p) => crate::chart::read_path(p)?,
+            ChartInput::Archive { bytes, reference } => {
+                crate::chart::read_archive(bytes, reference)?
+            }
+        };
+        let (values, fitted) =
+            plan::fit_values(c, self.settings, &self.settings.upstream_registry, &info)?;
+        let values_text = serde_yaml_ng::to_string(&values)
+            .map_err(|e| crate::Error::Usage(format!("cannot write the {} values: {e}", c.name)))?;
+        // A chart directory has no one digest: it is rendered every time.
+        let key = match (chart, cache) {
+            (ChartInput::Archive { bytes, .. }, Some((_, helm))) => Some(
+                RenderInputs {
+                    helm,
+                    release: c.release,
+                    namespace: c.namespace,
+                    chart: bytes,
+                    values: values_text.as_bytes(),
+                }
+                .key(),
+            ),
+            _ => None,
+        };
+        let cache = cache.map(|(cache, _)| cache);
+        let cached = match (cache, &key) {
+            (Some(cache), Some(key)) => cache.get(c.name, key),
+            _ => None,
+        };
+        let mut found = match cached {
+            Some(found) => {
+                tracing::debug!("{}: rendered images from the render cache", c.name);
+                found
+            }
+            None => {
+                let found = self.render(c, chart, &values, dir).await?;
+                if let (Some(cache), Some(key)) = (cache, key) {
+                    cache.put(c.name, key, &found);
+                }
+                found
+            }
+        };
+        let mut merged = info.defaults.clone();
+        crate::values::merge(&mut merged, &values);
+        let from_values = discover::images_in_values(&merged, &found);
+        found.extend(from_values.found);
+        found.extend(discover::images_in_chart_annotation(&info.chart_yaml));
+        let unresolved = from_values
+            .unresolved
+            .into_iter()
+            .map(|u| format!("{}: {} ({})", c.name, u.path, u.reason))
+            .collect();
+        Ok(Discovery {
+            found,
+            unresolved,
+            fitted,
+        })
+    }
+
+    /// `helm template` of the chart with `values`: the images its pod
+    /// templates name.
+    async fn render(
+        &self,
+        c: &Component,
+        chart: &ChartInput,
+        values: &serde_yaml_ng::Value,
+        dir: &Path,
+    ) -> crate::Result<Vec<Found>> {
+        let chart_path = match chart {
+            ChartInput::Path(p) => p.clone(),
+            ChartInput::Archive { bytes, .. } => {
+                let path = dir.join(format!("{}.tgz", c.chart));
+                std::fs::write(&path, bytes).map_err(|e| {
+                    crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
+                })?;
+                path
+            }
+        };
+        let file = write_values(dir, c.name, values).map_err(|e| {
+            crate::Error::Usage(format!(
+                "cannot write the {} values into {}: {e}",
+                c.name,
+                dir.display()
+            ))
+        })?;
+        let rendered = self
+            .helm()
+            .await?
+            .template(
+                c.release,
+                c.namespace,
+                &chart_path.display().to_string(),
+                None,
+                &file,
+                false,
+            )
+            .await
+            .map_err(|e| crate::Error::render(c.name, &e))?;
+        Ok(discover::images_in_manifests(&rendered)?)
+    }
+}
+
+/// A chart to discover images in: a local directory or archive, or an
+/// archive pulled from a registry (`reference` names it in errors).
+pub(super) enum ChartInput {
+    Path(std::path::PathBuf),
+    Archive { bytes: Vec<u8>, reference: String },
+}
+
+/// What one component's discovery found.
+pub(super) struct Discovery {
+    pub(super) found: Vec<Found>,
+    pub(super) unresolved: Vec<String>,
+    pub(super) fitted: crate::fit::Fitted,
+}

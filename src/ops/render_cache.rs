@@ -1,0 +1,241 @@
+//! The images each chart's rendered manifests deploy, remembered between
+//! mirrors so a warm mirror does not run `helm template` again.
+//!
+//! An entry is trusted only when its key matches: the sha256 of the chart
+//! archive, of the values file helm would get, and the helm binary, release
+//! and namespace. A changed chart (even under the same tag) or a changed
+//! value is a miss and renders afresh. The file lives in the cluster's state
+//! directory with mode 0600 (the key digests values that hold secrets, the
+//! file holds no secret itself); an unreadable or corrupt file is a miss,
+//! never an error, and is replaced on the next write.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::registry::discover::Found;
+
+/// Bumped when the entries' meaning changes, so old files are misses.
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct File {
+    format: u32,
+    /// Component name -> its last discovery.
+    entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    images: Vec<CachedImage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedImage {
+    image: String,
+    source: String,
+}
+
+/// What decides `helm template`'s output, besides helm's own defaults.
+pub struct RenderInputs<'a> {
+    pub helm: &'a str,
+    pub release: &'a str,
+    pub namespace: &'a str,
+    pub chart: &'a [u8],
+    pub values: &'a [u8],
+}
+
+impl RenderInputs<'_> {
+    /// One digest of everything; any change to any input changes it.
+    pub fn key(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.helm.as_bytes(),
+            self.release.as_bytes(),
+            self.namespace.as_bytes(),
+            &Sha256::digest(self.chart)[..],
+            &Sha256::digest(self.values)[..],
+        ] {
+            // Length-prefixed, so no two different inputs run together alike.
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The cache file of one cluster.
+pub struct RenderCache {
+    path: PathBuf,
+    file: std::sync::Mutex<File>,
+}
+
+impl RenderCache {
+    /// `<state dir>/<cluster>/render-cache.json`.
+    pub fn path_for(state_dir: &Path, cluster: &str) -> PathBuf {
+        state_dir.join(cluster).join("render-cache.json")
+    }
+
+    /// Loads the file; a missing, unreadable, corrupt or other-format file
+    /// starts empty.
+    pub fn load(path: PathBuf) -> RenderCache {
+        let file = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<File>(&b).ok())
+            .filter(|f| f.format == FORMAT)
+            .unwrap_or_default();
+        RenderCache {
+            path,
+            file: std::sync::Mutex::new(file),
+        }
+    }
+
+    /// The images of `component`'s last discovery, if it had this key.
+    pub fn get(&self, component: &str, key: &str) -> Option<Vec<Found>> {
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let e = file.entries.get(component).filter(|e| e.key == key)?;
+        Some(
+            e.images
+                .iter()
+                .map(|i| Found {
+                    image: i.image.clone(),
+                    source: i.source.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Remembers `component`'s discovery under `key`, replacing the last.
+    pub fn put(&self, component: &str, key: String, images: &[Found]) {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.format = FORMAT;
+        let images = images
+            .iter()
+            .map(|f| CachedImage {
+                image: f.image.clone(),
+                source: f.source.clone(),
+            })
+            .collect();
+        file.entries
+            .insert(component.to_string(), Entry { key, images });
+    }
+
+    /// Writes the file (0600, through a rename so a crash leaves the old one
+    /// or the new one). Failing to write only costs the next run a render,
+    /// so the error is returned for a debug line, not a failure.
+    pub fn save(&self) -> std::io::Result<()> {
+        let text = {
+            let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            serde_json::to_vec(&*file).map_err(std::io::Error::other)?
+        };
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let tmp = self
+            .path
+            .with_extension(format!("tmp.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&text)?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs<'a>(chart: &'a [u8], values: &'a [u8]) -> RenderInputs<'a> {
+        RenderInputs {
+            helm: "/usr/bin/helm v4.1.4",
+            release: "nats",
+            namespace: "nats-system",
+            chart,
+            values,
+        }
+    }
+
+    fn found(image: &str) -> Vec<Found> {
+        vec![Found {
+            image: image.into(),
+            source: "StatefulSet/nats container nats".into(),
+        }]
+    }
+
+    #[test]
+    fn a_saved_discovery_is_found_again_under_the_same_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = RenderCache::path_for(dir.path(), "nvcf-dev");
+        let key = inputs(b"chart-1", b"a: 1\n").key();
+        let cache = RenderCache::load(path.clone());
+        assert!(cache.get("nats", &key).is_none(), "empty at first");
+        cache.put("nats", key.clone(), &found("r/nats:2.10"));
+        cache.save().unwrap();
+
+        let cache = RenderCache::load(path.clone());
+        assert_eq!(cache.get("nats", &key), Some(found("r/nats:2.10")), "hit");
+        let chart_changed = inputs(b"chart-2", b"a: 1\n").key();
+        assert!(cache.get("nats", &chart_changed).is_none(), "chart changed");
+        let values_changed = inputs(b"chart-1", b"a: 2\n").key();
+        assert!(
+            cache.get("nats", &values_changed).is_none(),
+            "values changed"
+        );
+        assert!(cache.get("openbao", &key).is_none(), "other component");
+
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn inputs_do_not_run_together() {
+        let a = RenderInputs {
+            release: "ab",
+            namespace: "c",
+            ..inputs(b"x", b"y")
+        };
+        let b = RenderInputs {
+            release: "a",
+            namespace: "bc",
+            ..inputs(b"x", b"y")
+        };
+        assert_ne!(a.key(), b.key());
+    }
+
+    #[test]
+    fn a_corrupt_or_foreign_file_is_a_miss_and_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = RenderCache::path_for(dir.path(), "c");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let key = inputs(b"chart", b"v").key();
+        for junk in [
+            &b"{not json"[..],
+            br#"{"format":999,"entries":{}}"#,
+            &[0xff, 0x00, 0x13][..],
+        ] {
+            std::fs::write(&path, junk).unwrap();
+            let cache = RenderCache::load(path.clone());
+            assert!(cache.get("nats", &key).is_none());
+        }
+        let cache = RenderCache::load(path.clone());
+        cache.put("nats", key.clone(), &found("r/x:1"));
+        cache.save().unwrap();
+        assert_eq!(
+            RenderCache::load(path).get("nats", &key),
+            Some(found("r/x:1"))
+        );
+    }
+}
