@@ -26,6 +26,7 @@ async fn a_warm_re_up_skips_helm_asks_upstream_nothing_and_verifies() {
     assert_eq!(w.helm_changes(), Vec::<String>::new(), "{err}");
 
     let api_before = w.api_log.lock().unwrap().len();
+    let helm_before = w.helm_calls().len();
     let out = w.run(&["up"]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -38,6 +39,9 @@ async fn a_warm_re_up_skips_helm_asks_upstream_nothing_and_verifies() {
     assert!(err.contains("0.0 MiB copied"), "{err}");
     assert!(err.contains("Phase 1 is installed and verified"), "{err}");
     assert_eq!(w.helm_changes(), Vec::<String>::new(), "{err}");
+    // Not even a render: the charts' images come from the render cache.
+    let helm = w.helm_calls()[helm_before..].to_vec();
+    assert!(helm.iter().all(|c| c.starts_with("version")), "{helm:?}");
     assert_eq!(
         w.upstream_connections.load(Ordering::SeqCst),
         0,

@@ -176,17 +176,24 @@ impl WarmWorld {
         self.command(args).output().unwrap()
     }
 
-    /// helm's calls so far that change a release (install, upgrade,
-    /// rollback, uninstall). Discovery's `helm template` changes nothing.
-    pub fn helm_changes(&self) -> Vec<String> {
+    /// Every helm call so far, as its argv.
+    pub fn helm_calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.home.path().join("helm-calls"))
             .unwrap_or_default()
             .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// helm's calls so far that change a release (install, upgrade,
+    /// rollback, uninstall). Discovery's `helm template` changes nothing.
+    pub fn helm_changes(&self) -> Vec<String> {
+        self.helm_calls()
+            .into_iter()
             .filter(|l| {
                 ["install", "upgrade", "rollback", "uninstall"]
                     .contains(&l.split_whitespace().next().unwrap_or(""))
             })
-            .map(str::to_string)
             .collect()
     }
 
