@@ -44,10 +44,7 @@ fn fake_api(records: &'static str, release: &'static str) -> (String, Arc<Mutex<
     let empty = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#;
     common::fake_http::serve(move |_, path, _| {
         if path.starts_with("/version") {
-            (
-                200,
-                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1"}"#.to_string(),
-            )
+            (200, common::fake_http::VERSION.to_string())
         } else if path.contains("/secrets?") && path.contains(&format!("name%3D{release}")) {
             (200, body.clone())
         } else if path.contains("/secrets?") {

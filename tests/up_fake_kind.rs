@@ -18,11 +18,7 @@ use std::sync::{Arc, Mutex};
 fn fake_api_server() -> (String, Arc<Mutex<Vec<String>>>) {
     common::fake_http::serve(|method, path, body| {
         if path.starts_with("/version") {
-            (
-                200,
-                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#
-                    .to_string(),
-            )
+            (200, common::fake_http::VERSION.to_string())
         } else if method == "PATCH" {
             (200, body.to_string())
         } else if method == "POST" {

@@ -373,24 +373,28 @@ pub async fn interrupted_report(stopped: &[Stopped]) -> String {
     lines.join("; ")
 }
 
+/// Why the state of an interrupted release could not be read.
+#[derive(Debug, thiserror::Error)]
+enum UnreadState {
+    #[error("no kube context")]
+    NoContext,
+    #[error(transparent)]
+    Kube(#[from] crate::k8s::KubeError),
+    #[error("no answer within {}s", REPORT_TIMEOUT.as_secs())]
+    NoAnswer,
+}
+
 async fn read_after_interrupt(
     g: &crate::tools::runner::Graceful,
-) -> Result<Vec<ReleaseRecord>, String> {
-    let context = g
-        .context
-        .clone()
-        .ok_or_else(|| "no kube context".to_string())?;
+) -> Result<Vec<ReleaseRecord>, UnreadState> {
+    let context = g.context.as_deref().ok_or(UnreadState::NoContext)?;
     let read = async {
-        let client = crate::k8s::client_for_context(&context)
-            .await
-            .map_err(|e| e.to_string())?;
-        releases::read(&client, &g.namespace, &g.release)
-            .await
-            .map_err(|e| e.to_string())
+        let client = crate::k8s::client_for_context(context).await?;
+        Ok(releases::read(&client, &g.namespace, &g.release).await?)
     };
     tokio::time::timeout(REPORT_TIMEOUT, read)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", REPORT_TIMEOUT.as_secs())))
+        .unwrap_or(Err(UnreadState::NoAnswer))
 }
 
 #[cfg(test)]

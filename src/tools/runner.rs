@@ -199,24 +199,22 @@ impl RunError {
 /// several lines), and helm follows a template failure with a hint that
 /// explains nothing; otherwise the last line said is usually the reason.
 pub fn why_failed(stdout: &str, stderr: &str) -> Option<String> {
-    const HINTS: &[&str] = &["Use --debug flag to render out invalid YAML"];
-    let said = |text: &str| -> Option<String> {
+    const HELM_HINT: &str = "Use --debug flag to render out invalid YAML";
+    let said = |text: &str| {
         let lines: Vec<&str> = text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !HINTS.contains(l))
+            .filter(|l| !l.is_empty() && *l != HELM_HINT)
             .collect();
         let from = lines
             .iter()
             .rposition(|l| l.starts_with("Error:") || l.starts_with("ERROR:"))
-            .unwrap_or(lines.len().checked_sub(1)?);
-        Some(
-            lines[from..]
-                .join(" ")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
+            .or(lines.len().checked_sub(1))?;
+        let words: Vec<&str> = lines[from..]
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .collect();
+        Some(words.join(" "))
     };
     said(stderr).or_else(|| said(stdout))
 }

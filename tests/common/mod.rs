@@ -141,6 +141,35 @@ pub fn resolve_settings(
     .unwrap()
 }
 
+/// The dev profile's settings for repository my-org/my-team, as `plan`
+/// resolves them, with the state in `state`.
+pub fn dev_settings(state: &Path) -> nvcf_dev::settings::Settings {
+    let env = nvcf_dev::settings::Env::from_pairs([("REPOSITORY", "my-org/my-team")]);
+    let ctx = nvcf_dev::settings::Context {
+        env: &env,
+        prompt: &nvcf_dev::settings::NoPrompt,
+        state_dir: Some(state.into()),
+    };
+    nvcf_dev::settings::resolve(
+        nvcf_dev::profile::load("dev").unwrap(),
+        "nvcf-dev",
+        &nvcf_dev::settings::Flags::default(),
+        &ctx,
+        nvcf_dev::settings::Purpose::Plan,
+    )
+    .unwrap()
+}
+
+/// `reset <component>` as the binary runs it after `--yes`.
+pub fn reset_options(component: &str, no_reinstall: bool) -> nvcf_dev::ops::reset::ResetOptions {
+    nvcf_dev::ops::reset::ResetOptions {
+        component: nvcf_dev::model::component(component).unwrap(),
+        no_reinstall,
+        dry_run: false,
+        yes: true,
+    }
+}
+
 /// Packages a series of published-chart stand-ins and pushes them upstream
 /// with helm. A `helm.sh/images` annotation naming nvcr.io is pointed at the
 /// test upstream, since nvcr.io is not reachable from tests.
