@@ -101,19 +101,11 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
     // ones :6222, and NATS 2.10 pools several routes per peer.
     let mut routes: Vec<String> = routes
         .into_values()
-        .map(|a| peer_host(&a).to_string())
+        .map(|a| crate::settings::host_of(&a).to_string())
         .collect();
     routes.sort();
     routes.dedup();
     NatsCluster { name, routes }
-}
-
-/// The host of `host:port` (IPv6 in brackets included).
-fn peer_host(addr: &str) -> &str {
-    match addr.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => addr.rsplit_once(':').map_or(addr, |(h, _)| h),
-    }
 }
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to

@@ -13,7 +13,6 @@ use crate::ops::install::{self, InstallError, Installer};
 use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::ops::plan::{ComponentPlan, Plan};
 use crate::tools::runner::Stopped;
-use crate::ui::format_duration;
 
 /// How long helm gets, after Ctrl-C, to record the failure and exit.
 pub const HELM_GRACE: Duration = Duration::from_secs(5);
@@ -221,26 +220,7 @@ impl Installer<'_> {
         let step = self
             .shell
             .step(format!("Verifying {} (unchanged, helm skipped)", c.name));
-        match install::verify_until_healthy(self.client, c, install::VERIFY_GRACE).await {
-            Ok(r) if r.healthy() => {
-                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
-                Ok(r)
-            }
-            Ok(r) => {
-                step.fail();
-                Err(InstallError::UnchangedUnhealthy {
-                    component: c.name,
-                    summary: install::unhealthy_summary(&r),
-                })
-            }
-            Err(why) => {
-                step.fail();
-                Err(InstallError::UnchangedUnverified {
-                    component: c.name,
-                    why,
-                })
-            }
-        }
+        install::verified(self.client, c, step, started, true).await
     }
 
     /// Labels the revision helm just made, where helm could not (3.13).
