@@ -136,21 +136,16 @@ impl Installer<'_> {
                     let step = self
                         .shell
                         .step(format!("Uninstalling {} in {}", c.release, c.namespace));
-                    match self
-                        .helm
+                    // A step dropped unfinished shows as failed.
+                    self.helm
                         .uninstall(c.release, c.namespace, self.settings.install_timeout)
                         .await
-                    {
-                        Ok(()) => step.done(),
-                        Err(error) => {
-                            step.fail();
-                            return Err(InstallError::Uninstall {
-                                release: c.release,
-                                component: c.name,
-                                error,
-                            });
-                        }
-                    }
+                        .map_err(|error| InstallError::Uninstall {
+                            release: c.release,
+                            component: c.name,
+                            error,
+                        })?;
+                    step.done();
                 }
                 Decision::Recover {
                     recovery: Recovery::RollbackTo { revision },
@@ -159,27 +154,17 @@ impl Installer<'_> {
                     let step = self
                         .shell
                         .step(format!("Rolling {} back to revision {revision}", c.release));
-                    match self
-                        .helm
-                        .rollback(
-                            c.release,
-                            c.namespace,
-                            revision,
-                            self.settings.install_timeout,
-                        )
+                    let timeout = self.settings.install_timeout;
+                    self.helm
+                        .rollback(c.release, c.namespace, revision, timeout)
                         .await
-                    {
-                        Ok(()) => step.done(),
-                        Err(error) => {
-                            step.fail();
-                            return Err(InstallError::Rollback {
-                                release: c.release,
-                                revision,
-                                component: c.name,
-                                error,
-                            });
-                        }
-                    }
+                        .map_err(|error| InstallError::Rollback {
+                            release: c.release,
+                            revision,
+                            component: c.name,
+                            error,
+                        })?;
+                    step.done();
                 }
             }
         }

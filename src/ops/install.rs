@@ -348,10 +348,7 @@ impl Installer<'_> {
             }
         })?;
         let release = cp.release(self.settings, file);
-        if let Err(e) = self.check_placement(cp, &release).await {
-            step.fail();
-            return Err(e);
-        }
+        self.check_placement(cp, &release).await?;
         let shell = self.shell.clone();
         let name = c.name;
         let sink = move |ev: crate::k8s::progress::ProgressEvent| {
