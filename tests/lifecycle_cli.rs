@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -65,9 +64,7 @@ impl World {
         let home = tempfile::tempdir().unwrap();
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let helm = bin.join("helm");
-        std::fs::write(&helm, FAKE_HELM).unwrap();
-        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::write_script(&bin.join("helm"), FAKE_HELM);
         std::fs::write(
             home.path().join("kubeconfig"),
             format!(

@@ -45,10 +45,7 @@ impl World {
         let home = tempfile::tempdir().unwrap();
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let kind = bin.join("kind");
-        std::fs::write(&kind, common::fake_kind::SCRIPT).unwrap();
-        std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        common::write_script(&bin.join("kind"), common::fake_kind::SCRIPT);
         let helm = std::env::var("NVCF_DEV_TEST_HELM4").expect("run scripts/test.sh");
         std::os::unix::fs::symlink(helm, bin.join("helm")).unwrap();
         let registry = format!("nvcf-dev-test-up-{tag}");

@@ -170,6 +170,13 @@ pub fn reset_options(component: &str, no_reinstall: bool) -> nvcf_dev::ops::rese
     }
 }
 
+/// Writes `text` to `path` as an executable script (a stand-in binary).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Packages a series of published-chart stand-ins and pushes them upstream
 /// with helm. A `helm.sh/images` annotation naming nvcr.io is pointed at the
 /// test upstream, since nvcr.io is not reachable from tests.
