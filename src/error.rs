@@ -67,9 +67,7 @@ impl Error {
     pub fn is_interrupt(&self) -> bool {
         matches!(self, Error::Interrupted | Error::InterruptedReleases(_))
     }
-}
 
-impl Error {
     /// helm's template failure for `component`, as its own one line.
     pub fn render(component: &'static str, e: &RunError) -> Error {
         Error::Install(crate::ops::install::InstallError::Render {

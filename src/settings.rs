@@ -276,18 +276,20 @@ impl Settings {
 /// localhost, 127.0.0.0/8 and ::1: the only registries spoken to over plain HTTP
 /// without being told.
 pub fn is_loopback_registry(host_port: &str) -> bool {
-    let host = match host_port.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host_port
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .unwrap_or(host_port),
-    };
+    let host = host_of(host_port);
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
             .map(|ip| ip.is_loopback())
             .unwrap_or(false)
+}
+
+/// The host of `host[:port]` (IPv6 in brackets included).
+pub fn host_of(host_port: &str) -> &str {
+    match host_port.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    }
 }
 
 /// Everything `resolve` reads besides the profile and the flags.

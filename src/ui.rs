@@ -283,30 +283,26 @@ pub fn format_duration(d: Duration) -> String {
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
         }
     }
-    let render = |cells: Vec<&str>| {
-        let mut line = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                let pad = widths[i] - cell.chars().count() + 3;
-                line.push_str(&" ".repeat(pad));
-            }
-        }
-        line.trim_end().to_string()
+    let render = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| format!("{cell:<w$}", w = widths.get(i).copied().unwrap_or(0)))
+            .collect();
+        padded.join("   ").trim_end().to_string()
     };
-    let mut out = vec![render(header.to_vec())];
+    let mut out = vec![render(header)];
     for row in rows {
-        out.push(render(row.iter().map(String::as_str).collect()));
+        out.push(render(&row.iter().map(String::as_str).collect::<Vec<_>>()));
     }
-    out.join("\n")
+    out.join(
+        "
+",
+    )
 }
 
 #[cfg(test)]

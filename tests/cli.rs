@@ -214,17 +214,10 @@ fn doctor_finds_tools_on_path_and_its_exit_code_matches_its_report() {
     )
     .unwrap();
     // kind has no binary here: a stand-in that answers like kind does.
-    let kind = bin.join("kind");
-    std::fs::write(
-        &kind,
+    common::write_script(
+        &bin.join("kind"),
         "#!/bin/sh\necho 'kind v0.27.0 go1.23.4 linux/amd64'\n",
-    )
-    .unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&kind).unwrap().permissions(),
-        0o755,
     );
-    std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = nvcf_dev(state.path())
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .env("NGC_API_KEY", FAKE_KEY)

@@ -11,29 +11,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::kube_mock::{event, fixture, list, Reply, Req, Server, Step};
 use nvcf_dev::ops::install::{self, Installer};
-use nvcf_dev::ops::reset::{execute, ResetOptions, ResetReport};
-use nvcf_dev::settings::{Env, Flags, NoPrompt, Purpose, Settings};
+use nvcf_dev::ops::reset::{execute, ResetReport};
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::{Cmd, CommandRunner, Output, RecordingRunner, RunError};
 use nvcf_dev::ui::{OutputFormat, Shell};
 use serde_json::{json, Value};
-
-fn settings(state: &std::path::Path) -> Settings {
-    let env = Env::from_pairs([("REPOSITORY", "my-org/my-team")]);
-    let ctx = nvcf_dev::settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.into()),
-    };
-    nvcf_dev::settings::resolve(
-        nvcf_dev::profile::load("dev").unwrap(),
-        "nvcf-dev",
-        &Flags::default(),
-        &ctx,
-        Purpose::Plan,
-    )
-    .unwrap()
-}
 
 /// A helm whose `upgrade` takes `upgrade_takes`, answering from a
 /// RecordingRunner script; each call is logged with how many API requests
@@ -109,7 +91,7 @@ fn nats_system(r: &Req) -> Reply {
 #[tokio::test]
 async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis() {
     let state = tempfile::tempdir().unwrap();
-    let settings = settings(state.path());
+    let settings = common::dev_settings(state.path());
     let plan = nvcf_dev::ops::plan::build(&settings).unwrap();
     let cp = plan.component(nvcf_dev::model::ComponentId::Nats).unwrap();
     let (client, server) = Server::serve(nats_system);
@@ -180,7 +162,7 @@ const NATS_PVC: &str = "/api/v1/namespaces/nats-system/persistentvolumeclaims/na
 #[tokio::test]
 async fn reset_reinstall_uninstalls_then_deletes_and_waits_then_installs() {
     let state = tempfile::tempdir().unwrap();
-    let mut settings = settings(state.path());
+    let mut settings = common::dev_settings(state.path());
     settings.chart_paths.insert(
         "nats".into(),
         common::published_chart("current", "helm-nvcf-nats"),
@@ -240,12 +222,7 @@ async fn reset_reinstall_uninstalls_then_deletes_and_waits_then_installs() {
     let helm = Helm::new(&runner, "helm", parse_version("v3.17.3").unwrap())
         .with_kube_context("kind-nvcf-dev");
     let (shell, cap) = Shell::capture(OutputFormat::Text);
-    let opts = ResetOptions {
-        component: nvcf_dev::model::component("nats").unwrap(),
-        no_reinstall: false,
-        dry_run: false,
-        yes: true,
-    };
+    let opts = common::reset_options("nats", false);
     let mut report = ResetReport::default();
     let err = execute(&shell, &settings, &client, helm, &opts, &mut report)
         .await

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -45,10 +44,7 @@ fn fake_api(records: &'static str, release: &'static str) -> (String, Arc<Mutex<
     let empty = r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadataList","metadata":{},"items":[]}"#;
     common::fake_http::serve(move |_, path, _| {
         if path.starts_with("/version") {
-            (
-                200,
-                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1"}"#.to_string(),
-            )
+            (200, common::fake_http::VERSION.to_string())
         } else if path.contains("/secrets?") && path.contains(&format!("name%3D{release}")) {
             (200, body.clone())
         } else if path.contains("/secrets?") {
@@ -69,9 +65,7 @@ impl World {
         let home = tempfile::tempdir().unwrap();
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let helm = bin.join("helm");
-        std::fs::write(&helm, FAKE_HELM).unwrap();
-        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::write_script(&bin.join("helm"), FAKE_HELM);
         std::fs::write(
             home.path().join("kubeconfig"),
             format!(

@@ -9,28 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use common::fake_http::{self, ExecReply};
-use nvcf_dev::ops::reset::{execute, ResetAction, ResetOptions, ResetReport};
-use nvcf_dev::settings::{Env, Flags, NoPrompt, Purpose, Settings};
+use common::phase1_api::{list, ready_pods};
+use nvcf_dev::ops::reset::{execute, ResetAction, ResetReport};
+use nvcf_dev::settings::Settings;
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::{Cmd, CommandRunner, Output, RecordingRunner, RunError};
 use nvcf_dev::ui::{OutputFormat, Shell};
 use serde_json::{json, Value};
 
 fn settings(state: &std::path::Path) -> Settings {
-    let env = Env::from_pairs([("REPOSITORY", "my-org/my-team")]);
-    let ctx = nvcf_dev::settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.into()),
-    };
-    let mut s = nvcf_dev::settings::resolve(
-        nvcf_dev::profile::load("dev").unwrap(),
-        "nvcf-dev",
-        &Flags::default(),
-        &ctx,
-        Purpose::Plan,
-    )
-    .unwrap();
+    let mut s = common::dev_settings(state);
     for (component, chart) in [
         ("nats", "helm-nvcf-nats"),
         ("openbao", "helm-nvcf-openbao-server"),
@@ -63,25 +51,10 @@ impl CommandRunner for Helm4 {
     }
 }
 
-fn list(kind: &str, items: Vec<Value>) -> String {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "100"}, "items": items})
-        .to_string()
-}
-
 fn release(name: &str, ns: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
         "metadata": {"name": format!("sh.helm.release.v1.{name}.v1"), "namespace": ns,
             "labels": {"owner": "helm", "name": name, "status": "deployed", "version": "1"}}})
-}
-
-fn ready_pods(ns: &str, names: &[&str]) -> Vec<Value> {
-    names
-        .iter()
-        .map(|n| {
-            json!({"metadata": {"name": n, "namespace": ns},
-                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
-        })
-        .collect()
 }
 
 fn complete_job(ns: &str, name: &str, uid: &str) -> Value {
@@ -109,9 +82,7 @@ fn route(upgraded: &Upgraded, method: &str, path: &str) -> (u16, String) {
         return (200, String::new());
     }
     let body = match route {
-        "/version" => {
-            r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#.into()
-        }
+        "/version" => fake_http::VERSION.into(),
         "/api/v1/nodes" => list(
             "NodeList",
             vec![json!({"metadata": {"name": "nvcf-dev-control-plane",
@@ -183,12 +154,7 @@ async fn reset_nats_reinstalls_it_then_reruns_openbaos_migrations_in_order() {
     let helm = Helm::new(&runner, "helm", parse_version("v4.1.4").unwrap())
         .with_kube_context("kind-nvcf-dev");
     let (shell, cap) = Shell::capture(OutputFormat::Text);
-    let opts = ResetOptions {
-        component: nvcf_dev::model::component("nats").unwrap(),
-        no_reinstall: false,
-        dry_run: false,
-        yes: true,
-    };
+    let opts = common::reset_options("nats", false);
     let mut report = ResetReport::default();
     let result = execute(&shell, &settings, &client, helm, &opts, &mut report).await;
     let err = cap.stderr();

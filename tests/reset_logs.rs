@@ -11,7 +11,6 @@ use common::cli::{nvcf_dev, one_error_line};
 use common::kube_mock::{delete_ok, fixture, is_watch, list, not_found, Server};
 use nvcf_dev::ops::logs::{show, LogsOptions};
 use nvcf_dev::ops::reset::{dry_run, execute, ResetOptions, ResetReport};
-use nvcf_dev::settings::{Env, Flags, NoPrompt, Purpose, Settings};
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::RecordingRunner;
 use nvcf_dev::ui::{OutputFormat, Shell};
@@ -19,23 +18,6 @@ use serde_json::{json, Value};
 
 /// The resourceVersion of every list the fake API server answers.
 const RV: &str = "9100";
-
-fn settings(state: &std::path::Path) -> Settings {
-    let env = Env::from_pairs([("REPOSITORY", "my-org/my-team")]);
-    let ctx = nvcf_dev::settings::Context {
-        env: &env,
-        prompt: &NoPrompt,
-        state_dir: Some(state.into()),
-    };
-    nvcf_dev::settings::resolve(
-        nvcf_dev::profile::load("dev").unwrap(),
-        "nvcf-dev",
-        &Flags::default(),
-        &ctx,
-        Purpose::Plan,
-    )
-    .unwrap()
-}
 
 /// vault-system after a failed install: a stuck release, the init job's
 /// secrets, a bound PVC with its protection finalizer.
@@ -118,7 +100,7 @@ fn vault_system(method: &str, uri: &str) -> Option<(u16, String)> {
 #[tokio::test]
 async fn dry_run_lists_what_would_go_and_deletes_nothing() {
     let state = tempfile::tempdir().unwrap();
-    let settings = settings(state.path());
+    let settings = common::dev_settings(state.path());
     let (client, server) = Server::start(|method, uri, _| vault_system(method, uri));
     let (shell, cap) = Shell::capture(OutputFormat::Text);
     let opts = ResetOptions {
@@ -185,7 +167,7 @@ async fn dry_run_lists_what_would_go_and_deletes_nothing() {
 #[tokio::test]
 async fn dry_run_json_is_one_document() {
     let state = tempfile::tempdir().unwrap();
-    let settings = settings(state.path());
+    let settings = common::dev_settings(state.path());
     let (client, _server) = Server::start(|method, uri, _| vault_system(method, uri));
     let (shell, cap) = Shell::capture(OutputFormat::Json);
     let opts = ResetOptions {
@@ -219,7 +201,7 @@ async fn dry_run_json_is_one_document() {
 #[tokio::test]
 async fn helm_argv_in_both_majors() {
     let state = tempfile::tempdir().unwrap();
-    let settings = settings(state.path());
+    let settings = common::dev_settings(state.path());
     let plan = nvcf_dev::ops::plan::build(&settings).unwrap();
     let release = plan
         .component(nvcf_dev::model::ComponentId::Openbao)
@@ -249,7 +231,7 @@ async fn helm_argv_in_both_majors() {
 #[tokio::test]
 async fn no_reinstall_uninstalls_then_deletes_and_waits_without_installing() {
     let state = tempfile::tempdir().unwrap();
-    let settings = settings(state.path());
+    let settings = common::dev_settings(state.path());
     let deletes = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = deletes.clone();
     let (client, server) = Server::start(move |method, uri, _| {
@@ -275,12 +257,7 @@ async fn no_reinstall_uninstalls_then_deletes_and_waits_without_installing() {
     let helm = Helm::new(&rec, "helm", parse_version("v3.17.3").unwrap())
         .with_kube_context("kind-nvcf-dev");
     let (shell, cap) = Shell::capture(OutputFormat::Text);
-    let opts = ResetOptions {
-        component: nvcf_dev::model::component("openbao").unwrap(),
-        no_reinstall: true,
-        dry_run: false,
-        yes: true,
-    };
+    let opts = common::reset_options("openbao", true);
     let mut report = ResetReport::default();
     execute(&shell, &settings, &client, helm, &opts, &mut report)
         .await

@@ -18,11 +18,7 @@ use std::sync::{Arc, Mutex};
 fn fake_api_server() -> (String, Arc<Mutex<Vec<String>>>) {
     common::fake_http::serve(|method, path, body| {
         if path.starts_with("/version") {
-            (
-                200,
-                r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#
-                    .to_string(),
-            )
+            (200, common::fake_http::VERSION.to_string())
         } else if method == "PATCH" {
             (200, body.to_string())
         } else if method == "POST" {
@@ -49,10 +45,7 @@ impl World {
         let home = tempfile::tempdir().unwrap();
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let kind = bin.join("kind");
-        std::fs::write(&kind, common::fake_kind::SCRIPT).unwrap();
-        std::fs::set_permissions(&kind, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        common::write_script(&bin.join("kind"), common::fake_kind::SCRIPT);
         let helm = std::env::var("NVCF_DEV_TEST_HELM4").expect("run scripts/test.sh");
         std::os::unix::fs::symlink(helm, bin.join("helm")).unwrap();
         let registry = format!("nvcf-dev-test-up-{tag}");

@@ -5,8 +5,6 @@ pub mod completions;
 pub mod doctor;
 pub mod down;
 pub mod logs;
-#[cfg(test)]
-mod mentions;
 pub mod mirror;
 pub mod plan;
 pub mod registry;

@@ -122,6 +122,28 @@ where
         })
 }
 
+/// Object `name` in `ns`, when it exists; a failure names it `<ns>/<name>`.
+pub(crate) async fn get_opt<K>(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> Result<Option<K>, KubeError>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| KubeError::Get {
+            kind: K::kind(&()).to_string(),
+            name: format!("{ns}/{name}"),
+            detail: one_line(&e),
+        })
+}
+
 /// Whether a command that changes a cluster may act on a context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContextDecision {

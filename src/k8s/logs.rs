@@ -29,12 +29,7 @@ fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
 
 /// Whether job `job` exists in `ns`.
 pub async fn job_exists(client: &kube::Client, ns: &str, job: &str) -> Result<bool, KubeError> {
-    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(client.clone(), ns);
-    let found = jobs.get_opt(job).await.map_err(|e| KubeError::Get {
-        kind: "Job".into(),
-        name: format!("{ns}/{job}"),
-        detail: one_line(&e),
-    })?;
+    let found = super::client::get_opt::<k8s_openapi::api::batch::v1::Job>(client, ns, job).await?;
     Ok(found.is_some())
 }
 
@@ -49,12 +44,7 @@ pub async fn job_pods(client: &kube::Client, ns: &str, job: &str) -> Result<Vec<
 
 /// Pod `pod` in `ns`, when it exists.
 pub async fn get_pod(client: &kube::Client, ns: &str, pod: &str) -> Result<Option<Pod>, KubeError> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    pods.get_opt(pod).await.map_err(|e| KubeError::Get {
-        kind: "Pod".into(),
-        name: format!("{ns}/{pod}"),
-        detail: one_line(&e),
-    })
+    super::client::get_opt(client, ns, pod).await
 }
 
 /// The last `tail` lines of a container; `previous` for the crashed

@@ -219,55 +219,21 @@ async fn drive(
                 tracing::debug!("watch in {ns}: {}", one_line(&e));
                 continue;
             }
-            Ok(Update::Pod(ev)) => match *ev {
-                watcher::Event::Init => {
-                    pod_init.clear();
+            Ok(Update::Pod(ev)) => fold(*ev, &mut pod_init, &mut snap.pods, |p, live| {
+                if live {
+                    tracker.on_pod(p)
+                } else {
+                    tracker.on_pod_deleted(p);
                     vec![]
                 }
-                watcher::Event::InitApply(p) => {
-                    let evs = tracker.on_pod(&p);
-                    pod_init.insert(p.name_any(), p);
-                    evs
-                }
-                watcher::Event::InitDone => {
-                    snap.pods = std::mem::take(&mut pod_init);
+            }),
+            Ok(Update::Job(ev)) => fold(*ev, &mut job_init, &mut snap.jobs, |j, live| {
+                if live {
+                    tracker.on_job(j)
+                } else {
                     vec![]
                 }
-                watcher::Event::Apply(p) => {
-                    let evs = tracker.on_pod(&p);
-                    snap.pods.insert(p.name_any(), p);
-                    evs
-                }
-                watcher::Event::Delete(p) => {
-                    tracker.on_pod_deleted(&p);
-                    snap.pods.remove(&p.name_any());
-                    vec![]
-                }
-            },
-            Ok(Update::Job(ev)) => match *ev {
-                watcher::Event::Init => {
-                    job_init.clear();
-                    vec![]
-                }
-                watcher::Event::InitApply(j) => {
-                    let evs = tracker.on_job(&j);
-                    job_init.insert(j.name_any(), j);
-                    evs
-                }
-                watcher::Event::InitDone => {
-                    snap.jobs = std::mem::take(&mut job_init);
-                    vec![]
-                }
-                watcher::Event::Apply(j) => {
-                    let evs = tracker.on_job(&j);
-                    snap.jobs.insert(j.name_any(), j);
-                    evs
-                }
-                watcher::Event::Delete(j) => {
-                    snap.jobs.remove(&j.name_any());
-                    vec![]
-                }
-            },
+            }),
         };
         for e in events {
             sink(e);
@@ -279,6 +245,42 @@ async fn drive(
             if snap.ready() {
                 return Outcome::Ready;
             }
+        }
+    }
+}
+
+/// Applies one watcher event to the objects seen so far (`live`; a relist
+/// fills `init` and swaps it in when done), telling `seen` of each object
+/// applied (true) or deleted (false).
+fn fold<K: ResourceExt>(
+    ev: watcher::Event<K>,
+    init: &mut BTreeMap<String, K>,
+    live: &mut BTreeMap<String, K>,
+    mut seen: impl FnMut(&K, bool) -> Vec<ProgressEvent>,
+) -> Vec<ProgressEvent> {
+    match ev {
+        watcher::Event::Init => {
+            init.clear();
+            vec![]
+        }
+        watcher::Event::InitApply(o) => {
+            let evs = seen(&o, true);
+            init.insert(o.name_any(), o);
+            evs
+        }
+        watcher::Event::InitDone => {
+            *live = std::mem::take(init);
+            vec![]
+        }
+        watcher::Event::Apply(o) => {
+            let evs = seen(&o, true);
+            live.insert(o.name_any(), o);
+            evs
+        }
+        watcher::Event::Delete(o) => {
+            let evs = seen(&o, false);
+            live.remove(&o.name_any());
+            evs
         }
     }
 }

@@ -126,31 +126,20 @@ pub fn stale_resources(ns: &str, observed: &ObservedNamespace, release: &str) ->
             .map(|o| r(o, n)),
     );
     out.extend(observed.pvcs.iter().map(|o| r(o, n)));
-    let ours = |labels: &std::collections::BTreeMap<String, String>| {
-        labels.get(INSTANCE_LABEL).map(String::as_str) == Some(release)
-    };
-    out.extend(
-        observed
-            .mutating_webhooks
-            .iter()
-            .filter(|o| ours(o.labels()))
-            .map(|o| r(o, None)),
-    );
-    out.extend(
-        observed
-            .cluster_roles
-            .iter()
-            .filter(|o| ours(o.labels()))
-            .map(|o| r(o, None)),
-    );
-    out.extend(
-        observed
-            .cluster_role_bindings
-            .iter()
-            .filter(|o| ours(o.labels()))
-            .map(|o| r(o, None)),
-    );
+    out.extend(released(&observed.mutating_webhooks, release));
+    out.extend(released(&observed.cluster_roles, release));
+    out.extend(released(&observed.cluster_role_bindings, release));
     out
+}
+
+/// The cluster-scoped `objs` labelled as `release`'s.
+fn released<'a, K: Resource<DynamicType = ()>>(
+    objs: &'a [K],
+    release: &'a str,
+) -> impl Iterator<Item = ResourceRef> + 'a {
+    objs.iter()
+        .filter(move |o| o.labels().get(INSTANCE_LABEL).map(String::as_str) == Some(release))
+        .map(|o| r(o, None))
 }
 
 /// Lists everything [`stale_resources`] looks at.

@@ -125,12 +125,7 @@ pub async fn job_uid(
     ns: &str,
     name: &str,
 ) -> Result<Option<String>, KubeError> {
-    let api: Api<Job> = Api::namespaced(client.clone(), ns);
-    let job = api.get_opt(name).await.map_err(|e| KubeError::Get {
-        kind: "Job".into(),
-        name: format!("{ns}/{name}"),
-        detail: super::error::one_line(&e),
-    })?;
+    let job: Option<Job> = super::client::get_opt(client, ns, name).await?;
     Ok(job.and_then(|j| j.metadata.uid))
 }
 

@@ -101,19 +101,11 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
     // ones :6222, and NATS 2.10 pools several routes per peer.
     let mut routes: Vec<String> = routes
         .into_values()
-        .map(|a| peer_host(&a).to_string())
+        .map(|a| crate::settings::host_of(&a).to_string())
         .collect();
     routes.sort();
     routes.dedup();
     NatsCluster { name, routes }
-}
-
-/// The host of `host:port` (IPv6 in brackets included).
-fn peer_host(addr: &str) -> &str {
-    match addr.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => addr.rsplit_once(':').map_or(addr, |(h, _)| h),
-    }
 }
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
@@ -380,6 +372,9 @@ pub fn release_values(release: &serde_json::Value) -> serde_json::Value {
     values
 }
 
+/// The name of the check that the service roles' passwords agree.
+const SERVICE_ROLES: &str = "service roles' password";
+
 /// Phase 2 services log in to Cassandra as service roles, with the password
 /// OpenBao's migrations store (DEFAULT_CASSANDRA_PASSWORD); the cassandra
 /// chart creates those roles with `serviceRolePassword`. If the two differ,
@@ -389,10 +384,9 @@ pub fn service_role_password_check(
     openbao: Option<&serde_json::Value>,
     cassandra: Option<&serde_json::Value>,
 ) -> Check {
-    const NAME: &str = "service roles' password";
     let (Some(openbao), Some(cassandra)) = (openbao, cassandra) else {
         return Check::new(
-            NAME,
+            SERVICE_ROLES,
             true,
             "compared once both openbao-server and cassandra are deployed",
         );
@@ -408,22 +402,22 @@ pub fn service_role_password_check(
     let roles = release_values(cassandra)["cassandra"]["serviceRolePassword"].clone();
     match (handed_out, roles.as_str()) {
         (Some(a), Some(b)) if a == b => Check::new(
-            NAME,
+            SERVICE_ROLES,
             true,
             "cassandra.serviceRolePassword matches OpenBao's DEFAULT_CASSANDRA_PASSWORD",
         ),
         (Some(_), Some(_)) => Check::new(
-            NAME,
+            SERVICE_ROLES,
             false,
             "cassandra.serviceRolePassword differs from OpenBao's DEFAULT_CASSANDRA_PASSWORD, so Phase 2 services cannot log in to Cassandra: run `nvcf-dev reset cassandra`, which installs both from the same password",
         ),
         (None, _) => Check::new(
-            NAME,
+            SERVICE_ROLES,
             false,
             "openbao-server was deployed without DEFAULT_CASSANDRA_PASSWORD in openbao.migrations.env: run `nvcf-dev reset openbao`",
         ),
         (_, None) => Check::new(
-            NAME,
+            SERVICE_ROLES,
             false,
             "cassandra was deployed without cassandra.serviceRolePassword: run `nvcf-dev reset cassandra`",
         ),
@@ -446,11 +440,7 @@ pub async fn service_role_password(
     );
     match (bao, cass) {
         (Ok(bao), Ok(cass)) => service_role_password_check(bao.as_ref(), cass.as_ref()),
-        (Err(e), _) | (_, Err(e)) => Check {
-            name: "service roles' password".into(),
-            ok: false,
-            detail: e.to_string(),
-        },
+        (Err(e), _) | (_, Err(e)) => Check::new(SERVICE_ROLES, false, e.to_string()),
     }
 }
 
@@ -477,7 +467,12 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let err = |detail: String| exec_error(pod, container, command, detail);
+    let err = |detail: String| KubeError::Exec {
+        pod: pod.to_string(),
+        container: container.to_string(),
+        command: command.join(" "),
+        detail,
+    };
     let run = async {
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
         let ap = AttachParams::default()
@@ -523,15 +518,6 @@ pub async fn exec_capture(
                 CHECK_TIMEOUT.as_secs()
             )))
         })
-}
-
-fn exec_error(pod: &str, container: &str, command: &[&str], detail: String) -> KubeError {
-    KubeError::Exec {
-        pod: pod.to_string(),
-        container: container.to_string(),
-        command: command.join(" "),
-        detail,
-    }
 }
 
 /// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).

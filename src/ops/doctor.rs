@@ -115,49 +115,44 @@ pub fn check_docker(r: Result<String, String>) -> Check {
 }
 
 pub fn check_kind(r: Option<Result<String, String>>) -> Check {
-    match r {
-        None => Check::fail(
-            "kind",
-            "not found on PATH",
-            crate::tools::install_hint("kind"),
-        ),
-        Some(Err(why)) => Check::fail("kind", why, crate::tools::install_hint("kind")),
-        Some(Ok(v)) => Check::pass(
-            "kind",
-            v.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
-        ),
-    }
+    check_tool("kind", Status::Fail, r, |v| {
+        Ok(v.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+    })
 }
 
 pub fn check_helm(r: Option<Result<String, String>>) -> Check {
-    match r {
-        None => Check::fail(
-            "helm",
-            "not found on PATH",
-            crate::tools::install_hint("helm"),
-        ),
-        Some(Err(why)) => Check::fail("helm", why, crate::tools::install_hint("helm")),
-        Some(Ok(text)) => {
-            match helm::parse_version(&text).and_then(|v| helm::check_supported(v).map(|_| v)) {
-                Ok(v) => Check::pass("helm", format!("helm {v}")),
-                Err(e) => Check::fail("helm", e.to_string(), crate::tools::install_hint("helm")),
-            }
-        }
-    }
+    check_tool("helm", Status::Fail, r, |text| {
+        let v = helm::parse_version(text).map_err(|e| e.to_string())?;
+        helm::check_supported(v).map_err(|e| e.to_string())?;
+        Ok(format!("helm {v}"))
+    })
 }
 
 pub fn check_kubectl(r: Option<Result<String, String>>) -> Check {
-    match r {
-        None => Check::warn(
-            "kubectl",
-            "not found on PATH",
-            crate::tools::install_hint("kubectl"),
-        ),
-        Some(Err(why)) => Check::warn("kubectl", why, crate::tools::install_hint("kubectl")),
-        Some(Ok(v)) => Check::pass(
-            "kubectl",
-            v.lines().next().unwrap_or_default().trim().to_string(),
-        ),
+    check_tool("kubectl", Status::Warn, r, |v| {
+        Ok(v.lines().next().unwrap_or_default().trim().to_string())
+    })
+}
+
+/// A tool's version output `r` (None: not on PATH), judged by `judge`; a
+/// tool missing, failing or refused is `missing`, with how to install it.
+fn check_tool(
+    name: &'static str,
+    missing: Status,
+    r: Option<Result<String, String>>,
+    judge: impl FnOnce(&str) -> Result<String, String>,
+) -> Check {
+    match r
+        .unwrap_or_else(|| Err("not found on PATH".into()))
+        .and_then(|v| judge(&v))
+    {
+        Ok(detail) => Check::pass(name, detail),
+        Err(detail) => Check {
+            name,
+            status: missing,
+            detail,
+            fix: Some(crate::tools::install_hint(name).into()),
+        },
     }
 }
 

@@ -13,7 +13,6 @@ use crate::ops::install::{self, InstallError, Installer};
 use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::ops::plan::{ComponentPlan, Plan};
 use crate::tools::runner::Stopped;
-use crate::ui::format_duration;
 
 /// How long helm gets, after Ctrl-C, to record the failure and exit.
 pub const HELM_GRACE: Duration = Duration::from_secs(5);
@@ -137,21 +136,16 @@ impl Installer<'_> {
                     let step = self
                         .shell
                         .step(format!("Uninstalling {} in {}", c.release, c.namespace));
-                    match self
-                        .helm
+                    // A step dropped unfinished shows as failed.
+                    self.helm
                         .uninstall(c.release, c.namespace, self.settings.install_timeout)
                         .await
-                    {
-                        Ok(()) => step.done(),
-                        Err(error) => {
-                            step.fail();
-                            return Err(InstallError::Uninstall {
-                                release: c.release,
-                                component: c.name,
-                                error,
-                            });
-                        }
-                    }
+                        .map_err(|error| InstallError::Uninstall {
+                            release: c.release,
+                            component: c.name,
+                            error,
+                        })?;
+                    step.done();
                 }
                 Decision::Recover {
                     recovery: Recovery::RollbackTo { revision },
@@ -160,27 +154,17 @@ impl Installer<'_> {
                     let step = self
                         .shell
                         .step(format!("Rolling {} back to revision {revision}", c.release));
-                    match self
-                        .helm
-                        .rollback(
-                            c.release,
-                            c.namespace,
-                            revision,
-                            self.settings.install_timeout,
-                        )
+                    let timeout = self.settings.install_timeout;
+                    self.helm
+                        .rollback(c.release, c.namespace, revision, timeout)
                         .await
-                    {
-                        Ok(()) => step.done(),
-                        Err(error) => {
-                            step.fail();
-                            return Err(InstallError::Rollback {
-                                release: c.release,
-                                revision,
-                                component: c.name,
-                                error,
-                            });
-                        }
-                    }
+                        .map_err(|error| InstallError::Rollback {
+                            release: c.release,
+                            revision,
+                            component: c.name,
+                            error,
+                        })?;
+                    step.done();
                 }
             }
         }
@@ -221,26 +205,7 @@ impl Installer<'_> {
         let step = self
             .shell
             .step(format!("Verifying {} (unchanged, helm skipped)", c.name));
-        match install::verify_until_healthy(self.client, c, install::VERIFY_GRACE).await {
-            Ok(r) if r.healthy() => {
-                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
-                Ok(r)
-            }
-            Ok(r) => {
-                step.fail();
-                Err(InstallError::UnchangedUnhealthy {
-                    component: c.name,
-                    summary: install::unhealthy_summary(&r),
-                })
-            }
-            Err(why) => {
-                step.fail();
-                Err(InstallError::UnchangedUnverified {
-                    component: c.name,
-                    why,
-                })
-            }
-        }
+        install::verified(self.client, c, step, started, true).await
     }
 
     /// Labels the revision helm just made, where helm could not (3.13).
@@ -373,24 +338,28 @@ pub async fn interrupted_report(stopped: &[Stopped]) -> String {
     lines.join("; ")
 }
 
+/// Why the state of an interrupted release could not be read.
+#[derive(Debug, thiserror::Error)]
+enum UnreadState {
+    #[error("no kube context")]
+    NoContext,
+    #[error(transparent)]
+    Kube(#[from] crate::k8s::KubeError),
+    #[error("no answer within {}s", REPORT_TIMEOUT.as_secs())]
+    NoAnswer,
+}
+
 async fn read_after_interrupt(
     g: &crate::tools::runner::Graceful,
-) -> Result<Vec<ReleaseRecord>, String> {
-    let context = g
-        .context
-        .clone()
-        .ok_or_else(|| "no kube context".to_string())?;
+) -> Result<Vec<ReleaseRecord>, UnreadState> {
+    let context = g.context.as_deref().ok_or(UnreadState::NoContext)?;
     let read = async {
-        let client = crate::k8s::client_for_context(&context)
-            .await
-            .map_err(|e| e.to_string())?;
-        releases::read(&client, &g.namespace, &g.release)
-            .await
-            .map_err(|e| e.to_string())
+        let client = crate::k8s::client_for_context(context).await?;
+        Ok(releases::read(&client, &g.namespace, &g.release).await?)
     };
     tokio::time::timeout(REPORT_TIMEOUT, read)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}s", REPORT_TIMEOUT.as_secs())))
+        .unwrap_or(Err(UnreadState::NoAnswer))
 }
 
 #[cfg(test)]

@@ -348,10 +348,7 @@ impl Installer<'_> {
             }
         })?;
         let release = cp.release(self.settings, file);
-        if let Err(e) = self.check_placement(cp, &release).await {
-            step.fail();
-            return Err(e);
-        }
+        self.check_placement(cp, &release).await?;
         let shell = self.shell.clone();
         let name = c.name;
         let sink = move |ev: crate::k8s::progress::ProgressEvent| {
@@ -404,27 +401,7 @@ impl Installer<'_> {
                 diagnosis,
             });
         }
-        let report = verify_until_healthy(self.client, c, VERIFY_GRACE).await;
-        match report {
-            Ok(r) if r.healthy() => {
-                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
-                Ok(r)
-            }
-            Ok(r) => {
-                step.fail();
-                Err(InstallError::Unhealthy {
-                    component: c.name,
-                    summary: unhealthy_summary(&r),
-                })
-            }
-            Err(why) => {
-                step.fail();
-                Err(InstallError::Unverified {
-                    component: c.name,
-                    why,
-                })
-            }
-        }
+        verified(self.client, c, step, started, false).await
     }
 
     /// Renders the chart with its values and checks that its workloads fit
@@ -483,6 +460,38 @@ impl Installer<'_> {
         )
         .await
     }
+}
+
+/// Verifies `c` until healthy and closes `step` (begun at `started`) with
+/// the outcome; `unchanged`: helm was skipped, which the error says.
+pub(crate) async fn verified(
+    client: &kube::Client,
+    c: &Component,
+    step: crate::ui::Step,
+    started: Instant,
+    unchanged: bool,
+) -> Result<HealthReport, InstallError> {
+    let report = match verify_until_healthy(client, c, VERIFY_GRACE).await {
+        Ok(r) if r.healthy() => {
+            step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
+            return Ok(r);
+        }
+        report => report,
+    };
+    step.fail();
+    let component = c.name;
+    Err(match (report, unchanged) {
+        (Ok(r), false) => InstallError::Unhealthy {
+            component,
+            summary: unhealthy_summary(&r),
+        },
+        (Ok(r), true) => InstallError::UnchangedUnhealthy {
+            component,
+            summary: unhealthy_summary(&r),
+        },
+        (Err(why), false) => InstallError::Unverified { component, why },
+        (Err(why), true) => InstallError::UnchangedUnverified { component, why },
+    })
 }
 
 /// What the user sees of a progress event.

@@ -342,11 +342,6 @@ pub fn changed_top_level_keys(
 }
 
 impl Decision {
-    /// Whether helm must change the release.
-    pub fn changes_release(&self) -> bool {
-        !matches!(self, Decision::Skip { .. })
-    }
-
     /// One line for the user: the state found, and what `up` does about it.
     pub fn describe(&self) -> String {
         match self {
@@ -464,7 +459,6 @@ mod tests {
     fn deployed_and_unchanged_is_skipped() {
         let d = decide_case("deployed-same");
         assert_eq!(d, Decision::Skip { revision: 2 });
-        assert!(!d.changes_release());
         assert!(
             d.describe().contains("skip helm, verify only"),
             "{}",

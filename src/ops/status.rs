@@ -75,11 +75,8 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let context = settings.kube_context();
     let registry = match settings.target {
         Target::Kind { .. } => {
-            let spec = settings.registry_spec();
-            match crate::runtime::Runtime::connect().await {
-                Ok(docker) => Some(crate::ops::registry::report(&docker, &spec).await?),
-                Err(e) => return Err(e.into()),
-            }
+            let docker = crate::runtime::Runtime::connect().await?;
+            Some(crate::ops::registry::report(&docker, &settings.registry_spec()).await?)
         }
         Target::Context { .. } => None,
     };

@@ -247,10 +247,7 @@ pub fn hosts_files(
     )];
     let host = registry_host(upstream);
     if !host.is_empty() && host != local {
-        files.push((
-            format!("{CERTS_DIR}/{host}"),
-            hosts_toml_upstream(host, registry_container, REGISTRY_CONTAINER_PORT),
-        ));
+        files.push(mirror_host_file(host, registry_container));
     }
     files
 }

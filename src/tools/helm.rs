@@ -170,16 +170,30 @@ impl<'a> Helm<'a> {
         revision: u32,
         timeout: Duration,
     ) -> Result<(), RunError> {
-        let mut args = vec![
+        let args = vec![
             "rollback".to_string(),
             release.to_string(),
             revision.to_string(),
             "--namespace".into(),
             namespace.into(),
+        ];
+        self.run_waiting(args, release, namespace, timeout).await
+    }
+
+    /// Runs a changing command that waits like an install: `--timeout`, then
+    /// this helm's wait flag, appended to `args`.
+    async fn run_waiting(
+        &self,
+        mut args: Vec<String>,
+        release: &str,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<(), RunError> {
+        args.extend([
             "--timeout".into(),
             go_duration(timeout),
-        ];
-        args.push(self.wait_flag().into());
+            self.wait_flag().into(),
+        ]);
         self.runner
             .run(&self.changing(args, release, namespace))
             .await
@@ -251,30 +265,14 @@ impl<'a> Helm<'a> {
         namespace: &str,
         timeout: Duration,
     ) -> Result<(), RunError> {
-        let mut args = vec![
+        let args = vec![
             "uninstall".to_string(),
             release.to_string(),
             "--namespace".into(),
             namespace.into(),
             "--ignore-not-found".into(),
-            "--timeout".into(),
-            go_duration(timeout),
         ];
-        args.push(self.wait_flag().into());
-        self.runner
-            .run(&self.changing(args, release, namespace))
-            .await
-            .map(|_| ())
-    }
-
-    /// `helm show values|chart <chart>`: a chart's default values or its Chart.yaml.
-    pub async fn show(&self, what: &str, chart: &std::path::Path) -> Result<String, RunError> {
-        let cmd = Cmd::new(&self.program).args([
-            "show".to_string(),
-            what.to_string(),
-            chart.display().to_string(),
-        ]);
-        Ok(self.runner.run(&cmd).await?.stdout)
+        self.run_waiting(args, release, namespace, timeout).await
     }
 
     /// `helm template`, for image discovery and for checking values render.

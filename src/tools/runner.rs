@@ -40,34 +40,29 @@ pub struct Graceful {
 static RUNNING: Mutex<Vec<(u32, Graceful)>> = Mutex::new(Vec::new());
 static INTERRUPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// [`RUNNING`], usable even after a panic elsewhere poisoned it.
+fn running() -> std::sync::MutexGuard<'static, Vec<(u32, Graceful)>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Unregisters a graceful child when its run ends, however it ends.
 struct Registered(u32);
 
 impl Registered {
     fn new(pid: u32, g: &Graceful) -> Registered {
-        RUNNING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((pid, g.clone()));
+        running().push((pid, g.clone()));
         Registered(pid)
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        RUNNING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(p, _)| *p != self.0);
+        running().retain(|(p, _)| *p != self.0);
     }
 }
 
 fn is_running(pid: u32) -> bool {
-    RUNNING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .any(|(p, _)| *p == pid)
+    running().iter().any(|(p, _)| *p == pid)
 }
 
 /// A graceful command that Ctrl-C stopped.
@@ -84,16 +79,16 @@ pub struct Stopped {
 /// being abandoned), so nothing acts on their failure.
 pub async fn stop_gracefully(grace: std::time::Duration) -> Vec<Stopped> {
     INTERRUPTING.store(true, std::sync::atomic::Ordering::SeqCst);
-    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for (pid, _) in &running {
+    let stopping = running().clone();
+    for (pid, _) in &stopping {
         // SAFETY: a signal to a child we started and have not yet reaped.
         unsafe { libc::kill(*pid as libc::pid_t, libc::SIGTERM) };
     }
     let deadline = std::time::Instant::now() + grace;
-    while std::time::Instant::now() < deadline && running.iter().any(|(p, _)| is_running(*p)) {
+    while std::time::Instant::now() < deadline && stopping.iter().any(|(p, _)| is_running(*p)) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    running
+    stopping
         .into_iter()
         .map(|(pid, what)| Stopped {
             what,
@@ -199,24 +194,22 @@ impl RunError {
 /// several lines), and helm follows a template failure with a hint that
 /// explains nothing; otherwise the last line said is usually the reason.
 pub fn why_failed(stdout: &str, stderr: &str) -> Option<String> {
-    const HINTS: &[&str] = &["Use --debug flag to render out invalid YAML"];
-    let said = |text: &str| -> Option<String> {
+    const HELM_HINT: &str = "Use --debug flag to render out invalid YAML";
+    let said = |text: &str| {
         let lines: Vec<&str> = text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !HINTS.contains(l))
+            .filter(|l| !l.is_empty() && *l != HELM_HINT)
             .collect();
         let from = lines
             .iter()
             .rposition(|l| l.starts_with("Error:") || l.starts_with("ERROR:"))
-            .unwrap_or(lines.len().checked_sub(1)?);
-        Some(
-            lines[from..]
-                .join(" ")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
+            .or(lines.len().checked_sub(1))?;
+        let words: Vec<&str> = lines[from..]
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .collect();
+        Some(words.join(" "))
     };
     said(stderr).or_else(|| said(stdout))
 }

@@ -139,3 +139,7 @@ fn answer_exec(mut stream: std::net::TcpStream, key: &str, reply: ExecReply) {
 
 /// The Status a 404 answers with.
 pub const NOT_FOUND: &str = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","reason":"NotFound","code":404}"#;
+
+/// What `/version` answers: a Kubernetes 1.33 API server.
+pub const VERSION: &str =
+    r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#;

@@ -10,7 +10,7 @@ pub mod phase1_api;
 pub mod registry;
 pub mod warm_up;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A path the test set-up (scripts/setup-test-env.sh, sourced by
 /// scripts/test.sh) provides. Missing means the environment was not set up:
@@ -139,4 +139,40 @@ pub fn resolve_settings(
         purpose,
     )
     .unwrap()
+}
+
+/// The dev profile's settings for repository my-org/my-team, as `plan`
+/// resolves them, with the state in `state`.
+pub fn dev_settings(state: &Path) -> nvcf_dev::settings::Settings {
+    let env = nvcf_dev::settings::Env::from_pairs([("REPOSITORY", "my-org/my-team")]);
+    let ctx = nvcf_dev::settings::Context {
+        env: &env,
+        prompt: &nvcf_dev::settings::NoPrompt,
+        state_dir: Some(state.into()),
+    };
+    nvcf_dev::settings::resolve(
+        nvcf_dev::profile::load("dev").unwrap(),
+        "nvcf-dev",
+        &nvcf_dev::settings::Flags::default(),
+        &ctx,
+        nvcf_dev::settings::Purpose::Plan,
+    )
+    .unwrap()
+}
+
+/// `reset <component>` as the binary runs it after `--yes`.
+pub fn reset_options(component: &str, no_reinstall: bool) -> nvcf_dev::ops::reset::ResetOptions {
+    nvcf_dev::ops::reset::ResetOptions {
+        component: nvcf_dev::model::component(component).unwrap(),
+        no_reinstall,
+        dry_run: false,
+        yes: true,
+    }
+}
+
+/// Writes `text` to `path` as an executable script (a stand-in binary).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -66,10 +66,7 @@ pub fn serve(releases: Vec<Deployed>) -> (String, Arc<Mutex<Vec<String>>>) {
 
 fn route(releases: &[Deployed], method: &str, path: &str, body: &str) -> (u16, String) {
     if path.starts_with("/version") {
-        return (
-            200,
-            r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","platform":"linux/amd64"}"#.into(),
-        );
+        return (200, fake_http::VERSION.into());
     }
     match method {
         "PATCH" => return (200, body.to_string()),
@@ -144,7 +141,8 @@ fn release_secret(r: &Deployed) -> Value {
         "data": {"release": b64.encode(helm_text)}})
 }
 
-fn list(kind: &str, items: Vec<Value>) -> String {
+/// A list of `kind` holding `items`.
+pub fn list(kind: &str, items: Vec<Value>) -> String {
     json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "100"}, "items": items})
         .to_string()
 }
@@ -161,6 +159,11 @@ fn pods(ns: &str) -> Vec<Value> {
         "cassandra-system" => &["cassandra-0"],
         _ => &[],
     };
+    ready_pods(ns, names)
+}
+
+/// Running, Ready pods called `names` in `ns`.
+pub fn ready_pods(ns: &str, names: &[&str]) -> Vec<Value> {
     names
         .iter()
         .map(|n| {

@@ -47,9 +47,9 @@ impl WarmWorld {
         let home = tempfile::tempdir().unwrap();
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        write_script(&bin.join("kind"), super::fake_kind::SCRIPT);
+        super::write_script(&bin.join("kind"), super::fake_kind::SCRIPT);
         // A helm that records every call, so the tests can count upgrades.
-        write_script(
+        super::write_script(
             &bin.join("helm"),
             &format!(
                 "#!/bin/sh\necho \"$*\" >> \"{}\"\nexec \"{helm}\" \"$@\"\n",
@@ -213,10 +213,4 @@ impl Drop for WarmWorld {
     fn drop(&mut self) {
         self.cleanup();
     }
-}
-
-fn write_script(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
