@@ -115,17 +115,19 @@ async fn a_token_that_expires_during_the_mirror_is_refreshed() {
     let src = TestRegistry::start();
     let behind = TestRegistry::start();
     let repos = fixtures(&src.client(), 2).await;
-    // Tokens live 1 s and each upload is held 1.5 s after it starts, so the
+    // Tokens live 2 s and each upload is held 2.5 s after it starts, so the
     // token taken for an upload is stale by the time its bytes are sent.
+    // (Whole seconds: with 1 s tokens, a loaded machine's scheduling jitter
+    // decided the outcome.)
     let dst = RegistryProxy::start(
         &behind.host,
         ProxyOptions {
             bearer: Some((
                 "pusher".into(),
                 "push-secret-77".into(),
-                Duration::from_secs(1),
+                Duration::from_secs(2),
             )),
-            upload_start_delay: Duration::from_millis(1500),
+            upload_start_delay: Duration::from_millis(2500),
             ..ProxyOptions::default()
         },
     )
