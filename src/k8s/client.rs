@@ -23,18 +23,24 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// kube's default (295 s) on purpose: watches legitimately stay silent for
 /// minutes while helm installs.
 pub async fn client_for_context(context: &str) -> Result<kube::Client, KubeError> {
+    connect(context).await.map(|(client, _)| client)
+}
+
+/// [`client_for_context`], with the API server's version (`gitVersion`) its
+/// proof of life answered, so nobody needs to ask again.
+pub async fn connect(context: &str) -> Result<(kube::Client, String), KubeError> {
     let kubeconfig = Kubeconfig::read().map_err(|e| KubeError::Kubeconfig {
         detail: one_line(&e),
     })?;
     client_from_kubeconfig(kubeconfig, context).await
 }
 
-/// [`client_for_context`] on an already-read kubeconfig (tests, or a
-/// kubeconfig that `kind get kubeconfig` printed).
+/// [`connect`] on an already-read kubeconfig (tests, or a kubeconfig that
+/// `kind get kubeconfig` printed).
 pub async fn client_from_kubeconfig(
     kubeconfig: Kubeconfig,
     context: &str,
-) -> Result<kube::Client, KubeError> {
+) -> Result<(kube::Client, String), KubeError> {
     let known: Vec<&str> = kubeconfig
         .contexts
         .iter()
@@ -69,7 +75,7 @@ pub async fn client_from_kubeconfig(
         detail,
     };
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
-        Ok(Ok(_)) => Ok(client),
+        Ok(Ok(v)) => Ok((client, v.git_version)),
         Ok(Err(e)) => Err(connect_err(one_line(&e))),
         Err(_) => Err(connect_err(format!(
             "no answer within {}s",
@@ -80,18 +86,7 @@ pub async fn client_from_kubeconfig(
 
 /// A client for `context` and the API server's version, within `within`.
 pub async fn reach(context: &str, within: Duration) -> Result<(kube::Client, String), KubeError> {
-    let attempt = async {
-        let client = client_for_context(context).await?;
-        let v = client
-            .apiserver_version()
-            .await
-            .map_err(|e| KubeError::NoAnswer {
-                context: context.to_string(),
-                detail: e.to_string(),
-            })?;
-        Ok((client, v.git_version))
-    };
-    tokio::time::timeout(within, attempt)
+    tokio::time::timeout(within, connect(context))
         .await
         .unwrap_or_else(|_| {
             Err(KubeError::Timeout {

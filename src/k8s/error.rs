@@ -11,8 +11,6 @@ pub enum KubeError {
     ContextNotFound { context: String, available: String },
     #[error("cannot reach the Kubernetes API of context `{context}`: {detail}; is the cluster running? (`docker ps`, `nvcf-dev up`)")]
     Connect { context: String, detail: String },
-    #[error("the API server of {context} does not answer: {detail}")]
-    NoAnswer { context: String, detail: String },
     #[error("the API server of {context} did not answer within {secs}s")]
     Timeout { context: String, secs: u64 },
     #[error("cannot apply {kind} `{name}`: {detail}; check that the cluster is up and you may write to it")]

@@ -18,8 +18,6 @@ pub enum ClusterError {
     NodesStopped { cluster: String, nodes: Vec<String> },
     #[error("kind config {file}: {error}")]
     KindConfig { file: String, error: WiringError },
-    #[error("cannot reach the API server of context {context}: {detail}; check the context with `kubectl --context {context} get nodes`")]
-    Unreachable { context: String, detail: String },
 }
 
 /// A step that reaches the cluster: the client it returns is what the
@@ -83,14 +81,7 @@ impl Connect for ExistingCluster {
 
     async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
         let context = ctx.settings.kube_context();
-        let client = crate::k8s::client_for_context(&context).await?;
-        let version = client
-            .apiserver_version()
-            .await
-            .map_err(|e| ClusterError::Unreachable {
-                context: context.clone(),
-                detail: e.to_string(),
-            })?;
-        Ok((client, format!("Kubernetes {}", version.git_version)))
+        let (client, version) = crate::k8s::client::connect(&context).await?;
+        Ok((client, format!("Kubernetes {version}")))
     }
 }
