@@ -55,6 +55,14 @@ async fn kind_cluster() -> KindCluster {
     }
 }
 
+/// The kind cluster step's error for `ctx` (it must fail).
+async fn kind_cluster_refuses(ctx: &Ctx) -> String {
+    match kind_cluster().await.connect(ctx).await {
+        Ok(_) => panic!("the cluster step succeeded"),
+        Err(e) => e.to_string(),
+    }
+}
+
 #[tokio::test]
 async fn the_kind_target_runs_registry_cluster_wiring_namespaces_mirror_install() {
     let (ctx, _) = ctx("nvcf-dev", RecordingRunner::new());
@@ -96,13 +104,7 @@ async fn a_new_cluster_is_created_from_the_profiles_config_on_stdin() {
     let rec = RecordingRunner::new();
     rec.reply("get clusters", "other-cluster\n");
     let (c, _) = ctx("steps-new", rec.clone());
-    let err = kind_cluster()
-        .await
-        .connect(&c)
-        .await
-        .err()
-        .expect("fails")
-        .to_string();
+    let err = kind_cluster_refuses(&c).await;
     assert!(
         err.contains("127.0.0.1:1") || err.contains("kind-steps-new"),
         "{err}"
@@ -132,13 +134,7 @@ async fn a_cluster_whose_nodes_are_gone_is_refused_with_what_to_do() {
     let rec = RecordingRunner::new();
     rec.reply("get clusters", "steps-ghost\n");
     let (c, _) = ctx("steps-ghost", rec.clone());
-    let err = kind_cluster()
-        .await
-        .connect(&c)
-        .await
-        .err()
-        .expect("fails")
-        .to_string();
+    let err = kind_cluster_refuses(&c).await;
     assert_eq!(
         err,
         "kind knows cluster `steps-ghost` but none of its node containers exist: run `nvcf-dev down` (or `kind delete cluster --name steps-ghost`), then `nvcf-dev up` again"
