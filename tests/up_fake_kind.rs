@@ -106,12 +106,7 @@ impl World {
 
     /// Leftovers of a killed run must not decide the outcome.
     fn cleanup(&self) {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", &self.node(), &self.registry])
-            .output();
-        let _ = Command::new("docker")
-            .args(["volume", "rm", &format!("{}-data", self.registry)])
-            .output();
+        common::fake_kind::remove_leftovers(&self.cluster, &self.registry);
     }
 }
 

@@ -43,3 +43,15 @@ pub fn command(exe: &Path, home: &Path, bin: &Path, api: &str) -> Command {
     );
     cmd
 }
+
+/// Removes what a run against this stand-in leaves in Docker: the node
+/// container of `cluster`, the `registry` container and its volume.
+pub fn remove_leftovers(cluster: &str, registry: &str) {
+    let node = format!("{cluster}-control-plane");
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &node, registry])
+        .output();
+    let _ = Command::new("docker")
+        .args(["volume", "rm", &format!("{registry}-data")])
+        .output();
+}

@@ -199,13 +199,7 @@ impl WarmWorld {
 
     /// Leftovers of a killed run must not decide the outcome.
     pub fn cleanup(&self) {
-        let node = format!("{}-control-plane", self.cluster);
-        let _ = Command::new("docker")
-            .args(["rm", "-f", &node, &self.registry])
-            .output();
-        let _ = Command::new("docker")
-            .args(["volume", "rm", &format!("{}-data", self.registry)])
-            .output();
+        super::fake_kind::remove_leftovers(&self.cluster, &self.registry);
     }
 }
 
