@@ -2,7 +2,6 @@ use clap::Args;
 
 use super::App;
 use crate::ops::doctor;
-use crate::settings::DEFAULT_REGISTRY_PORT;
 
 /// Check that this machine is ready for `nvcf-dev up`.
 ///
@@ -18,15 +17,11 @@ pub struct DoctorArgs {
 }
 
 pub async fn run(app: &App, args: DoctorArgs) -> crate::Result<()> {
-    let port = match args.registry_port {
-        Some(p) => p,
-        None => crate::profile::load(&app.global.profile)?
-            .cluster
-            .registry
-            .port
-            .unwrap_or(DEFAULT_REGISTRY_PORT),
-    };
-    let probe = crate::ops::doctor_system::SystemProbe::new(app.env.clone());
-    let checks = doctor::run_checks(&probe, &app.env, port).await;
-    doctor::report(&app.shell, &checks)
+    doctor::doctor(
+        &app.shell,
+        &app.env,
+        &app.global.profile,
+        args.registry_port,
+    )
+    .await
 }

@@ -1,9 +1,8 @@
 use clap::Args;
 
 use super::{flags_of, App, ChartArgs, RegistryPortArgs, UpstreamArgs};
-use crate::ops::mirror::{self, MirrorOptions, Mirrorer};
+use crate::ops::mirror::{self, MirrorOptions};
 use crate::settings::Purpose;
-use crate::tools::runner::SystemRunner;
 
 /// Copy the Phase 1 charts and every image they deploy into a registry.
 ///
@@ -28,7 +27,7 @@ use crate::tools::runner::SystemRunner;
 )]
 pub struct MirrorArgs {
     /// Destination registry [default: the local registry, localhost:5001]
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = registry_host_port)]
     pub to: Option<String>,
 
     /// List what would be copied; copy nothing
@@ -65,23 +64,10 @@ pub struct MirrorArgs {
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
-    if let Some(to) = &args.to {
-        crate::settings::validate_registry_host("--to", to, true)?;
-    }
-    let mut settings = app.settings(
+    let settings = app.settings(
         &flags_of(&[&args.upstream, &args.charts, &args.registry_port]),
         Purpose::Plan,
     )?;
-    let upstream = settings.upstream_registry.clone();
-    crate::ops::chart_versions::resolve_latest(&mut settings, &app.shell, &upstream).await?;
-    let plan = crate::ops::plan::build(&settings)?;
-    // Into the local registry, which `up` and `down` use too: one at a time.
-    let _lock = if args.to.is_none() && !args.dry_run {
-        Some(crate::ops::lock::acquire_for(&settings, "mirror")?)
-    } else {
-        None
-    };
-    let runner = SystemRunner;
     let opts = MirrorOptions {
         to: args.to,
         dry_run: args.dry_run,
@@ -92,9 +78,10 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         insecure_registries: args.insecure_registry,
         report_fit: true,
     };
-    let report = Mirrorer::with_helm_on_demand(&app.shell, &settings, &runner, opts)?
-        .run(&plan)
-        .await?;
-    mirror::print(&app.shell, &report, args.why);
-    Ok(())
+    mirror::mirror(&app.shell, settings, opts).await
+}
+
+/// `--to` is a registry host with its port, e.g. localhost:5002.
+fn registry_host_port(s: &str) -> Result<String, crate::settings::SettingsError> {
+    crate::settings::validate_registry_host("--to", s, true).map(|()| s.to_string())
 }

@@ -1,7 +1,7 @@
 use clap::{Args, Subcommand};
 
 use super::App;
-use crate::runtime::RegistrySpec;
+use crate::ops::registry as ops;
 
 /// Manage the local registry on its own, with or without a cluster.
 ///
@@ -40,38 +40,19 @@ pub enum RegistryAction {
 
 pub async fn run(app: &App, args: RegistryArgs) -> crate::Result<()> {
     let profile = crate::profile::load(&app.global.profile)?;
-    let name = profile
-        .cluster
-        .registry
-        .name
-        .unwrap_or_else(|| crate::settings::REGISTRY_CONTAINER.into());
-    let spec = RegistrySpec {
-        volume: format!("{name}-data"),
-        name,
-        image: args
-            .registry_image
-            .or(profile.cluster.registry.image)
-            .unwrap_or_else(|| crate::settings::DEFAULT_REGISTRY_IMAGE.into()),
-        host_port: args
-            .registry_port
-            .or(profile.cluster.registry.port)
-            .unwrap_or(crate::settings::DEFAULT_REGISTRY_PORT),
-    };
+    let spec = ops::spec(&profile, args.registry_image, args.registry_port);
     match args.action {
-        RegistryAction::Up => crate::ops::registry::up(&app.shell, &spec).await,
-        RegistryAction::Status => crate::ops::registry::status(&app.shell, &spec).await,
+        RegistryAction::Up => ops::up(&app.shell, &spec).await,
+        RegistryAction::Status => ops::status(&app.shell, &spec).await,
         RegistryAction::Down { purge } => {
-            crate::ops::guard::confirm(
+            ops::down(
                 &app.shell,
-                app.global.yes || !purge,
+                &spec,
+                purge,
+                app.global.yes,
                 app.prompt.as_ref(),
-                &format!(
-                    "Remove the registry {} and its volume {} (the mirrored images)?",
-                    spec.name, spec.volume
-                ),
-                "registry down --purge",
-            )?;
-            crate::ops::registry::down(&app.shell, &spec, purge).await
+            )
+            .await
         }
     }
 }

@@ -85,6 +85,26 @@ pub const MIN_WATCHES: u64 = 524_288;
 pub const MIN_INSTANCES: u64 = 512;
 const GIB: u64 = 1 << 30;
 
+/// `nvcf-dev doctor`: every check on this machine, for the local registry on
+/// `registry_port` or the profile's port.
+pub async fn doctor(
+    shell: &Shell,
+    env: &Env,
+    profile: &str,
+    registry_port: Option<u16>,
+) -> crate::Result<()> {
+    let port = match registry_port {
+        Some(p) => p,
+        None => crate::profile::load(profile)?
+            .cluster
+            .registry
+            .port
+            .unwrap_or(crate::settings::DEFAULT_REGISTRY_PORT),
+    };
+    let probe = crate::ops::doctor_system::SystemProbe::new(env.clone());
+    report(shell, &run_checks(&probe, env, port).await)
+}
+
 pub async fn run_checks(probe: &dyn Probe, env: &Env, registry_port: u16) -> Vec<Check> {
     let mut checks = vec![check_docker(probe.docker().await)];
     checks.push(check_kind(probe.tool_version("kind").await));

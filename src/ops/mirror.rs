@@ -122,6 +122,31 @@ pub async fn fetch_chart_file(
     Ok(path)
 }
 
+/// `nvcf-dev mirror`: resolves the chart versions, plans, and mirrors into
+/// `opts.to` or the local registry, which `up` and `down` use too, so that
+/// is done under the cluster's lock.
+pub async fn mirror(
+    shell: &Shell,
+    mut settings: Settings,
+    opts: MirrorOptions,
+) -> crate::Result<()> {
+    let upstream = settings.upstream_registry.clone();
+    crate::ops::chart_versions::resolve_latest(&mut settings, shell, &upstream).await?;
+    let plan = crate::ops::plan::build(&settings)?;
+    let _lock = if opts.to.is_none() && !opts.dry_run {
+        Some(crate::ops::lock::acquire_for(&settings, "mirror")?)
+    } else {
+        None
+    };
+    let why = opts.why;
+    let runner = crate::tools::runner::SystemRunner;
+    let report = Mirrorer::with_helm_on_demand(shell, &settings, &runner, opts)?
+        .run(&plan)
+        .await?;
+    print(shell, &report, why);
+    Ok(())
+}
+
 pub struct Mirrorer<'a> {
     pub shell: &'a Shell,
     pub settings: &'a Settings,
@@ -156,7 +181,7 @@ impl<'a> Mirrorer<'a> {
     /// Like [`Mirrorer::new`], with helm found on PATH now (so a missing
     /// helm stops the command before anything is copied) and run for its
     /// version only when a chart must be rendered.
-    pub fn with_helm_on_demand(
+    fn with_helm_on_demand(
         shell: &'a Shell,
         settings: &'a Settings,
         runner: &'a dyn CommandRunner,
@@ -452,7 +477,7 @@ pub async fn fetch_chart(reg: &Registry, reference: &str) -> Result<Vec<u8>, Reg
 }
 
 /// Prints the report: what was (or would be) copied, and the summary.
-pub fn print(shell: &Shell, r: &MirrorReport, why: bool) {
+fn print(shell: &Shell, r: &MirrorReport, why: bool) {
     if shell.is_json() {
         shell.json(r);
         return;

@@ -8,8 +8,29 @@ use serde::Serialize;
 use crate::registry::client::Registry;
 use crate::registry::{Credentials, RegistryError};
 
+use crate::profile::Profile;
 use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
+use crate::settings::Prompter;
 use crate::ui::{table, Shell};
+
+/// The local registry as the profile names it, with the flags' image and port.
+pub fn spec(profile: &Profile, image: Option<String>, port: Option<u16>) -> RegistrySpec {
+    let registry = &profile.cluster.registry;
+    let name = registry
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::settings::REGISTRY_CONTAINER.into());
+    RegistrySpec {
+        volume: format!("{name}-data"),
+        name,
+        image: image
+            .or_else(|| registry.image.clone())
+            .unwrap_or_else(|| crate::settings::DEFAULT_REGISTRY_IMAGE.into()),
+        host_port: port
+            .or(registry.port)
+            .unwrap_or(crate::settings::DEFAULT_REGISTRY_PORT),
+    }
+}
 
 pub async fn up(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
     let step = shell.step(format!(
@@ -171,7 +192,24 @@ pub fn foreign_advice(r: &RegistryReport) -> Option<String> {
     })
 }
 
-pub async fn down(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Result<()> {
+/// Removes the registry; with `purge` its volume too, which is asked first.
+pub async fn down(
+    shell: &Shell,
+    spec: &RegistrySpec,
+    purge: bool,
+    yes: bool,
+    prompt: &dyn Prompter,
+) -> crate::Result<()> {
+    crate::ops::guard::confirm(
+        shell,
+        yes || !purge,
+        prompt,
+        &format!(
+            "Remove the registry {} and its volume {} (the mirrored images)?",
+            spec.name, spec.volume
+        ),
+        "registry down --purge",
+    )?;
     let docker = Runtime::connect().await?;
     let step = shell.step(format!("Removing local registry {}", spec.name));
     let removed = docker.remove_registry(spec, purge).await?;

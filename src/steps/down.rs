@@ -93,7 +93,16 @@ impl<'a> Step<DownCtx<'a>> for DownAction {
                 Ok(None)
             }
             DownAction::RemoveRegistry => {
-                crate::ops::registry::down(ctx.shell, &s.registry_spec(), ctx.opts.purge).await?;
+                // `down` asked before its first action.
+                let (yes, prompt) = (true, &crate::settings::NoPrompt);
+                crate::ops::registry::down(
+                    ctx.shell,
+                    &s.registry_spec(),
+                    ctx.opts.purge,
+                    yes,
+                    prompt,
+                )
+                .await?;
                 Ok(None)
             }
             DownAction::KeepRegistry => {
