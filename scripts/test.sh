@@ -10,6 +10,8 @@ bash scripts/setup-test-env.sh
 source .tools/env
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
+# Dead code: the library checked with crate-private modules (see src/lib.rs).
+cargo rustc --lib --profile check --quiet -- --cfg nvcf_dead_code -D dead_code -D unused_imports
 # The per-target "test result" lines, summed into one closing line.
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

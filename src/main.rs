@@ -26,14 +26,14 @@ fn main() {
                 // of the release it is changing (SIGKILL would leave it
                 // pending-*); then dropping the command's future kills the
                 // remaining children (kill_on_drop). Give that a moment, leave.
-                let stopped = nvcf_dev::tools::runner::stop_gracefully(nvcf_dev::ops::ensure::HELM_GRACE).await;
+                let stopped = nvcf_dev::stop_gracefully(nvcf_dev::HELM_GRACE).await;
                 task.abort();
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(3), &mut task).await;
                 if stopped.is_empty() {
                     Err(nvcf_dev::Error::Interrupted)
                 } else {
                     Err(nvcf_dev::Error::InterruptedReleases(
-                        nvcf_dev::ops::ensure::interrupted_report(&stopped).await,
+                        nvcf_dev::interrupted_report(&stopped).await,
                     ))
                 }
             }

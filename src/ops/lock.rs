@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug)]
 pub struct ClusterLock {
     _file: std::fs::File,
-    pub path: PathBuf,
 }
 
 pub fn lock_path(state_dir: &Path, cluster: &str) -> PathBuf {
@@ -63,7 +62,7 @@ pub fn acquire(state_dir: &Path, cluster: &str, command: &str) -> crate::Result<
         .and_then(|_| file.rewind())
         .and_then(|_| file.write_all(holder.as_bytes()))
         .map_err(|e| io("write", e))?;
-    Ok(ClusterLock { _file: file, path })
+    Ok(ClusterLock { _file: file })
 }
 
 /// "`nvcf-dev up` (pid 4242) has been working on cluster nvcf-dev for 2m05s".
@@ -110,7 +109,7 @@ mod tests {
     fn a_second_holder_is_refused_with_who_and_since_when() {
         let dir = tempfile::tempdir().unwrap();
         let held = acquire(dir.path(), "c1", "up").unwrap();
-        let mode = std::fs::metadata(&held.path).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(lock_path(dir.path(), "c1")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let err = acquire(dir.path(), "c1", "down").unwrap_err().to_string();
         assert!(
