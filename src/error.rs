@@ -32,7 +32,7 @@ pub enum Error {
     #[error(transparent)]
     Fit(#[from] crate::fit::FitError),
     #[error(transparent)]
-    ChartVersion(Box<crate::ops::chart_versions::ChartVersionError>),
+    ChartVersion(Box<crate::ops::charts::ChartVersionError>),
     #[error(transparent)]
     Install(#[from] crate::ops::install::InstallError),
     #[error(transparent)]
@@ -56,8 +56,8 @@ pub enum Error {
     InterruptedReleases(String),
 }
 
-impl From<crate::ops::chart_versions::ChartVersionError> for Error {
-    fn from(e: crate::ops::chart_versions::ChartVersionError) -> Self {
+impl From<crate::ops::charts::ChartVersionError> for Error {
+    fn from(e: crate::ops::charts::ChartVersionError) -> Self {
         Error::ChartVersion(Box::new(e))
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use nvcf_dev::model::{Component, PHASE1};
-use nvcf_dev::ops::install::{private_dir, write_values};
+use nvcf_dev::ops::charts::{private_dir, write_values};
 use nvcf_dev::ops::plan;
 use nvcf_dev::settings::{self, Flags, Purpose};
 use nvcf_dev::tools::helm::{parse_version, upgrade_install_args};

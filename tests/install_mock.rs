@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::kube_mock::{event, fixture, list, Reply, Req, Server, Step};
-use nvcf_dev::ops::install::{self, Installer};
+use nvcf_dev::ops::install::Installer;
 use nvcf_dev::ops::reset::{execute, ResetReport};
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::{Cmd, CommandRunner, Output, RecordingRunner, RunError};
@@ -110,7 +110,7 @@ async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis(
         log: log.clone(),
     };
     let (shell, cap) = Shell::capture(OutputFormat::Text);
-    let dir = install::private_dir().unwrap();
+    let dir = nvcf_dev::ops::charts::private_dir().unwrap();
     let installer = Installer {
         shell: &shell,
         settings: &settings,

@@ -19,5 +19,5 @@ pub struct PlanArgs {
 
 pub async fn run(app: &App, args: PlanArgs) -> crate::Result<()> {
     let settings = app.settings(&flags_of(&[&args.settings]), Purpose::Plan)?;
-    crate::ops::plan::show(&app.shell, &settings).await
+    crate::ops::show_plan::show(&app.shell, &settings).await
 }

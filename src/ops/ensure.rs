@@ -4,11 +4,11 @@
 //! then act on the decision through the Helm wrapper, and, after Ctrl-C,
 //! say what state each interrupted release was left in.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
 use crate::model::{Component, ComponentId};
+use crate::ops::schedule::{self, Outcome};
 use crate::ops::install::{self, InstallError, Installer};
 use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::ops::plan::{ComponentPlan, Plan};
@@ -18,22 +18,6 @@ use crate::tools::runner::Stopped;
 pub const HELM_GRACE: Duration = Duration::from_secs(5);
 /// Bound on reading the cluster after Ctrl-C, per release.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The desired state of every planned component. `plan` must be the plan
-/// before its charts are fetched to files (its chart references and versions).
-pub fn desired_all(plan: &Plan) -> BTreeMap<ComponentId, Desired> {
-    plan.components
-        .iter()
-        .map(|cp| (cp.component.id, desired(cp)))
-        .collect()
-}
-
-/// The desired state of one component: its values file's text is what
-/// [`install::write_values`] writes.
-pub fn desired(cp: &ComponentPlan) -> Desired {
-    let yaml = serde_yaml_ng::to_string(&cp.values).unwrap_or_default();
-    Desired::new(cp, &yaml)
-}
 
 /// What the cluster holds of `c`'s release, and the decision for it.
 pub async fn observe(
@@ -102,6 +86,27 @@ pub fn is_helm_changing(argv: &[&str], release: &str, namespace: &str) -> bool {
 }
 
 impl Installer<'_> {
+    /// Brings every planned component to its `desired` state (install, skip,
+    /// upgrade, reinstall or recover: [`crate::ops::lifecycle`]) as early as
+    /// its dependencies allow.
+    pub async fn install_all(
+        &self,
+        plan: &Plan,
+        desired: &std::collections::BTreeMap<ComponentId, crate::ops::lifecycle::Desired>,
+    ) -> Vec<(ComponentId, Outcome<InstallError>)> {
+        schedule::run(
+            &plan.components,
+            |cp| cp.component.id,
+            |cp| async move {
+                match desired.get(&cp.component.id) {
+                    Some(d) => self.ensure(cp, d).await.map(|_| ()),
+                    None => self.install(cp).await.map(|_| ()),
+                }
+            },
+        )
+        .await
+    }
+
     /// Brings one component's release to `desired`, as decided from the
     /// cluster, then verifies it. Recovery and reinstall re-decide after
     /// acting, so each step is said and each is safe to interrupt.
@@ -269,7 +274,7 @@ pub async fn plan_decisions(
     let mut out = Vec::new();
     for cp in &plan.components {
         let c = cp.component;
-        let mut want = desired(cp);
+        let mut want = lifecycle::desired(cp);
         let read = tokio::time::timeout(PLAN_PROBE, async {
             if !values_compared {
                 let records = releases::read(&client, c.namespace, c.release).await?;

@@ -2,15 +2,13 @@
 //! order (nats and cassandra at once, openbao once nats is healthy), while
 //! the namespace is watched for progress, and each verified right after.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::k8s::{HealthReport, KubeError};
 use crate::model::{Component, ComponentId};
+use crate::ops::charts;
 use crate::ops::plan::{ComponentPlan, Plan};
-use crate::ops::schedule::{self, Outcome};
 use crate::settings::Settings;
 use crate::tools::helm::{Helm, Release};
 use crate::tools::runner::RunError;
@@ -102,85 +100,6 @@ pub enum VerifyError {
     Timeout { component: &'static str, secs: u64 },
 }
 
-/// A directory only we can read (0700), removed when dropped: values files
-/// holding secrets live here, never on a command line.
-pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
-    use std::os::unix::fs::PermissionsExt;
-    tempfile::Builder::new()
-        .prefix("nvcf-dev-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-}
-
-/// Writes `values` as `<component>-values.yaml`, created with mode 0600.
-pub fn write_values(
-    dir: &Path,
-    component: &str,
-    values: &serde_yaml_ng::Value,
-) -> std::io::Result<PathBuf> {
-    let path = dir.join(format!("{component}-values.yaml"));
-    let text = serde_yaml_ng::to_string(values).map_err(std::io::Error::other)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(text.as_bytes())?;
-    Ok(path)
-}
-
-/// Fetches the charts of `components` into `dir` (with nvcf-dev's own
-/// credentials, so helm never needs a registry login, which would store the
-/// key in helm's config), reads each, and fits its values to it: helm then
-/// installs a local file with values that chart reads. Done before anything
-/// is installed or removed, so a chart that cannot be had, or values it
-/// would refuse, stop the command while the cluster is untouched.
-pub async fn prepare_charts(
-    plan: &mut Plan,
-    settings: &Settings,
-    dir: &Path,
-    shell: &Shell,
-    components: &[ComponentId],
-) -> crate::Result<()> {
-    for cp in &mut plan.components {
-        if !components.contains(&cp.component.id) {
-            continue;
-        }
-        let path = match &cp.chart {
-            crate::settings::ChartSource::Oci { reference, version } => {
-                let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
-                match crate::ops::mirror::fetch_chart_file(settings, &oci, dir).await {
-                    Err(crate::Error::Registry(crate::registry::RegistryError::NotFound {
-                        registry,
-                        ..
-                    })) => {
-                        return Err(crate::ops::chart_versions::explain_missing(
-                            settings,
-                            cp.component,
-                            version,
-                            &registry,
-                        )
-                        .await)
-                    }
-                    other => other?,
-                }
-            }
-            crate::settings::ChartSource::Local(path) => path.clone(),
-        };
-        let chart = crate::chart::read_path(&path)?;
-        let (values, fitted) = crate::ops::plan::fit_values(
-            cp.component,
-            settings,
-            &settings.image_registry(),
-            &chart,
-        )?;
-        report_fit(shell, cp.component.name, &fitted);
-        cp.values = values;
-        cp.chart = crate::settings::ChartSource::Local(path);
-    }
-    Ok(())
-}
-
 /// The plan with the charts of some components fetched into a private
 /// directory and their values fitted: what an install runs from. The
 /// directory (values files hold secrets) goes when this is dropped.
@@ -190,16 +109,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Prepares `components` of `plan` ([`prepare_charts`]).
+    /// Prepares `components` of `plan` ([`charts::prepare_charts`]).
     pub async fn new(
         plan: &Plan,
         settings: &Settings,
         shell: &Shell,
         components: &[ComponentId],
     ) -> crate::Result<Prepared> {
-        let dir = private_dir().map_err(crate::Error::TempDir)?;
+        let dir = charts::private_dir().map_err(crate::Error::TempDir)?;
         let mut plan = plan.clone();
-        prepare_charts(&mut plan, settings, dir.path(), shell, components).await?;
+        charts::prepare_charts(&mut plan, settings, dir.path(), shell, components).await?;
         Ok(Prepared { plan, dir })
     }
 
@@ -218,17 +137,6 @@ impl Prepared {
             client,
             values_dir: self.dir.path(),
         }
-    }
-}
-
-/// What fitting changed (with `-v`) and the profile keys the chart ignores
-/// (always: a key that does nothing is a mistake the user wants to hear of).
-pub fn report_fit(shell: &Shell, component: &str, fitted: &crate::fit::Fitted) {
-    for note in &fitted.notes {
-        tracing::info!("{component}: {note}");
-    }
-    for unread in &fitted.unread {
-        shell.warn(unread);
     }
 }
 
@@ -335,13 +243,13 @@ impl Installer<'_> {
         let c = cp.component;
         let desired = desired
             .cloned()
-            .unwrap_or_else(|| crate::ops::ensure::desired(cp));
+            .unwrap_or_else(|| crate::ops::lifecycle::desired(cp));
         let started = Instant::now();
         let step = self.shell.step(format!(
             "Installing {} ({} in {})",
             c.name, c.release, c.namespace
         ));
-        let file = write_values(self.values_dir, c.name, &cp.values).map_err(|source| {
+        let file = charts::write_values(self.values_dir, c.name, &cp.values).map_err(|source| {
             InstallError::Values {
                 component: c.name,
                 source,
@@ -439,27 +347,6 @@ impl Installer<'_> {
             None => Ok(()),
         }
     }
-
-    /// Brings every planned component to its `desired` state (install, skip,
-    /// upgrade, reinstall or recover: [`crate::ops::lifecycle`]) as early as
-    /// its dependencies allow.
-    pub async fn install_all(
-        &self,
-        plan: &Plan,
-        desired: &std::collections::BTreeMap<ComponentId, crate::ops::lifecycle::Desired>,
-    ) -> Vec<(ComponentId, Outcome<InstallError>)> {
-        schedule::run(
-            &plan.components,
-            |cp| cp.component.id,
-            |cp| async move {
-                match desired.get(&cp.component.id) {
-                    Some(d) => self.ensure(cp, d).await.map(|_| ()),
-                    None => self.install(cp).await.map(|_| ()),
-                }
-            },
-        )
-        .await
-    }
 }
 
 /// Verifies `c` until healthy and closes `step` (begun at `started`) with
@@ -515,27 +402,4 @@ pub fn progress_line(ev: &crate::k8s::progress::ProgressEvent) -> Option<String>
         E::JobFailed { job, reason } => format!("job {job} failed: {reason}"),
         E::Problem(f) => f.message.clone(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn values_files_are_private() {
-        let dir = private_dir().unwrap();
-        let dir_mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
-        assert_eq!(dir_mode, 0o700);
-        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str("a: secret").unwrap();
-        let path = write_values(dir.path(), "openbao", &v).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: secret\n");
-        let kept = dir.path().to_path_buf();
-        drop(dir);
-        assert!(!kept.exists(), "removed afterwards");
-    }
 }

@@ -23,7 +23,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::k8s::releases::{ReleaseRecord, CHART_LABEL, VALUES_LABEL, VERSION_LABEL};
-use crate::ops::plan::ComponentPlan;
+use crate::model::ComponentId;
+use crate::ops::plan::{ComponentPlan, Plan};
 use crate::settings::ChartSource;
 
 /// What `up` wants a release to be.
@@ -69,6 +70,22 @@ impl Desired {
             (VALUES_LABEL.to_string(), self.values_digest.clone()),
         ])
     }
+}
+
+/// The desired state of every planned component. `plan` must be the plan
+/// before its charts are fetched to files (its chart references and versions).
+pub fn desired_all(plan: &Plan) -> BTreeMap<ComponentId, Desired> {
+    plan.components
+        .iter()
+        .map(|cp| (cp.component.id, desired(cp)))
+        .collect()
+}
+
+/// The desired state of one component: its values file's text is what
+/// [`crate::ops::charts::write_values`] writes.
+pub fn desired(cp: &ComponentPlan) -> Desired {
+    let yaml = serde_yaml_ng::to_string(&cp.values).unwrap_or_default();
+    Desired::new(cp, &yaml)
 }
 
 /// The first 40 hex digits of the values file's sha256: fits a label value

@@ -9,18 +9,17 @@
 
 mod images;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::ops::install::private_dir;
+use crate::ops::charts::{self, credentials, private_dir};
 use crate::ops::plan::{ComponentPlan, Plan};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, DiscoveredImage, Found};
 use crate::registry::{
-    destination_for, BarProgress, CopyJob, CopyOptions, CredentialSource, LineProgress, Mirror,
+    destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror,
     NoProgress, Platform, ProgressSink, RegistryError, Summary,
 };
 use crate::settings::{ChartSource, Settings};
@@ -28,7 +27,6 @@ use crate::tools::helm::Helm;
 use crate::tools::runner::CommandRunner;
 use crate::ui::{format_duration, table, Shell};
 
-const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// Presence checks asked of the destination at once.
 const HEADS_IN_FLIGHT: usize = 16;
 
@@ -76,52 +74,6 @@ pub fn destination(settings: &Settings, to: Option<&str>) -> String {
         .unwrap_or_else(|| format!("localhost:{}", settings.registry_port))
 }
 
-/// Credentials: NGC_API_KEY for the upstream registry (whatever REGISTRY
-/// says), else the docker config.
-pub fn credentials(settings: &Settings) -> CredentialSource {
-    let mut creds = CredentialSource::from_env();
-    creds.ngc_api_key = settings.ngc_api_key.clone().or_else(|| {
-        settings
-            .registry_credential_b64
-            .as_ref()
-            .and_then(key_from_credential)
-    });
-    creds.ngc_registries = vec![settings.upstream_registry.clone()];
-    creds
-}
-
-/// The API key inside REGISTRY_CREDENTIAL_B64 (`$oauthtoken:<key>`, base64),
-/// for users who set only that, as the guide's variables allow.
-fn key_from_credential(b64: &crate::secret::Secret) -> Option<crate::secret::Secret> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.expose().trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (user, key) = text.split_once(':')?;
-    (user == crate::registry::auth::NGC_USER && !key.is_empty())
-        .then(|| crate::secret::Secret::new(key))
-}
-
-/// Fetches `reference`'s chart archive into `dir` with nvcf-dev's own
-/// credentials, so helm installs a local file and never needs a registry
-/// login (which would store the key in helm's config).
-pub async fn fetch_chart_file(
-    settings: &Settings,
-    reference: &str,
-    dir: &Path,
-) -> crate::Result<std::path::PathBuf> {
-    let r = crate::registry::parse_reference(reference)?;
-    let creds = credentials(settings).resolve(r.registry()).await?;
-    let reg = Registry::connect(r.registry(), creds, &[])?;
-    let bytes = fetch_chart(&reg, reference).await?;
-    let name = r.repository().rsplit('/').next().unwrap_or("chart");
-    let path = dir.join(format!("{name}-{}.tgz", r.tag().unwrap_or("latest")));
-    std::fs::write(&path, bytes)
-        .map_err(|e| crate::Error::Usage(format!("cannot write {}: {e}", path.display())))?;
-    Ok(path)
-}
-
 /// `nvcf-dev mirror`: resolves the chart versions, plans, and mirrors into
 /// `opts.to` or the local registry, which `up` and `down` use too, so that
 /// is done under the cluster's lock.
@@ -131,7 +83,7 @@ pub async fn mirror(
     opts: MirrorOptions,
 ) -> crate::Result<()> {
     let upstream = settings.upstream_registry.clone();
-    crate::ops::chart_versions::resolve_latest(&mut settings, shell, &upstream).await?;
+    charts::resolve_latest(&mut settings, shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;
     let _lock = if opts.to.is_none() && !opts.dry_run {
         Some(crate::ops::lock::acquire_for(&settings, "mirror")?)
@@ -276,7 +228,7 @@ impl<'a> Mirrorer<'a> {
             let upstream = self.registry(&self.settings.upstream_registry).await?;
             if !self.present(&upstream, &item.source).await? {
                 let c = cp.component;
-                return Err(crate::ops::chart_versions::explain_missing(
+                return Err(charts::explain_missing(
                     self.settings,
                     c,
                     &self.settings.chart_version(c),
@@ -330,7 +282,7 @@ impl<'a> Mirrorer<'a> {
         for (cp, d) in plan.components.iter().zip(discoveries) {
             let Some(d) = d? else { continue };
             if self.opts.report_fit {
-                crate::ops::install::report_fit(self.shell, cp.component.name, &d.fitted);
+                charts::report_fit(self.shell, cp.component.name, &d.fitted);
             }
             found.extend(d.found);
             unresolved.extend(d.unresolved);
@@ -443,39 +395,6 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// The chart archive of an OCI helm chart, digest-verified.
-pub async fn fetch_chart(reg: &Registry, reference: &str) -> Result<Vec<u8>, RegistryError> {
-    let r = crate::registry::parse_reference(reference)?;
-    let tag = r.tag().unwrap_or("latest");
-    let not_found = || RegistryError::NotFound {
-        image: reference.to_string(),
-        registry: r.registry().to_string(),
-    };
-    let (raw, _) = reg
-        .get_manifest(r.repository(), tag)
-        .await?
-        .ok_or_else(not_found)?;
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&raw).map_err(|e| RegistryError::BadManifest {
-            image: reference.into(),
-            detail: e.to_string(),
-        })?;
-    let layer = manifest["layers"]
-        .as_array()
-        .and_then(|ls| ls.iter().find(|l| l["mediaType"] == HELM_CHART_LAYER))
-        .and_then(|l| l["digest"].as_str())
-        .ok_or_else(|| RegistryError::BadManifest {
-            image: reference.into(),
-            detail: "no helm chart layer: is this a helm chart?".into(),
-        })?
-        .to_string();
-    let bytes = reg
-        .pull_blob(r.repository(), &layer)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(bytes.to_vec())
-}
-
 /// Prints the report: what was (or would be) copied, and the summary.
 fn print(shell: &Shell, r: &MirrorReport, why: bool) {
     if shell.is_json() {
@@ -558,22 +477,6 @@ mod tests {
             other_registries(&report, "nvcr.io"),
             ["docker.io", "quay.io"]
         );
-    }
-
-    #[test]
-    fn the_key_is_taken_from_the_registry_credential() {
-        use base64::Engine;
-        let b64 = |s: &str| {
-            crate::secret::Secret::new(base64::engine::general_purpose::STANDARD.encode(s))
-        };
-        assert_eq!(
-            key_from_credential(&b64("$oauthtoken:nvapi-fake"))
-                .unwrap()
-                .expose(),
-            "nvapi-fake"
-        );
-        assert!(key_from_credential(&b64("someone:else")).is_none());
-        assert!(key_from_credential(&crate::secret::Secret::new("not base64!")).is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The work behind each command, apart from argument parsing (like cargo's `ops`).
 
-pub mod chart_versions;
+pub mod charts;
 pub mod doctor;
 pub mod doctor_system;
 pub mod down;
@@ -16,5 +16,6 @@ pub mod registry;
 pub mod render_cache;
 pub mod reset;
 pub mod schedule;
+pub mod show_plan;
 pub mod status;
 pub mod up;

@@ -157,7 +157,7 @@ pub async fn reset(
     if !opts.dry_run && !opts.no_reinstall {
         // A reset reinstalls what was mirrored: `latest` is the newest there.
         let local = settings.image_registry();
-        crate::ops::chart_versions::resolve_latest(&mut settings, shell, &local).await?;
+        crate::ops::charts::resolve_latest(&mut settings, shell, &local).await?;
     }
     let settings = &settings;
     let c = opts.component;

@@ -97,7 +97,7 @@ pub async fn up(
     let _lock = crate::ops::lock::acquire_for(&settings, "up")?;
     crate::ops::guard::ensure_allowed(&shell, &settings, yes, prompt)?;
     let upstream = settings.upstream_registry.clone();
-    crate::ops::chart_versions::resolve_latest(&mut settings, &shell, &upstream).await?;
+    crate::ops::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::ops::plan::build(&settings)?;
     let tools = steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {

@@ -86,7 +86,7 @@ impl Step<OnCluster> for Install {
     }
 
     async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
-        let desired = crate::ops::ensure::desired_all(&ctx.plan);
+        let desired = crate::ops::lifecycle::desired_all(&ctx.plan);
         let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
         let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
         let installer =

@@ -110,7 +110,7 @@ impl WarmWorld {
         // state computed exactly as the binary computes it.
         let settings = world.settings();
         let plan = nvcf_dev::ops::plan::build(&settings).unwrap();
-        let desired = nvcf_dev::ops::ensure::desired_all(&plan);
+        let desired = nvcf_dev::ops::lifecycle::desired_all(&plan);
         let (addr, log) =
             super::phase1_api::serve(super::phase1_api::deployed_as_planned(&plan, &desired));
         world.api = addr;

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use super::{fetch_chart, HelmFor, MirrorItem, Mirrorer};
+use super::{HelmFor, MirrorItem, Mirrorer};
 use crate::model::Component;
-use crate::ops::install::write_values;
+use crate::ops::charts::{fetch_chart, write_values};
 use crate::ops::plan::{self, ComponentPlan};
 use crate::ops::render_cache::{RenderCache, RenderInputs};
 use crate::registry::client::Registry;
