@@ -32,9 +32,9 @@ pub enum Error {
     #[error(transparent)]
     Fit(#[from] crate::fit::FitError),
     #[error(transparent)]
-    ChartVersion(Box<crate::ops::charts::ChartVersionError>),
+    ChartVersion(Box<crate::phase1::charts::ChartVersionError>),
     #[error(transparent)]
-    Install(#[from] crate::ops::install::InstallError),
+    Install(#[from] crate::phase1::install::InstallError),
     #[error(transparent)]
     Cluster(#[from] crate::steps::cluster::ClusterError),
     #[error("cannot create a private temporary directory: {0}; check that $TMPDIR is writable")]
@@ -56,8 +56,8 @@ pub enum Error {
     InterruptedReleases(String),
 }
 
-impl From<crate::ops::charts::ChartVersionError> for Error {
-    fn from(e: crate::ops::charts::ChartVersionError) -> Self {
+impl From<crate::phase1::charts::ChartVersionError> for Error {
+    fn from(e: crate::phase1::charts::ChartVersionError) -> Self {
         Error::ChartVersion(Box::new(e))
     }
 }
@@ -70,7 +70,7 @@ impl Error {
 
     /// helm's template failure for `component`, as its own one line.
     pub fn render(component: &'static str, e: &RunError) -> Error {
-        Error::Install(crate::ops::install::InstallError::Render {
+        Error::Install(crate::phase1::install::InstallError::Render {
             component,
             why: e.why().unwrap_or_else(|| e.to_string()),
         })

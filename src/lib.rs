@@ -20,14 +20,14 @@ pub mod cli;
 pub mod error;
 pub mod secret;
 modules!(
-    chart, fit, k8s, model, ops, profile, registry, runtime, settings, state, steps, tools, ui,
-    values,
+    chart, fit, k8s, model, ops, phase1, profile, registry, runtime, settings, state, steps, tools,
+    ui, values,
 );
 
 pub use error::{Error, Result};
 /// What `main` does on Ctrl-C: helm gets a grace period, then a report of
 /// the releases it was changing.
-pub use ops::ensure::{interrupted_report, HELM_GRACE};
+pub use phase1::ensure::{interrupted_report, HELM_GRACE};
 pub use tools::runner::stop_gracefully;
 /// The recording command runner: test support the integration tests share.
 #[doc(hidden)]

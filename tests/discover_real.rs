@@ -7,7 +7,7 @@
 mod common;
 
 use nvcf_dev::model::{self, Component};
-use nvcf_dev::ops::plan;
+use nvcf_dev::phase1::plan;
 use nvcf_dev::registry::discover::{self, DiscoveredImage, Found, Unresolved};
 use nvcf_dev::settings::{Flags, Purpose, Settings};
 use nvcf_dev::values;

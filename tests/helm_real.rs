@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use nvcf_dev::model::{Component, PHASE1};
-use nvcf_dev::ops::charts::{private_dir, write_values};
-use nvcf_dev::ops::plan;
+use nvcf_dev::phase1::charts::{private_dir, write_values};
+use nvcf_dev::phase1::plan;
 use nvcf_dev::settings::{self, Flags, Purpose};
 use nvcf_dev::tools::helm::{parse_version, upgrade_install_args};
 

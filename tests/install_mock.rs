@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::kube_mock::{event, fixture, list, Reply, Req, Server, Step};
-use nvcf_dev::ops::install::Installer;
 use nvcf_dev::ops::reset::{execute, ResetReport};
+use nvcf_dev::phase1::install::Installer;
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::{Cmd, CommandRunner, Output, RecordingRunner, RunError};
 use nvcf_dev::ui::{OutputFormat, Shell};
@@ -92,7 +92,7 @@ fn nats_system(r: &Req) -> Reply {
 async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis() {
     let state = tempfile::tempdir().unwrap();
     let settings = common::dev_settings(state.path());
-    let plan = nvcf_dev::ops::plan::build(&settings).unwrap();
+    let plan = nvcf_dev::phase1::plan::build(&settings).unwrap();
     let cp = plan.component(nvcf_dev::model::ComponentId::Nats).unwrap();
     let (client, server) = Server::serve(nats_system);
     let script = RecordingRunner::new();
@@ -110,7 +110,7 @@ async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis(
         log: log.clone(),
     };
     let (shell, cap) = Shell::capture(OutputFormat::Text);
-    let dir = nvcf_dev::ops::charts::private_dir().unwrap();
+    let dir = nvcf_dev::phase1::charts::private_dir().unwrap();
     let installer = Installer {
         shell: &shell,
         settings: &settings,

@@ -10,7 +10,7 @@
 mod common;
 
 use common::kube_mock::{list, Server};
-use nvcf_dev::ops::{install, plan};
+use nvcf_dev::phase1::{install, plan};
 use nvcf_dev::settings::{self, ChartSource, Flags, Purpose};
 use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::RecordingRunner;
@@ -65,8 +65,8 @@ async fn prod_openbao_on_one_vault_node_is_refused_before_helm_installs() {
     cp.chart = ChartSource::Local(chart_dir.clone());
 
     // What the real helm renders for these values, served as `helm template`'s output.
-    let dir = nvcf_dev::ops::charts::private_dir().unwrap();
-    let file = nvcf_dev::ops::charts::write_values(dir.path(), "render", &cp.values).unwrap();
+    let dir = nvcf_dev::phase1::charts::private_dir().unwrap();
+    let file = nvcf_dev::phase1::charts::write_values(dir.path(), "render", &cp.values).unwrap();
     let out = std::process::Command::new(common::helm4())
         .args(["template", "openbao-server"])
         .arg(&chart_dir)

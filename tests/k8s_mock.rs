@@ -391,7 +391,7 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
                 None => common::kube_mock::Reply::Pending,
             }
         });
-        let report = nvcf_dev::ops::install::verify(&client, &nvcf_dev::model::CASSANDRA)
+        let report = nvcf_dev::phase1::install::verify(&client, &nvcf_dev::model::CASSANDRA)
             .await
             .unwrap();
         let reqs = server.requests();

@@ -238,7 +238,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let reference = format!("{host}/{REPO}/helm-nvcf-openbao-server:0.32.0");
-    let path = nvcf_dev::ops::charts::fetch_chart_file(&settings, &reference, dir.path())
+    let path = nvcf_dev::phase1::charts::fetch_chart_file(&settings, &reference, dir.path())
         .await
         .unwrap();
     let out = Command::new(&helm)
@@ -252,7 +252,7 @@ async fn charts_are_fetched_for_helm_without_any_registry_login() {
         "{chart}"
     );
 
-    let missing = nvcf_dev::ops::charts::fetch_chart_file(
+    let missing = nvcf_dev::phase1::charts::fetch_chart_file(
         &settings,
         &format!("{host}/{REPO}/helm-nvcf-nope:1.0.0"),
         dir.path(),

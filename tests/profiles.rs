@@ -6,7 +6,7 @@
 mod common;
 
 use nvcf_dev::model::{self, ComponentId, PHASE1};
-use nvcf_dev::ops::plan;
+use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose, Settings};
 use nvcf_dev::values;

@@ -1005,10 +1005,10 @@ fn profile_values(profile_name: &str, chart: &Chart) -> String {
         ],
         Purpose::Apply,
     );
-    let plan = nvcf_dev::ops::plan::build(&s).unwrap();
+    let plan = nvcf_dev::phase1::plan::build(&s).unwrap();
     let c = plan.component(chart.component).unwrap().component;
     let info = nvcf_dev::chart::read_path(&chart.dir()).unwrap();
-    let (values, _) = nvcf_dev::ops::plan::fit_values(c, &s, &s.image_registry(), &info)
+    let (values, _) = nvcf_dev::phase1::plan::fit_values(c, &s, &s.image_registry(), &info)
         .unwrap_or_else(|e| panic!("{profile_name} {}: {e}", chart.label()));
     serde_yaml_ng::to_string(&values).unwrap()
 }

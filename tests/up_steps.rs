@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use nvcf_dev::ops::plan;
+use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};

@@ -1,7 +1,8 @@
 use clap::Args;
 
 use super::{flags_of, App, ChartArgs, RegistryPortArgs, UpstreamArgs};
-use crate::ops::mirror::{self, MirrorOptions};
+use crate::ops::mirror;
+use crate::phase1::mirror::MirrorOptions;
 use crate::settings::Purpose;
 
 /// Copy the Phase 1 charts and every image they deploy into a registry.
@@ -27,7 +28,7 @@ use crate::settings::Purpose;
 )]
 pub struct MirrorArgs {
     /// Destination registry [default: the local registry, localhost:5001]
-    #[arg(long, value_name = "HOST:PORT", value_parser = registry_host_port)]
+    #[arg(long, value_name = "HOST:PORT")]
     pub to: Option<String>,
 
     /// List what would be copied; copy nothing
@@ -64,6 +65,10 @@ pub struct MirrorArgs {
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
+    // Refused before the settings, which may prompt.
+    if let Some(to) = &args.to {
+        crate::settings::validate_registry_host("--to", to, true)?;
+    }
     let settings = app.settings(
         &flags_of(&[&args.upstream, &args.charts, &args.registry_port]),
         Purpose::Plan,
@@ -79,9 +84,4 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         report_fit: true,
     };
     mirror::mirror(&app.shell, settings, opts).await
-}
-
-/// `--to` is a registry host with its port, e.g. localhost:5002.
-fn registry_host_port(s: &str) -> Result<String, crate::settings::SettingsError> {
-    crate::settings::validate_registry_host("--to", s, true).map(|()| s.to_string())
 }

@@ -366,17 +366,6 @@ mod tests {
         }
     }
 
-    /// A bad `--to` is refused while parsing, before any prompt or network.
-    #[test]
-    fn mirror_to_needs_host_and_port() {
-        for bad in ["http://x:5000", "x", "x:5000/repo"] {
-            let err = parse(&["mirror", "--to", bad]).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad}");
-            assert!(err.to_string().contains("give HOST:PORT"), "{err}");
-        }
-        assert!(parse(&["mirror", "--to", "localhost:5002"]).is_ok());
-    }
-
     const EVERY_SETTING: &[&[&str]] = &[
         &["--registry", "registry.example"],
         &["--repository", "org/team"],

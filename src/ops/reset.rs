@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::k8s::stale::ResourceRef;
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
-use crate::ops::install::{self, Prepared};
+use crate::phase1::install::{self, Prepared};
 use crate::settings::{Prompter, Settings};
 use crate::steps::reset::ResetCtx;
 use crate::steps::Step;
@@ -157,7 +157,7 @@ pub async fn reset(
     if !opts.dry_run && !opts.no_reinstall {
         // A reset reinstalls what was mirrored: `latest` is the newest there.
         let local = settings.image_registry();
-        crate::ops::charts::resolve_latest(&mut settings, shell, &local).await?;
+        crate::phase1::charts::resolve_latest(&mut settings, shell, &local).await?;
     }
     let settings = &settings;
     let c = opts.component;
@@ -250,7 +250,7 @@ pub async fn execute(
         })
         .collect();
     let prepared = Prepared::new(
-        &crate::ops::plan::build(settings)?,
+        &crate::phase1::plan::build(settings)?,
         settings,
         shell,
         &reinstalled,
@@ -357,7 +357,7 @@ pub fn print(shell: &Shell, r: &ResetReport) {
         return;
     }
     if !r.health.is_empty() {
-        crate::ops::status::print_health(shell, &r.health);
+        crate::phase1::install::print_health(shell, &r.health);
     }
 }
 

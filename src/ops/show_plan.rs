@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::ops::plan::{self, Plan};
+use crate::phase1::plan::{self, Plan};
 use crate::settings::Settings;
 use crate::tools::helm;
 use crate::ui::Shell;
@@ -24,7 +24,7 @@ pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
         .await
         .ok()
         .map(|h| h.version().major);
-    let releases = crate::ops::ensure::plan_decisions(settings, &plan).await;
+    let releases = crate::phase1::ensure::plan_decisions(settings, &plan).await;
     if shell.is_json() {
         let mut doc = serde_json::to_value(document(&plan, settings))
             .map_err(|e| crate::Error::Internal(format!("the plan is not JSON: {e}")))?;
@@ -36,7 +36,7 @@ pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
     }
     print(shell, &plan, settings, helm_major);
     if let Some(r) = &releases {
-        crate::ops::ensure::print_decisions(shell, settings, r);
+        crate::phase1::ensure::print_decisions(shell, settings, r);
     }
     Ok(())
 }

@@ -101,9 +101,9 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
             return Ok(report);
         }
     };
-    let plan = crate::ops::plan::build(settings)?;
+    let plan = crate::phase1::plan::build(settings)?;
     let releases = crate::k8s::status::list_helm_releases(&client, None).await?;
-    let healths = crate::ops::install::verify_all(&client, &plan).await;
+    let healths = crate::phase1::install::verify_all(&client, &plan).await;
     for (cp, health) in plan.components.iter().zip(healths) {
         let c = cp.component;
         let ns = crate::k8s::status::namespace_status(&client, c.namespace).await?;
@@ -119,7 +119,7 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
 }
 
 fn component_status(
-    cp: &crate::ops::plan::ComponentPlan,
+    cp: &crate::phase1::plan::ComponentPlan,
     rel: Option<&HelmRelease>,
     ns: NamespaceStatus,
     health: HealthReport,
@@ -215,33 +215,9 @@ pub fn print(shell: &Shell, r: &StatusReport) {
     ));
     shell.out("");
     let reports: Vec<HealthReport> = r.components.iter().map(|c| c.health.clone()).collect();
-    print_health(shell, &reports);
+    crate::phase1::install::print_health(shell, &reports);
 }
 
-/// The health checks as a table: one row per check, ✓ or ✗.
-pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
-    if shell.is_json() {
-        return;
-    }
-    let rows: Vec<Vec<String>> = reports
-        .iter()
-        .flat_map(|r| {
-            r.checks.iter().map(move |c| {
-                vec![
-                    r.component.clone(),
-                    c.name.clone(),
-                    if c.ok {
-                        "✓".to_string()
-                    } else {
-                        "✗".to_string()
-                    },
-                    c.detail.clone(),
-                ]
-            })
-        })
-        .collect();
-    shell.out(table(&["COMPONENT", "CHECK", "OK", "DETAIL"], &rows));
-}
 
 /// Exits non-zero when anything is unhealthy or unreachable.
 pub fn verdict(r: &StatusReport) -> crate::Result<()> {

@@ -97,8 +97,8 @@ pub async fn up(
     let _lock = crate::ops::lock::acquire_for(&settings, "up")?;
     crate::ops::guard::ensure_allowed(&shell, &settings, yes, prompt)?;
     let upstream = settings.upstream_registry.clone();
-    crate::ops::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
-    let plan = crate::ops::plan::build(&settings)?;
+    crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
+    let plan = crate::phase1::plan::build(&settings)?;
     let tools = steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {
         shell,
@@ -140,7 +140,7 @@ mod tests {
             context: Some("my-eks".into()),
             ..Default::default()
         });
-        let plan = crate::ops::plan::build(&s).unwrap();
+        let plan = crate::phase1::plan::build(&s).unwrap();
         let (shell, _) = Shell::capture(crate::ui::OutputFormat::Text);
         let ctx = Ctx {
             shell,

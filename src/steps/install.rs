@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use super::{OnCluster, Step};
-use crate::ops::install::{self, Prepared};
-use crate::ops::schedule::Outcome;
+use crate::phase1::install::{self, Prepared};
+use crate::phase1::schedule::Outcome;
 use crate::runtime::Runtime;
 use crate::settings::Target;
 
@@ -39,12 +39,12 @@ impl Step<OnCluster> for Mirror {
             Target::Context { .. } => return Ok(None),
         };
         let helm = ctx.helm();
-        let opts = crate::ops::mirror::MirrorOptions {
+        let opts = crate::phase1::mirror::MirrorOptions {
             to,
             concurrency: 4,
             ..Default::default()
         };
-        let report = crate::ops::mirror::Mirrorer::new(&ctx.shell, s, &helm, opts)
+        let report = crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, &helm, opts)
             .run(&ctx.plan)
             .await?;
         if let Some(docker) = &self.nodes {
@@ -52,7 +52,7 @@ impl Step<OnCluster> for Mirror {
             // defaults) are in the local registry too: containerd looks
             // there first for them as well.
             let files: Vec<(String, String)> =
-                crate::ops::mirror::other_registries(&report, &s.upstream_registry)
+                crate::phase1::mirror::other_registries(&report, &s.upstream_registry)
                     .iter()
                     .map(|host| super::wiring::mirror_host_file(host, &s.registry_name))
                     .collect();
@@ -86,7 +86,7 @@ impl Step<OnCluster> for Install {
     }
 
     async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
-        let desired = crate::ops::lifecycle::desired_all(&ctx.plan);
+        let desired = crate::phase1::lifecycle::desired_all(&ctx.plan);
         let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
         let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
         let installer =
@@ -94,7 +94,7 @@ impl Step<OnCluster> for Install {
         let outcomes = installer.install_all(&prepared.plan, &desired).await;
         drop(prepared);
         let reports = install::verify_all(&ctx.kube, &ctx.plan).await;
-        crate::ops::status::print_health(&ctx.shell, &reports);
+        crate::phase1::install::print_health(&ctx.shell, &reports);
         let failures: Vec<String> = outcomes
             .into_iter()
             .filter_map(|(name, o)| match o {

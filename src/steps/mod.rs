@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::ops::plan::Plan;
+use crate::phase1::plan::Plan;
 use crate::settings::Settings;
 use crate::tools::helm::{Helm, HelmVersion};
 use crate::tools::runner::CommandRunner;

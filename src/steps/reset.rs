@@ -4,8 +4,8 @@
 
 use crate::k8s::HealthReport;
 use crate::model::{Component, ComponentId};
-use crate::ops::install::{self, InstallError, Installer};
-use crate::ops::plan::{ComponentPlan, Plan};
+use crate::phase1::install::{self, InstallError, Installer};
+use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::ops::reset::{
     migrations_rerun, ResetAction, ResetReport, DELETE_TIMEOUT, UNINSTALL_TIMEOUT,
 };

@@ -23,8 +23,8 @@ pub struct Deployed {
 /// The releases `up` would leave for `plan`, deployed as revision 1 with
 /// nvcf-dev's labels for `desired`.
 pub fn deployed_as_planned(
-    plan: &nvcf_dev::ops::plan::Plan,
-    desired: &BTreeMap<nvcf_dev::model::ComponentId, nvcf_dev::ops::lifecycle::Desired>,
+    plan: &nvcf_dev::phase1::plan::Plan,
+    desired: &BTreeMap<nvcf_dev::model::ComponentId, nvcf_dev::phase1::lifecycle::Desired>,
 ) -> Vec<Deployed> {
     use nvcf_dev::k8s::releases::{CHART_LABEL, VALUES_LABEL, VERSION_LABEL};
     plan.components

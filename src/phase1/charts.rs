@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{self, Component};
 use crate::model::ComponentId;
-use crate::ops::plan::Plan;
+use crate::phase1::plan::Plan;
 use crate::registry::client::Registry;
 use crate::registry::{CredentialSource, RegistryError};
 use crate::settings::{ChartSource, Settings};
@@ -281,7 +281,7 @@ pub async fn prepare_charts(
             crate::settings::ChartSource::Local(path) => path.clone(),
         };
         let chart = crate::chart::read_path(&path)?;
-        let (values, fitted) = crate::ops::plan::fit_values(
+        let (values, fitted) = crate::phase1::plan::fit_values(
             cp.component,
             settings,
             &settings.image_registry(),

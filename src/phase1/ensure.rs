@@ -1,4 +1,4 @@
-//! The side effects of the release lifecycle ([`crate::ops::lifecycle`]):
+//! The side effects of the release lifecycle ([`crate::phase1::lifecycle`]):
 //! observe a release (its records' labels, revision 1's payload only when a
 //! superseded first install must be checked, a helm process still on it),
 //! then act on the decision through the Helm wrapper, and, after Ctrl-C,
@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
 use crate::model::{Component, ComponentId};
-use crate::ops::schedule::{self, Outcome};
-use crate::ops::install::{self, InstallError, Installer};
-use crate::ops::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
-use crate::ops::plan::{ComponentPlan, Plan};
+use crate::phase1::schedule::{self, Outcome};
+use crate::phase1::install::{self, InstallError, Installer};
+use crate::phase1::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
+use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::tools::runner::Stopped;
 
 /// How long helm gets, after Ctrl-C, to record the failure and exit.
@@ -87,12 +87,12 @@ pub fn is_helm_changing(argv: &[&str], release: &str, namespace: &str) -> bool {
 
 impl Installer<'_> {
     /// Brings every planned component to its `desired` state (install, skip,
-    /// upgrade, reinstall or recover: [`crate::ops::lifecycle`]) as early as
+    /// upgrade, reinstall or recover: [`crate::phase1::lifecycle`]) as early as
     /// its dependencies allow.
     pub async fn install_all(
         &self,
         plan: &Plan,
-        desired: &std::collections::BTreeMap<ComponentId, crate::ops::lifecycle::Desired>,
+        desired: &std::collections::BTreeMap<ComponentId, crate::phase1::lifecycle::Desired>,
     ) -> Vec<(ComponentId, Outcome<InstallError>)> {
         schedule::run(
             &plan.components,

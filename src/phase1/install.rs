@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::k8s::{HealthReport, KubeError};
 use crate::model::{Component, ComponentId};
-use crate::ops::charts;
-use crate::ops::plan::{ComponentPlan, Plan};
+use crate::phase1::charts;
+use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::settings::Settings;
 use crate::tools::helm::{Helm, Release};
 use crate::tools::runner::RunError;
@@ -217,6 +217,31 @@ pub fn unhealthy_summary(report: &HealthReport) -> String {
         .join("; ")
 }
 
+/// The health checks as a table: one row per check, ✓ or ✗.
+pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
+    if shell.is_json() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .flat_map(|r| {
+            r.checks.iter().map(move |c| {
+                vec![
+                    r.component.clone(),
+                    c.name.clone(),
+                    if c.ok {
+                        "✓".to_string()
+                    } else {
+                        "✗".to_string()
+                    },
+                    c.detail.clone(),
+                ]
+            })
+        })
+        .collect();
+    shell.out(crate::ui::table(&["COMPONENT", "CHECK", "OK", "DETAIL"], &rows));
+}
+
 pub struct Installer<'a> {
     pub shell: &'a Shell,
     pub settings: &'a Settings,
@@ -238,12 +263,12 @@ impl Installer<'_> {
     pub async fn install_with(
         &self,
         cp: &ComponentPlan,
-        desired: Option<&crate::ops::lifecycle::Desired>,
+        desired: Option<&crate::phase1::lifecycle::Desired>,
     ) -> Result<HealthReport, InstallError> {
         let c = cp.component;
         let desired = desired
             .cloned()
-            .unwrap_or_else(|| crate::ops::lifecycle::desired(cp));
+            .unwrap_or_else(|| crate::phase1::lifecycle::desired(cp));
         let started = Instant::now();
         let step = self.shell.step(format!(
             "Installing {} ({} in {})",

@@ -15,7 +15,7 @@
 //! | pending-*, a helm still running on it         | refuse: say which process                   |
 //! | uninstalling                                  | finish the uninstall, then install          |
 //!
-//! Everything here is pure; [`crate::ops::ensure`] reads the cluster and acts.
+//! Everything here is pure; [`crate::phase1::ensure`] reads the cluster and acts.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::k8s::releases::{ReleaseRecord, CHART_LABEL, VALUES_LABEL, VERSION_LABEL};
 use crate::model::ComponentId;
-use crate::ops::plan::{ComponentPlan, Plan};
+use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::settings::ChartSource;
 
 /// What `up` wants a release to be.
@@ -82,7 +82,7 @@ pub fn desired_all(plan: &Plan) -> BTreeMap<ComponentId, Desired> {
 }
 
 /// The desired state of one component: its values file's text is what
-/// [`crate::ops::charts::write_values`] writes.
+/// [`crate::phase1::charts::write_values`] writes.
 pub fn desired(cp: &ComponentPlan) -> Desired {
     let yaml = serde_yaml_ng::to_string(&cp.values).unwrap_or_default();
     Desired::new(cp, &yaml)

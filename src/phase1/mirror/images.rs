@@ -6,9 +6,9 @@ use std::path::Path;
 
 use super::{HelmFor, MirrorItem, Mirrorer};
 use crate::model::Component;
-use crate::ops::charts::{fetch_chart, write_values};
-use crate::ops::plan::{self, ComponentPlan};
-use crate::ops::render_cache::{RenderCache, RenderInputs};
+use crate::phase1::charts::{fetch_chart, write_values};
+use crate::phase1::plan::{self, ComponentPlan};
+use crate::phase1::render_cache::{RenderCache, RenderInputs};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::settings::ChartSource;

@@ -1,0 +1,415 @@
+//! The mirror (of `nvcf-dev mirror` and `up`'s mirror step): copies the three charts and
+//! every image they deploy under the active profile from the upstream
+//! registry into the local one (or `--to HOST:PORT`).
+//!
+//! Charts are copied while they are rendered with helm to find the images
+//! (see `images`), then the images are copied. What the destination already
+//! holds under the same tag is not asked of the upstream at all, so a second
+//! `up` works with upstream cut off.
+
+mod images;
+
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::phase1::charts::{self, credentials, private_dir};
+use crate::phase1::plan::{ComponentPlan, Plan};
+use crate::registry::client::Registry;
+use crate::registry::discover::{self, DiscoveredImage, Found};
+use crate::registry::{
+    destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror,
+    NoProgress, Platform, ProgressSink, RegistryError, Summary,
+};
+use crate::settings::{ChartSource, Settings};
+use crate::tools::helm::Helm;
+use crate::tools::runner::CommandRunner;
+use crate::ui::Shell;
+
+/// Presence checks asked of the destination at once.
+const HEADS_IN_FLIGHT: usize = 16;
+
+#[derive(Debug, Clone, Default)]
+pub struct MirrorOptions {
+    /// Destination registry (host:port); the local registry when None.
+    pub to: Option<String>,
+    /// List what would be copied; copy nothing.
+    pub dry_run: bool,
+    /// Show where each image was found.
+    pub why: bool,
+    pub platform: Option<Platform>,
+    pub keep_going: bool,
+    pub concurrency: usize,
+    pub insecure_registries: Vec<String>,
+    /// Warn of profile values the charts do not read. `up` leaves that to
+    /// its install step, which fits the same values to the same charts.
+    pub report_fit: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MirrorItem {
+    pub kind: &'static str,
+    pub source: String,
+    pub destination: String,
+    /// The destination already has this tag.
+    pub present: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub found_in: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MirrorReport {
+    pub destination: String,
+    pub dry_run: bool,
+    pub items: Vec<MirrorItem>,
+    /// Values images whose tag nothing decides, so they cannot be mirrored.
+    pub unresolved: Vec<String>,
+    pub summary: Summary,
+}
+
+/// The destination of a mirror: `--to`, or the local registry.
+pub fn destination(settings: &Settings, to: Option<&str>) -> String {
+    to.map(str::to_string)
+        .unwrap_or_else(|| format!("localhost:{}", settings.registry_port))
+}
+
+pub struct Mirrorer<'a> {
+    pub shell: &'a Shell,
+    pub settings: &'a Settings,
+    helm: HelmFor<'a>,
+    pub opts: MirrorOptions,
+    /// The copy engine, whose registry clients (one connection pool and
+    /// token cache per host) serve the presence checks and chart pulls too.
+    engine: Mirror,
+}
+
+/// helm for the renders: the caller's, or found on PATH and checked on
+/// first use, so a mirror whose renders all come from the cache never
+/// starts helm.
+enum HelmFor<'a> {
+    Given(&'a Helm<'a>),
+    OnDemand {
+        runner: &'a dyn CommandRunner,
+        helm: tokio::sync::OnceCell<Helm<'a>>,
+    },
+}
+
+impl<'a> Mirrorer<'a> {
+    pub fn new(
+        shell: &'a Shell,
+        settings: &'a Settings,
+        helm: &'a Helm<'a>,
+        opts: MirrorOptions,
+    ) -> Self {
+        Self::with(shell, settings, HelmFor::Given(helm), opts)
+    }
+
+    /// Like [`Mirrorer::new`], with helm found on PATH now (so a missing
+    /// helm stops the command before anything is copied) and run for its
+    /// version only when a chart must be rendered.
+    pub fn with_helm_on_demand(
+        shell: &'a Shell,
+        settings: &'a Settings,
+        runner: &'a dyn CommandRunner,
+        opts: MirrorOptions,
+    ) -> crate::Result<Self> {
+        crate::tools::find("helm")?;
+        let helm = HelmFor::OnDemand {
+            runner,
+            helm: tokio::sync::OnceCell::new(),
+        };
+        Ok(Self::with(shell, settings, helm, opts))
+    }
+
+    fn with(
+        shell: &'a Shell,
+        settings: &'a Settings,
+        helm: HelmFor<'a>,
+        opts: MirrorOptions,
+    ) -> Self {
+        let engine = Mirror::new(
+            CopyOptions {
+                concurrency: opts.concurrency.max(1),
+                platform: opts.platform.clone(),
+                keep_going: opts.keep_going,
+                insecure_registries: opts.insecure_registries.clone(),
+                ..Default::default()
+            },
+            credentials(settings),
+        );
+        Mirrorer {
+            shell,
+            settings,
+            helm,
+            opts,
+            engine,
+        }
+    }
+
+    async fn registry(&self, host: &str) -> Result<Arc<Registry>, RegistryError> {
+        self.engine.registry(host).await
+    }
+
+    fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
+        if self.shell.is_json() || self.shell.is_quiet() {
+            Box::new(NoProgress)
+        } else if self.shell.is_fancy() {
+            Box::new(BarProgress::new(self.shell, images))
+        } else {
+            Box::new(LineProgress::every_10s(self.shell))
+        }
+    }
+
+    /// Whether the destination has `reference`'s tag already.
+    async fn present(&self, dest: &Registry, reference: &str) -> Result<bool, RegistryError> {
+        let r = crate::registry::parse_reference(reference)?;
+        let tag = r.tag().or(r.digest()).unwrap_or("latest");
+        Ok(dest.head_manifest(r.repository(), tag).await?.is_some())
+    }
+
+    /// Mirrors the plan's charts and images. With `dry_run`, only reports.
+    pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
+        let dest_host = destination(self.settings, self.opts.to.as_deref());
+        let dest = self.registry(&dest_host).await?;
+        let mut summary = Summary::default();
+        let started = std::time::Instant::now();
+
+        // 1. Charts, asked of the destination all at once.
+        let oci: Vec<&ComponentPlan> = plan
+            .components
+            .iter()
+            .filter(|cp| matches!(cp.chart, ChartSource::Oci { .. }))
+            .collect();
+        let chart_items = futures::future::try_join_all(oci.iter().map(|cp| async {
+            let source = self.settings.upstream_chart(cp.component);
+            let destination = destination_for(&source, &dest_host)?;
+            let present = self.present(&dest, &destination).await?;
+            Ok::<_, RegistryError>(MirrorItem {
+                kind: "chart",
+                source,
+                destination,
+                present,
+                found_in: vec![format!("component {}", cp.component.name)],
+            })
+        }))
+        .await?;
+        // A chart the destination lacks must be upstream: if it is not, say
+        // which versions are.
+        for (cp, item) in oci.iter().zip(&chart_items) {
+            if item.present {
+                continue;
+            }
+            let upstream = self.registry(&self.settings.upstream_registry).await?;
+            if !self.present(&upstream, &item.source).await? {
+                let c = cp.component;
+                return Err(charts::explain_missing(
+                    self.settings,
+                    c,
+                    &self.settings.chart_version(c),
+                    &self.settings.upstream_registry,
+                )
+                .await);
+            }
+        }
+        // 2. Images, found by rendering each chart with the profile's values:
+        // all charts at once, and not at all when the render cache knows
+        // the chart and values. Charts the destination lacks are read from
+        // upstream while they are being copied there.
+        let missing = missing_jobs(&chart_items);
+        let copy_charts = !self.opts.dry_run && !missing.is_empty();
+        let step = self.shell.step(if copy_charts {
+            format!(
+                "Mirroring {} chart{} and finding the images they deploy",
+                missing.len(),
+                plural(missing.len())
+            )
+        } else {
+            "Finding the images the charts deploy".to_string()
+        });
+        let dir = private_dir().map_err(|e| {
+            crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
+        })?;
+        let helm = self.helm_identity();
+        let cache = self.render_cache().filter(|_| helm.is_some());
+        let discover = futures::future::join_all(plan.components.iter().map(|cp| {
+            let item = oci
+                .iter()
+                .position(|o| o.component.id == cp.component.id)
+                .map(|i| &chart_items[i]);
+            let cache = cache.as_ref().zip(helm.as_deref());
+            self.discover_component(cp, item, &dest, dir.path(), cache)
+        }));
+        let copy = async {
+            if copy_charts {
+                self.engine.copy(&missing, &NoProgress).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (copied, discoveries) = tokio::join!(copy, discover);
+        if let Some(s) = copied? {
+            add(&mut summary, &s);
+        }
+        let mut found: Vec<Found> = Vec::new();
+        let mut unresolved = Vec::new();
+        // In plan order, so the first failing component is the one named.
+        for (cp, d) in plan.components.iter().zip(discoveries) {
+            let Some(d) = d? else { continue };
+            if self.opts.report_fit {
+                charts::report_fit(self.shell, cp.component.name, &d.fitted);
+            }
+            found.extend(d.found);
+            unresolved.extend(d.unresolved);
+        }
+        if let Some(cache) = &cache {
+            if let Err(e) = cache.save() {
+                tracing::debug!("render cache not saved: {e}");
+            }
+        }
+        drop(dir);
+        let images = discover::merge_found(found);
+        step.done_with(format!("{} images", images.len()));
+
+        // HEADs in flight together, answers kept in order.
+        // (The futures are made first: a closure inside the stream would
+        // make the command's future not Send.)
+        let heads: Vec<_> = images
+            .iter()
+            .map(|img| {
+                let (dest, dest_host) = (&dest, &dest_host);
+                async move {
+                    let destination = destination_for(&img.image, dest_host)?;
+                    let present = self.present(dest, &destination).await?;
+                    Ok::<_, RegistryError>(image_item(img, destination, present))
+                }
+            })
+            .collect();
+        let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
+            .buffered(HEADS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let missing = missing_jobs(&image_items);
+        summary.images_already_present += image_items.iter().filter(|i| i.present).count()
+            + chart_items.iter().filter(|i| i.present).count();
+        if !self.opts.dry_run && !missing.is_empty() {
+            let progress = self.progress(missing.len());
+            let s = self.engine.copy(&missing, progress.as_ref()).await?;
+            add(&mut summary, &s);
+        }
+        summary.images = chart_items.len() + image_items.len();
+        summary.elapsed_secs = started.elapsed().as_secs_f64();
+        summary.throughput_mib_s = if summary.elapsed_secs > 0.0 {
+            summary.bytes_copied as f64 / (1024.0 * 1024.0) / summary.elapsed_secs
+        } else {
+            0.0
+        };
+        let mut items = chart_items;
+        items.extend(image_items);
+        Ok(MirrorReport {
+            destination: dest_host,
+            dry_run: self.opts.dry_run,
+            items,
+            unresolved,
+            summary,
+        })
+    }
+}
+
+fn image_item(img: &DiscoveredImage, destination: String, present: bool) -> MirrorItem {
+    MirrorItem {
+        kind: "image",
+        source: img.image.clone(),
+        destination,
+        present,
+        found_in: img.sources.clone(),
+    }
+}
+
+/// Registries the mirrored images came from besides `upstream`, so the
+/// cluster can be told to look in the local registry for them too.
+pub fn other_registries(report: &MirrorReport, upstream: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = report
+        .items
+        .iter()
+        .filter_map(|i| crate::registry::parse_reference(&i.source).ok())
+        .map(|r| r.registry().to_string())
+        .filter(|h| h != upstream)
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Copy jobs for the items the destination does not have yet.
+fn missing_jobs(items: &[MirrorItem]) -> Vec<CopyJob> {
+    items
+        .iter()
+        .filter(|i| !i.present)
+        .map(|i| CopyJob {
+            source: i.source.clone(),
+            destination: i.destination.clone(),
+        })
+        .collect()
+}
+
+fn add(total: &mut Summary, s: &Summary) {
+    total.manifests_pushed += s.manifests_pushed;
+    total.blobs_copied += s.blobs_copied;
+    total.blobs_mounted += s.blobs_mounted;
+    total.blobs_present += s.blobs_present;
+    total.bytes_copied += s.bytes_copied;
+    total.bytes_skipped += s.bytes_skipped;
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(source: &str) -> MirrorItem {
+        MirrorItem {
+            kind: "image",
+            source: source.into(),
+            destination: String::new(),
+            present: false,
+            found_in: vec![],
+        }
+    }
+
+    #[test]
+    fn other_registries_are_the_sources_beyond_upstream() {
+        let report = MirrorReport {
+            destination: "localhost:5001".into(),
+            dry_run: false,
+            items: vec![
+                item("nvcr.io/org/team/nats-server:2.10"),
+                item("busybox:1.36"),
+                item("quay.io/x/y:1"),
+                item("docker.io/library/alpine:3"),
+            ],
+            unresolved: vec![],
+            summary: Summary::default(),
+        };
+        assert_eq!(
+            other_registries(&report, "nvcr.io"),
+            ["docker.io", "quay.io"]
+        );
+    }
+
+    #[test]
+    fn missing_jobs_skip_what_is_present() {
+        let mut present = item("nvcr.io/a/b:1");
+        present.present = true;
+        let jobs = missing_jobs(&[present, item("nvcr.io/a/c:1")]);
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].source, "nvcr.io/a/c:1");
+    }
+}
