@@ -6,18 +6,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Mount,
-    MountType, NetworkConnectRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
-    VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
+    ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::error::{is_not_found, one_line};
 use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
@@ -26,6 +25,7 @@ use super::{
     DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP,
     REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
 };
+use crate::registry::client::describe;
 
 /// How long to wait for a new registry to answer `GET /v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -259,29 +259,22 @@ impl Runtime {
 
     /// Names of the node containers of kind cluster `cluster`, sorted.
     pub async fn kind_node_containers(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        self.list_kind_nodes(cluster, false).await
+        let nodes = self.kind_nodes(cluster).await?;
+        Ok(nodes.into_iter().map(|(name, _)| name).collect())
     }
 
     /// The cluster's node containers that are not running (e.g. after a reboot).
     pub async fn stopped_kind_nodes(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let running = self.list_kind_nodes(cluster, true).await?;
-        let mut all = self.list_kind_nodes(cluster, false).await?;
-        all.retain(|n| !running.contains(n));
-        Ok(all)
+        let nodes = self.kind_nodes(cluster).await?;
+        Ok(nodes
+            .into_iter()
+            .filter_map(|(name, running)| (!running).then_some(name))
+            .collect())
     }
 
-    async fn list_kind_nodes(
-        &self,
-        cluster: &str,
-        running_only: bool,
-    ) -> Result<Vec<String>, DockerError> {
-        let mut filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{KIND_CLUSTER_LABEL}={cluster}")],
-        )]);
-        if running_only {
-            filters.insert("status".to_string(), vec!["running".to_string()]);
-        }
+    /// The cluster's node containers, sorted by name, and whether each runs.
+    async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
+        let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
         let list = self
             .docker
             .list_containers(Some(
@@ -292,13 +285,16 @@ impl Runtime {
             ))
             .await
             .map_err(|source| DockerError::ListContainers { source })?;
-        let mut names: Vec<String> = list
+        let mut nodes: Vec<(String, bool)> = list
             .into_iter()
-            .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
-            .map(|n| n.trim_start_matches('/').to_string())
+            .filter_map(|c| {
+                let name = c.names?.into_iter().next()?;
+                let running = c.state == Some(ContainerSummaryStateEnum::RUNNING);
+                Some((name.trim_start_matches('/').to_string(), running))
+            })
             .collect();
-        names.sort();
-        Ok(names)
+        nodes.sort();
+        Ok(nodes)
     }
 
     /// Write `contents` to the absolute `path` inside `container` (mode 0644,
@@ -354,7 +350,7 @@ impl Runtime {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e.0))?;
+        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e))?;
         self.docker
             .upload_to_container(
                 container,
@@ -363,40 +359,6 @@ impl Runtime {
             )
             .await
             .map_err(|e| write_err(one_line(&e)))
-    }
-
-    /// Read the file at `path` inside `container` through the archive API
-    /// (works on containers without a shell).
-    pub async fn read_file(&self, container: &str, path: &str) -> Result<Vec<u8>, DockerError> {
-        let read_err = |detail: String| DockerError::ReadFile {
-            container: container.to_string(),
-            path: path.to_string(),
-            detail,
-        };
-        let mut stream = self.docker.download_from_container(
-            container,
-            Some(
-                DownloadFromContainerOptionsBuilder::new()
-                    .path(path)
-                    .build(),
-            ),
-        );
-        let mut tar = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => tar.extend_from_slice(&bytes),
-                Err(BollardError::DockerResponseServerError {
-                    status_code: 404,
-                    message,
-                }) if message.starts_with("No such container") => {
-                    return Err(DockerError::NoSuchContainer {
-                        name: container.to_string(),
-                    })
-                }
-                Err(e) => return Err(read_err(one_line(&e))),
-            }
-        }
-        archive::first_file(&tar).map_err(|e| read_err(e.0))
     }
 
     /// Whether a volume named `name` exists.
@@ -519,13 +481,14 @@ impl Runtime {
     }
 
     async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+        let port = format!("{REGISTRY_CONTAINER_PORT}/tcp");
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             labels: Some(spec.container_labels()),
-            exposed_ports: Some(vec![REGISTRY_CONTAINER_PORT.to_string()]),
+            exposed_ports: Some(vec![port.clone()]),
             host_config: Some(HostConfig {
                 port_bindings: Some(HashMap::from([(
-                    REGISTRY_CONTAINER_PORT.to_string(),
+                    port,
                     Some(vec![PortBinding {
                         host_ip: Some(REGISTRY_BIND_IP.to_string()),
                         host_port: Some(spec.host_port.to_string()),
@@ -624,43 +587,24 @@ impl Runtime {
     }
 }
 
-/// One `GET /v2/` over plain HTTP/1.0; 200 or 401 means a registry answers.
+/// One `GET /v2/`; 200 or 401 means a registry answers.
 async fn probe_v2(port: u16) -> Result<(), String> {
-    let attempt = async {
-        let mut s = tokio::net::TcpStream::connect((REGISTRY_BIND_IP, port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut buf = [0u8; 64];
-        let mut n = 0;
-        while n < 12 {
-            let m = s
-                .read(&mut buf[n..])
-                .await
-                .map_err(|e| format!("read: {e}"))?;
-            if m == 0 {
-                break;
-            }
-            n += m;
-        }
-        let head = String::from_utf8_lossy(&buf[..n]).to_string();
-        let code = head.split_whitespace().nth(1).unwrap_or("");
-        if head.starts_with("HTTP/1.") && (code == "200" || code == "401") {
-            Ok(())
-        } else if n == 0 {
-            Err("connection closed without an answer".to_string())
-        } else {
-            Err(format!(
-                "unexpected answer {:?}",
-                head.lines().next().unwrap_or("")
-            ))
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(2), attempt)
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| describe(&e))?;
+    let url = format!("http://{REGISTRY_BIND_IP}:{port}/v2/");
+    let status = client
+        .get(url)
+        .send()
         .await
-        .unwrap_or_else(|_| Err("timed out".to_string()))
+        .map_err(|e| describe(&e))?
+        .status();
+    match status.as_u16() {
+        200 | 401 => Ok(()),
+        _ => Err(format!("unexpected answer {status}")),
+    }
 }
 
 /// `/a/b/c` -> `["a", "b", "c"]`, refusing what the archive API would
@@ -732,7 +676,6 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
         .unwrap_or_default();
     networks.sort();
     ObservedContainer {
-        id: c.id.unwrap_or_default(),
         name: c
             .name
             .map(|n| n.trim_start_matches('/').to_string())

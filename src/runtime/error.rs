@@ -106,12 +106,6 @@ pub enum DockerError {
         path: String,
         detail: String,
     },
-    #[error("could not read {path} from container {container}: {detail}; check that the file exists (`docker exec {container} ls -l {path}`)")]
-    ReadFile {
-        container: String,
-        path: String,
-        detail: String,
-    },
 }
 
 /// True when Docker answered 404: the thing asked about does not exist.

@@ -36,7 +36,6 @@ pub struct PublishedPort {
 /// that decide reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedContainer {
-    pub id: String,
     pub name: String,
     /// The image reference the container was created from (Config.Image).
     pub image: String,
@@ -58,11 +57,13 @@ impl ObservedContainer {
 
     /// The host port published for the registry's container port, if any.
     pub fn registry_host_port(&self) -> Option<u16> {
-        self.published
-            .iter()
-            .find(|p| p.container_port == REGISTRY_CONTAINER_PORT && p.host_port.is_some())
-            .and_then(|p| p.host_port)
+        let mut bindings = self.published.iter().filter(|p| is_registry_port(p));
+        bindings.find_map(|p| p.host_port)
     }
+}
+
+fn is_registry_port(p: &PublishedPort) -> bool {
+    p.container_port == format!("{REGISTRY_CONTAINER_PORT}/tcp")
 }
 
 /// What `ensure_registry` must do.
@@ -124,11 +125,7 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
         out.push(format!("image is {} (want {})", c.image, spec.image));
     }
     let want_port = Some(spec.host_port);
-    let binding = c
-        .published
-        .iter()
-        .find(|p| p.container_port == REGISTRY_CONTAINER_PORT);
-    match binding {
+    match c.published.iter().find(|p| is_registry_port(p)) {
         Some(p) if p.host_port == want_port && p.host_ip == REGISTRY_BIND_IP => {}
         Some(p) => out.push(format!(
             "published on {}:{} (want {REGISTRY_BIND_IP}:{})",
@@ -141,7 +138,7 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
             spec.host_port
         )),
         None => out.push(format!(
-            "port {REGISTRY_CONTAINER_PORT} is not published (want {REGISTRY_BIND_IP}:{})",
+            "port {REGISTRY_CONTAINER_PORT}/tcp is not published (want {REGISTRY_BIND_IP}:{})",
             spec.host_port
         )),
     }
@@ -211,13 +208,12 @@ mod tests {
 
     fn ours(spec: &RegistrySpec) -> ObservedContainer {
         ObservedContainer {
-            id: "abc".into(),
             name: spec.name.clone(),
             image: spec.image.clone(),
             state: ObservedState::Running,
             labels: spec.container_labels(),
             published: vec![PublishedPort {
-                container_port: REGISTRY_CONTAINER_PORT.into(),
+                container_port: format!("{REGISTRY_CONTAINER_PORT}/tcp"),
                 host_ip: REGISTRY_BIND_IP.into(),
                 host_port: Some(spec.host_port),
             }],
