@@ -325,43 +325,15 @@ pub fn merge_found(found: impl IntoIterator<Item = Found>) -> Vec<DiscoveredImag
 /// only if it has a `.` or `:` or is `localhost`, as in docker's
 /// `ParseNormalizedNamed`.
 pub fn normalize(reference: &str) -> String {
-    let reference = reference.trim();
-    let (name_tag, digest) = match reference.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (reference, None),
+    let (name, tag, digest) = super::reference::split(reference.trim());
+    let (domain, path) = super::reference::split_domain(name);
+    let tag = match (tag, digest) {
+        (Some(t), _) => format!(":{t}"),
+        (None, None) => ":latest".to_string(),
+        (None, Some(_)) => String::new(),
     };
-    let (name, tag) = match name_tag.rfind(':') {
-        Some(i) if !name_tag[i..].contains('/') => (&name_tag[..i], Some(&name_tag[i + 1..])),
-        _ => (name_tag, None),
-    };
-    let (domain, path) = match name.split_once('/') {
-        Some((d, rest)) if d.contains(['.', ':']) || d == "localhost" => (d, rest.to_string()),
-        _ => ("docker.io", name.to_string()),
-    };
-    let domain = if domain == "index.docker.io" {
-        "docker.io"
-    } else {
-        domain
-    };
-    let path = if domain == "docker.io" && !path.contains('/') {
-        format!("library/{path}")
-    } else {
-        path
-    };
-    let mut out = format!("{domain}/{path}");
-    match (tag, digest) {
-        (Some(t), _) => {
-            out.push(':');
-            out.push_str(t);
-        }
-        (None, None) => out.push_str(":latest"),
-        (None, Some(_)) => {}
-    }
-    if let Some(d) = digest {
-        out.push('@');
-        out.push_str(d);
-    }
-    out
+    let digest = digest.map(|d| format!("@{d}")).unwrap_or_default();
+    format!("{domain}/{path}{tag}{digest}")
 }
 
 #[cfg(test)]

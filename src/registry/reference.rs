@@ -16,16 +16,7 @@ pub fn parse(s: &str) -> Result<Reference, &'static str> {
     if s.is_empty() {
         return Err("repository name must have at least one component");
     }
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (s, None),
-    };
-    // A tag follows the last ':' after the last '/' (a ':' before it is a port).
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-        None => (rest, None),
-    };
+    let (name, tag, digest) = split(s);
     if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest) {
         return Err(INVALID);
     }
@@ -53,6 +44,24 @@ pub fn parse(s: &str) -> Result<Reference, &'static str> {
         (None, Some(d)) => Reference::with_digest(registry, repository, d.into()),
         (None, None) => Reference::with_tag(registry, repository, "latest".into()),
     })
+}
+
+/// `name[:tag][@digest]` into its three parts, unchecked.
+pub(super) fn split(s: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    // A tag follows the last ':' after the last '/' (a ':' before it is a port).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(i) => (
+            &rest[..last_slash + i],
+            Some(&rest[last_slash + i + 1..]),
+            digest,
+        ),
+        None => (rest, None, digest),
+    }
 }
 
 /// `[domain/]path`: a domain is hostname components joined by '.', with an
@@ -128,7 +137,7 @@ fn is_digest(d: &str) -> bool {
 
 /// docker's rule: the first component is a registry only if it has a '.' or
 /// ':' or is `localhost`; docker.io's single names live under `library/`.
-fn split_domain(name: &str) -> (String, String) {
+pub(super) fn split_domain(name: &str) -> (String, String) {
     let (mut domain, mut rest) = match name.split_once('/') {
         Some((left, right)) if left.contains(['.', ':']) || left == "localhost" => {
             (left.to_string(), right.to_string())

@@ -8,7 +8,7 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
     ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    RestartPolicy, RestartPolicyNameEnum, Volume, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -18,12 +18,12 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::StreamExt;
 
-use super::error::{is_not_found, one_line};
+use super::error::{is_not_found, one_line, unless_absent};
 use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
 use super::{
-    archive, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
-    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP,
-    REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
+    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
+    REGISTRY_DATA_DIR,
 };
 use crate::registry::client::describe;
 
@@ -188,30 +188,17 @@ impl Runtime {
             .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
             .await
             .map_err(|source| DockerError::ListContainers { source })?;
-        for c in running {
-            let publishes = c
-                .ports
+        let publisher = running.into_iter().find(|c| {
+            c.ports
                 .iter()
                 .flatten()
-                .any(|p| p.public_port == Some(port));
-            if !publishes {
-                continue;
-            }
-            let name = c
-                .names
-                .iter()
-                .flatten()
-                .next()
-                .map(|n| n.trim_start_matches('/').to_string())
-                .or(c.id.clone())
-                .unwrap_or_default();
-            let ours = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(OWNER_LABEL))
-                .map(String::as_str)
-                == Some(OWNER_VALUE);
-            return Ok(if ours {
+                .any(|p| p.public_port == Some(port))
+        });
+        if let Some(c) = publisher {
+            let name = c.names.into_iter().flatten().next();
+            let name = name.map(|n| n.trim_start_matches('/').to_string());
+            let name = name.or(c.id).unwrap_or_default();
+            return Ok(if is_owned(c.labels.as_ref()) {
                 PortHolder::Ours { container: name }
             } else {
                 PortHolder::Container { name }
@@ -229,14 +216,14 @@ impl Runtime {
     /// Attach `container` to `network`. Already attached is fine, so callers
     /// can run this on every `up`.
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
-        if let Some(c) = self.observe(container).await? {
-            if c.networks.iter().any(|n| n == network) {
-                return Ok(());
+        match self.observe(container).await? {
+            Some(c) if c.networks.iter().any(|n| n == network) => return Ok(()),
+            Some(_) => {}
+            None => {
+                return Err(DockerError::NoSuchContainer {
+                    name: container.to_string(),
+                })
             }
-        } else {
-            return Err(DockerError::NoSuchContainer {
-                name: container.to_string(),
-            });
         }
         let req = NetworkConnectRequest {
             container: container.to_string(),
@@ -363,27 +350,27 @@ impl Runtime {
 
     /// Whether a volume named `name` exists.
     pub async fn volume_exists(&self, name: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_volume(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(source) => Err(DockerError::InspectVolume {
+        Ok(self.inspect_volume(name).await?.is_some())
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<Option<Volume>, DockerError> {
+        unless_absent(self.docker.inspect_volume(name).await).map_err(|source| {
+            DockerError::InspectVolume {
                 volume: name.to_string(),
                 source,
-            }),
-        }
+            }
+        })
     }
 
     // ---- helpers -------------------------------------------------------
 
     async fn observe(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
-        match self.docker.inspect_container(name, None).await {
-            Ok(c) => Ok(Some(observed(c))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(source) => Err(DockerError::InspectContainer {
-                name: name.to_string(),
-                source,
-            }),
-        }
+        let c = unless_absent(self.docker.inspect_container(name, None).await);
+        let c = c.map_err(|source| DockerError::InspectContainer {
+            name: name.to_string(),
+            source,
+        })?;
+        Ok(c.map(observed))
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -400,15 +387,13 @@ impl Runtime {
     /// Pull the image only when it is not already local, so air-gapped hosts
     /// work with a pre-loaded image.
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
-        match self.docker.inspect_image(image).await {
-            Ok(_) => return Ok(()),
-            Err(e) if is_not_found(&e) => {}
-            Err(source) => {
-                return Err(DockerError::InspectImage {
-                    image: image.to_string(),
-                    source,
-                })
-            }
+        let local = unless_absent(self.docker.inspect_image(image).await);
+        let local = local.map_err(|source| DockerError::InspectImage {
+            image: image.to_string(),
+            source,
+        })?;
+        if local.is_some() {
+            return Ok(());
         }
         tracing::info!(%image, "pulling the registry image");
         let (from, tag) = plan::split_image_ref(image);
@@ -450,34 +435,22 @@ impl Runtime {
     }
 
     async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
-        let v = match self.docker.inspect_volume(name).await {
-            Ok(v) => v,
-            Err(e) if is_not_found(&e) => return Ok(false),
-            Err(source) => {
-                return Err(DockerError::InspectVolume {
-                    volume: name.to_string(),
-                    source,
-                })
-            }
+        let Some(v) = self.inspect_volume(name).await? else {
+            return Ok(false);
         };
-        let ours = v.labels.get(OWNER_LABEL).map(String::as_str) == Some(OWNER_VALUE)
-            || v.name == DEFAULT_REGISTRY_VOLUME;
-        if !ours {
+        if !is_owned(Some(&v.labels)) && v.name != DEFAULT_REGISTRY_VOLUME {
             tracing::warn!(volume = %name, "keeping volume {name}: it was not created by nvcf-dev");
             return Ok(false);
         }
-        match self
+        let removed = self
             .docker
             .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(source) => Err(DockerError::RemoveVolume {
-                volume: name.to_string(),
-                source,
-            }),
-        }
+            .await;
+        let removed = unless_absent(removed).map_err(|source| DockerError::RemoveVolume {
+            volume: name.to_string(),
+            source,
+        })?;
+        Ok(removed.is_some())
     }
 
     async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -628,14 +601,13 @@ fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
 
 /// Reduce `docker inspect` output to what the plan needs.
 fn observed(c: ContainerInspectResponse) -> ObservedContainer {
-    let state = match c.state.as_ref().and_then(|s| s.status) {
-        Some(ContainerStateStatusEnum::RUNNING) => ObservedState::Running,
-        Some(ContainerStateStatusEnum::CREATED) | Some(ContainerStateStatusEnum::EXITED) => {
-            ObservedState::Stopped
-        }
-        Some(ContainerStateStatusEnum::PAUSED) => ObservedState::Paused,
-        Some(ContainerStateStatusEnum::RESTARTING) => ObservedState::Restarting,
-        Some(ContainerStateStatusEnum::DEAD) => ObservedState::Dead,
+    use ContainerStateStatusEnum as Status;
+    let state = match c.state.and_then(|s| s.status) {
+        Some(Status::RUNNING) => ObservedState::Running,
+        Some(Status::CREATED | Status::EXITED) => ObservedState::Stopped,
+        Some(Status::PAUSED) => ObservedState::Paused,
+        Some(Status::RESTARTING) => ObservedState::Restarting,
+        Some(Status::DEAD) => ObservedState::Dead,
         Some(other) => ObservedState::Other(other.to_string()),
         None => ObservedState::Other("unknown".to_string()),
     };

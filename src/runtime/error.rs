@@ -119,4 +119,12 @@ pub(crate) fn is_not_found(e: &BollardError) -> bool {
     )
 }
 
+/// `Ok(None)` when Docker answered 404, so callers handle "absent" as a value.
+pub(crate) fn unless_absent<T>(r: Result<T, BollardError>) -> Result<Option<T>, BollardError> {
+    match r {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
 pub(crate) use crate::error::one_line;

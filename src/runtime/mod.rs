@@ -95,6 +95,11 @@ impl RegistrySpec {
     }
 }
 
+/// True when `labels` carry our owner label.
+fn is_owned(labels: Option<&HashMap<String, String>>) -> bool {
+    labels.and_then(|l| l.get(OWNER_LABEL)).map(String::as_str) == Some(OWNER_VALUE)
+}
+
 /// What [`Runtime::ensure_registry`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnsureOutcome {

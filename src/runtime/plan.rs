@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use super::{
-    PortHolder, RegistrySpec, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
-    REGISTRY_DATA_DIR, SPEC_LABEL,
+    PortHolder, RegistrySpec, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+    SPEC_LABEL,
 };
 
 /// The lifecycle state of a container, reduced to what the plan cares about.
@@ -52,7 +52,7 @@ pub struct ObservedContainer {
 impl ObservedContainer {
     /// True when the container carries our owner label.
     pub fn is_ours(&self) -> bool {
-        self.labels.get(OWNER_LABEL).map(String::as_str) == Some(OWNER_VALUE)
+        super::is_owned(Some(&self.labels))
     }
 
     /// The host port published for the registry's container port, if any.
@@ -205,6 +205,7 @@ pub fn split_image_ref(image: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::OWNER_LABEL;
 
     fn ours(spec: &RegistrySpec) -> ObservedContainer {
         ObservedContainer {
