@@ -582,9 +582,9 @@ impl Mirror {
                 status: 404,
                 detail: "the manifest names a blob the registry does not have".into(),
             })?;
-        let size = match (blob.size, source.content_length) {
-            (0, Some(n)) => n,
-            (n, _) => n,
+        let size = match blob.size {
+            0 => source.content_length.unwrap_or(0),
+            n => n,
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<
             Result<Bytes, oci_client::errors::OciDistributionError>,
@@ -593,12 +593,11 @@ impl Mirror {
             rx.recv().await.map(|item| (item, rx))
         });
         let upload = ctx.dst.push_blob(ctx.dst_repo, &blob.digest, size, body);
-        let refuse = |why: &str| Err(std::io::Error::other(why.to_string()).into());
         let pump = async move {
             let mut n: u64 = 0;
-            while let Some(chunk) = source.next().await {
-                match chunk {
-                    Ok(c) => {
+            let failure = loop {
+                match source.next().await {
+                    Some(Ok(c)) => {
                         n += c.len() as u64;
                         ctx.run.progress.bytes_copied(ctx.image, c.len() as u64);
                         if tx.send(Ok(c)).await.is_err() {
@@ -606,9 +605,8 @@ impl Mirror {
                             return Ok(());
                         }
                     }
-                    Err(e) => {
-                        let _ = tx.send(refuse("source stream failed")).await;
-                        return Err(match digest_failure(&e) {
+                    Some(Err(e)) => {
+                        break match digest_failure(&e) {
                             Some((_, actual)) => RegistryError::DigestMismatch {
                                 image: ctx.image.to_string(),
                                 digest: blob.digest.clone(),
@@ -618,19 +616,23 @@ impl Mirror {
                                 registry: ctx.src.host.clone(),
                                 detail: format!("reading blob {}: {e}", blob.digest),
                             },
-                        });
+                        }
                     }
+                    None if n != size => {
+                        break RegistryError::DigestMismatch {
+                            image: ctx.image.to_string(),
+                            digest: blob.digest.clone(),
+                            actual: format!("{} ({n} bytes instead of {size})", blob.digest),
+                        }
+                    }
+                    None => return Ok(()),
                 }
-            }
-            if n != size {
-                let _ = tx.send(refuse("size mismatch")).await;
-                return Err(RegistryError::DigestMismatch {
-                    image: ctx.image.to_string(),
-                    digest: blob.digest.clone(),
-                    actual: format!("{} ({n} bytes instead of {size})", blob.digest),
-                });
-            }
-            Ok(())
+            };
+            // A body that ends in an error aborts the PUT.
+            let _ = tx
+                .send(Err(std::io::Error::other("verification failed").into()))
+                .await;
+            Err(failure)
         };
         let (pumped, uploaded) = tokio::join!(pump, upload);
         // A verification failure wins over the upload error it caused.
