@@ -139,11 +139,8 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
 }
 
 /// Images declared in `values` that no pod template in `in_manifests` uses,
-/// such as the OpenBao injector's `agentImage`.
-///
-/// Maps with `enabled: false` are skipped: the chart renders nothing of a
-/// feature that is off (Bitnami's `metrics`, `volumePermissions`), so their
-/// images are not needed.
+/// such as the OpenBao injector's `agentImage`; maps with `enabled: false`
+/// are skipped.
 ///
 /// `values` must be the chart's default values.yaml with the user's values
 /// merged over it (as helm does): the guide's files give only registry and

@@ -10,7 +10,7 @@ pub mod client;
 pub mod copy;
 pub mod discover;
 pub mod progress;
-mod reference;
+pub(crate) mod reference;
 
 pub use auth::{CredentialSource, Credentials};
 pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Platform, Summary};

@@ -47,7 +47,7 @@ pub fn parse(s: &str) -> Result<Reference, &'static str> {
 }
 
 /// `name[:tag][@digest]` into its three parts, unchecked.
-pub(super) fn split(s: &str) -> (&str, Option<&str>, Option<&str>) {
+pub(crate) fn split(s: &str) -> (&str, Option<&str>, Option<&str>) {
     let (rest, digest) = match s.split_once('@') {
         Some((r, d)) => (r, Some(d)),
         None => (s, None),

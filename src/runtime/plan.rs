@@ -189,16 +189,9 @@ pub fn port_conflict(holder: &PortHolder, spec: &RegistrySpec) -> Option<String>
 /// Split an image reference into the `fromImage` and `tag` the pull API
 /// wants, so a bare name pulls `latest` rather than every tag.
 pub fn split_image_ref(image: &str) -> (String, String) {
-    if image.contains('@') {
-        return (image.to_string(), String::new());
-    }
-    let last_slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match image[last_slash..].rfind(':') {
-        Some(i) => {
-            let at = last_slash + i;
-            (image[..at].to_string(), image[at + 1..].to_string())
-        }
-        None => (image.to_string(), "latest".to_string()),
+    match crate::registry::reference::split(image) {
+        (_, _, Some(_)) => (image.to_string(), String::new()),
+        (name, tag, None) => (name.to_string(), tag.unwrap_or("latest").to_string()),
     }
 }
 
