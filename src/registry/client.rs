@@ -219,30 +219,25 @@ impl Registry {
         }
     }
 
-    /// A refusal (401/403) or another HTTP failure, without the answer's body
-    /// (a token endpoint may echo request details).
-    fn status_error(&self, what: &str, status: StatusCode) -> RegistryError {
-        match status.as_u16() {
-            s @ (401 | 403) => RegistryError::Auth {
+    /// A refusal (401/403) or another HTTP failure doing `what`.
+    fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
+        match status {
+            401 | 403 => RegistryError::Auth {
                 registry: self.host.clone(),
-                status: s,
+                status,
                 cred_source: self.creds.source.clone(),
             },
-            status => RegistryError::Http {
+            _ => RegistryError::Http {
                 registry: self.host.clone(),
                 what: what.to_string(),
                 status,
-                detail: String::new(),
+                detail,
             },
         }
     }
 
     /// One line for a failed oci-client call doing `what`.
     fn error(&self, what: &str, e: OciDistributionError) -> RegistryError {
-        let status = http_status(&e);
-        if let Some(s @ (401 | 403)) = status {
-            return self.status_error(what, StatusCode::from_u16(s).expect("a valid status"));
-        }
         let first = |env: &OciEnvelope| {
             env.errors
                 .first()
@@ -273,13 +268,8 @@ impl Registry {
             other => describe(other),
         };
         let detail: String = self.redact(detail.trim()).chars().take(200).collect();
-        match status {
-            Some(status) => RegistryError::Http {
-                registry: self.host.clone(),
-                what: what.to_string(),
-                status,
-                detail,
-            },
+        match http_status(&e) {
+            Some(status) => self.status_error(what, status, detail),
             None => RegistryError::Protocol {
                 registry: self.host.clone(),
                 what: what.to_string(),
@@ -390,7 +380,8 @@ impl Registry {
         }
         let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
         if !resp.status().is_success() {
-            return Err(self.status_error(what, resp.status()));
+            // Without the body: a token endpoint may echo request details.
+            return Err(self.status_error(what, resp.status().as_u16(), String::new()));
         }
         let v: serde_json::Value = resp
             .json()
@@ -632,7 +623,8 @@ impl Registry {
             }
             let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
             if !resp.status().is_success() {
-                return Err(self.status_error(what, resp.status()));
+                // Without the body: a token endpoint may echo request details.
+                return Err(self.status_error(what, resp.status().as_u16(), String::new()));
             }
             let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
                 registry: self.host.clone(),

@@ -129,11 +129,7 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
         Some(p) if p.host_port == want_port && p.host_ip == REGISTRY_BIND_IP => {}
         Some(p) => out.push(format!(
             "published on {}:{} (want {REGISTRY_BIND_IP}:{})",
-            if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            },
+            or_when_empty(&p.host_ip, "0.0.0.0"),
             p.host_port.map(|p| p.to_string()).unwrap_or_default(),
             spec.host_port
         )),
@@ -142,25 +138,15 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
             spec.host_port
         )),
     }
-    let has_volume = c
-        .volumes
-        .iter()
-        .any(|(name, dest)| name == &spec.volume && dest == REGISTRY_DATA_DIR);
-    if !has_volume {
-        let now = c
-            .volumes
-            .iter()
-            .find(|(_, dest)| dest == REGISTRY_DATA_DIR)
-            .map(|(name, _)| name.as_str())
-            .unwrap_or("none");
+    // One mount per destination: the volume there is the data volume.
+    let data = c.volumes.iter().find(|(_, dest)| dest == REGISTRY_DATA_DIR);
+    let data = data.map(|(name, _)| name.as_str());
+    if data != Some(spec.volume.as_str()) {
+        let now = data.unwrap_or("none");
         out.push(format!("data volume is {now} (want {})", spec.volume));
     }
     if c.restart_policy != "always" {
-        let now = if c.restart_policy.is_empty() {
-            "no"
-        } else {
-            &c.restart_policy
-        };
+        let now = or_when_empty(&c.restart_policy, "no");
         out.push(format!("restart policy is {now} (want always)"));
     }
     // Only worth mentioning when nothing visible differs: then the labels are
@@ -169,6 +155,14 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
         out.push("labels are out of date".to_string());
     }
     out
+}
+
+fn or_when_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.is_empty() {
+        default
+    } else {
+        s
+    }
 }
 
 /// Whether `holder` stops us from publishing the registry on its port. The
