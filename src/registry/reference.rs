@@ -77,39 +77,21 @@ fn is_domain(d: &str) -> bool {
         Some((h, p)) => (h, Some(p)),
         None => (d, None),
     };
+    let alnum = |x: char| x.is_ascii_alphanumeric();
     let host_ok = host.split('.').all(|c| {
-        let b = c.as_bytes();
-        !b.is_empty()
-            && b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|x| x.is_ascii_alphanumeric() || *x == b'-')
+        c.starts_with(alnum) && c.ends_with(alnum) && c.chars().all(|x| alnum(x) || x == '-')
     });
     host_ok && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `[a-z0-9]+` runs joined by one separator: `.`, `_`, `__` or any run of `-`.
 fn is_path_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
-            return false;
-        }
-    }
-    true
+    let alnum = |x: char| x.is_ascii_lowercase() || x.is_ascii_digit();
+    // Splitting at the runs' characters leaves the separators (and empties).
+    c.starts_with(alnum)
+        && c.ends_with(alnum)
+        && c.split(alnum)
+            .all(|sep| matches!(sep, "" | "." | "_" | "__") || sep.bytes().all(|x| x == b'-'))
 }
 
 /// `[\w][\w.-]{0,127}`, `\w` being ASCII letters, digits and `_`.
@@ -129,8 +111,8 @@ fn is_digest(d: &str) -> bool {
         return false;
     };
     let algorithm_ok = algorithm.split(['-', '_', '+', '.']).all(|p| {
-        let b = p.as_bytes();
-        !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(|x| x.is_ascii_alphanumeric())
+        p.starts_with(|x: char| x.is_ascii_alphabetic())
+            && p.chars().all(|x| x.is_ascii_alphanumeric())
     });
     algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
