@@ -211,9 +211,7 @@ fn walk_values(v: &Value, path: &str, key: Option<&str>, out: &mut ValuesImages)
 }
 
 fn image_map(m: &serde_yaml_ng::Mapping, repo: &str, path: &str, out: &mut ValuesImages) {
-    let registry = scalar(m.get("registry"));
-    let tag = scalar(m.get("tag"));
-    let digest = scalar(m.get("digest"));
+    let [registry, tag, digest] = ["registry", "tag", "digest"].map(|k| scalar(m.get(k)));
     if tag.is_none() && digest.is_none() {
         out.unresolved.push(Unresolved {
             path: path.to_string(),
@@ -222,9 +220,9 @@ fn image_map(m: &serde_yaml_ng::Mapping, repo: &str, path: &str, out: &mut Value
         return;
     }
     let registry = registry.map(|r| format!("{}/", r.trim_end_matches('/')));
-    let tag = tag.map(|t| format!(":{t}"));
-    let digest = digest.map(|d| format!("@{d}"));
-    let [registry, tag, digest] = [registry, tag, digest].map(Option::unwrap_or_default);
+    let tag = tag.map(|t| format!(":{t}")).unwrap_or_default();
+    let digest = digest.map(|d| format!("@{d}")).unwrap_or_default();
+    let registry = registry.unwrap_or_default();
     out.found.push(Found {
         image: format!("{registry}{repo}{tag}{digest}"),
         source: format!("values {path}"),
