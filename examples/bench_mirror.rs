@@ -24,7 +24,9 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use nvcf_dev::registry::{CopyJob, CopyOptions, CredentialSource, Mirror, NoProgress};
+use nvcf_dev::registry::{
+    destination_for, CopyJob, CopyOptions, CredentialSource, Mirror, NoProgress,
+};
 
 const CHUNK: usize = 1 << 20;
 
@@ -66,7 +68,12 @@ async fn copy(dst: &str, args: &[String]) -> Result<(), String> {
     }
     let jobs = refs
         .iter()
-        .map(|r| CopyJob::to_registry(r, dst))
+        .map(|r| {
+            destination_for(r, dst).map(|destination| CopyJob {
+                source: r.clone(),
+                destination,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let summary = Mirror::new(opts, CredentialSource::from_env())

@@ -9,7 +9,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine as _;
-use nvcf_dev::registry::{CopyJob, CopyOptions, CredentialSource, Mirror, NoProgress};
+use nvcf_dev::registry::{
+    destination_for, CopyJob, CopyOptions, CredentialSource, Mirror, NoProgress,
+};
 
 use common::registry::*;
 
@@ -25,7 +27,7 @@ fn login(host: &str, user: &str, pass: &str) -> (tempfile::TempDir, CredentialSo
     .unwrap();
     let creds = CredentialSource {
         docker_config: Some(cfg),
-        ..CredentialSource::anonymous()
+        ..CredentialSource::default()
     };
     (dir, creds)
 }
@@ -45,7 +47,14 @@ async fn fixtures(api: &Api, n: usize) -> Vec<String> {
 fn jobs(src_host: &str, repos: &[String], dst_host: &str) -> Vec<CopyJob> {
     repos
         .iter()
-        .map(|r| CopyJob::to_registry(&format!("{src_host}/{r}:1"), dst_host).unwrap())
+        .map(|r| {
+            let source = format!("{src_host}/{r}:1");
+            let destination = destination_for(&source, dst_host).unwrap();
+            CopyJob {
+                source,
+                destination,
+            }
+        })
         .collect()
 }
 

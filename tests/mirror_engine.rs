@@ -9,19 +9,24 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use nvcf_dev::registry::{
-    CopyJob, CopyOptions, CredentialSource, ImageOutcome, Mirror, NoProgress, ProgressSink,
-    RegistryError,
+    destination_for, CopyJob, CopyOptions, CredentialSource, ImageOutcome, Mirror, NoProgress,
+    ProgressSink, RegistryError,
 };
 use nvcf_dev::secret::Secret;
 
 use common::registry::*;
 
 fn mirror() -> Mirror {
-    Mirror::new(CopyOptions::default(), CredentialSource::anonymous())
+    Mirror::new(CopyOptions::default(), CredentialSource::default())
 }
 
 fn job(src: &TestRegistry, path: &str, dst: &TestRegistry) -> CopyJob {
-    CopyJob::to_registry(&format!("{}/{path}", src.host), &dst.host).unwrap()
+    let source = format!("{}/{path}", src.host);
+    let destination = destination_for(&source, &dst.host).unwrap();
+    CopyJob {
+        source,
+        destination,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +99,7 @@ async fn platform_option_pushes_that_platforms_manifest_under_the_tag() {
         platform: Some("linux/arm64".parse().unwrap()),
         ..CopyOptions::default()
     };
-    let m = Mirror::new(opts, CredentialSource::anonymous());
+    let m = Mirror::new(opts, CredentialSource::default());
     m.copy(&[job(&src, "org/multi:2.0", &dst)], &NoProgress)
         .await
         .unwrap();
@@ -111,7 +116,7 @@ async fn platform_option_pushes_that_platforms_manifest_under_the_tag() {
         platform: Some("windows/amd64".parse().unwrap()),
         ..CopyOptions::default()
     };
-    let err = Mirror::new(opts, CredentialSource::anonymous())
+    let err = Mirror::new(opts, CredentialSource::default())
         .copy(&[job(&src, "org/multi:2.0", &dst)], &NoProgress)
         .await
         .unwrap_err()
@@ -264,7 +269,7 @@ async fn auth_failures_name_the_registry_and_credential_source_but_never_the_sec
     .unwrap();
     let creds = CredentialSource {
         docker_config: Some(cfg.clone()),
-        ..CredentialSource::anonymous()
+        ..CredentialSource::default()
     };
     let err = Mirror::new(CopyOptions::default(), creds)
         .copy(&jobs, &NoProgress)
@@ -316,7 +321,7 @@ async fn auth_failures_name_the_registry_and_credential_source_but_never_the_sec
     .unwrap();
     let creds = CredentialSource {
         docker_config: Some(cfg),
-        ..CredentialSource::anonymous()
+        ..CredentialSource::default()
     };
     Mirror::new(CopyOptions::default(), creds)
         .copy(&jobs, &NoProgress)
@@ -355,7 +360,7 @@ async fn a_missing_image_is_named_and_keep_going_reports_every_failure() {
         keep_going: true,
         ..CopyOptions::default()
     };
-    match Mirror::new(opts, CredentialSource::anonymous())
+    match Mirror::new(opts, CredentialSource::default())
         .copy(&jobs, &NoProgress)
         .await
     {

@@ -350,10 +350,10 @@ pub async fn tool_version(
 /// Whether `$DOCKER_CONFIG/config.json` (or ~/.docker/config.json) has
 /// credentials for `registry`: read as the mirror reads it.
 pub fn docker_config_has(env: &Env, registry: &str) -> bool {
-    use crate::registry::auth::DockerConfig;
-    DockerConfig::path(env.get("DOCKER_CONFIG").map(std::ffi::OsStr::new))
-        .and_then(|path| DockerConfig::load(&path).ok().flatten())
-        .is_some_and(|config| config.entry(registry).is_some())
+    crate::registry::auth::docker_config_has(
+        env.get("DOCKER_CONFIG").map(std::ffi::OsStr::new),
+        registry,
+    )
 }
 
 #[cfg(test)]

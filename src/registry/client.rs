@@ -15,13 +15,14 @@
 //! pulls, verifying blob streams, monolithic pushes, mounts, tag lists.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::Stream;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{DigestError, OciDistributionError, OciErrorCode};
+use futures::{Stream, TryStreamExt};
+use oci_client::client::{ClientConfig, ClientProtocol, SizedStream};
+use oci_client::errors::{DigestError, OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::token_cache::{RegistryToken, RegistryTokenType};
 use oci_client::{Reference, RegistryOperation};
@@ -47,43 +48,20 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 const USER_AGENT: &str = concat!("nvcf-dev/", env!("CARGO_PKG_VERSION"));
 /// The token spec's lifetime when the endpoint does not say.
 const DEFAULT_TOKEN_SECS: u64 = 60;
-/// Tags asked for per page of a tag list.
-const TAGS_PAGE: usize = 1000;
-/// Repositories asked for per catalog page.
-const CATALOG_PAGE: usize = 1000;
+/// Tags, and catalog repositories, asked for per page.
+const PAGE: usize = 1000;
 
 /// True when `host` (host[:port]) may be spoken to over plain HTTP: loopback
 /// addresses, `localhost`, or a host the user listed as insecure.
 pub fn is_plain_http(host: &str, insecure: &[String]) -> bool {
-    if insecure.iter().any(|i| i == host) {
-        return true;
-    }
     let bare = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)
     } else {
         host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
     };
-    if insecure.iter().any(|i| i == bare) {
-        return true;
-    }
-    if bare.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => false,
-    }
-}
-
-/// How a registry wants requests authenticated, from its answer to `/v2/`.
-#[derive(Debug, Clone)]
-enum Scheme {
-    Open,
-    Basic,
-    Bearer {
-        realm: String,
-        service: Option<String>,
-    },
+    insecure.iter().any(|i| i == host || i == bare)
+        || bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One registry host with its credentials and token cache.
@@ -95,14 +73,16 @@ pub struct Registry {
     /// For `/v2/` and the token endpoint, which oci-client does not expose.
     http: reqwest::Client,
     creds: Credentials,
-    scheme: tokio::sync::OnceCell<Scheme>,
+    /// How the registry wants requests authenticated (None: not at all),
+    /// from its answer to `/v2/`.
+    scheme: tokio::sync::OnceCell<Option<Challenge>>,
     /// When each (repository, operation)'s token must be replaced. The lock
     /// also makes concurrent first requests wait for one token fetch.
     lapses: tokio::sync::Mutex<BTreeMap<(String, RegistryOperation), Instant>>,
 }
 
 /// A one-line description of an error including its causes.
-fn describe(e: &dyn std::error::Error) -> String {
+pub(crate) fn describe(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(cause) = src {
@@ -111,13 +91,6 @@ fn describe(e: &dyn std::error::Error) -> String {
         src = cause.source();
     }
     s
-}
-
-fn scope(repo: &str, op: RegistryOperation) -> String {
-    match op {
-        RegistryOperation::Pull => format!("repository:{repo}:pull"),
-        RegistryOperation::Push => format!("repository:{repo}:pull,push"),
-    }
 }
 
 /// The HTTP status a distribution error code stands for (the spec's table):
@@ -210,25 +183,19 @@ impl Registry {
             oci,
             http,
             creds,
-            scheme: tokio::sync::OnceCell::new(),
-            lapses: tokio::sync::Mutex::new(BTreeMap::new()),
+            scheme: Default::default(),
+            lapses: Default::default(),
         })
     }
 
-    pub fn cred_source(&self) -> &str {
-        &self.creds.source
-    }
-
+    /// `repo` at a tag or digest; a bare repository means `latest`.
     fn reference(&self, repo: &str, tag_or_digest: &str) -> Reference {
+        let (host, repo) = (self.host.clone(), repo.to_string());
         if tag_or_digest.starts_with("sha256:") {
-            Reference::with_digest(self.host.clone(), repo.to_string(), tag_or_digest.into())
+            Reference::with_digest(host, repo, tag_or_digest.into())
         } else {
-            Reference::with_tag(self.host.clone(), repo.to_string(), tag_or_digest.into())
+            Reference::with_tag(host, repo, tag_or_digest.into())
         }
-    }
-
-    fn repo_ref(&self, repo: &str) -> Reference {
-        Reference::with_tag(self.host.clone(), repo.to_string(), "latest".into())
     }
 
     fn oci_auth(&self) -> RegistryAuth {
@@ -252,36 +219,38 @@ impl Registry {
         }
     }
 
-    fn auth_error(&self, status: u16) -> RegistryError {
-        RegistryError::Auth {
-            registry: self.host.clone(),
-            status,
-            cred_source: self.creds.source.clone(),
+    /// A refusal (401/403) or another HTTP failure doing `what`.
+    fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
+        match status {
+            401 | 403 => RegistryError::Auth {
+                registry: self.host.clone(),
+                status,
+                cred_source: self.creds.source.clone(),
+            },
+            _ => RegistryError::Http {
+                registry: self.host.clone(),
+                what: what.to_string(),
+                status,
+                detail,
+            },
         }
     }
 
     /// One line for a failed oci-client call doing `what`.
     fn error(&self, what: &str, e: OciDistributionError) -> RegistryError {
-        let status = http_status(&e);
-        if let Some(s @ (401 | 403)) = status {
-            return self.auth_error(s);
-        }
-        let detail = match &e {
-            OciDistributionError::RegistryError { envelope, .. } => envelope
-                .errors
+        let first = |env: &OciEnvelope| {
+            env.errors
                 .first()
                 .map(|e| format!("{:?} {}", e.code, e.message))
-                .unwrap_or_default(),
-            OciDistributionError::ServerError { message, .. } => {
-                serde_json::from_str::<oci_client::errors::OciEnvelope>(message)
-                    .ok()
-                    .and_then(|env| {
-                        env.errors
-                            .first()
-                            .map(|e| format!("{:?} {}", e.code, e.message))
-                    })
-                    .unwrap_or_else(|| message.lines().next().unwrap_or("").to_string())
+        };
+        let detail = match &e {
+            OciDistributionError::RegistryError { envelope, .. } => {
+                first(envelope).unwrap_or_default()
             }
+            OciDistributionError::ServerError { message, .. } => serde_json::from_str(message)
+                .ok()
+                .and_then(|env| first(&env))
+                .unwrap_or_else(|| message.lines().next().unwrap_or("").to_string()),
             OciDistributionError::RequestError(r) if r.status().is_none() => {
                 return self.unreachable(what, r)
             }
@@ -299,13 +268,8 @@ impl Registry {
             other => describe(other),
         };
         let detail: String = self.redact(detail.trim()).chars().take(200).collect();
-        match status {
-            Some(status) => RegistryError::Http {
-                registry: self.host.clone(),
-                what: what.to_string(),
-                status,
-                detail,
-            },
+        match http_status(&e) {
+            Some(status) => self.status_error(what, status, detail),
             None => RegistryError::Protocol {
                 registry: self.host.clone(),
                 what: what.to_string(),
@@ -316,39 +280,34 @@ impl Registry {
 
     /// The registry's auth scheme, from one `GET /v2/` per host; concurrent
     /// first callers wait for that one answer.
-    async fn scheme(&self) -> Result<&Scheme, RegistryError> {
+    async fn scheme(&self) -> Result<&Option<Challenge>, RegistryError> {
         self.scheme
             .get_or_try_init(|| async {
-                let what = "checking the API";
                 let resp = self
                     .http
                     .get(format!("{}/v2/", self.base))
                     .send()
                     .await
-                    .map_err(|e| self.unreachable(what, &e))?;
+                    .map_err(|e| self.unreachable("checking the API", &e))?;
                 if resp.status() != StatusCode::UNAUTHORIZED {
-                    return Ok(Scheme::Open);
+                    return Ok(None);
                 }
                 let challenge = resp
                     .headers()
                     .get(WWW_AUTHENTICATE)
                     .and_then(|h| h.to_str().ok())
                     .and_then(parse_challenge);
-                Ok(match challenge {
-                    Some(Challenge::Bearer { realm, service }) => Scheme::Bearer { realm, service },
-                    _ => Scheme::Basic,
-                })
+                Ok(Some(challenge.unwrap_or(Challenge::Basic)))
             })
             .await
     }
 
     /// Makes oci-client send credentials for `op` on `repo`'s next request.
     async fn authorize(&self, repo: &str, op: RegistryOperation) -> Result<(), RegistryError> {
-        let scheme = self.scheme().await?;
-        if matches!(scheme, Scheme::Open) {
+        let Some(scheme) = self.scheme().await? else {
             return Ok(());
-        }
-        let reference = self.repo_ref(repo);
+        };
+        let reference = self.reference(repo, "latest");
         let mut lapses = self.lapses.lock().await;
         let key = (repo.to_string(), op);
         if lapses.get(&key).is_some_and(|t| Instant::now() < *t) {
@@ -358,8 +317,7 @@ impl Registry {
             .store_auth_if_needed(reference.resolve_registry(), &self.oci_auth())
             .await;
         match scheme {
-            Scheme::Open => {}
-            Scheme::Basic => {
+            Challenge::Basic => {
                 // Seeded so oci-client does not probe /v2/ to learn it again.
                 if let Some((user, pass)) = &self.creds.basic {
                     let basic = RegistryTokenType::Basic(user.clone(), pass.expose().to_string());
@@ -367,10 +325,13 @@ impl Registry {
                 }
                 lapses.insert(key, Instant::now() + Duration::from_secs(365 * 86400));
             }
-            Scheme::Bearer { realm, service } => {
-                let (token, lifetime) = self
-                    .fetch_token(realm, service.as_deref(), &scope(repo, op))
-                    .await?;
+            Challenge::Bearer { realm, service } => {
+                let actions = match op {
+                    RegistryOperation::Pull => "pull",
+                    RegistryOperation::Push => "pull,push",
+                };
+                let scope = format!("repository:{repo}:{actions}");
+                let (token, lifetime) = self.fetch_token(realm, service.as_deref(), &scope).await?;
                 // A copy of the cache shares its entries; only the lifetime
                 // given to an opaque token differs (a JWT's `exp` still wins).
                 let mut cache = self.oci.tokens.clone();
@@ -396,7 +357,7 @@ impl Registry {
     /// may have forgotten or renewed it already, so this never asks what
     /// was cached.
     async fn forget(&self, repo: &str, op: RegistryOperation) -> bool {
-        if !matches!(self.scheme().await, Ok(Scheme::Bearer { .. })) {
+        if !matches!(self.scheme().await, Ok(Some(Challenge::Bearer { .. }))) {
             return false;
         }
         self.lapses.lock().await.remove(&(repo.to_string(), op));
@@ -410,27 +371,17 @@ impl Registry {
         scope: &str,
     ) -> Result<(Secret, Duration), RegistryError> {
         let what = "fetching a token";
-        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
+        let mut req = self.http.get(realm).query(&[("scope", scope)]);
         if let Some(s) = service {
-            query.push(("service", s));
+            req = req.query(&[("service", s)]);
         }
-        let mut req = self.http.get(realm).query(&query);
         if let Some((user, pass)) = &self.creds.basic {
             req = req.basic_auth(user, Some(pass.expose()));
         }
         let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-        let status = resp.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(self.auth_error(status.as_u16()));
-        }
-        if !status.is_success() {
-            // The token endpoint's body may echo request details; keep only the status.
-            return Err(RegistryError::Http {
-                registry: self.host.clone(),
-                what: what.into(),
-                status: status.as_u16(),
-                detail: String::new(),
-            });
+        if !resp.status().is_success() {
+            // Without the body: a token endpoint may echo request details.
+            return Err(self.status_error(what, resp.status().as_u16(), String::new()));
         }
         let v: serde_json::Value = resp
             .json()
@@ -447,11 +398,11 @@ impl Registry {
                 status: 200,
                 detail: "the answer has no token".into(),
             })?;
-        let secs = v
-            .get("expires_in")
-            .and_then(|e| e.as_u64())
-            .unwrap_or(DEFAULT_TOKEN_SECS);
-        Ok((token, Duration::from_secs(secs)))
+        let secs = v.get("expires_in").and_then(|e| e.as_u64());
+        Ok((
+            token,
+            Duration::from_secs(secs.unwrap_or(DEFAULT_TOKEN_SECS)),
+        ))
     }
 
     /// Runs an oci-client call that can be sent again with credentials for
@@ -464,17 +415,28 @@ impl Registry {
     ) -> Result<Result<T, OciDistributionError>, RegistryError>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+        Fut: Future<Output = Result<T, OciDistributionError>>,
     {
         self.authorize(repo, op).await?;
         let r = f().await;
-        if let Err(e) = &r {
-            if http_status(e) == Some(401) && self.forget(repo, op).await {
-                self.authorize(repo, op).await?;
-                return Ok(f().await);
-            }
+        if r.as_ref().is_err_and(|e| http_status(e) == Some(401)) && self.forget(repo, op).await {
+            self.authorize(repo, op).await?;
+            return Ok(f().await);
         }
         Ok(r)
+    }
+
+    /// The answer of a call doing `what`, None when it was a 404.
+    fn found<T>(
+        &self,
+        what: &str,
+        r: Result<T, OciDistributionError>,
+    ) -> Result<Option<T>, RegistryError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if http_status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error(what, e)),
+        }
     }
 
     /// GET a manifest: its exact bytes (checked against a digest reference
@@ -484,19 +446,13 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<Option<(Bytes, String)>, RegistryError> {
-        let what = format!("fetching manifest {repo}:{reference}");
-        let r = self.reference(repo, reference);
-        let auth = self.oci_auth();
-        match self
+        let (r, auth) = (self.reference(repo, reference), self.oci_auth());
+        let found = self
             .call(repo, RegistryOperation::Pull, || {
                 self.oci.pull_manifest_raw(&r, &auth, &MANIFEST_TYPES)
             })
-            .await?
-        {
-            Ok(found) => Ok(Some(found)),
-            Err(e) if http_status(&e) == Some(404) => Ok(None),
-            Err(e) => Err(self.error(&what, e)),
-        }
+            .await?;
+        self.found(&format!("fetching manifest {repo}:{reference}"), found)
     }
 
     /// HEAD a manifest: its digest if present.
@@ -505,19 +461,13 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<Option<String>, RegistryError> {
-        let what = format!("checking manifest {repo}:{reference}");
-        let r = self.reference(repo, reference);
-        let auth = self.oci_auth();
-        match self
+        let (r, auth) = (self.reference(repo, reference), self.oci_auth());
+        let found = self
             .call(repo, RegistryOperation::Pull, || {
                 self.oci.fetch_manifest_digest(&r, &auth)
             })
-            .await?
-        {
-            Ok(d) => Ok(Some(d)),
-            Err(e) if http_status(&e) == Some(404) => Ok(None),
-            Err(e) => Err(self.error(&what, e)),
-        }
+            .await?;
+        self.found(&format!("checking manifest {repo}:{reference}"), found)
     }
 
     /// PUT a manifest as its exact bytes.
@@ -528,7 +478,6 @@ impl Registry {
         raw: &Bytes,
         content_type: &str,
     ) -> Result<(), RegistryError> {
-        let what = format!("pushing manifest {repo}:{reference}");
         let r = self.reference(repo, reference);
         let ct = HeaderValue::from_str(content_type)
             .unwrap_or(HeaderValue::from_static("application/json"));
@@ -537,17 +486,16 @@ impl Registry {
         })
         .await?
         .map(|_| ())
-        .map_err(|e| self.error(&what, e))
+        .map_err(|e| self.error(&format!("pushing manifest {repo}:{reference}"), e))
     }
 
     pub async fn head_blob(&self, repo: &str, digest: &str) -> Result<bool, RegistryError> {
-        let what = format!("checking blob {digest} in {repo}");
-        let r = self.repo_ref(repo);
+        let r = self.reference(repo, "latest");
         self.call(repo, RegistryOperation::Pull, || {
             self.oci.blob_exists(&r, digest)
         })
         .await?
-        .map_err(|e| self.error(&what, e))
+        .map_err(|e| self.error(&format!("checking blob {digest} in {repo}"), e))
     }
 
     /// GET a blob as a stream that fails at its end unless the bytes hash
@@ -556,19 +504,14 @@ impl Registry {
         &self,
         repo: &str,
         digest: &str,
-    ) -> Result<Option<oci_client::client::SizedStream>, RegistryError> {
-        let what = format!("fetching blob {digest} from {repo}");
-        let r = self.repo_ref(repo);
-        match self
+    ) -> Result<Option<SizedStream>, RegistryError> {
+        let r = self.reference(repo, "latest");
+        let found = self
             .call(repo, RegistryOperation::Pull, || {
                 self.oci.pull_blob_stream(&r, digest)
             })
-            .await?
-        {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if http_status(&e) == Some(404) => Ok(None),
-            Err(e) => Err(self.error(&what, e)),
-        }
+            .await?;
+        self.found(&format!("fetching blob {digest} from {repo}"), found)
     }
 
     /// A whole blob in memory, verified; for small blobs such as charts.
@@ -577,7 +520,6 @@ impl Registry {
         repo: &str,
         digest: &str,
     ) -> Result<Option<Bytes>, RegistryError> {
-        use futures::TryStreamExt;
         let Some(stream) = self.blob_stream(repo, digest).await? else {
             return Ok(None);
         };
@@ -605,8 +547,10 @@ impl Registry {
         digest: &str,
         from: &str,
     ) -> Result<bool, RegistryError> {
-        let what = format!("mounting {digest} from {from} into {repo}");
-        let (r, src) = (self.repo_ref(repo), self.repo_ref(from));
+        let (r, src) = (
+            self.reference(repo, "latest"),
+            self.reference(from, "latest"),
+        );
         match self
             .call(repo, RegistryOperation::Push, || {
                 self.oci.mount_blob(&r, &src, digest)
@@ -615,7 +559,7 @@ impl Registry {
         {
             Ok(()) => Ok(true),
             Err(OciDistributionError::SpecViolationError(_)) => Ok(false),
-            Err(e) => Err(self.error(&what, e)),
+            Err(e) => Err(self.error(&format!("mounting {digest} from {from} into {repo}"), e)),
         }
     }
 
@@ -632,9 +576,8 @@ impl Registry {
     where
         S: Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static,
     {
-        let what = format!("uploading {digest} to {repo}");
         self.authorize(repo, RegistryOperation::Push).await?;
-        let r = self.repo_ref(repo);
+        let r = self.reference(repo, "latest");
         match self
             .oci
             .push_blob_stream(&r, body, digest, Some(size))
@@ -651,7 +594,7 @@ impl Registry {
                     cred_source: self.creds.source.clone(),
                 })
             }
-            Err(e) => Err(self.error(&what, e)),
+            Err(e) => Err(self.error(&format!("uploading {digest} to {repo}"), e)),
         }
     }
 
@@ -671,25 +614,17 @@ impl Registry {
             let mut req = self
                 .http
                 .get(format!("{}/v2/_catalog", self.base))
-                .query(&[("n", CATALOG_PAGE.to_string())]);
+                .query(&[("n", PAGE)]);
             if let Some(last) = repositories.last() {
                 req = req.query(&[("last", last)]);
             }
-            if let Some(h) = self.creds.basic_header() {
-                req = req.header(reqwest::header::AUTHORIZATION, h.expose());
+            if let Some((user, pass)) = &self.creds.basic {
+                req = req.basic_auth(user, Some(pass.expose()));
             }
             let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-            let status = resp.status();
-            if matches!(status.as_u16(), 401 | 403) {
-                return Err(self.auth_error(status.as_u16()));
-            }
-            if !status.is_success() {
-                return Err(RegistryError::Http {
-                    registry: self.host.clone(),
-                    what: what.to_string(),
-                    status: status.as_u16(),
-                    detail: String::new(),
-                });
+            if !resp.status().is_success() {
+                // Without the body: a token endpoint may echo request details.
+                return Err(self.status_error(what, resp.status().as_u16(), String::new()));
             }
             let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
                 registry: self.host.clone(),
@@ -698,7 +633,7 @@ impl Registry {
             })?;
             // Registries cap a page (docker-registry at 1000): a full one may
             // have more after it.
-            let full = page.repositories.len() >= CATALOG_PAGE;
+            let full = page.repositories.len() >= PAGE;
             repositories.extend(page.repositories);
             if !full {
                 return Ok(repositories);
@@ -708,7 +643,7 @@ impl Registry {
 
     /// Every tag of `repo`, in the registry's order.
     pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
-        self.list_tags_paged(repo, TAGS_PAGE).await
+        self.list_tags_paged(repo, PAGE).await
     }
 
     /// Every tag of `repo`, asking for `page` at a time and following the
@@ -718,33 +653,27 @@ impl Registry {
         repo: &str,
         page: usize,
     ) -> Result<Vec<String>, RegistryError> {
-        let what = format!("listing the tags of {repo}");
-        let r = self.repo_ref(repo);
-        let auth = self.oci_auth();
+        let (r, auth) = (self.reference(repo, "latest"), self.oci_auth());
         let mut tags: Vec<String> = Vec::new();
         loop {
             let last = tags.last().cloned();
-            let page = match self
+            let found = self
                 .call(repo, RegistryOperation::Pull, || {
                     self.oci
                         .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
                 })
-                .await?
-            {
-                Ok(p) => p.tags,
-                Err(e) if http_status(&e) == Some(404) => {
-                    return Err(RegistryError::NotFound {
-                        image: format!("{}/{repo}", self.host),
-                        registry: self.host.clone(),
-                    })
-                }
-                Err(e) => return Err(self.error(&what, e)),
+                .await?;
+            let Some(page) = self.found(&format!("listing the tags of {repo}"), found)? else {
+                return Err(RegistryError::NotFound {
+                    image: format!("{}/{repo}", self.host),
+                    registry: self.host.clone(),
+                });
             };
             // oci-client hides the Link header, so a page is known to be the
             // last only when it brings nothing new (a registry may serve
             // fewer tags than asked for while more remain).
             let before = tags.len();
-            for t in page {
+            for t in page.tags {
                 if !tags.contains(&t) {
                     tags.push(t);
                 }

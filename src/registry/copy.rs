@@ -12,12 +12,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
-use futures::future::BoxFuture;
+use futures::future::{try_join_all, BoxFuture};
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -75,21 +75,16 @@ impl FromStr for Platform {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => Err(format!(
+        if !(2..=3).contains(&parts.len()) || parts.contains(&"") {
+            return Err(format!(
                 "invalid platform {s:?}; use os/arch or os/arch/variant, e.g. linux/amd64"
-            )),
+            ));
         }
+        Ok(Platform {
+            os: parts[0].to_string(),
+            architecture: parts[1].to_string(),
+            variant: parts.get(2).map(|v| v.to_string()),
+        })
     }
 }
 
@@ -108,16 +103,6 @@ impl fmt::Display for Platform {
 pub struct CopyJob {
     pub source: String,
     pub destination: String,
-}
-
-impl CopyJob {
-    /// A job copying `source` to the same repository and tag in `registry`.
-    pub fn to_registry(source: &str, registry: &str) -> Result<Self, RegistryError> {
-        Ok(CopyJob {
-            source: source.to_string(),
-            destination: super::destination_for(source, registry)?,
-        })
-    }
 }
 
 /// What a copy did. Skipped bytes were already present or were mounted.
@@ -165,44 +150,19 @@ struct Node {
 
 impl Node {
     /// Distinct blobs under this node.
-    fn blobs(&self) -> Vec<Blob> {
+    fn blobs(&self) -> Vec<&Blob> {
+        let mut all: Vec<&Blob> = match &self.kind {
+            Kind::Index(children) => children.iter().flat_map(Node::blobs).collect(),
+            Kind::Manifest(blobs) => blobs.iter().collect(),
+        };
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        self.collect(&mut seen, &mut out);
-        out
+        all.retain(|b| seen.insert(&b.digest));
+        all
     }
-
-    fn collect(&self, seen: &mut HashSet<String>, out: &mut Vec<Blob>) {
-        match &self.kind {
-            Kind::Index(children) => children.iter().for_each(|c| c.collect(seen, out)),
-            Kind::Manifest(blobs) => {
-                for b in blobs {
-                    if seen.insert(b.digest.clone()) {
-                        out.push(b.clone());
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[derive(Default)]
-struct Stats {
-    manifests_pushed: AtomicU64,
-    blobs_copied: AtomicU64,
-    blobs_mounted: AtomicU64,
-    blobs_present: AtomicU64,
-    bytes_copied: AtomicU64,
-    bytes_skipped: AtomicU64,
-}
-
-/// Per-call context passed down the copy.
-struct Run<'a> {
-    stats: Stats,
-    progress: &'a dyn ProgressSink,
 }
 
 /// Where a blob ended up after [`Mirror::copy_blob`].
+#[derive(Clone, Copy, PartialEq)]
 enum BlobResult {
     Present,
     Mounted,
@@ -218,7 +178,7 @@ pub struct Mirror {
     /// (destination registry, digest) -> repositories known to hold the blob.
     /// The per-digest async lock also makes two images that share a layer
     /// wait for one upload and then mount it, instead of uploading twice.
-    known: std::sync::Mutex<HashMap<(String, String), KnownRepos>>,
+    known: Mutex<HashMap<(String, String), KnownRepos>>,
     permits: Semaphore,
 }
 
@@ -234,11 +194,7 @@ fn is_sha256(d: &str) -> bool {
 }
 
 pub(crate) fn sha256_digest(b: &[u8]) -> String {
-    let hex: String = Sha256::digest(b)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", hex::encode(Sha256::digest(b)))
 }
 
 fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError> {
@@ -257,26 +213,21 @@ fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError>
 
 fn platform_of(v: &serde_json::Value) -> String {
     let p = &v["platform"];
-    let mut s = format!(
-        "{}/{}",
-        p["os"].as_str().unwrap_or("?"),
-        p["architecture"].as_str().unwrap_or("?")
-    );
-    if let Some(var) = p["variant"].as_str() {
-        s.push('/');
-        s.push_str(var);
+    let field = |k: &str| p[k].as_str().unwrap_or("?");
+    match p["variant"].as_str() {
+        Some(var) => format!("{}/{}/{var}", field("os"), field("architecture")),
+        None => format!("{}/{}", field("os"), field("architecture")),
     }
-    s
 }
 
 fn platform_matches(v: &serde_json::Value, want: &Platform) -> bool {
     let p = &v["platform"];
     p["os"].as_str() == Some(want.os.as_str())
         && p["architecture"].as_str() == Some(want.architecture.as_str())
-        && match &want.variant {
-            Some(var) => p["variant"].as_str() == Some(var.as_str()),
-            None => true,
-        }
+        && want
+            .variant
+            .as_ref()
+            .is_none_or(|var| p["variant"].as_str() == Some(var.as_str()))
 }
 
 impl Mirror {
@@ -285,8 +236,8 @@ impl Mirror {
         Mirror {
             opts,
             creds,
-            registries: tokio::sync::Mutex::new(HashMap::new()),
-            known: std::sync::Mutex::new(HashMap::new()),
+            registries: Default::default(),
+            known: Default::default(),
             permits,
         }
     }
@@ -308,25 +259,20 @@ impl Mirror {
         Ok(r)
     }
 
-    async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, RegistryError>
+    /// Runs `f` up to `attempts` times while it fails transiently.
+    async fn retry<T, F, Fut>(&self, f: F) -> Result<T, RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, RegistryError>>,
     {
-        let attempts = self.opts.attempts.max(1);
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
-        loop {
-            match f().await {
-                Err(e) if e.is_transient() && attempt < attempts => {
-                    tracing::debug!("retrying in {delay:?} after: {e}");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                    attempt += 1;
-                }
-                r => return r,
-            }
-        }
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_max_times(self.opts.attempts.max(1) as usize - 1);
+        f.retry(backoff)
+            .when(RegistryError::is_transient)
+            .notify(|e, delay| tracing::debug!("retrying in {delay:?} after: {e}"))
+            .await
     }
 
     /// Copies every job; see [`CopyOptions::keep_going`] for what a failure does.
@@ -337,68 +283,49 @@ impl Mirror {
     ) -> Result<Summary, RegistryError> {
         let start = Instant::now();
         let run = Run {
-            stats: Stats::default(),
+            summary: Default::default(),
             progress,
         };
-        let mut images = 0;
-        let mut present = 0;
         let mut failures = Vec::new();
-        {
-            // A hand-driven FuturesUnordered rather than stream::map +
-            // buffer_unordered, whose closure makes the future not Send.
-            let limit = self.opts.concurrency.max(1);
-            let mut pending = jobs.iter();
-            let mut results = futures::stream::FuturesUnordered::new();
-            loop {
-                while results.len() < limit {
-                    match pending.next() {
-                        Some(job) => results.push(self.copy_job(&run, job)),
-                        None => break,
-                    }
-                }
-                let Some((job, res)) = results.next().await else {
-                    break;
-                };
-                match res {
-                    Ok(outcome) => {
-                        images += 1;
-                        if outcome == ImageOutcome::AlreadyPresent {
-                            present += 1;
-                        }
-                        progress.image_done(&job.source, &outcome);
-                    }
-                    Err(e) => {
-                        progress.image_done(&job.source, &ImageOutcome::Failed(e.to_string()));
-                        if !self.opts.keep_going {
-                            return Err(e);
-                        }
-                        failures.push(ImageFailure {
-                            image: job.source.clone(),
-                            error: e.to_string(),
-                        });
-                    }
+        // A hand-driven FuturesUnordered rather than stream::map +
+        // buffer_unordered, whose closure makes the future not Send.
+        let mut pending = jobs.iter();
+        let mut results = futures::stream::FuturesUnordered::new();
+        loop {
+            while results.len() < self.opts.concurrency.max(1) {
+                match pending.next() {
+                    Some(job) => results.push(self.copy_job(&run, job)),
+                    None => break,
                 }
             }
+            let Some((job, res)) = results.next().await else {
+                break;
+            };
+            let outcome = res.as_ref().map_or_else(
+                |e| ImageOutcome::Failed(e.to_string()),
+                |outcome| outcome.clone(),
+            );
+            progress.image_done(&job.source, &outcome);
+            match res {
+                Ok(outcome) => run.count(|s| {
+                    s.images += 1;
+                    s.images_already_present +=
+                        usize::from(outcome == ImageOutcome::AlreadyPresent);
+                }),
+                Err(e) if !self.opts.keep_going => return Err(e),
+                Err(e) => failures.push(ImageFailure {
+                    image: job.source.clone(),
+                    error: e.to_string(),
+                }),
+            }
         }
-        let elapsed = start.elapsed().as_secs_f64();
-        let s = &run.stats;
-        let bytes_copied = s.bytes_copied.load(Ordering::Relaxed);
-        let summary = Summary {
-            images,
-            images_already_present: present,
-            manifests_pushed: s.manifests_pushed.load(Ordering::Relaxed),
-            blobs_copied: s.blobs_copied.load(Ordering::Relaxed),
-            blobs_mounted: s.blobs_mounted.load(Ordering::Relaxed),
-            blobs_present: s.blobs_present.load(Ordering::Relaxed),
-            bytes_copied,
-            bytes_skipped: s.bytes_skipped.load(Ordering::Relaxed),
-            elapsed_secs: elapsed,
-            throughput_mib_s: if elapsed > 0.0 {
-                bytes_copied as f64 / 1048576.0 / elapsed
-            } else {
-                0.0
-            },
-        };
+        drop(results);
+        let mut summary = run.summary.into_inner().unwrap_or_else(|e| e.into_inner());
+        summary.elapsed_secs = start.elapsed().as_secs_f64();
+        if summary.elapsed_secs > 0.0 {
+            summary.throughput_mib_s =
+                summary.bytes_copied as f64 / 1048576.0 / summary.elapsed_secs;
+        }
         if failures.is_empty() {
             Ok(summary)
         } else {
@@ -409,48 +336,13 @@ impl Mirror {
         }
     }
 
-    /// Source and destination registries and repositories, the manifest
-    /// tree at the source, and the reference to push it under.
-    async fn resolve(&self, job: &CopyJob) -> Result<Resolved, RegistryError> {
-        let s = parse_reference(&job.source)?;
-        let d = parse_reference(&job.destination)?;
-        let reference = s.digest().or(s.tag()).unwrap_or("latest").to_string();
-        let src = self.registry(s.registry()).await?;
-        let dst = self.registry(d.registry()).await?;
-        let src_repo = s.repository().to_string();
-        let root = self
-            .retry(|| {
-                self.fetch_tree(
-                    &src,
-                    &src_repo,
-                    &reference,
-                    &job.source,
-                    self.opts.platform.as_ref(),
-                )
-            })
-            .await?;
-        // Push under the tag; a digest-only destination is pushed by the digest
-        // actually copied (which differs from the source digest in platform mode).
-        let push_ref = d
-            .tag()
-            .map(str::to_string)
-            .unwrap_or_else(|| root.digest.clone());
-        Ok(Resolved {
-            src,
-            src_repo,
-            dst,
-            dst_repo: d.repository().to_string(),
-            root,
-            push_ref,
-        })
-    }
-
     async fn copy_job<'j>(
         &self,
         run: &Run<'_>,
         job: &'j CopyJob,
     ) -> (&'j CopyJob, Result<ImageOutcome, RegistryError>) {
-        (job, self.copy_image(run, job).await)
+        let result = self.copy_image(run, job).await;
+        (job, result.map_err(|e| e.for_image(&job.source)))
     }
 
     async fn copy_image(
@@ -458,37 +350,31 @@ impl Mirror {
         run: &Run<'_>,
         job: &CopyJob,
     ) -> Result<ImageOutcome, RegistryError> {
-        self.copy_image_inner(run, job)
-            .await
-            .map_err(|e| e.for_image(&job.source))
-    }
-
-    async fn copy_image_inner(
-        &self,
-        run: &Run<'_>,
-        job: &CopyJob,
-    ) -> Result<ImageOutcome, RegistryError> {
-        let Resolved {
-            src,
-            src_repo,
-            dst,
-            dst_repo,
-            root,
-            push_ref,
-        } = self.resolve(job).await?;
+        let s = parse_reference(&job.source)?;
+        let d = parse_reference(&job.destination)?;
+        let reference = s.digest().or(s.tag()).unwrap_or("latest");
+        let src = self.registry(s.registry()).await?;
+        let dst = self.registry(d.registry()).await?;
+        let platform = self.opts.platform.as_ref();
+        let root = self
+            .retry(|| self.fetch_tree(&src, s.repository(), reference, &job.source, platform))
+            .await?;
+        // Push under the tag; a digest-only destination is pushed by the digest
+        // actually copied (which differs from the source digest in platform mode).
+        let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
         let total: u64 = root.blobs().iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
         let head = self
-            .retry(|| dst.head_manifest(&dst_repo, &push_ref))
+            .retry(|| dst.head_manifest(d.repository(), &push_ref))
             .await?;
         let ctx = Ctx {
             run,
             src: &src,
-            src_repo: &src_repo,
+            src_repo: s.repository(),
             dst: &dst,
-            dst_repo: &dst_repo,
+            dst_repo: d.repository(),
             image: &job.source,
-            accounted: std::sync::Mutex::new(HashSet::new()),
+            accounted: Default::default(),
         };
         if head.as_deref() == Some(root.digest.as_str()) {
             self.skip_node(&ctx, &root).await;
@@ -503,40 +389,8 @@ impl Mirror {
     async fn skip_node(&self, ctx: &Ctx<'_>, node: &Node) {
         for b in node.blobs() {
             let entry = self.known_entry(&ctx.dst.host, &b.digest);
-            let mut repos = entry.lock().await;
-            if !repos.iter().any(|r| r == ctx.dst_repo) {
-                repos.push(ctx.dst_repo.to_string());
-            }
-            drop(repos);
-            self.account(ctx, &b, BlobResult::Present);
-        }
-    }
-
-    /// Counts a blob once per image, however many manifests in it share it.
-    fn account(&self, ctx: &Ctx<'_>, blob: &Blob, result: BlobResult) {
-        let first = ctx
-            .accounted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(blob.digest.clone());
-        if !first {
-            return;
-        }
-        let s = &ctx.run.stats;
-        match result {
-            BlobResult::Copied => {
-                s.blobs_copied.fetch_add(1, Ordering::Relaxed);
-                s.bytes_copied.fetch_add(blob.size, Ordering::Relaxed);
-            }
-            BlobResult::Mounted | BlobResult::Present => {
-                if matches!(result, BlobResult::Mounted) {
-                    s.blobs_mounted.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    s.blobs_present.fetch_add(1, Ordering::Relaxed);
-                }
-                s.bytes_skipped.fetch_add(blob.size, Ordering::Relaxed);
-                ctx.run.progress.blob_skipped(ctx.image, blob.size);
-            }
+            remember(&mut *entry.lock().await, ctx.dst_repo);
+            ctx.account(b, BlobResult::Present);
         }
     }
 
@@ -551,9 +405,10 @@ impl Mirror {
         platform: Option<&'a Platform>,
     ) -> BoxFuture<'a, Result<Node, RegistryError>> {
         async move {
+            let by_digest = reference.starts_with("sha256:");
             let (raw, _) = src.get_manifest(repo, reference).await?.ok_or_else(|| {
                 RegistryError::NotFound {
-                    image: if reference.starts_with("sha256:") && !image.contains(reference) {
+                    image: if by_digest && !image.contains(reference) {
                         format!("{image} (manifest {reference})")
                     } else {
                         image.to_string()
@@ -562,23 +417,21 @@ impl Mirror {
                 }
             })?;
             let digest = sha256_digest(&raw);
-            if reference.starts_with("sha256:") && reference != digest {
+            if by_digest && reference != digest {
                 return Err(RegistryError::DigestMismatch {
                     image: image.to_string(),
                     digest: reference.to_string(),
                     actual: digest,
                 });
             }
+            let bad = |detail: String| RegistryError::BadManifest {
+                image: image.to_string(),
+                detail,
+            };
             let v: serde_json::Value =
-                serde_json::from_slice(&raw).map_err(|e| RegistryError::BadManifest {
-                    image: image.to_string(),
-                    detail: format!("not JSON: {e}"),
-                })?;
+                serde_json::from_slice(&raw).map_err(|e| bad(format!("not JSON: {e}")))?;
             if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) {
-                return Err(RegistryError::BadManifest {
-                    image: image.to_string(),
-                    detail: "Docker schema 1 manifest".into(),
-                });
+                return Err(bad("Docker schema 1 manifest".into()));
             }
             // oci-client does not hand back the Content-Type, so the type is
             // the manifest's own mediaType, else what its shape says.
@@ -587,7 +440,7 @@ impl Mirror {
                 _ if v.get("manifests").is_some() => MANIFEST_TYPES[0].to_string(),
                 _ => MANIFEST_TYPES[1].to_string(),
             };
-            if let Some(entries) = v.get("manifests").and_then(|m| m.as_array()) {
+            let kind = if let Some(entries) = v.get("manifests").and_then(|m| m.as_array()) {
                 if let Some(want) = platform {
                     let chosen = entries
                         .iter()
@@ -604,38 +457,28 @@ impl Mirror {
                     let d = descriptor(chosen, image)?;
                     return self.fetch_tree(src, repo, &d.digest, image, platform).await;
                 }
-                let mut children = Vec::new();
-                for e in entries {
-                    let d = descriptor(e, image)?;
-                    children.push(async move {
-                        let d = d;
-                        self.fetch_tree(src, repo, &d.digest, image, None).await
-                    });
-                }
-                let children = futures::future::try_join_all(children).await?;
-                return Ok(Node {
-                    digest,
-                    content_type,
-                    raw,
-                    kind: Kind::Index(children),
-                });
-            }
-            let mut blobs = Vec::new();
-            if let Some(c) = v.get("config") {
-                blobs.push(descriptor(c, image)?);
-            }
-            for key in ["layers", "blobs"] {
-                if let Some(arr) = v.get(key).and_then(|l| l.as_array()) {
-                    for l in arr {
-                        blobs.push(descriptor(l, image)?);
-                    }
-                }
-            }
+                let digests = entries
+                    .iter()
+                    .map(|e| descriptor(e, image).map(|d| d.digest))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let children = digests
+                    .iter()
+                    .map(|d| self.fetch_tree(src, repo, d, image, None));
+                Kind::Index(try_join_all(children).await?)
+            } else {
+                let config = v.get("config").into_iter();
+                let layers = ["layers", "blobs"]
+                    .iter()
+                    .filter_map(|key| v.get(key).and_then(|l| l.as_array()))
+                    .flatten();
+                let blobs = config.chain(layers).map(|d| descriptor(d, image));
+                Kind::Manifest(blobs.collect::<Result<_, _>>()?)
+            };
             Ok(Node {
                 digest,
                 content_type,
                 raw,
-                kind: Kind::Manifest(blobs),
+                kind,
             })
         }
         .boxed()
@@ -661,15 +504,10 @@ impl Mirror {
                         }
                         self.copy_node(ctx, c, c.digest.clone()).await
                     });
-                    futures::future::try_join_all(copies).await?;
+                    try_join_all(copies).await?;
                 }
-                Kind::Manifest(blobs) => {
-                    let mut seen = HashSet::new();
-                    let copies = blobs
-                        .iter()
-                        .filter(|b| seen.insert(b.digest.clone()))
-                        .map(|b| self.copy_blob(ctx, b));
-                    futures::future::try_join_all(copies).await?;
+                Kind::Manifest(_) => {
+                    try_join_all(node.blobs().into_iter().map(|b| self.copy_blob(ctx, b))).await?;
                 }
             }
             self.retry(|| {
@@ -677,10 +515,7 @@ impl Mirror {
                     .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
             })
             .await?;
-            ctx.run
-                .stats
-                .manifests_pushed
-                .fetch_add(1, Ordering::Relaxed);
+            ctx.run.count(|s| s.manifests_pushed += 1);
             Ok(())
         }
         .boxed()
@@ -708,11 +543,9 @@ impl Mirror {
             self.retry(|| self.copy_blob_once(ctx, blob, from.as_deref()))
                 .await?
         };
-        if !repos.iter().any(|r| r == ctx.dst_repo) {
-            repos.push(ctx.dst_repo.to_string());
-        }
+        remember(&mut repos, ctx.dst_repo);
         drop(repos);
-        self.account(ctx, blob, result);
+        ctx.account(blob, result);
         Ok(())
     }
 
@@ -749,9 +582,9 @@ impl Mirror {
                 status: 404,
                 detail: "the manifest names a blob the registry does not have".into(),
             })?;
-        let size = match (blob.size, source.content_length) {
-            (0, Some(n)) => n,
-            (n, _) => n,
+        let size = match blob.size {
+            0 => source.content_length.unwrap_or(0),
+            n => n,
         };
         let (tx, rx) = tokio::sync::mpsc::channel::<
             Result<Bytes, oci_client::errors::OciDistributionError>,
@@ -760,12 +593,11 @@ impl Mirror {
             rx.recv().await.map(|item| (item, rx))
         });
         let upload = ctx.dst.push_blob(ctx.dst_repo, &blob.digest, size, body);
-        let refuse = |why: &str| Err(std::io::Error::other(why.to_string()).into());
         let pump = async move {
             let mut n: u64 = 0;
-            while let Some(chunk) = source.next().await {
-                match chunk {
-                    Ok(c) => {
+            let failure = loop {
+                match source.next().await {
+                    Some(Ok(c)) => {
                         n += c.len() as u64;
                         ctx.run.progress.bytes_copied(ctx.image, c.len() as u64);
                         if tx.send(Ok(c)).await.is_err() {
@@ -773,9 +605,8 @@ impl Mirror {
                             return Ok(());
                         }
                     }
-                    Err(e) => {
-                        let _ = tx.send(refuse("source stream failed")).await;
-                        return Err(match digest_failure(&e) {
+                    Some(Err(e)) => {
+                        break match digest_failure(&e) {
                             Some((_, actual)) => RegistryError::DigestMismatch {
                                 image: ctx.image.to_string(),
                                 digest: blob.digest.clone(),
@@ -785,19 +616,23 @@ impl Mirror {
                                 registry: ctx.src.host.clone(),
                                 detail: format!("reading blob {}: {e}", blob.digest),
                             },
-                        });
+                        }
                     }
+                    None if n != size => {
+                        break RegistryError::DigestMismatch {
+                            image: ctx.image.to_string(),
+                            digest: blob.digest.clone(),
+                            actual: format!("{} ({n} bytes instead of {size})", blob.digest),
+                        }
+                    }
+                    None => return Ok(()),
                 }
-            }
-            if n != size {
-                let _ = tx.send(refuse("size mismatch")).await;
-                return Err(RegistryError::DigestMismatch {
-                    image: ctx.image.to_string(),
-                    digest: blob.digest.clone(),
-                    actual: format!("{} ({n} bytes instead of {size})", blob.digest),
-                });
-            }
-            Ok(())
+            };
+            // A body that ends in an error aborts the PUT.
+            let _ = tx
+                .send(Err(std::io::Error::other("verification failed").into()))
+                .await;
+            Err(failure)
         };
         let (pumped, uploaded) = tokio::join!(pump, upload);
         // A verification failure wins over the upload error it caused.
@@ -806,17 +641,26 @@ impl Mirror {
     }
 }
 
-/// A job's two ends and the manifest tree found at the source.
-struct Resolved {
-    src: Arc<Registry>,
-    src_repo: String,
-    dst: Arc<Registry>,
-    dst_repo: String,
-    root: Node,
-    /// The destination's tag, or the digest copied when it has none.
-    push_ref: String,
+/// Adds `repo` to the repositories known to hold a blob.
+fn remember(repos: &mut Vec<String>, repo: &str) {
+    if !repos.iter().any(|r| r == repo) {
+        repos.push(repo.to_string());
+    }
 }
 
+/// One `copy` call: its running totals and where progress goes.
+struct Run<'a> {
+    summary: Mutex<Summary>,
+    progress: &'a dyn ProgressSink,
+}
+
+impl Run<'_> {
+    fn count(&self, f: impl FnOnce(&mut Summary)) {
+        f(&mut self.summary.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One image's two ends, passed down its manifest tree.
 struct Ctx<'a> {
     run: &'a Run<'a>,
     src: &'a Registry,
@@ -825,12 +669,36 @@ struct Ctx<'a> {
     dst_repo: &'a str,
     image: &'a str,
     /// Digests already counted in the summary for this image.
-    accounted: std::sync::Mutex<HashSet<String>>,
+    accounted: Mutex<HashSet<String>>,
+}
+
+impl Ctx<'_> {
+    /// Counts a blob once per image, however many manifests in it share it.
+    fn account(&self, blob: &Blob, result: BlobResult) {
+        let first =
+            (self.accounted.lock().unwrap_or_else(|e| e.into_inner())).insert(blob.digest.clone());
+        if !first {
+            return;
+        }
+        self.run.count(|s| match result {
+            BlobResult::Copied => {
+                s.blobs_copied += 1;
+                s.bytes_copied += blob.size;
+            }
+            BlobResult::Mounted => s.blobs_mounted += 1,
+            BlobResult::Present => s.blobs_present += 1,
+        });
+        if result != BlobResult::Copied {
+            self.run.count(|s| s.bytes_skipped += blob.size);
+            self.run.progress.blob_skipped(self.image, blob.size);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn parses_platforms() {
@@ -862,7 +730,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_errors_are_retried_with_backoff_and_others_are_not() {
-        let m = Mirror::new(CopyOptions::default(), CredentialSource::anonymous());
+        let m = Mirror::new(CopyOptions::default(), CredentialSource::default());
         let calls = std::sync::atomic::AtomicU32::new(0);
         let err = |status| RegistryError::Http {
             registry: "r".into(),
@@ -902,7 +770,7 @@ mod tests {
     #[test]
     fn copy_futures_are_send() {
         fn assert_send<T: Send>(_: &T) {}
-        let m = Mirror::new(CopyOptions::default(), CredentialSource::anonymous());
+        let m = Mirror::new(CopyOptions::default(), CredentialSource::default());
         let jobs: Vec<CopyJob> = Vec::new();
         let progress = crate::registry::NoProgress;
         assert_send(&m.copy(&jobs, &progress));

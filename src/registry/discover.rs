@@ -73,6 +73,11 @@ pub fn images_in_manifests(rendered: &str) -> Result<Vec<Found>, DiscoverError> 
     Ok(out)
 }
 
+/// The value at `path` (mapping keys) under `v`.
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| v.get(key))
+}
+
 fn collect_object(obj: &Value, out: &mut Vec<Found>) {
     let Some(kind) = obj.get("kind").and_then(Value::as_str) else {
         return;
@@ -88,36 +93,25 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
         }
         return;
     }
-    let spec = obj.get("spec");
-    let pod_spec = match kind {
-        "Pod" => spec,
+    let pod_spec_path: &[&str] = match kind {
+        "Pod" => &["spec"],
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "ReplicationController"
-        | "Job" => spec
-            .and_then(|s| s.get("template"))
-            .and_then(|t| t.get("spec")),
-        "CronJob" => spec
-            .and_then(|s| s.get("jobTemplate"))
-            .and_then(|j| j.get("spec"))
-            .and_then(|s| s.get("template"))
-            .and_then(|t| t.get("spec")),
-        "PodTemplate" => obj.get("template").and_then(|t| t.get("spec")),
-        _ => None,
+        | "Job" => &["spec", "template", "spec"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        "PodTemplate" => &["template", "spec"],
+        _ => return,
     };
-    let Some(pod_spec) = pod_spec else { return };
-    let name = obj
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("?");
+    let Some(pod_spec) = at(obj, pod_spec_path) else {
+        return;
+    };
+    let name = at(obj, &["metadata", "name"]).and_then(Value::as_str);
+    let name = name.unwrap_or("?");
     // Hooks are worth naming: they run once, so a missing image shows late.
-    let hook = obj
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .and_then(|a| a.get("helm.sh/hook"))
+    let hook = at(obj, &["metadata", "annotations", "helm.sh/hook"])
         .and_then(Value::as_str)
         .map(|h| format!(" ({h} hook)"))
         .unwrap_or_default();
@@ -145,11 +139,8 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
 }
 
 /// Images declared in `values` that no pod template in `in_manifests` uses,
-/// such as the OpenBao injector's `agentImage`.
-///
-/// Maps with `enabled: false` are skipped: the chart renders nothing of a
-/// feature that is off (Bitnami's `metrics`, `volumePermissions`), so their
-/// images are not needed.
+/// such as the OpenBao injector's `agentImage`; maps with `enabled: false`
+/// are skipped.
 ///
 /// `values` must be the chart's default values.yaml with the user's values
 /// merged over it (as helm does): the guide's files give only registry and
@@ -158,7 +149,7 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
 /// "image"), tagged by `tag` or `digest`, or a string under such a key.
 pub fn images_in_values(values: &Value, in_manifests: &[Found]) -> ValuesImages {
     let mut all = ValuesImages::default();
-    walk_values(values, &mut String::new(), None, &mut all);
+    walk_values(values, "", None, &mut all);
     let used: std::collections::BTreeSet<String> =
         in_manifests.iter().map(|f| normalize(&f.image)).collect();
     all.found.retain(|f| !used.contains(&normalize(&f.image)));
@@ -177,7 +168,7 @@ fn scalar(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn walk_values(v: &Value, path: &mut String, key: Option<&str>, out: &mut ValuesImages) {
+fn walk_values(v: &Value, path: &str, key: Option<&str>, out: &mut ValuesImages) {
     match v {
         Value::Mapping(m) => {
             // A switched-off feature (`metrics: {enabled: false, image: ...}`)
@@ -193,21 +184,16 @@ fn walk_values(v: &Value, path: &mut String, key: Option<&str>, out: &mut Values
             }
             for (k, child) in m {
                 let Some(k) = k.as_str() else { continue };
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k);
-                walk_values(child, path, Some(k), out);
-                path.truncate(len);
+                let child_path = match path {
+                    "" => k.to_string(),
+                    _ => format!("{path}.{k}"),
+                };
+                walk_values(child, &child_path, Some(k), out);
             }
         }
         Value::Sequence(items) => {
             for (i, child) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                walk_values(child, path, None, out);
-                path.truncate(len);
+                walk_values(child, &format!("{path}[{i}]"), None, out);
             }
         }
         Value::String(s) if is_image_key(key) => {
@@ -225,9 +211,7 @@ fn walk_values(v: &Value, path: &mut String, key: Option<&str>, out: &mut Values
 }
 
 fn image_map(m: &serde_yaml_ng::Mapping, repo: &str, path: &str, out: &mut ValuesImages) {
-    let registry = scalar(m.get("registry"));
-    let tag = scalar(m.get("tag"));
-    let digest = scalar(m.get("digest"));
+    let [registry, tag, digest] = ["registry", "tag", "digest"].map(|k| scalar(m.get(k)));
     if tag.is_none() && digest.is_none() {
         out.unresolved.push(Unresolved {
             path: path.to_string(),
@@ -235,20 +219,12 @@ fn image_map(m: &serde_yaml_ng::Mapping, repo: &str, path: &str, out: &mut Value
         });
         return;
     }
-    let mut image = match registry {
-        Some(r) => format!("{}/{}", r.trim_end_matches('/'), repo),
-        None => repo.to_string(),
-    };
-    if let Some(t) = tag {
-        image.push(':');
-        image.push_str(&t);
-    }
-    if let Some(d) = digest {
-        image.push('@');
-        image.push_str(&d);
-    }
+    let registry = registry.map(|r| format!("{}/", r.trim_end_matches('/')));
+    let tag = tag.map(|t| format!(":{t}")).unwrap_or_default();
+    let digest = digest.map(|d| format!("@{d}")).unwrap_or_default();
+    let registry = registry.unwrap_or_default();
     out.found.push(Found {
-        image,
+        image: format!("{registry}{repo}{tag}{digest}"),
         source: format!("values {path}"),
     });
 }
@@ -264,11 +240,7 @@ pub fn images_in_chart_annotation(chart_yaml: &str) -> Vec<Found> {
     };
     let mut out = Vec::new();
     for key in ["helm.sh/images", "artifacthub.io/images"] {
-        let Some(text) = chart
-            .get("annotations")
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
-        else {
+        let Some(text) = at(&chart, &["annotations", key]).and_then(Value::as_str) else {
             continue;
         };
         let list = match serde_yaml_ng::from_str::<Value>(text) {
@@ -325,43 +297,15 @@ pub fn merge_found(found: impl IntoIterator<Item = Found>) -> Vec<DiscoveredImag
 /// only if it has a `.` or `:` or is `localhost`, as in docker's
 /// `ParseNormalizedNamed`.
 pub fn normalize(reference: &str) -> String {
-    let reference = reference.trim();
-    let (name_tag, digest) = match reference.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (reference, None),
+    let (name, tag, digest) = super::reference::split(reference.trim());
+    let (domain, path) = super::reference::split_domain(name);
+    let tag = match (tag, digest) {
+        (Some(t), _) => format!(":{t}"),
+        (None, None) => ":latest".to_string(),
+        (None, Some(_)) => String::new(),
     };
-    let (name, tag) = match name_tag.rfind(':') {
-        Some(i) if !name_tag[i..].contains('/') => (&name_tag[..i], Some(&name_tag[i + 1..])),
-        _ => (name_tag, None),
-    };
-    let (domain, path) = match name.split_once('/') {
-        Some((d, rest)) if d.contains(['.', ':']) || d == "localhost" => (d, rest.to_string()),
-        _ => ("docker.io", name.to_string()),
-    };
-    let domain = if domain == "index.docker.io" {
-        "docker.io"
-    } else {
-        domain
-    };
-    let path = if domain == "docker.io" && !path.contains('/') {
-        format!("library/{path}")
-    } else {
-        path
-    };
-    let mut out = format!("{domain}/{path}");
-    match (tag, digest) {
-        (Some(t), _) => {
-            out.push(':');
-            out.push_str(t);
-        }
-        (None, None) => out.push_str(":latest"),
-        (None, Some(_)) => {}
-    }
-    if let Some(d) = digest {
-        out.push('@');
-        out.push_str(d);
-    }
-    out
+    let digest = digest.map(|d| format!("@{d}")).unwrap_or_default();
+    format!("{domain}/{path}{tag}{digest}")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod client;
 pub mod copy;
 pub mod discover;
 pub mod progress;
-mod reference;
+pub(crate) mod reference;
 
 pub use auth::{CredentialSource, Credentials};
 pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Platform, Summary};
@@ -124,16 +124,8 @@ impl RegistryError {
 /// (`nvcr.io/org/team/nats-server:2.10` -> `localhost:5001/org/team/nats-server:2.10`).
 pub fn destination_for(source: &str, registry: &str) -> Result<String, RegistryError> {
     let r = parse_reference(source)?;
-    let mut out = format!("{}/{}", registry.trim_end_matches('/'), r.repository());
-    if let Some(t) = r.tag() {
-        out.push(':');
-        out.push_str(t);
-    }
-    if let Some(d) = r.digest() {
-        out.push('@');
-        out.push_str(d);
-    }
-    Ok(out)
+    let path = &r.whole()[r.registry().len()..];
+    Ok(format!("{}{path}", registry.trim_end_matches('/')))
 }
 
 /// Every tag of `repository` in `registry` (host[:port]; plain HTTP for
@@ -155,26 +147,11 @@ pub async fn list_tags(
 /// (`1.0.0-rc.1`), are left out, as helm leaves them out without `--devel`;
 /// build metadata (`+x`, or `_x` as OCI tags spell it) is ignored for ordering.
 pub fn release_versions(tags: &[String]) -> Vec<String> {
-    fn number(s: &str) -> Option<u64> {
-        let ok = !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && (s == "0" || !s.starts_with('0'));
-        ok.then(|| s.parse().ok()).flatten()
-    }
-    fn release(tag: &str) -> Option<(u64, u64, u64)> {
-        let core = tag.split(['+', '_']).next()?;
-        if core.contains('-') {
-            return None;
-        }
-        let mut parts = core.split('.');
-        let v = (
-            number(parts.next()?)?,
-            number(parts.next()?)?,
-            number(parts.next()?)?,
-        );
-        parts.next().is_none().then_some(v)
-    }
-    let mut versions: Vec<((u64, u64, u64), &String)> = tags
+    let release = |tag: &str| {
+        let v = semver::Version::parse(tag.split(['+', '_']).next()?).ok()?;
+        v.pre.is_empty().then_some((v.major, v.minor, v.patch))
+    };
+    let mut versions: Vec<_> = tags
         .iter()
         .filter_map(|t| release(t).map(|v| (v, t)))
         .collect();

@@ -1,10 +1,11 @@
 //! Progress reporting for a copy: bars on a TTY, periodic lines in CI,
-//! nothing in tests. Both write through the [`Shell`], which scrubs secrets. The engine calls the sink from many tasks at once, so
-//! implementations are `Send + Sync` and keep their own locking.
+//! nothing in tests. Both write through the [`Shell`], which scrubs secrets.
+//! The engine calls the sink from many tasks at once, so implementations are
+//! `Send + Sync` and keep their own locking.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,27 +23,23 @@ pub enum ImageOutcome {
     Failed(String),
 }
 
-/// Receives progress events. `image` is the source reference as given in the job.
+/// Receives progress events. `image` is the source reference as given in the
+/// job. Every event is ignored unless implemented.
 pub trait ProgressSink: Send + Sync {
     /// The image's manifests were resolved; `total_bytes` sums its distinct blobs.
-    fn image_started(&self, image: &str, total_bytes: Option<u64>);
+    fn image_started(&self, _image: &str, _total_bytes: Option<u64>) {}
     /// `n` more bytes were streamed (may count bytes of an attempt that is retried).
-    fn bytes_copied(&self, image: &str, n: u64);
+    fn bytes_copied(&self, _image: &str, _n: u64) {}
     /// A blob of `bytes` was already present or was mounted, so it was not copied.
-    fn blob_skipped(&self, image: &str, bytes: u64);
-    fn image_done(&self, image: &str, outcome: &ImageOutcome);
+    fn blob_skipped(&self, _image: &str, _bytes: u64) {}
+    fn image_done(&self, _image: &str, _outcome: &ImageOutcome) {}
 }
 
 /// Reports nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoProgress;
 
-impl ProgressSink for NoProgress {
-    fn image_started(&self, _: &str, _: Option<u64>) {}
-    fn bytes_copied(&self, _: &str, _: u64) {}
-    fn blob_skipped(&self, _: &str, _: u64) {}
-    fn image_done(&self, _: &str, _: &ImageOutcome) {}
-}
+impl ProgressSink for NoProgress {}
 
 /// One bar per image in flight plus an overall bar, for interactive terminals.
 pub struct BarProgress {
@@ -55,13 +52,9 @@ impl BarProgress {
     /// `images` is how many jobs the copy has, for the overall bar.
     pub fn new(shell: &Shell, images: usize) -> Self {
         let overall = shell.progress_bar(0);
-        overall.set_style(
-            ProgressStyle::with_template(
-                "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
+        overall.set_style(style(
+            "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+        ));
         overall.set_prefix("mirror");
         overall.set_message(format!("0/{images} images"));
         BarProgress {
@@ -71,50 +64,40 @@ impl BarProgress {
         }
     }
 
-    fn with_bar(&self, image: &str, f: impl FnOnce(&ProgressBar)) {
-        if let Some(b) = self
-            .bars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(image)
-        {
-            f(b)
-        }
+    fn bars(&self) -> MutexGuard<'_, HashMap<String, ProgressBar>> {
+        self.bars.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
 }
 
 impl ProgressSink for BarProgress {
     fn image_started(&self, image: &str, total_bytes: Option<u64>) {
         let bar = self.shell.progress_bar(total_bytes.unwrap_or(0));
-        bar.set_style(
-            ProgressStyle::with_template("  {msg:40!} [{bar:20}] {bytes}/{total_bytes}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
+        bar.set_style(style("  {msg:40!} [{bar:20}] {bytes}/{total_bytes}"));
         bar.set_message(crate::secret::scrub(image));
         self.overall.inc_length(total_bytes.unwrap_or(0));
-        self.bars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(image.to_string(), bar);
+        self.bars().insert(image.to_string(), bar);
     }
 
     fn bytes_copied(&self, image: &str, n: u64) {
-        self.with_bar(image, |b| b.inc(n));
+        if let Some(b) = self.bars().get(image) {
+            b.inc(n);
+        }
         self.overall.inc(n);
     }
 
+    /// Skipped bytes fill the bars as copied ones do.
     fn blob_skipped(&self, image: &str, bytes: u64) {
-        self.with_bar(image, |b| b.inc(bytes));
-        self.overall.inc(bytes);
+        self.bytes_copied(image, bytes);
     }
 
     fn image_done(&self, image: &str, outcome: &ImageOutcome) {
-        let bar = self
-            .bars
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(image);
+        let bar = self.bars().remove(image);
         if let Some(b) = bar {
             b.finish_and_clear();
             self.shell.remove_bar(&b);

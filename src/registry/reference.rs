@@ -16,16 +16,7 @@ pub fn parse(s: &str) -> Result<Reference, &'static str> {
     if s.is_empty() {
         return Err("repository name must have at least one component");
     }
-    let (rest, digest) = match s.split_once('@') {
-        Some((r, d)) => (r, Some(d)),
-        None => (s, None),
-    };
-    // A tag follows the last ':' after the last '/' (a ':' before it is a port).
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-        None => (rest, None),
-    };
+    let (name, tag, digest) = split(s);
     if !is_name(name) || !tag.is_none_or(is_tag) || !digest.is_none_or(is_digest) {
         return Err(INVALID);
     }
@@ -55,6 +46,24 @@ pub fn parse(s: &str) -> Result<Reference, &'static str> {
     })
 }
 
+/// `name[:tag][@digest]` into its three parts, unchecked.
+pub(crate) fn split(s: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    // A tag follows the last ':' after the last '/' (a ':' before it is a port).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[last_slash..].rfind(':') {
+        Some(i) => (
+            &rest[..last_slash + i],
+            Some(&rest[last_slash + i + 1..]),
+            digest,
+        ),
+        None => (rest, None, digest),
+    }
+}
+
 /// `[domain/]path`: a domain is hostname components joined by '.', with an
 /// optional `:port`; the path is lowercase components joined by '/'.
 fn is_name(name: &str) -> bool {
@@ -68,39 +77,21 @@ fn is_domain(d: &str) -> bool {
         Some((h, p)) => (h, Some(p)),
         None => (d, None),
     };
+    let alnum = |x: char| x.is_ascii_alphanumeric();
     let host_ok = host.split('.').all(|c| {
-        let b = c.as_bytes();
-        !b.is_empty()
-            && b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|x| x.is_ascii_alphanumeric() || *x == b'-')
+        c.starts_with(alnum) && c.ends_with(alnum) && c.chars().all(|x| alnum(x) || x == '-')
     });
     host_ok && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `[a-z0-9]+` runs joined by one separator: `.`, `_`, `__` or any run of `-`.
 fn is_path_component(c: &str) -> bool {
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
-            return false;
-        }
-    }
-    true
+    let alnum = |x: char| x.is_ascii_lowercase() || x.is_ascii_digit();
+    // Splitting at the runs' characters leaves the separators (and empties).
+    c.starts_with(alnum)
+        && c.ends_with(alnum)
+        && c.split(alnum)
+            .all(|sep| matches!(sep, "" | "." | "_" | "__") || sep.bytes().all(|x| x == b'-'))
 }
 
 /// `[\w][\w.-]{0,127}`, `\w` being ASCII letters, digits and `_`.
@@ -120,15 +111,15 @@ fn is_digest(d: &str) -> bool {
         return false;
     };
     let algorithm_ok = algorithm.split(['-', '_', '+', '.']).all(|p| {
-        let b = p.as_bytes();
-        !b.is_empty() && b[0].is_ascii_alphabetic() && b.iter().all(|x| x.is_ascii_alphanumeric())
+        p.starts_with(|x: char| x.is_ascii_alphabetic())
+            && p.chars().all(|x| x.is_ascii_alphanumeric())
     });
     algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// docker's rule: the first component is a registry only if it has a '.' or
 /// ':' or is `localhost`; docker.io's single names live under `library/`.
-fn split_domain(name: &str) -> (String, String) {
+pub(super) fn split_domain(name: &str) -> (String, String) {
     let (mut domain, mut rest) = match name.split_once('/') {
         Some((left, right)) if left.contains(['.', ':']) || left == "localhost" => {
             (left.to_string(), right.to_string())

@@ -6,26 +6,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig, Mount,
-    MountType, NetworkConnectRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum,
-    VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
+    ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum, Volume, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::error::{is_not_found, one_line};
+use super::error::{is_not_found, one_line, unless_absent};
 use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
 use super::{
-    archive, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
-    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP,
-    REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
+    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
+    REGISTRY_DATA_DIR,
 };
+use crate::registry::client::describe;
 
 /// How long to wait for a new registry to answer `GET /v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -188,30 +188,17 @@ impl Runtime {
             .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
             .await
             .map_err(|source| DockerError::ListContainers { source })?;
-        for c in running {
-            let publishes = c
-                .ports
+        let publisher = running.into_iter().find(|c| {
+            c.ports
                 .iter()
                 .flatten()
-                .any(|p| p.public_port == Some(port));
-            if !publishes {
-                continue;
-            }
-            let name = c
-                .names
-                .iter()
-                .flatten()
-                .next()
-                .map(|n| n.trim_start_matches('/').to_string())
-                .or(c.id.clone())
-                .unwrap_or_default();
-            let ours = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(OWNER_LABEL))
-                .map(String::as_str)
-                == Some(OWNER_VALUE);
-            return Ok(if ours {
+                .any(|p| p.public_port == Some(port))
+        });
+        if let Some(c) = publisher {
+            let name = c.names.into_iter().flatten().next();
+            let name = name.map(|n| n.trim_start_matches('/').to_string());
+            let name = name.or(c.id).unwrap_or_default();
+            return Ok(if is_owned(c.labels.as_ref()) {
                 PortHolder::Ours { container: name }
             } else {
                 PortHolder::Container { name }
@@ -229,14 +216,14 @@ impl Runtime {
     /// Attach `container` to `network`. Already attached is fine, so callers
     /// can run this on every `up`.
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
-        if let Some(c) = self.observe(container).await? {
-            if c.networks.iter().any(|n| n == network) {
-                return Ok(());
+        match self.observe(container).await? {
+            Some(c) if c.networks.iter().any(|n| n == network) => return Ok(()),
+            Some(_) => {}
+            None => {
+                return Err(DockerError::NoSuchContainer {
+                    name: container.to_string(),
+                })
             }
-        } else {
-            return Err(DockerError::NoSuchContainer {
-                name: container.to_string(),
-            });
         }
         let req = NetworkConnectRequest {
             container: container.to_string(),
@@ -259,29 +246,22 @@ impl Runtime {
 
     /// Names of the node containers of kind cluster `cluster`, sorted.
     pub async fn kind_node_containers(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        self.list_kind_nodes(cluster, false).await
+        let nodes = self.kind_nodes(cluster).await?;
+        Ok(nodes.into_iter().map(|(name, _)| name).collect())
     }
 
     /// The cluster's node containers that are not running (e.g. after a reboot).
     pub async fn stopped_kind_nodes(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let running = self.list_kind_nodes(cluster, true).await?;
-        let mut all = self.list_kind_nodes(cluster, false).await?;
-        all.retain(|n| !running.contains(n));
-        Ok(all)
+        let nodes = self.kind_nodes(cluster).await?;
+        Ok(nodes
+            .into_iter()
+            .filter_map(|(name, running)| (!running).then_some(name))
+            .collect())
     }
 
-    async fn list_kind_nodes(
-        &self,
-        cluster: &str,
-        running_only: bool,
-    ) -> Result<Vec<String>, DockerError> {
-        let mut filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{KIND_CLUSTER_LABEL}={cluster}")],
-        )]);
-        if running_only {
-            filters.insert("status".to_string(), vec!["running".to_string()]);
-        }
+    /// The cluster's node containers, sorted by name, and whether each runs.
+    async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
+        let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
         let list = self
             .docker
             .list_containers(Some(
@@ -292,13 +272,16 @@ impl Runtime {
             ))
             .await
             .map_err(|source| DockerError::ListContainers { source })?;
-        let mut names: Vec<String> = list
+        let mut nodes: Vec<(String, bool)> = list
             .into_iter()
-            .filter_map(|c| c.names.and_then(|n| n.into_iter().next()))
-            .map(|n| n.trim_start_matches('/').to_string())
+            .filter_map(|c| {
+                let name = c.names?.into_iter().next()?;
+                let running = c.state == Some(ContainerSummaryStateEnum::RUNNING);
+                Some((name.trim_start_matches('/').to_string(), running))
+            })
             .collect();
-        names.sort();
-        Ok(names)
+        nodes.sort();
+        Ok(nodes)
     }
 
     /// Write `contents` to the absolute `path` inside `container` (mode 0644,
@@ -354,7 +337,7 @@ impl Runtime {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e.0))?;
+        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e))?;
         self.docker
             .upload_to_container(
                 container,
@@ -365,63 +348,29 @@ impl Runtime {
             .map_err(|e| write_err(one_line(&e)))
     }
 
-    /// Read the file at `path` inside `container` through the archive API
-    /// (works on containers without a shell).
-    pub async fn read_file(&self, container: &str, path: &str) -> Result<Vec<u8>, DockerError> {
-        let read_err = |detail: String| DockerError::ReadFile {
-            container: container.to_string(),
-            path: path.to_string(),
-            detail,
-        };
-        let mut stream = self.docker.download_from_container(
-            container,
-            Some(
-                DownloadFromContainerOptionsBuilder::new()
-                    .path(path)
-                    .build(),
-            ),
-        );
-        let mut tar = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => tar.extend_from_slice(&bytes),
-                Err(BollardError::DockerResponseServerError {
-                    status_code: 404,
-                    message,
-                }) if message.starts_with("No such container") => {
-                    return Err(DockerError::NoSuchContainer {
-                        name: container.to_string(),
-                    })
-                }
-                Err(e) => return Err(read_err(one_line(&e))),
-            }
-        }
-        archive::first_file(&tar).map_err(|e| read_err(e.0))
-    }
-
     /// Whether a volume named `name` exists.
     pub async fn volume_exists(&self, name: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_volume(name).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(source) => Err(DockerError::InspectVolume {
+        Ok(self.inspect_volume(name).await?.is_some())
+    }
+
+    async fn inspect_volume(&self, name: &str) -> Result<Option<Volume>, DockerError> {
+        unless_absent(self.docker.inspect_volume(name).await).map_err(|source| {
+            DockerError::InspectVolume {
                 volume: name.to_string(),
                 source,
-            }),
-        }
+            }
+        })
     }
 
     // ---- helpers -------------------------------------------------------
 
     async fn observe(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
-        match self.docker.inspect_container(name, None).await {
-            Ok(c) => Ok(Some(observed(c))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(source) => Err(DockerError::InspectContainer {
-                name: name.to_string(),
-                source,
-            }),
-        }
+        let c = unless_absent(self.docker.inspect_container(name, None).await);
+        let c = c.map_err(|source| DockerError::InspectContainer {
+            name: name.to_string(),
+            source,
+        })?;
+        Ok(c.map(observed))
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -438,15 +387,13 @@ impl Runtime {
     /// Pull the image only when it is not already local, so air-gapped hosts
     /// work with a pre-loaded image.
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
-        match self.docker.inspect_image(image).await {
-            Ok(_) => return Ok(()),
-            Err(e) if is_not_found(&e) => {}
-            Err(source) => {
-                return Err(DockerError::InspectImage {
-                    image: image.to_string(),
-                    source,
-                })
-            }
+        let local = unless_absent(self.docker.inspect_image(image).await);
+        let local = local.map_err(|source| DockerError::InspectImage {
+            image: image.to_string(),
+            source,
+        })?;
+        if local.is_some() {
+            return Ok(());
         }
         tracing::info!(%image, "pulling the registry image");
         let (from, tag) = plan::split_image_ref(image);
@@ -488,44 +435,33 @@ impl Runtime {
     }
 
     async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
-        let v = match self.docker.inspect_volume(name).await {
-            Ok(v) => v,
-            Err(e) if is_not_found(&e) => return Ok(false),
-            Err(source) => {
-                return Err(DockerError::InspectVolume {
-                    volume: name.to_string(),
-                    source,
-                })
-            }
+        let Some(v) = self.inspect_volume(name).await? else {
+            return Ok(false);
         };
-        let ours = v.labels.get(OWNER_LABEL).map(String::as_str) == Some(OWNER_VALUE)
-            || v.name == DEFAULT_REGISTRY_VOLUME;
-        if !ours {
+        if !is_owned(Some(&v.labels)) && v.name != DEFAULT_REGISTRY_VOLUME {
             tracing::warn!(volume = %name, "keeping volume {name}: it was not created by nvcf-dev");
             return Ok(false);
         }
-        match self
+        let removed = self
             .docker
             .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(source) => Err(DockerError::RemoveVolume {
-                volume: name.to_string(),
-                source,
-            }),
-        }
+            .await;
+        let removed = unless_absent(removed).map_err(|source| DockerError::RemoveVolume {
+            volume: name.to_string(),
+            source,
+        })?;
+        Ok(removed.is_some())
     }
 
     async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+        let port = format!("{REGISTRY_CONTAINER_PORT}/tcp");
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             labels: Some(spec.container_labels()),
-            exposed_ports: Some(vec![REGISTRY_CONTAINER_PORT.to_string()]),
+            exposed_ports: Some(vec![port.clone()]),
             host_config: Some(HostConfig {
                 port_bindings: Some(HashMap::from([(
-                    REGISTRY_CONTAINER_PORT.to_string(),
+                    port,
                     Some(vec![PortBinding {
                         host_ip: Some(REGISTRY_BIND_IP.to_string()),
                         host_port: Some(spec.host_port.to_string()),
@@ -624,43 +560,24 @@ impl Runtime {
     }
 }
 
-/// One `GET /v2/` over plain HTTP/1.0; 200 or 401 means a registry answers.
+/// One `GET /v2/`; 200 or 401 means a registry answers.
 async fn probe_v2(port: u16) -> Result<(), String> {
-    let attempt = async {
-        let mut s = tokio::net::TcpStream::connect((REGISTRY_BIND_IP, port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut buf = [0u8; 64];
-        let mut n = 0;
-        while n < 12 {
-            let m = s
-                .read(&mut buf[n..])
-                .await
-                .map_err(|e| format!("read: {e}"))?;
-            if m == 0 {
-                break;
-            }
-            n += m;
-        }
-        let head = String::from_utf8_lossy(&buf[..n]).to_string();
-        let code = head.split_whitespace().nth(1).unwrap_or("");
-        if head.starts_with("HTTP/1.") && (code == "200" || code == "401") {
-            Ok(())
-        } else if n == 0 {
-            Err("connection closed without an answer".to_string())
-        } else {
-            Err(format!(
-                "unexpected answer {:?}",
-                head.lines().next().unwrap_or("")
-            ))
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(2), attempt)
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| describe(&e))?;
+    let url = format!("http://{REGISTRY_BIND_IP}:{port}/v2/");
+    let status = client
+        .get(url)
+        .send()
         .await
-        .unwrap_or_else(|_| Err("timed out".to_string()))
+        .map_err(|e| describe(&e))?
+        .status();
+    match status.as_u16() {
+        200 | 401 => Ok(()),
+        _ => Err(format!("unexpected answer {status}")),
+    }
 }
 
 /// `/a/b/c` -> `["a", "b", "c"]`, refusing what the archive API would
@@ -684,14 +601,13 @@ fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
 
 /// Reduce `docker inspect` output to what the plan needs.
 fn observed(c: ContainerInspectResponse) -> ObservedContainer {
-    let state = match c.state.as_ref().and_then(|s| s.status) {
-        Some(ContainerStateStatusEnum::RUNNING) => ObservedState::Running,
-        Some(ContainerStateStatusEnum::CREATED) | Some(ContainerStateStatusEnum::EXITED) => {
-            ObservedState::Stopped
-        }
-        Some(ContainerStateStatusEnum::PAUSED) => ObservedState::Paused,
-        Some(ContainerStateStatusEnum::RESTARTING) => ObservedState::Restarting,
-        Some(ContainerStateStatusEnum::DEAD) => ObservedState::Dead,
+    use ContainerStateStatusEnum as Status;
+    let state = match c.state.and_then(|s| s.status) {
+        Some(Status::RUNNING) => ObservedState::Running,
+        Some(Status::CREATED | Status::EXITED) => ObservedState::Stopped,
+        Some(Status::PAUSED) => ObservedState::Paused,
+        Some(Status::RESTARTING) => ObservedState::Restarting,
+        Some(Status::DEAD) => ObservedState::Dead,
         Some(other) => ObservedState::Other(other.to_string()),
         None => ObservedState::Other("unknown".to_string()),
     };
@@ -732,7 +648,6 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
         .unwrap_or_default();
     networks.sort();
     ObservedContainer {
-        id: c.id.unwrap_or_default(),
         name: c
             .name
             .map(|n| n.trim_start_matches('/').to_string())

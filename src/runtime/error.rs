@@ -106,12 +106,6 @@ pub enum DockerError {
         path: String,
         detail: String,
     },
-    #[error("could not read {path} from container {container}: {detail}; check that the file exists (`docker exec {container} ls -l {path}`)")]
-    ReadFile {
-        container: String,
-        path: String,
-        detail: String,
-    },
 }
 
 /// True when Docker answered 404: the thing asked about does not exist.
@@ -123,6 +117,14 @@ pub(crate) fn is_not_found(e: &BollardError) -> bool {
             ..
         }
     )
+}
+
+/// `Ok(None)` when Docker answered 404, so callers handle "absent" as a value.
+pub(crate) fn unless_absent<T>(r: Result<T, BollardError>) -> Result<Option<T>, BollardError> {
+    match r {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => r.map(Some),
+    }
 }
 
 pub(crate) use crate::error::one_line;

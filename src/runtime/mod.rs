@@ -8,15 +8,16 @@
 mod archive;
 mod docker;
 mod error;
-pub mod plan;
+mod plan;
 
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::settings::{DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, REGISTRY_CONTAINER};
+
 pub use docker::Runtime;
 pub use error::DockerError;
-pub use plan::{ObservedContainer, ObservedState, PublishedPort, RegistryAction};
 
 /// Label that marks a container or volume as created by nvcf-dev. Anything
 /// without it is someone else's and is never modified or removed.
@@ -33,17 +34,14 @@ pub const PORT_LABEL: &str = "dev.nvcf.registry.port";
 /// Label kind puts on its node containers; its value is the cluster name.
 pub const KIND_CLUSTER_LABEL: &str = "io.x-k8s.kind.cluster";
 
-/// The port the registry listens on inside its container.
-pub const REGISTRY_CONTAINER_PORT: &str = "5000/tcp";
+/// The port the registry listens on inside its container (`registry:3`).
+pub const REGISTRY_CONTAINER_PORT: u16 = 5000;
 /// Where the registry keeps blobs inside its container; the data volume goes here.
 pub const REGISTRY_DATA_DIR: &str = "/var/lib/registry";
 /// The registry is published on loopback only: it has no auth and must not be
 /// reachable from the network.
 pub const REGISTRY_BIND_IP: &str = "127.0.0.1";
 
-pub const DEFAULT_REGISTRY_NAME: &str = "nvcf-dev-registry";
-pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
-pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
 pub const DEFAULT_REGISTRY_VOLUME: &str = "nvcf-dev-registry-data";
 
 /// What the local registry container should look like.
@@ -60,7 +58,7 @@ pub struct RegistrySpec {
 impl Default for RegistrySpec {
     fn default() -> Self {
         RegistrySpec {
-            name: DEFAULT_REGISTRY_NAME.to_string(),
+            name: REGISTRY_CONTAINER.to_string(),
             image: DEFAULT_REGISTRY_IMAGE.to_string(),
             host_port: DEFAULT_REGISTRY_PORT,
             volume: DEFAULT_REGISTRY_VOLUME.to_string(),
@@ -78,11 +76,7 @@ impl RegistrySpec {
             "v1\n{}\n{}\n{}\n{}\n{}\n",
             self.image, REGISTRY_BIND_IP, self.host_port, self.volume, REGISTRY_DATA_DIR
         ));
-        h.finalize()
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&h.finalize()[..8])
     }
 
     /// The labels the container carries.
@@ -99,6 +93,11 @@ impl RegistrySpec {
     pub fn volume_labels(&self) -> HashMap<String, String> {
         HashMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())])
     }
+}
+
+/// True when `labels` carry our owner label.
+fn is_owned(labels: Option<&HashMap<String, String>>) -> bool {
+    labels.and_then(|l| l.get(OWNER_LABEL)).map(String::as_str) == Some(OWNER_VALUE)
 }
 
 /// What [`Runtime::ensure_registry`] did.

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use super::{
-    PortHolder, RegistrySpec, OWNER_LABEL, OWNER_VALUE, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
-    REGISTRY_DATA_DIR, SPEC_LABEL,
+    PortHolder, RegistrySpec, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+    SPEC_LABEL,
 };
 
 /// The lifecycle state of a container, reduced to what the plan cares about.
@@ -36,7 +36,6 @@ pub struct PublishedPort {
 /// that decide reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedContainer {
-    pub id: String,
     pub name: String,
     /// The image reference the container was created from (Config.Image).
     pub image: String,
@@ -53,16 +52,18 @@ pub struct ObservedContainer {
 impl ObservedContainer {
     /// True when the container carries our owner label.
     pub fn is_ours(&self) -> bool {
-        self.labels.get(OWNER_LABEL).map(String::as_str) == Some(OWNER_VALUE)
+        super::is_owned(Some(&self.labels))
     }
 
     /// The host port published for the registry's container port, if any.
     pub fn registry_host_port(&self) -> Option<u16> {
-        self.published
-            .iter()
-            .find(|p| p.container_port == REGISTRY_CONTAINER_PORT && p.host_port.is_some())
-            .and_then(|p| p.host_port)
+        let mut bindings = self.published.iter().filter(|p| is_registry_port(p));
+        bindings.find_map(|p| p.host_port)
     }
+}
+
+fn is_registry_port(p: &PublishedPort) -> bool {
+    p.container_port == format!("{REGISTRY_CONTAINER_PORT}/tcp")
 }
 
 /// What `ensure_registry` must do.
@@ -124,46 +125,28 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
         out.push(format!("image is {} (want {})", c.image, spec.image));
     }
     let want_port = Some(spec.host_port);
-    let binding = c
-        .published
-        .iter()
-        .find(|p| p.container_port == REGISTRY_CONTAINER_PORT);
-    match binding {
+    match c.published.iter().find(|p| is_registry_port(p)) {
         Some(p) if p.host_port == want_port && p.host_ip == REGISTRY_BIND_IP => {}
         Some(p) => out.push(format!(
             "published on {}:{} (want {REGISTRY_BIND_IP}:{})",
-            if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            },
+            or_when_empty(&p.host_ip, "0.0.0.0"),
             p.host_port.map(|p| p.to_string()).unwrap_or_default(),
             spec.host_port
         )),
         None => out.push(format!(
-            "port {REGISTRY_CONTAINER_PORT} is not published (want {REGISTRY_BIND_IP}:{})",
+            "port {REGISTRY_CONTAINER_PORT}/tcp is not published (want {REGISTRY_BIND_IP}:{})",
             spec.host_port
         )),
     }
-    let has_volume = c
-        .volumes
-        .iter()
-        .any(|(name, dest)| name == &spec.volume && dest == REGISTRY_DATA_DIR);
-    if !has_volume {
-        let now = c
-            .volumes
-            .iter()
-            .find(|(_, dest)| dest == REGISTRY_DATA_DIR)
-            .map(|(name, _)| name.as_str())
-            .unwrap_or("none");
+    // One mount per destination: the volume there is the data volume.
+    let data = c.volumes.iter().find(|(_, dest)| dest == REGISTRY_DATA_DIR);
+    let data = data.map(|(name, _)| name.as_str());
+    if data != Some(spec.volume.as_str()) {
+        let now = data.unwrap_or("none");
         out.push(format!("data volume is {now} (want {})", spec.volume));
     }
     if c.restart_policy != "always" {
-        let now = if c.restart_policy.is_empty() {
-            "no"
-        } else {
-            &c.restart_policy
-        };
+        let now = or_when_empty(&c.restart_policy, "no");
         out.push(format!("restart policy is {now} (want always)"));
     }
     // Only worth mentioning when nothing visible differs: then the labels are
@@ -172,6 +155,14 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
         out.push("labels are out of date".to_string());
     }
     out
+}
+
+fn or_when_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
+    if s.is_empty() {
+        default
+    } else {
+        s
+    }
 }
 
 /// Whether `holder` stops us from publishing the registry on its port. The
@@ -192,32 +183,25 @@ pub fn port_conflict(holder: &PortHolder, spec: &RegistrySpec) -> Option<String>
 /// Split an image reference into the `fromImage` and `tag` the pull API
 /// wants, so a bare name pulls `latest` rather than every tag.
 pub fn split_image_ref(image: &str) -> (String, String) {
-    if image.contains('@') {
-        return (image.to_string(), String::new());
-    }
-    let last_slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match image[last_slash..].rfind(':') {
-        Some(i) => {
-            let at = last_slash + i;
-            (image[..at].to_string(), image[at + 1..].to_string())
-        }
-        None => (image.to_string(), "latest".to_string()),
+    match crate::registry::reference::split(image) {
+        (_, _, Some(_)) => (image.to_string(), String::new()),
+        (name, tag, None) => (name.to_string(), tag.unwrap_or("latest").to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::OWNER_LABEL;
 
     fn ours(spec: &RegistrySpec) -> ObservedContainer {
         ObservedContainer {
-            id: "abc".into(),
             name: spec.name.clone(),
             image: spec.image.clone(),
             state: ObservedState::Running,
             labels: spec.container_labels(),
             published: vec![PublishedPort {
-                container_port: REGISTRY_CONTAINER_PORT.into(),
+                container_port: format!("{REGISTRY_CONTAINER_PORT}/tcp"),
                 host_ip: REGISTRY_BIND_IP.into(),
                 host_port: Some(spec.host_port),
             }],

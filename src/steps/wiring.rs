@@ -18,11 +18,10 @@
 
 use serde_yaml_ng::Value;
 
+use crate::runtime::REGISTRY_CONTAINER_PORT;
+
 /// Where containerd looks for hosts.toml once the patch is in.
 pub const CERTS_DIR: &str = "/etc/containerd/certs.d";
-
-/// The port the registry listens on inside its container (`registry:3`).
-pub const REGISTRY_CONTAINER_PORT: u16 = 5000;
 
 /// The containerd patch of kind's local-registry guide, as kind takes it in
 /// `containerdConfigPatches`.
