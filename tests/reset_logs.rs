@@ -214,7 +214,9 @@ async fn helm_argv_in_both_majors() {
         helm.uninstall("openbao-server", "vault-system", Duration::from_secs(300))
             .await
             .unwrap();
-        helm.upgrade_install(&release).await.unwrap();
+        helm.upgrade_install_labelled(&release, &Default::default())
+            .await
+            .unwrap();
     }
     let chart = "oci://localhost:5001/my-org/my-team/helm-nvcf-openbao-server --version 0.32.0";
     assert_eq!(

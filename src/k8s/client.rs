@@ -15,19 +15,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Bound on the first request that proves the API server answers.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Builds a client for exactly `context` from the usual kubeconfig
-/// ($KUBECONFIG or ~/.kube/config), and proves the API server answers.
-///
-/// The connect timeout is 5 s and the first request is bounded by 10 s, so a
-/// stopped kind cluster is reported in seconds. The read timeout is left at
-/// kube's default (295 s) on purpose: watches legitimately stay silent for
-/// minutes while helm installs.
+/// A client for exactly `context` from the usual kubeconfig ($KUBECONFIG or
+/// ~/.kube/config), once the API server has answered; see [`connect`].
 pub async fn client_for_context(context: &str) -> Result<kube::Client, KubeError> {
     connect(context).await.map(|(client, _)| client)
 }
 
-/// [`client_for_context`], with the API server's version (`gitVersion`) its
-/// proof of life answered, so nobody needs to ask again.
+/// A client for exactly `context`, and the API server's version
+/// (`gitVersion`) its proof of life answered, so nobody needs to ask again.
+/// The connect and first request are bounded, so a stopped kind cluster is
+/// reported in seconds; the read timeout stays at kube's default (295 s) on
+/// purpose: watches legitimately stay silent for minutes while helm installs.
 pub async fn connect(context: &str) -> Result<(kube::Client, String), KubeError> {
     let kubeconfig = Kubeconfig::read().map_err(|e| KubeError::Kubeconfig {
         detail: one_line(&e),
@@ -35,8 +33,7 @@ pub async fn connect(context: &str) -> Result<(kube::Client, String), KubeError>
     client_from_kubeconfig(kubeconfig, context).await
 }
 
-/// [`connect`] on an already-read kubeconfig (tests, or a kubeconfig that
-/// `kind get kubeconfig` printed).
+/// [`connect`] on an already-read kubeconfig.
 pub async fn client_from_kubeconfig(
     kubeconfig: Kubeconfig,
     context: &str,
@@ -47,14 +44,13 @@ pub async fn client_from_kubeconfig(
         .map(|c| c.name.as_str())
         .collect();
     if !known.contains(&context) {
-        return Err(KubeError::ContextNotFound {
-            context: context.to_string(),
-            available: if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            },
-        });
+        let available = if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        };
+        let context = context.to_string();
+        return Err(KubeError::ContextNotFound { context, available });
     }
     let options = KubeConfigOptions {
         context: Some(context.to_string()),
@@ -66,14 +62,11 @@ pub async fn client_from_kubeconfig(
             detail: one_line(&e),
         })?;
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    let client = kube::Client::try_from(config).map_err(|e| KubeError::Connect {
-        context: context.to_string(),
-        detail: one_line(&e),
-    })?;
     let connect_err = |detail: String| KubeError::Connect {
         context: context.to_string(),
         detail,
     };
+    let client = kube::Client::try_from(config).map_err(|e| connect_err(one_line(&e)))?;
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(v)) => Ok((client, v.git_version)),
         Ok(Err(e)) => Err(connect_err(one_line(&e))),
@@ -86,14 +79,11 @@ pub async fn client_from_kubeconfig(
 
 /// A client for `context` and the API server's version, within `within`.
 pub async fn reach(context: &str, within: Duration) -> Result<(kube::Client, String), KubeError> {
-    tokio::time::timeout(within, connect(context))
-        .await
-        .unwrap_or_else(|_| {
-            Err(KubeError::Timeout {
-                context: context.to_string(),
-                secs: within.as_secs(),
-            })
-        })
+    let timeout = || KubeError::Timeout {
+        context: context.to_string(),
+        secs: within.as_secs(),
+    };
+    (tokio::time::timeout(within, connect(context)).await).unwrap_or_else(|_| Err(timeout()))
 }
 
 /// The context name kind gives a cluster.
@@ -107,14 +97,12 @@ pub(crate) async fn list<K>(api: Api<K>, lp: &ListParams, ns: &str) -> Result<Ve
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    api.list(lp)
-        .await
-        .map(|l| l.items)
-        .map_err(|e| KubeError::List {
-            kind: K::plural(&()).to_string(),
-            namespace: ns.to_string(),
-            detail: one_line(&e),
-        })
+    let failed = |e| KubeError::List {
+        kind: K::plural(&()).to_string(),
+        namespace: ns.to_string(),
+        detail: one_line(&e),
+    };
+    api.list(lp).await.map(|l| l.items).map_err(failed)
 }
 
 /// Object `name` in `ns`, when it exists; a failure names it `<ns>/<name>`.
@@ -129,14 +117,15 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
+    let failed = |e| KubeError::Get {
+        kind: K::kind(&()).to_string(),
+        name: format!("{ns}/{name}"),
+        detail: one_line(&e),
+    };
     Api::<K>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await
-        .map_err(|e| KubeError::Get {
-            kind: K::kind(&()).to_string(),
-            name: format!("{ns}/{name}"),
-            detail: one_line(&e),
-        })
+        .map_err(failed)
 }
 
 /// Whether a command that changes a cluster may act on a context.
@@ -164,27 +153,17 @@ pub fn check_context(
     interactive: bool,
 ) -> ContextDecision {
     let expected = kind_context(cluster);
-    if target == expected {
-        return ContextDecision::Allowed;
-    }
-    if !explicit_context {
-        return ContextDecision::Refused {
-            reason: format!(
-                "context `{target}` is not `{expected}`: nvcf-dev only changes its own kind cluster; pass --context {target} to act on it anyway"
-            ),
-        };
-    }
-    if yes {
-        ContextDecision::Allowed
-    } else if interactive {
-        ContextDecision::NeedsConfirmation
-    } else {
-        ContextDecision::Refused {
-            reason: format!(
-                "context `{target}` is not `{expected}` and there is no terminal to confirm: add --yes to act on it"
-            ),
-        }
-    }
+    let reason = match (target == expected, explicit_context, yes, interactive) {
+        (true, ..) | (false, true, true, _) => return ContextDecision::Allowed,
+        (false, true, false, true) => return ContextDecision::NeedsConfirmation,
+        (false, false, ..) => format!(
+            "context `{target}` is not `{expected}`: nvcf-dev only changes its own kind cluster; pass --context {target} to act on it anyway"
+        ),
+        (false, true, false, false) => format!(
+            "context `{target}` is not `{expected}` and there is no terminal to confirm: add --yes to act on it"
+        ),
+    };
+    ContextDecision::Refused { reason }
 }
 
 #[cfg(test)]

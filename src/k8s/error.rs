@@ -44,14 +44,6 @@ pub enum KubeError {
         timeout_secs: u64,
         remaining: String,
     },
-    #[error(
-        "watching {kind} in `{namespace}` failed: {detail}; check that the cluster is up and retry"
-    )]
-    Watch {
-        kind: String,
-        namespace: String,
-        detail: String,
-    },
     #[error("`{namespace}` not ready after {timeout_secs}s: {diagnosis}")]
     NotReady {
         namespace: String,
@@ -78,24 +70,17 @@ pub enum KubeError {
 pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
     let mut s = crate::error::one_line(e);
     while let Some(start) = s.find(" (Status {") {
-        let mut depth = 0usize;
-        let end = s[start + 1..]
-            .char_indices()
-            .find_map(|(i, c)| {
-                match c {
-                    '(' => depth += 1,
-                    ')' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(start + 1 + i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                None
-            })
-            .unwrap_or(s.len());
-        s.replace_range(start..end, "");
+        // From the dump's `(` to its matching `)`, or to the end.
+        let mut depth = 0;
+        let end = s[start + 1..].find(|c| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            depth == 0
+        });
+        s.replace_range(start..end.map_or(s.len(), |i| start + i + 2), "");
     }
     s
 }
@@ -107,11 +92,9 @@ pub(crate) fn is_not_found(e: &kube::Error) -> bool {
 
 /// ` in `ns``, or nothing for a cluster-scoped kind.
 fn in_namespace(ns: &str) -> String {
-    if ns.is_empty() {
-        String::new()
-    } else {
-        format!(" in `{ns}`")
-    }
+    (!ns.is_empty())
+        .then(|| format!(" in `{ns}`"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //! the API.
 
 use futures::{AsyncBufReadExt, Stream, StreamExt};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::LogParams;
+use kube::api::{ListParams, LogParams};
 use kube::Api;
 
+use super::client::{get_opt, list};
 use super::error::{one_line, KubeError};
 
 /// A log the guide's Troubleshooting sections name.
@@ -29,22 +31,20 @@ fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
 
 /// Whether job `job` exists in `ns`.
 pub async fn job_exists(client: &kube::Client, ns: &str, job: &str) -> Result<bool, KubeError> {
-    let found = super::client::get_opt::<k8s_openapi::api::batch::v1::Job>(client, ns, job).await?;
-    Ok(found.is_some())
+    Ok(get_opt::<Job>(client, ns, job).await?.is_some())
 }
 
 /// The pods of job `job` (`job-name=<job>`), by name.
 pub async fn job_pods(client: &kube::Client, ns: &str, job: &str) -> Result<Vec<Pod>, KubeError> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let lp = kube::api::ListParams::default().labels(&format!("job-name={job}"));
-    let mut list = super::client::list(pods, &lp, ns).await?;
-    list.sort_by_key(|p| p.metadata.name.clone());
-    Ok(list)
+    let lp = ListParams::default().labels(&format!("job-name={job}"));
+    let mut pods = list(Api::namespaced(client.clone(), ns), &lp, ns).await?;
+    pods.sort_by_key(|p: &Pod| p.metadata.name.clone());
+    Ok(pods)
 }
 
 /// Pod `pod` in `ns`, when it exists.
 pub async fn get_pod(client: &kube::Client, ns: &str, pod: &str) -> Result<Option<Pod>, KubeError> {
-    super::client::get_opt(client, ns, pod).await
+    get_opt(client, ns, pod).await
 }
 
 /// The last `tail` lines of a container; `previous` for the crashed
@@ -63,10 +63,10 @@ pub async fn pod_logs_text(
         previous,
         ..Default::default()
     };
-    Api::<Pod>::namespaced(client.clone(), ns)
+    let logs = Api::<Pod>::namespaced(client.clone(), ns)
         .logs(pod, &lp)
-        .await
-        .map_err(|e| log_err(pod, &e))
+        .await;
+    logs.map_err(|e| log_err(pod, &e))
 }
 
 /// A container's log as a stream of lines; with `follow` it stays open
@@ -87,8 +87,8 @@ pub async fn pod_logs(
     };
     let reader = Api::<Pod>::namespaced(client.clone(), ns)
         .log_stream(pod, &lp)
-        .await
-        .map_err(|e| log_err(pod, &e))?;
+        .await;
+    let reader = reader.map_err(|e| log_err(pod, &e))?;
     let pod = pod.to_string();
     Ok(reader
         .lines()

@@ -19,7 +19,6 @@ pub mod wiring;
 
 pub use client::{check_context, client_for_context, kind_context, ContextDecision};
 pub use error::KubeError;
-pub use readiness::{diagnose, Finding, JobState, PodCounts, Problem};
 pub use verify::{Check, HealthReport};
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, PodSpec, Toleration};
+use k8s_openapi::api::core::v1::{Node, PodSpec, PodTemplateSpec, Toleration};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
@@ -54,69 +54,52 @@ impl NodeFacts {
     }
 }
 
+/// A Deployment or StatefulSet, as far as [`workloads`] reads one.
 #[derive(Deserialize)]
 struct Object {
-    kind: Option<String>,
-    metadata: Option<Meta>,
-    spec: Option<WorkloadSpec>,
+    kind: String,
+    metadata: Named,
+    spec: WorkloadSpec,
 }
 
 #[derive(Deserialize)]
-struct Meta {
-    name: Option<String>,
+struct Named {
+    name: String,
 }
 
 #[derive(Deserialize)]
 struct WorkloadSpec {
     replicas: Option<i32>,
-    template: Option<Template>,
-}
-
-#[derive(Deserialize)]
-struct Template {
-    metadata: Option<TemplateMeta>,
-    spec: Option<PodSpec>,
-}
-
-#[derive(Deserialize)]
-struct TemplateMeta {
-    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    template: PodTemplateSpec,
 }
 
 /// The Deployments and StatefulSets in `helm template` output. Documents
 /// that are not workloads, or do not parse as one, are skipped: rendering
 /// errors are helm's to report.
 pub fn workloads(rendered: &str) -> Vec<Workload> {
-    let mut out = Vec::new();
-    for doc in serde_yaml_ng::Deserializer::from_str(rendered) {
-        let Ok(value) = Value::deserialize(doc) else {
-            continue;
-        };
-        let Ok(obj) = serde_yaml_ng::from_value::<Object>(value) else {
-            continue;
-        };
-        let kind = obj.kind.unwrap_or_default();
-        if kind != "Deployment" && kind != "StatefulSet" {
-            continue;
-        }
-        let (Some(spec), Some(name)) = (obj.spec, obj.metadata.and_then(|m| m.name)) else {
-            continue;
-        };
-        let template = spec.template.unwrap_or(Template {
-            metadata: None,
-            spec: None,
-        });
-        let labels = template.metadata.and_then(|m| m.labels).unwrap_or_default();
-        let pod = template.spec.unwrap_or_default();
-        out.push(Workload {
-            name: format!("{kind}/{name}"),
-            replicas: spec.replicas.unwrap_or(1),
-            node_selector: pod.node_selector.clone().unwrap_or_default(),
-            tolerations: pod.tolerations.clone().unwrap_or_default(),
-            one_per_node: one_per_node(&pod, &labels),
-        });
-    }
-    out
+    let docs = serde_yaml_ng::Deserializer::from_str(rendered);
+    let objects = docs
+        .filter_map(|doc| serde_yaml_ng::from_value::<Object>(Value::deserialize(doc).ok()?).ok());
+    objects
+        .filter(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
+        .map(|o| {
+            let labels = o
+                .spec
+                .template
+                .metadata
+                .and_then(|m| m.labels)
+                .unwrap_or_default();
+            let pod = o.spec.template.spec.unwrap_or_default();
+            Workload {
+                name: format!("{}/{}", o.kind, o.metadata.name),
+                replicas: o.spec.replicas.unwrap_or(1),
+                one_per_node: one_per_node(&pod, &labels),
+                node_selector: pod.node_selector.unwrap_or_default(),
+                tolerations: pod.tolerations.unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 fn one_per_node(pod: &PodSpec, labels: &BTreeMap<String, String>) -> bool {
@@ -169,21 +152,21 @@ pub fn unplaceable(component: &str, workloads: &[Workload], nodes: &[NodeFacts])
     let mut out = Vec::new();
     for w in workloads.iter().filter(|w| w.replicas > 0) {
         let fitting = nodes.iter().filter(|n| fits(w, n)).count();
-        let wanted = if w.node_selector.is_empty() {
+        let labels: Vec<String> = w
+            .node_selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let wanted = if labels.is_empty() {
             "an untainted node".to_string()
         } else {
-            let labels: Vec<String> = w
-                .node_selector
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
             format!("a node labelled {}", labels.join(","))
         };
         if fitting == 0 {
             out.push(format!(
                 "{component}'s {} needs {wanted} and the cluster has none: label one (kubectl label node NODE {}), or use a profile without node selectors",
                 w.name,
-                label_hint(w)
+                labels.join(" ")
             ));
         } else if w.one_per_node && (w.replicas as usize) > fitting {
             out.push(format!(
@@ -193,14 +176,6 @@ pub fn unplaceable(component: &str, workloads: &[Workload], nodes: &[NodeFacts])
         }
     }
     out
-}
-
-fn label_hint(w: &Workload) -> String {
-    w.node_selector
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The cluster's nodes, for [`unplaceable`].

@@ -9,6 +9,7 @@ use futures::{stream, StreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::ListParams;
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
 use serde::Serialize;
@@ -16,7 +17,7 @@ use serde::Serialize;
 use super::error::{one_line, KubeError};
 use super::readiness::{
     diagnose, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready, pod_is_ready,
-    pod_name, summarize, Finding, JobState,
+    pod_name, summarize, Finding, JobState, Problem,
 };
 
 /// Something worth telling the user while helm waits.
@@ -102,7 +103,7 @@ impl ProgressTracker {
         if !ready {
             for f in diagnose(std::slice::from_ref(pod), &[], &[]) {
                 // NotReady alone is just "starting": not a problem yet.
-                if matches!(f.problem, super::Problem::NotReady { .. }) {
+                if matches!(f.problem, Problem::NotReady { .. }) {
                     continue;
                 }
                 if self.problems.insert(f.message.clone()) {
@@ -111,10 +112,6 @@ impl ProgressTracker {
             }
         }
         out
-    }
-
-    pub fn on_pod_deleted(&mut self, pod: &Pod) {
-        self.ready.remove(pod_name(pod));
     }
 
     pub fn on_job(&mut self, job: &Job) -> Vec<ProgressEvent> {
@@ -134,70 +131,45 @@ impl ProgressTracker {
     }
 }
 
-/// What the watchers have seen of a namespace.
-#[derive(Debug, Default, Clone)]
-pub struct Snapshot {
-    pub pods: BTreeMap<String, Pod>,
-    pub jobs: BTreeMap<String, Job>,
-}
-
-impl Snapshot {
-    pub fn pods(&self) -> Vec<Pod> {
-        self.pods.values().cloned().collect()
-    }
-    pub fn jobs(&self) -> Vec<Job> {
-        self.jobs.values().cloned().collect()
-    }
-    pub fn ready(&self) -> bool {
-        namespace_ready(&self.pods(), &self.jobs())
-    }
-    pub fn failed_job(&self) -> bool {
-        self.jobs.values().any(|j| job_state(j) == JobState::Failed)
-    }
-}
-
 /// Boxed: a Job event is much larger than a Pod event (clippy::large_enum_variant).
 enum Update {
     Pod(Box<watcher::Event<Pod>>),
     Job(Box<watcher::Event<Job>>),
 }
 
-enum Outcome {
-    Ready,
-    JobFailed,
-    /// Stream ended or deadline passed.
-    Stopped,
+/// The objects in `store`, by name.
+fn objects<K: Clone + ResourceExt<DynamicType = ()>>(store: &Store<K>) -> Vec<K> {
+    let mut all: Vec<K> = store.state().iter().map(|o| K::clone(o)).collect();
+    all.sort_by_key(|o| o.name_any());
+    all
 }
 
-/// Drives watchers on Pods and Jobs in `ns` until `stop` says so or the
-/// deadline passes; keeps `snap` current and feeds `sink`.
+/// Drives watchers on Pods and Jobs in `ns`, feeding `sink`, until the
+/// stream ends or, given a `deadline`, until it passes or the namespace
+/// settles (ready, or a job failed). Returns the pods and jobs last seen.
 async fn drive(
     client: &kube::Client,
     ns: &str,
     retrying_jobs: &'static [&'static str],
-    snap: &mut Snapshot,
     deadline: Option<tokio::time::Instant>,
-    stop_when_settled: bool,
     sink: &(dyn Fn(ProgressEvent) + Send + Sync),
-) -> Outcome {
-    let pods = watcher(
-        Api::<Pod>::namespaced(client.clone(), ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .map(|e| e.map(|e| Update::Pod(Box::new(e))));
-    let jobs = watcher(
-        Api::<Job>::namespaced(client.clone(), ns),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .map(|e| e.map(|e| Update::Job(Box::new(e))));
+) -> (Vec<Pod>, Vec<Job>) {
+    let (pod_store, pod_writer) = reflector::store();
+    let (job_store, job_writer) = reflector::store();
+    let config = watcher::Config::default;
+    let pods = watcher(Api::<Pod>::namespaced(client.clone(), ns), config())
+        .default_backoff()
+        .reflect(pod_writer)
+        .map(|e| e.map(|e| Update::Pod(Box::new(e))));
+    let jobs = watcher(Api::<Job>::namespaced(client.clone(), ns), config())
+        .default_backoff()
+        .reflect(job_writer)
+        .map(|e| e.map(|e| Update::Job(Box::new(e))));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
     let mut tracker = ProgressTracker {
         retrying_jobs,
         ..Default::default()
     };
-    let (mut pod_init, mut job_init) = (BTreeMap::new(), BTreeMap::new());
     let sleep = async {
         match deadline {
             Some(d) => tokio::time::sleep_until(d).await,
@@ -207,82 +179,40 @@ async fn drive(
     tokio::pin!(sleep);
     loop {
         let next = tokio::select! {
-            n = updates.next() => n,
-            _ = &mut sleep => return Outcome::Stopped,
+            next = updates.next() => next,
+            _ = &mut sleep => None,
         };
-        let Some(update) = next else {
-            return Outcome::Stopped;
-        };
+        let Some(update) = next else { break };
         let events = match update {
             // The watcher retries with backoff; the deadline bounds us.
             Err(e) => {
                 tracing::debug!("watch in {ns}: {}", one_line(&e));
                 continue;
             }
-            Ok(Update::Pod(ev)) => fold(*ev, &mut pod_init, &mut snap.pods, |p, live| {
-                if live {
-                    tracker.on_pod(p)
-                } else {
-                    tracker.on_pod_deleted(p);
+            Ok(Update::Pod(ev)) => match *ev {
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => tracker.on_pod(&p),
+                watcher::Event::Delete(p) => {
+                    tracker.ready.remove(pod_name(&p));
                     vec![]
                 }
-            }),
-            Ok(Update::Job(ev)) => fold(*ev, &mut job_init, &mut snap.jobs, |j, live| {
-                if live {
-                    tracker.on_job(j)
-                } else {
-                    vec![]
-                }
-            }),
+                _ => vec![],
+            },
+            Ok(Update::Job(ev)) => match *ev {
+                watcher::Event::Apply(j) | watcher::Event::InitApply(j) => tracker.on_job(&j),
+                _ => vec![],
+            },
         };
-        for e in events {
-            sink(e);
-        }
-        if stop_when_settled {
-            if snap.failed_job() {
-                return Outcome::JobFailed;
-            }
-            if snap.ready() {
-                return Outcome::Ready;
+        events.into_iter().for_each(sink);
+        if deadline.is_some() {
+            let (pods, jobs) = (objects(&pod_store), objects(&job_store));
+            if namespace_ready(&pods, &jobs)
+                || jobs.iter().any(|j| job_state(j) == JobState::Failed)
+            {
+                return (pods, jobs);
             }
         }
     }
-}
-
-/// Applies one watcher event to the objects seen so far (`live`; a relist
-/// fills `init` and swaps it in when done), telling `seen` of each object
-/// applied (true) or deleted (false).
-fn fold<K: ResourceExt>(
-    ev: watcher::Event<K>,
-    init: &mut BTreeMap<String, K>,
-    live: &mut BTreeMap<String, K>,
-    mut seen: impl FnMut(&K, bool) -> Vec<ProgressEvent>,
-) -> Vec<ProgressEvent> {
-    match ev {
-        watcher::Event::Init => {
-            init.clear();
-            vec![]
-        }
-        watcher::Event::InitApply(o) => {
-            let evs = seen(&o, true);
-            init.insert(o.name_any(), o);
-            evs
-        }
-        watcher::Event::InitDone => {
-            *live = std::mem::take(init);
-            vec![]
-        }
-        watcher::Event::Apply(o) => {
-            let evs = seen(&o, true);
-            live.insert(o.name_any(), o);
-            evs
-        }
-        watcher::Event::Delete(o) => {
-            let evs = seen(&o, false);
-            live.remove(&o.name_any());
-            evs
-        }
-    }
+    (objects(&pod_store), objects(&job_store))
 }
 
 /// Reports progress in `ns` to `sink` until the future is dropped: race it
@@ -294,16 +224,17 @@ pub async fn watch_namespace_progress(
     retrying_jobs: &'static [&'static str],
     sink: &(dyn Fn(ProgressEvent) + Send + Sync),
 ) {
-    let mut snap = Snapshot::default();
-    drive(client, ns, retrying_jobs, &mut snap, None, false, sink).await;
+    drive(client, ns, retrying_jobs, None, sink).await;
 }
 
 /// Waits until every serving pod in `ns` is Ready and every job Complete.
 ///
 /// Returns early if a Job fails (it will not recover on its own). On
 /// timeout or failure the error carries [`diagnose`] of what was last seen
-/// plus the namespace's events, e.g. "pod cassandra-1 cannot be scheduled:
-/// 0/1 nodes are available: 1 Insufficient memory."
+/// plus the namespace's events (fetched now: FailedScheduling reasons live
+/// there; events that cannot be listed only make the diagnosis poorer), e.g.
+/// "pod cassandra-1 cannot be scheduled: 0/1 nodes are available: 1
+/// Insufficient memory."
 pub async fn wait_ready(
     client: &kube::Client,
     ns: &str,
@@ -311,31 +242,21 @@ pub async fn wait_ready(
     timeout: Duration,
     sink: &(dyn Fn(ProgressEvent) + Send + Sync),
 ) -> Result<(), KubeError> {
-    let mut snap = Snapshot::default();
-    let deadline = Some(tokio::time::Instant::now() + timeout);
-    match drive(client, ns, retrying_jobs, &mut snap, deadline, true, sink).await {
-        Outcome::Ready => Ok(()),
-        Outcome::JobFailed | Outcome::Stopped => {
-            let findings = diagnose_namespace(client, ns, &snap).await;
-            Err(KubeError::NotReady {
-                namespace: ns.to_string(),
-                timeout_secs: timeout.as_secs(),
-                diagnosis: summarize(&findings),
-            })
-        }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (pods, jobs) = drive(client, ns, retrying_jobs, Some(deadline), sink).await;
+    if namespace_ready(&pods, &jobs) {
+        return Ok(());
     }
-}
-
-/// Diagnoses from a snapshot plus the namespace's events (fetched now:
-/// FailedScheduling reasons live there). Events that cannot be listed only
-/// make the diagnosis poorer, never fail it.
-pub async fn diagnose_namespace(client: &kube::Client, ns: &str, snap: &Snapshot) -> Vec<Finding> {
     let events = Api::<Event>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
         .map(|l| l.items)
         .unwrap_or_default();
-    diagnose(&snap.pods(), &snap.jobs(), &events)
+    Err(KubeError::NotReady {
+        namespace: ns.to_string(),
+        timeout_secs: timeout.as_secs(),
+        diagnosis: summarize(&diagnose(&pods, &jobs, &events)),
+    })
 }
 
 #[cfg(test)]

@@ -96,18 +96,19 @@ pub fn job_state(job: &Job) -> JobState {
 
 /// The message of the Job's Failed condition, e.g. "BackoffLimitExceeded: ...".
 pub fn job_failure_reason(job: &Job) -> Option<String> {
-    let c = job
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
+    let conds = job.status.as_ref()?.conditions.as_ref()?;
+    let c = conds
         .iter()
         .find(|c| c.type_ == "Failed" && c.status == "True")?;
-    Some(match (&c.reason, &c.message) {
-        (Some(r), Some(m)) => format!("{r}: {m}"),
-        (Some(r), None) => r.clone(),
-        (None, Some(m)) => m.clone(),
-        (None, None) => "failed".into(),
+    let said: Vec<&str> = [&c.reason, &c.message]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    Some(if said.is_empty() {
+        "failed".into()
+    } else {
+        said.join(": ")
     })
 }
 
@@ -236,96 +237,72 @@ fn unschedulable_hint(reason: &str) -> &'static str {
 /// unready containers (e.g. an OpenBao server that is still sealed).
 pub fn diagnose(pods: &[Pod], jobs: &[Job], events: &[Event]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for pod in pods {
+    // Job pods are judged through their Job, below.
+    for pod in pods.iter().filter(|p| job_of(p).is_none()) {
         let name = pod_name(pod);
-        let object = format!("pod/{name}");
-        if job_of(pod).is_some() {
-            // Job pods are judged through their Job, below.
-            continue;
-        }
-        let mut found = false;
+        let mut found = |problem, message| {
+            let object = format!("pod/{name}");
+            out.push(Finding {
+                object,
+                problem,
+                message,
+            })
+        };
+        let mut stuck = false;
         for cs in all_container_statuses(pod) {
+            let (container, image) = (cs.name.clone(), cs.image.clone());
             match waiting_reason(cs) {
-                Some(r @ ("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName")) => {
-                    found = true;
-                    out.push(Finding {
-                        object: object.clone(),
-                        message: format!(
-                            "pod {name}: cannot pull image {} for container {} ({r}); check the registry/repository in your values and the pull secret",
-                            cs.image, cs.name
-                        ),
-                        problem: Problem::ImagePull {
-                            container: cs.name.clone(),
-                            image: cs.image.clone(),
-                            reason: r.to_string(),
-                        },
-                    });
-                }
-                Some("CrashLoopBackOff") => {
-                    found = true;
-                    out.push(Finding {
-                        object: object.clone(),
-                        message: format!(
-                            "pod {name}: container {} is crash-looping ({} restarts); see its previous logs: `nvcf-dev logs` or `kubectl logs {name} -c {} --previous`",
-                            cs.name, cs.restart_count, cs.name
-                        ),
-                        problem: Problem::CrashLoop {
-                            container: cs.name.clone(),
-                            restarts: cs.restart_count,
-                        },
-                    });
-                }
-                _ => {}
+                Some(r @ ("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName")) => found(
+                    Problem::ImagePull {
+                        reason: r.to_string(),
+                        container,
+                        image,
+                    },
+                    format!("pod {name}: cannot pull image {} for container {} ({r}); check the registry/repository in your values and the pull secret", cs.image, cs.name),
+                ),
+                Some("CrashLoopBackOff") => found(
+                    Problem::CrashLoop {
+                        container,
+                        restarts: cs.restart_count,
+                    },
+                    format!("pod {name}: container {} is crash-looping ({} restarts); see its previous logs: `nvcf-dev logs` or `kubectl logs {name} -c {} --previous`", cs.name, cs.restart_count, cs.name),
+                ),
+                _ => continue,
             }
+            stuck = true;
         }
-        if found {
-            continue;
-        }
-        if phase(pod) == "Pending" {
-            if let Some(reason) = unschedulable_reason(pod, events) {
-                out.push(Finding {
-                    object,
-                    message: format!(
-                        "pod {name} cannot be scheduled: {reason}; {}",
-                        unschedulable_hint(&reason)
-                    ),
-                    problem: Problem::Unschedulable { reason },
-                });
-                continue;
-            }
-        }
-        if is_serving_pod(pod) && !pod_is_ready(pod) {
+        let unschedulable = (!stuck && phase(pod) == "Pending")
+            .then(|| unschedulable_reason(pod, events))
+            .flatten();
+        if let Some(reason) = unschedulable {
+            let hint = unschedulable_hint(&reason);
+            let message = format!("pod {name} cannot be scheduled: {reason}; {hint}");
+            found(Problem::Unschedulable { reason }, message);
+        } else if !stuck && is_serving_pod(pod) && !pod_is_ready(pod) {
             let containers: Vec<String> = all_container_statuses(pod)
                 .filter(|cs| !cs.ready && cs.state.as_ref().is_none_or(|s| s.terminated.is_none()))
                 .map(|cs| cs.name.clone())
                 .collect();
-            out.push(Finding {
-                object,
-                message: if containers.is_empty() {
-                    format!("pod {name} is {} and not Ready", phase(pod))
-                } else {
-                    format!(
-                        "pod {name} is {} but not Ready: container(s) {} not ready",
-                        phase(pod),
-                        containers.join(", ")
-                    )
-                },
-                problem: Problem::NotReady { containers },
-            });
+            let message = if containers.is_empty() {
+                format!("pod {name} is {} and not Ready", phase(pod))
+            } else {
+                let unready = containers.join(", ");
+                format!(
+                    "pod {name} is {} but not Ready: container(s) {unready} not ready",
+                    phase(pod)
+                )
+            };
+            found(Problem::NotReady { containers }, message);
         }
     }
-    for job in jobs {
-        if job_state(job) == JobState::Failed {
-            let jname = job.metadata.name.clone().unwrap_or_default();
-            let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
-            out.push(Finding {
-                object: format!("job/{jname}"),
-                message: format!(
-                    "job {jname} failed ({reason}); see its logs: `kubectl logs -l job-name={jname} --tail=100`"
-                ),
-                problem: Problem::JobFailed { job: jname, reason },
-            });
-        }
+    for job in jobs.iter().filter(|j| job_state(j) == JobState::Failed) {
+        let jname = job.metadata.name.clone().unwrap_or_default();
+        let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
+        out.push(Finding {
+            object: format!("job/{jname}"),
+            message: format!("job {jname} failed ({reason}); see its logs: `kubectl logs -l job-name={jname} --tail=100`"),
+            problem: Problem::JobFailed { job: jname, reason },
+        });
     }
     out
 }

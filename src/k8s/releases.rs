@@ -1,23 +1,20 @@
 //! helm's release records, read from the cluster without downloading them.
 //!
-//! helm's default storage driver keeps one Secret per revision,
-//! `sh.helm.release.v1.<release>.v<revision>`, labelled
-//! `owner=helm,name=<release>,status=<status>,version=<revision>`, its payload
-//! base64(gzip(json)) of the whole release (values included). Everything the
-//! lifecycle decision needs is in the labels, so the records are read with
-//! `list_metadata` (a PartialObjectMetadataList: names and labels, never the
-//! payload, so no secret value ever reaches this process on this path).
+//! helm keeps one Secret per revision, `sh.helm.release.v1.<release>.v<revision>`,
+//! labelled `owner=helm,name=<release>,status=<status>,version=<revision>`, its
+//! payload base64(gzip(json)) of the whole release, values included. The
+//! lifecycle decision needs only the labels, so they are read with
+//! `list_metadata`: no secret value reaches this process on that path.
 //!
-//! nvcf-dev adds three labels of its own to the revision it installs
-//! ([`CHART_LABEL`], [`VERSION_LABEL`], [`VALUES_LABEL`]): helm 3.14+ and 4
-//! store them itself (`--labels`, merged into the release secret's labels);
-//! with helm 3.13, which has no `--labels`, nvcf-dev patches them onto the
-//! revision's secret right after helm succeeds ([`label_revision`]). The
-//! values label is a digest of the whole values file, never a value.
+//! nvcf-dev labels the revisions it installs ([`CHART_LABEL`],
+//! [`VERSION_LABEL`], [`VALUES_LABEL`]): helm 3.14+ with `--labels`; for helm
+//! 3.13, nvcf-dev patches them on after helm succeeds ([`label_revision`]).
+//! The values label is a digest of the whole values file, never a value.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
 use serde::{Deserialize, Serialize};
@@ -47,9 +44,20 @@ pub struct ReleaseRecord {
     pub values_digest: Option<String>,
 }
 
-/// The label selector of one release's records.
-pub fn selector(release: &str) -> String {
-    format!("owner=helm,name={release}")
+/// The release a helm release secret's labels name, and the record they
+/// describe; None for labels that are not a record.
+pub(crate) fn record(l: &BTreeMap<String, String>) -> Option<(&str, ReleaseRecord)> {
+    if l.get("owner")? != "helm" {
+        return None;
+    }
+    let record = ReleaseRecord {
+        revision: l.get("version")?.parse().ok()?,
+        status: l.get("status")?.clone(),
+        chart: l.get(CHART_LABEL).cloned(),
+        chart_version: l.get(VERSION_LABEL).cloned(),
+        values_digest: l.get(VALUES_LABEL).cloned(),
+    };
+    Some((l.get("name")?, record))
 }
 
 /// The records described by release secrets' labels: those of `release`
@@ -58,24 +66,33 @@ pub fn records_from_labels<'a>(
     release: &str,
     labels: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
 ) -> Vec<ReleaseRecord> {
-    let mut out: Vec<ReleaseRecord> = labels
-        .into_iter()
-        .filter(|l| {
-            l.get("owner").map(String::as_str) == Some("helm")
-                && l.get("name").map(String::as_str) == Some(release)
-        })
-        .filter_map(|l| {
-            Some(ReleaseRecord {
-                revision: l.get("version")?.parse().ok()?,
-                status: l.get("status")?.clone(),
-                chart: l.get(CHART_LABEL).cloned(),
-                chart_version: l.get(VERSION_LABEL).cloned(),
-                values_digest: l.get(VALUES_LABEL).cloned(),
-            })
-        })
+    let mut out: Vec<ReleaseRecord> = (labels.into_iter().filter_map(record))
+        .filter_map(|(name, r)| (name == release).then_some(r))
         .collect();
     out.sort_by_key(|r| r.revision);
     out
+}
+
+/// The metadata (names and labels, never the payload) of the helm release
+/// secrets in `ns` (None: every namespace) that `selector` matches.
+pub(crate) async fn release_secrets(
+    client: &kube::Client,
+    ns: Option<&str>,
+    selector: &str,
+) -> Result<Vec<ObjectMeta>, KubeError> {
+    let api: Api<Secret> = match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let list = (api
+        .list_metadata(&ListParams::default().labels(selector))
+        .await)
+        .map_err(|e| KubeError::List {
+            kind: "helm release secrets".into(),
+            namespace: ns.unwrap_or("all namespaces").to_string(),
+            detail: one_line(&e),
+        })?;
+    Ok(list.items.into_iter().map(|m| m.metadata).collect())
 }
 
 /// The records of `release` in `namespace`, names and labels only.
@@ -84,23 +101,16 @@ pub async fn read(
     namespace: &str,
     release: &str,
 ) -> Result<Vec<ReleaseRecord>, KubeError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let list = api
-        .list_metadata(&ListParams::default().labels(&selector(release)))
-        .await
-        .map_err(|e| KubeError::List {
-            kind: "helm release secrets".into(),
-            namespace: namespace.to_string(),
-            detail: one_line(&e),
-        })?;
+    let selector = format!("owner=helm,name={release}");
+    let secrets = release_secrets(client, Some(namespace), &selector).await?;
     Ok(records_from_labels(
         release,
-        list.items.iter().filter_map(|m| m.metadata.labels.as_ref()),
+        secrets.iter().filter_map(|m| m.labels.as_ref()),
     ))
 }
 
 /// The secret that holds one revision.
-pub fn secret_name(release: &str, revision: u32) -> String {
+fn secret_name(release: &str, revision: u32) -> String {
     format!("sh.helm.release.v1.{release}.v{revision}")
 }
 
@@ -119,7 +129,7 @@ pub async fn label_revision(
     let patch = serde_json::json!({"metadata": {"labels": labels}});
     api.patch_metadata(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .map(|_| ())
+        .map(drop)
         .map_err(|e| KubeError::Apply {
             kind: "Secret".into(),
             name,
@@ -127,27 +137,24 @@ pub async fn label_revision(
         })
 }
 
-/// One revision's whole release, decoded from its secret: the only payload
-/// nvcf-dev reads, and only to learn whether a first install's post-install
-/// hooks completed. It holds the values (secrets): it stays in memory.
+/// One revision's whole release, decoded from its secret: read only to learn
+/// whether a first install's post-install hooks completed, and whether the
+/// Cassandra password agrees. It holds the values (secrets): it stays in memory.
 pub async fn read_payload(
     client: &kube::Client,
     namespace: &str,
     release: &str,
     revision: u32,
 ) -> Result<serde_json::Value, KubeError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let name = secret_name(release, revision);
     let err = |detail: String| KubeError::List {
         kind: format!("helm release secret {name}"),
         namespace: namespace.to_string(),
         detail,
     };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = api.get(&name).await.map_err(|e| err(one_line(&e)))?;
-    let data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get("release"))
+    let data = (secret.data.as_ref().and_then(|d| d.get("release")))
         .ok_or_else(|| err("it holds no release".into()))?;
     decode_payload(&data.0).map_err(err)
 }
@@ -161,9 +168,7 @@ pub async fn deployed_payload(
 ) -> Result<Option<serde_json::Value>, KubeError> {
     let records = read(client, namespace, release).await?;
     match records.iter().rev().find(|r| r.status == "deployed") {
-        Some(r) => read_payload(client, namespace, release, r.revision)
-            .await
-            .map(Some),
+        Some(r) => (read_payload(client, namespace, release, r.revision).await).map(Some),
         None => Ok(None),
     }
 }
@@ -176,25 +181,22 @@ pub fn decode_payload(base64_text: &[u8]) -> Result<serde_json::Value, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(base64_text.trim_ascii())
         .map_err(|e| format!("not base64: {e}"))?;
-    let json = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
+    let mut json = Vec::new();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
         flate2::read::GzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut out)
+            .read_to_end(&mut json)
             .map_err(|e| format!("not gzip: {e}"))?;
-        out
     } else {
-        bytes
-    };
+        json = bytes;
+    }
     serde_json::from_slice(&json).map_err(|e| format!("not a release: {e}"))
 }
 
 /// The post-install hooks of a release that did not succeed (never ran,
 /// failed, or were still running when helm stopped), by name.
 pub fn incomplete_post_install_hooks(release: &serde_json::Value) -> Vec<String> {
-    release["hooks"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let hooks = release["hooks"].as_array().into_iter().flatten();
+    hooks
         .filter(|h| {
             h["events"]
                 .as_array()

@@ -3,7 +3,6 @@
 //! removes, decided by a pure function, then deleted and *waited for*, so a
 //! reinstall never meets a terminating PVC or a leftover unseal secret.
 
-use std::fmt::Debug;
 use std::time::Duration;
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
@@ -11,10 +10,9 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{DeleteParams, ListParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::runtime::wait::{await_condition, conditions::is_deleted};
 use kube::{Api, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::client::list;
@@ -48,45 +46,63 @@ pub struct ResourceRef {
     pub name: String,
     #[serde(skip)]
     pub uid: Option<String>,
+    /// Where the API serves its kind.
+    #[serde(skip)]
+    pub api: ApiResource,
 }
 
 impl std::fmt::Display for ResourceRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind.to_lowercase(), self.name)?;
         match &self.namespace {
-            Some(ns) => write!(f, "{}/{} -n {ns}", self.kind.to_lowercase(), self.name),
-            None => write!(f, "{}/{}", self.kind.to_lowercase(), self.name),
+            Some(ns) => write!(f, " -n {ns}"),
+            None => Ok(()),
         }
     }
 }
 
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
-fn r<K: Resource<DynamicType = ()>>(obj: &K, ns: Option<&str>) -> ResourceRef {
-    ResourceRef {
+/// References to `objs`, in namespace `ns` (None: cluster-scoped).
+fn refs<'a, K: Resource<DynamicType = ()> + 'a>(
+    objs: impl IntoIterator<Item = &'a K> + 'a,
+    ns: Option<&'a str>,
+) -> impl Iterator<Item = ResourceRef> + 'a {
+    objs.into_iter().map(move |o| ResourceRef {
         kind: K::kind(&()).to_string(),
         namespace: ns.map(str::to_string),
-        name: obj.name_any(),
-        uid: obj.uid(),
-    }
+        name: o.name_any(),
+        uid: o.uid(),
+        api: ApiResource::erase::<K>(&()),
+    })
+}
+
+/// The cluster-scoped `objs` labelled as `release`'s.
+fn released<'a, K: Resource<DynamicType = ()>>(
+    objs: &'a [K],
+    release: &'a str,
+) -> impl Iterator<Item = ResourceRef> + 'a {
+    let ours = objs
+        .iter()
+        .filter(move |o| o.labels().get(INSTANCE_LABEL).map(String::as_str) == Some(release));
+    refs(ours, None)
 }
 
 /// Helm release secrets of *another* release (label owner=helm, name≠release)
 /// are kept: a namespace may hold more than one release.
 fn is_other_release_secret(s: &Secret, release: &str) -> bool {
-    let labels = s.labels();
+    let label = |k: &str| s.labels().get(k).map(String::as_str);
     s.type_.as_deref() == Some("helm.sh/release.v1")
-        && labels.get("owner").map(String::as_str) == Some("helm")
-        && labels.get("name").map(String::as_str) != Some(release)
+        && label("owner") == Some("helm")
+        && label("name") != Some(release)
 }
 
 /// The default service account's token secret (only on clusters that still
 /// create them) belongs to the namespace, not to the release.
 fn is_default_sa_token(s: &Secret) -> bool {
+    let sa = s.annotations().get("kubernetes.io/service-account.name");
     s.type_.as_deref() == Some("kubernetes.io/service-account-token")
-        && s.annotations()
-            .get("kubernetes.io/service-account.name")
-            .map(String::as_str)
-            == Some("default")
+        && sa.map(String::as_str) == Some("default")
 }
 
 /// Decides what to delete in `ns` for `release`, following the guide's
@@ -101,45 +117,28 @@ fn is_default_sa_token(s: &Secret) -> bool {
 ///
 /// Order: workloads before pods (so controllers do not recreate them), PVCs
 /// after pods (their `kubernetes.io/pvc-protection` finalizer waits for pods).
-pub fn stale_resources(ns: &str, observed: &ObservedNamespace, release: &str) -> Vec<ResourceRef> {
+pub fn stale_resources(ns: &str, o: &ObservedNamespace, release: &str) -> Vec<ResourceRef> {
     let n = Some(ns);
-    let mut out = Vec::new();
-    out.extend(observed.statefulsets.iter().map(|o| r(o, n)));
-    out.extend(observed.deployments.iter().map(|o| r(o, n)));
-    out.extend(observed.daemonsets.iter().map(|o| r(o, n)));
-    out.extend(observed.replicasets.iter().map(|o| r(o, n)));
-    out.extend(observed.jobs.iter().map(|o| r(o, n)));
-    out.extend(observed.pods.iter().map(|o| r(o, n)));
-    out.extend(observed.services.iter().map(|o| r(o, n)));
-    out.extend(
-        observed
-            .configmaps
-            .iter()
-            .filter(|c| c.name_any() != "kube-root-ca.crt")
-            .map(|o| r(o, n)),
-    );
-    out.extend(
-        observed
-            .secrets
-            .iter()
-            .filter(|s| !is_default_sa_token(s) && !is_other_release_secret(s, release))
-            .map(|o| r(o, n)),
-    );
-    out.extend(observed.pvcs.iter().map(|o| r(o, n)));
-    out.extend(released(&observed.mutating_webhooks, release));
-    out.extend(released(&observed.cluster_roles, release));
-    out.extend(released(&observed.cluster_role_bindings, release));
-    out
-}
-
-/// The cluster-scoped `objs` labelled as `release`'s.
-fn released<'a, K: Resource<DynamicType = ()>>(
-    objs: &'a [K],
-    release: &'a str,
-) -> impl Iterator<Item = ResourceRef> + 'a {
-    objs.iter()
-        .filter(move |o| o.labels().get(INSTANCE_LABEL).map(String::as_str) == Some(release))
-        .map(|o| r(o, None))
+    let configmaps = o
+        .configmaps
+        .iter()
+        .filter(|c| c.name_any() != "kube-root-ca.crt");
+    let secrets = (o.secrets.iter())
+        .filter(|s| !is_default_sa_token(s) && !is_other_release_secret(s, release));
+    refs(&o.statefulsets, n)
+        .chain(refs(&o.deployments, n))
+        .chain(refs(&o.daemonsets, n))
+        .chain(refs(&o.replicasets, n))
+        .chain(refs(&o.jobs, n))
+        .chain(refs(&o.pods, n))
+        .chain(refs(&o.services, n))
+        .chain(refs(configmaps, n))
+        .chain(refs(secrets, n))
+        .chain(refs(&o.pvcs, n))
+        .chain(released(&o.mutating_webhooks, release))
+        .chain(released(&o.cluster_roles, release))
+        .chain(released(&o.cluster_role_bindings, release))
+        .collect()
 }
 
 /// Lists everything [`stale_resources`] looks at.
@@ -168,65 +167,28 @@ pub async fn observe(
     })
 }
 
-fn api_for<K>(client: &kube::Client, r: &ResourceRef) -> Api<K>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    Api::namespaced(client.clone(), r.namespace.as_deref().unwrap_or("default"))
-}
-
 /// Deletes one object (404 counts as done), then waits until it is gone,
 /// finalizers included. The uid guards against waiting on a recreated twin.
-async fn delete_and_wait<K>(api: Api<K>, r: &ResourceRef) -> Result<(), KubeError>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
-{
+async fn delete_one(client: &kube::Client, r: &ResourceRef) -> Result<(), KubeError> {
+    let api: Api<DynamicObject> = match &r.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &r.api),
+        None => Api::all_with(client.clone(), &r.api),
+    };
+    let failed = |detail| KubeError::Delete {
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+        detail,
+    };
     match api.delete(&r.name, &DeleteParams::background()).await {
         Ok(_) => {}
         Err(e) if is_not_found(&e) => return Ok(()),
-        Err(e) => {
-            return Err(KubeError::Delete {
-                kind: r.kind.clone(),
-                name: r.name.clone(),
-                detail: one_line(&e),
-            })
-        }
+        Err(e) => return Err(failed(one_line(&e))),
     }
     let uid = r.uid.clone().unwrap_or_default();
     await_condition(api, &r.name, is_deleted(&uid))
         .await
-        .map(|_| ())
-        .map_err(|e| KubeError::Delete {
-            kind: r.kind.clone(),
-            name: r.name.clone(),
-            detail: format!("waiting for deletion: {}", one_line(&e)),
-        })
-}
-
-async fn delete_one(client: &kube::Client, r: &ResourceRef) -> Result<(), KubeError> {
-    let c = client;
-    match r.kind.as_str() {
-        "StatefulSet" => delete_and_wait(api_for::<StatefulSet>(c, r), r).await,
-        "Deployment" => delete_and_wait(api_for::<Deployment>(c, r), r).await,
-        "ReplicaSet" => delete_and_wait(api_for::<ReplicaSet>(c, r), r).await,
-        "DaemonSet" => delete_and_wait(api_for::<DaemonSet>(c, r), r).await,
-        "Pod" => delete_and_wait(api_for::<Pod>(c, r), r).await,
-        "Service" => delete_and_wait(api_for::<Service>(c, r), r).await,
-        "Job" => delete_and_wait(api_for::<Job>(c, r), r).await,
-        "PersistentVolumeClaim" => delete_and_wait(api_for::<PersistentVolumeClaim>(c, r), r).await,
-        "ConfigMap" => delete_and_wait(api_for::<ConfigMap>(c, r), r).await,
-        "Secret" => delete_and_wait(api_for::<Secret>(c, r), r).await,
-        "MutatingWebhookConfiguration" => {
-            delete_and_wait(Api::<MutatingWebhookConfiguration>::all(c.clone()), r).await
-        }
-        "ClusterRole" => delete_and_wait(Api::<ClusterRole>::all(c.clone()), r).await,
-        "ClusterRoleBinding" => delete_and_wait(Api::<ClusterRoleBinding>::all(c.clone()), r).await,
-        other => Err(KubeError::Delete {
-            kind: other.to_string(),
-            name: r.name.clone(),
-            detail: "unsupported kind".into(),
-        }),
-    }
+        .map(drop)
+        .map_err(|e| failed(format!("waiting for deletion: {}", one_line(&e))))
 }
 
 /// Removes the stale resources of `release` in `ns` and returns what it

@@ -6,7 +6,9 @@
 //! downloaded.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
@@ -15,6 +17,7 @@ use serde::Serialize;
 use super::client::list;
 use super::error::KubeError;
 use super::readiness::{job_state, pod_counts, JobState};
+use super::releases::{record, release_secrets};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamespaceStatus {
@@ -70,30 +73,22 @@ pub struct HelmRelease {
 /// Pure: the latest revision of each release among helm storage secrets.
 /// Secrets without helm's labels are skipped, never a panic.
 pub fn helm_releases<'a>(secrets: impl IntoIterator<Item = &'a ObjectMeta>) -> Vec<HelmRelease> {
-    let mut latest: std::collections::BTreeMap<(String, String), HelmRelease> = Default::default();
+    let mut latest: BTreeMap<(String, String), HelmRelease> = BTreeMap::new();
     for s in secrets {
-        let Some(l) = s.labels.as_ref() else {
+        let Some((name, r)) = s.labels.as_ref().and_then(record) else {
             continue;
         };
-        if l.get("owner").map(String::as_str) != Some("helm") {
-            continue;
-        }
-        let (Some(name), Some(status)) = (l.get("name"), l.get("status")) else {
-            continue;
-        };
-        let Some(revision) = l.get("version").and_then(|v| v.parse::<u32>().ok()) else {
-            continue;
-        };
-        let ns = s.namespace.clone().unwrap_or_default();
-        let rel = HelmRelease {
-            name: name.clone(),
-            namespace: ns.clone(),
-            status: status.clone(),
-            revision,
-        };
-        let key = (ns, name.clone());
-        if latest.get(&key).is_none_or(|r| r.revision < revision) {
-            latest.insert(key, rel);
+        let namespace = s.namespace.clone().unwrap_or_default();
+        let key = (namespace.clone(), name.to_string());
+        if latest.get(&key).is_none_or(|l| l.revision < r.revision) {
+            let (name, status, revision) = (name.to_string(), r.status, r.revision);
+            let release = HelmRelease {
+                name,
+                namespace,
+                status,
+                revision,
+            };
+            latest.insert(key, release);
         }
     }
     latest.into_values().collect()
@@ -104,19 +99,9 @@ pub async fn list_helm_releases(
     client: &kube::Client,
     ns: Option<&str>,
 ) -> Result<Vec<HelmRelease>, KubeError> {
-    let api: Api<Secret> = match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let secrets = api
-        .list_metadata(&ListParams::default().labels("owner=helm"))
-        .await
-        .map_err(|e| KubeError::List {
-            kind: "helm release secrets".into(),
-            namespace: ns.unwrap_or("all namespaces").to_string(),
-            detail: super::error::one_line(&e),
-        })?;
-    Ok(helm_releases(secrets.items.iter().map(|m| &m.metadata)))
+    Ok(helm_releases(
+        &release_secrets(client, ns, "owner=helm").await?,
+    ))
 }
 
 /// The uid of job `name` in `ns`; None when it does not exist.
@@ -155,7 +140,8 @@ mod tests {
 
     #[test]
     fn latest_revision_per_release() {
-        let secrets: Vec<Secret> = list(fixture!("secrets_helm_vault-system.json"));
+        let secrets: Vec<k8s_openapi::api::core::v1::Secret> =
+            list(fixture!("secrets_helm_vault-system.json"));
         assert_eq!(
             helm_releases(secrets.iter().map(|s| &s.metadata)),
             [HelmRelease {

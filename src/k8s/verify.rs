@@ -2,18 +2,15 @@
 //! and report builders, plus thin async functions that fetch pods, jobs,
 //! logs and exec output.
 //!
-//! NATS: we parse the nats container's log rather than exec `wget
-//! .../routez`: logs need no tool inside the image and no port, and the
-//! server always prints `Cluster name is <name>` and one `Route connection
-//! created` per peer. (The guide's `grep "Cluster Name"` matches nothing: the
-//! real line is `[INF] Cluster name is nats`.)
-//!
-//! OpenBao / Cassandra: exec over the websocket transport. The transport is
-//! kept thin ([`exec_capture`]); what it returns (stdout and the Status
-//! object carrying the exit code) is interpreted by pure functions tested on
-//! recorded output, because tower-test cannot mock a websocket upgrade.
+//! NATS: the nats container's log, not an exec of `wget .../routez` (no tool
+//! or port needed): the server prints `Cluster name is <name>` (the guide's
+//! `grep "Cluster Name"` matches nothing) and one `Route connection created`
+//! per peer. OpenBao / Cassandra: exec over the websocket, kept thin
+//! ([`exec_capture`]) because tower-test cannot mock a websocket upgrade;
+//! its output is judged by pure functions tested on recorded output.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -21,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::{AttachParams, LogParams};
 use kube::Api;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use super::error::{one_line, KubeError};
@@ -38,12 +36,9 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            ok,
-            detail: detail.into(),
-        }
+    pub fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
+        let (name, detail) = (name.into(), detail.into());
+        Check { name, ok, detail }
     }
 }
 
@@ -75,7 +70,7 @@ pub struct NatsCluster {
 /// was created and later closed does not count.
 pub fn parse_nats_log(log: &str) -> NatsCluster {
     let mut name = None;
-    let mut routes: BTreeMap<String, String> = BTreeMap::new();
+    let mut routes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in log.lines() {
         if let Some((_, rest)) = line.split_once("Cluster name is ") {
             name = Some(rest.trim().to_string());
@@ -83,25 +78,24 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
         }
         // "[INF] 10.244.0.8:6222 - rid:5 - Route connection created"
         let parts: Vec<&str> = line.split(" - ").collect();
-        if parts.len() < 3 {
+        let [addr, rid, what, ..] = parts[..] else {
             continue;
-        }
-        let addr = parts[0].rsplit(' ').next().unwrap_or_default().to_string();
-        let rid = parts[1].trim().to_string();
+        };
+        let (addr, rid) = (addr.rsplit(' ').next().unwrap_or_default(), rid.trim());
         if !rid.starts_with("rid:") {
             continue;
         }
-        if parts[2].contains("Route connection created") {
+        if what.contains("Route connection created") {
             routes.insert(rid, addr);
-        } else if parts[2].contains("connection closed") {
-            routes.remove(&rid);
+        } else if what.contains("connection closed") {
+            routes.remove(rid);
         }
     }
     // A peer counts once: inbound routes show its ephemeral port, solicited
     // ones :6222, and NATS 2.10 pools several routes per peer.
     let mut routes: Vec<String> = routes
         .into_values()
-        .map(|a| crate::settings::host_of(&a).to_string())
+        .map(|a| crate::settings::host_of(a).to_string())
         .collect();
     routes.sort();
     routes.dedup();
@@ -111,76 +105,57 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
 /// every other server pod.
 pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthReport {
-    let servers = ordinal_pods(pods, "nats");
     let mut checks = vec![pods_ready_check(pods)];
     match nats0_log {
         Ok(log) => {
             let c = parse_nats_log(log);
-            checks.push(Check::new(
-                "cluster formed",
-                c.name.is_some(),
-                match &c.name {
-                    Some(n) => format!("cluster name is {n}"),
-                    None => "nats-0 log has no `Cluster name is` line".into(),
-                },
-            ));
-            let want = servers.saturating_sub(1);
-            checks.push(Check::new(
-                "routes to all peers",
-                c.routes.len() >= want,
-                format!(
-                    "{} of {want} routes up ({})",
-                    c.routes.len(),
-                    c.routes.join(", ")
-                ),
-            ));
+            let formed = match &c.name {
+                Some(n) => format!("cluster name is {n}"),
+                None => "nats-0 log has no `Cluster name is` line".into(),
+            };
+            checks.push(Check::new("cluster formed", c.name.is_some(), formed));
+            let want = ordinal_pods(pods, "nats").count().saturating_sub(1);
+            let (up, peers) = (c.routes.len(), c.routes.join(", "));
+            let detail = format!("{up} of {want} routes up ({peers})");
+            checks.push(Check::new("routes to all peers", up >= want, detail));
         }
         Err(e) => checks.push(Check::new("cluster formed", false, e)),
     }
-    HealthReport {
-        component: "nats".into(),
-        checks,
-    }
+    report("nats", checks)
+}
+
+fn report(component: &str, checks: Vec<Check>) -> HealthReport {
+    let component = component.into();
+    HealthReport { component, checks }
 }
 
 /// "pods ready": every pod (and at least one) Ready.
 fn pods_ready_check(pods: &[Pod]) -> Check {
-    let counts = pod_counts(pods);
-    Check::new(
-        "pods ready",
-        counts.total > 0 && counts.ready == counts.total,
-        format!("{}/{} pods Ready", counts.ready, counts.total),
-    )
+    let c = pod_counts(pods);
+    let detail = format!("{}/{} pods Ready", c.ready, c.total);
+    Check::new("pods ready", c.total > 0 && c.ready == c.total, detail)
 }
 
-/// How many of `pods` are StatefulSet pods of `set`.
-fn ordinal_pods(pods: &[Pod], set: &str) -> usize {
-    pods.iter()
-        .filter(|p| is_ordinal_pod(pod_name(p), set))
-        .count()
-}
-
-/// `nats-0`, `cassandra-12`: a StatefulSet pod of `set`.
-fn is_ordinal_pod(name: &str, set: &str) -> bool {
-    name.strip_prefix(set)
-        .and_then(|r| r.strip_prefix('-'))
-        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+/// The names of the StatefulSet pods of `set` (`nats-0`, `cassandra-12`).
+fn ordinal_pods<'a>(pods: &'a [Pod], set: &'a str) -> impl Iterator<Item = &'a str> {
+    pods.iter().map(pod_name).filter(move |name| {
+        name.strip_prefix(set)
+            .and_then(|r| r.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    })
 }
 
 // ---------------------------------------------------------------- OpenBao
 
 /// The fields of `bao status -format=json` we judge by. Every field is
 /// defaulted: other OpenBao versions add or drop fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct BaoStatus {
     pub initialized: bool,
     pub sealed: bool,
     pub ha_enabled: bool,
-    pub storage_type: Option<String>,
-    pub version: Option<String>,
     pub raft_committed_index: Option<u64>,
-    pub leader_address: Option<String>,
 }
 
 /// The exit code kube reports for an exec: Success is 0; a Failure with
@@ -189,27 +164,21 @@ pub fn exit_code(status: &Status) -> Option<i32> {
     if status.status.as_deref() == Some("Success") {
         return Some(0);
     }
-    status
-        .details
-        .as_ref()?
-        .causes
+    let causes = status.details.as_ref()?.causes.as_ref()?;
+    let code = causes
         .iter()
-        .flatten()
-        .find(|c| c.reason.as_deref() == Some("ExitCode"))
-        .and_then(|c| c.message.as_deref()?.trim().parse().ok())
+        .find(|c| c.reason.as_deref() == Some("ExitCode"))?;
+    code.message.as_deref()?.trim().parse().ok()
 }
 
 /// `bao status` exits 0 when unsealed, 2 when sealed (still printing JSON),
 /// 1 on error. The JSON decides; the exit code only explains a missing one.
 pub fn interpret_bao_status(stdout: &str, code: Option<i32>) -> Result<BaoStatus, String> {
-    match serde_json::from_str::<BaoStatus>(stdout) {
-        Ok(s) => Ok(s),
-        Err(e) => Err(match code {
-            Some(1) => format!("bao status failed (exit 1): {}", stdout.trim()),
-            Some(c) => format!("bao status printed no JSON (exit {c}): {e}"),
-            None => format!("bao status printed no JSON: {e}"),
-        }),
-    }
+    serde_json::from_str::<BaoStatus>(stdout).map_err(|e| match code {
+        Some(1) => format!("bao status failed (exit 1): {}", stdout.trim()),
+        Some(c) => format!("bao status printed no JSON (exit {c}): {e}"),
+        None => format!("bao status printed no JSON: {e}"),
+    })
 }
 
 /// The OpenBao Verify section: every server pod initialized and unsealed,
@@ -218,67 +187,56 @@ pub fn openbao_report(
     jobs: &[Job],
     statuses: &[(String, Result<BaoStatus, String>)],
 ) -> HealthReport {
-    let mut checks = Vec::new();
-    for (pod, st) in statuses {
-        checks.push(match st {
-            Ok(s) => Check::new(
-                &format!("{pod} unsealed"),
-                s.initialized && !s.sealed,
-                format!(
-                    "initialized={} sealed={} ha_enabled={} raft_committed_index={}",
-                    s.initialized,
-                    s.sealed,
-                    s.ha_enabled,
-                    s.raft_committed_index
-                        .map_or("-".to_string(), |i| i.to_string())
-                ),
-            ),
-            Err(e) => Check::new(&format!("{pod} unsealed"), false, e.clone()),
-        });
-    }
-    for name in [
-        "openbao-server-initialize-cluster",
-        "openbao-server-migrations",
-    ] {
-        checks.push(job_check(jobs, name, None));
-    }
-    HealthReport {
-        component: "openbao".into(),
-        checks,
-    }
+    let mut checks: Vec<Check> = statuses
+        .iter()
+        .map(|(pod, st)| {
+            let name = format!("{pod} unsealed");
+            match st {
+                Ok(s) => {
+                    let index = s.raft_committed_index.map_or("-".into(), |i| i.to_string());
+                    let detail = format!(
+                        "initialized={} sealed={} ha_enabled={} raft_committed_index={index}",
+                        s.initialized, s.sealed, s.ha_enabled
+                    );
+                    Check::new(&name, s.initialized && !s.sealed, detail)
+                }
+                Err(e) => Check::new(&name, false, e.clone()),
+            }
+        })
+        .collect();
+    checks.push(job_check(jobs, "openbao-server-initialize-cluster", None));
+    checks.push(job_check(jobs, "openbao-server-migrations", None));
+    report("openbao", checks)
 }
 
 fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
     let job = jobs
         .iter()
         .find(|j| j.metadata.name.as_deref() == Some(name));
-    let label = format!("job {name} complete");
-    match job.map(job_state) {
-        Some(JobState::Complete) => Check::new(&label, true, "Complete"),
+    let (ok, detail) = match job.map(job_state) {
+        Some(JobState::Complete) => (true, "Complete".into()),
         // Cassandra's init job: one Completed pod is enough (the guide).
-        _ if pods.is_some_and(|p| job_has_succeeded_pod(p, name)) => Check::new(
-            &label,
+        _ if pods.is_some_and(|p| job_has_succeeded_pod(p, name)) => (
             true,
-            "one pod Completed (other pods in Error are expected retries)",
+            "one pod Completed (other pods in Error are expected retries)".into(),
         ),
-        Some(JobState::Failed) => Check::new(
-            &label,
+        Some(JobState::Failed) => (
             false,
             format!("Failed: see `nvcf-dev logs` (kubectl logs -l job-name={name})"),
         ),
-        Some(JobState::Running) => Check::new(&label, false, "still running"),
-        None => Check::new(
-            &label,
+        Some(JobState::Running) => (false, "still running".into()),
+        None => (
             false,
-            "job not found (helm hook may have been deleted or not run)",
+            "job not found (helm hook may have been deleted or not run)".into(),
         ),
-    }
+    };
+    Check::new(&format!("job {name} complete"), ok, detail)
 }
 
 // ---------------------------------------------------------------- Cassandra
 
 /// One line of `nodetool status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CassandraNode {
     /// `U`p or `D`own.
     pub status: char,
@@ -299,16 +257,14 @@ pub fn parse_nodetool_status(out: &str) -> Vec<CassandraNode> {
     out.lines()
         .filter_map(|line| {
             let mut f = line.split_whitespace();
-            let code = f.next()?;
-            let addr = f.next()?;
+            let (code, address) = (f.next()?, f.next()?.to_string());
             let mut c = code.chars();
             let (status, state) = (c.next()?, c.next()?);
-            (code.len() == 2 && "UD".contains(status) && "NLJM".contains(state)).then(|| {
-                CassandraNode {
-                    status,
-                    state,
-                    address: addr.to_string(),
-                }
+            let node = code.len() == 2 && "UD".contains(status) && "NLJM".contains(state);
+            node.then_some(CassandraNode {
+                status,
+                state,
+                address,
             })
         })
         .collect()
@@ -322,9 +278,8 @@ pub fn cassandra_report(
     jobs: &[Job],
     nodetool: Result<&str, String>,
 ) -> HealthReport {
-    let members = ordinal_pods(pods, "cassandra");
-    let mut checks = vec![pods_ready_check(pods)];
-    checks.push(match nodetool {
+    let members = ordinal_pods(pods, "cassandra").count();
+    let nodes_un = match nodetool {
         Ok(out) => {
             let nodes = parse_nodetool_status(out);
             let bad: Vec<String> = nodes
@@ -332,36 +287,34 @@ pub fn cassandra_report(
                 .filter(|n| !n.is_up_normal())
                 .map(|n| format!("{}{} {}", n.status, n.state, n.address))
                 .collect();
-            let up = nodes.len() - bad.len();
-            let ok = !nodes.is_empty() && bad.is_empty() && nodes.len() >= members;
-            Check::new(
-                "all nodes UN",
-                ok,
-                if bad.is_empty() {
-                    format!("{up}/{} nodes UN ({members} cassandra pods)", nodes.len())
-                } else {
-                    format!("{up}/{} nodes UN; not UN: {}", nodes.len(), bad.join(", "))
-                },
-            )
+            let (up, all) = (nodes.len() - bad.len(), nodes.len());
+            let ok = all > 0 && bad.is_empty() && all >= members;
+            let detail = if bad.is_empty() {
+                format!("{up}/{all} nodes UN ({members} cassandra pods)")
+            } else {
+                format!("{up}/{all} nodes UN; not UN: {}", bad.join(", "))
+            };
+            Check::new("all nodes UN", ok, detail)
         }
         Err(e) => Check::new("all nodes UN", false, e),
-    });
-    checks.push(job_check(jobs, "cassandra-initialize-cluster", Some(pods)));
-    checks.push(job_check(jobs, "cassandra-migrations", None));
-    HealthReport {
-        component: "cassandra".into(),
-        checks,
-    }
+    };
+    let checks = vec![
+        pods_ready_check(pods),
+        nodes_un,
+        job_check(jobs, "cassandra-initialize-cluster", Some(pods)),
+        job_check(jobs, "cassandra-migrations", None),
+    ];
+    report("cassandra", checks)
 }
 
 /// The values a helm release was deployed with: its chart's defaults with
 /// the supplied values on top (helm's release payload keeps both).
-pub fn release_values(release: &serde_json::Value) -> serde_json::Value {
-    fn merge(base: &mut serde_json::Value, top: &serde_json::Value) {
+pub fn release_values(release: &Value) -> Value {
+    fn merge(base: &mut Value, top: &Value) {
         match (base, top) {
-            (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
+            (Value::Object(b), Value::Object(t)) => {
                 for (k, v) in t {
-                    merge(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
                 }
             }
             (b, t) => *b = t.clone(),
@@ -380,10 +333,7 @@ const SERVICE_ROLES: &str = "service roles' password";
 /// chart creates those roles with `serviceRolePassword`. If the two differ,
 /// Phase 1 looks healthy and every Phase 2 service fails to log in. Takes the
 /// two releases' payloads; no password is ever part of the report.
-pub fn service_role_password_check(
-    openbao: Option<&serde_json::Value>,
-    cassandra: Option<&serde_json::Value>,
-) -> Check {
+pub fn service_role_password_check(openbao: Option<&Value>, cassandra: Option<&Value>) -> Check {
     let (Some(openbao), Some(cassandra)) = (openbao, cassandra) else {
         return Check::new(
             SERVICE_ROLES,
@@ -392,36 +342,33 @@ pub fn service_role_password_check(
         );
     };
     let bao = release_values(openbao);
-    let handed_out = bao["openbao"]["migrations"]["env"]
-        .as_array()
+    let env = bao["openbao"]["migrations"]["env"].as_array();
+    let handed_out = env
         .and_then(|env| {
             env.iter()
                 .find(|e| e["name"] == "DEFAULT_CASSANDRA_PASSWORD")
-                .and_then(|e| e["value"].as_str())
-        });
+        })
+        .and_then(|e| e["value"].as_str());
     let roles = release_values(cassandra)["cassandra"]["serviceRolePassword"].clone();
-    match (handed_out, roles.as_str()) {
-        (Some(a), Some(b)) if a == b => Check::new(
-            SERVICE_ROLES,
+    let (ok, detail) = match (handed_out, roles.as_str()) {
+        (Some(a), Some(b)) if a == b => (
             true,
             "cassandra.serviceRolePassword matches OpenBao's DEFAULT_CASSANDRA_PASSWORD",
         ),
-        (Some(_), Some(_)) => Check::new(
-            SERVICE_ROLES,
+        (Some(_), Some(_)) => (
             false,
             "cassandra.serviceRolePassword differs from OpenBao's DEFAULT_CASSANDRA_PASSWORD, so Phase 2 services cannot log in to Cassandra: run `nvcf-dev reset cassandra`, which installs both from the same password",
         ),
-        (None, _) => Check::new(
-            SERVICE_ROLES,
+        (None, _) => (
             false,
             "openbao-server was deployed without DEFAULT_CASSANDRA_PASSWORD in openbao.migrations.env: run `nvcf-dev reset openbao`",
         ),
-        (_, None) => Check::new(
-            SERVICE_ROLES,
+        (_, None) => (
             false,
             "cassandra was deployed without cassandra.serviceRolePassword: run `nvcf-dev reset cassandra`",
         ),
-    }
+    };
+    Check::new(SERVICE_ROLES, ok, detail)
 }
 
 // ---------------------------------------------------------------- async
@@ -456,7 +403,7 @@ pub struct ExecOutput {
 /// How long one check (an exec or a log read) may take. An exec stream has
 /// no read timeout of its own, and `bao status` during a raft join or
 /// `nodetool` while the JVM starts can stall: a stalled check is a failed check.
-pub const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Runs `command` in a container and collects its output and exit code,
 /// within [`CHECK_TIMEOUT`].
@@ -474,61 +421,43 @@ pub async fn exec_capture(
         detail,
     };
     let run = async {
-        let api: Api<Pod> = Api::namespaced(client.clone(), ns);
         let ap = AttachParams::default()
             .container(container)
             .stdout(true)
             .stderr(true);
-        let mut proc = api
-            .exec(pod, command.iter().map(|s| s.to_string()), &ap)
+        let mut proc = Api::<Pod>::namespaced(client.clone(), ns)
+            .exec(pod, command.iter().copied(), &ap)
             .await
             .map_err(|e| err(one_line(&e)))?;
         let status = proc.take_status();
-        let (mut out, mut errs) = (String::new(), String::new());
-        let mut stdout = proc.stdout();
-        let mut stderr = proc.stderr();
-        let read_out = async {
-            if let Some(s) = stdout.as_mut() {
-                let _ = s.read_to_string(&mut out).await;
-            }
-        };
-        let read_err = async {
-            if let Some(s) = stderr.as_mut() {
-                let _ = s.read_to_string(&mut errs).await;
-            }
-        };
-        tokio::join!(read_out, read_err);
-        let exit_code = match status {
-            Some(s) => s.await.as_ref().and_then(exit_code),
-            None => None,
-        };
+        let mut out = ExecOutput::default();
+        let (mut stdout, mut stderr) = (proc.stdout(), proc.stderr());
+        tokio::join!(
+            async { Some(stdout.as_mut()?.read_to_string(&mut out.stdout).await) },
+            async { Some(stderr.as_mut()?.read_to_string(&mut out.stderr).await) },
+        );
+        if let Some(status) = status {
+            out.exit_code = status.await.as_ref().and_then(exit_code);
+        }
         drop((stdout, stderr));
         proc.join().await.map_err(|e| err(one_line(&e)))?;
-        Ok(ExecOutput {
-            stdout: out,
-            stderr: errs,
-            exit_code,
-        })
+        Ok(out)
     };
+    let secs = CHECK_TIMEOUT.as_secs();
     tokio::time::timeout(CHECK_TIMEOUT, run)
         .await
-        .unwrap_or_else(|_| {
-            Err(err(format!(
-                "no answer within {}s",
-                CHECK_TIMEOUT.as_secs()
-            )))
-        })
+        .unwrap_or_else(|_| Err(err(format!("no answer within {secs}s"))))
 }
 
 /// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
 pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
     let (pods, _) = list_pods_jobs(client, ns).await?;
-    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let lp = LogParams {
         container: Some("nats".into()),
         ..Default::default()
     };
-    let log = match tokio::time::timeout(CHECK_TIMEOUT, api.logs("nats-0", &lp)).await {
+    let logs = Api::<Pod>::namespaced(client.clone(), ns);
+    let log = match tokio::time::timeout(CHECK_TIMEOUT, logs.logs("nats-0", &lp)).await {
         Ok(r) => r.map_err(|e| one_line(&e)),
         Err(_) => Err(format!("no log within {}s", CHECK_TIMEOUT.as_secs())),
     };
@@ -539,34 +468,20 @@ pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport
 /// `openbao-server-N` pod (container `openbao`), and the two jobs.
 pub async fn verify_openbao(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
     let (pods, jobs) = list_pods_jobs(client, ns).await?;
-    let mut servers: Vec<String> = pods
-        .iter()
-        .map(pod_name)
-        .filter(|n| is_ordinal_pod(n, "openbao-server"))
-        .map(str::to_string)
-        .collect();
+    let mut servers: Vec<&str> = ordinal_pods(&pods, "openbao-server").collect();
     servers.sort();
     let mut statuses = Vec::new();
     for pod in servers {
-        let st = match exec_capture(
-            client,
-            ns,
-            &pod,
-            "openbao",
-            &["bao", "status", "-format=json"],
-        )
-        .await
-        {
+        let bao_status = ["bao", "status", "-format=json"];
+        let st = match exec_capture(client, ns, pod, "openbao", &bao_status).await {
             Ok(o) => interpret_bao_status(&o.stdout, o.exit_code),
             Err(e) => Err(e.to_string()),
         };
-        statuses.push((pod, st));
+        statuses.push((pod.to_string(), st));
     }
     if statuses.is_empty() {
-        statuses.push((
-            "openbao-server-0".into(),
-            Err("no openbao-server pods found".into()),
-        ));
+        let none = Err("no openbao-server pods found".into());
+        statuses.push(("openbao-server-0".into(), none));
     }
     Ok(openbao_report(&jobs, &statuses))
 }
@@ -574,26 +489,20 @@ pub async fn verify_openbao(client: &kube::Client, ns: &str) -> Result<HealthRep
 /// Verifies Cassandra in `ns`: `nodetool status` in cassandra-0 and the two jobs.
 pub async fn verify_cassandra(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
     let (pods, jobs) = list_pods_jobs(client, ns).await?;
-    let nodetool = if pods
+    let ready = pods
         .iter()
-        .any(|p| pod_name(p) == "cassandra-0" && pod_is_ready(p))
-    {
-        exec_capture(
-            client,
-            ns,
-            "cassandra-0",
-            "cassandra",
-            &["nodetool", "status"],
-        )
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|o| match o.exit_code {
-            Some(0) | None => Ok(o.stdout),
-            Some(c) => Err(format!(
-                "nodetool status exited {c}: {}",
-                one_line(&o.stderr)
-            )),
-        })
+        .any(|p| pod_name(p) == "cassandra-0" && pod_is_ready(p));
+    let nodetool = if ready {
+        let nodetool_status = ["nodetool", "status"];
+        match exec_capture(client, ns, "cassandra-0", "cassandra", &nodetool_status).await {
+            Ok(ExecOutput {
+                exit_code: Some(c),
+                stderr,
+                ..
+            }) if c != 0 => Err(format!("nodetool status exited {c}: {}", one_line(&stderr))),
+            Ok(o) => Ok(o.stdout),
+            Err(e) => Err(e.to_string()),
+        }
     } else {
         Err("cassandra-0 is not Ready".to_string())
     };

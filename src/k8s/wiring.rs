@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::Api;
+use kube::{Api, ResourceExt};
 
 use super::error::{one_line, KubeError};
 
@@ -54,26 +54,20 @@ pub fn managed_namespace(name: &str) -> Namespace {
     }
 }
 
-fn apply_params() -> PatchParams {
-    PatchParams::apply(FIELD_MANAGER).force()
-}
-
 /// Server-side applies the registry ConfigMap (idempotent).
 pub async fn apply_local_registry_configmap(
     client: &kube::Client,
     host: &str,
 ) -> Result<ConfigMap, KubeError> {
-    let cm = local_registry_configmap(host);
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-public");
-    api.patch(
+    let (name, apply) = (
         "local-registry-hosting",
-        &apply_params(),
-        &Patch::Apply(&cm),
-    )
-    .await
-    .map_err(|e| KubeError::Apply {
+        PatchParams::apply(FIELD_MANAGER).force(),
+    );
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-public");
+    let cm = local_registry_configmap(host);
+    (api.patch(name, &apply, &Patch::Apply(&cm)).await).map_err(|e| KubeError::Apply {
         kind: "ConfigMap".into(),
-        name: "kube-public/local-registry-hosting".into(),
+        name: format!("kube-public/{name}"),
         detail: one_line(&e),
     })
 }
@@ -116,7 +110,6 @@ pub async fn ensure_namespaces(
 
 /// Whether namespace `ns` exists and `up` created it (it carries our label).
 pub async fn namespace_is_ours(client: &kube::Client, ns: &str) -> Result<bool, KubeError> {
-    use kube::ResourceExt;
     let api: Api<Namespace> = Api::all(client.clone());
     let found = api.get_opt(ns).await.map_err(|e| KubeError::Get {
         kind: "Namespace".into(),

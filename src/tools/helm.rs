@@ -8,10 +8,11 @@
 //! `--atomic` to `--rollback-on-failure`. Values always go in files (written
 //! 0600 by the caller), never with `--set`, so `ps` never shows a secret.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::runner::{Cmd, CommandRunner, RunError};
+use super::runner::{Cmd, CommandRunner, Graceful, RunError};
 use super::ToolError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -27,20 +28,14 @@ impl std::fmt::Display for HelmVersion {
     }
 }
 
-pub const MIN_HELM3: HelmVersion = HelmVersion {
-    major: 3,
-    minor: 13,
-    patch: 0,
-};
-
 /// Parses `helm version --short` output (`v3.17.3+ge4da497`) or the template
 /// form (`v4.1.4`).
 pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
+    let t = text.trim();
     let bad = || ToolError::BadVersion {
         tool: "helm",
-        output: text.trim().to_string(),
+        output: t.to_string(),
     };
-    let t = text.trim();
     let start = t.find('v').ok_or_else(bad)? + 1;
     let core: String = t[start..]
         .chars()
@@ -60,16 +55,15 @@ pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
 
 /// helm 3.13 or later, or helm 4.
 pub fn check_supported(v: HelmVersion) -> Result<(), ToolError> {
-    if v.major >= 4 || v >= MIN_HELM3 {
-        Ok(())
-    } else {
-        Err(ToolError::TooOld {
-            tool: "helm",
-            found: v.to_string(),
-            need: "3.13 or later, or 4",
-            hint: crate::tools::install_hint("helm"),
-        })
+    if (v.major, v.minor) >= (3, 13) {
+        return Ok(());
     }
+    Err(ToolError::TooOld {
+        tool: "helm",
+        found: v.to_string(),
+        need: "3.13 or later, or 4",
+        hint: crate::tools::install_hint("helm"),
+    })
 }
 
 /// One `helm upgrade --install`.
@@ -120,118 +114,9 @@ impl<'a> Helm<'a> {
         self
     }
 
-    /// `cmd` with `--kube-context` when one is set.
-    fn cmd(&self, args: Vec<String>) -> Cmd {
-        let mut cmd = Cmd::new(&self.program).args(args);
-        if let Some(ctx) = &self.kube_context {
-            cmd = cmd.args(["--kube-context".to_string(), ctx.clone()]);
-        }
-        cmd
-    }
-
-    /// A command that changes `release`: on Ctrl-C it is told to stop
-    /// (helm 3.13+ and 4 then record the failure) rather than killed.
-    fn changing(&self, args: Vec<String>, release: &str, namespace: &str) -> Cmd {
-        let mut cmd = self.cmd(args);
-        cmd.graceful = Some(super::runner::Graceful {
-            release: release.to_string(),
-            namespace: namespace.to_string(),
-            context: self.kube_context.clone(),
-        });
-        cmd
-    }
-
-    /// Whether this helm sets release labels itself (`--labels`, helm 3.14+).
-    pub fn supports_labels(&self) -> bool {
-        supports_labels(self.version)
-    }
-
-    /// `helm upgrade --install` that also labels the release (with
-    /// `--labels`, where this helm has it). True when helm set the labels.
-    pub async fn upgrade_install_labelled(
-        &self,
-        r: &Release,
-        labels: &std::collections::BTreeMap<String, String>,
-    ) -> Result<bool, RunError> {
-        let mut args = self.upgrade_install_args(r);
-        let labelled = self.supports_labels() && !labels.is_empty();
-        if labelled {
-            args.extend(["--labels".to_string(), labels_arg(labels)]);
-        }
-        let cmd = self.changing(args, &r.name, &r.namespace);
-        self.runner.run(&cmd).await.map(|_| labelled)
-    }
-
-    /// `helm rollback <release> <revision>`, waiting like an install does.
-    pub async fn rollback(
-        &self,
-        release: &str,
-        namespace: &str,
-        revision: u32,
-        timeout: Duration,
-    ) -> Result<(), RunError> {
-        let args = vec![
-            "rollback".to_string(),
-            release.to_string(),
-            revision.to_string(),
-            "--namespace".into(),
-            namespace.into(),
-        ];
-        self.run_waiting(args, release, namespace, timeout).await
-    }
-
-    /// Runs a changing command that waits like an install: `--timeout`, then
-    /// this helm's wait flag, appended to `args`.
-    async fn run_waiting(
-        &self,
-        mut args: Vec<String>,
-        release: &str,
-        namespace: &str,
-        timeout: Duration,
-    ) -> Result<(), RunError> {
-        args.extend([
-            "--timeout".into(),
-            go_duration(timeout),
-            self.wait_flag().into(),
-        ]);
-        self.runner
-            .run(&self.changing(args, release, namespace))
-            .await
-            .map(|_| ())
-    }
-
-    /// The user-supplied values of the release's current revision, as JSON.
-    /// They hold secrets: the caller keeps them in memory, compares, drops.
-    pub async fn get_values(
-        &self,
-        release: &str,
-        namespace: &str,
-    ) -> Result<serde_json::Value, RunError> {
-        let args = vec![
-            "get".to_string(),
-            "values".into(),
-            release.to_string(),
-            "--namespace".into(),
-            namespace.into(),
-            "--output".into(),
-            "json".into(),
-        ];
-        let out = self.runner.run(&self.cmd(args)).await?;
-        Ok(serde_json::from_str(&out.stdout).unwrap_or(serde_json::Value::Null))
-    }
-
-    fn wait_flag(&self) -> &'static str {
-        if self.version.major >= 4 {
-            "--wait=watcher"
-        } else {
-            "--wait"
-        }
-    }
-
     /// Finds helm on PATH and checks its version.
     pub async fn detect(runner: &'a dyn CommandRunner) -> Result<Helm<'a>, crate::Error> {
-        let path = super::find("helm")?;
-        let program = path.display().to_string();
+        let program = super::find("helm")?.display().to_string();
         let out = runner
             .run(&Cmd::new(&program).args(["version", "--short"]))
             .await?;
@@ -249,14 +134,54 @@ impl<'a> Helm<'a> {
         &self.program
     }
 
-    /// The argv of `helm upgrade --install`, in the form this helm major takes.
-    pub fn upgrade_install_args(&self, r: &Release) -> Vec<String> {
-        upgrade_install_args(self.version.major, r)
+    /// Runs helm with `args`, then `--kube-context` when one is set. A command
+    /// that changes `release` (in `namespace`) is told to stop on Ctrl-C (helm
+    /// 3.13+ and 4 then record the failure) rather than killed.
+    async fn run<S: Into<String>>(
+        &self,
+        args: impl IntoIterator<Item = S>,
+        release: Option<(&str, &str)>,
+    ) -> Result<String, RunError> {
+        let mut cmd = Cmd::new(&self.program).args(args);
+        if let Some(ctx) = &self.kube_context {
+            cmd = cmd.args(["--kube-context", ctx]);
+        }
+        cmd.graceful = release.map(|(release, namespace)| Graceful {
+            release: release.to_string(),
+            namespace: namespace.to_string(),
+            context: self.kube_context.clone(),
+        });
+        Ok(self.runner.run(&cmd).await?.stdout)
     }
 
-    pub async fn upgrade_install(&self, r: &Release) -> Result<(), RunError> {
-        let cmd = self.changing(self.upgrade_install_args(r), &r.name, &r.namespace);
-        self.runner.run(&cmd).await.map(|_| ())
+    /// `helm upgrade --install` that also labels the release (with
+    /// `--labels`, where this helm has it). True when helm set the labels.
+    pub async fn upgrade_install_labelled(
+        &self,
+        r: &Release,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<bool, RunError> {
+        let mut args = upgrade_install_args(self.version.major, r);
+        // helm 3.14 added `--labels` to install and upgrade; helm 4 has it.
+        let labelled = (self.version.major, self.version.minor) >= (3, 14) && !labels.is_empty();
+        if labelled {
+            let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            args.extend(["--labels".to_string(), pairs.join(",")]);
+        }
+        self.run(args, Some((&r.name, &r.namespace))).await?;
+        Ok(labelled)
+    }
+
+    /// `helm rollback <release> <revision>`, waiting like an install does.
+    pub async fn rollback(
+        &self,
+        release: &str,
+        namespace: &str,
+        revision: u32,
+        timeout: Duration,
+    ) -> Result<(), RunError> {
+        let args = format!("rollback {release} {revision} --namespace {namespace}");
+        self.run_waiting(&args, release, namespace, timeout).await
     }
 
     pub async fn uninstall(
@@ -265,14 +190,39 @@ impl<'a> Helm<'a> {
         namespace: &str,
         timeout: Duration,
     ) -> Result<(), RunError> {
-        let args = vec![
-            "uninstall".to_string(),
-            release.to_string(),
-            "--namespace".into(),
-            namespace.into(),
-            "--ignore-not-found".into(),
-        ];
-        self.run_waiting(args, release, namespace, timeout).await
+        let args = format!("uninstall {release} --namespace {namespace} --ignore-not-found");
+        self.run_waiting(&args, release, namespace, timeout).await
+    }
+
+    /// Runs a changing command that waits like an install: `args` (words:
+    /// release and namespace names hold no spaces), then `--timeout` and this
+    /// helm's wait flag.
+    async fn run_waiting(
+        &self,
+        args: &str,
+        release: &str,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<(), RunError> {
+        let wait = format!(
+            "--timeout {} {}",
+            go_duration(timeout),
+            wait_flag(self.version.major)
+        );
+        let args = args.split_whitespace().chain(wait.split_whitespace());
+        self.run(args, Some((release, namespace))).await.map(drop)
+    }
+
+    /// The user-supplied values of the release's current revision, as JSON.
+    /// They hold secrets: the caller keeps them in memory, compares, drops.
+    pub async fn get_values(
+        &self,
+        release: &str,
+        namespace: &str,
+    ) -> Result<serde_json::Value, RunError> {
+        let args = format!("get values {release} --namespace {namespace} --output json");
+        let out = self.run(args.split_whitespace(), None).await?;
+        Ok(serde_json::from_str(&out).unwrap_or(serde_json::Value::Null))
     }
 
     /// `helm template`, for image discovery and for checking values render.
@@ -285,42 +235,38 @@ impl<'a> Helm<'a> {
         values_file: &std::path::Path,
         plain_http: bool,
     ) -> Result<String, RunError> {
+        let values = values_file.display().to_string();
         let mut args = vec![
-            "template".to_string(),
-            release.to_string(),
-            chart.to_string(),
-            "--namespace".into(),
-            namespace.into(),
-            "--include-crds".into(),
-            "-f".into(),
-            values_file.display().to_string(),
+            "template",
+            release,
+            chart,
+            "--namespace",
+            namespace,
+            "--include-crds",
+            "-f",
+            &values,
         ];
         if let Some(v) = version {
-            args.extend(["--version".to_string(), v.to_string()]);
+            args.extend(["--version", v]);
         }
         if plain_http {
-            args.push("--plain-http".into());
+            args.push("--plain-http");
         }
-        Ok(self.runner.run(&self.cmd(args)).await?.stdout)
+        self.run(args, None).await
     }
 }
 
-/// helm 3.14 added `--labels` to install and upgrade; helm 4 has it.
-pub fn supports_labels(v: HelmVersion) -> bool {
-    v.major >= 4 || (v.major == 3 && v.minor >= 14)
+/// helm 3 takes `--wait`; helm 4 takes a wait strategy, and `watcher` is the
+/// one that waits for readiness.
+fn wait_flag(major: u32) -> &'static str {
+    if major >= 4 {
+        "--wait=watcher"
+    } else {
+        "--wait"
+    }
 }
 
-/// `k=v,k=v`, as helm's `--labels` takes it (keys sorted).
-pub fn labels_arg(labels: &std::collections::BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// `upgrade --install` for a helm major: `helm` 3 takes `--wait`; helm 4
-/// takes a wait strategy, and `watcher` is the one that waits for readiness.
+/// The argv of `helm upgrade --install`, in the form helm `major` takes.
 pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "upgrade".into(),
@@ -331,15 +277,11 @@ pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
     if let Some(v) = &r.version {
         a.extend(["--version".into(), v.clone()]);
     }
-    a.extend(["--namespace".into(), r.namespace.clone()]);
-    a.push(
-        if major >= 4 {
-            "--wait=watcher"
-        } else {
-            "--wait"
-        }
-        .into(),
-    );
+    a.extend([
+        "--namespace".into(),
+        r.namespace.clone(),
+        wait_flag(major).into(),
+    ]);
     if r.wait_for_jobs {
         a.push("--wait-for-jobs".into());
     }
@@ -424,7 +366,9 @@ mod tests {
     async fn helm3_form_matches_the_guide() {
         let rec = RecordingRunner::new();
         let helm = Helm::new(&rec, "helm", parse_version("v3.17.3").unwrap());
-        helm.upgrade_install(&openbao()).await.unwrap();
+        helm.upgrade_install_labelled(&openbao(), &Default::default())
+            .await
+            .unwrap();
         assert_eq!(
             rec.command_lines(),
             ["helm upgrade --install openbao-server oci://localhost:5001/org/team/helm-nvcf-openbao-server --version 0.22.1 --namespace vault-system --wait --wait-for-jobs --timeout 15m --plain-http -f /tmp/x/openbao-values.yaml"]
@@ -439,7 +383,9 @@ mod tests {
         nats.name = "nats".into();
         nats.wait_for_jobs = false;
         nats.plain_http = false;
-        helm.upgrade_install(&nats).await.unwrap();
+        helm.upgrade_install_labelled(&nats, &Default::default())
+            .await
+            .unwrap();
         let call = &rec.calls()[0];
         assert!(
             call.args.contains(&"--wait=watcher".to_string()),

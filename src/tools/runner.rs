@@ -7,9 +7,9 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
@@ -21,8 +21,6 @@ pub struct Cmd {
     pub program: String,
     pub args: Vec<String>,
     pub stdin: Option<Vec<u8>>,
-    pub env: Vec<(String, String)>,
-    pub cwd: Option<PathBuf>,
     /// Set on commands that change a helm release: on Ctrl-C they get
     /// SIGTERM and a grace period ([`stop_gracefully`]) instead of SIGKILL.
     pub graceful: Option<Graceful>,
@@ -38,31 +36,24 @@ pub struct Graceful {
 
 /// Graceful commands running now (pid, what), and whether Ctrl-C was pressed.
 static RUNNING: Mutex<Vec<(u32, Graceful)>> = Mutex::new(Vec::new());
-static INTERRUPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static INTERRUPTING: AtomicBool = AtomicBool::new(false);
 
 /// [`RUNNING`], usable even after a panic elsewhere poisoned it.
-fn running() -> std::sync::MutexGuard<'static, Vec<(u32, Graceful)>> {
+fn running() -> MutexGuard<'static, Vec<(u32, Graceful)>> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn is_running(pid: u32) -> bool {
+    running().iter().any(|(p, _)| *p == pid)
 }
 
 /// Unregisters a graceful child when its run ends, however it ends.
 struct Registered(u32);
 
-impl Registered {
-    fn new(pid: u32, g: &Graceful) -> Registered {
-        running().push((pid, g.clone()));
-        Registered(pid)
-    }
-}
-
 impl Drop for Registered {
     fn drop(&mut self) {
         running().retain(|(p, _)| *p != self.0);
     }
-}
-
-fn is_running(pid: u32) -> bool {
-    running().iter().any(|(p, _)| *p == pid)
 }
 
 /// A graceful command that Ctrl-C stopped.
@@ -78,7 +69,7 @@ pub struct Stopped {
 /// `grace` for them to exit. Their runs then never return (the command is
 /// being abandoned), so nothing acts on their failure.
 pub async fn stop_gracefully(grace: std::time::Duration) -> Vec<Stopped> {
-    INTERRUPTING.store(true, std::sync::atomic::Ordering::SeqCst);
+    INTERRUPTING.store(true, SeqCst);
     let stopping = running().clone();
     for (pid, _) in &stopping {
         // SAFETY: a signal to a child we started and have not yet reaped.
@@ -105,16 +96,11 @@ impl Cmd {
         }
     }
 
-    pub fn arg(mut self, a: impl Into<String>) -> Self {
-        self.args.push(a.into());
-        self
+    pub fn arg(self, a: impl Into<String>) -> Self {
+        self.args([a])
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
+    pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
         self
     }
@@ -124,16 +110,11 @@ impl Cmd {
         self
     }
 
-    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
-        self.env.push((k.into(), v.into()));
-        self
-    }
-
     /// The command line as a user would type it.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.program.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .map(shell_quote)
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|s| shell_quote(s))
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -165,7 +146,7 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{command}` failed with exit code {code}{}", last_line(.stdout, .stderr))]
+    #[error("`{command}` failed with exit code {code}{}", why_failed(stdout, stderr).map(|l| format!(": {l}")).unwrap_or_default())]
     Failed {
         command: String,
         code: i32,
@@ -214,12 +195,6 @@ pub fn why_failed(stdout: &str, stderr: &str) -> Option<String> {
     said(stderr).or_else(|| said(stdout))
 }
 
-fn last_line(stdout: &str, stderr: &str) -> String {
-    why_failed(stdout, stderr)
-        .map(|l| format!(": {l}"))
-        .unwrap_or_default()
-}
-
 #[async_trait]
 pub trait CommandRunner: Send + Sync + fmt::Debug {
     /// Runs `cmd` to completion. A non-zero exit is an error.
@@ -234,66 +209,60 @@ pub struct SystemRunner;
 #[async_trait]
 impl CommandRunner for SystemRunner {
     async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
-        let line = cmd.command_line();
-        tracing::debug!(command = %line, "run");
-        let mut c = tokio::process::Command::new(&cmd.program);
-        c.args(&cmd.args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(if cmd.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
+        let command = cmd.command_line();
+        tracing::debug!(%command, "run");
+        let spawn_err = |source| RunError::Spawn {
+            command: command.clone(),
+            source,
+        };
+        let mut child = tokio::process::Command::new(&cmd.program)
+            .args(&cmd.args)
+            .stdin(match cmd.stdin {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(dir) = &cmd.cwd {
-            c.current_dir(dir);
-        }
-        let mut child = c.spawn().map_err(|source| RunError::Spawn {
-            command: line.clone(),
-            source,
-        })?;
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(spawn_err)?;
         let registered = match (&cmd.graceful, child.id()) {
-            (Some(g), Some(pid)) => Some(Registered::new(pid, g)),
+            (Some(g), Some(pid)) => {
+                running().push((pid, g.clone()));
+                Some(Registered(pid))
+            }
             _ => None,
         };
         if let (Some(bytes), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
             // A child that exits without reading stdin is not our error; its exit code says.
             let _ = stdin.write_all(bytes).await;
-            drop(stdin);
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|source| RunError::Spawn {
-                command: line.clone(),
-                source,
-            })?;
-        let interrupted =
-            registered.is_some() && INTERRUPTING.load(std::sync::atomic::Ordering::SeqCst);
-        drop(registered);
-        if interrupted {
+        let out = child.wait_with_output().await.map_err(spawn_err)?;
+        if registered.is_some() && INTERRUPTING.load(SeqCst) {
             // Stopped by Ctrl-C: the command is being abandoned; its failure
             // is reported by whoever interrupted, not acted upon here.
+            drop(registered);
             std::future::pending::<()>().await;
         }
-        let output = Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let (code, stdout, stderr) = (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
         if out.status.success() {
-            Ok(output)
-        } else {
-            tracing::info!(command = %line, code = output.code, "failed:\n{}{}", output.stderr, output.stdout);
-            Err(RunError::Failed {
-                command: line,
-                code: output.code,
-                stdout: output.stdout,
-                stderr: output.stderr,
-            })
+            return Ok(Output {
+                code,
+                stdout,
+                stderr,
+            });
         }
+        tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
+        Err(RunError::Failed {
+            command,
+            code,
+            stdout,
+            stderr,
+        })
     }
 }
 
@@ -301,16 +270,9 @@ impl CommandRunner for SystemRunner {
 /// wrappers around kind and helm.
 #[derive(Debug, Default, Clone)]
 pub struct RecordingRunner {
-    inner: Arc<Mutex<Recording>>,
-}
-
-/// A scripted answer: success with this output, or failure with (exit code, stderr).
-type Reply = Result<Output, (i32, String)>;
-
-#[derive(Debug, Default)]
-struct Recording {
-    calls: Vec<Cmd>,
-    replies: VecDeque<(String, Reply)>,
+    calls: Arc<Mutex<Vec<Cmd>>>,
+    /// (what the command line contains, its exit code, stdout, stderr).
+    replies: Arc<Mutex<VecDeque<(String, i32, String, String)>>>,
 }
 
 impl RecordingRunner {
@@ -321,29 +283,22 @@ impl RecordingRunner {
     /// The next command whose line contains `matching` gets this stdout. Commands
     /// with no scripted reply succeed with empty output.
     pub fn reply(&self, matching: &str, stdout: &str) -> &Self {
-        self.inner.lock().unwrap().replies.push_back((
-            matching.to_string(),
-            Ok(Output {
-                code: 0,
-                stdout: stdout.to_string(),
-                stderr: String::new(),
-            }),
-        ));
-        self
+        self.script(matching, 0, stdout, "")
     }
 
     /// The next command whose line contains `matching` fails with this exit code and stderr.
     pub fn fail(&self, matching: &str, code: i32, stderr: &str) -> &Self {
-        self.inner
-            .lock()
-            .unwrap()
-            .replies
-            .push_back((matching.to_string(), Err((code, stderr.to_string()))));
+        self.script(matching, code, "", stderr)
+    }
+
+    fn script(&self, matching: &str, code: i32, stdout: &str, stderr: &str) -> &Self {
+        let reply = (matching.into(), code, stdout.into(), stderr.into());
+        self.replies.lock().unwrap().push_back(reply);
         self
     }
 
     pub fn calls(&self) -> Vec<Cmd> {
-        self.inner.lock().unwrap().calls.clone()
+        self.calls.lock().unwrap().clone()
     }
 
     pub fn command_lines(&self) -> Vec<String> {
@@ -354,20 +309,24 @@ impl RecordingRunner {
 #[async_trait]
 impl CommandRunner for RecordingRunner {
     async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
-        let mut rec = self.inner.lock().unwrap();
-        rec.calls.push(cmd.clone());
-        let line = cmd.command_line();
-        let pos = rec.replies.iter().position(|(m, _)| line.contains(m));
-        match pos.and_then(|i| rec.replies.remove(i)) {
-            None => Ok(Output::default()),
-            Some((_, Ok(out))) => Ok(out),
-            Some((_, Err((code, stderr)))) => Err(RunError::Failed {
-                command: line,
+        self.calls.lock().unwrap().push(cmd.clone());
+        let command = cmd.command_line();
+        let mut replies = self.replies.lock().unwrap();
+        let pos = replies.iter().position(|r| command.contains(&r.0));
+        let (_, code, stdout, stderr) = pos.and_then(|i| replies.remove(i)).unwrap_or_default();
+        if code == 0 {
+            return Ok(Output {
                 code,
-                stdout: String::new(),
+                stdout,
                 stderr,
-            }),
+            });
         }
+        Err(RunError::Failed {
+            command,
+            code,
+            stdout,
+            stderr,
+        })
     }
 }
 
