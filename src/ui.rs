@@ -36,16 +36,6 @@ pub struct Shell {
     multi: Option<MultiProgress>,
 }
 
-impl std::fmt::Debug for Shell {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shell")
-            .field("fancy", &self.fancy)
-            .field("quiet", &self.quiet)
-            .field("format", &self.format)
-            .finish()
-    }
-}
-
 /// The two streams of a [`Shell::capture`], readable after the fact.
 #[derive(Clone, Default)]
 pub struct Captured {
@@ -104,10 +94,6 @@ impl Shell {
             multi: None,
         };
         (shell, cap)
-    }
-
-    pub fn format(&self) -> OutputFormat {
-        self.format
     }
 
     pub fn is_json(&self) -> bool {
@@ -281,28 +267,23 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Renders rows as left-aligned columns, as kubectl does.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let render = |cells: &[&str]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| format!("{cell:<w$}", w = widths.get(i).copied().unwrap_or(0)))
-            .collect();
-        padded.join("   ").trim_end().to_string()
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let lines: Vec<&Vec<String>> = std::iter::once(&header).chain(rows).collect();
+    let width = |i: usize| {
+        let cells = lines.iter().filter_map(|row| row.get(i));
+        cells.map(|cell| cell.chars().count()).max().unwrap_or(0)
     };
-    let mut out = vec![render(header)];
-    for row in rows {
-        out.push(render(&row.iter().map(String::as_str).collect::<Vec<_>>()));
-    }
-    out.join(
-        "
-",
-    )
+    let widths: Vec<usize> = (0..header.len()).map(width).collect();
+    let render = |row: &&Vec<String>| {
+        let cells = row.iter().enumerate();
+        let padded = cells.map(|(i, cell)| format!("{cell:<w$}", w = widths.get(i).unwrap_or(&0)));
+        padded
+            .collect::<Vec<_>>()
+            .join("   ")
+            .trim_end()
+            .to_string()
+    };
+    lines.iter().map(render).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]
