@@ -54,18 +54,16 @@ impl Env {
     }
 
     pub fn from_pairs<I: IntoIterator<Item = (&'static str, &'static str)>>(pairs: I) -> Env {
-        Env(pairs
+        let pairs = pairs
             .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect())
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        Env(pairs.collect())
     }
 
     /// A set, non-empty variable.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        let value = self.0.get(key)?;
+        (!value.is_empty()).then_some(value.as_str())
     }
 }
 
@@ -424,10 +422,9 @@ pub fn resolve(
         rollback_on_failure: flags.rollback_on_failure,
         profile,
     };
-    settings
-        .secrets()
-        .into_iter()
-        .for_each(crate::secret::register);
+    for secret in settings.secrets() {
+        crate::secret::register(secret);
+    }
     Ok(settings)
 }
 
@@ -464,12 +461,18 @@ fn overrides<T>(
 }
 
 /// `ok`, or the setting `var` is not valid because `why`.
-fn ensure(ok: bool, var: &'static str, why: impl FnOnce() -> String) -> Result<(), SettingsError> {
+fn ensure(ok: bool, var: &'static str, why: String) -> Result<(), SettingsError> {
     if ok {
         Ok(())
     } else {
-        Err(SettingsError::Invalid { var, why: why() })
+        Err(SettingsError::Invalid { var, why })
     }
+}
+
+/// Lowercase letters, digits and the characters of `extra`: what kind and
+/// registries allow in names.
+fn lower_alnum_or(c: char, extra: &str) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c)
 }
 
 /// A registry as images name it: `HOST` or `HOST:PORT` (with `need_port`,
@@ -521,28 +524,17 @@ pub fn validate_registry_host(
 /// names a directory of the state directory: checked before anything is written.
 pub fn validate_cluster_name(name: &str) -> Result<(), SettingsError> {
     let ok = (1..=50).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    ensure(ok, "--cluster", || {
-        format!(
-        "`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev"
-    )
-    })
+        && name.starts_with(|c| lower_alnum_or(c, ""))
+        && name.chars().all(|c| lower_alnum_or(c, "-."));
+    let why = format!("`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev");
+    ensure(ok, "--cluster", why)
 }
 
 fn validate_repository(r: &str) -> Result<String, SettingsError> {
     let r = r.trim().trim_matches('/');
-    let segment_ok = |seg: &str| {
-        !seg.is_empty()
-            && seg
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-    };
-    ensure(r.split('/').all(segment_ok), "REPOSITORY", || {
-        format!("`{r}` is not a registry path: use lowercase org/team, e.g. my-org/my-team")
-    })?;
+    let segment_ok = |seg: &str| !seg.is_empty() && seg.chars().all(|c| lower_alnum_or(c, "._-"));
+    let why = format!("`{r}` is not a registry path: use lowercase org/team, e.g. my-org/my-team");
+    ensure(r.split('/').all(segment_ok), "REPOSITORY", why)?;
     Ok(r.to_string())
 }
 
@@ -553,9 +545,8 @@ fn validate_quantity(q: &str) -> Result<(), SettingsError> {
     let ok = !number.is_empty()
         && number.parse::<f64>().is_ok()
         && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "M", "G", "T", "P"].contains(&unit);
-    ensure(ok, "STORAGE_SIZE", || {
-        format!("`{q}` is not a Kubernetes quantity: use e.g. 1Gi or 10Gi")
-    })
+    let why = format!("`{q}` is not a Kubernetes quantity: use e.g. 1Gi or 10Gi");
+    ensure(ok, "STORAGE_SIZE", why)
 }
 
 /// REGISTRY_CREDENTIAL_B64 must decode to `user:password`. The error never
@@ -565,13 +556,10 @@ fn validate_credential(b64: &str) -> Result<Secret, SettingsError> {
         .decode(b64.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok());
-    let ok = decoded.is_some_and(|s| {
-        s.split_once(':')
-            .is_some_and(|(u, p)| !u.is_empty() && !p.is_empty())
-    });
-    ensure(ok, "REGISTRY_CREDENTIAL_B64", || {
-        "it must be the base64 of `$oauthtoken:<NGC_API_KEY>`: unset it to have nvcf-dev make it from NGC_API_KEY".into()
-    })?;
+    let user_password = decoded.as_ref().and_then(|s| s.split_once(':'));
+    let ok = user_password.is_some_and(|(u, p)| !u.is_empty() && !p.is_empty());
+    let why = "it must be the base64 of `$oauthtoken:<NGC_API_KEY>`: unset it to have nvcf-dev make it from NGC_API_KEY";
+    ensure(ok, "REGISTRY_CREDENTIAL_B64", why.into())?;
     Ok(Secret::new(b64.trim()))
 }
 

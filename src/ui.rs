@@ -114,10 +114,7 @@ impl Shell {
 
     /// A result line, on stdout.
     pub fn out(&self, line: impl AsRef<str>) {
-        let line = crate::secret::scrub(line.as_ref());
-        let mut w = self.out.lock().unwrap();
-        let _ = writeln!(w, "{line}");
-        let _ = w.flush();
+        write_line(&self.out, &crate::secret::scrub(line.as_ref()));
     }
 
     /// One JSON document, on stdout.
@@ -141,14 +138,10 @@ impl Shell {
     /// A line on stderr that `-q` does not silence (errors, confirmations).
     pub fn err_line(&self, line: &str) {
         let line = &crate::secret::scrub(line);
-        if let Some(m) = &self.multi {
-            if m.println(line).is_ok() {
-                return;
-            }
+        // Through the spinners, when there are, so they do not tear the line.
+        if self.multi.as_ref().is_none_or(|m| m.println(line).is_err()) {
+            write_line(&self.err, line);
         }
-        let mut w = self.err.lock().unwrap();
-        let _ = writeln!(w, "{line}");
-        let _ = w.flush();
     }
 
     /// A progress bar drawn with the shell's spinners, so status lines
@@ -194,6 +187,12 @@ impl Shell {
             finished: false,
         }
     }
+}
+
+fn write_line(sink: &Sink, line: &str) {
+    let mut w = sink.lock().unwrap();
+    let _ = writeln!(w, "{line}");
+    let _ = w.flush();
 }
 
 /// A running step. Dropping it unfinished marks it failed, so an early `?`
