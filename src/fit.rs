@@ -11,8 +11,7 @@ use crate::chart::{self, ChartInfo};
 use crate::values;
 
 /// The layers of one component's values, so a rule can tell a key the guide
-/// wrote (ours to fix) from one the user's profile set (theirs; checked, and
-/// refused with a reason if it cannot work).
+/// wrote (ours to fix) from one the user's profile set (theirs: checked).
 pub struct Fit<'a> {
     pub chart: &'a ChartInfo,
     /// The profile's `values.<component>` (the user's explicit choices).
@@ -28,17 +27,15 @@ pub type Rule = fn(&mut Fit<'_>) -> Result<(), FitError>;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FitError {
-    #[error("the profile's values.{component}.{key} is {tag}, but {chart} runs the OpenBao server at {server_tag} (openbao.server.image.tag) and refuses to render unless they are equal: remove the override from the profile, or set both tags to the same value")]
+    #[error("the profile's values.openbao.{key} is {tag}, but {chart} runs the OpenBao server at {server_tag} (openbao.server.image.tag) and refuses to render unless they are equal: remove the override from the profile, or set both tags to the same value")]
     TagMismatch {
-        component: &'static str,
         chart: String,
         key: String,
         tag: String,
         server_tag: String,
     },
-    #[error("the profile's values.{component}.{key} is {seeds}, more seeds than the {replicas} Cassandra replica(s): seed pods that never start keep Cassandra from forming; set it to at most {replicas}")]
+    #[error("the profile's values.cassandra.{key} is {seeds}, more seeds than the {replicas} Cassandra replica(s): seed pods that never start keep Cassandra from forming; set it to at most {replicas}")]
     TooManySeeds {
-        component: &'static str,
         key: String,
         seeds: i64,
         replicas: i64,
@@ -143,7 +140,6 @@ pub fn openbao(fit: &mut Fit<'_>) -> Result<(), FitError> {
         return Ok(());
     };
     let mismatch = |key: String, tag: &str| FitError::TagMismatch {
-        component: "openbao",
         chart: format!("{} {}", fit.chart.name, fit.chart.version),
         key,
         tag: tag.to_string(),
@@ -228,7 +224,6 @@ pub fn cassandra(fit: &mut Fit<'_>) -> Result<(), FitError> {
         };
         if values::get_path(fit.user, &path).is_some() {
             return Err(FitError::TooManySeeds {
-                component: "cassandra",
                 key: path.join("."),
                 seeds,
                 replicas,

@@ -107,16 +107,8 @@ pub enum ProfileError {
         name: String,
         valid: String,
     },
-    #[error("profile {file}: values.{component} must be a map of helm values, not {found}")]
-    ValuesNotAMap {
-        file: String,
-        component: String,
-        found: &'static str,
-    },
-    #[error("profile {file}: values.{path} has a key that is not a string; helm values keys are strings")]
-    NonStringKey { file: String, path: String },
-    #[error("profile {file}: cluster.installTimeout `{value}` is not a duration: use e.g. 90s, 15m, 15m0s or 1h30m")]
-    BadDuration { file: String, value: String },
+    #[error("profile {file}: {why}")]
+    Invalid { file: String, why: String },
     #[error("kind config `{name}` (from profile {file}) not found: built-in configs are {available}; or give a path")]
     KindConfigNotFound {
         file: String,
@@ -203,28 +195,31 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError
             })
         }
     };
+    let invalid = |why: String| {
+        let file = file.into();
+        Err(ProfileError::Invalid { file, why })
+    };
     for key in profile.charts.keys() {
         known("charts", key)?;
     }
     for (key, v) in &profile.values {
         known("values", key)?;
         if let Some(path) = non_string_key(v, key) {
-            let file = file.into();
-            return Err(ProfileError::NonStringKey { file, path });
+            return invalid(format!(
+                "values.{path} has a key that is not a string; helm values keys are strings"
+            ));
         }
         if !(v.is_mapping() || v.is_null()) {
-            return Err(ProfileError::ValuesNotAMap {
-                file: file.into(),
-                component: key.clone(),
-                found: crate::values::describe(v),
-            });
+            let found = crate::values::describe(v);
+            return invalid(format!(
+                "values.{key} must be a map of helm values, not {found}"
+            ));
         }
     }
     match &profile.cluster.install_timeout {
-        Some(t) if parse_duration(t).is_none() => Err(ProfileError::BadDuration {
-            file: file.into(),
-            value: t.clone(),
-        }),
+        Some(t) if parse_duration(t).is_none() => invalid(format!(
+            "cluster.installTimeout `{t}` is not a duration: use e.g. 90s, 15m, 15m0s or 1h30m"
+        )),
         _ => Ok(profile),
     }
 }

@@ -206,14 +206,6 @@ pub struct Step {
 }
 
 impl Step {
-    /// Updates the step's line with what it is doing now.
-    pub fn progress(&self, detail: impl AsRef<str>) {
-        match &self.spinner {
-            Some(pb) => pb.set_message(format!("{} ({})", self.title, detail.as_ref())),
-            None => self.shell.status(format!("   {}", detail.as_ref())),
-        }
-    }
-
     pub fn done(mut self) {
         self.finish(true, None);
     }
