@@ -217,12 +217,7 @@ impl Settings {
         match self.chart_paths.get(c.name) {
             Some(p) => ChartSource::Local(p.clone()),
             None => ChartSource::Oci {
-                reference: format!(
-                    "oci://{}/{}/{}",
-                    self.image_registry(),
-                    self.repository,
-                    c.chart
-                ),
+                reference: format!("oci://{}", self.chart_in(&self.image_registry(), c)),
                 version: self.chart_version(c),
             },
         }
@@ -230,12 +225,13 @@ impl Settings {
 
     /// The chart upstream, which `mirror` copies from.
     pub fn upstream_chart(&self, c: &Component) -> String {
-        let (registry, repository) = (&self.upstream_registry, &self.repository);
-        format!(
-            "{registry}/{repository}/{}:{}",
-            c.chart,
-            self.chart_version(c)
-        )
+        let chart = self.chart_in(&self.upstream_registry, c);
+        format!("{chart}:{}", self.chart_version(c))
+    }
+
+    /// Where `c`'s chart is in `registry`.
+    fn chart_in(&self, registry: &str, c: &Component) -> String {
+        format!("{registry}/{}/{}", self.repository, c.chart)
     }
 
     /// The local registry container as these settings want it.

@@ -11,15 +11,10 @@ pub fn merge(base: &mut Value, overlay: &Value) {
     match (base, overlay) {
         (Value::Mapping(b), Value::Mapping(o)) => {
             for (k, v) in o {
-                if v.is_null() {
-                    b.remove(k);
-                    continue;
-                }
                 match b.get_mut(k) {
+                    _ if v.is_null() => drop(b.remove(k)),
                     Some(existing) if existing.is_mapping() && v.is_mapping() => merge(existing, v),
-                    _ => {
-                        b.insert(k.clone(), strip_nulls(v));
-                    }
+                    _ => drop(b.insert(k.clone(), strip_nulls(v))),
                 }
             }
         }
