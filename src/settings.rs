@@ -54,10 +54,10 @@ impl Env {
     }
 
     pub fn from_pairs<I: IntoIterator<Item = (&'static str, &'static str)>>(pairs: I) -> Env {
-        let pairs = pairs
+        Env(pairs
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()));
-        Env(pairs.collect())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
     }
 
     /// A set, non-empty variable.
@@ -292,9 +292,11 @@ pub fn resolve(
 ) -> Result<Settings, crate::Error> {
     validate_cluster_name(cluster)?;
     let env = ctx.env;
-    let pick = |flag: &Option<String>, var: &str, profile: &Option<String>| {
+    let pick = |flag: &Option<String>, var: &str, in_profile: &Option<String>| {
         let from_env = || env.get(var).map(str::to_string);
-        flag.clone().or_else(from_env).or_else(|| profile.clone())
+        flag.clone()
+            .or_else(from_env)
+            .or_else(|| in_profile.clone())
     };
     // A required setting nobody gave is asked for, else an error naming it.
     let required =
