@@ -42,8 +42,8 @@ pub enum FitError {
     },
 }
 
-/// What fitting did: the values helm gets, what changed, and the user's keys
-/// the chart does not read (each with a "did you mean" where one exists).
+/// What fitting changed, and the user's keys the chart does not read (each
+/// with a "did you mean" where one exists).
 #[derive(Debug, Clone, Default)]
 pub struct Fitted {
     pub notes: Vec<String>,

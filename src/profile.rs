@@ -22,37 +22,31 @@ static KIND_CONFIGS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/kind");
 pub const DEFAULT_PROFILE: &str = "dev";
 
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct Profile {
     /// Set from the file name, not the file.
     #[serde(skip)]
     pub name: String,
-    /// Where the profile came from: `embedded:dev` or a path.
+    /// Where the profile came from, for messages: its path, or the built-in file.
     #[serde(skip)]
     pub source: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub cluster: ClusterSettings,
     /// How the Cassandra password is obtained when CASSANDRA_PASSWORD is not set.
-    #[serde(default)]
     pub cassandra_password: PasswordPolicy,
     /// Per-component chart settings, e.g. a moved version.
-    #[serde(default)]
     pub charts: BTreeMap<String, ChartSettings>,
     /// Per-component value overrides, merged onto the guide's values.
-    #[serde(default)]
     pub values: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct ClusterSettings {
     /// A config in kind/ by name (`single-node`), or a path to a kind config.
     pub kind_config: Option<String>,
     pub storage_class: Option<String>,
     pub storage_size: Option<String>,
-    #[serde(default)]
     pub registry: RegistrySettings,
     /// Helm's `--timeout` for each release, e.g. `15m`.
     pub install_timeout: Option<String>,
