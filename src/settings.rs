@@ -495,20 +495,17 @@ pub fn validate_registry_host(
             || host
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
-    let why = if value.contains("://") {
-        "is a URL (plain HTTP is used for loopback registries by itself)".to_string()
-    } else if value.contains('/') {
-        "has a path; the repository goes in REPOSITORY".to_string()
-    } else if !host_ok {
-        "is not a host name".to_string()
-    } else {
-        match port {
-            Some(p) if p.parse::<u16>().map_or(true, |n| n == 0) => {
-                format!("has no valid port (`{p}`)")
-            }
-            None if need_port => "has no port".to_string(),
-            _ => return Ok(()),
+    let why = match port {
+        _ if value.contains("://") => {
+            "is a URL (plain HTTP is used for loopback registries by itself)".to_string()
         }
+        _ if value.contains('/') => "has a path; the repository goes in REPOSITORY".to_string(),
+        _ if !host_ok => "is not a host name".to_string(),
+        Some(p) if p.parse::<u16>().map_or(true, |n| n == 0) => {
+            format!("has no valid port (`{p}`)")
+        }
+        None if need_port => "has no port".to_string(),
+        _ => return Ok(()),
     };
     Err(SettingsError::Invalid {
         var,
