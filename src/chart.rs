@@ -1,5 +1,5 @@
 //! What a chart says about itself: name, version, and the default values of
-//! it and its subcharts, which values are fitted to (see `fit`).
+//! it and its subcharts, to which `fit` fits the guide's values.
 //!
 //! The archive is read directly rather than through `helm show values`: helm
 //! shows only the top chart's values.yaml, while a wrapper's subchart (nats,
