@@ -1,7 +1,5 @@
 //! What a chart says about itself: name, version, and the default values of
-//! it and its subcharts. The install guide is older than the charts NVIDIA
-//! publishes, so values are fitted to the chart actually pulled (see
-//! `ops::plan::fit_values`), never to the guide's picture of it.
+//! it and its subcharts, to which `fit` fits the guide's values.
 //!
 //! The archive is read directly rather than through `helm show values`: helm
 //! shows only the top chart's values.yaml, while a wrapper's subchart (nats,
@@ -30,12 +28,12 @@ pub struct ChartInfo {
 pub enum ChartError {
     #[error("cannot read the chart {what}: {detail}")]
     Unreadable { what: String, detail: String },
-    #[error("the chart {what} has no {file}: is it a helm chart?")]
-    Missing { what: String, file: String },
+    #[error("the chart {what} has no Chart.yaml: is it a helm chart?")]
+    Missing { what: String },
     #[error("the chart {what} has an invalid {file}: {detail}")]
     Invalid {
         what: String,
-        file: String,
+        file: &'static str,
         detail: String,
     },
 }
@@ -52,31 +50,55 @@ struct ChartYaml {
 #[derive(Deserialize)]
 struct Dependency {
     name: String,
-    #[serde(default)]
     alias: Option<String>,
 }
 
 /// A chart's files, relative to the chart's own directory.
 type Files = BTreeMap<String, Vec<u8>>;
 
+fn unreadable(what: &str) -> impl Fn(std::io::Error) -> ChartError + '_ {
+    move |e| ChartError::Unreadable {
+        what: what.to_string(),
+        detail: e.to_string(),
+    }
+}
+
 /// Reads a packaged chart (.tgz), as pulled from a registry.
 pub fn read_archive(bytes: &[u8], what: &str) -> Result<ChartInfo, ChartError> {
-    from_files(&archive_files(bytes, what)?, what)
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut files = Files::new();
+    for entry in archive.entries().map_err(unreadable(what))? {
+        let mut entry = entry.map_err(unreadable(what))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(unreadable(what))?
+            .to_string_lossy()
+            .into_owned();
+        // Strip the top directory, the chart's name.
+        let Some((_, inner)) = path.split_once('/') else {
+            continue;
+        };
+        if is_wanted(inner) {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(unreadable(what))?;
+            files.insert(inner.to_string(), data);
+        }
+    }
+    from_files(&files, what)
 }
 
 /// Reads a chart directory or a .tgz on disk (`--chart COMPONENT=PATH`).
 pub fn read_path(path: &Path) -> Result<ChartInfo, ChartError> {
     let what = path.display().to_string();
-    let unreadable = |e: std::io::Error| ChartError::Unreadable {
-        what: what.clone(),
-        detail: e.to_string(),
-    };
     if path.is_dir() {
         let mut files = Files::new();
-        collect_dir(path, "", &mut files).map_err(unreadable)?;
+        collect_dir(path, "", &mut files).map_err(unreadable(&what))?;
         from_files(&files, &what)
     } else {
-        read_archive(&std::fs::read(path).map_err(unreadable)?, &what)
+        read_archive(&std::fs::read(path).map_err(unreadable(&what))?, &what)
     }
 }
 
@@ -97,73 +119,35 @@ fn collect_dir(dir: &Path, prefix: &str, files: &mut Files) -> std::io::Result<(
 }
 
 fn is_wanted(path: &str) -> bool {
-    path == "Chart.yaml"
-        || path == "values.yaml"
+    matches!(path, "Chart.yaml" | "values.yaml")
         || (path.starts_with("charts/")
-            && (path.ends_with("/Chart.yaml")
-                || path.ends_with("/values.yaml")
-                || path.ends_with(".tgz")))
-}
-
-/// The files of a .tgz, with the top directory (the chart's name) stripped.
-fn archive_files(bytes: &[u8], what: &str) -> Result<Files, ChartError> {
-    let unreadable = |e: std::io::Error| ChartError::Unreadable {
-        what: what.to_string(),
-        detail: e.to_string(),
-    };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut files = Files::new();
-    for entry in archive.entries().map_err(unreadable)? {
-        let mut entry = entry.map_err(unreadable)?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry
-            .path()
-            .map_err(unreadable)?
-            .to_string_lossy()
-            .into_owned();
-        let Some((_, inner)) = path.split_once('/') else {
-            continue;
-        };
-        if is_wanted(inner) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(unreadable)?;
-            files.insert(inner.to_string(), data);
-        }
-    }
-    Ok(files)
+            && [".tgz", "/Chart.yaml", "/values.yaml"]
+                .iter()
+                .any(|end| path.ends_with(end)))
 }
 
 fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
-    let text = |file: &str| -> Result<Option<String>, ChartError> {
+    let invalid = |file, detail: String| ChartError::Invalid {
+        what: what.to_string(),
+        file,
+        detail,
+    };
+    let text = |file: &'static str| {
         files
             .get(file)
-            .map(|b| {
-                String::from_utf8(b.clone()).map_err(|e| ChartError::Invalid {
-                    what: what.to_string(),
-                    file: file.to_string(),
-                    detail: e.to_string(),
-                })
-            })
+            .map(|b| String::from_utf8(b.clone()).map_err(|e| invalid(file, e.to_string())))
             .transpose()
-    };
-    let invalid = |file: &str, e: serde_yaml_ng::Error| ChartError::Invalid {
-        what: what.to_string(),
-        file: file.to_string(),
-        detail: e.to_string(),
     };
     let chart_yaml = text("Chart.yaml")?.ok_or_else(|| ChartError::Missing {
         what: what.to_string(),
-        file: "Chart.yaml".into(),
     })?;
     let meta: ChartYaml =
-        serde_yaml_ng::from_str(&chart_yaml).map_err(|e| invalid("Chart.yaml", e))?;
+        serde_yaml_ng::from_str(&chart_yaml).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
     let mut defaults = match text("values.yaml")? {
         Some(t) if !t.trim().is_empty() => {
-            serde_yaml_ng::from_str(&t).map_err(|e| invalid("values.yaml", e))?
+            serde_yaml_ng::from_str(&t).map_err(|e| invalid("values.yaml", e.to_string()))?
         }
-        _ => Value::Mapping(Mapping::new()),
+        _ => Value::Null,
     };
     if defaults.is_null() {
         defaults = Value::Mapping(Mapping::new());
@@ -172,13 +156,13 @@ fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
         let Some(sub) = subchart(files, &dep.name, what)? else {
             continue;
         };
-        let key = dep.alias.clone().unwrap_or_else(|| dep.name.clone());
+        let key = dep.alias.as_ref().unwrap_or(&dep.name);
         let mut merged = sub.defaults;
         if let Some(ours) = defaults.get(key.as_str()) {
             crate::values::merge(&mut merged, ours);
         }
         if let Value::Mapping(m) = &mut defaults {
-            m.insert(Value::String(key), merged);
+            m.insert(Value::from(key.as_str()), merged);
         }
     }
     Ok(ChartInfo {
@@ -192,124 +176,80 @@ fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
 /// The subchart named `name` in `charts/`, unpacked or packaged.
 fn subchart(files: &Files, name: &str, what: &str) -> Result<Option<ChartInfo>, ChartError> {
     let inner = format!("{what} (subchart {name})");
-    for (path, bytes) in files.range("charts/".to_string()..) {
-        if !path.starts_with("charts/") {
-            break;
-        }
-        let rest = &path["charts/".len()..];
-        if rest.ends_with(".tgz") && !rest.contains('/') {
-            let sub = read_archive(bytes, &inner)?;
-            if sub.name == name {
-                return Ok(Some(sub));
-            }
-        } else if let Some(dir) = rest.strip_suffix("/Chart.yaml") {
-            if dir.contains('/') {
-                continue;
-            }
+    for (path, bytes) in files
+        .iter()
+        .filter_map(|(p, b)| Some((p.strip_prefix("charts/")?, b)))
+    {
+        let sub = if path.ends_with(".tgz") && !path.contains('/') {
+            read_archive(bytes, &inner)?
+        } else if let Some(dir) = path
+            .strip_suffix("/Chart.yaml")
+            .filter(|d| !d.contains('/'))
+        {
             let prefix = format!("charts/{dir}/");
             let sub_files: Files = files
                 .iter()
-                .filter_map(|(p, b)| p.strip_prefix(&prefix).map(|r| (r.to_string(), b.clone())))
+                .filter_map(|(p, b)| Some((p.strip_prefix(&prefix)?.to_string(), b.clone())))
                 .collect();
-            let sub = from_files(&sub_files, &inner)?;
-            if sub.name == name {
-                return Ok(Some(sub));
-            }
+            from_files(&sub_files, &inner)?
+        } else {
+            continue;
+        };
+        if sub.name == name {
+            return Ok(Some(sub));
         }
     }
     Ok(None)
 }
 
-/// Whether a chart reads a key, judged from its defaults: a key is read when
-/// the defaults declare it, or when it sits under a default that is free-form
-/// (an empty map like `nodeSelector: {}`, a string or null like `affinity: ""`,
-/// a list). Defaults are no schema, so this errs towards "read".
-pub fn declares(defaults: &Value, path: &[&str]) -> bool {
-    let mut cur = defaults;
-    for key in path {
-        match cur {
-            Value::Mapping(m) if m.is_empty() => return true,
-            Value::Mapping(m) => match m.get(*key) {
-                Some(next) => cur = next,
-                None => return false,
-            },
-            _ => return true,
-        }
-    }
-    true
-}
-
 /// Every leaf path of `values` (maps walked, anything else a leaf) that the
 /// chart does not declare, shortest first: `a.b` rather than each key under it.
-pub fn undeclared(values: &Value, defaults: &Value) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    walk_undeclared(values, defaults, &mut Vec::new(), &mut out);
-    out
-}
-
-fn walk_undeclared(
-    values: &Value,
-    defaults: &Value,
-    path: &mut Vec<String>,
-    out: &mut Vec<Vec<String>>,
-) {
-    let (Value::Mapping(vals), Value::Mapping(defs)) = (values, defaults) else {
-        return;
-    };
-    if defs.is_empty() {
-        return;
-    }
-    for (k, v) in vals {
-        let Some(key) = k.as_str() else { continue };
-        path.push(key.to_string());
-        match defs.get(key) {
-            None => out.push(path.clone()),
-            Some(d) => walk_undeclared(v, d, path, out),
+/// A key under a free-form default (an empty map like `nodeSelector: {}`, a
+/// string or null like `affinity: ""`, a list) counts as declared: defaults
+/// are no schema, so this errs towards "read".
+pub fn undeclared<'v>(values: &'v Value, defaults: &Value) -> Vec<Vec<&'v str>> {
+    fn walk<'v>(
+        values: &'v Value,
+        defaults: &Value,
+        path: &mut Vec<&'v str>,
+        out: &mut Vec<Vec<&'v str>>,
+    ) {
+        let (Value::Mapping(vals), Value::Mapping(defs)) = (values, defaults) else {
+            return;
+        };
+        if defs.is_empty() {
+            return;
         }
-        path.pop();
+        for (key, v) in vals.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
+            path.push(key);
+            match defs.get(key) {
+                None => out.push(path.clone()),
+                Some(d) => walk(v, d, path, out),
+            }
+            path.pop();
+        }
     }
-}
-
-/// Removes the keys the chart does not declare from `values`; returns them.
-pub fn prune_undeclared(values: &mut Value, defaults: &Value) -> Vec<String> {
-    let gone = undeclared(values, defaults);
-    for path in &gone {
-        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
-        crate::values::remove_path(values, &refs);
-    }
-    gone.iter().map(|p| p.join(".")).collect()
+    let mut out = Vec::new();
+    walk(values, defaults, &mut Vec::new(), &mut out);
+    out
 }
 
 /// Where the chart declares a key of the same name as `path`'s last, for a
 /// "did you mean" (e.g. `cassandra.maxHeapSize` -> `cassandra.jvm.maxHeapSize`).
-pub fn same_name_elsewhere(defaults: &Value, path: &[String]) -> Option<String> {
-    let (want, _) = path.split_last()?;
-    let root = path.first()?;
-    let mut found = None;
-    find_key(
-        defaults.get(root.as_str())?,
-        want,
-        &mut vec![root.clone()],
-        &mut found,
-    );
-    found
-}
-
-fn find_key(v: &Value, want: &str, path: &mut Vec<String>, found: &mut Option<String>) {
-    let Value::Mapping(m) = v else { return };
-    for (k, child) in m {
-        let Some(key) = k.as_str() else { continue };
-        if found.is_some() {
-            return;
-        }
-        path.push(key.to_string());
-        if key == want {
-            *found = Some(path.join("."));
-        } else {
-            find_key(child, want, path, found);
-        }
-        path.pop();
+pub fn same_name_elsewhere(defaults: &Value, path: &[&str]) -> Option<String> {
+    fn find(v: &Value, want: &str, at: &str) -> Option<String> {
+        v.as_mapping()?.iter().find_map(|(k, child)| {
+            let key = k.as_str()?;
+            let here = format!("{at}.{key}");
+            if key == want {
+                Some(here)
+            } else {
+                find(child, want, &here)
+            }
+        })
     }
+    let (root, want) = (path.first()?, path.last()?);
+    find(defaults.get(*root)?, want, root)
 }
 
 #[cfg(test)]
@@ -318,6 +258,13 @@ mod tests {
 
     fn yaml(s: &str) -> Value {
         serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    /// Whether the chart reads the dotted `path`, as `undeclared` judges it.
+    fn declares(defaults: &Value, path: &[&str]) -> bool {
+        let mut v = Value::Null;
+        crate::values::set_path(&mut v, path, Value::from(1));
+        undeclared(&v, defaults).is_empty()
     }
 
     /// A packaged chart with one packaged subchart, as `helm package` makes it.
@@ -452,35 +399,33 @@ mod tests {
     }
 
     #[test]
-    fn undeclared_keys_are_pruned_shortest_first() {
+    fn undeclared_keys_are_listed_shortest_first() {
         let defaults = yaml(
             "nats:\n  container: {image: {registry: '', tag: t}}\n  podTemplate: {merge: {}}\n  affinity: ''\n",
         );
-        let mut values = yaml(
+        let values = yaml(
             "nats:\n  container: {image: {registry: r, repository: x}}\n  nkeyJob: {image: {registry: r}}\n  podTemplate: {merge: {spec: {nodeSelector: {a: b}}}}\n  affinity: {podAntiAffinity: {}}\n",
         );
-        let gone = prune_undeclared(&mut values, &defaults);
-        assert_eq!(gone, ["nats.container.image.repository", "nats.nkeyJob"]);
-        assert!(values["nats"].get("nkeyJob").is_none());
-        assert!(
-            values["nats"]["podTemplate"]["merge"]["spec"].is_mapping(),
-            "free-form kept"
-        );
-        assert!(
-            values["nats"]["affinity"].is_mapping(),
-            "a string default is free-form"
+        // podTemplate.merge (an empty map) and affinity (a string) are free-form.
+        assert_eq!(
+            undeclared(&values, &defaults),
+            [
+                vec!["nats", "container", "image", "repository"],
+                vec!["nats", "nkeyJob"]
+            ]
         );
     }
 
     #[test]
     fn a_misplaced_key_finds_its_namesake() {
         let defaults = yaml("cassandra:\n  jvm:\n    maxHeapSize: ''\n    heapNewSize: ''\n");
-        let path = vec!["cassandra".to_string(), "maxHeapSize".to_string()];
         assert_eq!(
-            same_name_elsewhere(&defaults, &path).as_deref(),
+            same_name_elsewhere(&defaults, &["cassandra", "maxHeapSize"]).as_deref(),
             Some("cassandra.jvm.maxHeapSize")
         );
-        let path = vec!["cassandra".to_string(), "newHeapSize".to_string()];
-        assert_eq!(same_name_elsewhere(&defaults, &path), None);
+        assert_eq!(
+            same_name_elsewhere(&defaults, &["cassandra", "newHeapSize"]),
+            None
+        );
     }
 }

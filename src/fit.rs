@@ -11,8 +11,7 @@ use crate::chart::{self, ChartInfo};
 use crate::values;
 
 /// The layers of one component's values, so a rule can tell a key the guide
-/// wrote (ours to fix) from one the user's profile set (theirs; checked, and
-/// refused with a reason if it cannot work).
+/// wrote (ours to fix) from one the user's profile set (theirs: checked).
 pub struct Fit<'a> {
     pub chart: &'a ChartInfo,
     /// The profile's `values.<component>` (the user's explicit choices).
@@ -28,25 +27,23 @@ pub type Rule = fn(&mut Fit<'_>) -> Result<(), FitError>;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FitError {
-    #[error("the profile's values.{component}.{key} is {tag}, but {chart} runs the OpenBao server at {server_tag} (openbao.server.image.tag) and refuses to render unless they are equal: remove the override from the profile, or set both tags to the same value")]
+    #[error("the profile's values.openbao.{key} is {tag}, but {chart} runs the OpenBao server at {server_tag} (openbao.server.image.tag) and refuses to render unless they are equal: remove the override from the profile, or set both tags to the same value")]
     TagMismatch {
-        component: &'static str,
         chart: String,
         key: String,
         tag: String,
         server_tag: String,
     },
-    #[error("the profile's values.{component}.{key} is {seeds}, more seeds than the {replicas} Cassandra replica(s): seed pods that never start keep Cassandra from forming; set it to at most {replicas}")]
+    #[error("the profile's values.cassandra.{key} is {seeds}, more seeds than the {replicas} Cassandra replica(s): seed pods that never start keep Cassandra from forming; set it to at most {replicas}")]
     TooManySeeds {
-        component: &'static str,
         key: String,
         seeds: i64,
         replicas: i64,
     },
 }
 
-/// What fitting did: the values helm gets, what changed, and the user's keys
-/// the chart does not read (each with a "did you mean" where one exists).
+/// What fitting changed, and the user's keys the chart does not read (each
+/// with a "did you mean" where one exists).
 #[derive(Debug, Clone, Default)]
 pub struct Fitted {
     pub notes: Vec<String>,
@@ -65,20 +62,16 @@ pub fn fit(
     user: &Value,
     values: &mut Value,
 ) -> Result<Fitted, FitError> {
+    let name = format!("{} {}", chart.name, chart.version);
     let mut notes = Vec::new();
-    let from_guide_only: Vec<Vec<String>> = chart::undeclared(guide, &chart.defaults)
-        .into_iter()
-        .filter(|p| !user_sets(user, p))
-        .collect();
-    for path in &from_guide_only {
-        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
-        values::remove_path(values, &refs);
-        notes.push(format!(
-            "{} {} does not read the guide's `{}`: left out",
-            chart.name,
-            chart.version,
-            path.join(".")
-        ));
+    for path in chart::undeclared(guide, &chart.defaults) {
+        if values::get_path(user, &path).is_none() {
+            values::remove_path(values, &path);
+            let key = path.join(".");
+            notes.push(format!(
+                "{name} does not read the guide's `{key}`: left out"
+            ));
+        }
     }
     let mut fit = Fit {
         chart,
@@ -95,24 +88,14 @@ pub fn fit(
             let hint = chart::same_name_elsewhere(&chart.defaults, &p)
                 .map(|k| format!(" (did you mean `{k}`?)"))
                 .unwrap_or_default();
-            format!(
-                "{} {} has no value `{}`, so the profile's values.{component}.{} does nothing{hint}",
-                chart.name,
-                chart.version,
-                p.join("."),
-                p.join("."),
-            )
+            let key = p.join(".");
+            format!("{name} has no value `{key}`, so the profile's values.{component}.{key} does nothing{hint}")
         })
         .collect();
     Ok(Fitted {
         notes: fit.notes,
         unread,
     })
-}
-
-fn user_sets(user: &Value, path: &[String]) -> bool {
-    let refs: Vec<&str> = path.iter().map(String::as_str).collect();
-    values::get_path(user, &refs).is_some()
 }
 
 /// The value at `path`: what helm gets, else the chart's default.
@@ -128,13 +111,6 @@ fn image_tag(image: &str) -> Option<&str> {
     }
     let name = image.rsplit('/').next()?;
     name.split_once(':').map(|(_, tag)| tag)
-}
-
-fn with_tag(image: &str, tag: &str) -> String {
-    let cut = image.rfind('/').map_or(0, |i| i + 1);
-    let name = &image[cut..];
-    let bare = name.split_once(':').map_or(name, |(n, _)| n);
-    format!("{}{bare}:{tag}", &image[..cut])
 }
 
 const SIDECAR: &str = "auto-unseal-sidecar";
@@ -163,16 +139,15 @@ pub fn openbao(fit: &mut Fit<'_>) -> Result<(), FitError> {
     else {
         return Ok(());
     };
-    let mismatch = |key: &str, tag: &str| FitError::TagMismatch {
-        component: "openbao",
+    let mismatch = |key: String, tag: &str| FitError::TagMismatch {
         chart: format!("{} {}", fit.chart.name, fit.chart.version),
-        key: key.to_string(),
+        key,
         tag: tag.to_string(),
         server_tag: server_tag.clone(),
     };
 
     match values::get_path(fit.user, AGENT_TAG).and_then(Value::as_str) {
-        Some(tag) if tag != server_tag => return Err(mismatch(&AGENT_TAG.join("."), tag)),
+        Some(tag) if tag != server_tag => return Err(mismatch(AGENT_TAG.join("."), tag)),
         Some(_) => {}
         None => {
             let current = effective(fit.values, defaults, AGENT_TAG).and_then(Value::as_str);
@@ -185,13 +160,14 @@ pub fn openbao(fit: &mut Fit<'_>) -> Result<(), FitError> {
         }
     }
 
-    let user_sidecar =
-        values::get_path(fit.user, EXTRA).and_then(|cs| sidecar_index(cs).map(|i| cs[i].clone()));
-    if let Some(sidecar) = user_sidecar {
-        let image = sidecar.get("image").and_then(Value::as_str).unwrap_or("");
+    let user_extra = values::get_path(fit.user, EXTRA);
+    if let Some(i) = user_extra.and_then(sidecar_index) {
+        let image = user_extra
+            .and_then(|cs| cs[i]["image"].as_str())
+            .unwrap_or("");
         return match image_tag(image) {
             Some(tag) if tag != server_tag => Err(mismatch(
-                &format!("{} ({SIDECAR}) image", EXTRA.join(".")),
+                format!("{} ({SIDECAR}) image", EXTRA.join(".")),
                 tag,
             )),
             _ => Ok(()),
@@ -206,7 +182,7 @@ pub fn openbao(fit: &mut Fit<'_>) -> Result<(), FitError> {
     let Some(i) = sidecar_index(containers) else {
         return Ok(());
     };
-    if chart_has_sidecar && values::get_path(fit.user, EXTRA).is_none() {
+    if chart_has_sidecar && user_extra.is_none() {
         values::remove_path(fit.values, EXTRA);
         fit.notes.push(format!(
             "{} {} brings its own {SIDECAR}, on the server's image: the guide's copy is left out",
@@ -215,14 +191,14 @@ pub fn openbao(fit: &mut Fit<'_>) -> Result<(), FitError> {
         return Ok(());
     }
     let image = &mut containers[i]["image"];
-    if let Some(tag) = image.as_str().and_then(image_tag) {
-        if tag != server_tag {
-            let fixed = with_tag(image.as_str().unwrap_or_default(), &server_tag);
-            fit.notes.push(format!(
-                "the {SIDECAR} runs the server's tag {server_tag}, not the guide's {tag}"
-            ));
-            *image = Value::from(fixed);
-        }
+    let current = image.as_str().unwrap_or_default();
+    if let Some(tag) = image_tag(current).filter(|t| *t != server_tag) {
+        // The tag ends the reference: swap it for the server's.
+        let fixed = format!("{}{server_tag}", &current[..current.len() - tag.len()]);
+        fit.notes.push(format!(
+            "the {SIDECAR} runs the server's tag {server_tag}, not the guide's {tag}"
+        ));
+        *image = Value::from(fixed);
     }
     Ok(())
 }
@@ -239,18 +215,15 @@ pub fn cassandra(fit: &mut Fit<'_>) -> Result<(), FitError> {
     };
     for key in ["seed", "seedCount"] {
         let path = ["cassandra", "cluster", key];
-        if values::get_path(defaults, &path).is_none() {
-            continue;
-        }
-        let Some(seeds) = effective(fit.values, defaults, &path).and_then(Value::as_i64) else {
+        // Only the key this chart declares.
+        let seeds = values::get_path(defaults, &path)
+            .and(effective(fit.values, defaults, &path))
+            .and_then(Value::as_i64);
+        let Some(seeds) = seeds.filter(|s| *s > replicas) else {
             continue;
         };
-        if seeds <= replicas {
-            continue;
-        }
         if values::get_path(fit.user, &path).is_some() {
             return Err(FitError::TooManySeeds {
-                component: "cassandra",
                 key: path.join("."),
                 seeds,
                 replicas,
@@ -497,17 +470,12 @@ cassandra:
     }
 
     #[test]
-    fn image_tags_are_read_and_replaced_past_a_registry_port() {
+    fn image_tags_are_read_past_a_registry_port() {
         assert_eq!(
             image_tag("localhost:5001/o/t/nvcf-openbao:2.2.2-nv-1"),
             Some("2.2.2-nv-1")
         );
         assert_eq!(image_tag("localhost:5001/o/t/nvcf-openbao"), None);
         assert_eq!(image_tag("{{ .Values.x }}:{{ .Values.y }}"), None);
-        assert_eq!(
-            with_tag("localhost:5001/o/t/nvcf-openbao:2.2.2-nv-1", "2.5.5"),
-            "localhost:5001/o/t/nvcf-openbao:2.5.5"
-        );
-        assert_eq!(with_tag("nvcf-openbao", "2.5.5"), "nvcf-openbao:2.5.5");
     }
 }

@@ -4,7 +4,6 @@
 //! and the install order derived from those. Adding a component means adding
 //! a [`ComponentId`] and its entry here.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use futures::future::BoxFuture;
@@ -39,15 +38,6 @@ impl fmt::Display for ComponentId {
     }
 }
 
-impl std::str::FromStr for ComponentId {
-    type Err = ModelError;
-    fn from_str(name: &str) -> Result<Self, ModelError> {
-        component(name).map(|c| c.id)
-    }
-}
-
-/// Runs the guide's Verify section of a component in its namespace.
-pub type VerifyFn = for<'a> fn(&'a kube::Client, &'static str) -> Verifying<'a>;
 pub type Verifying<'a> = BoxFuture<'a, Result<HealthReport, KubeError>>;
 
 /// One Phase 1 component, exactly as the guide's tables and install commands give it.
@@ -64,7 +54,8 @@ pub struct Component {
     pub depends_on: &'static [ComponentId],
     /// The guide installs with `--wait-for-jobs`: its post-install jobs must finish.
     pub wait_for_jobs: bool,
-    pub verify: VerifyFn,
+    /// Runs the guide's Verify section of the component in its namespace.
+    pub verify: for<'a> fn(&'a kube::Client, &'static str) -> Verifying<'a>,
     /// The logs the guide's Troubleshooting section names (`nvcf-dev logs`).
     pub logs: &'static [LogSource],
     /// Jobs whose pods are *expected* to fail while the job retries (shown
@@ -90,6 +81,14 @@ pub struct Component {
     pub fit: Option<crate::fit::Rule>,
 }
 
+/// One container's log of one pod.
+const fn pod(pod: &'static str, container: &'static str) -> LogSource {
+    LogSource::Pod {
+        pod,
+        container: Some(container),
+    }
+}
+
 pub const NATS: Component = Component {
     id: ComponentId::Nats,
     name: "nats",
@@ -100,10 +99,7 @@ pub const NATS: Component = Component {
     depends_on: &[],
     wait_for_jobs: false,
     verify: |k, ns| Box::pin(verify::verify_nats(k, ns)),
-    logs: &[LogSource::Pod {
-        pod: "nats-0",
-        container: Some("nats"),
-    }],
+    logs: &[pod("nats-0", "nats")],
     retrying_jobs: &[],
     migrations_job: None,
     copies_secrets_of: &[],
@@ -134,18 +130,9 @@ pub const OPENBAO: Component = Component {
     logs: &[
         LogSource::Job("openbao-server-initialize-cluster"),
         LogSource::Job("openbao-server-migrations"),
-        LogSource::Pod {
-            pod: "openbao-server-0",
-            container: Some("openbao"),
-        },
-        LogSource::Pod {
-            pod: "openbao-server-1",
-            container: Some("openbao"),
-        },
-        LogSource::Pod {
-            pod: "openbao-server-2",
-            container: Some("openbao"),
-        },
+        pod("openbao-server-0", "openbao"),
+        pod("openbao-server-1", "openbao"),
+        pod("openbao-server-2", "openbao"),
     ],
     retrying_jobs: &[],
     migrations_job: Some("openbao-server-migrations"),
@@ -182,10 +169,7 @@ pub const CASSANDRA: Component = Component {
     logs: &[
         LogSource::Job("cassandra-migrations"),
         LogSource::Job("cassandra-initialize-cluster"),
-        LogSource::Pod {
-            pod: "cassandra-0",
-            container: Some("cassandra"),
-        },
+        pod("cassandra-0", "cassandra"),
     ],
     // The guide: "Cassandra initialization pods showing Error is expected
     // ... as long as at least one initialization pod reaches Completed".
@@ -212,10 +196,6 @@ pub fn namespaces() -> Vec<&'static str> {
     PHASE1.iter().map(|c| c.namespace).collect()
 }
 
-pub fn component_names() -> Vec<&'static str> {
-    PHASE1.iter().map(|c| c.name).collect()
-}
-
 /// Looks a component up by name; the error lists the valid ones.
 pub fn component(name: &str) -> Result<&'static Component, ModelError> {
     PHASE1
@@ -223,7 +203,7 @@ pub fn component(name: &str) -> Result<&'static Component, ModelError> {
         .find(|c| c.name == name)
         .ok_or_else(|| ModelError::UnknownComponent {
             name: name.to_string(),
-            valid: component_names().join(", "),
+            valid: PHASE1.map(|c| c.name).join(", "),
         })
 }
 
@@ -231,65 +211,25 @@ pub fn component(name: &str) -> Result<&'static Component, ModelError> {
 pub enum ModelError {
     #[error("unknown component `{name}`: valid components are {valid}")]
     UnknownComponent { name: String, valid: String },
-    #[error("component `{component}` depends on `{dependency}`, which is not a component: valid components are {valid}")]
-    UnknownDependency {
-        component: String,
-        dependency: String,
-        valid: String,
-    },
-    #[error("the components' dependencies form a cycle ({0}): no install order exists")]
-    Cycle(String),
 }
 
 /// Install stages: every component in a stage depends only on earlier stages,
-/// so a stage's components install in parallel. Within a stage, the input
-/// order is kept, so the order is stable. Phase 1 gives `[nats, cassandra]`,
-/// then `[openbao]`.
-pub fn stages<T: Copy + Ord + fmt::Display>(
-    deps: &[(T, Vec<T>)],
-) -> Result<Vec<Vec<T>>, ModelError> {
-    let names: Vec<T> = deps.iter().map(|(n, _)| *n).collect();
-    let list = |ns: &[T]| ns.iter().map(T::to_string).collect::<Vec<_>>();
-    for (name, ds) in deps {
-        if let Some(d) = ds.iter().find(|d| !names.contains(d)) {
-            return Err(ModelError::UnknownDependency {
-                component: name.to_string(),
-                dependency: d.to_string(),
-                valid: list(&names).join(", "),
-            });
-        }
-    }
-    let mut placed: BTreeMap<T, usize> = BTreeMap::new();
-    let mut out: Vec<Vec<T>> = Vec::new();
-    while placed.len() < deps.len() {
-        let stage: Vec<T> = deps
-            .iter()
-            .filter(|(n, ds)| !placed.contains_key(n) && ds.iter().all(|d| placed.contains_key(d)))
-            .map(|(n, _)| *n)
-            .collect();
-        if stage.is_empty() {
-            let rest: Vec<T> = names
-                .iter()
-                .copied()
-                .filter(|n| !placed.contains_key(n))
-                .collect();
-            return Err(ModelError::Cycle(list(&rest).join(" -> ")));
-        }
-        for n in &stage {
-            placed.insert(*n, out.len());
-        }
-        out.push(stage);
-    }
-    Ok(out)
-}
-
-/// The stages of Phase 1.
+/// so a stage's components install in parallel. Within a stage, the table's
+/// order is kept. Phase 1 gives `[nats, cassandra]`, then `[openbao]`.
 pub fn phase1_stages() -> Vec<Vec<ComponentId>> {
-    let deps: Vec<(ComponentId, Vec<ComponentId>)> = PHASE1
-        .iter()
-        .map(|c| (c.id, c.depends_on.to_vec()))
-        .collect();
-    stages(&deps).expect("Phase 1's dependencies are acyclic")
+    let mut placed = Vec::new();
+    let mut stages = Vec::new();
+    while placed.len() < PHASE1.len() {
+        let stage: Vec<ComponentId> = PHASE1
+            .iter()
+            .filter(|c| !placed.contains(&c.id) && c.depends_on.iter().all(|d| placed.contains(d)))
+            .map(|c| c.id)
+            .collect();
+        assert!(!stage.is_empty(), "Phase 1's dependencies form a cycle");
+        placed.extend(&stage);
+        stages.push(stage);
+    }
+    stages
 }
 
 /// Components whose migrations copy secrets of `c`, so must run again after
@@ -315,11 +255,10 @@ mod tests {
     fn ids_index_the_table_and_parse_from_the_cli_names() {
         for c in &PHASE1 {
             assert_eq!(c.id.component().name, c.name);
-            assert_eq!(c.name.parse::<ComponentId>(), Ok(c.id));
+            assert_eq!(component(c.name).map(|c| c.id), Ok(c.id));
             assert_eq!(c.id.to_string(), c.name);
             assert_eq!(serde_json::to_value(c.id).unwrap(), c.name);
         }
-        assert!("vault".parse::<ComponentId>().is_err());
     }
 
     #[test]
@@ -383,38 +322,6 @@ mod tests {
         assert_eq!(
             namespaces(),
             ["nats-system", "vault-system", "cassandra-system"]
-        );
-    }
-
-    #[test]
-    fn stages_follow_chains_and_keep_input_order() {
-        let deps = vec![
-            ("c", vec!["b"]),
-            ("a", vec![]),
-            ("b", vec!["a"]),
-            ("d", vec![]),
-        ];
-        assert_eq!(
-            stages(&deps).unwrap(),
-            vec![vec!["a", "d"], vec!["b"], vec!["c"]]
-        );
-    }
-
-    #[test]
-    fn a_cycle_is_an_error() {
-        let deps = vec![("a", vec!["b"]), ("b", vec!["a"]), ("c", vec![])];
-        assert_eq!(
-            stages(&deps).unwrap_err(),
-            ModelError::Cycle("a -> b".into())
-        );
-    }
-
-    #[test]
-    fn an_unknown_dependency_is_an_error() {
-        let err = stages(&[("a", vec!["zz"])]).unwrap_err();
-        assert!(
-            err.to_string().contains("`zz`, which is not a component"),
-            "{err}"
         );
     }
 

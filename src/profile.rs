@@ -7,7 +7,7 @@
 //! user's own profile is passed by path.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use include_dir::{include_dir, Dir};
@@ -22,37 +22,31 @@ static KIND_CONFIGS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/kind");
 pub const DEFAULT_PROFILE: &str = "dev";
 
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct Profile {
     /// Set from the file name, not the file.
     #[serde(skip)]
     pub name: String,
-    /// Where the profile came from: `embedded:dev` or a path.
+    /// Where the profile came from, for messages: its path, or the built-in file.
     #[serde(skip)]
     pub source: String,
-    #[serde(default)]
     pub description: String,
-    #[serde(default)]
     pub cluster: ClusterSettings,
     /// How the Cassandra password is obtained when CASSANDRA_PASSWORD is not set.
-    #[serde(default)]
     pub cassandra_password: PasswordPolicy,
     /// Per-component chart settings, e.g. a moved version.
-    #[serde(default)]
     pub charts: BTreeMap<String, ChartSettings>,
     /// Per-component value overrides, merged onto the guide's values.
-    #[serde(default)]
     pub values: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct ClusterSettings {
     /// A config in kind/ by name (`single-node`), or a path to a kind config.
     pub kind_config: Option<String>,
     pub storage_class: Option<String>,
     pub storage_size: Option<String>,
-    #[serde(default)]
     pub registry: RegistrySettings,
     /// Helm's `--timeout` for each release, e.g. `15m`.
     pub install_timeout: Option<String>,
@@ -93,11 +87,11 @@ pub enum ProfileError {
         #[source]
         source: std::io::Error,
     },
-    #[error("malformed profile {file}{}: {message}; fix the YAML and run again", location(.line, .column))]
+    /// `at`: where in the file, e.g. " at line 3, column 2".
+    #[error("malformed profile {file}{at}: {message}; fix the YAML and run again")]
     Parse {
         file: String,
-        line: Option<usize>,
-        column: Option<usize>,
+        at: String,
         message: String,
     },
     #[error("profile {file} sets {section}.{name}, but `{name}` is not a component: valid components are {valid}")]
@@ -107,16 +101,8 @@ pub enum ProfileError {
         name: String,
         valid: String,
     },
-    #[error("profile {file}: values.{component} must be a map of helm values, not {found}")]
-    ValuesNotAMap {
-        file: String,
-        component: String,
-        found: &'static str,
-    },
-    #[error("profile {file}: values.{path} has a key that is not a string; helm values keys are strings")]
-    NonStringKey { file: String, path: String },
-    #[error("profile {file}: cluster.installTimeout `{value}` is not a duration: use e.g. 90s, 15m, 15m0s or 1h30m")]
-    BadDuration { file: String, value: String },
+    #[error("profile {file}: {why}")]
+    Invalid { file: String, why: String },
     #[error("kind config `{name}` (from profile {file}) not found: built-in configs are {available}; or give a path")]
     KindConfigNotFound {
         file: String,
@@ -125,26 +111,11 @@ pub enum ProfileError {
     },
 }
 
-fn location(line: &Option<usize>, column: &Option<usize>) -> String {
-    match (line, column) {
-        (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
-        (Some(l), None) => format!(" at line {l}"),
-        _ => String::new(),
-    }
-}
-
-/// The names of the built-in profiles.
-pub fn builtin_names() -> Vec<String> {
-    let mut names: Vec<String> = PROFILES
-        .files()
-        .filter_map(|f| {
-            let p = f.path();
-            if p.extension()? == "yaml" {
-                Some(p.file_stem()?.to_string_lossy().into_owned())
-            } else {
-                None
-            }
-        })
+/// The stems of the YAML files of an embedded directory, sorted.
+fn names(dir: &Dir) -> Vec<String> {
+    let mut names: Vec<String> = (dir.files())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "yaml"))
+        .filter_map(|f| Some(f.path().file_stem()?.to_string_lossy().into_owned()))
         .collect();
     names.sort();
     names
@@ -154,35 +125,36 @@ pub fn builtin_names() -> Vec<String> {
 /// ends in .yaml/.yml, or exists) is read from disk; otherwise it names a
 /// built-in profile.
 pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
+    let path = Path::new(name_or_path);
     let looks_like_path = name_or_path.contains('/')
         || name_or_path.ends_with(".yaml")
         || name_or_path.ends_with(".yml")
-        || Path::new(name_or_path).is_file();
-    if looks_like_path {
-        let path = PathBuf::from(name_or_path);
-        let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name_or_path.to_string());
-        parse(&text, &stem, &path.display().to_string())
-    } else {
+        || path.is_file();
+    if !looks_like_path {
         let file = PROFILES
             .get_file(format!("{name_or_path}.yaml"))
             .ok_or_else(|| ProfileError::NotFound {
                 name: name_or_path.to_string(),
-                available: builtin_names().join(", "),
+                available: names(&PROFILES).join(", "),
             })?;
-        let text = file.contents_utf8().unwrap_or_default();
-        parse(
-            text,
+        let file_name = format!("profiles/{name_or_path}.yaml (built in)");
+        return parse(
+            file.contents_utf8().unwrap_or_default(),
             name_or_path,
-            &format!("profiles/{name_or_path}.yaml (built in)"),
-        )
+            &file_name,
+        );
     }
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    parse(
+        &text,
+        &stem.unwrap_or_else(|| name_or_path.to_string()),
+        &shown,
+    )
 }
 
 /// Parses and validates a profile's text. `file` names it in errors.
@@ -190,61 +162,60 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError
     let mut profile: Profile = if text.trim().is_empty() {
         Profile::default()
     } else {
-        serde_yaml_ng::from_str(text).map_err(|e| {
-            let loc = e.location();
-            ProfileError::Parse {
-                file: file.to_string(),
-                line: loc.as_ref().map(|l| l.line()),
-                column: loc.as_ref().map(|l| l.column()),
-                message: strip_location(&e.to_string()),
-            }
+        serde_yaml_ng::from_str(text).map_err(|e| ProfileError::Parse {
+            file: file.to_string(),
+            at: (e.location())
+                .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+                .unwrap_or_default(),
+            // serde_yaml's message repeats the location given by `at`.
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         })?
     };
     profile.name = name.to_string();
     profile.source = file.to_string();
-    let valid = model::component_names().join(", ");
-    for key in profile.charts.keys() {
-        if model::component(key).is_err() {
-            return Err(ProfileError::UnknownComponent {
+    let known = |section, name: &String| match model::component(name) {
+        Ok(_) => Ok(()),
+        Err(model::ModelError::UnknownComponent { valid, .. }) => {
+            Err(ProfileError::UnknownComponent {
                 file: file.into(),
-                section: "charts",
-                name: key.clone(),
+                section,
+                name: name.clone(),
                 valid,
-            });
+            })
         }
+    };
+    let invalid = |why: String| {
+        let file = file.into();
+        Err(ProfileError::Invalid { file, why })
+    };
+    for key in profile.charts.keys() {
+        known("charts", key)?;
     }
     for (key, v) in &profile.values {
-        if model::component(key).is_err() {
-            return Err(ProfileError::UnknownComponent {
-                file: file.into(),
-                section: "values",
-                name: key.clone(),
-                valid,
-            });
-        }
+        known("values", key)?;
         if let Some(path) = non_string_key(v, key) {
-            return Err(ProfileError::NonStringKey {
-                file: file.into(),
-                path,
-            });
+            return invalid(format!(
+                "values.{path} has a key that is not a string; helm values keys are strings"
+            ));
         }
         if !(v.is_mapping() || v.is_null()) {
-            return Err(ProfileError::ValuesNotAMap {
-                file: file.into(),
-                component: key.clone(),
-                found: crate::values::describe(v),
-            });
+            let found = crate::values::describe(v);
+            return invalid(format!(
+                "values.{key} must be a map of helm values, not {found}"
+            ));
         }
     }
-    if let Some(t) = &profile.cluster.install_timeout {
-        if parse_duration(t).is_none() {
-            return Err(ProfileError::BadDuration {
-                file: file.into(),
-                value: t.clone(),
-            });
-        }
+    match &profile.cluster.install_timeout {
+        Some(t) if parse_duration(t).is_none() => invalid(format!(
+            "cluster.installTimeout `{t}` is not a duration: use e.g. 90s, 15m, 15m0s or 1h30m"
+        )),
+        _ => Ok(profile),
     }
-    Ok(profile)
 }
 
 /// The path to the first map key that is not a string (helm, and JSON
@@ -263,23 +234,21 @@ fn non_string_key(v: &Value, at: &str) -> Option<String> {
     }
 }
 
-/// serde_yaml's message repeats the location we print ourselves.
-fn strip_location(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
 impl Profile {
-    /// The kind config this profile asks for: its text, and where it came from.
+    /// The kind config this profile asks for, a built-in one by name
+    /// (`kind/<name>.yaml`) or a file: its text, and where it came from.
     pub fn kind_config(&self) -> Result<(String, String), ProfileError> {
-        let name = self
-            .cluster
-            .kind_config
-            .clone()
-            .unwrap_or_else(|| "single-node".to_string());
-        kind_config(&name, &self.source)
+        let name = self.cluster.kind_config.as_deref().unwrap_or("single-node");
+        if let Some(f) = KIND_CONFIGS.get_file(format!("{name}.yaml")) {
+            let text = f.contents_utf8().unwrap_or_default().to_string();
+            return Ok((text, format!("kind/{name}.yaml (built in)")));
+        }
+        let text = std::fs::read_to_string(name).map_err(|_| ProfileError::KindConfigNotFound {
+            file: self.source.clone(),
+            name: name.to_string(),
+            available: names(&KIND_CONFIGS).join(", "),
+        })?;
+        Ok((text, name.to_string()))
     }
 
     pub fn install_timeout(&self) -> Option<Duration> {
@@ -287,28 +256,6 @@ impl Profile {
             .install_timeout
             .as_deref()
             .and_then(parse_duration)
-    }
-}
-
-/// A kind config by built-in name (`kind/<name>.yaml`) or by path.
-pub fn kind_config(name: &str, profile_file: &str) -> Result<(String, String), ProfileError> {
-    if let Some(f) = KIND_CONFIGS.get_file(format!("{name}.yaml")) {
-        return Ok((
-            f.contents_utf8().unwrap_or_default().to_string(),
-            format!("kind/{name}.yaml (built in)"),
-        ));
-    }
-    match std::fs::read_to_string(name) {
-        Ok(text) => Ok((text, name.to_string())),
-        Err(_) => Err(ProfileError::KindConfigNotFound {
-            file: profile_file.to_string(),
-            name: name.to_string(),
-            available: KIND_CONFIGS
-                .files()
-                .filter_map(|f| Some(f.path().file_stem()?.to_string_lossy().into_owned()))
-                .collect::<Vec<_>>()
-                .join(", "),
-        }),
     }
 }
 
@@ -329,8 +276,8 @@ mod tests {
 
     #[test]
     fn builtin_profiles_parse() {
-        assert_eq!(builtin_names(), ["dev", "prod"]);
-        for name in builtin_names() {
+        assert_eq!(names(&PROFILES), ["dev", "prod"]);
+        for name in names(&PROFILES) {
             let p = load(&name).unwrap();
             assert_eq!(p.name, name);
             p.kind_config().unwrap();
@@ -413,9 +360,8 @@ mod tests {
 
     #[test]
     fn missing_kind_config_lists_the_builtin_ones() {
-        let err = kind_config("three-nodes", "p.yaml")
-            .unwrap_err()
-            .to_string();
+        let profile = parse("cluster: {kindConfig: three-nodes}\n", "p", "p.yaml").unwrap();
+        let err = profile.kind_config().unwrap_err().to_string();
         assert!(
             err.contains("kind config `three-nodes` (from profile p.yaml) not found"),
             "{err}"

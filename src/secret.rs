@@ -63,27 +63,20 @@ pub fn register(secret: &Secret) {
 /// `text` with every registered secret replaced by `<redacted>`.
 pub fn scrub(text: &str) -> String {
     let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = text.to_string();
-    for s in known.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), REDACTED);
-        }
-    }
-    out
+    redact_all(text, known.iter().map(String::as_str))
 }
 
 /// Replaces every occurrence of any of `secrets` in `text` with `<redacted>`.
 /// Used on text that came from elsewhere (helm's output, a values tree) and may
 /// echo a secret back.
 pub fn redact_text(text: &str, secrets: &[&Secret]) -> String {
-    let mut out = text.to_string();
-    for s in secrets {
-        // Very short values would redact ordinary words; no real secret is that short.
-        if s.0.len() >= 4 {
-            out = out.replace(&s.0, REDACTED);
-        }
-    }
-    out
+    redact_all(text, secrets.iter().map(|s| s.expose()))
+}
+
+fn redact_all<'a>(text: &str, secrets: impl Iterator<Item = &'a str>) -> String {
+    // Very short values would redact ordinary words; no real secret is that short.
+    let long_enough = secrets.filter(|s| s.len() >= 4);
+    long_enough.fold(text.to_string(), |out, s| out.replace(s, REDACTED))
 }
 
 #[cfg(test)]

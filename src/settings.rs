@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 
 use crate::model::{self, Component};
 use crate::profile::{PasswordPolicy, Profile};
@@ -62,59 +62,50 @@ impl Env {
 
     /// A set, non-empty variable.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        let value = self.0.get(key)?;
+        (!value.is_empty()).then_some(value.as_str())
     }
 }
 
-/// Asks the user for what is missing. `NoPrompt` is used without a terminal
-/// and with `--yes`, so nothing ever blocks on stdin there.
+/// Asks the user for what is missing. The defaults answer nothing: that is
+/// `NoPrompt`, used without a terminal and with `--yes`, so nothing ever
+/// blocks on stdin there.
 pub trait Prompter: Send + Sync {
-    fn text(&self, prompt: &str) -> Option<String>;
-    fn password(&self, prompt: &str) -> Option<String>;
-    fn confirm(&self, prompt: &str) -> bool;
+    fn text(&self, _prompt: &str) -> Option<String> {
+        None
+    }
+    fn password(&self, _prompt: &str) -> Option<String> {
+        None
+    }
+    fn confirm(&self, _prompt: &str) -> bool {
+        false
+    }
 }
 
 pub struct NoPrompt;
 
-impl Prompter for NoPrompt {
-    fn text(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn password(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn confirm(&self, _: &str) -> bool {
-        false
-    }
-}
+impl Prompter for NoPrompt {}
 
 /// Prompts on the terminal with dialoguer; secrets are not echoed.
 pub struct TerminalPrompt;
 
 impl Prompter for TerminalPrompt {
     fn text(&self, prompt: &str) -> Option<String> {
-        dialoguer::Input::<String>::new()
+        let answer = dialoguer::Input::<String>::new()
             .with_prompt(prompt)
-            .interact_text()
-            .ok()
-            .filter(|s| !s.trim().is_empty())
+            .interact_text();
+        answer.ok().filter(|s| !s.trim().is_empty())
     }
     fn password(&self, prompt: &str) -> Option<String> {
-        dialoguer::Password::new()
-            .with_prompt(prompt)
-            .interact()
-            .ok()
-            .filter(|s| !s.is_empty())
+        let answer = dialoguer::Password::new().with_prompt(prompt).interact();
+        answer.ok().filter(|s| !s.is_empty())
     }
     fn confirm(&self, prompt: &str) -> bool {
-        dialoguer::Confirm::new()
+        let answer = dialoguer::Confirm::new()
             .with_prompt(prompt)
             .default(false)
-            .interact()
-            .unwrap_or(false)
+            .interact();
+        answer.unwrap_or(false)
     }
 }
 
@@ -211,29 +202,22 @@ impl Settings {
         }
     }
 
+    /// The version asked for: the flag's, the profile's, else the guide's.
     pub fn chart_version(&self, c: &Component) -> String {
-        self.chart_versions
+        let profile = self
+            .profile
+            .charts
             .get(c.name)
-            .cloned()
-            .or_else(|| {
-                self.profile
-                    .charts
-                    .get(c.name)
-                    .and_then(|s| s.version.clone())
-            })
-            .unwrap_or_else(|| c.version.to_string())
+            .and_then(|s| s.version.as_ref());
+        let version = self.chart_versions.get(c.name).or(profile);
+        version.map_or(c.version, String::as_str).to_string()
     }
 
     pub fn chart_source(&self, c: &Component) -> ChartSource {
         match self.chart_paths.get(c.name) {
             Some(p) => ChartSource::Local(p.clone()),
             None => ChartSource::Oci {
-                reference: format!(
-                    "oci://{}/{}/{}",
-                    self.image_registry(),
-                    self.repository,
-                    c.chart
-                ),
+                reference: format!("oci://{}", self.chart_in(&self.image_registry(), c)),
                 version: self.chart_version(c),
             },
         }
@@ -241,13 +225,13 @@ impl Settings {
 
     /// The chart upstream, which `mirror` copies from.
     pub fn upstream_chart(&self, c: &Component) -> String {
-        format!(
-            "{}/{}/{}:{}",
-            self.upstream_registry,
-            self.repository,
-            c.chart,
-            self.chart_version(c)
-        )
+        let chart = self.chart_in(&self.upstream_registry, c);
+        format!("{chart}:{}", self.chart_version(c))
+    }
+
+    /// Where `c`'s chart is in `registry`.
+    fn chart_in(&self, registry: &str, c: &Component) -> String {
+        format!("{registry}/{}/{}", self.repository, c.chart)
     }
 
     /// The local registry container as these settings want it.
@@ -275,13 +259,12 @@ impl Settings {
 
 /// localhost, 127.0.0.0/8 and ::1: the only registries spoken to over plain HTTP
 /// without being told.
-pub fn is_loopback_registry(host_port: &str) -> bool {
+fn is_loopback_registry(host_port: &str) -> bool {
     let host = host_of(host_port);
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The host of `host[:port]` (IPv6 in brackets included).
@@ -309,197 +292,185 @@ pub fn resolve(
 ) -> Result<Settings, crate::Error> {
     validate_cluster_name(cluster)?;
     let env = ctx.env;
-    let pick = |flag: &Option<String>, var: &str, prof: &Option<String>| {
+    let pick = |flag: &Option<String>, var: &str, in_profile: &Option<String>| {
+        let from_env = || env.get(var).map(str::to_string);
         flag.clone()
-            .or_else(|| env.get(var).map(str::to_string))
-            .or_else(|| prof.clone())
+            .or_else(from_env)
+            .or_else(|| in_profile.clone())
     };
+    // A required setting nobody gave is asked for, else an error naming it.
+    let required =
+        |given: Option<String>, var, hint| given.ok_or(SettingsError::Missing { var, hint });
 
-    let upstream_registry =
-        pick(&flags.registry, "REGISTRY", &None).unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let upstream_registry = pick(&flags.registry, "REGISTRY", &None);
+    let upstream_registry = upstream_registry.unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     validate_registry_host("REGISTRY", &upstream_registry, false)?;
     if let Some(to) = &flags.mirror_to {
         validate_registry_host("--mirror-to", to, false)?;
     }
-    let repository = match pick(&flags.repository, "REPOSITORY", &None)
-        .or_else(|| ctx.prompt.text("NGC repository (REPOSITORY, e.g. your-org/your-team)"))
-    {
-        Some(r) => validate_repository(&r)?,
-        None => {
-            return Err(SettingsError::Missing {
-                var: "REPOSITORY",
-                hint: "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
-            }
-            .into())
-        }
-    };
-    let storage_class = pick(
-        &flags.storage_class,
-        "STORAGE_CLASS",
-        &profile.cluster.storage_class,
-    );
-    let storage_size = pick(
-        &flags.storage_size,
-        "STORAGE_SIZE",
-        &profile.cluster.storage_size,
-    );
+    let repository = required(
+        pick(&flags.repository, "REPOSITORY", &None)
+            .or_else(|| ctx.prompt.text("NGC repository (REPOSITORY, e.g. your-org/your-team)")),
+        "REPOSITORY",
+        "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
+    )?;
+    let repository = validate_repository(&repository)?;
+    let ours = &profile.cluster;
+    let storage_class = pick(&flags.storage_class, "STORAGE_CLASS", &ours.storage_class);
+    let storage_size = pick(&flags.storage_size, "STORAGE_SIZE", &ours.storage_size);
     if let Some(size) = &storage_size {
         validate_quantity(size)?;
     }
-    let registry_image = flags
-        .registry_image
-        .clone()
-        .or_else(|| profile.cluster.registry.image.clone())
-        .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.to_string());
-    let registry_name = profile
-        .cluster
-        .registry
-        .name
-        .clone()
-        .unwrap_or_else(|| REGISTRY_CONTAINER.to_string());
-    let registry_port = flags
-        .registry_port
-        .or(profile.cluster.registry.port)
-        .unwrap_or(DEFAULT_REGISTRY_PORT);
-    let install_timeout = profile.install_timeout().unwrap_or(DEFAULT_INSTALL_TIMEOUT);
-
-    let target = match &flags.context {
-        Some(context) => Target::Context {
-            context: context.clone(),
-            registry: flags
-                .mirror_to
-                .clone()
-                .unwrap_or_else(|| upstream_registry.clone()),
-        },
-        None => Target::Kind {
-            cluster: cluster.to_string(),
-        },
-    };
 
     // Credentials: REGISTRY_CREDENTIAL_B64 as given, or made from NGC_API_KEY.
     let mut ngc_api_key = env.get("NGC_API_KEY").map(Secret::new);
-    let mut registry_credential_b64 = match env.get("REGISTRY_CREDENTIAL_B64") {
-        Some(b64) => Some(validate_credential(b64)?),
-        None => None,
-    };
-    if registry_credential_b64.is_none() && ngc_api_key.is_none() && purpose == Purpose::Apply {
-        ngc_api_key = ctx
-            .prompt
-            .password("NGC API key (NGC_API_KEY)")
-            .map(Secret::new);
-        if ngc_api_key.is_none() {
-            return Err(SettingsError::Missing {
-                var: "NGC_API_KEY",
-                hint: "export NGC_API_KEY=<your key> (generate one at https://ngc.nvidia.com/setup/api-key), or REGISTRY_CREDENTIAL_B64",
-            }
-            .into());
-        }
+    let given_credential = env
+        .get("REGISTRY_CREDENTIAL_B64")
+        .map(validate_credential)
+        .transpose()?;
+    if given_credential.is_none() && ngc_api_key.is_none() && purpose == Purpose::Apply {
+        ngc_api_key = Some(Secret::new(required(
+            ctx.prompt.password("NGC API key (NGC_API_KEY)"),
+            "NGC_API_KEY",
+            "export NGC_API_KEY=<your key> (generate one at https://ngc.nvidia.com/setup/api-key), or REGISTRY_CREDENTIAL_B64",
+        )?));
     }
-    if registry_credential_b64.is_none() {
-        registry_credential_b64 = ngc_api_key.as_ref().map(|k| {
-            Secret::new(
-                base64::engine::general_purpose::STANDARD
-                    .encode(format!("$oauthtoken:{}", k.expose())),
-            )
-        });
-    }
+    let registry_credential_b64 = given_credential.or_else(|| {
+        let key = ngc_api_key.as_ref()?;
+        Some(Secret::new(
+            BASE64.encode(format!("$oauthtoken:{}", key.expose())),
+        ))
+    });
 
-    let cassandra_password = match env.get("CASSANDRA_PASSWORD") {
-        Some(pw) => Some(Secret::new(pw)),
-        None => match (profile.cassandra_password, purpose) {
-            (PasswordPolicy::Generate, _) => {
-                let dir = ctx
-                    .state_dir
-                    .clone()
-                    .map(Ok)
-                    .unwrap_or_else(state::state_dir)?;
-                let path = state::cassandra_password_path(&dir, cluster);
-                match purpose {
-                    Purpose::Apply => Some(state::ensure_password(&path)?),
-                    Purpose::Plan => state::read_password(&path)?,
-                }
+    let cassandra_password = match (env.get("CASSANDRA_PASSWORD"), profile.cassandra_password) {
+        (Some(pw), _) => Some(Secret::new(pw)),
+        (None, PasswordPolicy::Generate) => {
+            let dir = ctx.state_dir.clone().map_or_else(state::state_dir, Ok)?;
+            let path = state::cassandra_password_path(&dir, cluster);
+            match purpose {
+                Purpose::Apply => Some(state::ensure_password(&path)?),
+                Purpose::Plan => state::read_password(&path)?,
             }
-            (PasswordPolicy::Required, Purpose::Plan) => None,
-            (PasswordPolicy::Required, Purpose::Apply) => {
-                match ctx.prompt.password("Cassandra superuser password (CASSANDRA_PASSWORD)") {
-                    Some(pw) => Some(Secret::new(pw)),
-                    None => {
-                        return Err(SettingsError::Missing {
-                            var: "CASSANDRA_PASSWORD",
-                            hint: "this profile does not generate one: export CASSANDRA_PASSWORD=<password>",
-                        }
-                        .into())
-                    }
-                }
-            }
+        }
+        (None, PasswordPolicy::Required) if purpose == Purpose::Plan => None,
+        (None, PasswordPolicy::Required) => Some(Secret::new(required(
+            ctx.prompt
+                .password("Cassandra superuser password (CASSANDRA_PASSWORD)"),
+            "CASSANDRA_PASSWORD",
+            "this profile does not generate one: export CASSANDRA_PASSWORD=<password>",
+        )?)),
+    };
+
+    let chart_versions = overrides(
+        &flags.chart_versions,
+        "--chart-version",
+        "VERSION",
+        "0.22.2",
+        Ok,
+    )?;
+    let chart_paths = overrides(
+        &flags.charts,
+        "--chart",
+        "PATH",
+        "../helm-nvcf-openbao-server",
+        |path| {
+            let dir = PathBuf::from(&path);
+            let is_chart =
+                dir.join("Chart.yaml").is_file() || (dir.is_file() && path.ends_with(".tgz"));
+            is_chart.then_some(dir).ok_or(path)
         },
-    };
+    )?;
 
-    let mut chart_versions = BTreeMap::new();
-    for kv in &flags.chart_versions {
-        let (c, v) = split_override(kv, "--chart-version", "VERSION", "0.22.2")?;
-        chart_versions.insert(c, v);
-    }
-    let mut chart_paths = BTreeMap::new();
-    for kv in &flags.charts {
-        let (c, p) = split_override(kv, "--chart", "PATH", "../helm-nvcf-openbao-server")?;
-        let path = PathBuf::from(&p);
-        let is_chart = path.join("Chart.yaml").is_file() || (path.is_file() && p.ends_with(".tgz"));
-        if !is_chart {
-            return Err(SettingsError::ChartPathMissing {
-                component: c,
-                path: p,
-            }
-            .into());
-        }
-        chart_paths.insert(c, path);
-    }
-
-    for secret in [&ngc_api_key, &registry_credential_b64, &cassandra_password]
-        .into_iter()
-        .flatten()
-    {
-        crate::secret::register(secret);
-    }
-    Ok(Settings {
-        profile,
-        target,
+    let settings = Settings {
+        target: match &flags.context {
+            Some(context) => Target::Context {
+                context: context.clone(),
+                registry: flags
+                    .mirror_to
+                    .clone()
+                    .unwrap_or_else(|| upstream_registry.clone()),
+            },
+            None => Target::Kind {
+                cluster: cluster.to_string(),
+            },
+        },
         cluster: cluster.to_string(),
         upstream_registry,
         repository,
         storage_class,
         storage_size,
-        install_timeout,
-        registry_name,
-        registry_image,
-        registry_port,
+        install_timeout: profile.install_timeout().unwrap_or(DEFAULT_INSTALL_TIMEOUT),
+        registry_name: ours
+            .registry
+            .name
+            .clone()
+            .unwrap_or_else(|| REGISTRY_CONTAINER.into()),
+        registry_image: (flags.registry_image.clone())
+            .or_else(|| ours.registry.image.clone())
+            .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.into()),
+        registry_port: flags
+            .registry_port
+            .or(ours.registry.port)
+            .unwrap_or(DEFAULT_REGISTRY_PORT),
         ngc_api_key,
         registry_credential_b64,
         cassandra_password,
         chart_versions,
         chart_paths,
         rollback_on_failure: flags.rollback_on_failure,
-    })
+        profile,
+    };
+    for secret in settings.secrets() {
+        crate::secret::register(secret);
+    }
+    Ok(settings)
 }
 
-fn split_override(
-    kv: &str,
+/// `COMPONENT=VALUE` flags by component, each value checked by `check`
+/// (which hands back what it refuses).
+fn overrides<T>(
+    flag_values: &[String],
     flag: &'static str,
     what: &'static str,
     example: &'static str,
-) -> Result<(String, String), crate::Error> {
-    let bad = || SettingsError::BadOverride {
-        flag,
-        value: kv.to_string(),
-        what,
-        example,
-    };
-    let (c, v) = kv.split_once('=').ok_or_else(bad)?;
-    if v.trim().is_empty() {
-        return Err(bad().into());
+    check: impl Fn(String) -> Result<T, String>,
+) -> Result<BTreeMap<String, T>, crate::Error> {
+    let mut out = BTreeMap::new();
+    for kv in flag_values {
+        let bad = || SettingsError::BadOverride {
+            flag,
+            value: kv.to_string(),
+            what,
+            example,
+        };
+        let (c, v) = kv
+            .split_once('=')
+            .filter(|(_, v)| !v.trim().is_empty())
+            .ok_or_else(bad)?;
+        let component = model::component(c.trim())?.name.to_string();
+        let value =
+            check(v.trim().to_string()).map_err(|path| SettingsError::ChartPathMissing {
+                component: component.clone(),
+                path,
+            })?;
+        out.insert(component, value);
     }
-    model::component(c.trim())?;
-    Ok((c.trim().to_string(), v.trim().to_string()))
+    Ok(out)
+}
+
+/// `ok`, or the setting `var` is not valid because `why`.
+fn ensure(ok: bool, var: &'static str, why: String) -> Result<(), SettingsError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::Invalid { var, why })
+    }
+}
+
+/// Lowercase letters, digits and the characters of `extra`: what kind and
+/// registries allow in names.
+fn lower_alnum_or(c: char, extra: &str) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c)
 }
 
 /// A registry as images name it: `HOST` or `HOST:PORT` (with `need_port`,
@@ -510,28 +481,10 @@ pub fn validate_registry_host(
     value: &str,
     need_port: bool,
 ) -> Result<(), SettingsError> {
-    let form = if need_port {
-        "HOST:PORT"
-    } else {
-        "HOST or HOST:PORT"
+    let (form, example) = match need_port {
+        true => ("HOST:PORT", "localhost:5002"),
+        false => ("HOST or HOST:PORT", "nvcr.io"),
     };
-    let example = if need_port {
-        "localhost:5002"
-    } else {
-        "nvcr.io"
-    };
-    let bad = |why: String| SettingsError::Invalid {
-        var,
-        why: format!("`{value}` {why}: give {form}, e.g. {example}"),
-    };
-    if value.contains("://") {
-        return Err(bad(
-            "is a URL (plain HTTP is used for loopback registries by itself)".into(),
-        ));
-    }
-    if value.contains('/') {
-        return Err(bad("has a path; the repository goes in REPOSITORY".into()));
-    }
     let (host, port) = match value.rsplit_once(':') {
         Some((h, _)) if !h.ends_with(']') && h.contains(':') => (value, None), // bare IPv6
         Some((h, p)) => (h, Some(p)),
@@ -542,16 +495,22 @@ pub fn validate_registry_host(
             || host
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
-    if !host_ok {
-        return Err(bad("is not a host name".into()));
-    }
-    match port {
-        Some(p) if p.parse::<u16>().map_or(true, |n| n == 0) => {
-            Err(bad(format!("has no valid port (`{p}`)")))
+    let why = match port {
+        _ if value.contains("://") => {
+            "is a URL (plain HTTP is used for loopback registries by itself)".to_string()
         }
-        None if need_port => Err(bad("has no port".into())),
-        _ => Ok(()),
-    }
+        _ if value.contains('/') => "has a path; the repository goes in REPOSITORY".to_string(),
+        _ if !host_ok => "is not a host name".to_string(),
+        Some(p) if p.parse::<u16>().map_or(true, |n| n == 0) => {
+            format!("has no valid port (`{p}`)")
+        }
+        None if need_port => "has no port".to_string(),
+        _ => return Ok(()),
+    };
+    Err(SettingsError::Invalid {
+        var,
+        why: format!("`{value}` {why}: give {form}, e.g. {example}"),
+    })
 }
 
 /// A cluster name as kind takes it: lowercase letters, digits, `-` and `.`,
@@ -559,78 +518,44 @@ pub fn validate_registry_host(
 /// (`<name>-control-plane` must stay a valid container and host name). It
 /// names a directory of the state directory: checked before anything is written.
 pub fn validate_cluster_name(name: &str) -> Result<(), SettingsError> {
-    let ok = !name.is_empty()
-        && name.len() <= 50
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    if ok {
-        Ok(())
-    } else {
-        Err(SettingsError::Invalid {
-            var: "--cluster",
-            why: format!(
-                "`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev"
-            ),
-        })
-    }
+    let ok = (1..=50).contains(&name.len())
+        && name.starts_with(|c| lower_alnum_or(c, ""))
+        && name.chars().all(|c| lower_alnum_or(c, "-."));
+    let why = format!("`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev");
+    ensure(ok, "--cluster", why)
 }
 
 fn validate_repository(r: &str) -> Result<String, SettingsError> {
     let r = r.trim().trim_matches('/');
-    let ok = !r.is_empty()
-        && r.split('/').all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-        });
-    if ok {
-        Ok(r.to_string())
-    } else {
-        Err(SettingsError::Invalid {
-            var: "REPOSITORY",
-            why: format!(
-                "`{r}` is not a registry path: use lowercase org/team, e.g. my-org/my-team"
-            ),
-        })
-    }
+    let segment_ok = |seg: &str| !seg.is_empty() && seg.chars().all(|c| lower_alnum_or(c, "._-"));
+    let why = format!("`{r}` is not a registry path: use lowercase org/team, e.g. my-org/my-team");
+    ensure(r.split('/').all(segment_ok), "REPOSITORY", why)?;
+    Ok(r.to_string())
 }
 
 /// A Kubernetes quantity such as 1Gi or 500Mi.
 fn validate_quantity(q: &str) -> Result<(), SettingsError> {
-    let digits = q.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &q[digits.len()..];
-    let ok = !digits.is_empty()
-        && digits.parse::<f64>().is_ok()
+    let number = q.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &q[number.len()..];
+    let ok = !number.is_empty()
+        && number.parse::<f64>().is_ok()
         && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "M", "G", "T", "P"].contains(&unit);
-    if ok {
-        Ok(())
-    } else {
-        Err(SettingsError::Invalid {
-            var: "STORAGE_SIZE",
-            why: format!("`{q}` is not a Kubernetes quantity: use e.g. 1Gi or 10Gi"),
-        })
-    }
+    let why = format!("`{q}` is not a Kubernetes quantity: use e.g. 1Gi or 10Gi");
+    ensure(ok, "STORAGE_SIZE", why)
 }
 
 /// REGISTRY_CREDENTIAL_B64 must decode to `user:password`. The error never
 /// repeats the value.
 fn validate_credential(b64: &str) -> Result<Secret, SettingsError> {
-    let decoded = base64::engine::general_purpose::STANDARD
+    let decoded = BASE64
         .decode(b64.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok());
-    match decoded {
-        Some(s) if s.split_once(':').is_some_and(|(u, p)| !u.is_empty() && !p.is_empty()) => {
-            Ok(Secret::new(b64.trim()))
-        }
-        _ => Err(SettingsError::Invalid {
-            var: "REGISTRY_CREDENTIAL_B64",
-            why: "it must be the base64 of `$oauthtoken:<NGC_API_KEY>`: unset it to have nvcf-dev make it from NGC_API_KEY".into(),
-        }),
-    }
+    let user_password = decoded.as_ref().and_then(|s| s.split_once(':'));
+    let ok = user_password.is_some_and(|(u, p)| !u.is_empty() && !p.is_empty());
+    let why = "it must be the base64 of `$oauthtoken:<NGC_API_KEY>`: unset it to have nvcf-dev make it from NGC_API_KEY";
+    ensure(ok, "REGISTRY_CREDENTIAL_B64", why.into())?;
+    Ok(Secret::new(b64.trim()))
 }
 
 #[cfg(test)]

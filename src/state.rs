@@ -39,27 +39,26 @@ pub fn cassandra_password_path(dir: &Path, cluster: &str) -> PathBuf {
     dir.join(cluster).join("cassandra-password")
 }
 
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError {
+    let path = path.display().to_string();
+    move |source| StateError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 /// Reads the cluster's generated password, if one was generated.
 pub fn read_password(path: &Path) -> Result<Option<Secret>, StateError> {
-    let io = |action, source| StateError::Io {
-        action,
-        path: path.display().to_string(),
-        source,
-    };
-    match std::fs::metadata(path) {
+    let mode = match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io("read", e)),
-        Ok(meta) => {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(StateError::Exposed {
-                    path: path.display().to_string(),
-                    mode,
-                });
-            }
-        }
+        meta => meta.map_err(io_error("read", path))?.permissions().mode() & 0o777,
+    };
+    if mode & 0o077 != 0 {
+        let path = path.display().to_string();
+        return Err(StateError::Exposed { path, mode });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| io("read", e))?;
+    let text = std::fs::read_to_string(path).map_err(io_error("read", path))?;
     let pw = text.trim();
     Ok((!pw.is_empty()).then(|| Secret::new(pw)))
 }
@@ -70,42 +69,31 @@ pub fn ensure_password(path: &Path) -> Result<Secret, StateError> {
     if let Some(pw) = read_password(path)? {
         return Ok(pw);
     }
-    let io = |action, source| StateError::Io {
-        action,
-        path: path.display().to_string(),
-        source,
-    };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
+        std::fs::create_dir_all(parent).map_err(io_error("create the directory of", path))?;
         let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
     }
     let pw = Alphanumeric.sample_string(&mut rand::rng(), 24);
-    // Write to a temporary name and rename, so a crash never leaves half a password.
+    // Write to a temporary name and rename, so a crash never leaves half a
+    // password. A leftover of a crash may have other permissions: start
+    // afresh, so the file is created 0600 rather than opened as it was.
     let tmp = path.with_extension("tmp");
-    // A leftover of a crash may have other permissions: start afresh, so the
-    // file is created 0600 rather than opened as it was.
     let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .map_err(|e| io("write", e))?;
-    f.write_all(pw.as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(|e| io("write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io("write", e))?;
+        .and_then(|mut f| f.write_all(pw.as_bytes()).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    written.map_err(io_error("write", path))?;
     Ok(Secret::new(pw))
 }
 
 /// Forgets the generated password, when the cluster it belongs to is deleted.
 pub fn remove_password(path: &Path) -> Result<(), StateError> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StateError::Io {
-            action: "remove",
-            path: path.display().to_string(),
-            source: e,
-        }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error("remove", path)(e)),
         _ => Ok(()),
     }
 }

@@ -36,16 +36,6 @@ pub struct Shell {
     multi: Option<MultiProgress>,
 }
 
-impl std::fmt::Debug for Shell {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shell")
-            .field("fancy", &self.fancy)
-            .field("quiet", &self.quiet)
-            .field("format", &self.format)
-            .finish()
-    }
-}
-
 /// The two streams of a [`Shell::capture`], readable after the fact.
 #[derive(Clone, Default)]
 pub struct Captured {
@@ -106,10 +96,6 @@ impl Shell {
         (shell, cap)
     }
 
-    pub fn format(&self) -> OutputFormat {
-        self.format
-    }
-
     pub fn is_json(&self) -> bool {
         self.format == OutputFormat::Json
     }
@@ -128,10 +114,7 @@ impl Shell {
 
     /// A result line, on stdout.
     pub fn out(&self, line: impl AsRef<str>) {
-        let line = crate::secret::scrub(line.as_ref());
-        let mut w = self.out.lock().unwrap();
-        let _ = writeln!(w, "{line}");
-        let _ = w.flush();
+        write_line(&self.out, &crate::secret::scrub(line.as_ref()));
     }
 
     /// One JSON document, on stdout.
@@ -155,14 +138,10 @@ impl Shell {
     /// A line on stderr that `-q` does not silence (errors, confirmations).
     pub fn err_line(&self, line: &str) {
         let line = &crate::secret::scrub(line);
-        if let Some(m) = &self.multi {
-            if m.println(line).is_ok() {
-                return;
-            }
+        // Through the spinners, when there are, so they do not tear the line.
+        if self.multi.as_ref().is_none_or(|m| m.println(line).is_err()) {
+            write_line(&self.err, line);
         }
-        let mut w = self.err.lock().unwrap();
-        let _ = writeln!(w, "{line}");
-        let _ = w.flush();
     }
 
     /// A progress bar drawn with the shell's spinners, so status lines
@@ -210,6 +189,12 @@ impl Shell {
     }
 }
 
+fn write_line(sink: &Sink, line: &str) {
+    let mut w = sink.lock().unwrap();
+    let _ = writeln!(w, "{line}");
+    let _ = w.flush();
+}
+
 /// A running step. Dropping it unfinished marks it failed, so an early `?`
 /// still leaves a ✗ on screen.
 pub struct Step {
@@ -221,14 +206,6 @@ pub struct Step {
 }
 
 impl Step {
-    /// Updates the step's line with what it is doing now.
-    pub fn progress(&self, detail: impl AsRef<str>) {
-        match &self.spinner {
-            Some(pb) => pb.set_message(format!("{} ({})", self.title, detail.as_ref())),
-            None => self.shell.status(format!("   {}", detail.as_ref())),
-        }
-    }
-
     pub fn done(mut self) {
         self.finish(true, None);
     }
@@ -281,28 +258,23 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Renders rows as left-aligned columns, as kubectl does.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let render = |cells: &[&str]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| format!("{cell:<w$}", w = widths.get(i).copied().unwrap_or(0)))
-            .collect();
-        padded.join("   ").trim_end().to_string()
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let lines: Vec<&Vec<String>> = std::iter::once(&header).chain(rows).collect();
+    let width = |i: usize| {
+        let cells = lines.iter().filter_map(|row| row.get(i));
+        cells.map(|cell| cell.chars().count()).max().unwrap_or(0)
     };
-    let mut out = vec![render(header)];
-    for row in rows {
-        out.push(render(&row.iter().map(String::as_str).collect::<Vec<_>>()));
-    }
-    out.join(
-        "
-",
-    )
+    let widths: Vec<usize> = (0..header.len()).map(width).collect();
+    let render = |row: &&Vec<String>| {
+        let cells = row.iter().enumerate();
+        let padded = cells.map(|(i, cell)| format!("{cell:<w$}", w = widths.get(i).unwrap_or(&0)));
+        padded
+            .collect::<Vec<_>>()
+            .join("   ")
+            .trim_end()
+            .to_string()
+    };
+    lines.iter().map(render).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]

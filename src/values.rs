@@ -11,15 +11,10 @@ pub fn merge(base: &mut Value, overlay: &Value) {
     match (base, overlay) {
         (Value::Mapping(b), Value::Mapping(o)) => {
             for (k, v) in o {
-                if v.is_null() {
-                    b.remove(k);
-                    continue;
-                }
                 match b.get_mut(k) {
+                    _ if v.is_null() => drop(b.remove(k)),
                     Some(existing) if existing.is_mapping() && v.is_mapping() => merge(existing, v),
-                    _ => {
-                        b.insert(k.clone(), strip_nulls(v));
-                    }
+                    _ => drop(b.insert(k.clone(), strip_nulls(v))),
                 }
             }
         }
@@ -43,26 +38,15 @@ fn strip_nulls(v: &Value) -> Value {
 
 /// Sets `path` to `value`, creating maps on the way.
 pub fn set_path(root: &mut Value, path: &[&str], value: Value) {
-    let Some((last, parents)) = path.split_last() else {
-        *root = value;
-        return;
-    };
     let mut cur = root;
-    for key in parents {
+    for key in path {
         if !cur.is_mapping() {
             *cur = Value::Mapping(Mapping::new());
         }
         let map = cur.as_mapping_mut().expect("just made a mapping");
-        cur = map
-            .entry(Value::String(key.to_string()))
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        cur = map.entry(Value::from(*key)).or_insert(Value::Null);
     }
-    if !cur.is_mapping() {
-        *cur = Value::Mapping(Mapping::new());
-    }
-    cur.as_mapping_mut()
-        .expect("just made a mapping")
-        .insert(Value::String(last.to_string()), value);
+    *cur = value;
 }
 
 pub fn get_path<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -83,49 +67,40 @@ pub fn remove_path(root: &mut Value, path: &[&str]) {
     }
 }
 
+/// Calls `f` on every string of the tree.
+fn each_string(v: &mut Value, f: &mut impl FnMut(&mut String)) {
+    match v {
+        Value::String(s) => f(s),
+        Value::Mapping(m) => m.values_mut().for_each(|v| each_string(v, f)),
+        Value::Sequence(seq) => seq.iter_mut().for_each(|v| each_string(v, f)),
+        Value::Tagged(t) => each_string(&mut t.value, f),
+        _ => {}
+    }
+}
+
 /// Replaces placeholders inside every string of the tree. Working on parsed
 /// strings, not on the file's text, means a value can never inject YAML.
 pub fn fill_placeholders(v: &mut Value, placeholders: &[(&str, &str)]) {
-    match v {
-        Value::String(s) => {
-            for (from, to) in placeholders {
-                if s.contains(from) {
-                    *s = s.replace(from, to);
-                }
-            }
+    each_string(v, &mut |s| {
+        for (from, to) in placeholders {
+            *s = s.replace(from, to);
         }
-        Value::Mapping(m) => m
-            .values_mut()
-            .for_each(|v| fill_placeholders(v, placeholders)),
-        Value::Sequence(seq) => seq
-            .iter_mut()
-            .for_each(|v| fill_placeholders(v, placeholders)),
-        Value::Tagged(t) => fill_placeholders(&mut t.value, placeholders),
-        _ => {}
-    }
+    });
 }
 
-/// A copy of the tree with every secret replaced by `<redacted>`, for display.
+/// A copy of the tree with every string that holds a secret replaced by
+/// `<redacted>`, for display.
 pub fn redacted(v: &Value, secrets: &[&Secret]) -> Value {
     let mut copy = v.clone();
-    redact_in_place(&mut copy, secrets);
-    copy
-}
-
-fn redact_in_place(v: &mut Value, secrets: &[&Secret]) {
-    match v {
-        Value::String(s)
-            if secrets
-                .iter()
-                .any(|sec| !sec.is_empty() && s.contains(sec.expose())) =>
+    each_string(&mut copy, &mut |s| {
+        if secrets
+            .iter()
+            .any(|sec| !sec.is_empty() && s.contains(sec.expose()))
         {
             *s = REDACTED.to_string();
         }
-        Value::Mapping(m) => m.values_mut().for_each(|v| redact_in_place(v, secrets)),
-        Value::Sequence(seq) => seq.iter_mut().for_each(|v| redact_in_place(v, secrets)),
-        Value::Tagged(t) => redact_in_place(&mut t.value, secrets),
-        _ => {}
-    }
+    });
+    copy
 }
 
 /// What a YAML value is, in words, for error messages ("a list", "empty").
