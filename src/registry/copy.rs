@@ -292,12 +292,13 @@ impl Mirror {
         let mut pending = jobs.iter();
         let mut results = futures::stream::FuturesUnordered::new();
         loop {
-            while results.len() < self.opts.concurrency.max(1) {
-                match pending.next() {
-                    Some(job) => results.push(self.copy_job(&run, job)),
-                    None => break,
-                }
-            }
+            let room = self.opts.concurrency.max(1) - results.len();
+            results.extend(
+                pending
+                    .by_ref()
+                    .take(room)
+                    .map(|job| self.copy_job(&run, job)),
+            );
             let Some((job, res)) = results.next().await else {
                 break;
             };

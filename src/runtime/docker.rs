@@ -481,15 +481,11 @@ impl Runtime {
             }),
             ..Default::default()
         };
+        let opts = CreateContainerOptionsBuilder::new()
+            .name(&spec.name)
+            .build();
         self.docker
-            .create_container(
-                Some(
-                    CreateContainerOptionsBuilder::new()
-                        .name(&spec.name)
-                        .build(),
-                ),
-                body,
-            )
+            .create_container(Some(opts), body)
             .await
             .map(|_| ())
             .map_err(|source| DockerError::CreateContainer {
