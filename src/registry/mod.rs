@@ -14,7 +14,10 @@ pub(crate) mod reference;
 
 pub use auth::{CredentialSource, Credentials};
 pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Platform, Summary};
-pub use progress::{BarProgress, ImageOutcome, LineProgress, NoProgress, ProgressSink};
+// ImageOutcome: for the tests' own ProgressSink.
+#[cfg_attr(nvcf_dead_code, allow(unused_imports))]
+pub use progress::ImageOutcome;
+pub use progress::{BarProgress, LineProgress, NoProgress, ProgressSink};
 
 /// Why a copy failed. Each message is one line that says what failed and what
 /// to do; none ever contains a credential.
