@@ -259,9 +259,9 @@ impl Settings {
 
 /// localhost, 127.0.0.0/8 and ::1: the only registries spoken to over plain HTTP
 /// without being told.
-fn is_loopback_registry(host_port: &str) -> bool {
+pub fn is_loopback_registry(host_port: &str) -> bool {
     let host = host_of(host_port);
-    host == "localhost"
+    host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -54,14 +53,8 @@ const PAGE: usize = 1000;
 /// True when `host` (host[:port]) may be spoken to over plain HTTP: loopback
 /// addresses, `localhost`, or a host the user listed as insecure.
 pub fn is_plain_http(host: &str, insecure: &[String]) -> bool {
-    let bare = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
-    };
-    insecure.iter().any(|i| i == host || i == bare)
-        || bare.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let bare = crate::settings::host_of(host);
+    insecure.iter().any(|i| i == host || i == bare) || crate::settings::is_loopback_registry(host)
 }
 
 /// One registry host with its credentials and token cache.
