@@ -99,19 +99,12 @@ pub async fn line<T>(
     work: impl std::future::Future<Output = crate::Result<(T, Option<String>)>>,
 ) -> crate::Result<T> {
     let line = shell.step(title);
-    match work.await {
-        Ok((value, note)) => {
-            match note {
-                Some(note) => line.done_with(note),
-                None => line.done(),
-            }
-            Ok(value)
-        }
-        Err(e) => {
-            line.fail();
-            Err(e)
-        }
+    let (value, note) = work.await?; // dropping the line marks it failed
+    match note {
+        Some(note) => line.done_with(note),
+        None => line.done(),
     }
+    Ok(value)
 }
 
 /// Runs the steps in order and stops at the first failure.

@@ -271,9 +271,11 @@ impl CommandRunner for SystemRunner {
 #[derive(Debug, Default, Clone)]
 pub struct RecordingRunner {
     calls: Arc<Mutex<Vec<Cmd>>>,
-    /// (what the command line contains, its exit code, stdout, stderr).
-    replies: Arc<Mutex<VecDeque<(String, i32, String, String)>>>,
+    replies: Arc<Mutex<VecDeque<Reply>>>,
 }
+
+/// A scripted answer: (what the command line contains, exit code, stdout, stderr).
+type Reply = (String, i32, String, String);
 
 impl RecordingRunner {
     pub fn new() -> Self {
