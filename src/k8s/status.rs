@@ -104,16 +104,6 @@ pub async fn list_helm_releases(
     ))
 }
 
-/// The uid of job `name` in `ns`; None when it does not exist.
-pub async fn job_uid(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> Result<Option<String>, KubeError> {
-    let job: Option<Job> = super::client::get_opt(client, ns, name).await?;
-    Ok(job.and_then(|j| j.metadata.uid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,11 @@
 //! [`crate::ops::reset::reset_plan`]): how each runs, filling the report as
 //! it goes.
 
+use k8s_openapi::api::batch::v1::Job;
+
+use crate::k8s::client::get_opt;
 use crate::k8s::stale::delete_stale;
-use crate::k8s::status::{job_uid, list_helm_releases};
+use crate::k8s::status::list_helm_releases;
 use crate::k8s::{Check, HealthReport};
 use crate::model::{Component, ComponentId};
 use crate::ops::install::{self, Installer};
@@ -96,8 +99,8 @@ impl<'a> Step<ResetCtx<'a>> for ResetAction {
                     d.name, c.name, d.release
                 ));
                 let job_uid = || async {
-                    let job = d.migrations_job?;
-                    job_uid(client, d.namespace, job).await.ok().flatten()
+                    let job = get_opt::<Job>(client, d.namespace, d.migrations_job?).await;
+                    job.ok().flatten()?.metadata.uid
                 };
                 let before = job_uid().await;
                 let result = ctx.installer.install(planned(ctx.plan, *component)?).await;

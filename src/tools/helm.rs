@@ -204,12 +204,8 @@ impl<'a> Helm<'a> {
         namespace: &str,
         timeout: Duration,
     ) -> Result<(), RunError> {
-        let wait = format!(
-            "--timeout {} {}",
-            go_duration(timeout),
-            wait_flag(self.version.major)
-        );
-        let args = args.split_whitespace().chain(wait.split_whitespace());
+        let (timeout, wait) = (go_duration(timeout), wait_flag(self.version.major));
+        let args = args.split_whitespace().chain(["--timeout", &timeout, wait]);
         self.run(args, Some((release, namespace))).await.map(drop)
     }
 
