@@ -83,7 +83,8 @@ pub async fn reach(context: &str, within: Duration) -> Result<(kube::Client, Str
         context: context.to_string(),
         secs: within.as_secs(),
     };
-    (tokio::time::timeout(within, connect(context)).await).unwrap_or_else(|_| Err(timeout()))
+    let reached = tokio::time::timeout(within, connect(context)).await;
+    reached.unwrap_or_else(|_| Err(timeout()))
 }
 
 /// The context name kind gives a cluster.

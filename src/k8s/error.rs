@@ -92,9 +92,11 @@ pub(crate) fn is_not_found(e: &kube::Error) -> bool {
 
 /// ` in `ns``, or nothing for a cluster-scoped kind.
 fn in_namespace(ns: &str) -> String {
-    (!ns.is_empty())
-        .then(|| format!(" in `{ns}`"))
-        .unwrap_or_default()
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{ns}`")
+    }
 }
 
 #[cfg(test)]

@@ -52,10 +52,8 @@ pub enum ProgressEvent {
 
 /// Why a Ready pod may still not be usable, per the guide.
 fn ready_note(pod: &Pod) -> Option<String> {
-    let name = pod_name(pod);
-    let server = name
-        .strip_prefix("openbao-server-")
-        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
+    let ordinal = pod_name(pod).strip_prefix("openbao-server-");
+    let server = ordinal.is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
     server
         .then(|| "Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`)".into())
 }
@@ -101,15 +99,11 @@ impl ProgressTracker {
             _ => {}
         }
         if !ready {
-            for f in diagnose(std::slice::from_ref(pod), &[], &[]) {
-                // NotReady alone is just "starting": not a problem yet.
-                if matches!(f.problem, Problem::NotReady { .. }) {
-                    continue;
-                }
-                if self.problems.insert(f.message.clone()) {
-                    out.push(ProgressEvent::Problem(f));
-                }
-            }
+            let found = diagnose(std::slice::from_ref(pod), &[], &[]).into_iter();
+            // NotReady alone is just "starting": not a problem yet.
+            let problems = found.filter(|f| !matches!(f.problem, Problem::NotReady { .. }));
+            let new = problems.filter(|f| self.problems.insert(f.message.clone()));
+            out.extend(new.map(ProgressEvent::Problem));
         }
         out
     }

@@ -100,15 +100,9 @@ pub fn job_failure_reason(job: &Job) -> Option<String> {
     let c = conds
         .iter()
         .find(|c| c.type_ == "Failed" && c.status == "True")?;
-    let said: Vec<&str> = [&c.reason, &c.message]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
-    Some(if said.is_empty() {
-        "failed".into()
-    } else {
-        said.join(": ")
+    Some(match (&c.reason, &c.message) {
+        (Some(r), Some(m)) => format!("{r}: {m}"),
+        (r, m) => r.clone().or(m.clone()).unwrap_or_else(|| "failed".into()),
     })
 }
 
@@ -164,14 +158,10 @@ pub struct Finding {
 
 fn all_container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
     let s = pod.status.as_ref();
-    s.and_then(|s| s.init_container_statuses.as_ref())
-        .into_iter()
+    let init = s.and_then(|s| s.init_container_statuses.as_ref());
+    init.into_iter()
+        .chain(s.and_then(|s| s.container_statuses.as_ref()))
         .flatten()
-        .chain(
-            s.and_then(|s| s.container_statuses.as_ref())
-                .into_iter()
-                .flatten(),
-        )
 }
 
 fn waiting_reason(cs: &ContainerStatus) -> Option<&str> {

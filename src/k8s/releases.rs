@@ -66,7 +66,9 @@ pub fn records_from_labels<'a>(
     release: &str,
     labels: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
 ) -> Vec<ReleaseRecord> {
-    let mut out: Vec<ReleaseRecord> = (labels.into_iter().filter_map(record))
+    let mut out: Vec<ReleaseRecord> = labels
+        .into_iter()
+        .filter_map(record)
         .filter_map(|(name, r)| (name == release).then_some(r))
         .collect();
     out.sort_by_key(|r| r.revision);
@@ -84,14 +86,12 @@ pub(crate) async fn release_secrets(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let list = (api
-        .list_metadata(&ListParams::default().labels(selector))
-        .await)
-        .map_err(|e| KubeError::List {
-            kind: "helm release secrets".into(),
-            namespace: ns.unwrap_or("all namespaces").to_string(),
-            detail: one_line(&e),
-        })?;
+    let lp = ListParams::default().labels(selector);
+    let list = api.list_metadata(&lp).await.map_err(|e| KubeError::List {
+        kind: "helm release secrets".into(),
+        namespace: ns.unwrap_or("all namespaces").to_string(),
+        detail: one_line(&e),
+    })?;
     Ok(list.items.into_iter().map(|m| m.metadata).collect())
 }
 
@@ -154,7 +154,10 @@ pub async fn read_payload(
     };
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = api.get(&name).await.map_err(|e| err(one_line(&e)))?;
-    let data = (secret.data.as_ref().and_then(|d| d.get("release")))
+    let data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("release"))
         .ok_or_else(|| err("it holds no release".into()))?;
     decode_payload(&data.0).map_err(err)
 }
@@ -168,7 +171,10 @@ pub async fn deployed_payload(
 ) -> Result<Option<serde_json::Value>, KubeError> {
     let records = read(client, namespace, release).await?;
     match records.iter().rev().find(|r| r.status == "deployed") {
-        Some(r) => (read_payload(client, namespace, release, r.revision).await).map(Some),
+        Some(r) => {
+            let payload = read_payload(client, namespace, release, r.revision).await;
+            payload.map(Some)
+        }
         None => Ok(None),
     }
 }

@@ -123,7 +123,9 @@ pub fn stale_resources(ns: &str, o: &ObservedNamespace, release: &str) -> Vec<Re
         .configmaps
         .iter()
         .filter(|c| c.name_any() != "kube-root-ca.crt");
-    let secrets = (o.secrets.iter())
+    let secrets = o
+        .secrets
+        .iter()
         .filter(|s| !is_default_sa_token(s) && !is_other_release_secret(s, release));
     refs(&o.statefulsets, n)
         .chain(refs(&o.deployments, n))

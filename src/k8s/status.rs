@@ -1,13 +1,10 @@
-//! `nvcf-dev status`: pods and jobs per namespace, and helm releases read
-//! from helm's own storage (secrets labelled owner=helm) so no helm binary
-//! is needed. Only the labels helm puts on those secrets are used (name,
-//! status, version), read with `list_metadata`: enough for a status line,
-//! and no release payload (which holds every value, secrets included) is
-//! downloaded.
+//! `nvcf-dev status`: pods and jobs per namespace, and helm releases from
+//! the labels of helm's own storage secrets: no helm binary is needed, and no
+//! release payload (which holds every value, secrets included) is downloaded.
 
-use k8s_openapi::api::batch::v1::Job;
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
@@ -81,12 +78,11 @@ pub fn helm_releases<'a>(secrets: impl IntoIterator<Item = &'a ObjectMeta>) -> V
         let namespace = s.namespace.clone().unwrap_or_default();
         let key = (namespace.clone(), name.to_string());
         if latest.get(&key).is_none_or(|l| l.revision < r.revision) {
-            let (name, status, revision) = (name.to_string(), r.status, r.revision);
             let release = HelmRelease {
-                name,
+                name: name.to_string(),
                 namespace,
-                status,
-                revision,
+                status: r.status,
+                revision: r.revision,
             };
             latest.insert(key, release);
         }
@@ -102,16 +98,6 @@ pub async fn list_helm_releases(
     Ok(helm_releases(
         &release_secrets(client, ns, "owner=helm").await?,
     ))
-}
-
-/// The uid of job `name` in `ns`; None when it does not exist.
-pub async fn job_uid(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> Result<Option<String>, KubeError> {
-    let job: Option<Job> = super::client::get_opt(client, ns, name).await?;
-    Ok(job.and_then(|j| j.metadata.uid))
 }
 
 #[cfg(test)]

@@ -37,8 +37,11 @@ pub struct Check {
 
 impl Check {
     pub fn new(name: &str, ok: bool, detail: impl Into<String>) -> Self {
-        let (name, detail) = (name.into(), detail.into());
-        Check { name, ok, detail }
+        Check {
+            name: name.into(),
+            ok,
+            detail: detail.into(),
+        }
     }
 }
 

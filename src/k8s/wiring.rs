@@ -59,13 +59,12 @@ pub async fn apply_local_registry_configmap(
     client: &kube::Client,
     host: &str,
 ) -> Result<ConfigMap, KubeError> {
-    let (name, apply) = (
-        "local-registry-hosting",
-        PatchParams::apply(FIELD_MANAGER).force(),
-    );
+    let name = "local-registry-hosting";
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-public");
     let cm = local_registry_configmap(host);
-    (api.patch(name, &apply, &Patch::Apply(&cm)).await).map_err(|e| KubeError::Apply {
+    let applied = api.patch(name, &apply, &Patch::Apply(&cm)).await;
+    applied.map_err(|e| KubeError::Apply {
         kind: "ConfigMap".into(),
         name: format!("kube-public/{name}"),
         detail: one_line(&e),

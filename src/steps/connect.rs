@@ -9,17 +9,11 @@ use super::{OnCluster, Step};
 use crate::runtime::Runtime;
 use crate::steps::wiring;
 
-/// kind puts its nodes on this Docker network.
-pub const KIND_NETWORK: &str = "kind";
-
-/// The network kind really uses: `KIND_EXPERIMENTAL_DOCKER_NETWORK` when
-/// set (kind reads it from the environment nvcf-dev passes on), else `kind`.
+/// The Docker network kind puts its nodes on: `KIND_EXPERIMENTAL_DOCKER_NETWORK`
+/// when set (kind reads it from the environment nvcf-dev passes on), else `kind`.
 pub fn kind_network(env_value: Option<&str>) -> String {
-    env_value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .unwrap_or(KIND_NETWORK)
-        .to_string()
+    let set = env_value.map(str::trim).filter(|v| !v.is_empty());
+    set.unwrap_or("kind").to_string()
 }
 
 pub struct ConnectRegistry {
@@ -36,19 +30,13 @@ impl Step<OnCluster> for ConnectRegistry {
         let s = &ctx.settings;
         let files = wiring::hosts_files(&s.upstream_registry, &s.registry_name, s.registry_port);
         let nodes = write_hosts_files(&self.docker, &s.cluster, &files).await?;
-        let network = kind_network(
-            std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK")
-                .ok()
-                .as_deref(),
-        );
+        let network = std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK").ok();
+        let network = kind_network(network.as_deref());
         self.docker
             .connect_network(&s.registry_name, &network)
             .await?;
-        crate::k8s::wiring::apply_local_registry_configmap(
-            &ctx.kube,
-            &format!("localhost:{}", s.registry_port),
-        )
-        .await?;
+        let host = format!("localhost:{}", s.registry_port);
+        crate::k8s::wiring::apply_local_registry_configmap(&ctx.kube, &host).await?;
         Ok(Some(format!(
             "{nodes} node{}",
             if nodes == 1 { "" } else { "s" }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::k8s::stale::delete_stale;
 use crate::ops::down::{uninstall_order, DownAction, DownOptions};
 use crate::settings::Settings;
 use crate::steps::Step;
@@ -35,24 +36,17 @@ const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 #[async_trait::async_trait]
 impl<'a> Step<DownCtx<'a>> for DownAction {
     fn title(&self, ctx: &DownCtx<'a>) -> String {
+        let s = ctx.settings;
         match self {
-            DownAction::UninstallReleases { .. } => format!(
-                "Uninstalling Phase 1 releases in {}",
-                ctx.settings.kube_context()
-            ),
-            DownAction::DeleteCluster { .. } => {
-                format!("Deleting cluster {}", ctx.settings.cluster)
+            DownAction::UninstallReleases { .. } => {
+                format!("Uninstalling Phase 1 releases in {}", s.kube_context())
             }
-            DownAction::RemoveRegistry => {
-                format!("Removing local registry {}", ctx.settings.registry_name)
-            }
-            DownAction::KeepRegistry => {
-                format!("Keeping registry {}", ctx.settings.registry_name)
-            }
+            DownAction::DeleteCluster { .. } => format!("Deleting cluster {}", s.cluster),
+            // Removing the registry shows its own line; keeping it is a note.
+            _ => String::new(),
         }
     }
 
-    /// Removing the registry shows its own line; keeping it is a note.
     fn has_line(&self) -> bool {
         matches!(
             self,
@@ -67,29 +61,20 @@ impl<'a> Step<DownCtx<'a>> for DownAction {
                 uninstall_all(ctx).await.map(Some)
             }
             DownAction::UninstallReleases { best_effort: true } => {
-                match tokio::time::timeout(BEST_EFFORT, uninstall_all(ctx)).await {
-                    Ok(Ok(note)) => Ok(Some(note)),
-                    Ok(Err(e)) => {
-                        tracing::info!("uninstall skipped: {e}");
-                        Ok(Some("skipped: the cluster is deleted next".into()))
-                    }
-                    Err(_) => {
-                        tracing::info!(
-                            "uninstall skipped: it took over {}s",
-                            BEST_EFFORT.as_secs()
-                        );
-                        Ok(Some("skipped: the cluster is deleted next".into()))
-                    }
-                }
+                let why = match tokio::time::timeout(BEST_EFFORT, uninstall_all(ctx)).await {
+                    Ok(Ok(note)) => return Ok(Some(note)),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("it took over {}s", BEST_EFFORT.as_secs()),
+                };
+                tracing::info!("uninstall skipped: {why}");
+                Ok(Some("skipped: the cluster is deleted next".into()))
             }
             DownAction::DeleteCluster { kind } => {
-                Kind::new(ctx.runner, kind.clone())
-                    .delete_cluster(&s.cluster)
-                    .await?;
+                let kind = Kind::new(ctx.runner, kind.clone());
+                kind.delete_cluster(&s.cluster).await?;
                 let dir = crate::state::state_dir()?;
-                crate::state::remove_password(&crate::state::cassandra_password_path(
-                    &dir, &s.cluster,
-                ))?;
+                let password = crate::state::cassandra_password_path(&dir, &s.cluster);
+                crate::state::remove_password(&password)?;
                 Ok(None)
             }
             DownAction::RemoveRegistry => {
@@ -106,10 +91,9 @@ impl<'a> Step<DownCtx<'a>> for DownAction {
                 Ok(None)
             }
             DownAction::KeepRegistry => {
-                ctx.shell.status(format!(
-                    " • Keeping registry {} (--keep-registry)",
-                    s.registry_name
-                ));
+                let name = &s.registry_name;
+                ctx.shell
+                    .status(format!(" • Keeping registry {name} (--keep-registry)"));
                 Ok(None)
             }
         }
@@ -120,27 +104,15 @@ impl<'a> Step<DownCtx<'a>> for DownAction {
 /// resources of namespaces `up` created.
 async fn uninstall_all(ctx: &DownCtx<'_>) -> crate::Result<String> {
     let context = ctx.settings.kube_context();
-    let client = tokio::time::timeout(REACH_TIMEOUT, crate::k8s::client_for_context(&context))
-        .await
-        .map_err(|_| crate::k8s::KubeError::Timeout {
-            context: context.clone(),
-            secs: REACH_TIMEOUT.as_secs(),
-        })??;
+    let (client, _) = crate::k8s::client::reach(&context, REACH_TIMEOUT).await?;
     let helm = Helm::detect(ctx.runner).await?.with_kube_context(&context);
     let mut removed = 0;
     for c in uninstall_order() {
-        helm.uninstall(c.release, c.namespace, UNINSTALL_TIMEOUT)
-            .await?;
-        if crate::k8s::wiring::namespace_is_ours(&client, c.namespace).await? {
-            removed += crate::k8s::stale::delete_stale(
-                &client,
-                c.namespace,
-                c.release,
-                UNINSTALL_TIMEOUT,
-                false,
-            )
-            .await?
-            .len();
+        let (release, ns) = (c.release, c.namespace);
+        helm.uninstall(release, ns, UNINSTALL_TIMEOUT).await?;
+        if crate::k8s::wiring::namespace_is_ours(&client, ns).await? {
+            let gone = delete_stale(&client, ns, release, UNINSTALL_TIMEOUT, false).await?;
+            removed += gone.len();
         }
     }
     Ok(format!("{removed} stale resources deleted"))

@@ -1,16 +1,10 @@
 //! The actions every command is an ordered list of, like kind's create
-//! actions: `up`'s steps (preflight, registry, cluster, wiring, namespaces,
-//! mirror, install), and the actions of `reset` and `down`. Each is small,
-//! idempotent (so a re-run after Ctrl-C picks up where it stopped), and shows
-//! one status line that ends ✓ or ✗ with its duration, unless it shows its
-//! own (mirror and install: one per chart and per release). [`run`] runs
-//! any such list over its context.
-//!
-//! The handles are typed, never looked up at run time: preflight finds helm
-//! (and, for a kind cluster, Docker and kind) before anything is changed and
-//! the steps that need Docker or kind hold them; the cluster step makes the
-//! kube client, and only the steps after it, which run over [`OnCluster`],
-//! can use one.
+//! actions: `up`'s steps, and the actions of `reset` and `down`. Each is
+//! small, idempotent (a re-run after Ctrl-C picks up where it stopped), and
+//! shows one status line ending ✓ or ✗, unless it shows its own (one per
+//! chart, per release). The handles are typed, never looked up at run time:
+//! preflight finds the tools before anything changes, and only the steps
+//! after the cluster step, which run over [`OnCluster`], have a kube client.
 
 pub mod cluster;
 pub mod connect;
@@ -99,19 +93,12 @@ pub async fn line<T>(
     work: impl std::future::Future<Output = crate::Result<(T, Option<String>)>>,
 ) -> crate::Result<T> {
     let line = shell.step(title);
-    match work.await {
-        Ok((value, note)) => {
-            match note {
-                Some(note) => line.done_with(note),
-                None => line.done(),
-            }
-            Ok(value)
-        }
-        Err(e) => {
-            line.fail();
-            Err(e)
-        }
+    let (value, note) = work.await?; // dropping the line marks it failed
+    match note {
+        Some(note) => line.done_with(note),
+        None => line.done(),
     }
+    Ok(value)
 }
 
 /// Runs the steps in order and stops at the first failure.

@@ -1,24 +1,17 @@
 //! How a kind cluster is pointed at the local registry, as pure functions,
 //! following kind's local-registry guide
-//! (<https://kind.sigs.k8s.io/docs/user/local-registry/>):
-//!
-//! 1. the kind config carries a containerd patch so containerd reads registry
-//!    hosts from `/etc/containerd/certs.d` ([`kind_config`]), as kind's
-//!    guide does; it is added exactly once, whatever node image a profile pins;
-//! 2. each node gets `certs.d/localhost:<port>/hosts.toml`, so images named
-//!    `localhost:<port>/...` (what a developer pushes to) are pulled from the
-//!    registry container over the kind network ([`hosts_toml_local`]);
-//! 3. each node gets `certs.d/<upstream>/hosts.toml`, so images named
-//!    `nvcr.io/...` (what the guide's values say) are pulled from the local
-//!    mirror first, and from nvcr.io only when the mirror lacks them
-//!    ([`hosts_toml_upstream`]).
-//!
-//! The format is containerd's hosts.toml (containerd docs/hosts.md): `server`
-//! is the fallback tried after every `[host."..."]`, in order.
+//! (<https://kind.sigs.k8s.io/docs/user/local-registry/>): the kind config
+//! gets the containerd patch that makes containerd read registry hosts from
+//! [`CERTS_DIR`] ([`kind_config`]), exactly once whatever node image a profile
+//! pins; each node gets a hosts.toml for `localhost:<port>` (what a developer
+//! pushes to) and one for the upstream registry, which tries the local mirror
+//! first ([`hosts_files`]). The format is containerd's hosts.toml (containerd
+//! docs/hosts.md): `server` is the fallback tried after every `[host."..."]`.
 
 use serde_yaml_ng::Value;
 
 use crate::runtime::REGISTRY_CONTAINER_PORT;
+use crate::values::describe;
 
 /// Where containerd looks for hosts.toml once the patch is in.
 pub const CERTS_DIR: &str = "/etc/containerd/certs.d";
@@ -57,58 +50,53 @@ pub enum WiringError {
 /// mounts, networking) is kept as written; comments are not, since the
 /// result goes to kind on stdin and is never saved.
 pub fn kind_config(template_yaml: &str, cluster: &str) -> Result<String, WiringError> {
-    let doc: Value =
-        serde_yaml_ng::from_str(template_yaml).map_err(|e| WiringError::Yaml(e.to_string()))?;
+    let yaml_err = |e: serde_yaml_ng::Error| WiringError::Yaml(e.to_string());
+    let doc: Value = serde_yaml_ng::from_str(template_yaml).map_err(yaml_err)?;
     let Value::Mapping(mut map) = doc else {
-        return Err(WiringError::NotAMap(crate::values::describe(&doc)));
+        return Err(WiringError::NotAMap(describe(&doc)));
     };
-    match map.get("kind") {
-        Some(Value::String(k)) if k == "Cluster" => {}
-        other => return Err(WiringError::Kind(shown(other))),
+    let shown = |key: &str| match map.get(key) {
+        None => "none".into(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(other) => describe(other).into(),
+    };
+    if map.get("kind") != Some(&"Cluster".into()) {
+        return Err(WiringError::Kind(shown("kind")));
     }
-    match map.get("apiVersion") {
-        Some(Value::String(v)) if v == KIND_API_VERSION => {}
-        other => return Err(WiringError::ApiVersion(shown(other))),
+    if map.get("apiVersion") != Some(&KIND_API_VERSION.into()) {
+        return Err(WiringError::ApiVersion(shown("apiVersion")));
     }
     // The CLI's --name wins anyway; setting it keeps the config truthful.
     map.insert("name".into(), cluster.into());
 
     let existing = match map.get("containerdConfigPatches") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .map(|p| match p {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(WiringError::Patches(format!(
-                    "one entry is {}",
-                    crate::values::describe(other)
-                ))),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(other) => {
-            return Err(WiringError::Patches(format!(
-                "it is {}",
-                crate::values::describe(other)
-            )));
-        }
+        None | Some(Value::Null) => vec![],
+        Some(Value::Sequence(items)) => items.clone(),
+        Some(other) => return Err(WiringError::Patches(format!("it is {}", describe(other)))),
     };
+    if let Some(p) = existing.iter().find(|p| !p.is_string()) {
+        return Err(WiringError::Patches(format!(
+            "one entry is {}",
+            describe(p)
+        )));
+    }
     let mut patches: Vec<Value> = Vec::new();
     let mut has_config_path = false;
     for p in existing {
-        match classify(&p)? {
+        match classify(p.as_str().unwrap_or_default())? {
             Patch::Ours if has_config_path => {} // a duplicate: drop it
             Patch::Ours | Patch::SetsConfigPath => {
                 has_config_path = true;
-                patches.push(p.into());
+                patches.push(p);
             }
-            Patch::Other => patches.push(p.into()),
+            Patch::Other => patches.push(p),
         }
     }
     if !has_config_path {
         patches.push(CONTAINERD_PATCH.into());
     }
     map.insert("containerdConfigPatches".into(), Value::Sequence(patches));
-    serde_yaml_ng::to_string(&Value::Mapping(map)).map_err(|e| WiringError::Yaml(e.to_string()))
+    serde_yaml_ng::to_string(&Value::Mapping(map)).map_err(yaml_err)
 }
 
 enum Patch {
@@ -132,11 +120,8 @@ fn classify(patch: &str) -> Result<Patch, WiringError> {
         .map_err(|e: toml_edit::TomlError| WiringError::Toml(crate::error::one_line(&e)))?;
     let mut sets = false;
     for plugin in CRI_PLUGINS {
-        let Some(registry) = doc
-            .get("plugins")
-            .and_then(|p| p.get(plugin))
-            .and_then(|c| c.get("registry"))
-        else {
+        let plugins = doc.get("plugins").and_then(|p| p.get(plugin));
+        let Some(registry) = plugins.and_then(|c| c.get("registry")) else {
             continue;
         };
         if registry.get("mirrors").is_some() {
@@ -150,12 +135,10 @@ fn classify(patch: &str) -> Result<Patch, WiringError> {
             sets = true;
         }
     }
-    Ok(if sets && leaves(doc.as_item()) == 1 {
-        Patch::Ours
-    } else if sets {
-        Patch::SetsConfigPath
-    } else {
-        Patch::Other
+    Ok(match (sets, leaves(doc.as_item())) {
+        (true, 1) => Patch::Ours,
+        (true, _) => Patch::SetsConfigPath,
+        (false, _) => Patch::Other,
     })
 }
 
@@ -164,14 +147,6 @@ fn leaves(item: &toml_edit::Item) -> usize {
     match item.as_table_like() {
         Some(t) => t.iter().map(|(_, v)| leaves(v)).sum(),
         None => 1,
-    }
-}
-
-fn shown(v: Option<&Value>) -> String {
-    match v {
-        None => "none".into(),
-        Some(Value::String(s)) => format!("{s:?}"),
-        Some(other) => crate::values::describe(other).into(),
     }
 }
 
@@ -191,17 +166,14 @@ pub fn hosts_toml_local(registry_container: &str, container_port: u16) -> String
 /// layout because the mirror keeps repository paths; `resolve` lets the
 /// mirror turn tags into digests, which is safe since it is our own copy.
 pub fn hosts_toml_upstream(upstream: &str, registry_container: &str, port: u16) -> String {
-    let host = registry_host(upstream);
     // containerd's default endpoint for docker.io is registry-1.docker.io;
     // https://docker.io itself does not serve the registry API.
-    let server = if host == "docker.io" {
-        "registry-1.docker.io"
-    } else {
-        host
+    let server = match registry_host(upstream) {
+        "docker.io" => "registry-1.docker.io",
+        host => host,
     };
-    format!(
-        "server = \"https://{server}\"\n\n[host.\"http://{registry_container}:{port}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
-    )
+    let mirror = hosts_toml_local(registry_container, port);
+    format!("server = \"https://{server}\"\n\n{mirror}")
 }
 
 /// The hosts.toml that makes containerd try the local registry first for
@@ -209,25 +181,21 @@ pub fn hosts_toml_upstream(upstream: &str, registry_container: &str, port: u16) 
 /// the mirrored images came from, beyond the upstream one.
 pub fn mirror_host_file(registry: &str, registry_container: &str) -> (String, String) {
     let host = registry_host(registry);
-    (
-        format!("{CERTS_DIR}/{host}"),
-        hosts_toml_upstream(host, registry_container, REGISTRY_CONTAINER_PORT),
-    )
+    let toml = hosts_toml_upstream(host, registry_container, REGISTRY_CONTAINER_PORT);
+    (format!("{CERTS_DIR}/{host}"), toml)
 }
 
 /// The host[:port] part of a registry given with or without scheme or path,
 /// which is how containerd names the hosts directory.
 fn registry_host(upstream: &str) -> &str {
     let s = upstream.trim();
-    let s = s
+    let s = (s
         .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(s);
-    let s = s.split('/').next().unwrap_or(s);
-    if s == "index.docker.io" || s == "registry-1.docker.io" {
-        "docker.io"
-    } else {
-        s
+        .or_else(|| s.strip_prefix("http://")))
+    .unwrap_or(s);
+    match s.split('/').next().unwrap_or(s) {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        host => host,
     }
 }
 
@@ -240,10 +208,8 @@ pub fn hosts_files(
     hostport: u16,
 ) -> Vec<(String, String)> {
     let local = format!("localhost:{hostport}");
-    let mut files = vec![(
-        format!("{CERTS_DIR}/{local}"),
-        hosts_toml_local(registry_container, REGISTRY_CONTAINER_PORT),
-    )];
+    let toml = hosts_toml_local(registry_container, REGISTRY_CONTAINER_PORT);
+    let mut files = vec![(format!("{CERTS_DIR}/{local}"), toml)];
     let host = registry_host(upstream);
     if !host.is_empty() && host != local {
         files.push(mirror_host_file(host, registry_container));

@@ -36,12 +36,10 @@ pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
         tool: "helm",
         output: t.to_string(),
     };
-    let start = t.find('v').ok_or_else(bad)? + 1;
-    let core: String = t[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let mut parts = core.split('.').map(|p| p.parse::<u32>());
+    let (_, core) = t.split_once('v').ok_or_else(bad)?;
+    // `3.17.3+ge4da497`: numbers up to the first character that is neither digit nor dot.
+    let core = core.split(|c: char| !c.is_ascii_digit() && c != '.').next();
+    let mut parts = core.unwrap_or_default().split('.').map(str::parse::<u32>);
     let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
         return Err(bad());
     };
@@ -204,12 +202,8 @@ impl<'a> Helm<'a> {
         namespace: &str,
         timeout: Duration,
     ) -> Result<(), RunError> {
-        let wait = format!(
-            "--timeout {} {}",
-            go_duration(timeout),
-            wait_flag(self.version.major)
-        );
-        let args = args.split_whitespace().chain(wait.split_whitespace());
+        let (timeout, wait) = (go_duration(timeout), wait_flag(self.version.major));
+        let args = args.split_whitespace().chain(["--timeout", &timeout, wait]);
         self.run(args, Some((release, namespace))).await.map(drop)
     }
 

@@ -96,17 +96,8 @@ impl Cmd {
         }
     }
 
-    pub fn arg(self, a: impl Into<String>) -> Self {
-        self.args([a])
-    }
-
     pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
-        self.stdin = Some(bytes.into());
         self
     }
 
@@ -271,9 +262,11 @@ impl CommandRunner for SystemRunner {
 #[derive(Debug, Default, Clone)]
 pub struct RecordingRunner {
     calls: Arc<Mutex<Vec<Cmd>>>,
-    /// (what the command line contains, its exit code, stdout, stderr).
-    replies: Arc<Mutex<VecDeque<(String, i32, String, String)>>>,
+    replies: Arc<Mutex<VecDeque<Reply>>>,
 }
+
+/// A scripted answer: (what the command line contains, exit code, stdout, stderr).
+type Reply = (String, i32, String, String);
 
 impl RecordingRunner {
     pub fn new() -> Self {
@@ -336,10 +329,7 @@ mod tests {
 
     #[test]
     fn command_line_is_pasteable() {
-        let c = Cmd::new("helm")
-            .args(["upgrade", "--install", "nats"])
-            .arg("--set")
-            .arg("a=it's here");
+        let c = Cmd::new("helm").args(["upgrade", "--install", "nats", "--set", "a=it's here"]);
         assert_eq!(
             c.command_line(),
             r"helm upgrade --install nats --set 'a=it'\''s here'"
@@ -426,7 +416,10 @@ mod tests {
     #[tokio::test]
     async fn system_runner_feeds_stdin() {
         let out = SystemRunner
-            .run(&Cmd::new("cat").stdin("piped config"))
+            .run(&Cmd {
+                stdin: Some(b"piped config".to_vec()),
+                ..Cmd::new("cat")
+            })
             .await
             .unwrap();
         assert_eq!(out.stdout, "piped config");
@@ -446,14 +439,14 @@ mod tests {
         let r = RecordingRunner::new();
         r.reply("version", "v1").fail("create", 1, "boom");
         assert_eq!(
-            r.run(&Cmd::new("kind").arg("version"))
+            r.run(&Cmd::new("kind").args(["version"]))
                 .await
                 .unwrap()
                 .stdout,
             "v1"
         );
-        assert!(r.run(&Cmd::new("kind").arg("create")).await.is_err());
-        assert!(r.run(&Cmd::new("kind").arg("create")).await.is_ok());
+        assert!(r.run(&Cmd::new("kind").args(["create"])).await.is_err());
+        assert!(r.run(&Cmd::new("kind").args(["create"])).await.is_ok());
         assert_eq!(
             r.command_lines(),
             ["kind version", "kind create", "kind create"]
