@@ -76,12 +76,3 @@ impl Error {
         })
     }
 }
-
-/// Another library's message flattened to one line: every error nvcf-dev
-/// prints is one line.
-pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}

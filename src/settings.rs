@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 
+use crate::registry::reference::is_loopback_registry;
 use crate::model::{self, Component};
 use crate::profile::{PasswordPolicy, Profile};
 use crate::secret::Secret;
@@ -18,11 +19,8 @@ use crate::state;
 
 pub const DEFAULT_REGISTRY: &str = "nvcr.io";
 pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
-pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
-pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
 pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// The registry container's default name; kind nodes reach it by this name on the `kind` network.
-pub const REGISTRY_CONTAINER: &str = "nvcf-dev-registry";
+pub use crate::runtime::{DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, REGISTRY_CONTAINER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -254,24 +252,6 @@ impl Settings {
         .into_iter()
         .flatten()
         .collect()
-    }
-}
-
-/// localhost, 127.0.0.0/8 and ::1: the only registries spoken to over plain HTTP
-/// without being told.
-pub fn is_loopback_registry(host_port: &str) -> bool {
-    let host = host_of(host_port);
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The host of `host[:port]` (IPv6 in brackets included).
-pub fn host_of(host_port: &str) -> &str {
-    match host_port.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
     }
 }
 

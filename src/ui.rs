@@ -277,6 +277,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     lines.iter().map(render).collect::<Vec<_>>().join("\n")
 }
 
+/// Another library's message flattened to one line: every error nvcf-dev
+/// prints is one line.
+pub fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

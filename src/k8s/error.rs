@@ -63,12 +63,12 @@ pub enum KubeError {
     },
 }
 
-/// [`crate::error::one_line`], without the `(Status { .. })` debug dump
+/// [`crate::ui::one_line`], without the `(Status { .. })` debug dump
 /// kube appends to an API error's message ("ApiError: <message>: <reason>
 /// (Status { status: Some(Failure), code: 409, ... })"): the message and
 /// reason say it, the dump only buries them.
 pub(crate) fn one_line(e: &dyn std::fmt::Display) -> String {
-    let mut s = crate::error::one_line(e);
+    let mut s = crate::ui::one_line(e);
     while let Some(start) = s.find(" (Status {") {
         // From the dump's `(` to its matching `)`, or to the end.
         let mut depth = 0;

@@ -98,7 +98,7 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
     // ones :6222, and NATS 2.10 pools several routes per peer.
     let mut routes: Vec<String> = routes
         .into_values()
-        .map(|a| crate::settings::host_of(a).to_string())
+        .map(|a| crate::registry::reference::host_of(a).to_string())
         .collect();
     routes.sort();
     routes.dedup();

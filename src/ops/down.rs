@@ -2,21 +2,14 @@
 //! uninstalled in reverse dependency order and stale resources deleted while
 //! the cluster is reachable; then the kind cluster and the registry go.
 
-use crate::model::{self, Component};
 use crate::runtime::Runtime;
 use crate::settings::{Prompter, Settings, Target};
-use crate::steps::down::DownCtx;
+pub use crate::steps::down::DownOptions;
+use crate::steps::down::{DownAction, DownCtx};
 use crate::steps::Step;
 use crate::tools::kind::Kind;
 use crate::tools::runner::SystemRunner;
 use crate::ui::Shell;
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DownOptions {
-    pub keep_registry: bool,
-    /// Also remove the registry's data volume.
-    pub purge: bool,
-}
 
 /// What exists now, so `down` can say what it will remove before asking.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,17 +17,6 @@ pub struct Found {
     pub cluster: bool,
     pub registry: bool,
     pub volume: bool,
-}
-
-/// Releases in reverse install order: dependents first.
-pub fn uninstall_order() -> Vec<&'static Component> {
-    let mut order: Vec<&'static Component> = model::phase1_stages()
-        .into_iter()
-        .flatten()
-        .map(model::ComponentId::component)
-        .collect();
-    order.reverse();
-    order
 }
 
 /// What `down` would remove, in words, for the confirmation.
@@ -87,23 +69,6 @@ pub async fn find(
         registry,
         volume: docker.volume_exists(&spec.volume).await?,
     })
-}
-
-/// One action of `down`, in the order they run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DownAction {
-    /// Uninstall the releases and delete the stale resources in namespaces
-    /// `up` created; best effort when the cluster is deleted next.
-    UninstallReleases {
-        best_effort: bool,
-    },
-    /// `kind delete cluster`, with the kind binary found; and the cluster's
-    /// saved Cassandra password.
-    DeleteCluster {
-        kind: String,
-    },
-    RemoveRegistry,
-    KeepRegistry,
 }
 
 /// The actions of `down`, pure: `kind` is the kind binary, when installed.
@@ -265,11 +230,5 @@ mod tests {
             actions(&s, &found, DownOptions::default(), None).unwrap(),
             [DownAction::UninstallReleases { best_effort: false }]
         );
-    }
-
-    #[test]
-    fn dependents_are_uninstalled_first() {
-        let names: Vec<&str> = uninstall_order().iter().map(|c| c.name).collect();
-        assert_eq!(names, ["openbao", "cassandra", "nats"]);
     }
 }

@@ -210,16 +210,7 @@ pub async fn down(
         ),
         "registry down --purge",
     )?;
-    let docker = Runtime::connect().await?;
-    let step = shell.step(format!("Removing local registry {}", spec.name));
-    let removed = docker.remove_registry(spec, purge).await?;
-    let note = match (removed, purge) {
-        (false, _) => "nothing to remove".to_string(),
-        (true, true) => format!("removed, with its volume {}", spec.volume),
-        (true, false) => format!("removed; volume {} kept (--purge removes it)", spec.volume),
-    };
-    step.done_with(note);
-    Ok(())
+    crate::steps::registry::remove(shell, spec, purge).await
 }
 
 /// (repositories, tagged images) in a plain-HTTP registry on loopback.

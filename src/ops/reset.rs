@@ -16,48 +16,16 @@
 //!
 //! Which steps run is decided by the pure [`reset_plan`].
 
-use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::k8s::stale::ResourceRef;
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
 use crate::phase1::install::{self, Prepared};
 use crate::settings::{Prompter, Settings};
-use crate::steps::reset::ResetCtx;
+pub use crate::steps::reset::{ResetAction, ResetReport};
+use crate::steps::reset::{ReleaseReport, ResetCtx, DELETE_TIMEOUT};
 use crate::steps::Step;
 use crate::tools::helm::Helm;
 use crate::ui::Shell;
-
-/// How long `helm uninstall` may take.
-pub const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
-/// How long the stale resources get to disappear, finalizers included.
-pub const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// One step of a reset, in the order they run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum ResetAction {
-    /// `helm uninstall`, waiting for the release's resources to go.
-    Uninstall {
-        release: &'static str,
-        namespace: &'static str,
-    },
-    /// What the guide's `kubectl delete all,cm,secret,pvc,job --all` removes,
-    /// plus the release's cluster-scoped leftovers; waited for.
-    DeleteStale {
-        namespace: &'static str,
-        release: &'static str,
-    },
-    /// `helm upgrade --install` from the local registry (verifies, too).
-    Reinstall { component: ComponentId },
-    /// A helm upgrade of a component whose migrations copy secrets of the
-    /// reset one (openbao copies NATS's), so they are copied again.
-    RerunMigrations { component: ComponentId },
-    /// The guide's Verify section; its report is the command's result.
-    Verify { component: ComponentId },
-}
 
 /// The steps of `reset <component>`, pure.
 pub fn reset_plan(c: &'static Component, no_reinstall: bool) -> Vec<ResetAction> {
@@ -109,36 +77,6 @@ pub struct ResetOptions {
     pub dry_run: bool,
     /// `--yes`: no confirmation.
     pub yes: bool,
-}
-
-/// The release as found before the reset.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ReleaseReport {
-    pub name: String,
-    pub namespace: String,
-    /// Its helm status (deployed, failed, pending-install ...); None when not installed.
-    pub status: Option<String>,
-    pub revision: Option<u32>,
-    pub uninstalled: bool,
-}
-
-/// The one JSON document of `reset -o json`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ResetReport {
-    pub component: String,
-    pub context: String,
-    pub dry_run: bool,
-    pub plan: Vec<ResetAction>,
-    pub release: ReleaseReport,
-    /// Deleted (with `dry_run`: would be deleted).
-    pub deleted: Vec<ResourceRef>,
-    pub reinstalled: Vec<String>,
-    /// Whether the helm upgrade re-ran openbao's migration job; None when
-    /// not attempted or not knowable (the job removed itself).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub migrations_rerun: Option<bool>,
-    pub health: Vec<HealthReport>,
-    pub healthy: bool,
 }
 
 /// The whole command: guard, confirmation, then [`execute`] (or
@@ -297,17 +235,6 @@ pub async fn execute(
     Ok(())
 }
 
-/// Pure: did the upgrade create the migration job anew? Its uid changes when
-/// helm ran the hook again; the same uid means it did not run. A job that is
-/// gone afterwards deleted itself (hook-succeeded): unknown.
-pub fn migrations_rerun(before: Option<&str>, after: Option<&str>) -> Option<bool> {
-    match (before, after) {
-        (_, None) => None,
-        (Some(b), Some(a)) => Some(a != b),
-        (None, Some(_)) => Some(true),
-    }
-}
-
 /// Text: for a dry run the list of what would go; otherwise the health
 /// table. JSON: the report, one document.
 pub fn print(shell: &Shell, r: &ResetReport) {
@@ -453,14 +380,6 @@ mod tests {
             "Reset nats in kind-nvcf-dev: uninstall release nats and delete every workload, job, PVC, configmap and secret in nats-system (its data is lost), then reinstall nats and re-run openbao's migrations?"
         );
         assert!(question(comp("openbao"), "kind-x", true).ends_with("(its data is lost)?"));
-    }
-
-    #[test]
-    fn migrations_rerun_is_read_from_the_job_uid() {
-        assert_eq!(migrations_rerun(Some("a"), Some("b")), Some(true));
-        assert_eq!(migrations_rerun(Some("a"), Some("a")), Some(false));
-        assert_eq!(migrations_rerun(None, Some("b")), Some(true));
-        assert_eq!(migrations_rerun(Some("a"), None), None);
     }
 
     #[test]

@@ -53,8 +53,8 @@ const PAGE: usize = 1000;
 /// True when `host` (host[:port]) may be spoken to over plain HTTP: loopback
 /// addresses, `localhost`, or a host the user listed as insecure.
 pub fn is_plain_http(host: &str, insecure: &[String]) -> bool {
-    let bare = crate::settings::host_of(host);
-    insecure.iter().any(|i| i == host || i == bare) || crate::settings::is_loopback_registry(host)
+    let bare = crate::registry::reference::host_of(host);
+    insecure.iter().any(|i| i == host || i == bare) || crate::registry::reference::is_loopback_registry(host)
 }
 
 /// One registry host with its credentials and token cache.

@@ -135,6 +135,24 @@ pub(super) fn split_domain(name: &str) -> (String, String) {
     (domain, rest)
 }
 
+/// localhost, 127.0.0.0/8 and ::1: the only registries spoken to over plain HTTP
+/// without being told.
+pub fn is_loopback_registry(host_port: &str) -> bool {
+    let host = host_of(host_port);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of `host[:port]` (IPv6 in brackets included).
+pub fn host_of(host_port: &str) -> &str {
+    match host_port.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

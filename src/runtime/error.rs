@@ -127,4 +127,4 @@ pub(crate) fn unless_absent<T>(r: Result<T, BollardError>) -> Result<Option<T>, 
     }
 }
 
-pub(crate) use crate::error::one_line;
+pub(crate) use crate::ui::one_line;

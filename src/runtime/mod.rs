@@ -14,7 +14,10 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::settings::{DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, REGISTRY_CONTAINER};
+/// The registry container's default name; kind nodes reach it by this name on the `kind` network.
+pub const REGISTRY_CONTAINER: &str = "nvcf-dev-registry";
+pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
+pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
 
 pub use docker::Runtime;
 pub use error::DockerError;

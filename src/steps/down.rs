@@ -1,16 +1,51 @@
-//! The actions of `down` ([`DownAction`], planned by
-//! [`crate::ops::down::actions`]): how each runs.
+//! The actions of `down` ([`DownAction`], planned by `ops::down::actions`):
+//! how each runs.
 
 use std::time::Duration;
 
 use crate::k8s::stale::delete_stale;
-use crate::ops::down::{uninstall_order, DownAction, DownOptions};
+use crate::model::{self, Component};
 use crate::settings::Settings;
 use crate::steps::Step;
 use crate::tools::helm::Helm;
 use crate::tools::kind::Kind;
 use crate::tools::runner::CommandRunner;
 use crate::ui::Shell;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownOptions {
+    pub keep_registry: bool,
+    /// Also remove the registry's data volume.
+    pub purge: bool,
+}
+
+/// One action of `down`, in the order they run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownAction {
+    /// Uninstall the releases and delete the stale resources in namespaces
+    /// `up` created; best effort when the cluster is deleted next.
+    UninstallReleases {
+        best_effort: bool,
+    },
+    /// `kind delete cluster`, with the kind binary found; and the cluster's
+    /// saved Cassandra password.
+    DeleteCluster {
+        kind: String,
+    },
+    RemoveRegistry,
+    KeepRegistry,
+}
+
+/// Releases in reverse install order: dependents first.
+pub fn uninstall_order() -> Vec<&'static Component> {
+    let mut order: Vec<&'static Component> = model::phase1_stages()
+        .into_iter()
+        .flatten()
+        .map(model::ComponentId::component)
+        .collect();
+    order.reverse();
+    order
+}
 
 /// What the actions of `down` share.
 pub struct DownCtx<'a> {
@@ -78,16 +113,7 @@ impl<'a> Step<DownCtx<'a>> for DownAction {
                 Ok(None)
             }
             DownAction::RemoveRegistry => {
-                // `down` asked before its first action.
-                let (yes, prompt) = (true, &crate::settings::NoPrompt);
-                crate::ops::registry::down(
-                    ctx.shell,
-                    &s.registry_spec(),
-                    ctx.opts.purge,
-                    yes,
-                    prompt,
-                )
-                .await?;
+                super::registry::remove(ctx.shell, &s.registry_spec(), ctx.opts.purge).await?;
                 Ok(None)
             }
             DownAction::KeepRegistry => {
@@ -116,4 +142,15 @@ async fn uninstall_all(ctx: &DownCtx<'_>) -> crate::Result<String> {
         }
     }
     Ok(format!("{removed} stale resources deleted"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependents_are_uninstalled_first() {
+        let names: Vec<&str> = uninstall_order().iter().map(|c| c.name).collect();
+        assert_eq!(names, ["openbao", "cassandra", "nats"]);
+    }
 }

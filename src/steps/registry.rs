@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use super::{Ctx, Step};
-use crate::runtime::{EnsureOutcome, Runtime};
+use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
+use crate::ui::Shell;
 
 pub struct LocalRegistry {
     pub docker: Runtime,
@@ -27,4 +28,18 @@ impl Step<Ctx> for LocalRegistry {
             EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
         }))
     }
+}
+
+/// Removes the registry container, with its volume when `purge`; asks nothing.
+pub async fn remove(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Result<()> {
+    let docker = Runtime::connect().await?;
+    let step = shell.step(format!("Removing local registry {}", spec.name));
+    let removed = docker.remove_registry(spec, purge).await?;
+    let note = match (removed, purge) {
+        (false, _) => "nothing to remove".to_string(),
+        (true, true) => format!("removed, with its volume {}", spec.volume),
+        (true, false) => format!("removed; volume {} kept (--purge removes it)", spec.volume),
+    };
+    step.done_with(note);
+    Ok(())
 }

@@ -1,21 +1,91 @@
 //! The actions of `reset <component>` ([`ResetAction`], planned by
-//! [`crate::ops::reset::reset_plan`]): how each runs, filling the report as
+//! `ops::reset::reset_plan`): how each runs, filling the [`ResetReport`] as
 //! it goes.
 
+use std::time::Duration;
+
 use k8s_openapi::api::batch::v1::Job;
+use serde::Serialize;
 
 use crate::k8s::client::get_opt;
-use crate::k8s::stale::delete_stale;
+use crate::k8s::stale::{delete_stale, ResourceRef};
 use crate::k8s::status::list_helm_releases;
 use crate::k8s::{Check, HealthReport};
 use crate::model::{Component, ComponentId};
 use crate::phase1::install::{self, Installer};
 use crate::phase1::plan::{ComponentPlan, Plan};
-use crate::ops::reset::{
-    migrations_rerun, ResetAction, ResetReport, DELETE_TIMEOUT, UNINSTALL_TIMEOUT,
-};
 use crate::steps::Step;
 use crate::ui::Shell;
+
+/// How long `helm uninstall` may take.
+pub const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the stale resources get to disappear, finalizers included.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One step of a reset, in the order they run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ResetAction {
+    /// `helm uninstall`, waiting for the release's resources to go.
+    Uninstall {
+        release: &'static str,
+        namespace: &'static str,
+    },
+    /// What the guide's `kubectl delete all,cm,secret,pvc,job --all` removes,
+    /// plus the release's cluster-scoped leftovers; waited for.
+    DeleteStale {
+        namespace: &'static str,
+        release: &'static str,
+    },
+    /// `helm upgrade --install` from the local registry (verifies, too).
+    Reinstall { component: ComponentId },
+    /// A helm upgrade of a component whose migrations copy secrets of the
+    /// reset one (openbao copies NATS's), so they are copied again.
+    RerunMigrations { component: ComponentId },
+    /// The guide's Verify section; its report is the command's result.
+    Verify { component: ComponentId },
+}
+
+/// The release as found before the reset.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleaseReport {
+    pub name: String,
+    pub namespace: String,
+    /// Its helm status (deployed, failed, pending-install ...); None when not installed.
+    pub status: Option<String>,
+    pub revision: Option<u32>,
+    pub uninstalled: bool,
+}
+
+/// The one JSON document of `reset -o json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResetReport {
+    pub component: String,
+    pub context: String,
+    pub dry_run: bool,
+    pub plan: Vec<ResetAction>,
+    pub release: ReleaseReport,
+    /// Deleted (with `dry_run`: would be deleted).
+    pub deleted: Vec<ResourceRef>,
+    pub reinstalled: Vec<String>,
+    /// Whether the helm upgrade re-ran openbao's migration job; None when
+    /// not attempted or not knowable (the job removed itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrations_rerun: Option<bool>,
+    pub health: Vec<HealthReport>,
+    pub healthy: bool,
+}
+
+/// Pure: did the upgrade create the migration job anew? Its uid changes when
+/// helm ran the hook again; the same uid means it did not run. A job that is
+/// gone afterwards deleted itself (hook-succeeded): unknown.
+pub fn migrations_rerun(before: Option<&str>, after: Option<&str>) -> Option<bool> {
+    match (before, after) {
+        (_, None) => None,
+        (Some(b), Some(a)) => Some(a != b),
+        (None, Some(_)) => Some(true),
+    }
+}
 
 /// What the actions of a reset share.
 pub struct ResetCtx<'a> {
@@ -148,4 +218,17 @@ fn planned(build: &Plan, id: ComponentId) -> crate::Result<&ComponentPlan> {
 fn record(report: &mut ResetReport, component: ComponentId, health: HealthReport) {
     report.reinstalled.push(component.to_string());
     report.health.push(health);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_rerun_is_read_from_the_job_uid() {
+        assert_eq!(migrations_rerun(Some("a"), Some("b")), Some(true));
+        assert_eq!(migrations_rerun(Some("a"), Some("a")), Some(false));
+        assert_eq!(migrations_rerun(None, Some("b")), Some(true));
+        assert_eq!(migrations_rerun(Some("a"), None), None);
+    }
 }

@@ -117,7 +117,7 @@ const CRI_PLUGINS: [&str; 2] = ["io.containerd.grpc.v1.cri", "io.containerd.cri.
 fn classify(patch: &str) -> Result<Patch, WiringError> {
     let doc: toml_edit::DocumentMut = patch
         .parse()
-        .map_err(|e: toml_edit::TomlError| WiringError::Toml(crate::error::one_line(&e)))?;
+        .map_err(|e: toml_edit::TomlError| WiringError::Toml(crate::ui::one_line(&e)))?;
     let mut sets = false;
     for plugin in CRI_PLUGINS {
         let plugins = doc.get("plugins").and_then(|p| p.get(plugin));
