@@ -393,18 +393,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_helm_process_is_found_in_proc() {
-        // A process whose argv looks like helm's: `exec -a helm`.
+        // A process whose argv looks like helm's: `exec -a helm`. The release
+        // is named after this test process, so a copy of this test running
+        // at the same time (another checkout) is never the one found.
+        let release = format!("nvcf-dev-test-rel-{}", std::process::id());
         let mut child = std::process::Command::new("bash")
             .args([
                 "-c",
-                "exec -a helm bash -c 'sleep 30; true' upgrade nvcf-dev-test-rel --namespace nvcf-dev-test-ns",
+                &format!("exec -a helm bash -c 'sleep 30; true' upgrade {release} --namespace nvcf-dev-test-ns"),
             ])
             .spawn()
             .unwrap();
         let pid = child.id();
         let mut found = None;
         for _ in 0..100 {
-            found = helm_pid_for("nvcf-dev-test-rel", "nvcf-dev-test-ns");
+            found = helm_pid_for(&release, "nvcf-dev-test-ns");
             if found.is_some() {
                 break;
             }
@@ -413,6 +416,6 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(found, Some(pid));
-        assert_eq!(helm_pid_for("nvcf-dev-test-rel", "nvcf-dev-test-ns"), None);
+        assert_eq!(helm_pid_for(&release, "nvcf-dev-test-ns"), None);
     }
 }
