@@ -54,51 +54,32 @@ impl NodeFacts {
     }
 }
 
-/// A Deployment or StatefulSet, as far as [`workloads`] reads one.
-#[derive(Deserialize)]
-struct Object {
-    kind: String,
-    metadata: Named,
-    spec: WorkloadSpec,
-}
-
-#[derive(Deserialize)]
-struct Named {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct WorkloadSpec {
-    replicas: Option<i32>,
-    #[serde(default)]
-    template: PodTemplateSpec,
-}
-
 /// The Deployments and StatefulSets in `helm template` output. Documents
 /// that are not workloads, or do not parse as one, are skipped: rendering
 /// errors are helm's to report.
 pub fn workloads(rendered: &str) -> Vec<Workload> {
     let docs = serde_yaml_ng::Deserializer::from_str(rendered);
-    let objects = docs
-        .filter_map(|doc| serde_yaml_ng::from_value::<Object>(Value::deserialize(doc).ok()?).ok());
-    objects
-        .filter(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
-        .map(|o| {
-            let labels = o
-                .spec
-                .template
-                .metadata
-                .and_then(|m| m.labels)
-                .unwrap_or_default();
-            let pod = o.spec.template.spec.unwrap_or_default();
-            Workload {
-                name: format!("{}/{}", o.kind, o.metadata.name),
-                replicas: o.spec.replicas.unwrap_or(1),
-                one_per_node: one_per_node(&pod, &labels),
-                node_selector: pod.node_selector.unwrap_or_default(),
-                tolerations: pod.tolerations.unwrap_or_default(),
-            }
+    let workload = |o: Value| {
+        let kind = o["kind"].as_str().filter(|k| ["Deployment", "StatefulSet"].contains(k))?;
+        let spec = o.get("spec")?;
+        let template: PodTemplateSpec = match &spec["template"] {
+            Value::Null => PodTemplateSpec::default(),
+            t => serde_yaml_ng::from_value(t.clone()).ok()?,
+        };
+        let labels = template.metadata.and_then(|m| m.labels).unwrap_or_default();
+        let pod = template.spec.unwrap_or_default();
+        Some(Workload {
+            name: format!("{kind}/{}", o["metadata"]["name"].as_str()?),
+            replicas: match &spec["replicas"] {
+                Value::Null => 1,
+                r => i32::try_from(r.as_i64()?).ok()?,
+            },
+            one_per_node: one_per_node(&pod, &labels),
+            node_selector: pod.node_selector.unwrap_or_default(),
+            tolerations: pod.tolerations.unwrap_or_default(),
         })
+    };
+    docs.filter_map(|doc| workload(Value::deserialize(doc).ok()?))
         .collect()
 }
 

@@ -15,27 +15,40 @@ use kube::runtime::wait::{await_condition, conditions::is_deleted};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 
-use super::client::list;
 use super::error::{is_not_found, one_line, KubeError};
 
-/// Everything listed in a namespace (plus the cluster-scoped objects
-/// labelled with the release), as input to [`stale_resources`].
-#[derive(Debug, Clone, Default)]
-pub struct ObservedNamespace {
-    pub statefulsets: Vec<StatefulSet>,
-    pub deployments: Vec<Deployment>,
-    pub replicasets: Vec<ReplicaSet>,
-    pub daemonsets: Vec<DaemonSet>,
-    pub pods: Vec<Pod>,
-    pub services: Vec<Service>,
-    pub jobs: Vec<Job>,
-    pub pvcs: Vec<PersistentVolumeClaim>,
-    pub configmaps: Vec<ConfigMap>,
-    pub secrets: Vec<Secret>,
-    /// Cluster-scoped, listed with `app.kubernetes.io/instance=<release>`.
-    pub mutating_webhooks: Vec<MutatingWebhookConfiguration>,
-    pub cluster_roles: Vec<ClusterRole>,
-    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+/// The objects of one kind, as listed for [`stale_resources`].
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub api: ApiResource,
+    /// Cluster-scoped kinds are listed by `app.kubernetes.io/instance=<release>`.
+    pub cluster_scoped: bool,
+    pub objects: Vec<DynamicObject>,
+}
+
+/// The kinds looked at, in deletion order: workloads before pods (so
+/// controllers do not recreate them), PVCs after pods (their
+/// `kubernetes.io/pvc-protection` finalizer waits for pods); `true` marks the
+/// cluster-scoped ones.
+fn kinds() -> [(ApiResource, bool); 13] {
+    fn kind<K: Resource<DynamicType = ()>>(cluster_scoped: bool) -> (ApiResource, bool) {
+        (ApiResource::erase::<K>(&()), cluster_scoped)
+    }
+    [
+        kind::<StatefulSet>(false),
+        kind::<Deployment>(false),
+        kind::<DaemonSet>(false),
+        kind::<ReplicaSet>(false),
+        kind::<Job>(false),
+        kind::<Pod>(false),
+        kind::<Service>(false),
+        kind::<ConfigMap>(false),
+        kind::<Secret>(false),
+        kind::<PersistentVolumeClaim>(false),
+        kind::<MutatingWebhookConfiguration>(true),
+        kind::<ClusterRole>(true),
+        kind::<ClusterRoleBinding>(true),
+    ]
 }
 
 /// A resource to delete. `namespace` is None for cluster-scoped kinds.
@@ -63,84 +76,50 @@ impl std::fmt::Display for ResourceRef {
 
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 
-/// References to `objs`, in namespace `ns` (None: cluster-scoped).
-fn refs<'a, K: Resource<DynamicType = ()> + 'a>(
-    objs: impl IntoIterator<Item = &'a K> + 'a,
-    ns: Option<&'a str>,
-) -> impl Iterator<Item = ResourceRef> + 'a {
-    objs.into_iter().map(move |o| ResourceRef {
-        kind: K::kind(&()).to_string(),
-        namespace: ns.map(str::to_string),
-        name: o.name_any(),
-        uid: o.uid(),
-        api: ApiResource::erase::<K>(&()),
-    })
-}
-
-/// The cluster-scoped `objs` labelled as `release`'s.
-fn released<'a, K: Resource<DynamicType = ()>>(
-    objs: &'a [K],
-    release: &'a str,
-) -> impl Iterator<Item = ResourceRef> + 'a {
-    let ours = objs
-        .iter()
-        .filter(move |o| o.labels().get(INSTANCE_LABEL).map(String::as_str) == Some(release));
-    refs(ours, None)
-}
-
-/// Helm release secrets of *another* release (label owner=helm, name≠release)
-/// are kept: a namespace may hold more than one release.
-fn is_other_release_secret(s: &Secret, release: &str) -> bool {
-    let label = |k: &str| s.labels().get(k).map(String::as_str);
-    s.type_.as_deref() == Some("helm.sh/release.v1")
-        && label("owner") == Some("helm")
-        && label("name") != Some(release)
-}
-
-/// The default service account's token secret (only on clusters that still
-/// create them) belongs to the namespace, not to the release.
-fn is_default_sa_token(s: &Secret) -> bool {
-    let sa = s.annotations().get("kubernetes.io/service-account.name");
-    s.type_.as_deref() == Some("kubernetes.io/service-account-token")
-        && sa.map(String::as_str) == Some("default")
-}
-
-/// Decides what to delete in `ns` for `release`, following the guide's
-/// "delete all,cm,secret,pvc,job --all" with judgement:
+/// Whether `o`, listed as `l`, is to be deleted for `release`, following the
+/// guide's "delete all,cm,secret,pvc,job --all" with judgement:
 /// - all workloads, pods, services, jobs and PVCs;
 /// - configmaps except `kube-root-ca.crt` (the API server recreates it anyway);
 /// - secrets, including unseal/root-token/cluster-jwt and this release's helm
 ///   release secrets (`sh.helm.release.v1.<release>.vN`, a stuck release),
-///   but not another release's helm secrets nor the default SA token;
-/// - cluster-scoped webhooks, cluster roles and bindings labelled
-///   `app.kubernetes.io/instance=<release>` (the injector's leftovers).
-///
-/// Order: workloads before pods (so controllers do not recreate them), PVCs
-/// after pods (their `kubernetes.io/pvc-protection` finalizer waits for pods).
-pub fn stale_resources(ns: &str, o: &ObservedNamespace, release: &str) -> Vec<ResourceRef> {
-    let n = Some(ns);
-    let configmaps = o
-        .configmaps
-        .iter()
-        .filter(|c| c.name_any() != "kube-root-ca.crt");
-    let secrets = o
-        .secrets
-        .iter()
-        .filter(|s| !is_default_sa_token(s) && !is_other_release_secret(s, release));
-    refs(&o.statefulsets, n)
-        .chain(refs(&o.deployments, n))
-        .chain(refs(&o.daemonsets, n))
-        .chain(refs(&o.replicasets, n))
-        .chain(refs(&o.jobs, n))
-        .chain(refs(&o.pods, n))
-        .chain(refs(&o.services, n))
-        .chain(refs(configmaps, n))
-        .chain(refs(secrets, n))
-        .chain(refs(&o.pvcs, n))
-        .chain(released(&o.mutating_webhooks, release))
-        .chain(released(&o.cluster_roles, release))
-        .chain(released(&o.cluster_role_bindings, release))
-        .collect()
+///   but not another release's helm secrets (a namespace may hold more than
+///   one release) nor the default service account's token (it belongs to the
+///   namespace);
+/// - cluster-scoped objects labelled as the release's (the injector's leftovers).
+fn is_stale(l: &Listed, o: &DynamicObject, release: &str) -> bool {
+    let label = |k: &str| o.labels().get(k).map(String::as_str);
+    let secret_type = o.data["type"].as_str();
+    match l.api.kind.as_str() {
+        _ if l.cluster_scoped => label(INSTANCE_LABEL) == Some(release),
+        "ConfigMap" => o.name_any() != "kube-root-ca.crt",
+        "Secret" => {
+            let sa = o.annotations().get("kubernetes.io/service-account.name");
+            let default_sa_token = secret_type == Some("kubernetes.io/service-account-token")
+                && sa.map(String::as_str) == Some("default");
+            let other_release = secret_type == Some("helm.sh/release.v1")
+                && label("owner") == Some("helm")
+                && label("name") != Some(release);
+            !default_sa_token && !other_release
+        }
+        _ => true,
+    }
+}
+
+/// What to delete in `ns` for `release`, in the order of `listed`.
+pub fn stale_resources(ns: &str, listed: &[Listed], release: &str) -> Vec<ResourceRef> {
+    let refs = |l: &Listed| {
+        let stale = l.objects.iter().filter(|o| is_stale(l, o, release));
+        stale
+            .map(|o| ResourceRef {
+                kind: l.api.kind.clone(),
+                namespace: (!l.cluster_scoped).then(|| ns.to_string()),
+                name: o.name_any(),
+                uid: o.uid(),
+                api: l.api.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    listed.iter().flat_map(refs).collect()
 }
 
 /// Lists everything [`stale_resources`] looks at.
@@ -148,25 +127,28 @@ pub async fn observe(
     client: &kube::Client,
     ns: &str,
     release: &str,
-) -> Result<ObservedNamespace, KubeError> {
-    let c = client;
+) -> Result<Vec<Listed>, KubeError> {
     let all = ListParams::default();
     let labelled = ListParams::default().labels(&format!("{INSTANCE_LABEL}={release}"));
-    Ok(ObservedNamespace {
-        statefulsets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        deployments: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        replicasets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        daemonsets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        pods: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        services: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        jobs: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        pvcs: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        configmaps: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        secrets: list(Api::namespaced(c.clone(), ns), &all, ns).await?,
-        mutating_webhooks: list(Api::all(c.clone()), &labelled, "cluster").await?,
-        cluster_roles: list(Api::all(c.clone()), &labelled, "cluster").await?,
-        cluster_role_bindings: list(Api::all(c.clone()), &labelled, "cluster").await?,
-    })
+    let mut listed = Vec::new();
+    for (api, cluster_scoped) in kinds() {
+        let (lister, lp, scope) = if cluster_scoped {
+            (Api::all_with(client.clone(), &api), &labelled, "cluster")
+        } else {
+            (Api::namespaced_with(client.clone(), ns, &api), &all, ns)
+        };
+        let objects = lister.list(lp).await.map_err(|e| KubeError::List {
+            kind: api.plural.clone(),
+            namespace: scope.to_string(),
+            detail: one_line(&e),
+        })?;
+        listed.push(Listed {
+            api,
+            cluster_scoped,
+            objects: objects.items,
+        });
+    }
+    Ok(listed)
 }
 
 /// Deletes one object (404 counts as done), then waits until it is gone,
@@ -230,81 +212,79 @@ pub async fn delete_stale(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::k8s::fixtures::obj;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn secret(
-        name: &str,
-        type_: &str,
-        labels: serde_json::Value,
-        ann: serde_json::Value,
-    ) -> Secret {
-        obj(&json!({"apiVersion": "v1", "kind": "Secret", "type": type_,
-            "metadata": {"name": name, "namespace": "vault-system", "uid": format!("uid-{name}"), "labels": labels, "annotations": ann}})
-        .to_string())
+    /// `objects` (each with its `kind`) listed as [`observe`] lists them.
+    fn listed(objects: &[Value]) -> Vec<Listed> {
+        let of_kind = |api: &ApiResource| {
+            let of_kind = objects.iter().filter(|o| o["kind"] == api.kind.as_str());
+            of_kind.map(|o| serde_json::from_value(o.clone()).unwrap()).collect()
+        };
+        kinds()
+            .into_iter()
+            .map(|(api, cluster_scoped)| Listed {
+                objects: of_kind(&api),
+                api,
+                cluster_scoped,
+            })
+            .collect()
     }
 
-    fn observed_vault_system() -> ObservedNamespace {
-        ObservedNamespace {
-            statefulsets: vec![obj(
-                r#"{"metadata":{"name":"openbao-server","namespace":"vault-system","uid":"s1"}}"#,
-            )],
-            deployments: vec![obj(
-                r#"{"metadata":{"name":"openbao-server-agent-injector","namespace":"vault-system","uid":"d1"}}"#,
-            )],
-            pods: vec![obj(
-                r#"{"metadata":{"name":"openbao-server-0","namespace":"vault-system","uid":"p0"}}"#,
-            )],
-            jobs: vec![obj(
-                r#"{"metadata":{"name":"openbao-server-initialize-cluster","namespace":"vault-system","uid":"j1"}}"#,
-            )],
-            pvcs: vec![obj(
-                r#"{"metadata":{"name":"data-openbao-server-0","namespace":"vault-system","uid":"pvc0","finalizers":["kubernetes.io/pvc-protection"]}}"#,
-            )],
-            configmaps: vec![
-                obj(
-                    r#"{"metadata":{"name":"kube-root-ca.crt","namespace":"vault-system","uid":"c0"}}"#,
-                ),
-                obj(
-                    r#"{"metadata":{"name":"openbao-server-config","namespace":"vault-system","uid":"c1"}}"#,
-                ),
-            ],
-            secrets: vec![
-                secret("openbao-server-unseal", "Opaque", json!({}), json!({})),
-                secret("openbao-server-root-token", "Opaque", json!({}), json!({})),
-                secret("cluster-jwt", "Opaque", json!({}), json!({})),
-                secret(
-                    "sh.helm.release.v1.openbao-server.v1",
-                    "helm.sh/release.v1",
-                    json!({"owner": "helm", "name": "openbao-server", "status": "pending-install", "version": "1"}),
-                    json!({}),
-                ),
-                secret(
-                    "sh.helm.release.v1.other.v3",
-                    "helm.sh/release.v1",
-                    json!({"owner": "helm", "name": "other", "status": "deployed", "version": "3"}),
-                    json!({}),
-                ),
-                secret(
-                    "default-token-x7k2p",
-                    "kubernetes.io/service-account-token",
-                    json!({}),
-                    json!({"kubernetes.io/service-account.name": "default"}),
-                ),
-            ],
-            cluster_roles: vec![
-                obj(
-                    r#"{"metadata":{"name":"openbao-server-agent-injector-clusterrole","uid":"cr1","labels":{"app.kubernetes.io/instance":"openbao-server"}}}"#,
-                ),
-                obj(
-                    r#"{"metadata":{"name":"someone-else","uid":"cr2","labels":{"app.kubernetes.io/instance":"x"}}}"#,
-                ),
-            ],
-            mutating_webhooks: vec![obj(
-                r#"{"metadata":{"name":"openbao-server-agent-injector-cfg","uid":"mw1","labels":{"app.kubernetes.io/instance":"openbao-server"}}}"#,
-            )],
-            ..Default::default()
-        }
+    fn named(kind: &str, name: &str) -> Value {
+        json!({"kind": kind, "metadata": {"name": name, "namespace": "vault-system", "uid": format!("uid-{name}")}})
+    }
+
+    fn secret(name: &str, type_: &str, labels: Value, ann: Value) -> Value {
+        json!({"kind": "Secret", "type": type_,
+            "metadata": {"name": name, "namespace": "vault-system", "uid": format!("uid-{name}"), "labels": labels, "annotations": ann}})
+    }
+
+    fn released(kind: &str, name: &str, instance: &str) -> Value {
+        json!({"kind": kind, "metadata": {"name": name, "uid": format!("uid-{name}"), "labels": {"app.kubernetes.io/instance": instance}}})
+    }
+
+    fn observed_vault_system() -> Vec<Listed> {
+        listed(&[
+            named("StatefulSet", "openbao-server"),
+            named("Deployment", "openbao-server-agent-injector"),
+            named("Pod", "openbao-server-0"),
+            named("Job", "openbao-server-initialize-cluster"),
+            json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "data-openbao-server-0", "namespace": "vault-system", "uid": "pvc0", "finalizers": ["kubernetes.io/pvc-protection"]}}),
+            named("ConfigMap", "kube-root-ca.crt"),
+            named("ConfigMap", "openbao-server-config"),
+            secret("openbao-server-unseal", "Opaque", json!({}), json!({})),
+            secret("openbao-server-root-token", "Opaque", json!({}), json!({})),
+            secret("cluster-jwt", "Opaque", json!({}), json!({})),
+            secret(
+                "sh.helm.release.v1.openbao-server.v1",
+                "helm.sh/release.v1",
+                json!({"owner": "helm", "name": "openbao-server", "status": "pending-install", "version": "1"}),
+                json!({}),
+            ),
+            secret(
+                "sh.helm.release.v1.other.v3",
+                "helm.sh/release.v1",
+                json!({"owner": "helm", "name": "other", "status": "deployed", "version": "3"}),
+                json!({}),
+            ),
+            secret(
+                "default-token-x7k2p",
+                "kubernetes.io/service-account-token",
+                json!({}),
+                json!({"kubernetes.io/service-account.name": "default"}),
+            ),
+            released(
+                "ClusterRole",
+                "openbao-server-agent-injector-clusterrole",
+                "openbao-server",
+            ),
+            released("ClusterRole", "someone-else", "x"),
+            released(
+                "MutatingWebhookConfiguration",
+                "openbao-server-agent-injector-cfg",
+                "openbao-server",
+            ),
+        ])
     }
 
     #[test]
@@ -335,6 +315,6 @@ mod tests {
 
     #[test]
     fn empty_namespace_has_nothing_stale() {
-        assert!(stale_resources("nats-system", &ObservedNamespace::default(), "nats").is_empty());
+        assert!(stale_resources("nats-system", &listed(&[]), "nats").is_empty());
     }
 }

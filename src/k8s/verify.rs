@@ -53,6 +53,11 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
+    pub fn new(component: &str, checks: Vec<Check>) -> Self {
+        let component = component.into();
+        HealthReport { component, checks }
+    }
+
     pub fn healthy(&self) -> bool {
         self.checks.iter().all(|c| c.ok)
     }
@@ -124,12 +129,7 @@ pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthRepor
         }
         Err(e) => checks.push(Check::new("cluster formed", false, e)),
     }
-    report("nats", checks)
-}
-
-fn report(component: &str, checks: Vec<Check>) -> HealthReport {
-    let component = component.into();
-    HealthReport { component, checks }
+    HealthReport::new("nats", checks)
 }
 
 /// "pods ready": every pod (and at least one) Ready.
@@ -209,7 +209,7 @@ pub fn openbao_report(
         .collect();
     checks.push(job_check(jobs, "openbao-server-initialize-cluster", None));
     checks.push(job_check(jobs, "openbao-server-migrations", None));
-    report("openbao", checks)
+    HealthReport::new("openbao", checks)
 }
 
 fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
@@ -307,7 +307,7 @@ pub fn cassandra_report(
         job_check(jobs, "cassandra-initialize-cluster", Some(pods)),
         job_check(jobs, "cassandra-migrations", None),
     ];
-    report("cassandra", checks)
+    HealthReport::new("cassandra", checks)
 }
 
 /// The values a helm release was deployed with: its chart's defaults with

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::k8s::stale::delete_stale;
 use crate::model::{self, Component};
 use crate::settings::Settings;
+use crate::steps::reset::{DELETE_TIMEOUT, UNINSTALL_TIMEOUT};
 use crate::steps::Step;
 use crate::tools::helm::Helm;
 use crate::tools::kind::Kind;
@@ -65,8 +66,6 @@ impl AsRef<Shell> for DownCtx<'_> {
 const BEST_EFFORT: Duration = Duration::from_secs(120);
 /// How long the API server gets to answer before `down` gives up on it.
 const REACH_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long each release's uninstall, and its leftovers' deletion, may take.
-const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[async_trait::async_trait]
 impl<'a> Step<DownCtx<'a>> for DownAction {
@@ -137,7 +136,7 @@ async fn uninstall_all(ctx: &DownCtx<'_>) -> crate::Result<String> {
         let (release, ns) = (c.release, c.namespace);
         helm.uninstall(release, ns, UNINSTALL_TIMEOUT).await?;
         if crate::k8s::wiring::namespace_is_ours(&client, ns).await? {
-            let gone = delete_stale(&client, ns, release, UNINSTALL_TIMEOUT, false).await?;
+            let gone = delete_stale(&client, ns, release, DELETE_TIMEOUT, false).await?;
             removed += gone.len();
         }
     }

@@ -194,12 +194,11 @@ impl<'a> Step<ResetCtx<'a>> for ResetAction {
                     return Ok(None); // the install just verified it
                 }
                 let d = component.component();
-                let h = install::verify(client, d)
-                    .await
-                    .unwrap_or_else(|e| HealthReport {
-                        component: d.name.into(),
-                        checks: vec![Check::new("reachable", false, e.to_string())],
-                    });
+                let unreachable = |e: crate::k8s::KubeError| {
+                    let check = Check::new("reachable", false, e.to_string());
+                    HealthReport::new(d.name, vec![check])
+                };
+                let h = install::verify(client, d).await.unwrap_or_else(unreachable);
                 report.health.push(h);
                 Ok(None)
             }

@@ -262,40 +262,25 @@ fn wait_flag(major: u32) -> &'static str {
 
 /// The argv of `helm upgrade --install`, in the form helm `major` takes.
 pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "upgrade".into(),
-        "--install".into(),
-        r.name.clone(),
-        r.chart.clone(),
-    ];
+    let (timeout, values) = (go_duration(r.timeout), r.values_file.display().to_string());
+    let mut a: Vec<&str> = vec!["upgrade", "--install", &r.name, &r.chart];
     if let Some(v) = &r.version {
-        a.extend(["--version".into(), v.clone()]);
+        a.extend(["--version", v]);
     }
-    a.extend([
-        "--namespace".into(),
-        r.namespace.clone(),
-        wait_flag(major).into(),
-    ]);
+    a.extend(["--namespace", &r.namespace, wait_flag(major)]);
     if r.wait_for_jobs {
-        a.push("--wait-for-jobs".into());
+        a.push("--wait-for-jobs");
     }
-    a.extend(["--timeout".into(), go_duration(r.timeout)]);
+    a.extend(["--timeout", &timeout]);
     if r.plain_http {
-        a.push("--plain-http".into());
+        a.push("--plain-http");
     }
     if r.rollback_on_failure {
         // helm 4 renamed --atomic.
-        a.push(
-            if major >= 4 {
-                "--rollback-on-failure"
-            } else {
-                "--atomic"
-            }
-            .into(),
-        );
+        a.push(if major >= 4 { "--rollback-on-failure" } else { "--atomic" });
     }
-    a.extend(["-f".into(), r.values_file.display().to_string()]);
-    a
+    a.extend(["-f", &values]);
+    a.into_iter().map(String::from).collect()
 }
 
 /// A Go duration, as helm's `--timeout` takes: 15m0s reads better as 15m.

@@ -122,11 +122,25 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// What a command that succeeded printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Output {
-    pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// A finished command: its output on exit code 0, else the error that
+/// carries its command line and output.
+fn finished(command: String, code: i32, stdout: String, stderr: String) -> Result<Output, RunError> {
+    if code == 0 {
+        return Ok(Output { stdout, stderr });
+    }
+    Err(RunError::Failed {
+        command,
+        code,
+        stdout,
+        stderr,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,17 +161,12 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// stdout and stderr of a command that ran and failed.
-    pub fn output(&self) -> Option<(&str, &str)> {
-        match self {
-            RunError::Failed { stdout, stderr, .. } => Some((stdout, stderr)),
-            RunError::Spawn { .. } => None,
-        }
-    }
-
     /// The command's own account of why it failed, in one line.
     pub fn why(&self) -> Option<String> {
-        self.output().and_then(|(out, err)| why_failed(out, err))
+        match self {
+            RunError::Failed { stdout, stderr, .. } => why_failed(stdout, stderr),
+            RunError::Spawn { .. } => None,
+        }
     }
 }
 
@@ -240,20 +249,10 @@ impl CommandRunner for SystemRunner {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         );
-        if out.status.success() {
-            return Ok(Output {
-                code,
-                stdout,
-                stderr,
-            });
+        if code != 0 {
+            tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
         }
-        tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
-        Err(RunError::Failed {
-            command,
-            code,
-            stdout,
-            stderr,
-        })
+        finished(command, code, stdout, stderr)
     }
 }
 
@@ -307,19 +306,7 @@ impl CommandRunner for RecordingRunner {
         let mut replies = self.replies.lock().unwrap();
         let pos = replies.iter().position(|r| command.contains(&r.0));
         let (_, code, stdout, stderr) = pos.and_then(|i| replies.remove(i)).unwrap_or_default();
-        if code == 0 {
-            return Ok(Output {
-                code,
-                stdout,
-                stderr,
-            });
-        }
-        Err(RunError::Failed {
-            command,
-            code,
-            stdout,
-            stderr,
-        })
+        finished(command, code, stdout, stderr)
     }
 }
 
@@ -368,7 +355,10 @@ mod tests {
             msg, "`sh -c 'echo progress; echo why >&2; exit 3'` failed with exit code 3: why",
             "one line: the command and its last word"
         );
-        assert_eq!(err.output(), Some(("progress\n", "why\n")));
+        let RunError::Failed { stdout, stderr, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!((stdout.as_str(), stderr.as_str()), ("progress\n", "why\n"));
     }
 
     #[tokio::test]
