@@ -368,34 +368,45 @@ impl Registry {
         if let Some(s) = service {
             req = req.query(&[("service", s)]);
         }
-        if let Some((user, pass)) = &self.creds.basic {
-            req = req.basic_auth(user, Some(pass.expose()));
+        let resp = self.send_plain(req, what).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: Option<String>,
+            access_token: Option<String>,
+            expires_in: Option<u64>,
         }
+        let answer: Answer = resp
+            .json()
+            .await
+            .map_err(|e| self.unreachable("reading the token", &e))?;
+        let token = answer.token.or(answer.access_token).map(Secret::new);
+        let token = token.ok_or_else(|| RegistryError::Http {
+            registry: self.host.clone(),
+            what: what.into(),
+            status: 200,
+            detail: "the answer has no token".into(),
+        })?;
+        let secs = answer.expires_in.unwrap_or(DEFAULT_TOKEN_SECS);
+        Ok((token, Duration::from_secs(secs)))
+    }
+
+    /// Sends a request oci-client has no call for, with the user's basic
+    /// credentials if any; a failure status is an error.
+    async fn send_plain(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let req = match &self.creds.basic {
+            Some((user, pass)) => req.basic_auth(user, Some(pass.expose())),
+            None => req,
+        };
         let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
         if !resp.status().is_success() {
             // Without the body: a token endpoint may echo request details.
             return Err(self.status_error(what, resp.status().as_u16(), String::new()));
         }
-        let v: serde_json::Value = resp
-            .json()
-            .await
-            .map_err(|e| self.unreachable("reading the token", &e))?;
-        let token = v
-            .get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(Secret::new)
-            .ok_or_else(|| RegistryError::Http {
-                registry: self.host.clone(),
-                what: what.into(),
-                status: 200,
-                detail: "the answer has no token".into(),
-            })?;
-        let secs = v.get("expires_in").and_then(|e| e.as_u64());
-        Ok((
-            token,
-            Duration::from_secs(secs.unwrap_or(DEFAULT_TOKEN_SECS)),
-        ))
+        Ok(resp)
     }
 
     /// Runs an oci-client call that can be sent again with credentials for
@@ -611,14 +622,7 @@ impl Registry {
             if let Some(last) = repositories.last() {
                 req = req.query(&[("last", last)]);
             }
-            if let Some((user, pass)) = &self.creds.basic {
-                req = req.basic_auth(user, Some(pass.expose()));
-            }
-            let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-            if !resp.status().is_success() {
-                // Without the body: a token endpoint may echo request details.
-                return Err(self.status_error(what, resp.status().as_u16(), String::new()));
-            }
+            let resp = self.send_plain(req, what).await?;
             let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
                 registry: self.host.clone(),
                 what: what.to_string(),
