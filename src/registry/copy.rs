@@ -8,7 +8,7 @@
 //! names is in place. A run killed at any point leaves nothing half-visible;
 //! the next run HEAD-checks and carries on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
@@ -196,7 +196,7 @@ pub struct Mirror {
 }
 
 /// Repositories of one destination registry known to hold one blob.
-type KnownRepos = Arc<tokio::sync::Mutex<Vec<String>>>;
+type KnownRepos = Arc<tokio::sync::Mutex<BTreeSet<String>>>;
 
 fn is_sha256(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
@@ -372,7 +372,7 @@ impl Mirror {
     async fn skip_node(&self, ctx: &Ctx<'_>, node: &Node) {
         for b in node.all_blobs() {
             let entry = self.known_entry(&ctx.dst.host, &b.digest);
-            remember(&mut *entry.lock().await, ctx.dst_repo);
+            entry.lock().await.insert(ctx.dst_repo.to_string());
             ctx.account(b, BlobResult::Present);
         }
     }
@@ -512,7 +512,7 @@ impl Mirror {
     async fn copy_blob(&self, ctx: &Ctx<'_>, blob: &Descriptor) -> Result<(), RegistryError> {
         let entry = self.known_entry(&ctx.dst.host, &blob.digest);
         let mut repos = entry.lock().await;
-        let result = if repos.iter().any(|r| r == ctx.dst_repo) {
+        let result = if repos.contains(ctx.dst_repo) {
             BlobResult::Present
         } else {
             let _permit = self
@@ -520,32 +520,26 @@ impl Mirror {
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            let from = repos.first().cloned();
-            self.retry(|| self.copy_blob_once(ctx, blob, from.as_deref()))
-                .await?
+            // Any repository already holding the blob can lend it by a mount.
+            let mount_from = repos.first();
+            self.retry(|| async {
+                if ctx.dst.head_blob(ctx.dst_repo, &blob.digest).await? {
+                    return Ok(BlobResult::Present);
+                }
+                if let Some(from) = mount_from {
+                    if ctx.dst.mount_blob(ctx.dst_repo, &blob.digest, from).await? {
+                        return Ok(BlobResult::Mounted);
+                    }
+                }
+                self.stream_blob(ctx, blob).await?;
+                Ok(BlobResult::Copied)
+            })
+            .await?
         };
-        remember(&mut repos, ctx.dst_repo);
+        repos.insert(ctx.dst_repo.to_string());
         drop(repos);
         ctx.account(blob, result);
         Ok(())
-    }
-
-    async fn copy_blob_once(
-        &self,
-        ctx: &Ctx<'_>,
-        blob: &Descriptor,
-        mount_from: Option<&str>,
-    ) -> Result<BlobResult, RegistryError> {
-        if ctx.dst.head_blob(ctx.dst_repo, &blob.digest).await? {
-            return Ok(BlobResult::Present);
-        }
-        if let Some(from) = mount_from {
-            if ctx.dst.mount_blob(ctx.dst_repo, &blob.digest, from).await? {
-                return Ok(BlobResult::Mounted);
-            }
-        }
-        self.stream_blob(ctx, blob).await?;
-        Ok(BlobResult::Copied)
     }
 
     /// Pipes the upstream GET into the destination's PUT. oci-client's
@@ -619,13 +613,6 @@ impl Mirror {
         // A verification failure wins over the upload error it caused.
         pumped?;
         uploaded
-    }
-}
-
-/// Adds `repo` to the repositories known to hold a blob.
-fn remember(repos: &mut Vec<String>, repo: &str) {
-    if !repos.iter().any(|r| r == repo) {
-        repos.push(repo.to_string());
     }
 }
 
