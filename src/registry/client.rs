@@ -141,13 +141,12 @@ impl Registry {
         } else {
             host
         };
-        let plain = is_plain_http(api_host, insecure);
+        let (protocol, scheme) = match is_plain_http(api_host, insecure) {
+            true => (ClientProtocol::Http, "http"),
+            false => (ClientProtocol::Https, "https"),
+        };
         let config = ClientConfig {
-            protocol: if plain {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
+            protocol,
             // One PUT per blob: fastest, and its token is checked once, at
             // its start, so a token cannot lapse halfway through a layer.
             use_monolithic_push: true,
@@ -172,7 +171,7 @@ impl Registry {
             .map_err(|e| failed(&e))?;
         Ok(Registry {
             host: host.to_string(),
-            base: format!("{}://{api_host}", if plain { "http" } else { "https" }),
+            base: format!("{scheme}://{api_host}"),
             oci,
             http,
             creds,

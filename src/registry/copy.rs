@@ -90,11 +90,9 @@ impl FromStr for Platform {
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
+        let variant = self.variant.as_ref().map(|v| format!("/{v}"));
+        let variant = variant.unwrap_or_default();
+        write!(f, "{}/{}{variant}", self.os, self.architecture)
     }
 }
 
