@@ -275,19 +275,14 @@ impl Mirror {
         let mut failures = Vec::new();
         // A hand-driven FuturesUnordered rather than stream::map +
         // buffer_unordered, whose closure makes the future not Send.
-        let mut pending = jobs.iter();
+        let mut pending = jobs.iter().map(|job| {
+            self.copy_image(&run, job)
+                .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
+        });
         let mut results = futures::stream::FuturesUnordered::new();
         loop {
             let room = self.opts.concurrency.max(1) - results.len();
-            results.extend(
-                pending
-                    .by_ref()
-                    .take(room)
-                    .map(|job| {
-                self.copy_image(&run, job)
-                    .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
-            }),
-            );
+            results.extend(pending.by_ref().take(room));
             let Some((job, res)) = results.next().await else {
                 break;
             };
