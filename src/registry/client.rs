@@ -76,14 +76,8 @@ pub struct Registry {
 
 /// A one-line description of an error including its causes.
 pub(crate) fn describe(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
+    let chain = std::iter::successors(Some(e), |e| e.source());
+    chain.map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 /// The HTTP status a distribution error code stands for (the spec's table):
@@ -198,10 +192,7 @@ impl Registry {
     }
 
     fn redact(&self, text: &str) -> String {
-        match self.creds.secret() {
-            Some(s) => crate::secret::redact_text(text, &[s]),
-            None => text.to_string(),
-        }
+        crate::secret::redact_text(text, self.creds.secret().as_slice())
     }
 
     fn unreachable(&self, what: &str, e: &dyn std::error::Error) -> RegistryError {
