@@ -38,18 +38,15 @@ pub struct Runtime {
     docker: Docker,
 }
 
-/// Where bollard connects, for error messages (bollard's own default is not
-/// exported).
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
-}
-
 impl Runtime {
     /// Connect to the daemon named by DOCKER_HOST (or the default socket),
     /// agree on an API version, and ping, so a stopped daemon is reported
     /// here and not on the first real operation.
     pub async fn connect() -> Result<Runtime, DockerError> {
-        let host = docker_host();
+        // Where bollard connects, for error messages (bollard's own default
+        // is not exported).
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
         let connect_err = |source| DockerError::Connect {
             host: host.clone(),
             source,
