@@ -76,14 +76,8 @@ pub struct Registry {
 
 /// A one-line description of an error including its causes.
 pub(crate) fn describe(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(cause) = src {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        src = cause.source();
-    }
-    s
+    let chain = std::iter::successors(Some(e), |e| e.source());
+    chain.map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 /// The HTTP status a distribution error code stands for (the spec's table):
@@ -141,13 +135,12 @@ impl Registry {
         } else {
             host
         };
-        let plain = is_plain_http(api_host, insecure);
+        let (protocol, scheme) = match is_plain_http(api_host, insecure) {
+            true => (ClientProtocol::Http, "http"),
+            false => (ClientProtocol::Https, "https"),
+        };
         let config = ClientConfig {
-            protocol: if plain {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
+            protocol,
             // One PUT per blob: fastest, and its token is checked once, at
             // its start, so a token cannot lapse halfway through a layer.
             use_monolithic_push: true,
@@ -172,7 +165,7 @@ impl Registry {
             .map_err(|e| failed(&e))?;
         Ok(Registry {
             host: host.to_string(),
-            base: format!("{}://{api_host}", if plain { "http" } else { "https" }),
+            base: format!("{scheme}://{api_host}"),
             oci,
             http,
             creds,
@@ -199,10 +192,7 @@ impl Registry {
     }
 
     fn redact(&self, text: &str) -> String {
-        match self.creds.secret() {
-            Some(s) => crate::secret::redact_text(text, &[s]),
-            None => text.to_string(),
-        }
+        crate::secret::redact_text(text, self.creds.secret().as_slice())
     }
 
     fn unreachable(&self, what: &str, e: &dyn std::error::Error) -> RegistryError {
@@ -368,34 +358,45 @@ impl Registry {
         if let Some(s) = service {
             req = req.query(&[("service", s)]);
         }
-        if let Some((user, pass)) = &self.creds.basic {
-            req = req.basic_auth(user, Some(pass.expose()));
+        let resp = self.send_plain(req, what).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: Option<String>,
+            access_token: Option<String>,
+            expires_in: Option<u64>,
         }
+        let answer: Answer = resp
+            .json()
+            .await
+            .map_err(|e| self.unreachable("reading the token", &e))?;
+        let token = answer.token.or(answer.access_token).map(Secret::new);
+        let token = token.ok_or_else(|| RegistryError::Http {
+            registry: self.host.clone(),
+            what: what.into(),
+            status: 200,
+            detail: "the answer has no token".into(),
+        })?;
+        let secs = answer.expires_in.unwrap_or(DEFAULT_TOKEN_SECS);
+        Ok((token, Duration::from_secs(secs)))
+    }
+
+    /// Sends a request oci-client has no call for, with the user's basic
+    /// credentials if any; a failure status is an error.
+    async fn send_plain(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let req = match &self.creds.basic {
+            Some((user, pass)) => req.basic_auth(user, Some(pass.expose())),
+            None => req,
+        };
         let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
         if !resp.status().is_success() {
             // Without the body: a token endpoint may echo request details.
             return Err(self.status_error(what, resp.status().as_u16(), String::new()));
         }
-        let v: serde_json::Value = resp
-            .json()
-            .await
-            .map_err(|e| self.unreachable("reading the token", &e))?;
-        let token = v
-            .get("token")
-            .or_else(|| v.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(Secret::new)
-            .ok_or_else(|| RegistryError::Http {
-                registry: self.host.clone(),
-                what: what.into(),
-                status: 200,
-                detail: "the answer has no token".into(),
-            })?;
-        let secs = v.get("expires_in").and_then(|e| e.as_u64());
-        Ok((
-            token,
-            Duration::from_secs(secs.unwrap_or(DEFAULT_TOKEN_SECS)),
-        ))
+        Ok(resp)
     }
 
     /// Runs an oci-client call that can be sent again with credentials for
@@ -611,14 +612,7 @@ impl Registry {
             if let Some(last) = repositories.last() {
                 req = req.query(&[("last", last)]);
             }
-            if let Some((user, pass)) = &self.creds.basic {
-                req = req.basic_auth(user, Some(pass.expose()));
-            }
-            let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-            if !resp.status().is_success() {
-                // Without the body: a token endpoint may echo request details.
-                return Err(self.status_error(what, resp.status().as_u16(), String::new()));
-            }
+            let resp = self.send_plain(req, what).await?;
             let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
                 registry: self.host.clone(),
                 what: what.to_string(),

@@ -8,7 +8,7 @@
 //! names is in place. A run killed at any point leaves nothing half-visible;
 //! the next run HEAD-checks and carries on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
@@ -19,7 +19,7 @@ use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use futures::future::{try_join_all, BoxFuture};
 use futures::{FutureExt, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
@@ -64,7 +64,7 @@ impl Default for CopyOptions {
 }
 
 /// An OS/architecture\[/variant\] such as `linux/amd64` or `linux/arm64/v8`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Platform {
     pub os: String,
     pub architecture: String,
@@ -90,11 +90,9 @@ impl FromStr for Platform {
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
+        let variant = self.variant.as_ref().map(|v| format!("/{v}"));
+        let variant = variant.unwrap_or_default();
+        write!(f, "{}/{}{variant}", self.os, self.architecture)
     }
 }
 
@@ -129,35 +127,48 @@ pub struct ImageFailure {
     pub error: String,
 }
 
-#[derive(Debug, Clone)]
-struct Blob {
+/// A descriptor in a manifest: a blob, or an index's child manifest.
+#[derive(Debug, Clone, Deserialize)]
+struct Descriptor {
+    #[serde(default)]
     digest: String,
+    #[serde(default)]
     size: u64,
+    platform: Option<Platform>,
 }
 
-enum Kind {
-    Index(Vec<Node>),
-    Manifest(Vec<Blob>),
+/// The fields of a manifest or index the copy reads; the bytes pushed are
+/// always the ones pulled, never these re-serialized.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestFields {
+    schema_version: Option<u64>,
+    media_type: Option<String>,
+    manifests: Option<Vec<Descriptor>>,
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    #[serde(default)]
+    blobs: Vec<Descriptor>,
 }
 
-/// A manifest as fetched: exact bytes, content type, and what it references.
+/// A manifest as fetched: exact bytes, content type, and what it references
+/// (an index its child manifests, an image manifest its blobs).
 struct Node {
     digest: String,
     content_type: String,
     raw: Bytes,
-    kind: Kind,
+    children: Vec<Node>,
+    blobs: Vec<Descriptor>,
 }
 
 impl Node {
     /// Distinct blobs under this node.
-    fn blobs(&self) -> Vec<&Blob> {
-        let mut all: Vec<&Blob> = match &self.kind {
-            Kind::Index(children) => children.iter().flat_map(Node::blobs).collect(),
-            Kind::Manifest(blobs) => blobs.iter().collect(),
-        };
+    fn all_blobs(&self) -> Vec<&Descriptor> {
         let mut seen = HashSet::new();
-        all.retain(|b| seen.insert(&b.digest));
-        all
+        let children = self.children.iter().flat_map(Node::all_blobs);
+        let all = self.blobs.iter().chain(children);
+        all.filter(|b| seen.insert(&b.digest)).collect()
     }
 }
 
@@ -183,7 +194,7 @@ pub struct Mirror {
 }
 
 /// Repositories of one destination registry known to hold one blob.
-type KnownRepos = Arc<tokio::sync::Mutex<Vec<String>>>;
+type KnownRepos = Arc<tokio::sync::Mutex<BTreeSet<String>>>;
 
 fn is_sha256(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
@@ -197,37 +208,12 @@ pub(crate) fn sha256_digest(b: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(b)))
 }
 
-fn descriptor(v: &serde_json::Value, image: &str) -> Result<Blob, RegistryError> {
-    let digest = v.get("digest").and_then(|d| d.as_str()).unwrap_or("");
-    if !is_sha256(digest) {
-        return Err(RegistryError::BadManifest {
-            image: image.to_string(),
-            detail: format!("descriptor digest {digest:?} is not a sha256 digest"),
-        });
-    }
-    Ok(Blob {
-        digest: digest.to_string(),
-        size: v.get("size").and_then(|s| s.as_u64()).unwrap_or(0),
+fn platform_matches(d: &Descriptor, want: &Platform) -> bool {
+    d.platform.as_ref().is_some_and(|p| {
+        p.os == want.os
+            && p.architecture == want.architecture
+            && (want.variant.is_none() || p.variant == want.variant)
     })
-}
-
-fn platform_of(v: &serde_json::Value) -> String {
-    let p = &v["platform"];
-    let field = |k: &str| p[k].as_str().unwrap_or("?");
-    match p["variant"].as_str() {
-        Some(var) => format!("{}/{}/{var}", field("os"), field("architecture")),
-        None => format!("{}/{}", field("os"), field("architecture")),
-    }
-}
-
-fn platform_matches(v: &serde_json::Value, want: &Platform) -> bool {
-    let p = &v["platform"];
-    p["os"].as_str() == Some(want.os.as_str())
-        && p["architecture"].as_str() == Some(want.architecture.as_str())
-        && want
-            .variant
-            .as_ref()
-            .is_none_or(|var| p["variant"].as_str() == Some(var.as_str()))
 }
 
 impl Mirror {
@@ -289,16 +275,14 @@ impl Mirror {
         let mut failures = Vec::new();
         // A hand-driven FuturesUnordered rather than stream::map +
         // buffer_unordered, whose closure makes the future not Send.
-        let mut pending = jobs.iter();
+        let mut pending = jobs.iter().map(|job| {
+            self.copy_image(&run, job)
+                .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
+        });
         let mut results = futures::stream::FuturesUnordered::new();
         loop {
             let room = self.opts.concurrency.max(1) - results.len();
-            results.extend(
-                pending
-                    .by_ref()
-                    .take(room)
-                    .map(|job| self.copy_job(&run, job)),
-            );
+            results.extend(pending.by_ref().take(room));
             let Some((job, res)) = results.next().await else {
                 break;
             };
@@ -337,15 +321,6 @@ impl Mirror {
         }
     }
 
-    async fn copy_job<'j>(
-        &self,
-        run: &Run<'_>,
-        job: &'j CopyJob,
-    ) -> (&'j CopyJob, Result<ImageOutcome, RegistryError>) {
-        let result = self.copy_image(run, job).await;
-        (job, result.map_err(|e| e.for_image(&job.source)))
-    }
-
     async fn copy_image(
         &self,
         run: &Run<'_>,
@@ -363,7 +338,7 @@ impl Mirror {
         // Push under the tag; a digest-only destination is pushed by the digest
         // actually copied (which differs from the source digest in platform mode).
         let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
-        let total: u64 = root.blobs().iter().map(|b| b.size).sum();
+        let total: u64 = root.all_blobs().iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
         let head = self
             .retry(|| dst.head_manifest(d.repository(), &push_ref))
@@ -388,9 +363,9 @@ impl Mirror {
     /// Accounts for the blobs of a manifest the destination already has, and
     /// remembers they are there so other repositories can mount them.
     async fn skip_node(&self, ctx: &Ctx<'_>, node: &Node) {
-        for b in node.blobs() {
+        for b in node.all_blobs() {
             let entry = self.known_entry(&ctx.dst.host, &b.digest);
-            remember(&mut *entry.lock().await, ctx.dst_repo);
+            entry.lock().await.insert(ctx.dst_repo.to_string());
             ctx.account(b, BlobResult::Present);
         }
     }
@@ -429,19 +404,33 @@ impl Mirror {
                 image: image.to_string(),
                 detail,
             };
-            let v: serde_json::Value =
+            let m: ManifestFields =
                 serde_json::from_slice(&raw).map_err(|e| bad(format!("not JSON: {e}")))?;
-            if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) {
+            if m.schema_version == Some(1) {
                 return Err(bad("Docker schema 1 manifest".into()));
             }
             // oci-client does not hand back the Content-Type, so the type is
             // the manifest's own mediaType, else what its shape says.
-            let content_type = match v.get("mediaType").and_then(|m| m.as_str()) {
-                Some(mt) if MANIFEST_TYPES.contains(&mt) => mt.to_string(),
-                _ if v.get("manifests").is_some() => MANIFEST_TYPES[0].to_string(),
+            let content_type = match m.media_type {
+                Some(mt) if MANIFEST_TYPES.contains(&mt.as_str()) => mt,
+                _ if m.manifests.is_some() => MANIFEST_TYPES[0].to_string(),
                 _ => MANIFEST_TYPES[1].to_string(),
             };
-            let kind = if let Some(entries) = v.get("manifests").and_then(|m| m.as_array()) {
+            let sha256 = |d: &Descriptor| match is_sha256(&d.digest) {
+                true => Ok(d.digest.clone()),
+                false => Err(bad(format!(
+                    "descriptor digest {:?} is not a sha256 digest",
+                    d.digest
+                ))),
+            };
+            let mut node = Node {
+                digest,
+                content_type,
+                raw,
+                children: Vec::new(),
+                blobs: Vec::new(),
+            };
+            if let Some(entries) = m.manifests {
                 if let Some(want) = platform {
                     let chosen = entries
                         .iter()
@@ -451,36 +440,26 @@ impl Mirror {
                             platform: want.to_string(),
                             available: entries
                                 .iter()
-                                .map(platform_of)
+                                .map(|e| e.platform.as_ref().map_or("?/?".into(), |p| p.to_string()))
                                 .collect::<Vec<_>>()
                                 .join(", "),
                         })?;
-                    let d = descriptor(chosen, image)?;
-                    return self.fetch_tree(src, repo, &d.digest, image, platform).await;
+                    let digest = sha256(chosen)?;
+                    return self.fetch_tree(src, repo, &digest, image, platform).await;
                 }
-                let digests = entries
-                    .iter()
-                    .map(|e| descriptor(e, image).map(|d| d.digest))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let digests = entries.iter().map(sha256).collect::<Result<Vec<_>, _>>()?;
                 let children = digests
                     .iter()
                     .map(|d| self.fetch_tree(src, repo, d, image, None));
-                Kind::Index(try_join_all(children).await?)
+                node.children = try_join_all(children).await?;
             } else {
-                let config = v.get("config").into_iter();
-                let layers = ["layers", "blobs"]
-                    .iter()
-                    .filter_map(|key| v.get(key).and_then(|l| l.as_array()))
-                    .flatten();
-                let blobs = config.chain(layers).map(|d| descriptor(d, image));
-                Kind::Manifest(blobs.collect::<Result<_, _>>()?)
-            };
-            Ok(Node {
-                digest,
-                content_type,
-                raw,
-                kind,
-            })
+                let blobs = m.config.into_iter().chain(m.layers).chain(m.blobs);
+                node.blobs = blobs.collect();
+                for b in &node.blobs {
+                    sha256(b)?;
+                }
+            }
+            Ok(node)
         }
         .boxed()
     }
@@ -493,24 +472,18 @@ impl Mirror {
         push_ref: String,
     ) -> BoxFuture<'a, Result<(), RegistryError>> {
         async move {
-            match &node.kind {
-                Kind::Index(children) => {
-                    let copies = children.iter().map(|c| async move {
-                        let head = self
-                            .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest))
-                            .await?;
-                        if head.is_some() {
-                            self.skip_node(ctx, c).await;
-                            return Ok(());
-                        }
-                        self.copy_node(ctx, c, c.digest.clone()).await
-                    });
-                    try_join_all(copies).await?;
+            let children = node.children.iter().map(|c| async move {
+                let head = self
+                    .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest))
+                    .await?;
+                if head.is_some() {
+                    self.skip_node(ctx, c).await;
+                    return Ok(());
                 }
-                Kind::Manifest(_) => {
-                    try_join_all(node.blobs().into_iter().map(|b| self.copy_blob(ctx, b))).await?;
-                }
-            }
+                self.copy_node(ctx, c, c.digest.clone()).await
+            });
+            try_join_all(children).await?;
+            try_join_all(node.blobs.iter().map(|b| self.copy_blob(ctx, b))).await?;
             self.retry(|| {
                 ctx.dst
                     .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
@@ -529,10 +502,10 @@ impl Mirror {
             .clone()
     }
 
-    async fn copy_blob(&self, ctx: &Ctx<'_>, blob: &Blob) -> Result<(), RegistryError> {
+    async fn copy_blob(&self, ctx: &Ctx<'_>, blob: &Descriptor) -> Result<(), RegistryError> {
         let entry = self.known_entry(&ctx.dst.host, &blob.digest);
         let mut repos = entry.lock().await;
-        let result = if repos.iter().any(|r| r == ctx.dst_repo) {
+        let result = if repos.contains(ctx.dst_repo) {
             BlobResult::Present
         } else {
             let _permit = self
@@ -540,39 +513,33 @@ impl Mirror {
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            let from = repos.first().cloned();
-            self.retry(|| self.copy_blob_once(ctx, blob, from.as_deref()))
-                .await?
+            // Any repository already holding the blob can lend it by a mount.
+            let mount_from = repos.first();
+            self.retry(|| async {
+                if ctx.dst.head_blob(ctx.dst_repo, &blob.digest).await? {
+                    return Ok(BlobResult::Present);
+                }
+                if let Some(from) = mount_from {
+                    if ctx.dst.mount_blob(ctx.dst_repo, &blob.digest, from).await? {
+                        return Ok(BlobResult::Mounted);
+                    }
+                }
+                self.stream_blob(ctx, blob).await?;
+                Ok(BlobResult::Copied)
+            })
+            .await?
         };
-        remember(&mut repos, ctx.dst_repo);
+        repos.insert(ctx.dst_repo.to_string());
         drop(repos);
         ctx.account(blob, result);
         Ok(())
-    }
-
-    async fn copy_blob_once(
-        &self,
-        ctx: &Ctx<'_>,
-        blob: &Blob,
-        mount_from: Option<&str>,
-    ) -> Result<BlobResult, RegistryError> {
-        if ctx.dst.head_blob(ctx.dst_repo, &blob.digest).await? {
-            return Ok(BlobResult::Present);
-        }
-        if let Some(from) = mount_from {
-            if ctx.dst.mount_blob(ctx.dst_repo, &blob.digest, from).await? {
-                return Ok(BlobResult::Mounted);
-            }
-        }
-        self.stream_blob(ctx, blob).await?;
-        Ok(BlobResult::Copied)
     }
 
     /// Pipes the upstream GET into the destination's PUT. oci-client's
     /// stream checks the digest at its end; on a digest or size mismatch the
     /// PUT body ends in an error, so the registry never receives a complete
     /// upload. Memory stays at a few chunks whatever the size.
-    async fn stream_blob(&self, ctx: &Ctx<'_>, blob: &Blob) -> Result<(), RegistryError> {
+    async fn stream_blob(&self, ctx: &Ctx<'_>, blob: &Descriptor) -> Result<(), RegistryError> {
         let mut source = ctx
             .src
             .blob_stream(ctx.src_repo, &blob.digest)
@@ -642,13 +609,6 @@ impl Mirror {
     }
 }
 
-/// Adds `repo` to the repositories known to hold a blob.
-fn remember(repos: &mut Vec<String>, repo: &str) {
-    if !repos.iter().any(|r| r == repo) {
-        repos.push(repo.to_string());
-    }
-}
-
 /// One `copy` call: its running totals and where progress goes.
 struct Run<'a> {
     summary: Mutex<Summary>,
@@ -675,7 +635,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Counts a blob once per image, however many manifests in it share it.
-    fn account(&self, blob: &Blob, result: BlobResult) {
+    fn account(&self, blob: &Descriptor, result: BlobResult) {
         let first =
             (self.accounted.lock().unwrap_or_else(|e| e.into_inner())).insert(blob.digest.clone());
         if !first {
@@ -714,12 +674,11 @@ mod tests {
 
     #[test]
     fn platform_matching_ignores_variant_unless_asked() {
-        let e: serde_json::Value = serde_json::json!({"platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}});
+        let e: Descriptor = serde_json::from_value(serde_json::json!({"platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}})).unwrap();
         assert!(platform_matches(&e, &"linux/arm64".parse().unwrap()));
         assert!(platform_matches(&e, &"linux/arm64/v8".parse().unwrap()));
         assert!(!platform_matches(&e, &"linux/arm64/v7".parse().unwrap()));
         assert!(!platform_matches(&e, &"linux/amd64".parse().unwrap()));
-        assert_eq!(platform_of(&e), "linux/arm64/v8");
     }
 
     #[test]

@@ -78,17 +78,17 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, key| v.get(key))
 }
 
+/// The elements of the list at `key` of `v`, if there is one.
+fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_sequence).into_iter().flatten()
+}
+
 fn collect_object(obj: &Value, out: &mut Vec<Found>) {
     let Some(kind) = obj.get("kind").and_then(Value::as_str) else {
         return;
     };
     if kind == "List" {
-        for item in obj
-            .get("items")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
+        for item in items(obj, "items") {
             collect_object(item, out);
         }
         return;
@@ -108,8 +108,7 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
     let Some(pod_spec) = at(obj, pod_spec_path) else {
         return;
     };
-    let name = at(obj, &["metadata", "name"]).and_then(Value::as_str);
-    let name = name.unwrap_or("?");
+    let name = at(obj, &["metadata", "name"]).and_then(Value::as_str).unwrap_or("?");
     // Hooks are worth naming: they run once, so a missing image shows late.
     let hook = at(obj, &["metadata", "annotations", "helm.sh/hook"])
         .and_then(Value::as_str)
@@ -120,12 +119,7 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
         ("containers", "container"),
         ("ephemeralContainers", "ephemeralContainer"),
     ] {
-        for c in pod_spec
-            .get(field)
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
+        for c in items(pod_spec, field) {
             let Some(image) = c.get("image").and_then(Value::as_str) else {
                 continue;
             };
@@ -139,14 +133,12 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
 }
 
 /// Images declared in `values` that no pod template in `in_manifests` uses,
-/// such as the OpenBao injector's `agentImage`; maps with `enabled: false`
-/// are skipped.
-///
-/// `values` must be the chart's default values.yaml with the user's values
-/// merged over it (as helm does): the guide's files give only registry and
-/// repository, and the tag comes from the chart's defaults. An image is a map
-/// with `registry` and `repository` (or `repository` under a key ending in
-/// "image"), tagged by `tag` or `digest`, or a string under such a key.
+/// such as the OpenBao injector's `agentImage`. `values` must be the chart's
+/// defaults with the user's values merged over them, as helm does: the
+/// guide's files give only registry and repository, the tag is the chart's.
+/// An image is a map with `registry` and `repository` (or `repository` under
+/// a key ending in "image"), tagged by `tag` or `digest`, or a string under
+/// such a key.
 pub fn images_in_values(values: &Value, in_manifests: &[Found]) -> ValuesImages {
     let mut all = ValuesImages::default();
     walk_values(values, "", None, &mut all);
@@ -219,10 +211,9 @@ fn image_map(m: &serde_yaml_ng::Mapping, repo: &str, path: &str, out: &mut Value
         });
         return;
     }
-    let registry = registry.map(|r| format!("{}/", r.trim_end_matches('/')));
+    let registry = registry.map_or(String::new(), |r| format!("{}/", r.trim_end_matches('/')));
     let tag = tag.map(|t| format!(":{t}")).unwrap_or_default();
     let digest = digest.map(|d| format!("@{d}")).unwrap_or_default();
-    let registry = registry.unwrap_or_default();
     out.found.push(Found {
         image: format!("{registry}{repo}{tag}{digest}"),
         source: format!("values {path}"),

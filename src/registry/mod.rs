@@ -81,7 +81,6 @@ pub enum RegistryError {
     #[error("copying {image}: {source}")]
     Image {
         image: String,
-        #[source]
         source: Box<RegistryError>,
     },
     #[error("{} of {} images failed to copy: {}; fix those and run again (completed images are kept)", failures.len(), summary.images + failures.len(), failures.iter().map(|f| format!("{}: {}", f.image, f.error)).collect::<Vec<_>>().join(" | "))]

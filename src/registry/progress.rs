@@ -102,14 +102,10 @@ impl ProgressSink for BarProgress {
             b.finish_and_clear();
             self.shell.remove_bar(&b);
         }
-        let line = match outcome {
-            ImageOutcome::Copied => format!("copied  {image}"),
-            ImageOutcome::AlreadyPresent => format!("present {image}"),
-            ImageOutcome::Failed(e) => format!("FAILED  {image}: {e}"),
-        };
         match outcome {
-            ImageOutcome::Failed(_) => self.shell.err_line(&line),
-            _ => self.shell.status(line),
+            ImageOutcome::Copied => self.shell.status(format!("copied  {image}")),
+            ImageOutcome::AlreadyPresent => self.shell.status(format!("present {image}")),
+            ImageOutcome::Failed(e) => self.shell.err_line(&format!("FAILED  {image}: {e}")),
         }
     }
 }
@@ -153,10 +149,6 @@ impl LineProgress {
         }
     }
 
-    fn line(&self, s: &str) {
-        self.shell.status(s);
-    }
-
     fn maybe_totals(&self) {
         {
             let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
@@ -167,7 +159,7 @@ impl LineProgress {
         }
         let copied = self.copied.load(Ordering::Relaxed);
         let secs = self.start.elapsed().as_secs_f64().max(0.001);
-        self.line(&format!(
+        self.shell.status(format!(
             "mirror: {} images done, {} MiB copied, {} MiB skipped of {} MiB known, {:.1} MiB/s",
             self.done.load(Ordering::Relaxed),
             copied >> 20,
@@ -196,8 +188,8 @@ impl ProgressSink for LineProgress {
     fn image_done(&self, image: &str, outcome: &ImageOutcome) {
         self.done.fetch_add(1, Ordering::Relaxed);
         match outcome {
-            ImageOutcome::Copied => self.line(&format!("mirror: copied {image}")),
-            ImageOutcome::AlreadyPresent => self.line(&format!("mirror: already present {image}")),
+            ImageOutcome::Copied => self.shell.status(format!("mirror: copied {image}")),
+            ImageOutcome::AlreadyPresent => self.shell.status(format!("mirror: already present {image}")),
             ImageOutcome::Failed(e) => self.shell.err_line(&format!("mirror: FAILED {image}: {e}")),
         }
     }

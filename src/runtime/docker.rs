@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerStateStatusEnum,
     ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
     RestartPolicy, RestartPolicyNameEnum, Volume, VolumeCreateRequest,
 };
@@ -38,18 +38,15 @@ pub struct Runtime {
     docker: Docker,
 }
 
-/// Where bollard connects, for error messages (bollard's own default is not
-/// exported).
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
-}
-
 impl Runtime {
     /// Connect to the daemon named by DOCKER_HOST (or the default socket),
     /// agree on an API version, and ping, so a stopped daemon is reported
     /// here and not on the first real operation.
     pub async fn connect() -> Result<Runtime, DockerError> {
-        let host = docker_host();
+        // Where bollard connects, for error messages (bollard's own default
+        // is not exported).
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
         let connect_err = |source| DockerError::Connect {
             host: host.clone(),
             source,
@@ -184,10 +181,8 @@ impl Runtime {
     /// or not), some other process, or nobody.
     pub async fn port_holder(&self, port: u16) -> Result<PortHolder, DockerError> {
         let running = self
-            .docker
-            .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
-            .await
-            .map_err(|source| DockerError::ListContainers { source })?;
+            .list_containers(ListContainersOptionsBuilder::new().all(false))
+            .await?;
         let publisher = running.into_iter().find(|c| {
             c.ports
                 .iter()
@@ -216,14 +211,8 @@ impl Runtime {
     /// Attach `container` to `network`. Already attached is fine, so callers
     /// can run this on every `up`.
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
-        match self.observe(container).await? {
-            Some(c) if c.networks.iter().any(|n| n == network) => return Ok(()),
-            Some(_) => {}
-            None => {
-                return Err(DockerError::NoSuchContainer {
-                    name: container.to_string(),
-                })
-            }
+        if self.existing(container).await?.networks.iter().any(|n| n == network) {
+            return Ok(());
         }
         let req = NetworkConnectRequest {
             container: container.to_string(),
@@ -263,15 +252,8 @@ impl Runtime {
     async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
         let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
         let list = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|source| DockerError::ListContainers { source })?;
+            .list_containers(ListContainersOptionsBuilder::new().all(true).filters(&filters))
+            .await?;
         let mut nodes: Vec<(String, bool)> = list
             .into_iter()
             .filter_map(|c| {
@@ -299,11 +281,7 @@ impl Runtime {
             reason: reason.to_string(),
         };
         let parts = split_abs_path(path).map_err(|r| invalid(&r))?;
-        if self.observe(container).await?.is_none() {
-            return Err(DockerError::NoSuchContainer {
-                name: container.to_string(),
-            });
-        }
+        self.existing(container).await?;
         let write_err = |detail: String| DockerError::WriteFile {
             container: container.to_string(),
             path: path.to_string(),
@@ -371,6 +349,20 @@ impl Runtime {
             source,
         })?;
         Ok(c.map(observed))
+    }
+
+    async fn list_containers(
+        &self,
+        opts: ListContainersOptionsBuilder,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        let list = self.docker.list_containers(Some(opts.build())).await;
+        list.map_err(|source| DockerError::ListContainers { source })
+    }
+
+    /// The container `name`, which must exist.
+    async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
+        let name = name.to_string();
+        self.observe(&name).await?.ok_or(DockerError::NoSuchContainer { name })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {

@@ -8,18 +8,15 @@ pub enum DockerError {
     #[error("cannot reach the Docker daemon at {host}: {source}; start Docker (`sudo systemctl start docker` or `dockerd`) or set DOCKER_HOST")]
     Connect {
         host: String,
-        #[source]
         source: BollardError,
     },
     #[error("could not read the Docker daemon's version: {source}; check that Docker is healthy (`docker version`)")]
     Version {
-        #[source]
         source: BollardError,
     },
     #[error("could not inspect image {image}: {source}; check that Docker is healthy (`docker image ls`)")]
     InspectImage {
         image: String,
-        #[source]
         source: BollardError,
     },
     #[error("could not pull registry image {image}: {detail}; on an air-gapped host pass --registry-image with a local image")]
@@ -27,7 +24,6 @@ pub enum DockerError {
     #[error("could not inspect container {name}: {source}; check that Docker is healthy (`docker ps -a`)")]
     InspectContainer {
         name: String,
-        #[source]
         source: BollardError,
     },
     #[error("container {name} does not exist; create it first (for kind nodes: `nvcf-dev up`)")]
@@ -38,13 +34,11 @@ pub enum DockerError {
     PortInUse { port: u16, holder: String },
     #[error("could not list containers: {source}; check that Docker is healthy (`docker ps`)")]
     ListContainers {
-        #[source]
         source: BollardError,
     },
     #[error("could not inspect volume {volume}: {source}; check that Docker is healthy (`docker volume ls`)")]
     InspectVolume {
         volume: String,
-        #[source]
         source: BollardError,
     },
     #[error(
@@ -52,32 +46,27 @@ pub enum DockerError {
     )]
     CreateVolume {
         volume: String,
-        #[source]
         source: BollardError,
     },
     #[error("could not remove volume {volume}: {source}; if another container uses it, remove that container first (`docker ps -a --filter volume={volume}`)")]
     RemoveVolume {
         volume: String,
-        #[source]
         source: BollardError,
     },
     #[error("could not create container {name} from {image}: {source}; check `docker ps -a` and the daemon log")]
     CreateContainer {
         name: String,
         image: String,
-        #[source]
         source: BollardError,
     },
     #[error("could not start container {name}: {source}; see `docker logs {name}`")]
     StartContainer {
         name: String,
-        #[source]
         source: BollardError,
     },
     #[error("could not remove container {name}: {source}; try `docker rm -f {name}`")]
     RemoveContainer {
         name: String,
-        #[source]
         source: BollardError,
     },
     #[error("registry container {name} did not answer on 127.0.0.1:{port} within {waited_secs}s ({detail}); see `docker logs {name}`")]
@@ -91,7 +80,6 @@ pub enum DockerError {
     ConnectNetwork {
         container: String,
         network: String,
-        #[source]
         source: BollardError,
     },
     #[error("cannot write {path} into container {container}: {reason}")]

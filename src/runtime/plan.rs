@@ -102,20 +102,15 @@ pub fn plan_registry(existing: Option<&ObservedContainer>, spec: &RegistrySpec) 
             reason: drift.join("; "),
         };
     }
-    match &c.state {
-        ObservedState::Running => RegistryAction::Reuse,
-        ObservedState::Stopped => RegistryAction::Start,
-        ObservedState::Paused => recreate("the container is paused"),
-        ObservedState::Restarting => recreate("the container keeps restarting"),
-        ObservedState::Dead => recreate("the container is dead"),
-        ObservedState::Other(s) => recreate(&format!("the container is {s}")),
-    }
-}
-
-fn recreate(reason: &str) -> RegistryAction {
-    RegistryAction::Recreate {
-        reason: reason.to_string(),
-    }
+    let reason = match &c.state {
+        ObservedState::Running => return RegistryAction::Reuse,
+        ObservedState::Stopped => return RegistryAction::Start,
+        ObservedState::Paused => "the container is paused".to_string(),
+        ObservedState::Restarting => "the container keeps restarting".to_string(),
+        ObservedState::Dead => "the container is dead".to_string(),
+        ObservedState::Other(s) => format!("the container is {s}"),
+    };
+    RegistryAction::Recreate { reason }
 }
 
 /// Every way the container differs from the spec, in words a user can act on.
