@@ -29,6 +29,7 @@ use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 
 use super::auth::{parse_challenge, Challenge, Credentials};
+use super::reference::{host_of, is_loopback_registry};
 use super::RegistryError;
 use crate::secret::Secret;
 
@@ -53,8 +54,8 @@ const PAGE: usize = 1000;
 /// True when `host` (host[:port]) may be spoken to over plain HTTP: loopback
 /// addresses, `localhost`, or a host the user listed as insecure.
 pub fn is_plain_http(host: &str, insecure: &[String]) -> bool {
-    let bare = crate::registry::reference::host_of(host);
-    insecure.iter().any(|i| i == host || i == bare) || crate::registry::reference::is_loopback_registry(host)
+    let bare = host_of(host);
+    insecure.iter().any(|i| i == host || i == bare) || is_loopback_registry(host)
 }
 
 /// One registry host with its credentials and token cache.
