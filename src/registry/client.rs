@@ -32,6 +32,7 @@ use super::auth::{parse_challenge, Challenge, Credentials};
 use super::reference::{host_of, is_loopback_registry};
 use super::RegistryError;
 use crate::secret::Secret;
+use crate::ui::describe_error;
 
 /// Every manifest kind the copy understands; the registry picks the stored one.
 pub const MANIFEST_TYPES: [&str; 5] = [
@@ -73,12 +74,6 @@ pub struct Registry {
     /// When each (repository, operation)'s token must be replaced. The lock
     /// also makes concurrent first requests wait for one token fetch.
     lapses: tokio::sync::Mutex<BTreeMap<(String, RegistryOperation), Instant>>,
-}
-
-/// A one-line description of an error including its causes.
-pub(crate) fn describe(e: &dyn std::error::Error) -> String {
-    let chain = std::iter::successors(Some(e), |e| e.source());
-    chain.map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 /// The HTTP status a distribution error code stands for (the spec's table):
@@ -155,7 +150,7 @@ impl Registry {
         };
         let failed = |e: &dyn std::error::Error| RegistryError::Client {
             registry: host.to_string(),
-            detail: describe(e),
+            detail: describe_error(e),
         };
         let oci = oci_client::Client::try_from(config).map_err(|e| failed(&e))?;
         let http = reqwest::Client::builder()
@@ -199,7 +194,7 @@ impl Registry {
     fn unreachable(&self, what: &str, e: &dyn std::error::Error) -> RegistryError {
         RegistryError::Unreachable {
             registry: self.host.clone(),
-            detail: self.redact(&format!("{what}: {}", describe(e))),
+            detail: self.redact(&format!("{what}: {}", describe_error(e))),
         }
     }
 
@@ -249,7 +244,7 @@ impl Registry {
                     actual: actual.clone(),
                 }
             }
-            other => describe(other),
+            other => describe_error(other),
         };
         let detail: String = self.redact(detail.trim()).chars().take(200).collect();
         match http_status(&e) {
@@ -617,7 +612,7 @@ impl Registry {
             let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
                 registry: self.host.clone(),
                 what: what.to_string(),
-                detail: describe(&e),
+                detail: describe_error(&e),
             })?;
             // Registries cap a page (docker-registry at 1000): a full one may
             // have more after it.

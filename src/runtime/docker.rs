@@ -25,7 +25,7 @@ use super::{
     DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
     REGISTRY_DATA_DIR,
 };
-use crate::registry::client::describe;
+use crate::ui::describe_error;
 
 /// How long to wait for a new registry to answer `GET /v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -554,13 +554,13 @@ async fn probe_v2(port: u16) -> Result<(), String> {
         .no_proxy()
         .timeout(Duration::from_secs(2))
         .build()
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| describe_error(&e))?;
     let url = format!("http://{REGISTRY_BIND_IP}:{port}/v2/");
     let status = client
         .get(url)
         .send()
         .await
-        .map_err(|e| describe(&e))?
+        .map_err(|e| describe_error(&e))?
         .status();
     match status.as_u16() {
         200 | 401 => Ok(()),
