@@ -277,10 +277,19 @@ impl App {
         flags: &settings::Flags,
         purpose: settings::Purpose,
     ) -> crate::Result<settings::Settings> {
+        self.resolve(flags, self.prompt.as_ref(), purpose)
+    }
+
+    fn resolve(
+        &self,
+        flags: &settings::Flags,
+        prompt: &dyn Prompter,
+        purpose: settings::Purpose,
+    ) -> crate::Result<settings::Settings> {
         let profile = crate::profile::load(&self.global.profile)?;
         let ctx = settings::Context {
             env: &self.env,
-            prompt: self.prompt.as_ref(),
+            prompt,
             state_dir: None,
         };
         settings::resolve(profile, &self.global.cluster, flags, &ctx, purpose)
