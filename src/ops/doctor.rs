@@ -104,25 +104,19 @@ pub async fn doctor(
 }
 
 pub async fn run_checks(probe: &dyn Probe, env: &Env, registry_port: u16) -> Vec<Check> {
-    let mut checks = vec![check_docker(probe.docker().await)];
-    checks.push(check_kind(probe.tool_version("kind").await));
-    checks.push(check_helm(probe.tool_version("helm").await));
-    checks.push(check_kubectl(probe.tool_version("kubectl").await));
-    checks.push(check_port(
-        registry_port,
-        probe.registry_port(registry_port).await,
-    ));
-    checks.push(check_inotify(probe.inotify()));
-    checks.push(check_disk(probe.free_disk().await));
     let registry = env
         .get("REGISTRY")
         .unwrap_or(crate::settings::DEFAULT_REGISTRY);
-    checks.push(check_credentials(
-        env,
-        registry,
-        probe.docker_config_has(registry),
-    ));
-    checks
+    vec![
+        check_docker(probe.docker().await),
+        check_kind(probe.tool_version("kind").await),
+        check_helm(probe.tool_version("helm").await),
+        check_kubectl(probe.tool_version("kubectl").await),
+        check_port(registry_port, probe.registry_port(registry_port).await),
+        check_inotify(probe.inotify()),
+        check_disk(probe.free_disk().await),
+        check_credentials(env, registry, probe.docker_config_has(registry)),
+    ]
 }
 
 pub fn check_docker(r: Result<String, String>) -> Check {
