@@ -75,11 +75,9 @@ pub async fn reset(
     prompt: &dyn Prompter,
     opts: &ResetOptions,
 ) -> crate::Result<()> {
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
-    };
+    let _lock = (!opts.dry_run)
+        .then(|| crate::ops::lock::acquire_for(&settings, "reset"))
+        .transpose()?;
     if !opts.dry_run && !opts.no_reinstall {
         // A reset reinstalls what was mirrored: `latest` is the newest there.
         let local = settings.image_registry();

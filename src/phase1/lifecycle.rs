@@ -91,11 +91,7 @@ pub fn desired(cp: &ComponentPlan) -> Desired {
 /// The first 40 hex digits of the values file's sha256: fits a label value
 /// (63 characters at most), and a digest of the whole file reveals no value.
 pub fn values_digest(values_yaml: &str) -> String {
-    let hex: String = Sha256::digest(values_yaml.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    hex[..40].to_string()
+    hex::encode(Sha256::digest(values_yaml.as_bytes()))[..40].to_string()
 }
 
 /// A label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends

@@ -1,11 +1,8 @@
-//! The mirror (of `nvcf-dev mirror` and `up`'s mirror step): copies the three charts and
-//! every image they deploy under the active profile from the upstream
-//! registry into the local one (or `--to HOST:PORT`).
-//!
-//! Charts are copied while they are rendered with helm to find the images
-//! (see `images`), then the images are copied. What the destination already
-//! holds under the same tag is not asked of the upstream at all, so a second
-//! `up` works with upstream cut off.
+//! The mirror (of `nvcf-dev mirror` and `up`'s mirror step): copies the three
+//! charts, while rendering them to find their images (`images`), then those
+//! images from the upstream registry into the local one (or `--to`). What the
+//! destination already holds under the same tag is not asked of the upstream
+//! at all, so a second `up` works with upstream cut off.
 
 mod images;
 

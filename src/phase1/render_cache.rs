@@ -61,7 +61,7 @@ impl RenderInputs<'_> {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(h.finalize())
     }
 }
 
