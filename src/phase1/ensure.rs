@@ -285,10 +285,7 @@ pub async fn plan_decisions(
             observe(&client, c, &want).await
         })
         .await;
-        let decision = match read {
-            Ok(Ok((_, d))) => d,
-            _ => return None,
-        };
+        let (_, decision) = read.ok()?.ok()?;
         out.push(PlannedRelease {
             component: c.name,
             release: c.release,
