@@ -333,15 +333,12 @@ pub fn changed_top_level_keys(
     let empty = serde_json::Map::new();
     let a = deployed.as_object().unwrap_or(&empty);
     let b = desired.as_object().unwrap_or(&empty);
-    let mut keys: Vec<String> = a
+    let keys: std::collections::BTreeSet<&String> = a
         .keys()
         .chain(b.keys())
         .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
         .collect();
-    keys.sort();
-    keys.dedup();
-    keys
+    keys.into_iter().cloned().collect()
 }
 
 impl Decision {
