@@ -54,12 +54,6 @@ impl App {
         if flags.repository.is_none() && self.env.get("REPOSITORY").is_none() {
             flags.repository = Some("unset".into());
         }
-        let profile = crate::profile::load(&self.global.profile)?;
-        let ctx = crate::settings::Context {
-            env: &self.env,
-            prompt: &crate::settings::NoPrompt,
-            state_dir: None,
-        };
-        crate::settings::resolve(profile, &self.global.cluster, &flags, &ctx, Purpose::Plan)
+        self.resolve(&flags, &crate::settings::NoPrompt, Purpose::Plan)
     }
 }

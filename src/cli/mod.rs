@@ -120,13 +120,6 @@ pub struct UpstreamArgs {
     pub repository: Option<String>,
 }
 
-impl SettingsFlags for UpstreamArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.registry = self.registry.clone();
-        flags.repository = self.repository.clone();
-    }
-}
-
 /// The PVCs' storage.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = SETTINGS_HEADING)]
@@ -138,13 +131,6 @@ pub struct StorageArgs {
     /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
     #[arg(long, value_name = "QUANTITY")]
     pub storage_size: Option<String>,
-}
-
-impl SettingsFlags for StorageArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.storage_class = self.storage_class.clone();
-        flags.storage_size = self.storage_size.clone();
-    }
 }
 
 /// Which chart each component comes from.
@@ -160,13 +146,6 @@ pub struct ChartArgs {
     pub chart: Vec<String>,
 }
 
-impl SettingsFlags for ChartArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.chart_versions = self.chart_version.clone();
-        flags.charts = self.chart.clone();
-    }
-}
-
 /// The image the local registry container runs (only `up` starts it).
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = SETTINGS_HEADING)]
@@ -174,12 +153,6 @@ pub struct RegistryImageArgs {
     /// Image of the local registry container [default: registry:3]
     #[arg(long, value_name = "IMAGE")]
     pub registry_image: Option<String>,
-}
-
-impl SettingsFlags for RegistryImageArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.registry_image = self.registry_image.clone();
-    }
 }
 
 /// The local registry's host port, which the values name as `localhost:<port>`.
@@ -191,12 +164,6 @@ pub struct RegistryPortArgs {
     pub registry_port: Option<u16>,
 }
 
-impl SettingsFlags for RegistryPortArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.registry_port = self.registry_port;
-    }
-}
-
 /// An existing cluster instead of the kind cluster.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = SETTINGS_HEADING)]
@@ -204,12 +171,6 @@ pub struct ContextArgs {
     /// Target this existing cluster instead of a kind cluster (no local registry)
     #[arg(long, value_name = "CONTEXT")]
     pub context: Option<String>,
-}
-
-impl SettingsFlags for ContextArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.context = self.context.clone();
-    }
 }
 
 /// Settings of commands that install: the existing cluster's registry and
@@ -227,11 +188,25 @@ pub struct InstallOnlyArgs {
     pub rollback_on_failure: bool,
 }
 
-impl SettingsFlags for InstallOnlyArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        flags.mirror_to = self.mirror_to.clone();
-        flags.rollback_on_failure = self.rollback_on_failure;
-    }
+/// Each group's `SettingsFlags`: which of its fields sets which of `settings::Flags`.
+macro_rules! settings_flags {
+    ($($group:ty { $($field:ident => $flag:ident),+ })+) => {$(
+        impl SettingsFlags for $group {
+            fn apply(&self, flags: &mut settings::Flags) {
+                $(flags.$flag = self.$field.clone();)+
+            }
+        }
+    )+};
+}
+
+settings_flags! {
+    UpstreamArgs { registry => registry, repository => repository }
+    StorageArgs { storage_class => storage_class, storage_size => storage_size }
+    ChartArgs { chart_version => chart_versions, chart => charts }
+    RegistryImageArgs { registry_image => registry_image }
+    RegistryPortArgs { registry_port => registry_port }
+    ContextArgs { context => context }
+    InstallOnlyArgs { mirror_to => mirror_to, rollback_on_failure => rollback_on_failure }
 }
 
 /// Every setting an install reads (`plan`, `reset`; `up` these and the registry image).
@@ -302,10 +277,19 @@ impl App {
         flags: &settings::Flags,
         purpose: settings::Purpose,
     ) -> crate::Result<settings::Settings> {
+        self.resolve(flags, self.prompt.as_ref(), purpose)
+    }
+
+    fn resolve(
+        &self,
+        flags: &settings::Flags,
+        prompt: &dyn Prompter,
+        purpose: settings::Purpose,
+    ) -> crate::Result<settings::Settings> {
         let profile = crate::profile::load(&self.global.profile)?;
         let ctx = settings::Context {
             env: &self.env,
-            prompt: self.prompt.as_ref(),
+            prompt,
             state_dir: None,
         };
         settings::resolve(profile, &self.global.cluster, flags, &ctx, purpose)

@@ -41,10 +41,8 @@ impl Check {
     }
     fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check {
-            name,
             status: Status::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
+            ..Check::fail(name, detail, fix)
         }
     }
     fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
@@ -106,25 +104,19 @@ pub async fn doctor(
 }
 
 pub async fn run_checks(probe: &dyn Probe, env: &Env, registry_port: u16) -> Vec<Check> {
-    let mut checks = vec![check_docker(probe.docker().await)];
-    checks.push(check_kind(probe.tool_version("kind").await));
-    checks.push(check_helm(probe.tool_version("helm").await));
-    checks.push(check_kubectl(probe.tool_version("kubectl").await));
-    checks.push(check_port(
-        registry_port,
-        probe.registry_port(registry_port).await,
-    ));
-    checks.push(check_inotify(probe.inotify()));
-    checks.push(check_disk(probe.free_disk().await));
     let registry = env
         .get("REGISTRY")
         .unwrap_or(crate::settings::DEFAULT_REGISTRY);
-    checks.push(check_credentials(
-        env,
-        registry,
-        probe.docker_config_has(registry),
-    ));
-    checks
+    vec![
+        check_docker(probe.docker().await),
+        check_kind(probe.tool_version("kind").await),
+        check_helm(probe.tool_version("helm").await),
+        check_kubectl(probe.tool_version("kubectl").await),
+        check_port(registry_port, probe.registry_port(registry_port).await),
+        check_inotify(probe.inotify()),
+        check_disk(probe.free_disk().await),
+        check_credentials(env, registry, probe.docker_config_has(registry)),
+    ]
 }
 
 pub fn check_docker(r: Result<String, String>) -> Check {
@@ -168,10 +160,8 @@ fn check_tool(
     {
         Ok(detail) => Check::pass(name, detail),
         Err(detail) => Check {
-            name,
             status: missing,
-            detail,
-            fix: Some(crate::tools::install_hint(name).into()),
+            ..Check::fail(name, detail, crate::tools::install_hint(name))
         },
     }
 }
@@ -259,10 +249,14 @@ struct Report<'a> {
 
 /// Prints the checks; an error when any failed.
 pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
-    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.name)
+        .collect();
     if shell.is_json() {
         shell.json(&Report {
-            ok: failed == 0,
+            ok: failed.is_empty(),
             checks,
         });
     } else {
@@ -278,31 +272,26 @@ pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
             })
             .collect();
         shell.out(table(&["CHECK", "STATUS", "DETAIL"], &rows));
-        let fixes: Vec<&Check> = checks.iter().filter(|c| c.fix.is_some()).collect();
+        let fixes: Vec<String> = checks
+            .iter()
+            .filter_map(|c| Some(format!("{}: {}", c.name, c.fix.as_ref()?)))
+            .collect();
         if !fixes.is_empty() {
             shell.out("");
-            for c in fixes {
-                shell.out(format!(
-                    "{}: {}",
-                    c.name,
-                    c.fix.as_deref().unwrap_or_default()
-                ));
+            for fix in fixes {
+                shell.out(fix);
             }
         }
     }
-    if failed > 0 {
-        let names: Vec<&str> = checks
-            .iter()
-            .filter(|c| c.status == Status::Fail)
-            .map(|c| c.name)
-            .collect();
-        return Err(crate::Error::ChecksFailed(format!(
-            "{failed} preflight check{} failed ({}): apply the fixes above and run `nvcf-dev doctor` again",
-            if failed == 1 { "" } else { "s" },
-            names.join(", ")
-        )));
+    if failed.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(crate::Error::ChecksFailed(format!(
+        "{} preflight check{} failed ({}): apply the fixes above and run `nvcf-dev doctor` again",
+        failed.len(),
+        if failed.len() == 1 { "" } else { "s" },
+        failed.join(", ")
+    )))
 }
 
 /// Reads /proc/sys/fs/inotify; None off Linux.

@@ -1,11 +1,8 @@
 //! `nvcf-dev logs <component>`: the logs the guide's Troubleshooting sections
-//! name (the init and migration jobs, the server pods), through the API.
-//!
-//! Without `--follow`, each log is printed once under a header
-//! (`==> job/openbao-server-migrations <==`). With `--follow`, every log is
-//! streamed at once and, when there are several, each line is prefixed with
-//! `[pod/<pod>/<container>]`, as `kubectl logs --prefix` does. A log that does
-//! not exist (yet) is a note on stderr, not a failure.
+//! name (the init and migration jobs, the server pods), through the API:
+//! each under a header, or with `--follow` all streamed at once, prefixed as
+//! `kubectl logs --prefix` does when there are several. A log that does not
+//! exist (yet) is a note on stderr, not a failure.
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;

@@ -17,11 +17,9 @@ pub async fn mirror(
     let upstream = settings.upstream_registry.clone();
     charts::resolve_latest(&mut settings, shell, &upstream).await?;
     let plan = crate::phase1::plan::build(&settings)?;
-    let _lock = if opts.to.is_none() && !opts.dry_run {
-        Some(crate::ops::lock::acquire_for(&settings, "mirror")?)
-    } else {
-        None
-    };
+    let _lock = (opts.to.is_none() && !opts.dry_run)
+        .then(|| crate::ops::lock::acquire_for(&settings, "mirror"))
+        .transpose()?;
     let why = opts.why;
     let runner = crate::tools::runner::SystemRunner;
     let report = Mirrorer::with_helm_on_demand(shell, &settings, &runner, opts)?
@@ -64,13 +62,10 @@ fn print(shell: &Shell, r: &MirrorReport, why: bool) {
     }
     let s = &r.summary;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let verb = if r.dry_run { "Would mirror" } else { "Mirrored" };
     shell.status(format!(
         "{} {} into {}: {} present, {:.1} MiB copied, {:.1} MiB skipped, in {} ({:.1} MiB/s)",
-        if r.dry_run {
-            "Would mirror"
-        } else {
-            "Mirrored"
-        },
+        verb,
         r.items.len(),
         r.destination,
         s.images_already_present,

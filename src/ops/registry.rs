@@ -72,6 +72,14 @@ impl RegistryReport {
     pub fn healthy(&self) -> bool {
         self.running && self.images.is_some()
     }
+
+    pub fn state(&self) -> &'static str {
+        match (self.exists, self.running) {
+            (false, _) => "not created",
+            (true, true) => "running",
+            (true, false) => "stopped",
+        }
+    }
 }
 
 pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<RegistryReport> {
@@ -115,50 +123,22 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
     if shell.is_json() {
         shell.json(&r);
     } else {
-        let state = if !r.exists {
-            "not created".to_string()
-        } else if r.running {
-            "running".to_string()
-        } else {
-            "stopped".to_string()
-        };
-        let rows = vec![
-            vec![
-                "container".to_string(),
-                format!("{} ({state})", r.container),
-            ],
-            vec![
-                "image".to_string(),
-                r.image.clone().unwrap_or_else(|| "-".into()),
-            ],
-            vec![
-                "address".to_string(),
-                r.address.clone().unwrap_or_else(|| "-".into()),
-            ],
-            vec![
-                "networks".to_string(),
-                if r.networks.is_empty() {
-                    "-".into()
-                } else {
-                    r.networks.join(", ")
-                },
-            ],
-            vec![
-                "images".to_string(),
-                match (r.images, r.repositories) {
-                    (Some(i), Some(rep)) => format!("{i} in {rep} repositories"),
-                    _ => "-".into(),
-                },
-            ],
-            vec![
-                "volume".to_string(),
-                format!(
-                    "{} ({})",
-                    r.volume,
-                    if r.volume_exists { "kept" } else { "absent" }
-                ),
-            ],
-        ];
+        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let rows = [
+            ("container", format!("{} ({})", r.container, r.state())),
+            ("image", dash(r.image.clone())),
+            ("address", dash(r.address.clone())),
+            ("networks", dash((!r.networks.is_empty()).then(|| r.networks.join(", ")))),
+            (
+                "images",
+                dash(r.images.zip(r.repositories).map(|(i, rep)| format!("{i} in {rep} repositories"))),
+            ),
+            (
+                "volume",
+                format!("{} ({})", r.volume, if r.volume_exists { "kept" } else { "absent" }),
+            ),
+        ]
+        .map(|(k, v)| vec![k.to_string(), v]);
         shell.out(table(&["REGISTRY", ""], &rows));
     }
     if let Some(advice) = foreign_advice(&r) {

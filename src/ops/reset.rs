@@ -1,21 +1,9 @@
 //! `nvcf-dev reset <component>`: the guide's "Stale resources from previous
-//! install" recovery, done completely and verified:
-//!
-//! 1. `helm uninstall <release> -n <ns> --kube-context <ctx>` (waits);
-//! 2. delete the stale resources of the namespace (workloads, jobs, PVCs,
-//!    configmaps but kube-root-ca.crt, secrets including the unseal key, the
-//!    root token, cluster-jwt and a stuck release's helm secrets);
-//! 3. delete the release's cluster-scoped leftovers (webhook, cluster roles);
-//! 4. wait until all of it is really gone, PVC finalizers included;
-//! 5. reinstall from the local registry and 6. verify.
-//!
-//! Steps 2-4 are one call: [`crate::k8s::stale::delete_stale`] decides what is
-//! stale (namespaced kinds *and* the cluster-scoped MutatingWebhookConfiguration,
-//! ClusterRole and ClusterRoleBinding labelled
-//! `app.kubernetes.io/instance=<release>`), deletes it and waits for it.
-//!
-//! Which steps run is decided by the pure [`reset_plan`].
-
+//! install" recovery, done completely and verified: helm uninstall, delete
+//! the namespace's stale resources and the release's cluster-scoped
+//! leftovers and wait until they are gone ([`crate::k8s::stale::delete_stale`]),
+//! then reinstall from the local registry and verify. Which steps run is
+//! decided by the pure [`reset_plan`].
 
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
@@ -87,11 +75,9 @@ pub async fn reset(
     prompt: &dyn Prompter,
     opts: &ResetOptions,
 ) -> crate::Result<()> {
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(crate::ops::lock::acquire_for(&settings, "reset")?)
-    };
+    let _lock = (!opts.dry_run)
+        .then(|| crate::ops::lock::acquire_for(&settings, "reset"))
+        .transpose()?;
     if !opts.dry_run && !opts.no_reinstall {
         // A reset reinstalls what was mirrored: `latest` is the newest there.
         let local = settings.image_registry();

@@ -100,10 +100,6 @@ pub fn document(plan: &Plan, settings: &Settings) -> PlanDocument {
 /// equivalent helm command and the merged values.
 pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option<u32>) {
     let doc = document(plan, settings);
-    if shell.is_json() {
-        shell.json(&doc);
-        return;
-    }
     shell.out(format!(
         "Plan: profile {}, cluster {} (kube context {})",
         doc.profile,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::k8s::status::{HelmRelease, NamespaceStatus};
 use crate::k8s::HealthReport;
 use crate::ops::registry::RegistryReport;
 use crate::settings::{Settings, Target};
@@ -52,14 +51,9 @@ pub struct JobStatus {
     pub state: String,
 }
 
-impl StatusReport {
-    fn compute_health(&mut self) {
-        self.healthy = self.reachable
-            && self.registry.as_ref().is_none_or(|r| r.healthy())
-            && self
-                .components
-                .iter()
-                .all(|c| c.release_status.as_deref() == Some("deployed") && c.health.healthy());
+impl ComponentStatus {
+    fn healthy(&self) -> bool {
+        self.release_status.as_deref() == Some("deployed") && self.health.healthy()
     }
 }
 
@@ -107,43 +101,33 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     for (cp, health) in plan.components.iter().zip(healths) {
         let c = cp.component;
         let ns = crate::k8s::status::namespace_status(&client, c.namespace).await?;
-        let rel: Option<&HelmRelease> = releases
+        let rel = releases
             .iter()
             .find(|r| r.name == c.release && r.namespace == c.namespace);
-        report
-            .components
-            .push(component_status(cp, rel, ns, health));
+        report.components.push(ComponentStatus {
+            name: c.name.into(),
+            release: c.release.into(),
+            namespace: c.namespace.into(),
+            chart: c.chart.into(),
+            version: cp.version().unwrap_or("local").to_string(),
+            release_status: rel.map(|r| r.status.clone()),
+            revision: rel.map(|r| r.revision),
+            pods_ready: ns.pods_ready,
+            pods_total: ns.pods_total,
+            jobs: ns
+                .jobs
+                .into_iter()
+                .map(|(name, state)| JobStatus {
+                    name,
+                    state: format!("{state:?}").to_lowercase(),
+                })
+                .collect(),
+            health,
+        });
     }
-    report.compute_health();
+    report.healthy = report.registry.as_ref().is_none_or(|r| r.healthy())
+        && report.components.iter().all(ComponentStatus::healthy);
     Ok(report)
-}
-
-fn component_status(
-    cp: &crate::phase1::plan::ComponentPlan,
-    rel: Option<&HelmRelease>,
-    ns: NamespaceStatus,
-    health: HealthReport,
-) -> ComponentStatus {
-    ComponentStatus {
-        name: cp.component.name.into(),
-        release: cp.component.release.into(),
-        namespace: cp.component.namespace.into(),
-        chart: cp.component.chart.into(),
-        version: cp.version().unwrap_or("local").to_string(),
-        release_status: rel.map(|r| r.status.clone()),
-        revision: rel.map(|r| r.revision),
-        pods_ready: ns.pods_ready,
-        pods_total: ns.pods_total,
-        jobs: ns
-            .jobs
-            .into_iter()
-            .map(|(name, state)| JobStatus {
-                name,
-                state: format!("{state:?}").to_lowercase(),
-            })
-            .collect(),
-        health,
-    }
 }
 
 /// A client for `context` and the server's version, within [`REACH_TIMEOUT`].
@@ -167,16 +151,10 @@ pub fn print(shell: &Shell, r: &StatusReport) {
             Some(n) => format!("{n} images"),
             None => "no image count".into(),
         };
-        let state = if reg.running {
-            "running"
-        } else if reg.exists {
-            "stopped"
-        } else {
-            "not created"
-        };
         shell.out(format!(
-            "Registry: {} {state}, {}, {images}",
+            "Registry: {} {}, {}, {images}",
             reg.container,
+            reg.state(),
             reg.address.clone().unwrap_or_else(|| "-".into())
         ));
     }
@@ -218,7 +196,6 @@ pub fn print(shell: &Shell, r: &StatusReport) {
     crate::phase1::install::print_health(shell, &reports);
 }
 
-
 /// Exits non-zero when anything is unhealthy or unreachable.
 pub fn verdict(r: &StatusReport) -> crate::Result<()> {
     if !r.reachable {
@@ -232,7 +209,7 @@ pub fn verdict(r: &StatusReport) -> crate::Result<()> {
         let bad: Vec<&str> = r
             .components
             .iter()
-            .filter(|c| c.release_status.as_deref() != Some("deployed") || !c.health.healthy())
+            .filter(|c| !c.healthy())
             .map(|c| c.name.as_str())
             .collect();
         let what = if bad.is_empty() {

@@ -7,8 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::model::{self, Component};
-use crate::model::ComponentId;
+use crate::model::{self, Component, ComponentId};
 use crate::phase1::plan::Plan;
 use crate::registry::client::Registry;
 use crate::registry::{CredentialSource, RegistryError};
@@ -51,13 +50,7 @@ pub fn missing(
     match releases.last() {
         Some(newest) => {
             // The newest few are what anyone would pick from.
-            let shown: Vec<&str> = releases
-                .iter()
-                .rev()
-                .take(8)
-                .rev()
-                .map(String::as_str)
-                .collect();
+            let shown = &releases[releases.len().saturating_sub(8)..];
             let more = if releases.len() > shown.len() {
                 "…, "
             } else {
@@ -242,12 +235,10 @@ pub fn write_values(
     Ok(path)
 }
 
-/// Fetches the charts of `components` into `dir` (with nvcf-dev's own
-/// credentials, so helm never needs a registry login, which would store the
-/// key in helm's config), reads each, and fits its values to it: helm then
-/// installs a local file with values that chart reads. Done before anything
-/// is installed or removed, so a chart that cannot be had, or values it
-/// would refuse, stop the command while the cluster is untouched.
+/// Fetches the charts of `components` into `dir` ([`fetch_chart_file`]),
+/// reads each, and fits its values to it. Done before anything is installed
+/// or removed, so a chart that cannot be had, or values it would refuse,
+/// stop the command while the cluster is untouched.
 pub async fn prepare_charts(
     plan: &mut Plan,
     settings: &Settings,
@@ -260,10 +251,10 @@ pub async fn prepare_charts(
             continue;
         }
         let path = match &cp.chart {
-            crate::settings::ChartSource::Oci { reference, version } => {
+            ChartSource::Oci { reference, version } => {
                 let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
                 match fetch_chart_file(settings, &oci, dir).await {
-                    Err(crate::Error::Registry(crate::registry::RegistryError::NotFound {
+                    Err(crate::Error::Registry(RegistryError::NotFound {
                         registry,
                         ..
                     })) => {
@@ -278,7 +269,7 @@ pub async fn prepare_charts(
                     other => other?,
                 }
             }
-            crate::settings::ChartSource::Local(path) => path.clone(),
+            ChartSource::Local(path) => path.clone(),
         };
         let chart = crate::chart::read_path(&path)?;
         let (values, fitted) = crate::phase1::plan::fit_values(
@@ -289,7 +280,7 @@ pub async fn prepare_charts(
         )?;
         report_fit(shell, cp.component.name, &fitted);
         cp.values = values;
-        cp.chart = crate::settings::ChartSource::Local(path);
+        cp.chart = ChartSource::Local(path);
     }
     Ok(())
 }

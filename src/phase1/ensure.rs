@@ -285,10 +285,7 @@ pub async fn plan_decisions(
             observe(&client, c, &want).await
         })
         .await;
-        let decision = match read {
-            Ok(Ok((_, d))) => d,
-            _ => return None,
-        };
+        let (_, decision) = read.ok()?.ok()?;
         out.push(PlannedRelease {
             component: c.name,
             release: c.release,
@@ -343,28 +340,19 @@ pub async fn interrupted_report(stopped: &[Stopped]) -> String {
     lines.join("; ")
 }
 
-/// Why the state of an interrupted release could not be read.
-#[derive(Debug, thiserror::Error)]
-enum UnreadState {
-    #[error("no kube context")]
-    NoContext,
-    #[error(transparent)]
-    Kube(#[from] crate::k8s::KubeError),
-    #[error("no answer within {}s", REPORT_TIMEOUT.as_secs())]
-    NoAnswer,
-}
-
+/// The records of an interrupted release, or why they could not be read.
 async fn read_after_interrupt(
     g: &crate::tools::runner::Graceful,
-) -> Result<Vec<ReleaseRecord>, UnreadState> {
-    let context = g.context.as_deref().ok_or(UnreadState::NoContext)?;
+) -> Result<Vec<ReleaseRecord>, String> {
+    let context = g.context.as_deref().ok_or("no kube context")?;
     let read = async {
         let client = crate::k8s::client_for_context(context).await?;
-        Ok(releases::read(&client, &g.namespace, &g.release).await?)
+        releases::read(&client, &g.namespace, &g.release).await
     };
-    tokio::time::timeout(REPORT_TIMEOUT, read)
-        .await
-        .unwrap_or(Err(UnreadState::NoAnswer))
+    match tokio::time::timeout(REPORT_TIMEOUT, read).await {
+        Ok(records) => records.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {}s", REPORT_TIMEOUT.as_secs())),
+    }
 }
 
 #[cfg(test)]

@@ -226,16 +226,8 @@ pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
         .iter()
         .flat_map(|r| {
             r.checks.iter().map(move |c| {
-                vec![
-                    r.component.clone(),
-                    c.name.clone(),
-                    if c.ok {
-                        "✓".to_string()
-                    } else {
-                        "✗".to_string()
-                    },
-                    c.detail.clone(),
-                ]
+                let ok = if c.ok { "✓" } else { "✗" };
+                vec![r.component.clone(), c.name.clone(), ok.into(), c.detail.clone()]
             })
         })
         .collect();
@@ -410,19 +402,15 @@ pub(crate) async fn verified(
 pub fn progress_line(ev: &crate::k8s::progress::ProgressEvent) -> Option<String> {
     use crate::k8s::progress::ProgressEvent as E;
     Some(match ev {
-        E::PodReady { pod, note: None } => format!("pod {pod} ready"),
-        E::PodReady { pod, note: Some(n) } => format!("pod {pod} ready ({n})"),
+        E::PodReady { pod, note } => match note {
+            Some(n) => format!("pod {pod} ready ({n})"),
+            None => format!("pod {pod} ready"),
+        },
         E::PodNotReady { .. } => return None,
-        E::JobPodFailed {
-            pod,
-            job,
-            expected: true,
-        } => format!("pod {pod} of job {job} failed; expected, the job retries"),
-        E::JobPodFailed {
-            pod,
-            job,
-            expected: false,
-        } => format!("pod {pod} of job {job} failed"),
+        E::JobPodFailed { pod, job, expected } => {
+            let retries = if *expected { "; expected, the job retries" } else { "" };
+            format!("pod {pod} of job {job} failed{retries}")
+        }
         E::JobComplete { job } => format!("job {job} complete"),
         E::JobFailed { job, reason } => format!("job {job} failed: {reason}"),
         E::Problem(f) => f.message.clone(),

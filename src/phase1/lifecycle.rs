@@ -28,7 +28,7 @@ use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::settings::ChartSource;
 
 /// What `up` wants a release to be.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Desired {
     /// The chart's name, or `local` for `--chart COMPONENT=PATH`.
     pub chart: String,
@@ -91,11 +91,7 @@ pub fn desired(cp: &ComponentPlan) -> Desired {
 /// The first 40 hex digits of the values file's sha256: fits a label value
 /// (63 characters at most), and a digest of the whole file reveals no value.
 pub fn values_digest(values_yaml: &str) -> String {
-    let hex: String = Sha256::digest(values_yaml.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    hex[..40].to_string()
+    hex::encode(Sha256::digest(values_yaml.as_bytes()))[..40].to_string()
 }
 
 /// A label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends
@@ -263,15 +259,13 @@ pub fn decide(
     let first_failed = records
         .iter()
         .any(|r| r.revision == 1 && r.status == "failed");
-    if first_failed && latest.revision == 1 {
-        return Decision::Reinstall {
-            why: "its first install failed, so its post-install hooks never completed".into(),
-        };
-    }
     if first_failed {
-        return Decision::Reinstall {
-            why: "its first install failed and it was upgraded since; an upgrade never runs post-install hooks".into(),
+        let why = if latest.revision == 1 {
+            "its first install failed, so its post-install hooks never completed"
+        } else {
+            "its first install failed and it was upgraded since; an upgrade never runs post-install hooks"
         };
+        return Decision::Reinstall { why: why.into() };
     }
     if let FirstInstall::HooksIncomplete(hooks) = first {
         return Decision::Reinstall {
@@ -281,6 +275,7 @@ pub fn decide(
             ),
         };
     }
+    let mut changes = Vec::new();
     if status == "failed" {
         if last_deployed.is_none() {
             // Every revision failed: nothing deployed to upgrade from.
@@ -288,25 +283,16 @@ pub fn decide(
                 why: "no revision of it was ever deployed".into(),
             };
         }
-        let mut changes = vec![Change::RetryFailed {
+        changes.push(Change::RetryFailed {
             revision: latest.revision,
-        }];
-        changes.extend(differences(latest, desired));
-        return Decision::Upgrade {
-            revision: latest.revision,
-            changes,
-        };
+        });
     }
-    let changes = differences(latest, desired);
+    changes.extend(differences(latest, desired));
+    let revision = latest.revision;
     if changes.is_empty() {
-        Decision::Skip {
-            revision: latest.revision,
-        }
+        Decision::Skip { revision }
     } else {
-        Decision::Upgrade {
-            revision: latest.revision,
-            changes,
-        }
+        Decision::Upgrade { revision, changes }
     }
 }
 
@@ -347,15 +333,12 @@ pub fn changed_top_level_keys(
     let empty = serde_json::Map::new();
     let a = deployed.as_object().unwrap_or(&empty);
     let b = desired.as_object().unwrap_or(&empty);
-    let mut keys: Vec<String> = a
+    let keys: std::collections::BTreeSet<&String> = a
         .keys()
         .chain(b.keys())
         .filter(|k| a.get(*k) != b.get(*k))
-        .cloned()
         .collect();
-    keys.sort();
-    keys.dedup();
-    keys
+    keys.into_iter().cloned().collect()
 }
 
 impl Decision {
@@ -401,12 +384,7 @@ pub fn after_interrupt(release: &str, records: &[ReleaseRecord]) -> String {
     let Some(latest) = records.iter().max_by_key(|r| r.revision) else {
         return format!("{release} is not installed: the next `nvcf-dev up` installs it");
     };
-    let unknown = Desired {
-        chart: String::new(),
-        version: String::new(),
-        values_digest: String::new(),
-    };
-    let what = match decide(records, &unknown, &FirstInstall::Unknown, None) {
+    let what = match decide(records, &Desired::default(), &FirstInstall::Unknown, None) {
         Decision::Install => "installs it".to_string(),
         Decision::Skip { .. } | Decision::Upgrade { .. } => {
             "verifies it, and upgrades it only if something changed".to_string()

@@ -1,15 +1,11 @@
-//! The mirror (of `nvcf-dev mirror` and `up`'s mirror step): copies the three charts and
-//! every image they deploy under the active profile from the upstream
-//! registry into the local one (or `--to HOST:PORT`).
-//!
-//! Charts are copied while they are rendered with helm to find the images
-//! (see `images`), then the images are copied. What the destination already
-//! holds under the same tag is not asked of the upstream at all, so a second
-//! `up` works with upstream cut off.
+//! The mirror (of `nvcf-dev mirror` and `up`'s mirror step): copies the three
+//! charts, while rendering them to find their images (`images`), then those
+//! images from the upstream registry into the local one (or `--to`). What the
+//! destination already holds under the same tag is not asked of the upstream
+//! at all, so a second `up` works with upstream cut off.
 
 mod images;
 
-use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -17,7 +13,7 @@ use serde::Serialize;
 use crate::phase1::charts::{self, credentials, private_dir};
 use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::registry::client::Registry;
-use crate::registry::discover::{self, DiscoveredImage, Found};
+use crate::registry::discover::{self, Found};
 use crate::registry::{
     destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror,
     NoProgress, Platform, ProgressSink, RegistryError, Summary,
@@ -147,10 +143,6 @@ impl<'a> Mirrorer<'a> {
         }
     }
 
-    async fn registry(&self, host: &str) -> Result<Arc<Registry>, RegistryError> {
-        self.engine.registry(host).await
-    }
-
     fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
         if self.shell.is_json() || self.shell.is_quiet() {
             Box::new(NoProgress)
@@ -168,10 +160,30 @@ impl<'a> Mirrorer<'a> {
         Ok(dest.head_manifest(r.repository(), tag).await?.is_some())
     }
 
+    /// `source` as an item: its place in the destination, and whether it is there.
+    async fn item(
+        &self,
+        dest: &Registry,
+        dest_host: &str,
+        kind: &'static str,
+        source: String,
+        found_in: Vec<String>,
+    ) -> Result<MirrorItem, RegistryError> {
+        let destination = destination_for(&source, dest_host)?;
+        let present = self.present(dest, &destination).await?;
+        Ok(MirrorItem {
+            kind,
+            source,
+            destination,
+            present,
+            found_in,
+        })
+    }
+
     /// Mirrors the plan's charts and images. With `dry_run`, only reports.
     pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
         let dest_host = destination(self.settings, self.opts.to.as_deref());
-        let dest = self.registry(&dest_host).await?;
+        let dest = self.engine.registry(&dest_host).await?;
         let mut summary = Summary::default();
         let started = std::time::Instant::now();
 
@@ -181,17 +193,10 @@ impl<'a> Mirrorer<'a> {
             .iter()
             .filter(|cp| matches!(cp.chart, ChartSource::Oci { .. }))
             .collect();
-        let chart_items = futures::future::try_join_all(oci.iter().map(|cp| async {
+        let chart_items = futures::future::try_join_all(oci.iter().map(|cp| {
             let source = self.settings.upstream_chart(cp.component);
-            let destination = destination_for(&source, &dest_host)?;
-            let present = self.present(&dest, &destination).await?;
-            Ok::<_, RegistryError>(MirrorItem {
-                kind: "chart",
-                source,
-                destination,
-                present,
-                found_in: vec![format!("component {}", cp.component.name)],
-            })
+            let found_in = vec![format!("component {}", cp.component.name)];
+            self.item(&dest, &dest_host, "chart", source, found_in)
         }))
         .await?;
         // A chart the destination lacks must be upstream: if it is not, say
@@ -200,7 +205,7 @@ impl<'a> Mirrorer<'a> {
             if item.present {
                 continue;
             }
-            let upstream = self.registry(&self.settings.upstream_registry).await?;
+            let upstream = self.engine.registry(&self.settings.upstream_registry).await?;
             if !self.present(&upstream, &item.source).await? {
                 let c = cp.component;
                 return Err(charts::explain_missing(
@@ -222,7 +227,7 @@ impl<'a> Mirrorer<'a> {
             format!(
                 "Mirroring {} chart{} and finding the images they deploy",
                 missing.len(),
-                plural(missing.len())
+                if missing.len() == 1 { "" } else { "s" }
             )
         } else {
             "Finding the images the charts deploy".to_string()
@@ -276,14 +281,7 @@ impl<'a> Mirrorer<'a> {
         // make the command's future not Send.)
         let heads: Vec<_> = images
             .iter()
-            .map(|img| {
-                let (dest, dest_host) = (&dest, &dest_host);
-                async move {
-                    let destination = destination_for(&img.image, dest_host)?;
-                    let present = self.present(dest, &destination).await?;
-                    Ok::<_, RegistryError>(image_item(img, destination, present))
-                }
-            })
+            .map(|img| self.item(&dest, &dest_host, "image", img.image.clone(), img.sources.clone()))
             .collect();
         let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
             .buffered(HEADS_IN_FLIGHT)
@@ -313,16 +311,6 @@ impl<'a> Mirrorer<'a> {
             unresolved,
             summary,
         })
-    }
-}
-
-fn image_item(img: &DiscoveredImage, destination: String, present: bool) -> MirrorItem {
-    MirrorItem {
-        kind: "image",
-        source: img.image.clone(),
-        destination,
-        present,
-        found_in: img.sources.clone(),
     }
 }
 
@@ -360,14 +348,6 @@ fn add(total: &mut Summary, s: &Summary) {
     total.blobs_present += s.blobs_present;
     total.bytes_copied += s.bytes_copied;
     total.bytes_skipped += s.bytes_skipped;
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]

@@ -72,22 +72,18 @@ pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
         .map(|c| ComponentPlan {
             component: c,
             chart: settings.chart_source(c),
-            values: component_values(c, settings),
+            values: component_values_for_registry(c, settings, &settings.image_registry()),
         })
         .collect();
     Ok(Plan { stages, components })
 }
 
-/// A component's values: the guide's file with its placeholders filled, the
-/// profile's overrides merged on, then the storage settings, which come after
-/// the profile so that STORAGE_CLASS and STORAGE_SIZE win over it. Not yet
-/// fitted to a chart: see [`fit_values`].
-pub fn component_values(c: &Component, s: &Settings) -> Value {
-    component_values_for_registry(c, s, &s.image_registry())
-}
-
-/// The values with images pointing at `registry`: the upstream one for
-/// discovering what to mirror, the local one for installing.
+/// A component's values with images pointing at `registry` (the upstream
+/// one for discovering what to mirror, the local one for installing): the
+/// guide's file with its placeholders filled, the profile's overrides merged
+/// on, then the storage settings, which come after the profile so that
+/// STORAGE_CLASS and STORAGE_SIZE win over it. Not yet fitted to a chart:
+/// see [`fit_values`].
 pub fn component_values_for_registry(c: &Component, s: &Settings, registry: &str) -> Value {
     layers(c, s, registry).2
 }

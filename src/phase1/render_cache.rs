@@ -1,13 +1,9 @@
 //! The images each chart's rendered manifests deploy, remembered between
-//! mirrors so a warm mirror does not run `helm template` again.
-//!
-//! An entry is trusted only when its key matches: the sha256 of the chart
-//! archive, of the values file helm would get, and the helm binary, release
-//! and namespace. A changed chart (even under the same tag) or a changed
-//! value is a miss and renders afresh. The file lives in the cluster's state
-//! directory with mode 0600 (the key digests values that hold secrets, the
-//! file holds no secret itself); an unreadable or corrupt file is a miss,
-//! never an error, and is replaced on the next write.
+//! mirrors so a warm mirror does not run `helm template` again. An entry is
+//! trusted only when its key (chart archive, values file, helm binary,
+//! release, namespace) matches. The file (mode 0600: the key digests values
+//! that hold secrets) lives in the cluster's state directory; an unreadable
+//! or corrupt file is a miss, never an error, and is replaced on the next write.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -65,7 +61,7 @@ impl RenderInputs<'_> {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(h.finalize())
     }
 }
 

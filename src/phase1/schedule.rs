@@ -72,18 +72,10 @@ where
                 running.push(async move { (c, fut.await) });
             }
         }
-        match running.next().await {
-            Some((c, result)) => {
-                outcomes.insert(
-                    c,
-                    match result {
-                        Ok(()) => Outcome::Done,
-                        Err(e) => Outcome::Failed(e),
-                    },
-                );
-            }
-            None => break,
-        }
+        let Some((c, result)) = running.next().await else {
+            break;
+        };
+        outcomes.insert(c, result.map_or_else(Outcome::Failed, |()| Outcome::Done));
     }
     items
         .iter()

@@ -70,7 +70,7 @@ impl<'a> Mirrorer<'a> {
                 let bytes = if item.present {
                     fetch_chart(dest, &item.destination).await?
                 } else {
-                    let upstream = self.registry(&self.settings.upstream_registry).await?;
+                    let upstream = self.engine.registry(&self.settings.upstream_registry).await?;
                     fetch_chart(&upstream, &item.source).await?
                 };
                 ChartInput::Archive {
