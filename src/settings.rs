@@ -195,7 +195,7 @@ impl Settings {
 
     pub fn kube_context(&self) -> String {
         match &self.target {
-            Target::Kind { cluster } => format!("kind-{cluster}"),
+            Target::Kind { cluster } => crate::k8s::kind_context(cluster),
             Target::Context { context, .. } => context.clone(),
         }
     }

@@ -47,20 +47,17 @@ pub async fn get_pod(client: &kube::Client, ns: &str, pod: &str) -> Result<Optio
     get_opt(client, ns, pod).await
 }
 
-/// The last `tail` lines of a container; `previous` for the crashed
-/// instance of a crash-looping container.
+/// The last `tail` lines of a container.
 pub async fn pod_logs_text(
     client: &kube::Client,
     ns: &str,
     pod: &str,
     container: Option<&str>,
     tail: Option<i64>,
-    previous: bool,
 ) -> Result<String, KubeError> {
     let lp = LogParams {
         container: container.map(str::to_string),
         tail_lines: tail,
-        previous,
         ..Default::default()
     };
     let logs = Api::<Pod>::namespaced(client.clone(), ns)
@@ -69,20 +66,19 @@ pub async fn pod_logs_text(
     logs.map_err(|e| log_err(pod, &e))
 }
 
-/// A container's log as a stream of lines; with `follow` it stays open
-/// like `kubectl logs -f` until the container stops or the stream is dropped.
-pub async fn pod_logs(
+/// A container's log as a stream of lines that stays open like `kubectl
+/// logs -f` until the container stops or the stream is dropped.
+pub async fn follow_pod_logs(
     client: &kube::Client,
     ns: &str,
     pod: &str,
     container: Option<&str>,
     tail: Option<i64>,
-    follow: bool,
 ) -> Result<impl Stream<Item = Result<String, KubeError>>, KubeError> {
     let lp = LogParams {
         container: container.map(str::to_string),
         tail_lines: tail,
-        follow,
+        follow: true,
         ..Default::default()
     };
     let reader = Api::<Pod>::namespaced(client.clone(), ns)

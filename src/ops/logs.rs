@@ -8,7 +8,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 
-use crate::k8s::logs::{pod_logs, pod_logs_text, LogSource};
+use crate::k8s::logs::{follow_pod_logs, pod_logs_text, LogSource};
 use crate::model::Component;
 use crate::ui::Shell;
 
@@ -169,7 +169,7 @@ pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> c
     }
     let mut entries = Vec::new();
     for t in targets {
-        match pod_logs_text(client, ns, &t.pod, Some(&t.container), opts.tail, false).await {
+        match pod_logs_text(client, ns, &t.pod, Some(&t.container), opts.tail).await {
             Ok(text) => {
                 if !shell.is_json() {
                     shell.out(t.header());
@@ -214,7 +214,7 @@ async fn follow(
     let prefixed = targets.len() > 1;
     let mut streams = Vec::new();
     for t in targets {
-        match pod_logs(client, ns, &t.pod, Some(&t.container), tail, true).await {
+        match follow_pod_logs(client, ns, &t.pod, Some(&t.container), tail).await {
             Ok(s) => {
                 let prefix = prefixed.then(|| t.prefix());
                 streams.push(s.map(move |line| (prefix.clone(), line)).boxed());

@@ -232,9 +232,7 @@ impl<'a> Mirrorer<'a> {
         } else {
             "Finding the images the charts deploy".to_string()
         });
-        let dir = private_dir().map_err(|e| {
-            crate::Error::Usage(format!("cannot create a private temporary directory: {e}"))
-        })?;
+        let dir = private_dir().map_err(crate::Error::TempDir)?;
         let helm = self.helm_identity();
         let cache = self.render_cache().filter(|_| helm.is_some());
         let discover = futures::future::join_all(plan.components.iter().map(|cp| {
