@@ -98,8 +98,21 @@ pub(crate) async fn list<K>(api: Api<K>, lp: &ListParams, ns: &str) -> Result<Ve
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
+    list_of(api, lp, ns, &K::plural(&())).await
+}
+
+/// [`list`] for kinds known only at run time (dynamic objects), named `plural`.
+pub(crate) async fn list_of<K>(
+    api: Api<K>,
+    lp: &ListParams,
+    ns: &str,
+    plural: &str,
+) -> Result<Vec<K>, KubeError>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
     let failed = |e| KubeError::List {
-        kind: K::plural(&()).to_string(),
+        kind: plural.to_string(),
         namespace: ns.to_string(),
         detail: one_line(&e),
     };

@@ -15,6 +15,7 @@ use kube::runtime::wait::{await_condition, conditions::is_deleted};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 
+use super::client::list_of;
 use super::error::{is_not_found, one_line, KubeError};
 
 /// The objects of one kind, as listed for [`stale_resources`].
@@ -137,15 +138,11 @@ pub async fn observe(
         } else {
             (Api::namespaced_with(client.clone(), ns, &api), &all, ns)
         };
-        let objects = lister.list(lp).await.map_err(|e| KubeError::List {
-            kind: api.plural.clone(),
-            namespace: scope.to_string(),
-            detail: one_line(&e),
-        })?;
+        let objects = list_of(lister, lp, scope, &api.plural).await?;
         listed.push(Listed {
             api,
             cluster_scoped,
-            objects: objects.items,
+            objects,
         });
     }
     Ok(listed)
