@@ -61,6 +61,23 @@ pub struct RegistrySettings {
     pub port: Option<u16>,
 }
 
+impl RegistrySettings {
+    /// The local registry container: the flags' image and port win over
+    /// these, then the defaults.
+    pub fn spec(&self, image: Option<String>, port: Option<u16>) -> crate::runtime::RegistrySpec {
+        use crate::runtime::{DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, REGISTRY_CONTAINER};
+        let name = self.name.clone().unwrap_or_else(|| REGISTRY_CONTAINER.into());
+        crate::runtime::RegistrySpec {
+            volume: format!("{name}-data"),
+            name,
+            image: image
+                .or_else(|| self.image.clone())
+                .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.into()),
+            host_port: port.or(self.port).unwrap_or(DEFAULT_REGISTRY_PORT),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChartSettings {

@@ -20,7 +20,7 @@ use crate::state;
 pub const DEFAULT_REGISTRY: &str = "nvcr.io";
 pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
 pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-pub use crate::runtime::{DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, REGISTRY_CONTAINER};
+pub use crate::runtime::DEFAULT_REGISTRY_PORT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -361,6 +361,7 @@ pub fn resolve(
         },
     )?;
 
+    let registry = (ours.registry).spec(flags.registry_image.clone(), flags.registry_port);
     let settings = Settings {
         target: match &flags.context {
             Some(context) => Target::Context {
@@ -380,18 +381,9 @@ pub fn resolve(
         storage_class,
         storage_size,
         install_timeout: profile.install_timeout().unwrap_or(DEFAULT_INSTALL_TIMEOUT),
-        registry_name: ours
-            .registry
-            .name
-            .clone()
-            .unwrap_or_else(|| REGISTRY_CONTAINER.into()),
-        registry_image: (flags.registry_image.clone())
-            .or_else(|| ours.registry.image.clone())
-            .unwrap_or_else(|| DEFAULT_REGISTRY_IMAGE.into()),
-        registry_port: flags
-            .registry_port
-            .or(ours.registry.port)
-            .unwrap_or(DEFAULT_REGISTRY_PORT),
+        registry_name: registry.name,
+        registry_image: registry.image,
+        registry_port: registry.host_port,
         ngc_api_key,
         registry_credential_b64,
         cassandra_password,

@@ -40,7 +40,7 @@ pub enum RegistryAction {
 
 pub async fn run(app: &App, args: RegistryArgs) -> crate::Result<()> {
     let profile = crate::profile::load(&app.global.profile)?;
-    let spec = ops::spec(&profile, args.registry_image, args.registry_port);
+    let spec = (profile.cluster.registry).spec(args.registry_image, args.registry_port);
     match args.action {
         RegistryAction::Up => ops::up(&app.shell, &spec).await,
         RegistryAction::Status => ops::status(&app.shell, &spec).await,

@@ -8,29 +8,9 @@ use serde::Serialize;
 use crate::registry::client::Registry;
 use crate::registry::{Credentials, RegistryError};
 
-use crate::profile::Profile;
 use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
 use crate::settings::Prompter;
 use crate::ui::{table, Shell};
-
-/// The local registry as the profile names it, with the flags' image and port.
-pub fn spec(profile: &Profile, image: Option<String>, port: Option<u16>) -> RegistrySpec {
-    let registry = &profile.cluster.registry;
-    let name = registry
-        .name
-        .clone()
-        .unwrap_or_else(|| crate::settings::REGISTRY_CONTAINER.into());
-    RegistrySpec {
-        volume: format!("{name}-data"),
-        name,
-        image: image
-            .or_else(|| registry.image.clone())
-            .unwrap_or_else(|| crate::settings::DEFAULT_REGISTRY_IMAGE.into()),
-        host_port: port
-            .or(registry.port)
-            .unwrap_or(crate::settings::DEFAULT_REGISTRY_PORT),
-    }
-}
 
 pub async fn up(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
     let step = shell.step(format!(
