@@ -188,7 +188,9 @@ async fn tags_are_listed_across_pages_with_credentials() {
         .unwrap();
     assert_eq!(all.len(), 5, "{all:?}");
     assert_eq!(
-        nvcf_dev::registry::highest_semver(&all).as_deref(),
+        nvcf_dev::registry::release_versions(&all)
+            .last()
+            .map(String::as_str),
         Some("0.10.0")
     );
     let missing = nvcf_dev::registry::list_tags(&creds, &reg.host, "org/nope")

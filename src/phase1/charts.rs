@@ -115,7 +115,7 @@ pub async fn resolve_latest(
             continue;
         }
         let tags = tags(settings, c, registry).await?;
-        let Some(newest) = crate::registry::highest_semver(&tags) else {
+        let Some(newest) = crate::registry::release_versions(&tags).pop() else {
             return Err(missing(c, LATEST, registry, &settings.repository, &tags).into());
         };
         shell.status(format!(

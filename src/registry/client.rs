@@ -117,6 +117,14 @@ pub fn digest_failure(e: &std::io::Error) -> Option<(String, String)> {
     }
 }
 
+/// The answer of a call, None when it was a 404.
+fn found<T>(r: Result<T, RegistryError>) -> Result<Option<T>, RegistryError> {
+    match r {
+        Err(RegistryError::Http { status: 404, .. }) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
 impl Registry {
     /// A client for `host`: the one place the project's registry HTTP
     /// settings (timeouts, user agent, plain HTTP for loopback and
@@ -395,38 +403,26 @@ impl Registry {
         Ok(resp)
     }
 
-    /// Runs an oci-client call that can be sent again with credentials for
-    /// `op`; a refused token is replaced once.
+    /// Runs an oci-client call doing `what` with credentials for `op`; a
+    /// refused token is replaced once.
     async fn call<T, F, Fut>(
         &self,
         repo: &str,
         op: RegistryOperation,
+        what: &str,
         f: F,
-    ) -> Result<Result<T, OciDistributionError>, RegistryError>
+    ) -> Result<T, RegistryError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, OciDistributionError>>,
     {
         self.authorize(repo, op).await?;
-        let r = f().await;
+        let mut r = f().await;
         if r.as_ref().is_err_and(|e| http_status(e) == Some(401)) && self.forget(repo, op).await {
             self.authorize(repo, op).await?;
-            return Ok(f().await);
+            r = f().await;
         }
-        Ok(r)
-    }
-
-    /// The answer of a call doing `what`, None when it was a 404.
-    fn found<T>(
-        &self,
-        what: &str,
-        r: Result<T, OciDistributionError>,
-    ) -> Result<Option<T>, RegistryError> {
-        match r {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if http_status(&e) == Some(404) => Ok(None),
-            Err(e) => Err(self.error(what, e)),
-        }
+        r.map_err(|e| self.error(what, e))
     }
 
     /// GET a manifest: its exact bytes (checked against a digest reference
@@ -437,12 +433,13 @@ impl Registry {
         reference: &str,
     ) -> Result<Option<(Bytes, String)>, RegistryError> {
         let (r, auth) = (self.reference(repo, reference), self.oci_auth());
-        let found = self
-            .call(repo, RegistryOperation::Pull, || {
+        let what = format!("fetching manifest {repo}:{reference}");
+        found(
+            self.call(repo, RegistryOperation::Pull, &what, || {
                 self.oci.pull_manifest_raw(&r, &auth, &MANIFEST_TYPES)
             })
-            .await?;
-        self.found(&format!("fetching manifest {repo}:{reference}"), found)
+            .await,
+        )
     }
 
     /// HEAD a manifest: its digest if present.
@@ -452,12 +449,13 @@ impl Registry {
         reference: &str,
     ) -> Result<Option<String>, RegistryError> {
         let (r, auth) = (self.reference(repo, reference), self.oci_auth());
-        let found = self
-            .call(repo, RegistryOperation::Pull, || {
+        let what = format!("checking manifest {repo}:{reference}");
+        found(
+            self.call(repo, RegistryOperation::Pull, &what, || {
                 self.oci.fetch_manifest_digest(&r, &auth)
             })
-            .await?;
-        self.found(&format!("checking manifest {repo}:{reference}"), found)
+            .await,
+        )
     }
 
     /// PUT a manifest as its exact bytes.
@@ -471,21 +469,21 @@ impl Registry {
         let r = self.reference(repo, reference);
         let ct = HeaderValue::from_str(content_type)
             .unwrap_or(HeaderValue::from_static("application/json"));
-        self.call(repo, RegistryOperation::Push, || {
+        let what = format!("pushing manifest {repo}:{reference}");
+        self.call(repo, RegistryOperation::Push, &what, || {
             self.oci.push_manifest_raw(&r, raw.clone(), ct.clone())
         })
-        .await?
-        .map(|_| ())
-        .map_err(|e| self.error(&format!("pushing manifest {repo}:{reference}"), e))
+        .await
+        .map(drop)
     }
 
     pub async fn head_blob(&self, repo: &str, digest: &str) -> Result<bool, RegistryError> {
         let r = self.reference(repo, "latest");
-        self.call(repo, RegistryOperation::Pull, || {
+        let what = format!("checking blob {digest} in {repo}");
+        self.call(repo, RegistryOperation::Pull, &what, || {
             self.oci.blob_exists(&r, digest)
         })
-        .await?
-        .map_err(|e| self.error(&format!("checking blob {digest} in {repo}"), e))
+        .await
     }
 
     /// GET a blob as a stream that fails at its end unless the bytes hash
@@ -496,12 +494,13 @@ impl Registry {
         digest: &str,
     ) -> Result<Option<SizedStream>, RegistryError> {
         let r = self.reference(repo, "latest");
-        let found = self
-            .call(repo, RegistryOperation::Pull, || {
+        let what = format!("fetching blob {digest} from {repo}");
+        found(
+            self.call(repo, RegistryOperation::Pull, &what, || {
                 self.oci.pull_blob_stream(&r, digest)
             })
-            .await?;
-        self.found(&format!("fetching blob {digest} from {repo}"), found)
+            .await,
+        )
     }
 
     /// A whole blob in memory, verified; for small blobs such as charts.
@@ -541,16 +540,14 @@ impl Registry {
             self.reference(repo, "latest"),
             self.reference(from, "latest"),
         );
-        match self
-            .call(repo, RegistryOperation::Push, || {
-                self.oci.mount_blob(&r, &src, digest)
-            })
-            .await?
-        {
-            Ok(()) => Ok(true),
-            Err(OciDistributionError::SpecViolationError(_)) => Ok(false),
-            Err(e) => Err(self.error(&format!("mounting {digest} from {from} into {repo}"), e)),
-        }
+        let what = format!("mounting {digest} from {from} into {repo}");
+        self.call(repo, RegistryOperation::Push, &what, || async {
+            match self.oci.mount_blob(&r, &src, digest).await {
+                Err(OciDistributionError::SpecViolationError(_)) => Ok(false),
+                r => r.map(|()| true),
+            }
+        })
+        .await
     }
 
     /// Streams a blob of `size` bytes into `repo` in one PUT carrying its
@@ -637,16 +634,15 @@ impl Registry {
         page: usize,
     ) -> Result<Vec<String>, RegistryError> {
         let (r, auth) = (self.reference(repo, "latest"), self.oci_auth());
+        let what = format!("listing the tags of {repo}");
         let mut tags: Vec<String> = Vec::new();
         loop {
             let last = tags.last().cloned();
-            let found = self
-                .call(repo, RegistryOperation::Pull, || {
-                    self.oci
-                        .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
-                })
-                .await?;
-            let Some(page) = self.found(&format!("listing the tags of {repo}"), found)? else {
+            let page = self.call(repo, RegistryOperation::Pull, &what, || {
+                self.oci
+                    .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
+            });
+            let Some(page) = found(page.await)? else {
                 return Err(RegistryError::NotFound {
                     image: format!("{}/{repo}", self.host),
                     registry: self.host.clone(),

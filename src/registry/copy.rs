@@ -46,10 +46,11 @@ pub struct CopyOptions {
     pub keep_going: bool,
     /// Hosts (host or host:port) spoken to over plain HTTP besides loopback ones.
     pub insecure_registries: Vec<String>,
-    /// Tries per operation on transient failures (5xx, resets, timeouts), with
-    /// exponential backoff from 200 ms up to 5 s between them.
-    pub attempts: u32,
 }
+
+/// Tries per operation on transient failures (5xx, resets, timeouts), with
+/// exponential backoff from 200 ms up to 5 s between them.
+const ATTEMPTS: usize = 5;
 
 impl Default for CopyOptions {
     fn default() -> Self {
@@ -58,7 +59,6 @@ impl Default for CopyOptions {
             platform: None,
             keep_going: false,
             insecure_registries: Vec::new(),
-            attempts: 5,
         }
     }
 }
@@ -208,6 +208,22 @@ pub(crate) fn sha256_digest(b: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(b)))
 }
 
+/// Runs `f` up to [`ATTEMPTS`] times while it fails transiently.
+async fn retry<T, F, Fut>(f: F) -> Result<T, RegistryError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RegistryError>>,
+{
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(ATTEMPTS - 1);
+    f.retry(backoff)
+        .when(RegistryError::is_transient)
+        .notify(|e, delay| tracing::debug!("retrying in {delay:?} after: {e}"))
+        .await
+}
+
 fn platform_matches(d: &Descriptor, want: &Platform) -> bool {
     d.platform.as_ref().is_some_and(|p| {
         p.os == want.os
@@ -243,22 +259,6 @@ impl Mirror {
         )?);
         map.insert(host.to_string(), r.clone());
         Ok(r)
-    }
-
-    /// Runs `f` up to `attempts` times while it fails transiently.
-    async fn retry<T, F, Fut>(&self, f: F) -> Result<T, RegistryError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, RegistryError>>,
-    {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(5))
-            .with_max_times(self.opts.attempts.max(1) as usize - 1);
-        f.retry(backoff)
-            .when(RegistryError::is_transient)
-            .notify(|e, delay| tracing::debug!("retrying in {delay:?} after: {e}"))
-            .await
     }
 
     /// Copies every job; see [`CopyOptions::keep_going`] for what a failure does.
@@ -332,16 +332,14 @@ impl Mirror {
         let src = self.registry(s.registry()).await?;
         let dst = self.registry(d.registry()).await?;
         let platform = self.opts.platform.as_ref();
-        let root = self
-            .retry(|| self.fetch_tree(&src, s.repository(), reference, &job.source, platform))
+        let root = retry(|| self.fetch_tree(&src, s.repository(), reference, &job.source, platform))
             .await?;
         // Push under the tag; a digest-only destination is pushed by the digest
         // actually copied (which differs from the source digest in platform mode).
         let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
         let total: u64 = root.all_blobs().iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
-        let head = self
-            .retry(|| dst.head_manifest(d.repository(), &push_ref))
+        let head = retry(|| dst.head_manifest(d.repository(), &push_ref))
             .await?;
         let ctx = Ctx {
             run,
@@ -473,9 +471,7 @@ impl Mirror {
     ) -> BoxFuture<'a, Result<(), RegistryError>> {
         async move {
             let children = node.children.iter().map(|c| async move {
-                let head = self
-                    .retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest))
-                    .await?;
+                let head = retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest)).await?;
                 if head.is_some() {
                     self.skip_node(ctx, c).await;
                     return Ok(());
@@ -484,7 +480,7 @@ impl Mirror {
             });
             try_join_all(children).await?;
             try_join_all(node.blobs.iter().map(|b| self.copy_blob(ctx, b))).await?;
-            self.retry(|| {
+            retry(|| {
                 ctx.dst
                     .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
             })
@@ -515,7 +511,7 @@ impl Mirror {
                 .expect("the semaphore is never closed");
             // Any repository already holding the blob can lend it by a mount.
             let mount_from = repos.first();
-            self.retry(|| async {
+            retry(|| async {
                 if ctx.dst.head_blob(ctx.dst_repo, &blob.digest).await? {
                     return Ok(BlobResult::Present);
                 }
@@ -690,7 +686,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_errors_are_retried_with_backoff_and_others_are_not() {
-        let m = Mirror::new(CopyOptions::default(), CredentialSource::default());
         let calls = std::sync::atomic::AtomicU32::new(0);
         let err = |status| RegistryError::Http {
             registry: "r".into(),
@@ -698,8 +693,7 @@ mod tests {
             status,
             detail: String::new(),
         };
-        let r = m
-            .retry(|| async {
+        let r = retry(|| async {
                 match calls.fetch_add(1, Ordering::SeqCst) {
                     0..=2 => Err(err(503)),
                     _ => Ok(7),
@@ -708,16 +702,14 @@ mod tests {
             .await;
         assert_eq!(r.unwrap(), 7);
         assert_eq!(calls.swap(0, Ordering::SeqCst), 4);
-        let r: Result<(), _> = m
-            .retry(|| async {
+        let r: Result<(), _> = retry(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(err(500))
             })
             .await;
         assert!(r.is_err());
         assert_eq!(calls.swap(0, Ordering::SeqCst), 5, "bounded at 5 tries");
-        let r: Result<(), _> = m
-            .retry(|| async {
+        let r: Result<(), _> = retry(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err(err(404))
             })

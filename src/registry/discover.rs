@@ -29,8 +29,6 @@ pub struct DiscoveredImage {
     /// The reference as written (the first spelling, in sort order, when
     /// several spellings name the same image).
     pub image: String,
-    /// The docker-normalised form used to compare references; see [`normalize`].
-    pub normalized: String,
     /// Sorted, without duplicates.
     pub sources: Vec<String>,
 }
@@ -268,14 +266,13 @@ pub fn merge_found(found: impl IntoIterator<Item = Found>) -> Vec<DiscoveredImag
         e.0.push(f.image);
         e.1.push(f.source);
     }
-    by.into_iter()
-        .map(|(normalized, (mut spellings, mut sources))| {
+    by.into_values()
+        .map(|(mut spellings, mut sources)| {
             spellings.sort();
             sources.sort();
             sources.dedup();
             DiscoveredImage {
                 image: spellings.swap_remove(0),
-                normalized,
                 sources,
             }
         })
@@ -503,12 +500,10 @@ openbao:
             [
                 DiscoveredImage {
                     image: "docker.io/library/nats:2.10".into(),
-                    normalized: "docker.io/library/nats:2.10".into(),
                     sources: vec!["a".into(), "b".into()],
                 },
                 DiscoveredImage {
                     image: "nvcr.io/o/x:1".into(),
-                    normalized: "nvcr.io/o/x:1".into(),
                     sources: vec!["c".into()],
                 },
             ]

@@ -161,11 +161,6 @@ pub fn release_versions(tags: &[String]) -> Vec<String> {
     versions.into_iter().map(|(_, t)| t.clone()).collect()
 }
 
-/// The highest release tag of `tags` (see [`release_versions`]).
-pub fn highest_semver(tags: &[String]) -> Option<String> {
-    release_versions(tags).pop()
-}
-
 pub(crate) fn parse_reference(s: &str) -> Result<oci_client::Reference, RegistryError> {
     reference::parse(s).map_err(|reason| RegistryError::InvalidReference {
         reference: s.to_string(),
@@ -196,21 +191,24 @@ mod tests {
     }
 
     #[test]
-    fn highest_semver_skips_what_is_not_a_release() {
-        let tags = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    fn the_highest_release_skips_what_is_not_a_release() {
+        let highest_semver = |v: &[&str]| {
+            let tags: Vec<_> = v.iter().map(|s| s.to_string()).collect();
+            release_versions(&tags).pop()
+        };
         assert_eq!(
-            highest_semver(&tags(&["0.7.1", "0.8.0", "0.10.0", "latest", "0.9.0"])),
+            highest_semver(&["0.7.1", "0.8.0", "0.10.0", "latest", "0.9.0"]),
             Some("0.10.0".into())
         );
         assert_eq!(
-            highest_semver(&tags(&["1.2.3", "2.0.0-rc.1", "v3.0.0", "1.2", "01.0.0"])),
+            highest_semver(&["1.2.3", "2.0.0-rc.1", "v3.0.0", "1.2", "01.0.0"]),
             Some("1.2.3".into())
         );
         assert_eq!(
-            highest_semver(&tags(&["1.0.0_build.5", "0.9.9"])),
+            highest_semver(&["1.0.0_build.5", "0.9.9"]),
             Some("1.0.0_build.5".into())
         );
-        assert_eq!(highest_semver(&tags(&["latest", "main"])), None);
+        assert_eq!(highest_semver(&["latest", "main"]), None);
         assert_eq!(highest_semver(&[]), None);
     }
 

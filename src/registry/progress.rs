@@ -4,7 +4,6 @@
 //! `Send + Sync` and keep their own locking.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -122,11 +121,17 @@ pub struct LineProgress {
     shell: Shell,
     interval: Duration,
     start: Instant,
-    last: Mutex<Instant>,
-    copied: AtomicU64,
-    skipped: AtomicU64,
-    total: AtomicU64,
-    done: AtomicU64,
+    totals: Mutex<Totals>,
+}
+
+/// Bytes and images so far, and when the last totals line was written.
+#[derive(Default)]
+struct Totals {
+    last: Option<Instant>,
+    copied: u64,
+    skipped: u64,
+    known: u64,
+    done: u64,
 }
 
 impl LineProgress {
@@ -136,57 +141,50 @@ impl LineProgress {
     }
 
     pub fn new(shell: &Shell, interval: Duration) -> Self {
-        let now = Instant::now();
         LineProgress {
             shell: shell.clone(),
             interval,
-            start: now,
-            last: Mutex::new(now),
-            copied: AtomicU64::new(0),
-            skipped: AtomicU64::new(0),
-            total: AtomicU64::new(0),
-            done: AtomicU64::new(0),
+            start: Instant::now(),
+            totals: Default::default(),
         }
     }
 
-    fn maybe_totals(&self) {
-        {
-            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            if last.elapsed() < self.interval {
-                return;
-            }
-            *last = Instant::now();
-        }
-        let copied = self.copied.load(Ordering::Relaxed);
-        let secs = self.start.elapsed().as_secs_f64().max(0.001);
-        self.shell.status(format!(
-            "mirror: {} images done, {} MiB copied, {} MiB skipped of {} MiB known, {:.1} MiB/s",
-            self.done.load(Ordering::Relaxed),
-            copied >> 20,
-            self.skipped.load(Ordering::Relaxed) >> 20,
-            self.total.load(Ordering::Relaxed) >> 20,
-            copied as f64 / 1048576.0 / secs
-        ));
+    fn totals(&self) -> MutexGuard<'_, Totals> {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl ProgressSink for LineProgress {
     fn image_started(&self, _image: &str, total_bytes: Option<u64>) {
-        self.total
-            .fetch_add(total_bytes.unwrap_or(0), Ordering::Relaxed);
+        self.totals().known += total_bytes.unwrap_or(0);
     }
 
     fn bytes_copied(&self, _image: &str, n: u64) {
-        self.copied.fetch_add(n, Ordering::Relaxed);
-        self.maybe_totals();
+        let mut t = self.totals();
+        t.copied += n;
+        if t.last.unwrap_or(self.start).elapsed() < self.interval {
+            return;
+        }
+        t.last = Some(Instant::now());
+        let secs = self.start.elapsed().as_secs_f64().max(0.001);
+        let line = format!(
+            "mirror: {} images done, {} MiB copied, {} MiB skipped of {} MiB known, {:.1} MiB/s",
+            t.done,
+            t.copied >> 20,
+            t.skipped >> 20,
+            t.known >> 20,
+            t.copied as f64 / 1048576.0 / secs
+        );
+        drop(t);
+        self.shell.status(line);
     }
 
     fn blob_skipped(&self, _image: &str, bytes: u64) {
-        self.skipped.fetch_add(bytes, Ordering::Relaxed);
+        self.totals().skipped += bytes;
     }
 
     fn image_done(&self, image: &str, outcome: &ImageOutcome) {
-        self.done.fetch_add(1, Ordering::Relaxed);
+        self.totals().done += 1;
         match outcome {
             ImageOutcome::Copied => self.shell.status(format!("mirror: copied {image}")),
             ImageOutcome::AlreadyPresent => self.shell.status(format!("mirror: already present {image}")),
