@@ -15,8 +15,8 @@ use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::registry::{
-    destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror,
-    NoProgress, Platform, ProgressSink, RegistryError, Summary,
+    destination_for, CopyJob, CopyOptions, Mirror, NoProgress, Platform, ProgressSink,
+    RegistryError, ShellProgress, Summary,
 };
 use crate::settings::{ChartSource, Settings};
 use crate::tools::helm::Helm;
@@ -130,7 +130,6 @@ impl<'a> Mirrorer<'a> {
                 platform: opts.platform.clone(),
                 keep_going: opts.keep_going,
                 insecure_registries: opts.insecure_registries.clone(),
-                ..Default::default()
             },
             credentials(settings),
         );
@@ -146,10 +145,8 @@ impl<'a> Mirrorer<'a> {
     fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
         if self.shell.is_json() || self.shell.is_quiet() {
             Box::new(NoProgress)
-        } else if self.shell.is_fancy() {
-            Box::new(BarProgress::new(self.shell, images))
         } else {
-            Box::new(LineProgress::every_10s(self.shell))
+            Box::new(ShellProgress::new(self.shell, images))
         }
     }
 

@@ -17,7 +17,7 @@ pub use copy::{CopyJob, CopyOptions, ImageFailure, Mirror, Platform, Summary};
 // ImageOutcome: for the tests' own ProgressSink.
 #[cfg_attr(nvcf_dead_code, allow(unused_imports))]
 pub use progress::ImageOutcome;
-pub use progress::{BarProgress, LineProgress, NoProgress, ProgressSink};
+pub use progress::{NoProgress, ProgressSink, ShellProgress};
 
 /// Why a copy failed. Each message is one line that says what failed and what
 /// to do; none ever contains a credential.

@@ -4,6 +4,7 @@
 //! `Send + Sync` and keep their own locking.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -40,31 +41,78 @@ pub struct NoProgress;
 
 impl ProgressSink for NoProgress {}
 
-/// One bar per image in flight plus an overall bar, for interactive terminals.
-pub struct BarProgress {
+/// Progress on the shell: on a terminal, a bar per image in flight under an
+/// overall one; elsewhere (CI logs, where redrawn bars turn into noise) the
+/// bars are hidden and their totals written as a line at most every
+/// `interval`. A line per finished image either way.
+pub struct ShellProgress {
     shell: Shell,
+    images: usize,
+    /// Bytes copied or skipped, of those known so far.
     overall: ProgressBar,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    copied: AtomicU64,
+    done: AtomicU64,
+    interval: Duration,
+    last_line: Mutex<Instant>,
 }
 
-impl BarProgress {
+impl ShellProgress {
     /// `images` is how many jobs the copy has, for the overall bar.
     pub fn new(shell: &Shell, images: usize) -> Self {
         let overall = shell.progress_bar(0);
+        overall.set_length(0); // a hidden bar has none, and counts it for the lines
         overall.set_style(style(
             "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
         ));
         overall.set_prefix("mirror");
         overall.set_message(format!("0/{images} images"));
-        BarProgress {
+        ShellProgress {
             shell: shell.clone(),
+            images,
             overall,
-            bars: Mutex::new(HashMap::new()),
+            bars: Default::default(),
+            copied: Default::default(),
+            done: Default::default(),
+            interval: Duration::from_secs(10),
+            last_line: Mutex::new(Instant::now()),
         }
     }
 
     fn bars(&self) -> MutexGuard<'_, HashMap<String, ProgressBar>> {
         self.bars.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `n` more bytes of `image` are in place, copied or skipped.
+    fn advance(&self, image: &str, n: u64) {
+        if let Some(b) = self.bars().get(image) {
+            b.inc(n);
+        }
+        self.overall.inc(n);
+    }
+
+    /// The overall bar as a line, where bars are not drawn.
+    fn totals_line(&self) {
+        if self.shell.is_fancy() {
+            return;
+        }
+        {
+            let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+            if last.elapsed() < self.interval {
+                return;
+            }
+            *last = Instant::now();
+        }
+        let copied = self.copied.load(Relaxed);
+        let secs = self.overall.elapsed().as_secs_f64().max(0.001);
+        self.shell.status(format!(
+            "mirror: {} images done, {} MiB copied, {} MiB skipped of {} MiB known, {:.1} MiB/s",
+            self.done.load(Relaxed),
+            copied >> 20,
+            self.overall.position().saturating_sub(copied) >> 20,
+            self.overall.length().unwrap_or(0) >> 20,
+            copied as f64 / 1048576.0 / secs
+        ));
     }
 }
 
@@ -74,7 +122,7 @@ fn style(template: &str) -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-impl ProgressSink for BarProgress {
+impl ProgressSink for ShellProgress {
     fn image_started(&self, image: &str, total_bytes: Option<u64>) {
         let bar = self.shell.progress_bar(total_bytes.unwrap_or(0));
         bar.set_style(style("  {msg:40!} [{bar:20}] {bytes}/{total_bytes}"));
@@ -84,15 +132,13 @@ impl ProgressSink for BarProgress {
     }
 
     fn bytes_copied(&self, image: &str, n: u64) {
-        if let Some(b) = self.bars().get(image) {
-            b.inc(n);
-        }
-        self.overall.inc(n);
+        self.copied.fetch_add(n, Relaxed);
+        self.advance(image, n);
+        self.totals_line();
     }
 
-    /// Skipped bytes fill the bars as copied ones do.
     fn blob_skipped(&self, image: &str, bytes: u64) {
-        self.bytes_copied(image, bytes);
+        self.advance(image, bytes);
     }
 
     fn image_done(&self, image: &str, outcome: &ImageOutcome) {
@@ -101,95 +147,20 @@ impl ProgressSink for BarProgress {
             b.finish_and_clear();
             self.shell.remove_bar(&b);
         }
-        match outcome {
-            ImageOutcome::Copied => self.shell.status(format!("copied  {image}")),
-            ImageOutcome::AlreadyPresent => self.shell.status(format!("present {image}")),
-            ImageOutcome::Failed(e) => self.shell.err_line(&format!("FAILED  {image}: {e}")),
-        }
-    }
-}
-
-impl Drop for BarProgress {
-    fn drop(&mut self) {
-        self.overall.finish_and_clear();
-    }
-}
-
-/// Plain lines, one per finished image and a totals line at most every
-/// `interval`, for CI logs where redrawn bars turn into noise.
-pub struct LineProgress {
-    shell: Shell,
-    interval: Duration,
-    start: Instant,
-    totals: Mutex<Totals>,
-}
-
-/// Bytes and images so far, and when the last totals line was written.
-#[derive(Default)]
-struct Totals {
-    last: Option<Instant>,
-    copied: u64,
-    skipped: u64,
-    known: u64,
-    done: u64,
-}
-
-impl LineProgress {
-    /// Totals every 10 s, as status lines of `shell`.
-    pub fn every_10s(shell: &Shell) -> Self {
-        Self::new(shell, Duration::from_secs(10))
-    }
-
-    pub fn new(shell: &Shell, interval: Duration) -> Self {
-        LineProgress {
-            shell: shell.clone(),
-            interval,
-            start: Instant::now(),
-            totals: Default::default(),
-        }
-    }
-
-    fn totals(&self) -> MutexGuard<'_, Totals> {
-        self.totals.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl ProgressSink for LineProgress {
-    fn image_started(&self, _image: &str, total_bytes: Option<u64>) {
-        self.totals().known += total_bytes.unwrap_or(0);
-    }
-
-    fn bytes_copied(&self, _image: &str, n: u64) {
-        let mut t = self.totals();
-        t.copied += n;
-        if t.last.unwrap_or(self.start).elapsed() < self.interval {
-            return;
-        }
-        t.last = Some(Instant::now());
-        let secs = self.start.elapsed().as_secs_f64().max(0.001);
-        let line = format!(
-            "mirror: {} images done, {} MiB copied, {} MiB skipped of {} MiB known, {:.1} MiB/s",
-            t.done,
-            t.copied >> 20,
-            t.skipped >> 20,
-            t.known >> 20,
-            t.copied as f64 / 1048576.0 / secs
-        );
-        drop(t);
-        self.shell.status(line);
-    }
-
-    fn blob_skipped(&self, _image: &str, bytes: u64) {
-        self.totals().skipped += bytes;
-    }
-
-    fn image_done(&self, image: &str, outcome: &ImageOutcome) {
-        self.totals().done += 1;
+        let done = self.done.fetch_add(1, Relaxed) + 1;
+        self.overall
+            .set_message(format!("{done}/{} images", self.images));
         match outcome {
             ImageOutcome::Copied => self.shell.status(format!("mirror: copied {image}")),
             ImageOutcome::AlreadyPresent => self.shell.status(format!("mirror: already present {image}")),
             ImageOutcome::Failed(e) => self.shell.err_line(&format!("mirror: FAILED {image}: {e}")),
         }
+    }
+}
+
+impl Drop for ShellProgress {
+    fn drop(&mut self) {
+        self.overall.finish_and_clear();
     }
 }
 
@@ -201,14 +172,15 @@ mod tests {
     #[test]
     fn line_progress_prints_outcomes_and_totals() {
         let (shell, cap) = Shell::capture(OutputFormat::Text);
-        let p = LineProgress::new(&shell, Duration::ZERO);
+        let mut p = ShellProgress::new(&shell, 1);
+        p.interval = Duration::ZERO;
         let sink: &dyn ProgressSink = &p;
         sink.image_started("a", Some(4 << 20));
-        sink.bytes_copied("a", 3 << 20);
         sink.blob_skipped("a", 1 << 20);
+        sink.bytes_copied("a", 3 << 20);
         sink.image_done("a", &ImageOutcome::Copied);
         let text = cap.stderr();
-        assert!(text.contains("3 MiB copied"), "{text}");
+        assert!(text.contains("3 MiB copied, 1 MiB skipped of 4 MiB"), "{text}");
         assert!(text.contains("mirror: copied a"), "{text}");
     }
 
@@ -217,7 +189,7 @@ mod tests {
         let secret = crate::secret::Secret::new("progress-secret-6119");
         crate::secret::register(&secret);
         let (shell, cap) = Shell::capture(OutputFormat::Text);
-        let p = LineProgress::new(&shell, Duration::ZERO);
+        let p = ShellProgress::new(&shell, 1);
         let failure = format!("token {} refused", secret.expose());
         p.image_done("a", &ImageOutcome::Failed(failure));
         let text = cap.stderr();

@@ -60,7 +60,6 @@ pub fn check_supported(v: HelmVersion) -> Result<(), ToolError> {
         tool: "helm",
         found: v.to_string(),
         need: "3.13 or later, or 4",
-        hint: crate::tools::install_hint("helm"),
     })
 }
 

@@ -9,17 +9,13 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
-    #[error("`{tool}` was not found on PATH: {hint}")]
-    NotFound {
-        tool: &'static str,
-        hint: &'static str,
-    },
-    #[error("`{tool}` {found} is too old: nvcf-dev needs {need}; {hint}")]
+    #[error("`{tool}` was not found on PATH: {}", install_hint(tool))]
+    NotFound { tool: &'static str },
+    #[error("`{tool}` {found} is too old: nvcf-dev needs {need}; {}", install_hint(tool))]
     TooOld {
         tool: &'static str,
         found: String,
         need: &'static str,
-        hint: &'static str,
     },
     #[error("could not read the version of `{tool}` from {output:?}: is it really {tool}?")]
     BadVersion { tool: &'static str, output: String },
@@ -38,8 +34,5 @@ pub fn install_hint(tool: &str) -> &'static str {
 
 /// Finds `tool` on PATH with `which`.
 pub fn find(tool: &'static str) -> Result<PathBuf, ToolError> {
-    which::which(tool).map_err(|_| ToolError::NotFound {
-        tool,
-        hint: install_hint(tool),
-    })
+    which::which(tool).map_err(|_| ToolError::NotFound { tool })
 }
