@@ -106,17 +106,6 @@ fn http_status(e: &OciDistributionError) -> Option<u16> {
     }
 }
 
-/// The digest check oci-client's verifying blob stream failed, if that is
-/// what ended it.
-pub fn digest_failure(e: &std::io::Error) -> Option<(String, String)> {
-    match e.get_ref()?.downcast_ref::<DigestError>()? {
-        DigestError::VerificationError { expected, actual } => {
-            Some((expected.clone(), actual.clone()))
-        }
-        _ => None,
-    }
-}
-
 /// The answer of a call, None when it was a 404.
 fn found<T>(r: Result<T, RegistryError>) -> Result<Option<T>, RegistryError> {
     match r {
@@ -203,6 +192,19 @@ impl Registry {
         RegistryError::Unreachable {
             registry: self.host.clone(),
             detail: self.redact(&format!("{what}: {}", describe_error(e))),
+        }
+    }
+
+    /// Why reading blob `digest` of `image` failed: oci-client's verifying
+    /// stream found other bytes at its end, or the connection broke.
+    pub fn read_error(&self, image: &str, digest: &str, e: &std::io::Error) -> RegistryError {
+        match e.get_ref().and_then(|e| e.downcast_ref::<DigestError>()) {
+            Some(DigestError::VerificationError { actual, .. }) => RegistryError::DigestMismatch {
+                image: image.to_string(),
+                digest: digest.to_string(),
+                actual: actual.clone(),
+            },
+            _ => self.unreachable(&format!("reading blob {digest} of {image}"), e),
         }
     }
 
@@ -487,7 +489,7 @@ impl Registry {
     }
 
     /// GET a blob as a stream that fails at its end unless the bytes hash
-    /// to `digest` (see [`digest_failure`]); None on 404.
+    /// to `digest` (see [`Registry::read_error`]); None on 404.
     pub async fn blob_stream(
         &self,
         repo: &str,
@@ -512,18 +514,10 @@ impl Registry {
         let Some(stream) = self.blob_stream(repo, digest).await? else {
             return Ok(None);
         };
-        let chunks: Vec<Bytes> =
-            stream
-                .try_collect()
-                .await
-                .map_err(|e| match digest_failure(&e) {
-                    Some((digest, actual)) => RegistryError::DigestMismatch {
-                        image: format!("{}/{repo}", self.host),
-                        digest,
-                        actual,
-                    },
-                    None => self.unreachable(&format!("reading blob {digest} from {repo}"), &e),
-                })?;
+        let chunks: Vec<Bytes> = stream
+            .try_collect()
+            .await
+            .map_err(|e| self.read_error(&format!("{}/{repo}", self.host), digest, &e))?;
         Ok(Some(chunks.concat().into()))
     }
 

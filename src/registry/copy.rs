@@ -24,7 +24,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
 use super::auth::CredentialSource;
-use super::client::{digest_failure, Registry, MANIFEST_TYPES};
+use super::client::{Registry, MANIFEST_TYPES};
 use super::progress::{ImageOutcome, ProgressSink};
 use super::{parse_reference, RegistryError};
 
@@ -569,19 +569,7 @@ impl Mirror {
                             return Ok(());
                         }
                     }
-                    Some(Err(e)) => {
-                        break match digest_failure(&e) {
-                            Some((_, actual)) => RegistryError::DigestMismatch {
-                                image: ctx.image.to_string(),
-                                digest: blob.digest.clone(),
-                                actual,
-                            },
-                            None => RegistryError::Unreachable {
-                                registry: ctx.src.host.clone(),
-                                detail: format!("reading blob {}: {e}", blob.digest),
-                            },
-                        }
-                    }
+                    Some(Err(e)) => break ctx.src.read_error(ctx.image, &blob.digest, &e),
                     None if n != size => {
                         break RegistryError::DigestMismatch {
                             image: ctx.image.to_string(),
