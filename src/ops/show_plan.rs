@@ -23,7 +23,7 @@ pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
     let helm_major = helm::Helm::detect(&runner)
         .await
         .ok()
-        .map(|h| h.version().major);
+        .map(|h| h.version.major);
     let releases = crate::phase1::ensure::plan_decisions(settings, &plan).await;
     if shell.is_json() {
         let mut doc = serde_json::to_value(document(&plan, settings))

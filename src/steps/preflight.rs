@@ -36,12 +36,8 @@ pub async fn preflight(
     settings: &Settings,
 ) -> crate::Result<Tools> {
     super::line(shell, "Checking prerequisites".into(), async {
-        let helm = Helm::detect(runner).await?;
-        let version = helm.version();
-        let helm = HelmBinary {
-            program: helm.program().to_string(),
-            version,
-        };
+        let Helm { program, version, .. } = Helm::detect(runner).await?;
+        let helm = HelmBinary { program, version };
         let mut note = format!("helm {version}");
         let host = match settings.target {
             Target::Kind { .. } => {

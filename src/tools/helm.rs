@@ -32,23 +32,21 @@ impl std::fmt::Display for HelmVersion {
 /// form (`v4.1.4`).
 pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
     let t = text.trim();
-    let bad = || ToolError::BadVersion {
-        tool: "helm",
-        output: t.to_string(),
-    };
-    let (_, core) = t.split_once('v').ok_or_else(bad)?;
     // `3.17.3+ge4da497`: numbers up to the first character that is neither digit nor dot.
+    let core = t.split_once('v').map_or("", |(_, c)| c);
     let core = core.split(|c: char| !c.is_ascii_digit() && c != '.').next();
-    let mut parts = core.unwrap_or_default().split('.').map(str::parse::<u32>);
-    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    let patch = parts.next().and_then(Result::ok).unwrap_or(0);
-    Ok(HelmVersion {
-        major,
-        minor,
-        patch,
-    })
+    let mut n = core.unwrap_or_default().split('.').map(|n| n.parse().ok());
+    match (n.next().flatten(), n.next().flatten()) {
+        (Some(major), Some(minor)) => Ok(HelmVersion {
+            major,
+            minor,
+            patch: n.next().flatten().unwrap_or(0),
+        }),
+        _ => Err(ToolError::BadVersion {
+            tool: "helm",
+            output: t.to_string(),
+        }),
+    }
 }
 
 /// helm 3.13 or later, or helm 4.
@@ -85,8 +83,9 @@ pub struct Release {
 #[derive(Debug)]
 pub struct Helm<'a> {
     runner: &'a dyn CommandRunner,
-    program: String,
-    version: HelmVersion,
+    /// The helm binary this wrapper runs.
+    pub program: String,
+    pub version: HelmVersion,
     /// Always passed, so helm acts on the cluster nvcf-dev checked, never on
     /// whatever the current context happens to be.
     kube_context: Option<String>,
@@ -120,15 +119,6 @@ impl<'a> Helm<'a> {
         let version = parse_version(&out.stdout)?;
         check_supported(version)?;
         Ok(Helm::new(runner, program, version))
-    }
-
-    pub fn version(&self) -> HelmVersion {
-        self.version
-    }
-
-    /// The helm binary this wrapper runs.
-    pub fn program(&self) -> &str {
-        &self.program
     }
 
     /// Runs helm with `args`, then `--kube-context` when one is set. A command

@@ -29,7 +29,7 @@ impl<'a> Mirrorer<'a> {
     /// nothing is taken from the render cache.
     pub(super) fn helm_identity(&self) -> Option<String> {
         let path = match &self.helm {
-            HelmFor::Given(h) => std::path::PathBuf::from(h.program()),
+            HelmFor::Given(h) => std::path::PathBuf::from(&h.program),
             HelmFor::OnDemand { .. } => crate::tools::find("helm").ok()?,
         };
         let meta = std::fs::metadata(&path).ok()?;
