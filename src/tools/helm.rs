@@ -272,16 +272,14 @@ pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
     a.into_iter().map(String::from).collect()
 }
 
-/// A Go duration, as helm's `--timeout` takes: 15m0s reads better as 15m.
+/// A Go duration, as helm's `--timeout` takes, in whole seconds: 15m0s
+/// reads better as 15m.
 pub fn go_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, sec) => format!("{h}h{m}m{sec}s"),
-    }
+    use jiff::fmt::friendly::{Designator, Spacing, SpanPrinter};
+    const GO: SpanPrinter = SpanPrinter::new()
+        .designator(Designator::Compact)
+        .spacing(Spacing::None);
+    GO.unsigned_duration_to_string(&Duration::from_secs(d.as_secs()))
 }
 
 #[cfg(test)]
@@ -457,5 +455,9 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(900)), "15m");
         assert_eq!(go_duration(Duration::from_secs(45)), "45s");
         assert_eq!(go_duration(Duration::from_secs(3661)), "1h1m1s");
+        assert_eq!(go_duration(Duration::from_millis(90_500)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(go_duration(Duration::from_secs(90000)), "25h");
+        assert_eq!(go_duration(Duration::ZERO), "0s");
     }
 }
