@@ -13,7 +13,7 @@ use common::kube_mock::{event, fixture, list, Reply, Req, Server, Step};
 use nvcf_dev::ops::reset::{execute, ResetReport};
 use nvcf_dev::phase1::install::Installer;
 use nvcf_dev::tools::helm::{parse_version, Helm};
-use nvcf_dev::tools::runner::{Cmd, CommandRunner, Output, RecordingRunner, RunError};
+use nvcf_dev::tools::runner::{Cmd, CommandRunner, RecordingRunner, RunError};
 use nvcf_dev::ui::{OutputFormat, Shell};
 use serde_json::{json, Value};
 
@@ -36,7 +36,7 @@ impl std::fmt::Debug for SlowHelm {
 
 #[async_trait]
 impl CommandRunner for SlowHelm {
-    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+    async fn run(&self, cmd: &Cmd) -> Result<String, RunError> {
         self.log.lock().unwrap().push((
             cmd.args.first().cloned().unwrap_or_default(),
             self.server.requests().len(),

@@ -13,7 +13,7 @@ use common::phase1_api::{list, ready_pods};
 use nvcf_dev::ops::reset::{execute, ResetAction, ResetReport};
 use nvcf_dev::settings::Settings;
 use nvcf_dev::tools::helm::{parse_version, Helm};
-use nvcf_dev::tools::runner::{Cmd, CommandRunner, Output, RecordingRunner, RunError};
+use nvcf_dev::tools::runner::{Cmd, CommandRunner, RecordingRunner, RunError};
 use nvcf_dev::ui::{OutputFormat, Shell};
 use serde_json::{json, Value};
 
@@ -43,7 +43,7 @@ struct Helm4 {
 
 #[async_trait]
 impl CommandRunner for Helm4 {
-    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+    async fn run(&self, cmd: &Cmd) -> Result<String, RunError> {
         if cmd.args[0] == "upgrade" {
             self.upgraded.lock().unwrap().push(cmd.args[2].clone());
         }

@@ -331,7 +331,7 @@ pub async fn tool_version(
         runner
             .run(&Cmd::new(path.display().to_string()).args(args.iter().copied()))
             .await
-            .map(|o| o.stdout.trim().to_string())
+            .map(|o| o.trim().to_string())
             .map_err(|e| e.to_string()),
     )
 }

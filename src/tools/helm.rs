@@ -116,7 +116,7 @@ impl<'a> Helm<'a> {
         let out = runner
             .run(&Cmd::new(&program).args(["version", "--short"]))
             .await?;
-        let version = parse_version(&out.stdout)?;
+        let version = parse_version(&out)?;
         check_supported(version)?;
         Ok(Helm::new(runner, program, version))
     }
@@ -138,7 +138,7 @@ impl<'a> Helm<'a> {
             namespace: namespace.to_string(),
             context: self.kube_context.clone(),
         });
-        Ok(self.runner.run(&cmd).await?.stdout)
+        self.runner.run(&cmd).await
     }
 
     /// `helm upgrade --install` that also labels the release (with

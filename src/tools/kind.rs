@@ -31,7 +31,7 @@ impl<'a> Kind<'a> {
     async fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, RunError> {
         let mut cmd = Cmd::new(&self.program).args(args.iter().copied());
         cmd.stdin = stdin.map(|s| s.as_bytes().to_vec());
-        Ok(self.runner.run(&cmd).await?.stdout)
+        self.runner.run(&cmd).await
     }
 
     /// `kind get clusters`. kind prints "No kind clusters found." on stderr

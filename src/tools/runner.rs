@@ -122,18 +122,12 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// What a command that succeeded printed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Output {
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// A finished command: its output on exit code 0, else the error that
-/// carries its command line and output.
-fn finished(command: String, code: i32, stdout: String, stderr: String) -> Result<Output, RunError> {
+/// A finished command: its stdout on exit code 0 (what it said on stderr
+/// then is only warnings), else the error that carries its command line
+/// and output.
+fn finished(command: String, code: i32, stdout: String, stderr: String) -> Result<String, RunError> {
     if code == 0 {
-        return Ok(Output { stdout, stderr });
+        return Ok(stdout);
     }
     Err(RunError::Failed {
         command,
@@ -197,8 +191,8 @@ pub fn why_failed(stdout: &str, stderr: &str) -> Option<String> {
 
 #[async_trait]
 pub trait CommandRunner: Send + Sync + fmt::Debug {
-    /// Runs `cmd` to completion. A non-zero exit is an error.
-    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError>;
+    /// Runs `cmd` to completion, for its stdout. A non-zero exit is an error.
+    async fn run(&self, cmd: &Cmd) -> Result<String, RunError>;
 }
 
 /// Runs commands for real. Child processes are killed when the future is
@@ -208,7 +202,7 @@ pub struct SystemRunner;
 
 #[async_trait]
 impl CommandRunner for SystemRunner {
-    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+    async fn run(&self, cmd: &Cmd) -> Result<String, RunError> {
         let command = cmd.command_line();
         tracing::debug!(%command, "run");
         let spawn_err = |source| RunError::Spawn {
@@ -300,7 +294,7 @@ impl RecordingRunner {
 
 #[async_trait]
 impl CommandRunner for RecordingRunner {
-    async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+    async fn run(&self, cmd: &Cmd) -> Result<String, RunError> {
         self.calls.lock().unwrap().push(cmd.clone());
         let command = cmd.command_line();
         let mut replies = self.replies.lock().unwrap();
@@ -412,7 +406,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(out.stdout, "piped config");
+        assert_eq!(out, "piped config");
     }
 
     #[tokio::test]
@@ -429,10 +423,7 @@ mod tests {
         let r = RecordingRunner::new();
         r.reply("version", "v1").fail("create", 1, "boom");
         assert_eq!(
-            r.run(&Cmd::new("kind").args(["version"]))
-                .await
-                .unwrap()
-                .stdout,
+            r.run(&Cmd::new("kind").args(["version"])).await.unwrap(),
             "v1"
         );
         assert!(r.run(&Cmd::new("kind").args(["create"])).await.is_err());
