@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::StreamExt;
 
-use super::error::{is_not_found, one_line, unless_absent};
+use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
 use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
 use super::{
     archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
@@ -70,11 +70,10 @@ impl Runtime {
 
     /// The daemon's version and API version, e.g. `20.10.24 (API 1.41)`.
     pub async fn server_version(&self) -> Result<String, DockerError> {
-        let v = self
-            .docker
-            .version()
-            .await
-            .map_err(|source| DockerError::Version { source })?;
+        let v = self.docker.version().await.map_err(read_failed(
+            "read the Docker daemon's version".into(),
+            "docker version",
+        ))?;
         let version = v.version.unwrap_or_else(|| "unknown".to_string());
         Ok(match v.api_version {
             Some(api) => format!("{version} (API {api})"),
@@ -118,15 +117,13 @@ impl Runtime {
                         _ => EnsureOutcome::Created,
                     };
                     match self.create_registry(spec).await {
-                        Ok(()) => {}
-                        Err(DockerError::CreateContainer {
-                            source:
-                                BollardError::DockerResponseServerError {
-                                    status_code: 409, ..
-                                },
-                            ..
+                        Err(BollardError::DockerResponseServerError {
+                            status_code: 409, ..
                         }) if attempts < 2 => continue,
-                        Err(e) => return Err(e),
+                        created => created.map_err(failed(
+                            format!("create container {} from {}", spec.name, spec.image),
+                            "check `docker ps -a` and the daemon log",
+                        ))?,
                     }
                     self.start(&spec.name).await?;
                     outcome
@@ -225,11 +222,10 @@ impl Runtime {
                 status_code: 403 | 409,
                 message,
             }) if message.contains("already exists") => Ok(()),
-            Err(source) => Err(DockerError::ConnectNetwork {
-                container: container.to_string(),
-                network: network.to_string(),
-                source,
-            }),
+            Err(e) => Err(failed(
+                format!("connect container {container} to network {network}"),
+                "check that both exist (`docker network ls`, `docker ps -a`)",
+            )(e)),
         }
     }
 
@@ -332,22 +328,15 @@ impl Runtime {
     }
 
     async fn inspect_volume(&self, name: &str) -> Result<Option<Volume>, DockerError> {
-        unless_absent(self.docker.inspect_volume(name).await).map_err(|source| {
-            DockerError::InspectVolume {
-                volume: name.to_string(),
-                source,
-            }
-        })
+        let volume = unless_absent(self.docker.inspect_volume(name).await);
+        volume.map_err(read_failed(format!("inspect volume {name}"), "docker volume ls"))
     }
 
     // ---- helpers -------------------------------------------------------
 
     async fn observe(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
-        let c = c.map_err(|source| DockerError::InspectContainer {
-            name: name.to_string(),
-            source,
-        })?;
+        let c = c.map_err(read_failed(format!("inspect container {name}"), "docker ps -a"))?;
         Ok(c.map(observed))
     }
 
@@ -356,7 +345,7 @@ impl Runtime {
         opts: ListContainersOptionsBuilder,
     ) -> Result<Vec<ContainerSummary>, DockerError> {
         let list = self.docker.list_containers(Some(opts.build())).await;
-        list.map_err(|source| DockerError::ListContainers { source })
+        list.map_err(read_failed("list containers".into(), "docker ps"))
     }
 
     /// The container `name`, which must exist.
@@ -380,10 +369,7 @@ impl Runtime {
     /// work with a pre-loaded image.
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
         let local = unless_absent(self.docker.inspect_image(image).await);
-        let local = local.map_err(|source| DockerError::InspectImage {
-            image: image.to_string(),
-            source,
-        })?;
+        let local = local.map_err(read_failed(format!("inspect image {image}"), "docker image ls"))?;
         if local.is_some() {
             return Ok(());
         }
@@ -420,10 +406,10 @@ impl Runtime {
             .create_volume(req)
             .await
             .map(|_| ())
-            .map_err(|source| DockerError::CreateVolume {
-                volume: spec.volume.clone(),
-                source,
-            })
+            .map_err(failed(
+                format!("create volume {}", spec.volume),
+                "check free disk space and `docker volume ls`",
+            ))
     }
 
     async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
@@ -438,14 +424,14 @@ impl Runtime {
             .docker
             .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
             .await;
-        let removed = unless_absent(removed).map_err(|source| DockerError::RemoveVolume {
-            volume: name.to_string(),
-            source,
-        })?;
+        let removed = unless_absent(removed).map_err(failed(
+            format!("remove volume {name}"),
+            format!("if another container uses it, remove that container first (`docker ps -a --filter volume={name}`)"),
+        ))?;
         Ok(removed.is_some())
     }
 
-    async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+    async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), BollardError> {
         let port = format!("{REGISTRY_CONTAINER_PORT}/tcp");
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -476,15 +462,7 @@ impl Runtime {
         let opts = CreateContainerOptionsBuilder::new()
             .name(&spec.name)
             .build();
-        self.docker
-            .create_container(Some(opts), body)
-            .await
-            .map(|_| ())
-            .map_err(|source| DockerError::CreateContainer {
-                name: spec.name.clone(),
-                image: spec.image.clone(),
-                source,
-            })
+        self.docker.create_container(Some(opts), body).await.map(drop)
     }
 
     async fn start(&self, name: &str) -> Result<(), DockerError> {
@@ -493,10 +471,10 @@ impl Runtime {
             Err(BollardError::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
-            other => other.map_err(|source| DockerError::StartContainer {
-                name: name.to_string(),
-                source,
-            }),
+            other => other.map_err(failed(
+                format!("start container {name}"),
+                format!("see `docker logs {name}`"),
+            )),
         }
     }
 
@@ -507,10 +485,10 @@ impl Runtime {
             .build();
         match self.docker.remove_container(name, Some(opts)).await {
             Err(e) if is_not_found(&e) => Ok(()),
-            other => other.map_err(|source| DockerError::RemoveContainer {
-                name: name.to_string(),
-                source,
-            }),
+            other => other.map_err(failed(
+                format!("remove container {name}"),
+                format!("try `docker rm -f {name}`"),
+            )),
         }
     }
 
