@@ -7,7 +7,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
-use super::error::{one_line, KubeError};
+use super::error::{api_err, one_line, KubeError, CHECK_UP};
 
 /// How long a TCP connect may take. kind's API server is local, so anything
 /// slower means it is down; failing fast beats hanging.
@@ -111,11 +111,13 @@ pub(crate) async fn list_of<K>(
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let failed = |e| KubeError::List {
-        kind: plural.to_string(),
-        namespace: ns.to_string(),
-        detail: one_line(&e),
+    // A cluster-scoped kind is listed with no namespace to name.
+    let place = if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{ns}`")
     };
+    let failed = |e| api_err(format!("list {plural}{place}"), CHECK_UP, one_line(&e));
     api.list(lp).await.map(|l| l.items).map_err(failed)
 }
 
@@ -131,11 +133,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let failed = |e| KubeError::Get {
-        kind: K::kind(&()).to_string(),
-        name: format!("{ns}/{name}"),
-        detail: one_line(&e),
-    };
+    let failed = |e| api_err(format!("read {} `{ns}/{name}`", K::kind(&())), CHECK_UP, one_line(&e));
     Api::<K>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await

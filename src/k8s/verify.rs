@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::error::{one_line, KubeError};
+use super::error::{api_err, one_line, KubeError};
 use super::readiness::{
     job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
@@ -417,12 +417,8 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let err = |detail: String| KubeError::Exec {
-        pod: pod.to_string(),
-        container: container.to_string(),
-        command: command.join(" "),
-        detail,
-    };
+    let cmd = command.join(" ");
+    let err = |detail| api_err(format!("exec `{cmd}` in `{pod}`/{container}"), "check that the pod is Running", detail);
     let run = async {
         let ap = AttachParams::default()
             .container(container)
