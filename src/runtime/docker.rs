@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerStateStatusEnum,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum as State, ContainerSummary,
     ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
     RestartPolicy, RestartPolicyNameEnum, Volume, VolumeCreateRequest,
 };
@@ -19,9 +19,9 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
-use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
+use super::plan::{self, ObservedContainer, RegistryAction};
 use super::{
-    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
+    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec,
     DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
     REGISTRY_DATA_DIR,
 };
@@ -90,7 +90,7 @@ impl Runtime {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let existing = self.observe(&spec.name).await?;
+            let existing = self.container(&spec.name).await?;
             let action = plan::plan_registry(existing.as_ref(), spec);
             tracing::debug!(?action, registry = %spec.name, "registry plan");
             let outcome = match action {
@@ -134,21 +134,6 @@ impl Runtime {
         }
     }
 
-    /// The registry container as `status` shows it; `None` when absent.
-    pub async fn registry_status(
-        &self,
-        spec: &RegistrySpec,
-    ) -> Result<Option<RegistryStatus>, DockerError> {
-        Ok(self.observe(&spec.name).await?.map(|c| RegistryStatus {
-            container: c.name.clone(),
-            image: c.image.clone(),
-            running: c.state == ObservedState::Running,
-            host_port: c.registry_host_port(),
-            networks: c.networks.clone(),
-            ours: c.is_ours(),
-        }))
-    }
-
     /// Remove the registry container if it is ours, and with `purge_volume`
     /// its data volume if that is ours too. Returns whether anything was
     /// removed.
@@ -158,7 +143,7 @@ impl Runtime {
         purge_volume: bool,
     ) -> Result<bool, DockerError> {
         let mut removed = false;
-        if let Some(c) = self.observe(&spec.name).await? {
+        if let Some(c) = self.container(&spec.name).await? {
             if !c.is_ours() {
                 return Err(DockerError::ForeignContainer {
                     name: spec.name.clone(),
@@ -229,23 +214,9 @@ impl Runtime {
         }
     }
 
-    /// Names of the node containers of kind cluster `cluster`, sorted.
-    pub async fn kind_node_containers(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let nodes = self.kind_nodes(cluster).await?;
-        Ok(nodes.into_iter().map(|(name, _)| name).collect())
-    }
-
-    /// The cluster's node containers that are not running (e.g. after a reboot).
-    pub async fn stopped_kind_nodes(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let nodes = self.kind_nodes(cluster).await?;
-        Ok(nodes
-            .into_iter()
-            .filter_map(|(name, running)| (!running).then_some(name))
-            .collect())
-    }
-
-    /// The cluster's node containers, sorted by name, and whether each runs.
-    async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
+    /// The node containers of kind cluster `cluster`, sorted by name, and
+    /// whether each runs.
+    pub async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
         let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
         let list = self
             .list_containers(ListContainersOptionsBuilder::new().all(true).filters(&filters))
@@ -334,7 +305,8 @@ impl Runtime {
 
     // ---- helpers -------------------------------------------------------
 
-    async fn observe(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
+    /// The container `name` as `docker inspect` shows it; `None` when absent.
+    pub async fn container(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
         let c = c.map_err(read_failed(format!("inspect container {name}"), "docker ps -a"))?;
         Ok(c.map(observed))
@@ -351,7 +323,7 @@ impl Runtime {
     /// The container `name`, which must exist.
     async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
         let name = name.to_string();
-        self.observe(&name).await?.ok_or(DockerError::NoSuchContainer { name })
+        self.container(&name).await?.ok_or(DockerError::NoSuchContainer { name })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -503,19 +475,20 @@ impl Runtime {
             detail,
         };
         loop {
-            let last = match self.observe(&spec.name).await? {
+            let last = match self.container(&spec.name).await? {
                 None => return Err(not_ready("the container disappeared".to_string())),
                 Some(c) => match c.state {
-                    ObservedState::Running | ObservedState::Restarting => {
+                    Some(State::RUNNING | State::RESTARTING) => {
                         match probe_v2(spec.host_port).await {
                             Ok(()) => return Ok(()),
                             Err(e) => e,
                         }
                     }
-                    ObservedState::Stopped | ObservedState::Dead => {
+                    Some(State::CREATED | State::EXITED | State::DEAD) => {
                         return Err(not_ready("the container exited".to_string()))
                     }
-                    other => format!("the container is {other:?}"),
+                    Some(other) => format!("the container is {other}"),
+                    None => "the container's state is unknown".to_string(),
                 },
             };
             if start.elapsed() >= READY_TIMEOUT {
@@ -567,46 +540,17 @@ fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
 
 /// Reduce `docker inspect` output to what the plan needs.
 fn observed(c: ContainerInspectResponse) -> ObservedContainer {
-    use ContainerStateStatusEnum as Status;
-    let state = match c.state.and_then(|s| s.status) {
-        Some(Status::RUNNING) => ObservedState::Running,
-        Some(Status::CREATED | Status::EXITED) => ObservedState::Stopped,
-        Some(Status::PAUSED) => ObservedState::Paused,
-        Some(Status::RESTARTING) => ObservedState::Restarting,
-        Some(Status::DEAD) => ObservedState::Dead,
-        Some(other) => ObservedState::Other(other.to_string()),
-        None => ObservedState::Other("unknown".to_string()),
-    };
     let config = c.config.unwrap_or_default();
     let host = c.host_config.unwrap_or_default();
-    let mut published: Vec<PublishedPort> = host
+    let registry_port = format!("{REGISTRY_CONTAINER_PORT}/tcp");
+    let binding = host
         .port_bindings
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|(container_port, bindings)| {
-            bindings
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |b| PublishedPort {
-                    container_port: container_port.clone(),
-                    host_ip: b.host_ip.unwrap_or_default(),
-                    host_port: b.host_port.and_then(|p| p.parse().ok()),
-                })
-        })
-        .collect();
-    published.sort_by(|a, b| a.container_port.cmp(&b.container_port));
-    let volumes = c
-        .mounts
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.typ.as_deref() == Some("volume"))
-        .filter_map(|m| Some((m.name?, m.destination?)))
-        .collect();
-    let restart_policy = host
-        .restart_policy
-        .and_then(|r| r.name)
-        .map(|n| n.to_string())
-        .unwrap_or_default();
+        .and_then(|mut ports| ports.remove(&registry_port).flatten())
+        .and_then(|bindings| bindings.into_iter().next());
+    // One mount per destination: the volume there is the data volume.
+    let data_volume = c.mounts.into_iter().flatten().find(|m| {
+        m.typ.as_deref() == Some("volume") && m.destination.as_deref() == Some(REGISTRY_DATA_DIR)
+    });
     let mut networks: Vec<String> = c
         .network_settings
         .and_then(|n| n.networks)
@@ -619,11 +563,18 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_default(),
         image: config.image.unwrap_or_default(),
-        state,
+        state: c.state.and_then(|s| s.status),
         labels: config.labels.unwrap_or_default(),
-        published,
-        volumes,
-        restart_policy,
+        published: binding.map(|b| {
+            let port = b.host_port.and_then(|p| p.parse().ok());
+            (b.host_ip.unwrap_or_default(), port)
+        }),
+        data_volume: data_volume.and_then(|m| m.name),
+        restart_policy: host
+            .restart_policy
+            .and_then(|r| r.name)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         networks,
     }
 }
@@ -659,7 +610,7 @@ mod tests {
             id: Some("abc".into()),
             name: Some("/nvcf-dev-registry".into()),
             state: Some(ContainerState {
-                status: Some(ContainerStateStatusEnum::EXITED),
+                status: Some(State::EXITED),
                 ..Default::default()
             }),
             config: Some(ContainerConfig {
@@ -698,9 +649,10 @@ mod tests {
         };
         let o = observed(c);
         assert_eq!(o.name, "nvcf-dev-registry");
-        assert_eq!(o.state, ObservedState::Stopped);
+        assert_eq!(o.state, Some(State::EXITED));
         assert_eq!(o.restart_policy, "always");
         assert_eq!(o.registry_host_port(), Some(5001));
+        assert_eq!(o.data_volume.as_deref(), Some("nvcf-dev-registry-data"));
         assert_eq!(o.networks, vec!["bridge", "kind"]);
         assert!(o.is_ours());
         assert_eq!(plan::plan_registry(Some(&o), &spec), RegistryAction::Start);
@@ -710,6 +662,6 @@ mod tests {
     fn empty_inspect_output_does_not_panic() {
         let o = observed(ContainerInspectResponse::default());
         assert!(!o.is_ours());
-        assert!(matches!(o.state, ObservedState::Other(_)));
+        assert_eq!(o.state, None);
     }
 }

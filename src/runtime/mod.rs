@@ -20,6 +20,7 @@ pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
 pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
 
 pub use docker::Runtime;
+pub use plan::ObservedContainer;
 pub use error::DockerError;
 
 /// Label that marks a container or volume as created by nvcf-dev. Anything
@@ -129,19 +130,6 @@ pub enum PortHolder {
     },
     /// Something that is not a container (or a container of another daemon).
     Process,
-}
-
-/// What `status` shows about the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryStatus {
-    pub container: String,
-    pub image: String,
-    pub running: bool,
-    /// The host port published for the registry's 5000/tcp, if any.
-    pub host_port: Option<u16>,
-    /// Docker networks the container is attached to (e.g. `bridge`, `kind`).
-    pub networks: Vec<String>,
-    pub ours: bool,
 }
 
 #[cfg(test)]
