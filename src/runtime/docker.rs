@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn inspect_output_is_reduced_to_the_plan_fields() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let c = ContainerInspectResponse {
             id: Some("abc".into()),
             name: Some("/nvcf-dev-registry".into()),

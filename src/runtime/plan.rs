@@ -181,14 +181,14 @@ mod tests {
     #[test]
     fn nothing_there_is_created() {
         assert_eq!(
-            plan_registry(None, &RegistrySpec::default()),
+            plan_registry(None, &crate::runtime::tests::spec()),
             RegistryAction::Create
         );
     }
 
     #[test]
     fn matching_running_registry_is_reused() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         assert_eq!(
             plan_registry(Some(&ours(&spec)), &spec),
             RegistryAction::Reuse
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn matching_stopped_registry_is_started() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let c = ObservedContainer {
             state: Some(State::EXITED),
             ..ours(&spec)
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn foreign_container_is_refused_even_if_it_looks_right() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.labels.clear();
         assert_eq!(
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn different_image_is_recreated_and_says_so() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let old = RegistrySpec {
             image: "registry:2".into(),
             ..spec.clone()
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn different_port_is_recreated_and_says_so() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let old = RegistrySpec {
             host_port: 5002,
             ..spec.clone()
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn published_on_all_addresses_is_drift() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.published = Some((String::new(), Some(spec.host_port)));
         let r = reason(plan_registry(Some(&c), &spec));
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn volume_and_restart_policy_drift_are_listed_together() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.data_volume = None;
         c.restart_policy = String::new();
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn stale_labels_are_drift() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.labels.insert(SPEC_LABEL.into(), "0000".into());
         assert_eq!(
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn unhealthy_states_are_recreated() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         for (state, word) in [
             (Some(State::PAUSED), "paused"),
             (Some(State::RESTARTING), "restarting"),
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn port_conflicts() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         assert_eq!(port_conflict(&PortHolder::Free, &spec), None);
         assert_eq!(
             port_conflict(
