@@ -20,7 +20,6 @@ pub const DEFAULT_REGISTRY_IMAGE: &str = "registry:3";
 pub const DEFAULT_REGISTRY_PORT: u16 = 5001;
 
 pub use docker::Runtime;
-pub use plan::ObservedContainer;
 pub use error::DockerError;
 
 /// Label that marks a container or volume as created by nvcf-dev. Anything
