@@ -4,30 +4,24 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use serde::Serialize;
 
 use super::client::list;
 use super::error::KubeError;
-use super::readiness::{job_state, pod_counts, JobState};
+use super::readiness::{job_state, pod_counts, JobState, PodCounts};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceStatus {
-    pub namespace: String,
-    pub pods_ready: usize,
-    pub pods_total: usize,
+    pub pods: PodCounts,
     pub jobs: Vec<(String, JobState)>,
 }
 
 /// Pure: the status of a namespace from its pods and jobs.
-pub fn summarize_namespace(ns: &str, pods: &[Pod], jobs: &[Job]) -> NamespaceStatus {
-    let c = pod_counts(pods);
+pub fn summarize_namespace(pods: &[Pod], jobs: &[Job]) -> NamespaceStatus {
     let mut jobs: Vec<(String, JobState)> =
         jobs.iter().map(|j| (j.name_any(), job_state(j))).collect();
     jobs.sort_by(|a, b| a.0.cmp(&b.0));
     NamespaceStatus {
-        namespace: ns.to_string(),
-        pods_ready: c.ready,
-        pods_total: c.total,
+        pods: pod_counts(pods),
         jobs,
     }
 }
@@ -48,7 +42,7 @@ pub async fn namespace_status(
     ns: &str,
 ) -> Result<NamespaceStatus, KubeError> {
     let (pods, jobs) = list_pods_jobs(client, ns).await?;
-    Ok(summarize_namespace(ns, &pods, &jobs))
+    Ok(summarize_namespace(&pods, &jobs))
 }
 
 #[cfg(test)]
@@ -61,8 +55,8 @@ mod tests {
         let mut pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
         pods.push(obj(fixture!("pod_nats-0_ready.json")));
         let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
-        let s = summarize_namespace("cassandra-system", &pods, &jobs);
-        assert_eq!((s.pods_ready, s.pods_total), (1, 1));
+        let s = summarize_namespace(&pods, &jobs);
+        assert_eq!(s.pods, PodCounts { ready: 1, total: 1 });
         assert_eq!(
             s.jobs,
             [

@@ -110,8 +110,8 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
             version: cp.version().unwrap_or("local").to_string(),
             release_status: rel.map(|r| r.status.clone()),
             revision: rel.map(|r| r.revision),
-            pods_ready: ns.pods_ready,
-            pods_total: ns.pods_total,
+            pods_ready: ns.pods.ready,
+            pods_total: ns.pods.total,
             jobs: ns
                 .jobs
                 .into_iter()
