@@ -15,7 +15,7 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use kube::api::{AttachParams, LogParams};
+use kube::api::AttachParams;
 use kube::Api;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -238,37 +238,18 @@ fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
 
 // ---------------------------------------------------------------- Cassandra
 
-/// One line of `nodetool status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CassandraNode {
-    /// `U`p or `D`own.
-    pub status: char,
-    /// `N`ormal, `L`eaving, `J`oining, `M`oving.
-    pub state: char,
-    pub address: String,
-}
-
-impl CassandraNode {
-    pub fn is_up_normal(&self) -> bool {
-        self.status == 'U' && self.state == 'N'
-    }
-}
-
-/// Parses the node lines of `nodetool status` (two-letter code, address,
-/// ...); headers and datacenter banners are skipped.
-pub fn parse_nodetool_status(out: &str) -> Vec<CassandraNode> {
+/// The node lines of `nodetool status` as (code, address): the code is `U`p
+/// or `D`own, then `N`ormal, `L`eaving, `J`oining or `M`oving (`UN` is
+/// healthy). Headers and datacenter banners are skipped.
+pub fn parse_nodetool_status(out: &str) -> Vec<(&str, &str)> {
     out.lines()
         .filter_map(|line| {
             let mut f = line.split_whitespace();
-            let (code, address) = (f.next()?, f.next()?.to_string());
+            let (code, address) = (f.next()?, f.next()?);
             let mut c = code.chars();
             let (status, state) = (c.next()?, c.next()?);
             let node = code.len() == 2 && "UD".contains(status) && "NLJM".contains(state);
-            node.then_some(CassandraNode {
-                status,
-                state,
-                address,
-            })
+            node.then_some((code, address))
         })
         .collect()
 }
@@ -287,8 +268,8 @@ pub fn cassandra_report(
             let nodes = parse_nodetool_status(out);
             let bad: Vec<String> = nodes
                 .iter()
-                .filter(|n| !n.is_up_normal())
-                .map(|n| format!("{}{} {}", n.status, n.state, n.address))
+                .filter(|(code, _)| *code != "UN")
+                .map(|(code, address)| format!("{code} {address}"))
                 .collect();
             let (up, all) = (nodes.len() - bad.len(), nodes.len());
             let ok = all > 0 && bad.is_empty() && all >= members;
@@ -451,13 +432,9 @@ pub async fn exec_capture(
 /// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
 pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
     let (pods, _) = list_pods_jobs(client, ns).await?;
-    let lp = LogParams {
-        container: Some("nats".into()),
-        ..Default::default()
-    };
-    let logs = Api::<Pod>::namespaced(client.clone(), ns);
-    let log = match tokio::time::timeout(CHECK_TIMEOUT, logs.logs("nats-0", &lp)).await {
-        Ok(r) => r.map_err(|e| one_line(&e)),
+    let read = super::logs::pod_logs_text(client, ns, "nats-0", "nats", None);
+    let log = match tokio::time::timeout(CHECK_TIMEOUT, read).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no log within {}s", CHECK_TIMEOUT.as_secs())),
     };
     Ok(nats_report(&pods, log.as_deref().map_err(Clone::clone)))
@@ -647,11 +624,10 @@ mod tests {
     fn nodetool_parses_one_and_three_nodes() {
         let one = parse_nodetool_status(fixture!("nodetool_status_1node.txt"));
         assert_eq!(one.len(), 1);
-        assert!(one[0].is_up_normal());
-        assert_eq!(one[0].address, "10.244.0.12");
+        assert_eq!(one[0], ("UN", "10.244.0.12"));
         let three = parse_nodetool_status(fixture!("nodetool_status_3node_one_down.txt"));
-        let codes: Vec<(char, char)> = three.iter().map(|n| (n.status, n.state)).collect();
-        assert_eq!(codes, [('U', 'N'), ('U', 'N'), ('D', 'N')]);
+        let codes: Vec<&str> = three.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, ["UN", "UN", "DN"]);
         assert!(
             parse_nodetool_status("nodetool: Failed to connect to '127.0.0.1:7199'").is_empty()
         );
