@@ -16,12 +16,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client for exactly `context` from the usual kubeconfig ($KUBECONFIG or
-/// ~/.kube/config), once the API server has answered; see [`connect`].
-pub async fn client_for_context(context: &str) -> Result<kube::Client, KubeError> {
-    connect(context).await.map(|(client, _)| client)
-}
-
-/// A client for exactly `context`, and the API server's version
+/// ~/.kube/config), and the API server's version
 /// (`gitVersion`) its proof of life answered, so nobody needs to ask again.
 /// The connect and first request are bounded, so a stopped kind cluster is
 /// reported in seconds; the read timeout stays at kube's default (295 s) on

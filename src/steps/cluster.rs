@@ -67,7 +67,7 @@ impl Connect for KindCluster {
         };
         kind.export_kubeconfig(&cluster).await?;
         let context = crate::k8s::kind_context(&cluster);
-        let client = crate::k8s::client_for_context(&context).await?;
+        let (client, _) = crate::k8s::client::connect(&context).await?;
         Ok((client, format!("{note}, context {context}")))
     }
 }
