@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use futures::future::Either;
 use futures::{stream, StreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -87,12 +88,6 @@ impl ProgressTracker {
     }
 }
 
-/// Boxed: a Job event is much larger than a Pod event (clippy::large_enum_variant).
-enum Update {
-    Pod(Box<watcher::Event<Pod>>),
-    Job(Box<watcher::Event<Job>>),
-}
-
 /// The objects in `store`, by name.
 fn objects<K: Clone + ResourceExt<DynamicType = ()>>(store: &Store<K>) -> Vec<K> {
     let mut all: Vec<K> = store.state().iter().map(|o| K::clone(o)).collect();
@@ -116,11 +111,11 @@ async fn drive(
     let pods = watcher(Api::<Pod>::namespaced(client.clone(), ns), config())
         .default_backoff()
         .reflect(pod_writer)
-        .map(|e| e.map(|e| Update::Pod(Box::new(e))));
+        .map(|e| e.map(Either::Left));
     let jobs = watcher(Api::<Job>::namespaced(client.clone(), ns), config())
         .default_backoff()
         .reflect(job_writer)
-        .map(|e| e.map(|e| Update::Job(Box::new(e))));
+        .map(|e| e.map(Either::Right));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
     let mut tracker = ProgressTracker {
         retrying_jobs,
@@ -145,7 +140,7 @@ async fn drive(
                 tracing::debug!("watch in {ns}: {}", one_line(&e));
                 continue;
             }
-            Ok(Update::Pod(ev)) => match *ev {
+            Ok(Either::Left(ev)) => match ev {
                 watcher::Event::Apply(p) | watcher::Event::InitApply(p) => tracker.on_pod(&p),
                 watcher::Event::Delete(p) => {
                     tracker.ready.remove(pod_name(&p));
@@ -153,7 +148,7 @@ async fn drive(
                 }
                 _ => vec![],
             },
-            Ok(Update::Job(ev)) => match *ev {
+            Ok(Either::Right(ev)) => match ev {
                 watcher::Event::Apply(j) | watcher::Event::InitApply(j) => tracker.on_job(&j),
                 _ => vec![],
             },

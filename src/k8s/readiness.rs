@@ -2,8 +2,9 @@
 //! and Troubleshooting sections as functions, so they are tested without a
 //! cluster and the async code only fetches.
 
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{Job, JobCondition};
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+
 /// The Job that owns a pod, from its owner reference (or, for pods whose
 /// owner was orphaned, the `job-name` label the Job controller sets).
 pub fn job_of(pod: &Pod) -> Option<&str> {
@@ -74,29 +75,23 @@ pub enum JobState {
     Running,
 }
 
+/// The Job's condition of type `t`, when it is True.
+fn job_condition<'a>(job: &'a Job, t: &str) -> Option<&'a JobCondition> {
+    let conds = job.status.as_ref()?.conditions.as_ref()?;
+    conds.iter().find(|c| c.type_ == t && c.status == "True")
+}
+
 pub fn job_state(job: &Job) -> JobState {
-    let conds = job
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let is = |t: &str| conds.iter().any(|c| c.type_ == t && c.status == "True");
-    if is("Complete") {
-        JobState::Complete
-    } else if is("Failed") {
-        JobState::Failed
-    } else {
-        JobState::Running
+    match (job_condition(job, "Complete"), job_condition(job, "Failed")) {
+        (Some(_), _) => JobState::Complete,
+        (_, Some(_)) => JobState::Failed,
+        _ => JobState::Running,
     }
 }
 
 /// The message of the Job's Failed condition, e.g. "BackoffLimitExceeded: ...".
 pub fn job_failure_reason(job: &Job) -> Option<String> {
-    let conds = job.status.as_ref()?.conditions.as_ref()?;
-    let c = conds
-        .iter()
-        .find(|c| c.type_ == "Failed" && c.status == "True")?;
+    let c = job_condition(job, "Failed")?;
     Some(match (&c.reason, &c.message) {
         (Some(r), Some(m)) => format!("{r}: {m}"),
         (r, m) => r.clone().or(m.clone()).unwrap_or_else(|| "failed".into()),
