@@ -143,13 +143,10 @@ pub async fn deployed_payload(
     release: &str,
 ) -> Result<Option<serde_json::Value>, KubeError> {
     let records = read(client, namespace, release).await?;
-    match records.iter().rev().find(|r| r.status == "deployed") {
-        Some(r) => {
-            let payload = read_payload(client, namespace, release, r.revision).await;
-            payload.map(Some)
-        }
-        None => Ok(None),
-    }
+    let Some(r) = records.iter().rev().find(|r| r.status == "deployed") else {
+        return Ok(None);
+    };
+    read_payload(client, namespace, release, r.revision).await.map(Some)
 }
 
 /// helm's encoding of a release in its secret: base64 of gzip (or, from old

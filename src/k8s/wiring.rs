@@ -76,21 +76,16 @@ pub async fn ensure_namespaces(
     names: &[&str],
 ) -> Result<Vec<String>, KubeError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let failed = |name: &str, e: kube::Error| api_err(format!("apply Namespace `{name}`"), CHECK_WRITE, one_line(&e));
+    let failed = |name: &str, e: kube::Error| {
+        api_err(format!("apply Namespace `{name}`"), CHECK_WRITE, one_line(&e))
+    };
     let mut created = Vec::new();
     for name in names {
-        if api
-            .get_opt(name)
-            .await
-            .map_err(|e| failed(name, e))?
-            .is_some()
-        {
+        if api.get_opt(name).await.map_err(|e| failed(name, e))?.is_some() {
             continue;
         }
-        match api
-            .create(&PostParams::default(), &managed_namespace(name))
-            .await
-        {
+        let ns = managed_namespace(name);
+        match api.create(&PostParams::default(), &ns).await {
             Ok(_) => created.push(name.to_string()),
             // Created meanwhile by someone else: theirs, and fine.
             Err(kube::Error::Api(s)) if s.code == 409 => {}
