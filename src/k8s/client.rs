@@ -128,7 +128,13 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let failed = |e| api_err(format!("read {} `{ns}/{name}`", K::kind(&())), CHECK_UP, one_line(&e));
+    let failed = |e| {
+        api_err(
+            format!("read {} `{ns}/{name}`", K::kind(&())),
+            CHECK_UP,
+            one_line(&e),
+        )
+    };
     Api::<K>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await

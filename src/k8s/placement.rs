@@ -32,7 +32,9 @@ pub struct Workload {
 pub fn workloads(rendered: &str) -> Vec<Workload> {
     let docs = serde_yaml_ng::Deserializer::from_str(rendered);
     let workload = |o: Value| {
-        let kind = o["kind"].as_str().filter(|k| ["Deployment", "StatefulSet"].contains(k))?;
+        let kind = o["kind"]
+            .as_str()
+            .filter(|k| ["Deployment", "StatefulSet"].contains(k))?;
         let spec = o.get("spec")?;
         let template: PodTemplateSpec = match &spec["template"] {
             Value::Null => PodTemplateSpec::default(),
@@ -82,7 +84,8 @@ fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
             None | Some("") => exists,
             Some(k) => k == taint.key,
         };
-        let value_ok = exists || t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("");
+        let value_ok =
+            exists || t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("");
         let effect_ok = t
             .effect
             .as_deref()

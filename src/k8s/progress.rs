@@ -50,7 +50,11 @@ impl ProgressTracker {
                 return vec![];
             }
             let expected = self.retrying_jobs.contains(&job);
-            let retries = if expected { "; expected, the job retries" } else { "" };
+            let retries = if expected {
+                "; expected, the job retries"
+            } else {
+                ""
+            };
             return vec![format!("pod {name} of job {job} failed{retries}")];
         }
         if !is_serving_pod(pod) {
@@ -68,7 +72,9 @@ impl ProgressTracker {
         self.ready.insert(name, false);
         // Not Ready alone is just "starting": only a stuck pod is a problem.
         let problems = stuck(pod, &[]).into_iter();
-        problems.filter(|p| self.problems.insert(p.clone())).collect()
+        problems
+            .filter(|p| self.problems.insert(p.clone()))
+            .collect()
     }
 
     pub fn on_job(&mut self, job: &Job) -> Vec<String> {
@@ -238,9 +244,14 @@ mod tests {
         let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
         let evs: Vec<String> = pods.iter().flat_map(|p| t.on_pod(p)).collect();
         assert_eq!(evs.len(), 2);
-        assert!(evs.iter().all(|e| e.contains("of job cassandra-initialize-cluster failed; expected, the job retries")));
+        assert!(evs.iter().all(
+            |e| e.contains("of job cassandra-initialize-cluster failed; expected, the job retries")
+        ));
         let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
-        assert_eq!(t.on_job(&jobs[0]), ["job cassandra-initialize-cluster complete"]);
+        assert_eq!(
+            t.on_job(&jobs[0]),
+            ["job cassandra-initialize-cluster complete"]
+        );
         assert!(t.on_job(&jobs[1]).is_empty());
     }
 

@@ -325,7 +325,8 @@ mod tests {
         let pod: Pod = obj(fixture!("pod_openbao-server-1_crashloop.json"));
         let job: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
         let f = diagnose(&[pod], &[job], &[]);
-        assert!(f[0].starts_with("pod openbao-server-1: container openbao is crash-looping (5 restarts)"));
+        assert!(f[0]
+            .starts_with("pod openbao-server-1: container openbao is crash-looping (5 restarts)"));
         assert!(f[1].starts_with("job openbao-server-migrations failed (BackoffLimitExceeded: "));
         assert!(summarize(&f).contains("job openbao-server-migrations failed"));
     }

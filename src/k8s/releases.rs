@@ -146,7 +146,9 @@ pub async fn deployed_payload(
     let Some(r) = records.iter().rev().find(|r| r.status == "deployed") else {
         return Ok(None);
     };
-    read_payload(client, namespace, release, r.revision).await.map(Some)
+    read_payload(client, namespace, release, r.revision)
+        .await
+        .map(Some)
 }
 
 /// helm's encoding of a release in its secret: base64 of gzip (or, from old

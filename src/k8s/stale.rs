@@ -212,7 +212,9 @@ mod tests {
     fn listed(objects: &[Value]) -> Vec<Listed> {
         let of_kind = |api: &ApiResource| {
             let of_kind = objects.iter().filter(|o| o["kind"] == api.kind.as_str());
-            of_kind.map(|o| serde_json::from_value(o.clone()).unwrap()).collect()
+            of_kind
+                .map(|o| serde_json::from_value(o.clone()).unwrap())
+                .collect()
         };
         kinds()
             .into_iter()

@@ -399,7 +399,13 @@ pub async fn exec_capture(
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
     let cmd = command.join(" ");
-    let err = |detail| api_err(format!("exec `{cmd}` in `{pod}`/{container}"), "check that the pod is Running", detail);
+    let err = |detail| {
+        api_err(
+            format!("exec `{cmd}` in `{pod}`/{container}"),
+            "check that the pod is Running",
+            detail,
+        )
+    };
     let run = async {
         let ap = AttachParams::default()
             .container(container)

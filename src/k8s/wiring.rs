@@ -77,11 +77,20 @@ pub async fn ensure_namespaces(
 ) -> Result<Vec<String>, KubeError> {
     let api: Api<Namespace> = Api::all(client.clone());
     let failed = |name: &str, e: kube::Error| {
-        api_err(format!("apply Namespace `{name}`"), CHECK_WRITE, one_line(&e))
+        api_err(
+            format!("apply Namespace `{name}`"),
+            CHECK_WRITE,
+            one_line(&e),
+        )
     };
     let mut created = Vec::new();
     for name in names {
-        if api.get_opt(name).await.map_err(|e| failed(name, e))?.is_some() {
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| failed(name, e))?
+            .is_some()
+        {
             continue;
         }
         let ns = managed_namespace(name);
@@ -99,7 +108,8 @@ pub async fn ensure_namespaces(
 pub async fn namespace_is_ours(client: &kube::Client, ns: &str) -> Result<bool, KubeError> {
     let api: Api<Namespace> = Api::all(client.clone());
     let found = api.get_opt(ns).await;
-    let found = found.map_err(|e| api_err(format!("read Namespace `{ns}`"), CHECK_UP, one_line(&e)))?;
+    let found =
+        found.map_err(|e| api_err(format!("read Namespace `{ns}`"), CHECK_UP, one_line(&e)))?;
     Ok(found.is_some_and(|n| {
         n.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
     }))

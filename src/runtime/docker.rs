@@ -6,9 +6,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum as State, ContainerSummary,
-    ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum, Volume, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum as State,
+    ContainerSummary, ContainerSummaryStateEnum, HostConfig, Mount, MountType,
+    NetworkConnectRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum, Volume,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -193,7 +194,13 @@ impl Runtime {
     /// Attach `container` to `network`. Already attached is fine, so callers
     /// can run this on every `up`.
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
-        if self.existing(container).await?.networks.iter().any(|n| n == network) {
+        if self
+            .existing(container)
+            .await?
+            .networks
+            .iter()
+            .any(|n| n == network)
+        {
             return Ok(());
         }
         let req = NetworkConnectRequest {
@@ -219,7 +226,11 @@ impl Runtime {
     pub async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
         let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
         let list = self
-            .list_containers(ListContainersOptionsBuilder::new().all(true).filters(&filters))
+            .list_containers(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters),
+            )
             .await?;
         let mut nodes: Vec<(String, bool)> = list
             .into_iter()
@@ -300,7 +311,10 @@ impl Runtime {
 
     async fn inspect_volume(&self, name: &str) -> Result<Option<Volume>, DockerError> {
         let volume = unless_absent(self.docker.inspect_volume(name).await);
-        volume.map_err(read_failed(format!("inspect volume {name}"), "docker volume ls"))
+        volume.map_err(read_failed(
+            format!("inspect volume {name}"),
+            "docker volume ls",
+        ))
     }
 
     // ---- helpers -------------------------------------------------------
@@ -308,7 +322,10 @@ impl Runtime {
     /// The container `name` as `docker inspect` shows it; `None` when absent.
     pub async fn container(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
-        let c = c.map_err(read_failed(format!("inspect container {name}"), "docker ps -a"))?;
+        let c = c.map_err(read_failed(
+            format!("inspect container {name}"),
+            "docker ps -a",
+        ))?;
         Ok(c.map(observed))
     }
 
@@ -323,7 +340,9 @@ impl Runtime {
     /// The container `name`, which must exist.
     async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
         let name = name.to_string();
-        self.container(&name).await?.ok_or(DockerError::NoSuchContainer { name })
+        self.container(&name)
+            .await?
+            .ok_or(DockerError::NoSuchContainer { name })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -341,7 +360,10 @@ impl Runtime {
     /// work with a pre-loaded image.
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
         let local = unless_absent(self.docker.inspect_image(image).await);
-        let local = local.map_err(read_failed(format!("inspect image {image}"), "docker image ls"))?;
+        let local = local.map_err(read_failed(
+            format!("inspect image {image}"),
+            "docker image ls",
+        ))?;
         if local.is_some() {
             return Ok(());
         }
@@ -434,7 +456,10 @@ impl Runtime {
         let opts = CreateContainerOptionsBuilder::new()
             .name(&spec.name)
             .build();
-        self.docker.create_container(Some(opts), body).await.map(drop)
+        self.docker
+            .create_container(Some(opts), body)
+            .await
+            .map(drop)
     }
 
     async fn start(&self, name: &str) -> Result<(), DockerError> {

@@ -6,10 +6,7 @@ use bollard::errors::Error as BollardError;
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error("cannot reach the Docker daemon at {host}: {source}; start Docker (`sudo systemctl start docker` or `dockerd`) or set DOCKER_HOST")]
-    Connect {
-        host: String,
-        source: BollardError,
-    },
+    Connect { host: String, source: BollardError },
     /// A Docker API call that failed: what it was for, and what to check.
     #[error("could not {action}: {source}; {advice}")]
     Api {
