@@ -128,13 +128,8 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let failed = |e| {
-        api_err(
-            format!("read {} `{ns}/{name}`", K::kind(&())),
-            CHECK_UP,
-            one_line(&e),
-        )
-    };
+    let action = format!("read {} `{ns}/{name}`", K::kind(&()));
+    let failed = |e| api_err(action, CHECK_UP, one_line(&e));
     Api::<K>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await

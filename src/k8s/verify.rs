@@ -398,11 +398,11 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let cmd = command.join(" ");
+    let (cmd, advice) = (command.join(" "), "check that the pod is Running");
     let err = |detail| {
         api_err(
             format!("exec `{cmd}` in `{pod}`/{container}"),
-            "check that the pod is Running",
+            advice,
             detail,
         )
     };
