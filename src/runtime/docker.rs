@@ -194,13 +194,8 @@ impl Runtime {
     /// Attach `container` to `network`. Already attached is fine, so callers
     /// can run this on every `up`.
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
-        if self
-            .existing(container)
-            .await?
-            .networks
-            .iter()
-            .any(|n| n == network)
-        {
+        let attached = self.existing(container).await?.networks;
+        if attached.iter().any(|n| n == network) {
             return Ok(());
         }
         let req = NetworkConnectRequest {
@@ -225,13 +220,8 @@ impl Runtime {
     /// whether each runs.
     pub async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
         let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
-        let list = self
-            .list_containers(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters),
-            )
-            .await?;
+        let opts = ListContainersOptionsBuilder::new().all(true);
+        let list = self.list_containers(opts.filters(&filters)).await?;
         let mut nodes: Vec<(String, bool)> = list
             .into_iter()
             .filter_map(|c| {
@@ -311,10 +301,8 @@ impl Runtime {
 
     async fn inspect_volume(&self, name: &str) -> Result<Option<Volume>, DockerError> {
         let volume = unless_absent(self.docker.inspect_volume(name).await);
-        volume.map_err(read_failed(
-            format!("inspect volume {name}"),
-            "docker volume ls",
-        ))
+        let failed = read_failed(format!("inspect volume {name}"), "docker volume ls");
+        volume.map_err(failed)
     }
 
     // ---- helpers -------------------------------------------------------
@@ -322,10 +310,8 @@ impl Runtime {
     /// The container `name` as `docker inspect` shows it; `None` when absent.
     pub async fn container(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
-        let c = c.map_err(read_failed(
-            format!("inspect container {name}"),
-            "docker ps -a",
-        ))?;
+        let failed = read_failed(format!("inspect container {name}"), "docker ps -a");
+        let c = c.map_err(failed)?;
         Ok(c.map(observed))
     }
 
@@ -340,9 +326,8 @@ impl Runtime {
     /// The container `name`, which must exist.
     async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
         let name = name.to_string();
-        self.container(&name)
-            .await?
-            .ok_or(DockerError::NoSuchContainer { name })
+        let found = self.container(&name).await?;
+        found.ok_or(DockerError::NoSuchContainer { name })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -360,10 +345,8 @@ impl Runtime {
     /// work with a pre-loaded image.
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
         let local = unless_absent(self.docker.inspect_image(image).await);
-        let local = local.map_err(read_failed(
-            format!("inspect image {image}"),
-            "docker image ls",
-        ))?;
+        let failed = read_failed(format!("inspect image {image}"), "docker image ls");
+        let local = local.map_err(failed)?;
         if local.is_some() {
             return Ok(());
         }
