@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
-use serde::{Deserialize, Serialize};
 
 use super::error::{api_err, one_line, KubeError, CHECK_UP, CHECK_WRITE};
 
@@ -28,18 +27,15 @@ pub const VERSION_LABEL: &str = "dev.nvcf/chart-version";
 pub const VALUES_LABEL: &str = "dev.nvcf/values-digest";
 
 /// One revision of a release, as its secret's labels describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRecord {
     pub revision: u32,
     /// deployed, superseded, failed, pending-install, pending-upgrade,
     /// pending-rollback, uninstalling, uninstalled, unknown.
     pub status: String,
     /// nvcf-dev's labels, when this revision carries them.
-    #[serde(default)]
     pub chart: Option<String>,
-    #[serde(default)]
     pub chart_version: Option<String>,
-    #[serde(default)]
     pub values_digest: Option<String>,
 }
 
