@@ -65,18 +65,11 @@ impl HealthReport {
 
 // ---------------------------------------------------------------- NATS
 
-/// What the nats server log says about the cluster.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NatsCluster {
-    /// From `[INF] Cluster name is <name>`.
-    pub name: Option<String>,
-    /// Peers (host only) with a route currently up (created and not closed since).
-    pub routes: Vec<String>,
-}
-
-/// Parses a nats-server log. Routes are tracked by `rid`, so a route that
-/// was created and later closed does not count.
-pub fn parse_nats_log(log: &str) -> NatsCluster {
+/// What a nats-server log says about the cluster: its name (from `[INF]
+/// Cluster name is <name>`), and the peers (host only) with a route up.
+/// Routes are tracked by `rid`, so a route that was created and later closed
+/// does not count.
+pub fn parse_nats_log(log: &str) -> (Option<String>, Vec<String>) {
     let mut name = None;
     let mut routes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in log.lines() {
@@ -107,7 +100,7 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
         .collect();
     routes.sort();
     routes.dedup();
-    NatsCluster { name, routes }
+    (name, routes)
 }
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
@@ -116,14 +109,14 @@ pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthRepor
     let mut checks = vec![pods_ready_check(pods)];
     match nats0_log {
         Ok(log) => {
-            let c = parse_nats_log(log);
-            let formed = match &c.name {
+            let (name, routes) = parse_nats_log(log);
+            let formed = match &name {
                 Some(n) => format!("cluster name is {n}"),
                 None => "nats-0 log has no `Cluster name is` line".into(),
             };
-            checks.push(Check::new("cluster formed", c.name.is_some(), formed));
+            checks.push(Check::new("cluster formed", name.is_some(), formed));
             let want = ordinal_pods(pods, "nats").count().saturating_sub(1);
-            let (up, peers) = (c.routes.len(), c.routes.join(", "));
+            let (up, peers) = (routes.len(), routes.join(", "));
             let detail = format!("{up} of {want} routes up ({peers})");
             checks.push(Check::new("routes to all peers", up >= want, detail));
         }
@@ -548,9 +541,9 @@ mod tests {
 
     #[test]
     fn nats_log_gives_cluster_name_and_routes() {
-        let c = parse_nats_log(fixture!("nats-0_nats.log"));
-        assert_eq!(c.name.as_deref(), Some("nats"));
-        assert_eq!(c.routes, ["10.244.0.8", "10.244.0.9"]);
+        let (name, routes) = parse_nats_log(fixture!("nats-0_nats.log"));
+        assert_eq!(name.as_deref(), Some("nats"));
+        assert_eq!(routes, ["10.244.0.8", "10.244.0.9"]);
         // The guide's grep would find nothing.
         assert!(!fixture!("nats-0_nats.log").contains("Cluster Name"));
     }
@@ -558,7 +551,7 @@ mod tests {
     #[test]
     fn closed_routes_do_not_count() {
         let log = "[7] [INF] 10.244.0.8:6222 - rid:5 - Route connection created\n[7] [INF] 10.244.0.8:6222 - rid:5 - Router connection closed: Client Closed\n";
-        assert!(parse_nats_log(log).routes.is_empty());
+        assert!(parse_nats_log(log).1.is_empty());
     }
 
     #[test]
@@ -668,7 +661,6 @@ mod tests {
 [1] [INF] 10.244.0.8:6222 - rid:5 - Route connection created\n\
 [1] [INF] 10.244.0.8:43122 - rid:6 - Route connection created\n\
 [1] [INF] 10.244.0.8:43124 - rid:7 - Route connection created\n";
-        let c = parse_nats_log(log);
-        assert_eq!(c.routes, ["10.244.0.8"]);
+        assert_eq!(parse_nats_log(log).1, ["10.244.0.8"]);
     }
 }
