@@ -60,7 +60,8 @@ pub async fn find(
         Some(k) => k.get_clusters().await?.contains(&settings.cluster),
         None => !docker.kind_nodes(&settings.cluster).await?.is_empty(),
     };
-    let registry = docker.container(&spec.name).await?.is_some_and(|c| c.is_ours());
+    let registry = docker.container(&spec.name).await?;
+    let registry = registry.is_some_and(|c| c.is_ours());
     Ok(Found {
         cluster,
         registry,

@@ -8,8 +8,8 @@ use k8s_openapi::api::batch::v1::Job;
 use serde::Serialize;
 
 use crate::k8s::client::get_opt;
-use crate::k8s::stale::{delete_stale, ResourceRef};
 use crate::k8s::releases::read;
+use crate::k8s::stale::{delete_stale, ResourceRef};
 use crate::k8s::{Check, HealthReport};
 use crate::model::{Component, ComponentId};
 use crate::phase1::install::{self, Installer};
