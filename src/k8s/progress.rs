@@ -1,4 +1,4 @@
-//! Watching a namespace while helm installs into it: progress events for the
+//! Watching a namespace while helm installs into it: progress lines for the
 //! user, and `wait_ready`, which ends in a diagnosis instead of a bare
 //! timeout. Both are driven by watchers on Pods and Jobs, never by polling.
 
