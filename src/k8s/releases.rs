@@ -193,6 +193,15 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_record_of_a_recorded_release_is_last() {
+        use crate::k8s::fixtures::{fixture, list};
+        let secrets: Vec<Secret> = list(fixture!("secrets_helm_vault-system.json"));
+        let labels = secrets.iter().filter_map(|s| s.metadata.labels.as_ref());
+        let latest = records_from_labels("openbao-server", labels).pop().unwrap();
+        assert_eq!((latest.revision, latest.status.as_str()), (2, "failed"));
+    }
+
+    #[test]
     fn records_come_from_helm_labels_oldest_first() {
         let all = [
             labels(&[
