@@ -302,6 +302,16 @@ mod tests {
     }
 
     #[test]
+    fn default_registry_matches_the_documented_names() {
+        let s = RegistrySettings::default().spec(None, None);
+        assert_eq!(s.name, "nvcf-dev-registry");
+        assert_eq!(s.image, "registry:3");
+        assert_eq!(s.host_port, 5001);
+        assert_eq!(s.volume, "nvcf-dev-registry-data");
+        assert_eq!(s, crate::runtime::tests::spec());
+    }
+
+    #[test]
     fn unknown_builtin_lists_the_available_ones() {
         let err = load("staging").unwrap_err().to_string();
         assert_eq!(err, "unknown profile `staging`: built-in profiles are dev, prod; or pass a path to a profile file");

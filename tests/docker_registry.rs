@@ -149,11 +149,11 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
         "reuse must not recreate"
     );
 
-    let status = rt.registry_status(&spec).await.unwrap().unwrap();
-    assert_eq!(status.container, spec.name);
+    let status = rt.container(&spec.name).await.unwrap().unwrap();
+    assert_eq!(status.name, spec.name);
     assert_eq!(status.image, spec.image);
-    assert!(status.running && status.ours);
-    assert_eq!(status.host_port, Some(spec.host_port));
+    assert!(status.is_running() && status.is_ours());
+    assert_eq!(status.registry_host_port(), Some(spec.host_port));
     assert!(status.networks.contains(&"bridge".to_string()));
 
     assert_eq!(
@@ -262,14 +262,24 @@ async fn a_stopped_registry_is_started_not_recreated() {
         )
         .await
         .unwrap();
-    assert!(!rt.registry_status(&spec).await.unwrap().unwrap().running);
+    assert!(!rt
+        .container(&spec.name)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_running());
 
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
         EnsureOutcome::Reused
     );
     assert_eq!(container_id(&spec.name).await, id);
-    assert!(rt.registry_status(&spec).await.unwrap().unwrap().running);
+    assert!(rt
+        .container(&spec.name)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_running());
     assert!(get_v2(spec.host_port).contains(" 200"));
 }
 
@@ -281,7 +291,7 @@ async fn remove_keeps_the_volume_and_purge_removes_it() {
     rt.ensure_registry(&spec).await.unwrap();
 
     assert!(rt.remove_registry(&spec, false).await.unwrap());
-    assert_eq!(rt.registry_status(&spec).await.unwrap(), None);
+    assert_eq!(rt.container(&spec.name).await.unwrap(), None);
     assert!(rt.volume_exists(&spec.volume).await.unwrap());
 
     assert!(rt.remove_registry(&spec, true).await.unwrap());
@@ -327,7 +337,7 @@ async fn connecting_to_a_network_twice_is_fine() {
 
     rt.connect_network(&spec.name, network).await.unwrap();
     rt.connect_network(&spec.name, network).await.unwrap();
-    let status = rt.registry_status(&spec).await.unwrap().unwrap();
+    let status = rt.container(&spec.name).await.unwrap().unwrap();
     assert!(status.networks.contains(&network.to_string()), "{status:?}");
     // By id the name check cannot see it; Docker's "already exists" is OK too.
     let id = raw_docker()
@@ -343,8 +353,10 @@ async fn connecting_to_a_network_twice_is_fine() {
         .connect_network(&spec.name, "nvcf-dev-test-no-such-network")
         .await
         .unwrap_err();
-    assert!(matches!(err, DockerError::ConnectNetwork { .. }), "{err}");
-    assert!(err.to_string().contains("nvcf-dev-test-no-such-network"));
+    assert!(matches!(err, DockerError::Api { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("could not connect container"), "{msg}");
+    assert!(msg.contains("nvcf-dev-test-no-such-network"), "{msg}");
 
     // Docker keeps a network with endpoints; drop ours before the guard runs.
     rt.remove_registry(&spec, true).await.unwrap();
@@ -381,8 +393,8 @@ async fn a_foreign_container_holding_the_name_is_left_alone() {
     assert!(matches!(err, DockerError::ForeignContainer { .. }), "{err}");
 
     assert_eq!(container_id(&spec.name).await, id, "it must still exist");
-    let status = rt.registry_status(&spec).await.unwrap().unwrap();
-    assert!(!status.ours);
+    let status = rt.container(&spec.name).await.unwrap().unwrap();
+    assert!(!status.is_ours());
 }
 
 #[tokio::test]
@@ -401,7 +413,7 @@ async fn a_port_held_by_a_process_or_another_container_is_refused() {
         let err = rt.ensure_registry(&spec).await.unwrap_err();
         assert!(matches!(err, DockerError::PortInUse { .. }), "{err}");
         assert!(err.to_string().contains("15108"), "{err}");
-        assert_eq!(rt.registry_status(&spec).await.unwrap(), None);
+        assert_eq!(rt.container(&spec.name).await.unwrap(), None);
     }
 
     // A container that is not ours publishing the port.
@@ -441,7 +453,7 @@ async fn a_port_held_by_a_process_or_another_container_is_refused() {
     let err = rt.ensure_registry(&on_squatted).await.unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("15111") && msg.contains(squatter), "{msg}");
-    assert_eq!(rt.registry_status(&spec).await.unwrap(), None);
+    assert_eq!(rt.container(&spec.name).await.unwrap(), None);
 }
 
 /// The file at `path` in `container`, read back through the archive API.
@@ -510,7 +522,7 @@ async fn write_file_creates_parents_and_reads_back() {
 }
 
 #[tokio::test]
-async fn kind_node_containers_are_found_by_label() {
+async fn kind_nodes_are_found_by_label() {
     let rt = runtime().await;
     let cluster = "nvcf-dev-test-kindnodes";
     let nodes = [
@@ -535,11 +547,11 @@ async fn kind_node_containers_are_found_by_label() {
         .unwrap();
     }
     assert_eq!(
-        rt.kind_node_containers(cluster).await.unwrap(),
-        vec![nodes[1].to_string(), nodes[0].to_string()]
+        rt.kind_nodes(cluster).await.unwrap(),
+        vec![(nodes[1].to_string(), false), (nodes[0].to_string(), false)]
     );
     assert!(rt
-        .kind_node_containers("nvcf-dev-test-no-such-cluster")
+        .kind_nodes("nvcf-dev-test-no-such-cluster")
         .await
         .unwrap()
         .is_empty());
@@ -561,7 +573,7 @@ async fn a_missing_image_that_cannot_be_pulled_says_what_to_do() {
         "{msg}"
     );
     assert!(!msg.contains('\n'), "{msg}");
-    assert_eq!(rt.registry_status(&spec).await.unwrap(), None);
+    assert_eq!(rt.container(&spec.name).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::kube_mock::{delete_ok, fixture, is_watch, list, not_found, Server};
-use nvcf_dev::k8s::progress::{wait_ready, ProgressEvent};
+use nvcf_dev::k8s::progress::wait_ready;
 use nvcf_dev::k8s::stale::delete_stale;
 use serde_json::{json, Value};
 
@@ -42,17 +42,11 @@ async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
     });
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
-    let sink = move |e: ProgressEvent| seen.lock().unwrap().push(e);
+    let sink = move |e: String| seen.lock().unwrap().push(e);
     wait_ready(&client, "nats-system", &[], Duration::from_secs(5), &sink)
         .await
         .expect("ready once the watch delivers the Ready pod");
-    assert_eq!(
-        events.lock().unwrap().as_slice(),
-        [ProgressEvent::PodReady {
-            pod: "nats-0".into(),
-            note: None
-        }]
-    );
+    assert_eq!(events.lock().unwrap().as_slice(), ["pod nats-0 ready"]);
     let reqs = server.requests();
     assert!(
         reqs.iter().any(

@@ -7,7 +7,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 
-use super::error::{one_line, KubeError};
+use super::error::{api_err, one_line, KubeError, CHECK_UP};
 
 /// How long a TCP connect may take. kind's API server is local, so anything
 /// slower means it is down; failing fast beats hanging.
@@ -16,12 +16,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client for exactly `context` from the usual kubeconfig ($KUBECONFIG or
-/// ~/.kube/config), once the API server has answered; see [`connect`].
-pub async fn client_for_context(context: &str) -> Result<kube::Client, KubeError> {
-    connect(context).await.map(|(client, _)| client)
-}
-
-/// A client for exactly `context`, and the API server's version
+/// ~/.kube/config), and the API server's version
 /// (`gitVersion`) its proof of life answered, so nobody needs to ask again.
 /// The connect and first request are bounded, so a stopped kind cluster is
 /// reported in seconds; the read timeout stays at kube's default (295 s) on
@@ -111,11 +106,13 @@ pub(crate) async fn list_of<K>(
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let failed = |e| KubeError::List {
-        kind: plural.to_string(),
-        namespace: ns.to_string(),
-        detail: one_line(&e),
+    // A cluster-scoped kind is listed with no namespace to name.
+    let place = if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{ns}`")
     };
+    let failed = |e| api_err(format!("list {plural}{place}"), CHECK_UP, one_line(&e));
     api.list(lp).await.map(|l| l.items).map_err(failed)
 }
 
@@ -131,11 +128,8 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let failed = |e| KubeError::Get {
-        kind: K::kind(&()).to_string(),
-        name: format!("{ns}/{name}"),
-        detail: one_line(&e),
-    };
+    let action = format!("read {} `{ns}/{name}`", K::kind(&()));
+    let failed = |e| api_err(action, CHECK_UP, one_line(&e));
     Api::<K>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await

@@ -1,6 +1,6 @@
-//! What can go wrong talking to the Kubernetes API. One variant per
-//! operation; every message is one line saying what failed and what to do,
-//! because `main` prints it verbatim to a developer.
+//! What can go wrong talking to the Kubernetes API. Every message is one line
+//! saying what failed and what to do, because `main` prints it verbatim to a
+//! developer.
 
 /// Errors of the `k8s` module.
 #[derive(Debug, thiserror::Error)]
@@ -13,31 +13,12 @@ pub enum KubeError {
     Connect { context: String, detail: String },
     #[error("the API server of {context} did not answer within {secs}s")]
     Timeout { context: String, secs: u64 },
-    #[error("cannot apply {kind} `{name}`: {detail}; check that the cluster is up and you may write to it")]
-    Apply {
-        kind: String,
-        name: String,
+    /// An API call that failed: what it was for, and what to do; see [`api_err`].
+    #[error("cannot {action}: {detail}; {advice}")]
+    Api {
+        action: String,
         detail: String,
-    },
-    #[error("cannot list {kind}{}: {detail}; check that the cluster is up (`nvcf-dev status`)", in_namespace(.namespace))]
-    List {
-        kind: String,
-        namespace: String,
-        detail: String,
-    },
-    #[error(
-        "cannot read {kind} `{name}`: {detail}; check that the cluster is up (`nvcf-dev status`)"
-    )]
-    Get {
-        kind: String,
-        name: String,
-        detail: String,
-    },
-    #[error("cannot delete {kind} `{name}`: {detail}; retry, or delete it by hand with kubectl")]
-    Delete {
-        kind: String,
-        name: String,
-        detail: String,
+        advice: &'static str,
     },
     #[error("stale resources still present after {timeout_secs}s: {remaining}; check finalizers (`kubectl get <kind> <name> -o yaml`) and retry")]
     DeleteTimeout {
@@ -49,17 +30,6 @@ pub enum KubeError {
         namespace: String,
         timeout_secs: u64,
         diagnosis: String,
-    },
-    #[error("cannot read logs of pod `{pod}`: {detail}; the pod may be gone or not started yet")]
-    Logs { pod: String, detail: String },
-    #[error(
-        "cannot exec `{command}` in `{pod}`/{container}: {detail}; check that the pod is Running"
-    )]
-    Exec {
-        pod: String,
-        container: String,
-        command: String,
-        detail: String,
     },
 }
 
@@ -90,12 +60,17 @@ pub(crate) fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
-/// ` in `ns``, or nothing for a cluster-scoped kind.
-fn in_namespace(ns: &str) -> String {
-    if ns.is_empty() {
-        String::new()
-    } else {
-        format!(" in `{ns}`")
+/// The advice for a failed read.
+pub(crate) const CHECK_UP: &str = "check that the cluster is up (`nvcf-dev status`)";
+/// The advice for a failed write.
+pub(crate) const CHECK_WRITE: &str = "check that the cluster is up and you may write to it";
+
+/// `cannot {action}: {detail}; {advice}`.
+pub(crate) fn api_err(action: String, advice: &'static str, detail: String) -> KubeError {
+    KubeError::Api {
+        action,
+        detail,
+        advice,
     }
 }
 

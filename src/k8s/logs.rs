@@ -2,13 +2,12 @@
 //! the API.
 
 use futures::{AsyncBufReadExt, Stream, StreamExt};
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, LogParams};
 use kube::Api;
 
-use super::client::{get_opt, list};
-use super::error::{one_line, KubeError};
+use super::client::list;
+use super::error::{api_err, one_line, KubeError};
 
 /// A log the guide's Troubleshooting sections name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +22,8 @@ pub enum LogSource {
 }
 
 fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
-    KubeError::Logs {
-        pod: pod.to_string(),
-        detail: one_line(e),
-    }
-}
-
-/// Whether job `job` exists in `ns`.
-pub async fn job_exists(client: &kube::Client, ns: &str, job: &str) -> Result<bool, KubeError> {
-    Ok(get_opt::<Job>(client, ns, job).await?.is_some())
+    let advice = "the pod may be gone or not started yet";
+    api_err(format!("read logs of pod `{pod}`"), advice, one_line(e))
 }
 
 /// The pods of job `job` (`job-name=<job>`), by name.
@@ -42,9 +34,13 @@ pub async fn job_pods(client: &kube::Client, ns: &str, job: &str) -> Result<Vec<
     Ok(pods)
 }
 
-/// Pod `pod` in `ns`, when it exists.
-pub async fn get_pod(client: &kube::Client, ns: &str, pod: &str) -> Result<Option<Pod>, KubeError> {
-    get_opt(client, ns, pod).await
+fn params(container: &str, tail: Option<i64>, follow: bool) -> LogParams {
+    LogParams {
+        container: Some(container.to_string()),
+        tail_lines: tail,
+        follow,
+        ..Default::default()
+    }
 }
 
 /// The last `tail` lines of a container.
@@ -52,16 +48,11 @@ pub async fn pod_logs_text(
     client: &kube::Client,
     ns: &str,
     pod: &str,
-    container: Option<&str>,
+    container: &str,
     tail: Option<i64>,
 ) -> Result<String, KubeError> {
-    let lp = LogParams {
-        container: container.map(str::to_string),
-        tail_lines: tail,
-        ..Default::default()
-    };
     let logs = Api::<Pod>::namespaced(client.clone(), ns)
-        .logs(pod, &lp)
+        .logs(pod, &params(container, tail, false))
         .await;
     logs.map_err(|e| log_err(pod, &e))
 }
@@ -72,17 +63,11 @@ pub async fn follow_pod_logs(
     client: &kube::Client,
     ns: &str,
     pod: &str,
-    container: Option<&str>,
+    container: &str,
     tail: Option<i64>,
 ) -> Result<impl Stream<Item = Result<String, KubeError>>, KubeError> {
-    let lp = LogParams {
-        container: container.map(str::to_string),
-        tail_lines: tail,
-        follow: true,
-        ..Default::default()
-    };
     let reader = Api::<Pod>::namespaced(client.clone(), ns)
-        .log_stream(pod, &lp)
+        .log_stream(pod, &params(container, tail, true))
         .await;
     let reader = reader.map_err(|e| log_err(pod, &e))?;
     let pod = pod.to_string();

@@ -17,7 +17,7 @@ pub mod status;
 pub mod verify;
 pub mod wiring;
 
-pub use client::{check_context, client_for_context, kind_context, ContextDecision};
+pub use client::{check_context, kind_context, ContextDecision};
 pub use error::KubeError;
 pub use verify::{Check, HealthReport};
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, PodSpec, PodTemplateSpec, Toleration};
+use k8s_openapi::api::core::v1::{Node, PodSpec, PodTemplateSpec, Taint, Toleration};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
@@ -26,41 +26,15 @@ pub struct Workload {
     pub one_per_node: bool,
 }
 
-/// A node as far as placement goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeFacts {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    /// (key, value, effect) of the taints that keep pods off.
-    pub taints: Vec<(String, String, String)>,
-    pub cordoned: bool,
-}
-
-impl NodeFacts {
-    pub fn from_node(n: &Node) -> NodeFacts {
-        let spec = n.spec.clone().unwrap_or_default();
-        NodeFacts {
-            name: n.metadata.name.clone().unwrap_or_default(),
-            labels: n.metadata.labels.clone().unwrap_or_default(),
-            taints: spec
-                .taints
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-                .map(|t| (t.key, t.value.unwrap_or_default(), t.effect))
-                .collect(),
-            cordoned: spec.unschedulable.unwrap_or(false),
-        }
-    }
-}
-
 /// The Deployments and StatefulSets in `helm template` output. Documents
 /// that are not workloads, or do not parse as one, are skipped: rendering
 /// errors are helm's to report.
 pub fn workloads(rendered: &str) -> Vec<Workload> {
     let docs = serde_yaml_ng::Deserializer::from_str(rendered);
     let workload = |o: Value| {
-        let kind = o["kind"].as_str().filter(|k| ["Deployment", "StatefulSet"].contains(k))?;
+        let kind = o["kind"]
+            .as_str()
+            .filter(|k| ["Deployment", "StatefulSet"].contains(k))?;
         let spec = o.get("spec")?;
         let template: PodTemplateSpec = match &spec["template"] {
             Value::Null => PodTemplateSpec::default(),
@@ -103,33 +77,40 @@ fn one_per_node(pod: &PodSpec, labels: &BTreeMap<String, String>) -> bool {
     })
 }
 
-fn tolerates(tolerations: &[Toleration], (key, value, effect): &(String, String, String)) -> bool {
+fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| {
         let exists = t.operator.as_deref() == Some("Exists");
         let key_ok = match t.key.as_deref() {
             None | Some("") => exists,
-            Some(k) => k == key,
+            Some(k) => k == taint.key,
         };
-        let value_ok = exists || t.value.as_deref().unwrap_or("") == value;
+        let value_ok =
+            exists || t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("");
         let effect_ok = t
             .effect
             .as_deref()
-            .is_none_or(|e| e.is_empty() || e == effect);
+            .is_none_or(|e| e.is_empty() || e == taint.effect);
         key_ok && value_ok && effect_ok
     })
 }
 
-fn fits(w: &Workload, n: &NodeFacts) -> bool {
-    !n.cordoned
+/// Whether `w`'s pods may run on `n`: not cordoned, selector matched, and
+/// every taint that keeps pods off (NoSchedule, NoExecute) tolerated.
+fn fits(w: &Workload, n: &Node) -> bool {
+    let spec = n.spec.as_ref();
+    let labels = n.metadata.labels.as_ref();
+    let taints = spec.and_then(|s| s.taints.as_ref()).into_iter().flatten();
+    let mut keeping_off = taints.filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
+    !spec.and_then(|s| s.unschedulable).unwrap_or(false)
         && w.node_selector
             .iter()
-            .all(|(k, v)| n.labels.get(k) == Some(v))
-        && n.taints.iter().all(|t| tolerates(&w.tolerations, t))
+            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        && keeping_off.all(|t| tolerates(&w.tolerations, t))
 }
 
 /// Why each workload that cannot be placed cannot, one line each, with what
 /// to do. Empty when everything fits.
-pub fn unplaceable(component: &str, workloads: &[Workload], nodes: &[NodeFacts]) -> Vec<String> {
+pub fn unplaceable(component: &str, workloads: &[Workload], nodes: &[Node]) -> Vec<String> {
     let mut out = Vec::new();
     for w in workloads.iter().filter(|w| w.replicas > 0) {
         let fitting = nodes.iter().filter(|n| fits(w, n)).count();
@@ -160,10 +141,9 @@ pub fn unplaceable(component: &str, workloads: &[Workload], nodes: &[NodeFacts])
 }
 
 /// The cluster's nodes, for [`unplaceable`].
-pub async fn nodes(client: &kube::Client) -> Result<Vec<NodeFacts>, super::KubeError> {
+pub async fn nodes(client: &kube::Client) -> Result<Vec<Node>, super::KubeError> {
     let api: kube::Api<Node> = kube::Api::all(client.clone());
-    let nodes = super::client::list(api, &kube::api::ListParams::default(), "").await?;
-    Ok(nodes.iter().map(NodeFacts::from_node).collect())
+    super::client::list(api, &kube::api::ListParams::default(), "").await
 }
 
 #[cfg(test)]
@@ -204,23 +184,16 @@ spec:
       containers: [{name: openbao, image: x}]
 "#;
 
-    fn node(name: &str, workload: Option<&str>, taint: bool) -> NodeFacts {
-        NodeFacts {
-            name: name.into(),
-            labels: workload
-                .map(|w| BTreeMap::from([("nvcf.nvidia.com/workload".to_string(), w.to_string())]))
-                .unwrap_or_default(),
-            taints: if taint {
-                vec![(
-                    "node-role.kubernetes.io/control-plane".into(),
-                    String::new(),
-                    "NoSchedule".into(),
-                )]
-            } else {
-                vec![]
-            },
-            cordoned: false,
-        }
+    fn node(name: &str, workload: Option<&str>, taint: bool) -> Node {
+        let labels = workload.map(|w| serde_json::json!({"nvcf.nvidia.com/workload": w}));
+        let taints = taint.then(|| {
+            serde_json::json!([{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}])
+        });
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"taints": taints},
+        }))
+        .unwrap()
     }
 
     #[test]

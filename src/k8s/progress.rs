@@ -1,10 +1,11 @@
-//! Watching a namespace while helm installs into it: progress events for the
+//! Watching a namespace while helm installs into it: progress lines for the
 //! user, and `wait_ready`, which ends in a diagnosis instead of a bare
 //! timeout. Both are driven by watchers on Pods and Jobs, never by polling.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use futures::future::Either;
 use futures::{stream, StreamExt};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -12,43 +13,12 @@ use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
-use serde::Serialize;
 
 use super::error::{one_line, KubeError};
 use super::readiness::{
     diagnose, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready, pod_is_ready,
-    pod_name, summarize, Finding, JobState, Problem,
+    pod_name, stuck, summarize, JobState,
 };
-
-/// Something worth telling the user while helm waits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum ProgressEvent {
-    PodReady {
-        pod: String,
-        /// e.g. OpenBao servers: Ready does not mean unsealed.
-        note: Option<String>,
-    },
-    PodNotReady {
-        pod: String,
-    },
-    /// A job's pod ended in Error. `expected` when the guide says retries
-    /// are normal (Cassandra's init job).
-    JobPodFailed {
-        pod: String,
-        job: String,
-        expected: bool,
-    },
-    JobComplete {
-        job: String,
-    },
-    JobFailed {
-        job: String,
-        reason: String,
-    },
-    /// A pod is stuck in a way that needs the user (image pull, crash loop, unschedulable).
-    Problem(Finding),
-}
 
 /// Why a Ready pod may still not be usable, per the guide.
 fn ready_note(pod: &Pod) -> Option<String> {
@@ -58,8 +28,9 @@ fn ready_note(pod: &Pod) -> Option<String> {
         .then(|| "Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`)".into())
 }
 
-/// Turns object updates into de-duplicated progress events. Pure: feed it
-/// what the watchers see, in any order, as often as they like.
+/// Turns object updates into de-duplicated progress lines for the user while
+/// helm waits. Pure: feed it what the watchers see, in any order, as often
+/// as they like.
 #[derive(Debug, Default)]
 pub struct ProgressTracker {
     /// Jobs whose pods are expected to fail while the job retries.
@@ -71,64 +42,56 @@ pub struct ProgressTracker {
 }
 
 impl ProgressTracker {
-    pub fn on_pod(&mut self, pod: &Pod) -> Vec<ProgressEvent> {
+    pub fn on_pod(&mut self, pod: &Pod) -> Vec<String> {
         let name = pod_name(pod).to_string();
-        let mut out = Vec::new();
         if let Some(job) = job_of(pod) {
             let failed = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed");
-            if failed && self.failed_pods.insert(name.clone()) {
-                out.push(ProgressEvent::JobPodFailed {
-                    pod: name,
-                    job: job.to_string(),
-                    expected: self.retrying_jobs.contains(&job),
-                });
+            if !failed || !self.failed_pods.insert(name.clone()) {
+                return vec![];
             }
-            return out;
+            let expected = self.retrying_jobs.contains(&job);
+            let retries = if expected {
+                "; expected, the job retries"
+            } else {
+                ""
+            };
+            return vec![format!("pod {name} of job {job} failed{retries}")];
         }
         if !is_serving_pod(pod) {
-            return out;
+            return vec![];
         }
         let ready = pod_is_ready(pod);
-        let before = self.ready.insert(name.clone(), ready);
-        match (before, ready) {
-            (Some(false) | None, true) => out.push(ProgressEvent::PodReady {
-                note: ready_note(pod),
-                pod: name.clone(),
-            }),
-            (Some(true), false) => out.push(ProgressEvent::PodNotReady { pod: name.clone() }),
-            _ => {}
+        if ready {
+            let became = self.ready.insert(name.clone(), true) != Some(true);
+            let line = match ready_note(pod) {
+                Some(n) => format!("pod {name} ready ({n})"),
+                None => format!("pod {name} ready"),
+            };
+            return became.then_some(line).into_iter().collect();
         }
-        if !ready {
-            let found = diagnose(std::slice::from_ref(pod), &[], &[]).into_iter();
-            // NotReady alone is just "starting": not a problem yet.
-            let problems = found.filter(|f| !matches!(f.problem, Problem::NotReady { .. }));
-            let new = problems.filter(|f| self.problems.insert(f.message.clone()));
-            out.extend(new.map(ProgressEvent::Problem));
-        }
-        out
+        self.ready.insert(name, false);
+        // Not Ready alone is just "starting": only a stuck pod is a problem.
+        let problems = stuck(pod, &[]).into_iter();
+        problems
+            .filter(|p| self.problems.insert(p.clone()))
+            .collect()
     }
 
-    pub fn on_job(&mut self, job: &Job) -> Vec<ProgressEvent> {
+    pub fn on_job(&mut self, job: &Job) -> Vec<String> {
         let name = job.name_any();
         let state = job_state(job);
         if self.jobs.insert(name.clone(), state) == Some(state) {
             return vec![];
         }
         match state {
-            JobState::Complete => vec![ProgressEvent::JobComplete { job: name }],
-            JobState::Failed => vec![ProgressEvent::JobFailed {
-                reason: job_failure_reason(job).unwrap_or_else(|| "failed".into()),
-                job: name,
-            }],
+            JobState::Complete => vec![format!("job {name} complete")],
+            JobState::Failed => {
+                let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
+                vec![format!("job {name} failed: {reason}")]
+            }
             JobState::Running => vec![],
         }
     }
-}
-
-/// Boxed: a Job event is much larger than a Pod event (clippy::large_enum_variant).
-enum Update {
-    Pod(Box<watcher::Event<Pod>>),
-    Job(Box<watcher::Event<Job>>),
 }
 
 /// The objects in `store`, by name.
@@ -146,7 +109,7 @@ async fn drive(
     ns: &str,
     retrying_jobs: &'static [&'static str],
     deadline: Option<tokio::time::Instant>,
-    sink: &(dyn Fn(ProgressEvent) + Send + Sync),
+    sink: &(dyn Fn(String) + Send + Sync),
 ) -> (Vec<Pod>, Vec<Job>) {
     let (pod_store, pod_writer) = reflector::store();
     let (job_store, job_writer) = reflector::store();
@@ -154,11 +117,11 @@ async fn drive(
     let pods = watcher(Api::<Pod>::namespaced(client.clone(), ns), config())
         .default_backoff()
         .reflect(pod_writer)
-        .map(|e| e.map(|e| Update::Pod(Box::new(e))));
+        .map(|e| e.map(Either::Left));
     let jobs = watcher(Api::<Job>::namespaced(client.clone(), ns), config())
         .default_backoff()
         .reflect(job_writer)
-        .map(|e| e.map(|e| Update::Job(Box::new(e))));
+        .map(|e| e.map(Either::Right));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
     let mut tracker = ProgressTracker {
         retrying_jobs,
@@ -183,7 +146,7 @@ async fn drive(
                 tracing::debug!("watch in {ns}: {}", one_line(&e));
                 continue;
             }
-            Ok(Update::Pod(ev)) => match *ev {
+            Ok(Either::Left(ev)) => match ev {
                 watcher::Event::Apply(p) | watcher::Event::InitApply(p) => tracker.on_pod(&p),
                 watcher::Event::Delete(p) => {
                     tracker.ready.remove(pod_name(&p));
@@ -191,7 +154,7 @@ async fn drive(
                 }
                 _ => vec![],
             },
-            Ok(Update::Job(ev)) => match *ev {
+            Ok(Either::Right(ev)) => match ev {
                 watcher::Event::Apply(j) | watcher::Event::InitApply(j) => tracker.on_job(&j),
                 _ => vec![],
             },
@@ -209,14 +172,14 @@ async fn drive(
     (objects(&pod_store), objects(&job_store))
 }
 
-/// Reports progress in `ns` to `sink` until the future is dropped: race it
+/// Reports progress lines in `ns` to `sink` until the future is dropped: race it
 /// against `helm upgrade --install --wait` (e.g. in `tokio::select!`). Pods
 /// of `retrying_jobs` are expected to fail while their job retries.
 pub async fn watch_namespace_progress(
     client: &kube::Client,
     ns: &str,
     retrying_jobs: &'static [&'static str],
-    sink: &(dyn Fn(ProgressEvent) + Send + Sync),
+    sink: &(dyn Fn(String) + Send + Sync),
 ) {
     drive(client, ns, retrying_jobs, None, sink).await;
 }
@@ -234,7 +197,7 @@ pub async fn wait_ready(
     ns: &str,
     retrying_jobs: &'static [&'static str],
     timeout: Duration,
-    sink: &(dyn Fn(ProgressEvent) + Send + Sync),
+    sink: &(dyn Fn(String) + Send + Sync),
 ) -> Result<(), KubeError> {
     let deadline = tokio::time::Instant::now() + timeout;
     let (pods, jobs) = drive(client, ns, retrying_jobs, Some(deadline), sink).await;
@@ -262,18 +225,12 @@ mod tests {
     fn tracker_reports_transitions_once() {
         let mut t = ProgressTracker::default();
         let ready: Pod = obj(fixture!("pod_nats-0_ready.json"));
-        assert_eq!(
-            t.on_pod(&ready),
-            [ProgressEvent::PodReady {
-                pod: "nats-0".into(),
-                note: None
-            }]
-        );
+        assert_eq!(t.on_pod(&ready), ["pod nats-0 ready"]);
         assert!(t.on_pod(&ready).is_empty());
         let pulling: Pod = obj(fixture!("pod_nats-1_imagepullbackoff.json"));
         let evs = t.on_pod(&pulling);
         assert!(
-            matches!(&evs[..], [ProgressEvent::Problem(f)] if f.message.contains("nats-server:2.10.22-alpine"))
+            matches!(&evs[..], [p] if p.contains("cannot pull image") && p.contains("nats-server:2.10.22-alpine"))
         );
         assert!(t.on_pod(&pulling).is_empty());
     }
@@ -285,17 +242,15 @@ mod tests {
             ..Default::default()
         };
         let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
-        let evs: Vec<ProgressEvent> = pods.iter().flat_map(|p| t.on_pod(p)).collect();
+        let evs: Vec<String> = pods.iter().flat_map(|p| t.on_pod(p)).collect();
         assert_eq!(evs.len(), 2);
-        assert!(evs
-            .iter()
-            .all(|e| matches!(e, ProgressEvent::JobPodFailed { expected: true, .. })));
+        assert!(evs.iter().all(
+            |e| e.contains("of job cassandra-initialize-cluster failed; expected, the job retries")
+        ));
         let jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
         assert_eq!(
             t.on_job(&jobs[0]),
-            [ProgressEvent::JobComplete {
-                job: "cassandra-initialize-cluster".into()
-            }]
+            ["job cassandra-initialize-cluster complete"]
         );
         assert!(t.on_job(&jobs[1]).is_empty());
     }
@@ -307,7 +262,7 @@ mod tests {
         let mut t = ProgressTracker::default();
         let evs = t.on_pod(&pod);
         assert!(
-            matches!(&evs[..], [ProgressEvent::PodReady { note: Some(n), .. }] if n.contains("unsealed"))
+            matches!(&evs[..], [l] if l.starts_with("pod openbao-server-0 ready (") && l.contains("unsealed"))
         );
     }
 }

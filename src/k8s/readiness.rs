@@ -2,9 +2,8 @@
 //! and Troubleshooting sections as functions, so they are tested without a
 //! cluster and the async code only fetches.
 
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{Job, JobCondition};
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
-use serde::Serialize;
 
 /// The Job that owns a pod, from its owner reference (or, for pods whose
 /// owner was orphaned, the `job-name` label the Job controller sets).
@@ -53,7 +52,7 @@ pub fn is_serving_pod(pod: &Pod) -> bool {
 }
 
 /// Ready/total over serving pods, like the READY column summed up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PodCounts {
     pub ready: usize,
     pub total: usize,
@@ -69,37 +68,30 @@ pub fn pod_counts(pods: &[Pod]) -> PodCounts {
 
 /// A Job's outcome, from its conditions (not from counting pods: a retried
 /// job has failed pods and still completes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
     Complete,
     Failed,
     Running,
 }
 
+/// The Job's condition of type `t`, when it is True.
+fn job_condition<'a>(job: &'a Job, t: &str) -> Option<&'a JobCondition> {
+    let conds = job.status.as_ref()?.conditions.as_ref()?;
+    conds.iter().find(|c| c.type_ == t && c.status == "True")
+}
+
 pub fn job_state(job: &Job) -> JobState {
-    let conds = job
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let is = |t: &str| conds.iter().any(|c| c.type_ == t && c.status == "True");
-    if is("Complete") {
-        JobState::Complete
-    } else if is("Failed") {
-        JobState::Failed
-    } else {
-        JobState::Running
+    match (job_condition(job, "Complete"), job_condition(job, "Failed")) {
+        (Some(_), _) => JobState::Complete,
+        (_, Some(_)) => JobState::Failed,
+        _ => JobState::Running,
     }
 }
 
 /// The message of the Job's Failed condition, e.g. "BackoffLimitExceeded: ...".
 pub fn job_failure_reason(job: &Job) -> Option<String> {
-    let conds = job.status.as_ref()?.conditions.as_ref()?;
-    let c = conds
-        .iter()
-        .find(|c| c.type_ == "Failed" && c.status == "True")?;
+    let c = job_condition(job, "Failed")?;
     Some(match (&c.reason, &c.message) {
         (Some(r), Some(m)) => format!("{r}: {m}"),
         (r, m) => r.clone().or(m.clone()).unwrap_or_else(|| "failed".into()),
@@ -118,42 +110,6 @@ pub fn job_has_succeeded_pod(pods: &[Pod], job: &str) -> bool {
 pub fn namespace_ready(pods: &[Pod], jobs: &[Job]) -> bool {
     let c = pod_counts(pods);
     c.total > 0 && c.ready == c.total && jobs.iter().all(|j| job_state(j) == JobState::Complete)
-}
-
-/// What is wrong, found the way the guide's Troubleshooting section does by hand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "problem", rename_all = "snake_case")]
-pub enum Problem {
-    ImagePull {
-        container: String,
-        image: String,
-        reason: String,
-    },
-    Unschedulable {
-        reason: String,
-    },
-    CrashLoop {
-        container: String,
-        restarts: i32,
-    },
-    JobFailed {
-        job: String,
-        reason: String,
-    },
-    NotReady {
-        containers: Vec<String>,
-    },
-}
-
-/// One diagnosed problem: which object, what, and a one-line message with
-/// the next step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// `pod/<name>` or `job/<name>`.
-    pub object: String,
-    #[serde(flatten)]
-    pub problem: Problem,
-    pub message: String,
 }
 
 fn all_container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
@@ -219,94 +175,69 @@ fn unschedulable_hint(reason: &str) -> &'static str {
     }
 }
 
-/// Diagnoses a namespace from its pods, jobs and events.
+/// Why `pod` is stuck in a way that needs the user, one line each with the
+/// next step: images it cannot pull, crash-looping containers, else (when
+/// Pending) why the scheduler will not place it.
+pub fn stuck(pod: &Pod, events: &[Event]) -> Vec<String> {
+    let name = pod_name(pod);
+    let mut out: Vec<String> = all_container_statuses(pod)
+        .filter_map(|cs| match waiting_reason(cs) {
+            Some(r @ ("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName")) => Some(format!("pod {name}: cannot pull image {} for container {} ({r}); check the registry/repository in your values and the pull secret", cs.image, cs.name)),
+            Some("CrashLoopBackOff") => Some(format!("pod {name}: container {} is crash-looping ({} restarts); see its previous logs: `nvcf-dev logs` or `kubectl logs {name} -c {} --previous`", cs.name, cs.restart_count, cs.name)),
+            _ => None,
+        })
+        .collect();
+    let unschedulable = (out.is_empty() && phase(pod) == "Pending")
+        .then(|| unschedulable_reason(pod, events))
+        .flatten();
+    if let Some(reason) = unschedulable {
+        let hint = unschedulable_hint(&reason);
+        out.push(format!("pod {name} cannot be scheduled: {reason}; {hint}"));
+    }
+    out
+}
+
+/// Diagnoses a namespace from its pods, jobs and events: one line per
+/// problem, with the next step.
 ///
 /// Pods of a job that has not failed are skipped: job retries are normal
 /// (the guide says so for Cassandra's init job), only a failed Job is a
 /// finding. A serving pod that is Running but not Ready is reported with its
 /// unready containers (e.g. an OpenBao server that is still sealed).
-pub fn diagnose(pods: &[Pod], jobs: &[Job], events: &[Event]) -> Vec<Finding> {
+pub fn diagnose(pods: &[Pod], jobs: &[Job], events: &[Event]) -> Vec<String> {
     let mut out = Vec::new();
     // Job pods are judged through their Job, below.
     for pod in pods.iter().filter(|p| job_of(p).is_none()) {
-        let name = pod_name(pod);
-        let mut found = |problem, message| {
-            let object = format!("pod/{name}");
-            out.push(Finding {
-                object,
-                problem,
-                message,
-            })
-        };
-        let mut stuck = false;
-        for cs in all_container_statuses(pod) {
-            let (container, image) = (cs.name.clone(), cs.image.clone());
-            match waiting_reason(cs) {
-                Some(r @ ("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName")) => found(
-                    Problem::ImagePull {
-                        reason: r.to_string(),
-                        container,
-                        image,
-                    },
-                    format!("pod {name}: cannot pull image {} for container {} ({r}); check the registry/repository in your values and the pull secret", cs.image, cs.name),
-                ),
-                Some("CrashLoopBackOff") => found(
-                    Problem::CrashLoop {
-                        container,
-                        restarts: cs.restart_count,
-                    },
-                    format!("pod {name}: container {} is crash-looping ({} restarts); see its previous logs: `nvcf-dev logs` or `kubectl logs {name} -c {} --previous`", cs.name, cs.restart_count, cs.name),
-                ),
-                _ => continue,
-            }
-            stuck = true;
-        }
-        let unschedulable = (!stuck && phase(pod) == "Pending")
-            .then(|| unschedulable_reason(pod, events))
-            .flatten();
-        if let Some(reason) = unschedulable {
-            let hint = unschedulable_hint(&reason);
-            let message = format!("pod {name} cannot be scheduled: {reason}; {hint}");
-            found(Problem::Unschedulable { reason }, message);
-        } else if !stuck && is_serving_pod(pod) && !pod_is_ready(pod) {
-            let containers: Vec<String> = all_container_statuses(pod)
+        let stuck = stuck(pod, events);
+        if stuck.is_empty() && is_serving_pod(pod) && !pod_is_ready(pod) {
+            let (name, phase) = (pod_name(pod), phase(pod));
+            let unready: Vec<&str> = all_container_statuses(pod)
                 .filter(|cs| !cs.ready && cs.state.as_ref().is_none_or(|s| s.terminated.is_none()))
-                .map(|cs| cs.name.clone())
+                .map(|cs| cs.name.as_str())
                 .collect();
-            let message = if containers.is_empty() {
-                format!("pod {name} is {} and not Ready", phase(pod))
+            out.push(if unready.is_empty() {
+                format!("pod {name} is {phase} and not Ready")
             } else {
-                let unready = containers.join(", ");
-                format!(
-                    "pod {name} is {} but not Ready: container(s) {unready} not ready",
-                    phase(pod)
-                )
-            };
-            found(Problem::NotReady { containers }, message);
+                let unready = unready.join(", ");
+                format!("pod {name} is {phase} but not Ready: container(s) {unready} not ready")
+            });
         }
+        out.extend(stuck);
     }
     for job in jobs.iter().filter(|j| job_state(j) == JobState::Failed) {
-        let jname = job.metadata.name.clone().unwrap_or_default();
+        let jname = job.metadata.name.as_deref().unwrap_or_default();
         let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
-        out.push(Finding {
-            object: format!("job/{jname}"),
-            message: format!("job {jname} failed ({reason}); see its logs: `kubectl logs -l job-name={jname} --tail=100`"),
-            problem: Problem::JobFailed { job: jname, reason },
-        });
+        out.push(format!("job {jname} failed ({reason}); see its logs: `kubectl logs -l job-name={jname} --tail=100`"));
     }
     out
 }
 
 /// Joins findings into the one line an error message may carry.
-pub fn summarize(findings: &[Finding]) -> String {
+pub fn summarize(findings: &[String]) -> String {
     if findings.is_empty() {
         "no failing pod or job found; `nvcf-dev status` shows what is still starting".into()
     } else {
-        findings
-            .iter()
-            .map(|f| f.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
+        findings.join("; ")
     }
 }
 
@@ -353,13 +284,10 @@ mod tests {
     fn pending_pod_reports_the_scheduler_reason() {
         let pod: Pod = obj(fixture!("pod_cassandra-1_pending.json"));
         let f = diagnose(&[pod], &[], &[]);
-        assert_eq!(
-            f[0].problem,
-            Problem::Unschedulable {
-                reason: "0/1 nodes are available: 1 Insufficient memory.".into()
-            }
-        );
-        assert!(f[0].message.contains("Insufficient memory"));
+        assert_eq!(f.len(), 1);
+        assert!(f[0].starts_with(
+            "pod cassandra-1 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory.; "
+        ));
     }
 
     #[test]
@@ -370,7 +298,7 @@ mod tests {
         let events: Vec<Event> = list(fixture!("events_cassandra-system.json"));
         let f = diagnose(&[pod], &[], &events);
         assert_eq!(f.len(), 1);
-        assert!(f[0].message.starts_with(
+        assert!(f[0].starts_with(
             "pod cassandra-2 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory."
         ));
     }
@@ -381,25 +309,15 @@ mod tests {
         let conds = pod.status.as_mut().unwrap().conditions.as_mut().unwrap();
         conds[0].message = Some("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into());
         let f = diagnose(&[pod], &[], &[]);
-        assert!(f[0]
-            .message
-            .contains("unbound immediate PersistentVolumeClaims"));
-        assert!(f[0].message.contains("storage class"));
+        assert!(f[0].contains("unbound immediate PersistentVolumeClaims"));
+        assert!(f[0].contains("storage class"));
     }
 
     #[test]
     fn image_pull_backoff_names_the_image() {
         let pod: Pod = obj(fixture!("pod_nats-1_imagepullbackoff.json"));
         let f = diagnose(&[pod], &[], &[]);
-        assert_eq!(f.len(), 1);
-        assert_eq!(
-            f[0].problem,
-            Problem::ImagePull {
-                container: "nats".into(),
-                image: "localhost:5001/nvcf/nats-server:2.10.22-alpine".into(),
-                reason: "ImagePullBackOff".into()
-            }
-        );
+        assert_eq!(f, ["pod nats-1: cannot pull image localhost:5001/nvcf/nats-server:2.10.22-alpine for container nats (ImagePullBackOff); check the registry/repository in your values and the pull secret"]);
     }
 
     #[test]
@@ -407,17 +325,10 @@ mod tests {
         let pod: Pod = obj(fixture!("pod_openbao-server-1_crashloop.json"));
         let job: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
         let f = diagnose(&[pod], &[job], &[]);
-        assert_eq!(
-            f[0].problem,
-            Problem::CrashLoop {
-                container: "openbao".into(),
-                restarts: 5
-            }
-        );
-        assert_eq!(f[1].object, "job/openbao-server-migrations");
+        assert!(f[0]
+            .starts_with("pod openbao-server-1: container openbao is crash-looping (5 restarts)"));
+        assert!(f[1].starts_with("job openbao-server-migrations failed (BackoffLimitExceeded: "));
         assert!(summarize(&f).contains("job openbao-server-migrations failed"));
-        let json = serde_json::to_value(&f[1]).unwrap();
-        assert_eq!(json["problem"], "job_failed");
     }
 
     #[test]

@@ -14,12 +14,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::Api;
-use serde::{Deserialize, Serialize};
 
-use super::error::{one_line, KubeError};
+use super::error::{api_err, one_line, KubeError, CHECK_UP, CHECK_WRITE};
 
 /// The chart's name (the last path segment of its OCI reference), or `local`.
 pub const CHART_LABEL: &str = "dev.nvcf/chart";
@@ -29,35 +27,31 @@ pub const VERSION_LABEL: &str = "dev.nvcf/chart-version";
 pub const VALUES_LABEL: &str = "dev.nvcf/values-digest";
 
 /// One revision of a release, as its secret's labels describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRecord {
     pub revision: u32,
     /// deployed, superseded, failed, pending-install, pending-upgrade,
     /// pending-rollback, uninstalling, uninstalled, unknown.
     pub status: String,
     /// nvcf-dev's labels, when this revision carries them.
-    #[serde(default)]
     pub chart: Option<String>,
-    #[serde(default)]
     pub chart_version: Option<String>,
-    #[serde(default)]
     pub values_digest: Option<String>,
 }
 
-/// The release a helm release secret's labels name, and the record they
-/// describe; None for labels that are not a record.
-pub(crate) fn record(l: &BTreeMap<String, String>) -> Option<(&str, ReleaseRecord)> {
-    if l.get("owner")? != "helm" {
+/// The record a helm release secret's labels describe, when they describe
+/// one of `release`.
+fn record(release: &str, l: &BTreeMap<String, String>) -> Option<ReleaseRecord> {
+    if l.get("owner")? != "helm" || l.get("name")? != release {
         return None;
     }
-    let record = ReleaseRecord {
+    Some(ReleaseRecord {
         revision: l.get("version")?.parse().ok()?,
         status: l.get("status")?.clone(),
         chart: l.get(CHART_LABEL).cloned(),
         chart_version: l.get(VERSION_LABEL).cloned(),
         values_digest: l.get(VALUES_LABEL).cloned(),
-    };
-    Some((l.get("name")?, record))
+    })
 }
 
 /// The records described by release secrets' labels: those of `release`
@@ -68,45 +62,27 @@ pub fn records_from_labels<'a>(
 ) -> Vec<ReleaseRecord> {
     let mut out: Vec<ReleaseRecord> = labels
         .into_iter()
-        .filter_map(record)
-        .filter_map(|(name, r)| (name == release).then_some(r))
+        .filter_map(|l| record(release, l))
         .collect();
     out.sort_by_key(|r| r.revision);
     out
 }
 
-/// The metadata (names and labels, never the payload) of the helm release
-/// secrets in `ns` (None: every namespace) that `selector` matches.
-pub(crate) async fn release_secrets(
-    client: &kube::Client,
-    ns: Option<&str>,
-    selector: &str,
-) -> Result<Vec<ObjectMeta>, KubeError> {
-    let api: Api<Secret> = match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let lp = ListParams::default().labels(selector);
-    let list = api.list_metadata(&lp).await.map_err(|e| KubeError::List {
-        kind: "helm release secrets".into(),
-        namespace: ns.unwrap_or("all namespaces").to_string(),
-        detail: one_line(&e),
-    })?;
-    Ok(list.items.into_iter().map(|m| m.metadata).collect())
-}
-
-/// The records of `release` in `namespace`, names and labels only.
+/// The records of `release` in `namespace`, from the metadata (names and
+/// labels, never the payload) of its release secrets.
 pub async fn read(
     client: &kube::Client,
     namespace: &str,
     release: &str,
 ) -> Result<Vec<ReleaseRecord>, KubeError> {
-    let selector = format!("owner=helm,name={release}");
-    let secrets = release_secrets(client, Some(namespace), &selector).await?;
-    Ok(records_from_labels(
-        release,
-        secrets.iter().filter_map(|m| m.labels.as_ref()),
-    ))
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let lp = ListParams::default().labels(&format!("owner=helm,name={release}"));
+    let list = api.list_metadata(&lp).await.map_err(|e| {
+        let action = format!("list helm release secrets in `{namespace}`");
+        api_err(action, CHECK_UP, one_line(&e))
+    })?;
+    let labels = list.items.iter().filter_map(|m| m.metadata.labels.as_ref());
+    Ok(records_from_labels(release, labels))
 }
 
 /// The secret that holds one revision.
@@ -130,11 +106,7 @@ pub async fn label_revision(
     api.patch_metadata(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map(drop)
-        .map_err(|e| KubeError::Apply {
-            kind: "Secret".into(),
-            name,
-            detail: one_line(&e),
-        })
+        .map_err(|e| api_err(format!("apply Secret `{name}`"), CHECK_WRITE, one_line(&e)))
 }
 
 /// One revision's whole release, decoded from its secret: read only to learn
@@ -147,11 +119,8 @@ pub async fn read_payload(
     revision: u32,
 ) -> Result<serde_json::Value, KubeError> {
     let name = secret_name(release, revision);
-    let err = |detail: String| KubeError::List {
-        kind: format!("helm release secret {name}"),
-        namespace: namespace.to_string(),
-        detail,
-    };
+    let action = format!("list helm release secret {name} in `{namespace}`");
+    let err = |detail| api_err(action.clone(), CHECK_UP, detail);
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = api.get(&name).await.map_err(|e| err(one_line(&e)))?;
     let data = secret
@@ -170,13 +139,12 @@ pub async fn deployed_payload(
     release: &str,
 ) -> Result<Option<serde_json::Value>, KubeError> {
     let records = read(client, namespace, release).await?;
-    match records.iter().rev().find(|r| r.status == "deployed") {
-        Some(r) => {
-            let payload = read_payload(client, namespace, release, r.revision).await;
-            payload.map(Some)
-        }
-        None => Ok(None),
-    }
+    let Some(r) = records.iter().rev().find(|r| r.status == "deployed") else {
+        return Ok(None);
+    };
+    read_payload(client, namespace, release, r.revision)
+        .await
+        .map(Some)
 }
 
 /// helm's encoding of a release in its secret: base64 of gzip (or, from old
@@ -222,6 +190,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_latest_record_of_a_recorded_release_is_last() {
+        use crate::k8s::fixtures::{fixture, list};
+        let secrets: Vec<Secret> = list(fixture!("secrets_helm_vault-system.json"));
+        let labels = secrets.iter().filter_map(|s| s.metadata.labels.as_ref());
+        let latest = records_from_labels("openbao-server", labels).pop().unwrap();
+        assert_eq!((latest.revision, latest.status.as_str()), (2, "failed"));
     }
 
     #[test]

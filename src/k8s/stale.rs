@@ -16,7 +16,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 
 use super::client::list_of;
-use super::error::{is_not_found, one_line, KubeError};
+use super::error::{api_err, is_not_found, one_line, KubeError};
 
 /// The objects of one kind, as listed for [`stale_resources`].
 #[derive(Debug, Clone)]
@@ -155,11 +155,8 @@ async fn delete_one(client: &kube::Client, r: &ResourceRef) -> Result<(), KubeEr
         Some(ns) => Api::namespaced_with(client.clone(), ns, &r.api),
         None => Api::all_with(client.clone(), &r.api),
     };
-    let failed = |detail| KubeError::Delete {
-        kind: r.kind.clone(),
-        name: r.name.clone(),
-        detail,
-    };
+    let advice = "retry, or delete it by hand with kubectl";
+    let failed = |detail| api_err(format!("delete {} `{}`", r.kind, r.name), advice, detail);
     match api.delete(&r.name, &DeleteParams::background()).await {
         Ok(_) => {}
         Err(e) if is_not_found(&e) => return Ok(()),
@@ -215,7 +212,9 @@ mod tests {
     fn listed(objects: &[Value]) -> Vec<Listed> {
         let of_kind = |api: &ApiResource| {
             let of_kind = objects.iter().filter(|o| o["kind"] == api.kind.as_str());
-            of_kind.map(|o| serde_json::from_value(o.clone()).unwrap()).collect()
+            of_kind
+                .map(|o| serde_json::from_value(o.clone()).unwrap())
+                .collect()
         };
         kinds()
             .into_iter()

@@ -15,13 +15,13 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
-use kube::api::{AttachParams, LogParams};
+use kube::api::AttachParams;
 use kube::Api;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::error::{one_line, KubeError};
+use super::error::{api_err, one_line, KubeError};
 use super::readiness::{
     job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
@@ -65,18 +65,11 @@ impl HealthReport {
 
 // ---------------------------------------------------------------- NATS
 
-/// What the nats server log says about the cluster.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NatsCluster {
-    /// From `[INF] Cluster name is <name>`.
-    pub name: Option<String>,
-    /// Peers (host only) with a route currently up (created and not closed since).
-    pub routes: Vec<String>,
-}
-
-/// Parses a nats-server log. Routes are tracked by `rid`, so a route that
-/// was created and later closed does not count.
-pub fn parse_nats_log(log: &str) -> NatsCluster {
+/// What a nats-server log says about the cluster: its name (from `[INF]
+/// Cluster name is <name>`), and the peers (host only) with a route up.
+/// Routes are tracked by `rid`, so a route that was created and later closed
+/// does not count.
+pub fn parse_nats_log(log: &str) -> (Option<String>, Vec<String>) {
     let mut name = None;
     let mut routes: BTreeMap<&str, &str> = BTreeMap::new();
     for line in log.lines() {
@@ -107,7 +100,7 @@ pub fn parse_nats_log(log: &str) -> NatsCluster {
         .collect();
     routes.sort();
     routes.dedup();
-    NatsCluster { name, routes }
+    (name, routes)
 }
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
@@ -116,14 +109,14 @@ pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthRepor
     let mut checks = vec![pods_ready_check(pods)];
     match nats0_log {
         Ok(log) => {
-            let c = parse_nats_log(log);
-            let formed = match &c.name {
+            let (name, routes) = parse_nats_log(log);
+            let formed = match &name {
                 Some(n) => format!("cluster name is {n}"),
                 None => "nats-0 log has no `Cluster name is` line".into(),
             };
-            checks.push(Check::new("cluster formed", c.name.is_some(), formed));
+            checks.push(Check::new("cluster formed", name.is_some(), formed));
             let want = ordinal_pods(pods, "nats").count().saturating_sub(1);
-            let (up, peers) = (c.routes.len(), c.routes.join(", "));
+            let (up, peers) = (routes.len(), routes.join(", "));
             let detail = format!("{up} of {want} routes up ({peers})");
             checks.push(Check::new("routes to all peers", up >= want, detail));
         }
@@ -238,37 +231,18 @@ fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
 
 // ---------------------------------------------------------------- Cassandra
 
-/// One line of `nodetool status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CassandraNode {
-    /// `U`p or `D`own.
-    pub status: char,
-    /// `N`ormal, `L`eaving, `J`oining, `M`oving.
-    pub state: char,
-    pub address: String,
-}
-
-impl CassandraNode {
-    pub fn is_up_normal(&self) -> bool {
-        self.status == 'U' && self.state == 'N'
-    }
-}
-
-/// Parses the node lines of `nodetool status` (two-letter code, address,
-/// ...); headers and datacenter banners are skipped.
-pub fn parse_nodetool_status(out: &str) -> Vec<CassandraNode> {
+/// The node lines of `nodetool status` as (code, address): the code is `U`p
+/// or `D`own, then `N`ormal, `L`eaving, `J`oining or `M`oving (`UN` is
+/// healthy). Headers and datacenter banners are skipped.
+pub fn parse_nodetool_status(out: &str) -> Vec<(&str, &str)> {
     out.lines()
         .filter_map(|line| {
             let mut f = line.split_whitespace();
-            let (code, address) = (f.next()?, f.next()?.to_string());
+            let (code, address) = (f.next()?, f.next()?);
             let mut c = code.chars();
             let (status, state) = (c.next()?, c.next()?);
             let node = code.len() == 2 && "UD".contains(status) && "NLJM".contains(state);
-            node.then_some(CassandraNode {
-                status,
-                state,
-                address,
-            })
+            node.then_some((code, address))
         })
         .collect()
 }
@@ -287,8 +261,8 @@ pub fn cassandra_report(
             let nodes = parse_nodetool_status(out);
             let bad: Vec<String> = nodes
                 .iter()
-                .filter(|n| !n.is_up_normal())
-                .map(|n| format!("{}{} {}", n.status, n.state, n.address))
+                .filter(|(code, _)| *code != "UN")
+                .map(|(code, address)| format!("{code} {address}"))
                 .collect();
             let (up, all) = (nodes.len() - bad.len(), nodes.len());
             let ok = all > 0 && bad.is_empty() && all >= members;
@@ -417,11 +391,13 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let err = |detail: String| KubeError::Exec {
-        pod: pod.to_string(),
-        container: container.to_string(),
-        command: command.join(" "),
-        detail,
+    let (cmd, advice) = (command.join(" "), "check that the pod is Running");
+    let err = |detail| {
+        api_err(
+            format!("exec `{cmd}` in `{pod}`/{container}"),
+            advice,
+            detail,
+        )
     };
     let run = async {
         let ap = AttachParams::default()
@@ -455,13 +431,9 @@ pub async fn exec_capture(
 /// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
 pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
     let (pods, _) = list_pods_jobs(client, ns).await?;
-    let lp = LogParams {
-        container: Some("nats".into()),
-        ..Default::default()
-    };
-    let logs = Api::<Pod>::namespaced(client.clone(), ns);
-    let log = match tokio::time::timeout(CHECK_TIMEOUT, logs.logs("nats-0", &lp)).await {
-        Ok(r) => r.map_err(|e| one_line(&e)),
+    let read = super::logs::pod_logs_text(client, ns, "nats-0", "nats", None);
+    let log = match tokio::time::timeout(CHECK_TIMEOUT, read).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no log within {}s", CHECK_TIMEOUT.as_secs())),
     };
     Ok(nats_report(&pods, log.as_deref().map_err(Clone::clone)))
@@ -569,9 +541,9 @@ mod tests {
 
     #[test]
     fn nats_log_gives_cluster_name_and_routes() {
-        let c = parse_nats_log(fixture!("nats-0_nats.log"));
-        assert_eq!(c.name.as_deref(), Some("nats"));
-        assert_eq!(c.routes, ["10.244.0.8", "10.244.0.9"]);
+        let (name, routes) = parse_nats_log(fixture!("nats-0_nats.log"));
+        assert_eq!(name.as_deref(), Some("nats"));
+        assert_eq!(routes, ["10.244.0.8", "10.244.0.9"]);
         // The guide's grep would find nothing.
         assert!(!fixture!("nats-0_nats.log").contains("Cluster Name"));
     }
@@ -579,7 +551,7 @@ mod tests {
     #[test]
     fn closed_routes_do_not_count() {
         let log = "[7] [INF] 10.244.0.8:6222 - rid:5 - Route connection created\n[7] [INF] 10.244.0.8:6222 - rid:5 - Router connection closed: Client Closed\n";
-        assert!(parse_nats_log(log).routes.is_empty());
+        assert!(parse_nats_log(log).1.is_empty());
     }
 
     #[test]
@@ -651,11 +623,10 @@ mod tests {
     fn nodetool_parses_one_and_three_nodes() {
         let one = parse_nodetool_status(fixture!("nodetool_status_1node.txt"));
         assert_eq!(one.len(), 1);
-        assert!(one[0].is_up_normal());
-        assert_eq!(one[0].address, "10.244.0.12");
+        assert_eq!(one[0], ("UN", "10.244.0.12"));
         let three = parse_nodetool_status(fixture!("nodetool_status_3node_one_down.txt"));
-        let codes: Vec<(char, char)> = three.iter().map(|n| (n.status, n.state)).collect();
-        assert_eq!(codes, [('U', 'N'), ('U', 'N'), ('D', 'N')]);
+        let codes: Vec<&str> = three.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, ["UN", "UN", "DN"]);
         assert!(
             parse_nodetool_status("nodetool: Failed to connect to '127.0.0.1:7199'").is_empty()
         );
@@ -690,7 +661,6 @@ mod tests {
 [1] [INF] 10.244.0.8:6222 - rid:5 - Route connection created\n\
 [1] [INF] 10.244.0.8:43122 - rid:6 - Route connection created\n\
 [1] [INF] 10.244.0.8:43124 - rid:7 - Route connection created\n";
-        let c = parse_nats_log(log);
-        assert_eq!(c.routes, ["10.244.0.8"]);
+        assert_eq!(parse_nats_log(log).1, ["10.244.0.8"]);
     }
 }

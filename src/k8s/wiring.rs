@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 
-use super::error::{one_line, KubeError};
+use super::error::{api_err, one_line, KubeError, CHECK_UP, CHECK_WRITE};
 
 /// Field manager for every server-side apply: lets the API server tell our
 /// fields from helm's and kubectl's.
@@ -64,11 +64,8 @@ pub async fn apply_local_registry_configmap(
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-public");
     let cm = local_registry_configmap(host);
     let applied = api.patch(name, &apply, &Patch::Apply(&cm)).await;
-    applied.map_err(|e| KubeError::Apply {
-        kind: "ConfigMap".into(),
-        name: format!("kube-public/{name}"),
-        detail: one_line(&e),
-    })
+    let action = format!("apply ConfigMap `kube-public/{name}`");
+    applied.map_err(|e| api_err(action, CHECK_WRITE, one_line(&e)))
 }
 
 /// Creates each namespace that does not exist yet, labelled as ours. A
@@ -79,10 +76,12 @@ pub async fn ensure_namespaces(
     names: &[&str],
 ) -> Result<Vec<String>, KubeError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let failed = |name: &str, e: kube::Error| KubeError::Apply {
-        kind: "Namespace".into(),
-        name: name.to_string(),
-        detail: one_line(&e),
+    let failed = |name: &str, e: kube::Error| {
+        api_err(
+            format!("apply Namespace `{name}`"),
+            CHECK_WRITE,
+            one_line(&e),
+        )
     };
     let mut created = Vec::new();
     for name in names {
@@ -94,10 +93,8 @@ pub async fn ensure_namespaces(
         {
             continue;
         }
-        match api
-            .create(&PostParams::default(), &managed_namespace(name))
-            .await
-        {
+        let ns = managed_namespace(name);
+        match api.create(&PostParams::default(), &ns).await {
             Ok(_) => created.push(name.to_string()),
             // Created meanwhile by someone else: theirs, and fine.
             Err(kube::Error::Api(s)) if s.code == 409 => {}
@@ -110,11 +107,9 @@ pub async fn ensure_namespaces(
 /// Whether namespace `ns` exists and `up` created it (it carries our label).
 pub async fn namespace_is_ours(client: &kube::Client, ns: &str) -> Result<bool, KubeError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let found = api.get_opt(ns).await.map_err(|e| KubeError::Get {
-        kind: "Namespace".into(),
-        name: ns.to_string(),
-        detail: one_line(&e),
-    })?;
+    let found = api.get_opt(ns).await;
+    let found =
+        found.map_err(|e| api_err(format!("read Namespace `{ns}`"), CHECK_UP, one_line(&e)))?;
     Ok(found.is_some_and(|n| {
         n.labels().get(MANAGED_BY_LABEL).map(String::as_str) == Some(FIELD_MANAGER)
     }))

@@ -58,12 +58,10 @@ pub async fn find(
     let spec = settings.registry_spec();
     let cluster = match kind {
         Some(k) => k.get_clusters().await?.contains(&settings.cluster),
-        None => !docker
-            .kind_node_containers(&settings.cluster)
-            .await?
-            .is_empty(),
+        None => !docker.kind_nodes(&settings.cluster).await?.is_empty(),
     };
-    let registry = docker.registry_status(&spec).await?.is_some_and(|s| s.ours);
+    let registry = docker.container(&spec.name).await?;
+    let registry = registry.is_some_and(|c| c.is_ours());
     Ok(Found {
         cluster,
         registry,

@@ -5,9 +5,11 @@
 //! exist (yet) is a note on stderr, not a failure.
 
 use futures::StreamExt;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 
+use crate::k8s::client::get_opt;
 use crate::k8s::logs::{follow_pod_logs, pod_logs_text, LogSource};
 use crate::model::Component;
 use crate::ui::Shell;
@@ -104,7 +106,7 @@ pub async fn find_targets(
     for source in c.logs {
         match source {
             LogSource::Job(job) => {
-                if !crate::k8s::logs::job_exists(client, ns, job).await? {
+                if get_opt::<Job>(client, ns, job).await?.is_none() {
                     notes.push(format!("job/{job} does not exist in {ns} (yet)"));
                     continue;
                 }
@@ -127,7 +129,7 @@ pub async fn find_targets(
                 }
             }
             LogSource::Pod { pod, container } => {
-                let found = crate::k8s::logs::get_pod(client, ns, pod).await?;
+                let found = get_opt::<Pod>(client, ns, pod).await?;
                 match found.as_ref().and_then(|p| pick_container(p, *container)) {
                     Some(container) => targets.push(LogTarget {
                         source: format!("pod/{pod}"),
@@ -169,7 +171,7 @@ pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> c
     }
     let mut entries = Vec::new();
     for t in targets {
-        match pod_logs_text(client, ns, &t.pod, Some(&t.container), opts.tail).await {
+        match pod_logs_text(client, ns, &t.pod, &t.container, opts.tail).await {
             Ok(text) => {
                 if !shell.is_json() {
                     shell.out(t.header());
@@ -214,7 +216,7 @@ async fn follow(
     let prefixed = targets.len() > 1;
     let mut streams = Vec::new();
     for t in targets {
-        match follow_pod_logs(client, ns, &t.pod, Some(&t.container), tail).await {
+        match follow_pod_logs(client, ns, &t.pod, &t.container, tail).await {
             Ok(s) => {
                 let prefix = prefixed.then(|| t.prefix());
                 streams.push(s.map(move |line| (prefix.clone(), line)).boxed());

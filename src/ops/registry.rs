@@ -63,12 +63,12 @@ impl RegistryReport {
 }
 
 pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<RegistryReport> {
-    let st = docker.registry_status(spec).await?;
-    let ours = st.as_ref().is_none_or(|s| s.ours);
+    let st = docker.container(&spec.name).await?;
+    let ours = st.as_ref().is_none_or(|s| s.is_ours());
     let volume_exists = docker.volume_exists(&spec.volume).await?;
     let (repositories, images) = match st
         .as_ref()
-        .and_then(|s| s.running.then_some(s.host_port).flatten())
+        .and_then(|s| s.is_running().then(|| s.registry_host_port()).flatten())
     {
         Some(port) => match count_images(&format!("127.0.0.1:{port}")).await {
             Ok((r, i)) => (Some(r), Some(i)),
@@ -82,11 +82,11 @@ pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<Regi
     Ok(RegistryReport {
         container: spec.name.clone(),
         exists: st.is_some(),
-        running: st.as_ref().is_some_and(|s| s.running),
+        running: st.as_ref().is_some_and(|s| s.is_running()),
         image: st.as_ref().map(|s| s.image.clone()),
         address: st
             .as_ref()
-            .and_then(|s| s.host_port)
+            .and_then(|s| s.registry_host_port())
             .map(|p| format!("localhost:{p}")),
         networks: st.map(|s| s.networks).unwrap_or_default(),
         repositories,

@@ -129,8 +129,8 @@ async fn begin(
         },
         ..Default::default()
     };
-    let releases = crate::k8s::status::list_helm_releases(client, Some(c.namespace)).await?;
-    if let Some(r) = releases.iter().find(|r| r.name == c.release) {
+    let records = crate::k8s::releases::read(client, c.namespace, c.release).await?;
+    if let Some(r) = records.last() {
         report.release.status = Some(r.status.clone());
         report.release.revision = Some(r.revision);
     }

@@ -96,14 +96,12 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
         }
     };
     let plan = crate::phase1::plan::build(settings)?;
-    let releases = crate::k8s::status::list_helm_releases(&client, None).await?;
     let healths = crate::phase1::install::verify_all(&client, &plan).await;
     for (cp, health) in plan.components.iter().zip(healths) {
         let c = cp.component;
         let ns = crate::k8s::status::namespace_status(&client, c.namespace).await?;
-        let rel = releases
-            .iter()
-            .find(|r| r.name == c.release && r.namespace == c.namespace);
+        let records = crate::k8s::releases::read(&client, c.namespace, c.release).await?;
+        let rel = records.last();
         report.components.push(ComponentStatus {
             name: c.name.into(),
             release: c.release.into(),
@@ -112,8 +110,8 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
             version: cp.version().unwrap_or("local").to_string(),
             release_status: rel.map(|r| r.status.clone()),
             revision: rel.map(|r| r.revision),
-            pods_ready: ns.pods_ready,
-            pods_total: ns.pods_total,
+            pods_ready: ns.pods.ready,
+            pods_total: ns.pods.total,
             jobs: ns
                 .jobs
                 .into_iter()

@@ -261,13 +261,9 @@ pub async fn plan_decisions(
     settings: &crate::settings::Settings,
     plan: &Plan,
 ) -> Option<Vec<PlannedRelease>> {
-    let client = tokio::time::timeout(
-        PLAN_PROBE,
-        crate::k8s::client_for_context(&settings.kube_context()),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let (client, _) = crate::k8s::client::reach(&settings.kube_context(), PLAN_PROBE)
+        .await
+        .ok()?;
     // Without the secrets the values hold, their digest cannot be what `up` computes.
     let values_compared =
         settings.registry_credential_b64.is_some() && settings.cassandra_password.is_some();
@@ -346,7 +342,7 @@ async fn read_after_interrupt(
 ) -> Result<Vec<ReleaseRecord>, String> {
     let context = g.context.as_deref().ok_or("no kube context")?;
     let read = async {
-        let client = crate::k8s::client_for_context(context).await?;
+        let (client, _) = crate::k8s::client::connect(context).await?;
         releases::read(&client, &g.namespace, &g.release).await
     };
     match tokio::time::timeout(REPORT_TIMEOUT, read).await {

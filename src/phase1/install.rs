@@ -276,11 +276,7 @@ impl Installer<'_> {
         self.check_placement(cp, &release).await?;
         let shell = self.shell.clone();
         let name = c.name;
-        let sink = move |ev: crate::k8s::progress::ProgressEvent| {
-            if let Some(line) = progress_line(&ev) {
-                shell.status(format!("   {name}: {line}"));
-            }
-        };
+        let sink = move |line: String| shell.status(format!("   {name}: {line}"));
         let labels = desired.labels();
         let helm_run = self.helm.upgrade_install_labelled(&release, &labels);
         tokio::pin!(helm_run);
@@ -395,24 +391,5 @@ pub(crate) async fn verified(
         },
         (Err(why), false) => InstallError::Unverified { component, why },
         (Err(why), true) => InstallError::UnchangedUnverified { component, why },
-    })
-}
-
-/// What the user sees of a progress event.
-pub fn progress_line(ev: &crate::k8s::progress::ProgressEvent) -> Option<String> {
-    use crate::k8s::progress::ProgressEvent as E;
-    Some(match ev {
-        E::PodReady { pod, note } => match note {
-            Some(n) => format!("pod {pod} ready ({n})"),
-            None => format!("pod {pod} ready"),
-        },
-        E::PodNotReady { .. } => return None,
-        E::JobPodFailed { pod, job, expected } => {
-            let retries = if *expected { "; expected, the job retries" } else { "" };
-            format!("pod {pod} of job {job} failed{retries}")
-        }
-        E::JobComplete { job } => format!("job {job} complete"),
-        E::JobFailed { job, reason } => format!("job {job} failed: {reason}"),
-        E::Problem(f) => f.message.clone(),
     })
 }

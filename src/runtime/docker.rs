@@ -6,9 +6,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerStateStatusEnum,
-    ContainerSummaryStateEnum, HostConfig, Mount, MountType, NetworkConnectRequest, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum, Volume, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum as State,
+    ContainerSummary, ContainerSummaryStateEnum, HostConfig, Mount, MountType,
+    NetworkConnectRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum, Volume,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -18,10 +19,10 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures::StreamExt;
 
-use super::error::{is_not_found, one_line, unless_absent};
-use super::plan::{self, ObservedContainer, ObservedState, PublishedPort, RegistryAction};
+use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
+use super::plan::{self, ObservedContainer, RegistryAction};
 use super::{
-    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, RegistryStatus,
+    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec,
     DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
     REGISTRY_DATA_DIR,
 };
@@ -70,11 +71,10 @@ impl Runtime {
 
     /// The daemon's version and API version, e.g. `20.10.24 (API 1.41)`.
     pub async fn server_version(&self) -> Result<String, DockerError> {
-        let v = self
-            .docker
-            .version()
-            .await
-            .map_err(|source| DockerError::Version { source })?;
+        let v = self.docker.version().await.map_err(read_failed(
+            "read the Docker daemon's version".into(),
+            "docker version",
+        ))?;
         let version = v.version.unwrap_or_else(|| "unknown".to_string());
         Ok(match v.api_version {
             Some(api) => format!("{version} (API {api})"),
@@ -91,7 +91,7 @@ impl Runtime {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let existing = self.observe(&spec.name).await?;
+            let existing = self.container(&spec.name).await?;
             let action = plan::plan_registry(existing.as_ref(), spec);
             tracing::debug!(?action, registry = %spec.name, "registry plan");
             let outcome = match action {
@@ -118,15 +118,13 @@ impl Runtime {
                         _ => EnsureOutcome::Created,
                     };
                     match self.create_registry(spec).await {
-                        Ok(()) => {}
-                        Err(DockerError::CreateContainer {
-                            source:
-                                BollardError::DockerResponseServerError {
-                                    status_code: 409, ..
-                                },
-                            ..
+                        Err(BollardError::DockerResponseServerError {
+                            status_code: 409, ..
                         }) if attempts < 2 => continue,
-                        Err(e) => return Err(e),
+                        created => created.map_err(failed(
+                            format!("create container {} from {}", spec.name, spec.image),
+                            "check `docker ps -a` and the daemon log",
+                        ))?,
                     }
                     self.start(&spec.name).await?;
                     outcome
@@ -135,21 +133,6 @@ impl Runtime {
             self.wait_ready(spec).await?;
             return Ok(outcome);
         }
-    }
-
-    /// The registry container as `status` shows it; `None` when absent.
-    pub async fn registry_status(
-        &self,
-        spec: &RegistrySpec,
-    ) -> Result<Option<RegistryStatus>, DockerError> {
-        Ok(self.observe(&spec.name).await?.map(|c| RegistryStatus {
-            container: c.name.clone(),
-            image: c.image.clone(),
-            running: c.state == ObservedState::Running,
-            host_port: c.registry_host_port(),
-            networks: c.networks.clone(),
-            ours: c.is_ours(),
-        }))
     }
 
     /// Remove the registry container if it is ours, and with `purge_volume`
@@ -161,7 +144,7 @@ impl Runtime {
         purge_volume: bool,
     ) -> Result<bool, DockerError> {
         let mut removed = false;
-        if let Some(c) = self.observe(&spec.name).await? {
+        if let Some(c) = self.container(&spec.name).await? {
             if !c.is_ours() {
                 return Err(DockerError::ForeignContainer {
                     name: spec.name.clone(),
@@ -211,7 +194,8 @@ impl Runtime {
     /// Attach `container` to `network`. Already attached is fine, so callers
     /// can run this on every `up`.
     pub async fn connect_network(&self, container: &str, network: &str) -> Result<(), DockerError> {
-        if self.existing(container).await?.networks.iter().any(|n| n == network) {
+        let attached = self.existing(container).await?.networks;
+        if attached.iter().any(|n| n == network) {
             return Ok(());
         }
         let req = NetworkConnectRequest {
@@ -225,35 +209,19 @@ impl Runtime {
                 status_code: 403 | 409,
                 message,
             }) if message.contains("already exists") => Ok(()),
-            Err(source) => Err(DockerError::ConnectNetwork {
-                container: container.to_string(),
-                network: network.to_string(),
-                source,
-            }),
+            Err(e) => Err(failed(
+                format!("connect container {container} to network {network}"),
+                "check that both exist (`docker network ls`, `docker ps -a`)",
+            )(e)),
         }
     }
 
-    /// Names of the node containers of kind cluster `cluster`, sorted.
-    pub async fn kind_node_containers(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let nodes = self.kind_nodes(cluster).await?;
-        Ok(nodes.into_iter().map(|(name, _)| name).collect())
-    }
-
-    /// The cluster's node containers that are not running (e.g. after a reboot).
-    pub async fn stopped_kind_nodes(&self, cluster: &str) -> Result<Vec<String>, DockerError> {
-        let nodes = self.kind_nodes(cluster).await?;
-        Ok(nodes
-            .into_iter()
-            .filter_map(|(name, running)| (!running).then_some(name))
-            .collect())
-    }
-
-    /// The cluster's node containers, sorted by name, and whether each runs.
-    async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
+    /// The node containers of kind cluster `cluster`, sorted by name, and
+    /// whether each runs.
+    pub async fn kind_nodes(&self, cluster: &str) -> Result<Vec<(String, bool)>, DockerError> {
         let filters = HashMap::from([("label", vec![format!("{KIND_CLUSTER_LABEL}={cluster}")])]);
-        let list = self
-            .list_containers(ListContainersOptionsBuilder::new().all(true).filters(&filters))
-            .await?;
+        let opts = ListContainersOptionsBuilder::new().all(true);
+        let list = self.list_containers(opts.filters(&filters)).await?;
         let mut nodes: Vec<(String, bool)> = list
             .into_iter()
             .filter_map(|c| {
@@ -332,22 +300,18 @@ impl Runtime {
     }
 
     async fn inspect_volume(&self, name: &str) -> Result<Option<Volume>, DockerError> {
-        unless_absent(self.docker.inspect_volume(name).await).map_err(|source| {
-            DockerError::InspectVolume {
-                volume: name.to_string(),
-                source,
-            }
-        })
+        let volume = unless_absent(self.docker.inspect_volume(name).await);
+        let failed = read_failed(format!("inspect volume {name}"), "docker volume ls");
+        volume.map_err(failed)
     }
 
     // ---- helpers -------------------------------------------------------
 
-    async fn observe(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
+    /// The container `name` as `docker inspect` shows it; `None` when absent.
+    pub async fn container(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
-        let c = c.map_err(|source| DockerError::InspectContainer {
-            name: name.to_string(),
-            source,
-        })?;
+        let failed = read_failed(format!("inspect container {name}"), "docker ps -a");
+        let c = c.map_err(failed)?;
         Ok(c.map(observed))
     }
 
@@ -356,13 +320,14 @@ impl Runtime {
         opts: ListContainersOptionsBuilder,
     ) -> Result<Vec<ContainerSummary>, DockerError> {
         let list = self.docker.list_containers(Some(opts.build())).await;
-        list.map_err(|source| DockerError::ListContainers { source })
+        list.map_err(read_failed("list containers".into(), "docker ps"))
     }
 
     /// The container `name`, which must exist.
     async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
         let name = name.to_string();
-        self.observe(&name).await?.ok_or(DockerError::NoSuchContainer { name })
+        let found = self.container(&name).await?;
+        found.ok_or(DockerError::NoSuchContainer { name })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -380,10 +345,8 @@ impl Runtime {
     /// work with a pre-loaded image.
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
         let local = unless_absent(self.docker.inspect_image(image).await);
-        let local = local.map_err(|source| DockerError::InspectImage {
-            image: image.to_string(),
-            source,
-        })?;
+        let failed = read_failed(format!("inspect image {image}"), "docker image ls");
+        let local = local.map_err(failed)?;
         if local.is_some() {
             return Ok(());
         }
@@ -420,10 +383,10 @@ impl Runtime {
             .create_volume(req)
             .await
             .map(|_| ())
-            .map_err(|source| DockerError::CreateVolume {
-                volume: spec.volume.clone(),
-                source,
-            })
+            .map_err(failed(
+                format!("create volume {}", spec.volume),
+                "check free disk space and `docker volume ls`",
+            ))
     }
 
     async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
@@ -438,14 +401,14 @@ impl Runtime {
             .docker
             .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
             .await;
-        let removed = unless_absent(removed).map_err(|source| DockerError::RemoveVolume {
-            volume: name.to_string(),
-            source,
-        })?;
+        let removed = unless_absent(removed).map_err(failed(
+            format!("remove volume {name}"),
+            format!("if another container uses it, remove that container first (`docker ps -a --filter volume={name}`)"),
+        ))?;
         Ok(removed.is_some())
     }
 
-    async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
+    async fn create_registry(&self, spec: &RegistrySpec) -> Result<(), BollardError> {
         let port = format!("{REGISTRY_CONTAINER_PORT}/tcp");
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -479,12 +442,7 @@ impl Runtime {
         self.docker
             .create_container(Some(opts), body)
             .await
-            .map(|_| ())
-            .map_err(|source| DockerError::CreateContainer {
-                name: spec.name.clone(),
-                image: spec.image.clone(),
-                source,
-            })
+            .map(drop)
     }
 
     async fn start(&self, name: &str) -> Result<(), DockerError> {
@@ -493,10 +451,10 @@ impl Runtime {
             Err(BollardError::DockerResponseServerError {
                 status_code: 304, ..
             }) => Ok(()),
-            other => other.map_err(|source| DockerError::StartContainer {
-                name: name.to_string(),
-                source,
-            }),
+            other => other.map_err(failed(
+                format!("start container {name}"),
+                format!("see `docker logs {name}`"),
+            )),
         }
     }
 
@@ -507,10 +465,10 @@ impl Runtime {
             .build();
         match self.docker.remove_container(name, Some(opts)).await {
             Err(e) if is_not_found(&e) => Ok(()),
-            other => other.map_err(|source| DockerError::RemoveContainer {
-                name: name.to_string(),
-                source,
-            }),
+            other => other.map_err(failed(
+                format!("remove container {name}"),
+                format!("try `docker rm -f {name}`"),
+            )),
         }
     }
 
@@ -525,19 +483,20 @@ impl Runtime {
             detail,
         };
         loop {
-            let last = match self.observe(&spec.name).await? {
+            let last = match self.container(&spec.name).await? {
                 None => return Err(not_ready("the container disappeared".to_string())),
                 Some(c) => match c.state {
-                    ObservedState::Running | ObservedState::Restarting => {
+                    Some(State::RUNNING | State::RESTARTING) => {
                         match probe_v2(spec.host_port).await {
                             Ok(()) => return Ok(()),
                             Err(e) => e,
                         }
                     }
-                    ObservedState::Stopped | ObservedState::Dead => {
+                    Some(State::CREATED | State::EXITED | State::DEAD) => {
                         return Err(not_ready("the container exited".to_string()))
                     }
-                    other => format!("the container is {other:?}"),
+                    Some(other) => format!("the container is {other}"),
+                    None => "the container's state is unknown".to_string(),
                 },
             };
             if start.elapsed() >= READY_TIMEOUT {
@@ -589,46 +548,17 @@ fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
 
 /// Reduce `docker inspect` output to what the plan needs.
 fn observed(c: ContainerInspectResponse) -> ObservedContainer {
-    use ContainerStateStatusEnum as Status;
-    let state = match c.state.and_then(|s| s.status) {
-        Some(Status::RUNNING) => ObservedState::Running,
-        Some(Status::CREATED | Status::EXITED) => ObservedState::Stopped,
-        Some(Status::PAUSED) => ObservedState::Paused,
-        Some(Status::RESTARTING) => ObservedState::Restarting,
-        Some(Status::DEAD) => ObservedState::Dead,
-        Some(other) => ObservedState::Other(other.to_string()),
-        None => ObservedState::Other("unknown".to_string()),
-    };
     let config = c.config.unwrap_or_default();
     let host = c.host_config.unwrap_or_default();
-    let mut published: Vec<PublishedPort> = host
+    let registry_port = format!("{REGISTRY_CONTAINER_PORT}/tcp");
+    let binding = host
         .port_bindings
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|(container_port, bindings)| {
-            bindings
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |b| PublishedPort {
-                    container_port: container_port.clone(),
-                    host_ip: b.host_ip.unwrap_or_default(),
-                    host_port: b.host_port.and_then(|p| p.parse().ok()),
-                })
-        })
-        .collect();
-    published.sort_by(|a, b| a.container_port.cmp(&b.container_port));
-    let volumes = c
-        .mounts
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.typ.as_deref() == Some("volume"))
-        .filter_map(|m| Some((m.name?, m.destination?)))
-        .collect();
-    let restart_policy = host
-        .restart_policy
-        .and_then(|r| r.name)
-        .map(|n| n.to_string())
-        .unwrap_or_default();
+        .and_then(|mut ports| ports.remove(&registry_port).flatten())
+        .and_then(|bindings| bindings.into_iter().next());
+    // One mount per destination: the volume there is the data volume.
+    let data_volume = c.mounts.into_iter().flatten().find(|m| {
+        m.typ.as_deref() == Some("volume") && m.destination.as_deref() == Some(REGISTRY_DATA_DIR)
+    });
     let mut networks: Vec<String> = c
         .network_settings
         .and_then(|n| n.networks)
@@ -641,11 +571,18 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_default(),
         image: config.image.unwrap_or_default(),
-        state,
+        state: c.state.and_then(|s| s.status),
         labels: config.labels.unwrap_or_default(),
-        published,
-        volumes,
-        restart_policy,
+        published: binding.map(|b| {
+            let port = b.host_port.and_then(|p| p.parse().ok());
+            (b.host_ip.unwrap_or_default(), port)
+        }),
+        data_volume: data_volume.and_then(|m| m.name),
+        restart_policy: host
+            .restart_policy
+            .and_then(|r| r.name)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         networks,
     }
 }
@@ -676,12 +613,12 @@ mod tests {
 
     #[test]
     fn inspect_output_is_reduced_to_the_plan_fields() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let c = ContainerInspectResponse {
             id: Some("abc".into()),
             name: Some("/nvcf-dev-registry".into()),
             state: Some(ContainerState {
-                status: Some(ContainerStateStatusEnum::EXITED),
+                status: Some(State::EXITED),
                 ..Default::default()
             }),
             config: Some(ContainerConfig {
@@ -720,9 +657,10 @@ mod tests {
         };
         let o = observed(c);
         assert_eq!(o.name, "nvcf-dev-registry");
-        assert_eq!(o.state, ObservedState::Stopped);
+        assert_eq!(o.state, Some(State::EXITED));
         assert_eq!(o.restart_policy, "always");
         assert_eq!(o.registry_host_port(), Some(5001));
+        assert_eq!(o.data_volume.as_deref(), Some("nvcf-dev-registry-data"));
         assert_eq!(o.networks, vec!["bridge", "kind"]);
         assert!(o.is_ours());
         assert_eq!(plan::plan_registry(Some(&o), &spec), RegistryAction::Start);
@@ -732,6 +670,6 @@ mod tests {
     fn empty_inspect_output_does_not_panic() {
         let o = observed(ContainerInspectResponse::default());
         assert!(!o.is_ours());
-        assert!(matches!(o.state, ObservedState::Other(_)));
+        assert_eq!(o.state, None);
     }
 }

@@ -58,17 +58,6 @@ pub struct RegistrySpec {
     pub volume: String,
 }
 
-impl Default for RegistrySpec {
-    fn default() -> Self {
-        RegistrySpec {
-            name: REGISTRY_CONTAINER.to_string(),
-            image: DEFAULT_REGISTRY_IMAGE.to_string(),
-            host_port: DEFAULT_REGISTRY_PORT,
-            volume: DEFAULT_REGISTRY_VOLUME.to_string(),
-        }
-    }
-}
-
 impl RegistrySpec {
     /// Short stable hash of everything that shapes the container. Bump the
     /// leading version tag when the way we build the container changes, so
@@ -131,44 +120,32 @@ pub enum PortHolder {
     Process,
 }
 
-/// What `status` shows about the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryStatus {
-    pub container: String,
-    pub image: String,
-    pub running: bool,
-    /// The host port published for the registry's 5000/tcp, if any.
-    pub host_port: Option<u16>,
-    /// Docker networks the container is attached to (e.g. `bridge`, `kind`).
-    pub networks: Vec<String>,
-    pub ours: bool,
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn default_spec_matches_the_documented_names() {
-        let s = RegistrySpec::default();
-        assert_eq!(s.name, "nvcf-dev-registry");
-        assert_eq!(s.image, "registry:3");
-        assert_eq!(s.host_port, 5001);
-        assert_eq!(s.volume, "nvcf-dev-registry-data");
+    /// The registry a profile without registry settings asks for.
+    pub(crate) fn spec() -> RegistrySpec {
+        RegistrySpec {
+            name: REGISTRY_CONTAINER.into(),
+            image: DEFAULT_REGISTRY_IMAGE.into(),
+            host_port: DEFAULT_REGISTRY_PORT,
+            volume: DEFAULT_REGISTRY_VOLUME.into(),
+        }
     }
 
     #[test]
     fn fingerprint_is_stable_and_changes_with_the_spec() {
-        let a = RegistrySpec::default();
-        assert_eq!(a.fingerprint(), RegistrySpec::default().fingerprint());
+        let a = spec();
+        assert_eq!(a.fingerprint(), spec().fingerprint());
         assert_eq!(a.fingerprint().len(), 16);
         let b = RegistrySpec {
             host_port: 5002,
-            ..RegistrySpec::default()
+            ..spec()
         };
         let c = RegistrySpec {
             image: "registry:2".into(),
-            ..RegistrySpec::default()
+            ..spec()
         };
         assert_ne!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());
@@ -176,7 +153,7 @@ mod tests {
 
     #[test]
     fn labels_mark_ownership() {
-        let s = RegistrySpec::default();
+        let s = spec();
         assert_eq!(
             s.container_labels().get(OWNER_LABEL).map(String::as_str),
             Some(OWNER_VALUE)

@@ -1,36 +1,12 @@
 //! Pure decisions about the registry container: what we observed, what the
-//! spec asks for, and what to do about the difference. No Docker here, so
+//! spec asks for, and what to do about the difference. No Docker calls here, so
 //! every branch is unit-tested.
 
 use std::collections::HashMap;
 
-use super::{
-    PortHolder, RegistrySpec, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
-    SPEC_LABEL,
-};
+use bollard::models::ContainerStateStatusEnum as State;
 
-/// The lifecycle state of a container, reduced to what the plan cares about.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum ObservedState {
-    Running,
-    /// Created or exited: `docker start` brings it back.
-    #[default]
-    Stopped,
-    Paused,
-    Restarting,
-    Dead,
-    Other(String),
-}
-
-/// One host-port publication of a container port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedPort {
-    /// e.g. `5000/tcp`
-    pub container_port: String,
-    /// Empty when Docker binds every address.
-    pub host_ip: String,
-    pub host_port: Option<u16>,
-}
+use super::{PortHolder, RegistrySpec, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, SPEC_LABEL};
 
 /// A container as observed through `docker inspect`, reduced to the fields
 /// that decide reuse.
@@ -39,11 +15,14 @@ pub struct ObservedContainer {
     pub name: String,
     /// The image reference the container was created from (Config.Image).
     pub image: String,
-    pub state: ObservedState,
+    /// None when Docker does not say.
+    pub state: Option<State>,
     pub labels: HashMap<String, String>,
-    pub published: Vec<PublishedPort>,
-    /// Named volumes as (volume name, mount destination).
-    pub volumes: Vec<(String, String)>,
+    /// Where the registry's container port is published: the host address
+    /// (empty when Docker binds every address) and port.
+    pub published: Option<(String, Option<u16>)>,
+    /// The named volume mounted at the registry's data directory.
+    pub data_volume: Option<String>,
     /// Restart policy name (`always`, `no`, ...); empty when unset.
     pub restart_policy: String,
     pub networks: Vec<String>,
@@ -55,15 +34,14 @@ impl ObservedContainer {
         super::is_owned(Some(&self.labels))
     }
 
+    pub fn is_running(&self) -> bool {
+        self.state == Some(State::RUNNING)
+    }
+
     /// The host port published for the registry's container port, if any.
     pub fn registry_host_port(&self) -> Option<u16> {
-        let mut bindings = self.published.iter().filter(|p| is_registry_port(p));
-        bindings.find_map(|p| p.host_port)
+        self.published.as_ref().and_then(|(_, port)| *port)
     }
-}
-
-fn is_registry_port(p: &PublishedPort) -> bool {
-    p.container_port == format!("{REGISTRY_CONTAINER_PORT}/tcp")
 }
 
 /// What `ensure_registry` must do.
@@ -102,13 +80,15 @@ pub fn plan_registry(existing: Option<&ObservedContainer>, spec: &RegistrySpec) 
             reason: drift.join("; "),
         };
     }
-    let reason = match &c.state {
-        ObservedState::Running => return RegistryAction::Reuse,
-        ObservedState::Stopped => return RegistryAction::Start,
-        ObservedState::Paused => "the container is paused".to_string(),
-        ObservedState::Restarting => "the container keeps restarting".to_string(),
-        ObservedState::Dead => "the container is dead".to_string(),
-        ObservedState::Other(s) => format!("the container is {s}"),
+    let reason = match c.state {
+        Some(State::RUNNING) => return RegistryAction::Reuse,
+        // Created or exited: `docker start` brings it back.
+        Some(State::CREATED | State::EXITED) => return RegistryAction::Start,
+        Some(State::PAUSED) => "the container is paused".to_string(),
+        Some(State::RESTARTING) => "the container keeps restarting".to_string(),
+        Some(State::DEAD) => "the container is dead".to_string(),
+        Some(other) => format!("the container is {other}"),
+        None => "the container is unknown".to_string(),
     };
     RegistryAction::Recreate { reason }
 }
@@ -119,13 +99,12 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
     if c.image != spec.image {
         out.push(format!("image is {} (want {})", c.image, spec.image));
     }
-    let want_port = Some(spec.host_port);
-    match c.published.iter().find(|p| is_registry_port(p)) {
-        Some(p) if p.host_port == want_port && p.host_ip == REGISTRY_BIND_IP => {}
-        Some(p) => out.push(format!(
+    match &c.published {
+        Some((ip, port)) if *port == Some(spec.host_port) && ip == REGISTRY_BIND_IP => {}
+        Some((ip, port)) => out.push(format!(
             "published on {}:{} (want {REGISTRY_BIND_IP}:{})",
-            or_when_empty(&p.host_ip, "0.0.0.0"),
-            p.host_port.map(|p| p.to_string()).unwrap_or_default(),
+            or_when_empty(ip, "0.0.0.0"),
+            port.map(|p| p.to_string()).unwrap_or_default(),
             spec.host_port
         )),
         None => out.push(format!(
@@ -133,11 +112,8 @@ pub fn drift(c: &ObservedContainer, spec: &RegistrySpec) -> Vec<String> {
             spec.host_port
         )),
     }
-    // One mount per destination: the volume there is the data volume.
-    let data = c.volumes.iter().find(|(_, dest)| dest == REGISTRY_DATA_DIR);
-    let data = data.map(|(name, _)| name.as_str());
-    if data != Some(spec.volume.as_str()) {
-        let now = data.unwrap_or("none");
+    if c.data_volume.as_deref() != Some(spec.volume.as_str()) {
+        let now = c.data_volume.as_deref().unwrap_or("none");
         out.push(format!("data volume is {now} (want {})", spec.volume));
     }
     if c.restart_policy != "always" {
@@ -193,14 +169,10 @@ mod tests {
         ObservedContainer {
             name: spec.name.clone(),
             image: spec.image.clone(),
-            state: ObservedState::Running,
+            state: Some(State::RUNNING),
             labels: spec.container_labels(),
-            published: vec![PublishedPort {
-                container_port: format!("{REGISTRY_CONTAINER_PORT}/tcp"),
-                host_ip: REGISTRY_BIND_IP.into(),
-                host_port: Some(spec.host_port),
-            }],
-            volumes: vec![(spec.volume.clone(), REGISTRY_DATA_DIR.into())],
+            published: Some((REGISTRY_BIND_IP.into(), Some(spec.host_port))),
+            data_volume: Some(spec.volume.clone()),
             restart_policy: "always".into(),
             networks: vec!["bridge".into()],
         }
@@ -209,14 +181,14 @@ mod tests {
     #[test]
     fn nothing_there_is_created() {
         assert_eq!(
-            plan_registry(None, &RegistrySpec::default()),
+            plan_registry(None, &crate::runtime::tests::spec()),
             RegistryAction::Create
         );
     }
 
     #[test]
     fn matching_running_registry_is_reused() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         assert_eq!(
             plan_registry(Some(&ours(&spec)), &spec),
             RegistryAction::Reuse
@@ -225,9 +197,9 @@ mod tests {
 
     #[test]
     fn matching_stopped_registry_is_started() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let c = ObservedContainer {
-            state: ObservedState::Stopped,
+            state: Some(State::EXITED),
             ..ours(&spec)
         };
         assert_eq!(plan_registry(Some(&c), &spec), RegistryAction::Start);
@@ -235,7 +207,7 @@ mod tests {
 
     #[test]
     fn foreign_container_is_refused_even_if_it_looks_right() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.labels.clear();
         assert_eq!(
@@ -261,7 +233,7 @@ mod tests {
 
     #[test]
     fn different_image_is_recreated_and_says_so() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let old = RegistrySpec {
             image: "registry:2".into(),
             ..spec.clone()
@@ -272,7 +244,7 @@ mod tests {
 
     #[test]
     fn different_port_is_recreated_and_says_so() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let old = RegistrySpec {
             host_port: 5002,
             ..spec.clone()
@@ -283,21 +255,21 @@ mod tests {
 
     #[test]
     fn published_on_all_addresses_is_drift() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
-        c.published[0].host_ip = String::new();
+        c.published = Some((String::new(), Some(spec.host_port)));
         let r = reason(plan_registry(Some(&c), &spec));
         assert!(r.contains("0.0.0.0:5001"), "{r}");
-        c.published.clear();
+        c.published = None;
         let r = reason(plan_registry(Some(&c), &spec));
         assert!(r.contains("not published"), "{r}");
     }
 
     #[test]
     fn volume_and_restart_policy_drift_are_listed_together() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
-        c.volumes.clear();
+        c.data_volume = None;
         c.restart_policy = String::new();
         let r = reason(plan_registry(Some(&c), &spec));
         assert_eq!(
@@ -308,7 +280,7 @@ mod tests {
 
     #[test]
     fn stale_labels_are_drift() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.labels.insert(SPEC_LABEL.into(), "0000".into());
         assert_eq!(
@@ -324,12 +296,13 @@ mod tests {
 
     #[test]
     fn unhealthy_states_are_recreated() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         for (state, word) in [
-            (ObservedState::Paused, "paused"),
-            (ObservedState::Restarting, "restarting"),
-            (ObservedState::Dead, "dead"),
-            (ObservedState::Other("removing".into()), "removing"),
+            (Some(State::PAUSED), "paused"),
+            (Some(State::RESTARTING), "restarting"),
+            (Some(State::DEAD), "dead"),
+            (Some(State::REMOVING), "removing"),
+            (None, "unknown"),
         ] {
             let c = ObservedContainer {
                 state,
@@ -341,7 +314,7 @@ mod tests {
 
     #[test]
     fn port_conflicts() {
-        let spec = RegistrySpec::default();
+        let spec = crate::runtime::tests::spec();
         assert_eq!(port_conflict(&PortHolder::Free, &spec), None);
         assert_eq!(
             port_conflict(

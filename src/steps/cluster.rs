@@ -48,10 +48,12 @@ impl Connect for KindCluster {
         let note = if exists {
             // A cluster whose node containers are gone (e.g. Docker was
             // reset) cannot be reused: say so rather than fail later.
-            if self.docker.kind_node_containers(&cluster).await?.is_empty() {
+            let nodes = self.docker.kind_nodes(&cluster).await?;
+            if nodes.is_empty() {
                 return Err(ClusterError::NodesGone { cluster }.into());
             }
-            let nodes = self.docker.stopped_kind_nodes(&cluster).await?;
+            let stopped = nodes.into_iter().filter(|(_, running)| !running);
+            let nodes: Vec<String> = stopped.map(|(name, _)| name).collect();
             if !nodes.is_empty() {
                 return Err(ClusterError::NodesStopped { cluster, nodes }.into());
             }
@@ -65,7 +67,7 @@ impl Connect for KindCluster {
         };
         kind.export_kubeconfig(&cluster).await?;
         let context = crate::k8s::kind_context(&cluster);
-        let client = crate::k8s::client_for_context(&context).await?;
+        let (client, _) = crate::k8s::client::connect(&context).await?;
         Ok((client, format!("{note}, context {context}")))
     }
 }

@@ -51,8 +51,8 @@ pub async fn write_hosts_files(
     cluster: &str,
     files: &[(String, String)],
 ) -> crate::Result<usize> {
-    let nodes = docker.kind_node_containers(cluster).await?;
-    for node in &nodes {
+    let nodes = docker.kind_nodes(cluster).await?;
+    for (node, _) in &nodes {
         for (dir, contents) in files {
             docker
                 .write_file(node, &format!("{dir}/hosts.toml"), contents.as_bytes())

@@ -8,8 +8,8 @@ use k8s_openapi::api::batch::v1::Job;
 use serde::Serialize;
 
 use crate::k8s::client::get_opt;
+use crate::k8s::releases::read;
 use crate::k8s::stale::{delete_stale, ResourceRef};
-use crate::k8s::status::list_helm_releases;
 use crate::k8s::{Check, HealthReport};
 use crate::model::{Component, ComponentId};
 use crate::phase1::install::{self, Installer};
@@ -156,8 +156,7 @@ impl<'a> Step<ResetCtx<'a>> for ResetAction {
             }
             ResetAction::RerunMigrations { component } => {
                 let (d, c) = (component.component(), ctx.reset);
-                let installed = list_helm_releases(client, Some(d.namespace)).await?;
-                if !installed.iter().any(|r| r.name == d.release) {
+                if read(client, d.namespace, d.release).await?.is_empty() {
                     shell.status(format!(
                         " • {} is not installed: no migrations to re-run",
                         d.name
