@@ -24,6 +24,39 @@ modules!(
     ui, values,
 );
 
+// Never compiled: the same modules declared where rustfmt sees them (it
+// does not look inside macros), so `cargo fmt` formats them too.
+#[cfg(any())]
+mod chart;
+#[cfg(any())]
+mod fit;
+#[cfg(any())]
+mod k8s;
+#[cfg(any())]
+mod model;
+#[cfg(any())]
+mod ops;
+#[cfg(any())]
+mod phase1;
+#[cfg(any())]
+mod profile;
+#[cfg(any())]
+mod registry;
+#[cfg(any())]
+mod runtime;
+#[cfg(any())]
+mod settings;
+#[cfg(any())]
+mod state;
+#[cfg(any())]
+mod steps;
+#[cfg(any())]
+mod tools;
+#[cfg(any())]
+mod ui;
+#[cfg(any())]
+mod values;
+
 pub use error::{Error, Result};
 /// What `main` does on Ctrl-C: helm gets a grace period, then a report of
 /// the releases it was changing.
