@@ -107,23 +107,100 @@ impl Prompter for TerminalPrompt {
     }
 }
 
-/// Settings given as flags; they win over everything else.
-#[derive(Debug, Clone, Default)]
+/// The `--help` heading of every settings flag.
+pub const FLAGS_HEADING: &str = "Settings (flags win over the environment and the profile)";
+
+/// Settings given as flags; they win over everything else. They come in
+/// groups: each command flattens the groups it reads, so clap refuses a flag
+/// it would ignore.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Flags {
-    pub registry: Option<String>,
-    pub repository: Option<String>,
-    pub storage_class: Option<String>,
-    pub storage_size: Option<String>,
+    #[command(flatten)]
+    pub upstream: UpstreamFlags,
+    #[command(flatten)]
+    pub storage: StorageFlags,
+    #[command(flatten)]
+    pub charts: ChartFlags,
+    /// Only `up` starts the registry container, so only it takes `--registry-image`.
+    #[arg(skip)]
     pub registry_image: Option<String>,
+    #[command(flatten)]
+    pub port: RegistryPortFlags,
+    #[command(flatten)]
+    pub target: ContextFlags,
+    #[command(flatten)]
+    pub install: InstallFlags,
+}
+
+/// Where the charts and images come from.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct UpstreamFlags {
+    /// Upstream registry of the charts and images [env: REGISTRY] [default: nvcr.io]
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+
+    /// Repository path in the registry, e.g. my-org/my-team [env: REPOSITORY]
+    #[arg(long, value_name = "ORG/TEAM")]
+    pub repository: Option<String>,
+}
+
+/// The PVCs' storage.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct StorageFlags {
+    /// Storage class of every PVC [env: STORAGE_CLASS]
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+
+    /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
+    #[arg(long, value_name = "QUANTITY")]
+    pub storage_size: Option<String>,
+}
+
+/// Which chart each component comes from.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct ChartFlags {
+    /// Use this chart version for a component (published versions move); repeatable
+    #[arg(long, value_name = "COMPONENT=VERSION")]
+    pub chart_version: Vec<String>,
+
+    /// Install a component from a local chart directory or .tgz; repeatable
+    #[arg(long, value_name = "COMPONENT=PATH")]
+    pub chart: Vec<String>,
+}
+
+/// The local registry's host port, which the values name as `localhost:<port>`.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct RegistryPortFlags {
+    /// Host port of the local registry [default: 5001]
+    #[arg(long, value_name = "PORT")]
     pub registry_port: Option<u16>,
-    /// `COMPONENT=VERSION`
-    pub chart_versions: Vec<String>,
-    /// `COMPONENT=PATH`
-    pub charts: Vec<String>,
-    /// Install into this existing cluster instead of a kind cluster.
+}
+
+/// An existing cluster instead of the kind cluster.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct ContextFlags {
+    /// Target this existing cluster instead of a kind cluster (no local registry)
+    #[arg(long, value_name = "CONTEXT")]
     pub context: Option<String>,
-    /// With `--context`: the registry the cluster pulls from.
+}
+
+/// Settings of commands that install: the existing cluster's registry and
+/// what helm does on failure.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct InstallFlags {
+    /// With --context: the registry the cluster pulls charts and images from
+    #[arg(long, value_name = "HOST", requires = "context")]
     pub mirror_to: Option<String>,
+
+    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
+    /// off by default so the failed state can be diagnosed
+    #[arg(long)]
     pub rollback_on_failure: bool,
 }
 
@@ -282,22 +359,22 @@ pub fn resolve(
     let required =
         |given: Option<String>, var, hint| given.ok_or(SettingsError::Missing { var, hint });
 
-    let upstream_registry = pick(&flags.registry, "REGISTRY", &None);
+    let upstream_registry = pick(&flags.upstream.registry, "REGISTRY", &None);
     let upstream_registry = upstream_registry.unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     validate_registry_host("REGISTRY", &upstream_registry, false)?;
-    if let Some(to) = &flags.mirror_to {
+    if let Some(to) = &flags.install.mirror_to {
         validate_registry_host("--mirror-to", to, false)?;
     }
     let repository = required(
-        pick(&flags.repository, "REPOSITORY", &None)
+        pick(&flags.upstream.repository, "REPOSITORY", &None)
             .or_else(|| ctx.prompt.text("NGC repository (REPOSITORY, e.g. your-org/your-team)")),
         "REPOSITORY",
         "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
     )?;
     let repository = validate_repository(&repository)?;
     let ours = &profile.cluster;
-    let storage_class = pick(&flags.storage_class, "STORAGE_CLASS", &ours.storage_class);
-    let storage_size = pick(&flags.storage_size, "STORAGE_SIZE", &ours.storage_size);
+    let storage_class = pick(&flags.storage.storage_class, "STORAGE_CLASS", &ours.storage_class);
+    let storage_size = pick(&flags.storage.storage_size, "STORAGE_SIZE", &ours.storage_size);
     if let Some(size) = &storage_size {
         validate_quantity(size)?;
     }
@@ -342,14 +419,14 @@ pub fn resolve(
     };
 
     let chart_versions = overrides(
-        &flags.chart_versions,
+        &flags.charts.chart_version,
         "--chart-version",
         "VERSION",
         "0.22.2",
         Ok,
     )?;
     let chart_paths = overrides(
-        &flags.charts,
+        &flags.charts.chart,
         "--chart",
         "PATH",
         "../helm-nvcf-openbao-server",
@@ -361,12 +438,13 @@ pub fn resolve(
         },
     )?;
 
-    let registry = (ours.registry).spec(flags.registry_image.clone(), flags.registry_port);
+    let registry = (ours.registry).spec(flags.registry_image.clone(), flags.port.registry_port);
     let settings = Settings {
-        target: match &flags.context {
+        target: match &flags.target.context {
             Some(context) => Target::Context {
                 context: context.clone(),
                 registry: flags
+                    .install
                     .mirror_to
                     .clone()
                     .unwrap_or_else(|| upstream_registry.clone()),
@@ -389,7 +467,7 @@ pub fn resolve(
         cassandra_password,
         chart_versions,
         chart_paths,
-        rollback_on_failure: flags.rollback_on_failure,
+        rollback_on_failure: flags.install.rollback_on_failure,
         profile,
     };
     for secret in settings.secrets() {
@@ -620,8 +698,14 @@ mod tests {
         );
         assert_eq!(s.upstream_registry, "nvcr.io", "the default");
         let flags = Flags {
-            repository: Some("flag/repo".into()),
-            storage_size: Some("2Gi".into()),
+            upstream: UpstreamFlags {
+                repository: Some("flag/repo".into()),
+                ..Default::default()
+            },
+            storage: StorageFlags {
+                storage_size: Some("2Gi".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = resolve_with(
@@ -682,7 +766,10 @@ mod tests {
     #[test]
     fn chart_overrides_name_real_components() {
         let flags = Flags {
-            chart_versions: vec!["openbao=0.22.2".into()],
+            charts: ChartFlags {
+                chart_version: vec!["openbao=0.22.2".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan).unwrap();
@@ -695,7 +782,10 @@ mod tests {
             }
         );
         let flags = Flags {
-            chart_versions: vec!["vault=1.0.0".into()],
+            charts: ChartFlags {
+                chart_version: vec!["vault=1.0.0".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan)
@@ -706,7 +796,10 @@ mod tests {
             "unknown component `vault`: valid components are nats, openbao, cassandra"
         );
         let flags = Flags {
-            charts: vec!["nats".into()],
+            charts: ChartFlags {
+                chart: vec!["nats".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan)

@@ -163,7 +163,9 @@ mod tests {
             state_dir: Some(dir.path().into()),
         };
         let flags = crate::settings::Flags {
-            context: context.map(Into::into),
+            target: crate::settings::ContextFlags {
+                context: context.map(Into::into),
+            },
             ..Default::default()
         };
         crate::settings::resolve(
