@@ -241,9 +241,8 @@ pub struct Settings {
     pub storage_class: Option<String>,
     pub storage_size: Option<String>,
     pub install_timeout: Duration,
-    pub registry_name: String,
-    pub registry_image: String,
-    pub registry_port: u16,
+    /// The local registry container.
+    pub registry: crate::runtime::RegistrySpec,
     pub ngc_api_key: Option<Secret>,
     /// base64 of `$oauthtoken:<NGC_API_KEY>`; None only when planning.
     pub registry_credential_b64: Option<Secret>,
@@ -260,7 +259,7 @@ impl Settings {
     /// For kind, containerd maps `localhost:<port>` to the registry container.
     pub fn image_registry(&self) -> String {
         match &self.target {
-            Target::Kind { .. } => format!("localhost:{}", self.registry_port),
+            Target::Kind { .. } => format!("localhost:{}", self.registry.host_port),
             Target::Context { registry, .. } => registry.clone(),
         }
     }
@@ -307,16 +306,6 @@ impl Settings {
     /// Where `c`'s chart is in `registry`.
     fn chart_in(&self, registry: &str, c: &Component) -> String {
         format!("{registry}/{}/{}", self.repository, c.chart)
-    }
-
-    /// The local registry container as these settings want it.
-    pub fn registry_spec(&self) -> crate::runtime::RegistrySpec {
-        crate::runtime::RegistrySpec {
-            name: self.registry_name.clone(),
-            image: self.registry_image.clone(),
-            host_port: self.registry_port,
-            volume: format!("{}-data", self.registry_name),
-        }
     }
 
     /// Every secret these settings hold, for redaction.
@@ -438,7 +427,6 @@ pub fn resolve(
         },
     )?;
 
-    let registry = (ours.registry).spec(flags.registry_image.clone(), flags.port.registry_port);
     let settings = Settings {
         target: match &flags.target.context {
             Some(context) => Target::Context {
@@ -459,9 +447,7 @@ pub fn resolve(
         storage_class,
         storage_size,
         install_timeout: profile.install_timeout().unwrap_or(DEFAULT_INSTALL_TIMEOUT),
-        registry_name: registry.name,
-        registry_image: registry.image,
-        registry_port: registry.host_port,
+        registry: (ours.registry).spec(flags.registry_image.clone(), flags.port.registry_port),
         ngc_api_key,
         registry_credential_b64,
         cassandra_password,

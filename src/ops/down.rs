@@ -30,12 +30,12 @@ pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<St
                 ));
             }
             if found.registry && !opts.keep_registry {
-                what.push(format!("registry container {}", settings.registry_name));
+                what.push(format!("registry container {}", settings.registry.name));
             }
             if found.volume && opts.purge && !opts.keep_registry {
                 what.push(format!(
                     "registry volume {} (the mirrored images)",
-                    settings.registry_spec().volume
+                    settings.registry.volume
                 ));
             }
         }
@@ -55,7 +55,7 @@ pub async fn find(
     docker: &Runtime,
     kind: Option<&Kind<'_>>,
 ) -> crate::Result<Found> {
-    let spec = settings.registry_spec();
+    let spec = &settings.registry;
     let cluster = match kind {
         Some(k) => k.get_clusters().await?.contains(&settings.cluster),
         None => !docker
@@ -63,7 +63,7 @@ pub async fn find(
             .await?
             .is_empty(),
     };
-    let registry = docker.registry_status(&spec).await?.is_some_and(|s| s.ours);
+    let registry = docker.registry_status(spec).await?.is_some_and(|s| s.ours);
     Ok(Found {
         cluster,
         registry,

@@ -70,7 +70,7 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let registry = match settings.target {
         Target::Kind { .. } => {
             let docker = crate::runtime::Runtime::connect().await?;
-            Some(crate::ops::registry::report(&docker, &settings.registry_spec()).await?)
+            Some(crate::ops::registry::report(&docker, &settings.registry).await?)
         }
         Target::Context { .. } => None,
     };
