@@ -19,7 +19,7 @@ pub enum OutputFormat {
     Json,
 }
 
-type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+type Sink = Arc<Mutex<dyn Write + Send>>;
 
 #[derive(Clone)]
 pub struct Shell {
@@ -52,18 +52,6 @@ impl Captured {
     }
 }
 
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl Shell {
     /// The shell of a real run: stdout and stderr of this process.
     pub fn stdio(format: OutputFormat, quiet: bool) -> Shell {
@@ -71,8 +59,8 @@ impl Shell {
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let fancy = std::io::stderr().is_terminal() && !no_color && !ci;
         Shell {
-            out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
-            err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
+            out: Arc::new(Mutex::new(std::io::stdout())),
+            err: Arc::new(Mutex::new(std::io::stderr())),
             fancy,
             quiet,
             format,
@@ -85,8 +73,8 @@ impl Shell {
     pub fn capture(format: OutputFormat) -> (Shell, Captured) {
         let cap = Captured::default();
         let shell = Shell {
-            out: Arc::new(Mutex::new(Box::new(SharedBuf(cap.out.clone())))),
-            err: Arc::new(Mutex::new(Box::new(SharedBuf(cap.err.clone())))),
+            out: cap.out.clone(),
+            err: cap.err.clone(),
             fancy: false,
             quiet: false,
             format,

@@ -2,7 +2,7 @@ use clap::Args;
 
 use super::App;
 use crate::ops::down::DownOptions;
-use crate::settings::{ContextFlags, Flags, Purpose};
+use crate::settings::{ContextFlags, Flags};
 
 /// Tear down everything `up` made: releases, stale resources, the kind
 /// cluster and the registry container.
@@ -44,19 +44,4 @@ pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
         opts,
     )
     .await
-}
-
-impl App {
-    /// Settings for commands that only remove things: no credentials needed,
-    /// and nothing generated.
-    pub fn settings_without_secrets(
-        &self,
-        mut flags: Flags,
-    ) -> crate::Result<crate::settings::Settings> {
-        // Removing needs no repository: a placeholder keeps resolution simple.
-        if flags.upstream.repository.is_none() && self.env.get("REPOSITORY").is_none() {
-            flags.upstream.repository = Some("unset".into());
-        }
-        self.resolve(&flags, &crate::settings::NoPrompt, Purpose::Plan)
-    }
 }

@@ -14,7 +14,7 @@ pub mod up;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{self, Env, NoPrompt, Prompter, TerminalPrompt};
+use crate::settings::{self, Env, Flags, NoPrompt, Prompter, Purpose, Settings, TerminalPrompt};
 use crate::ui::{OutputFormat, Shell};
 
 const ABOUT: &str = "A complete, verified NVCF self-hosted Phase 1 (NATS, OpenBao, Cassandra) on a local kind cluster";
@@ -124,20 +124,26 @@ impl App {
     }
 
     /// Loads the profile and resolves the settings for `purpose`.
-    pub fn settings(
-        &self,
-        flags: &settings::Flags,
-        purpose: settings::Purpose,
-    ) -> crate::Result<settings::Settings> {
-        self.resolve(flags, self.prompt.as_ref(), purpose)
+    pub fn settings(&self, flags: &Flags, purpose: Purpose) -> crate::Result<Settings> {
+        self.resolve(flags, purpose, self.prompt.as_ref())
+    }
+
+    /// Settings for commands that only remove things: no credentials needed,
+    /// and nothing generated.
+    pub fn settings_without_secrets(&self, mut flags: Flags) -> crate::Result<Settings> {
+        // Removing needs no repository: a placeholder keeps resolution simple.
+        if flags.upstream.repository.is_none() && self.env.get("REPOSITORY").is_none() {
+            flags.upstream.repository = Some("unset".into());
+        }
+        self.resolve(&flags, Purpose::Plan, &NoPrompt)
     }
 
     fn resolve(
         &self,
-        flags: &settings::Flags,
+        flags: &Flags,
+        purpose: Purpose,
         prompt: &dyn Prompter,
-        purpose: settings::Purpose,
-    ) -> crate::Result<settings::Settings> {
+    ) -> crate::Result<Settings> {
         let profile = crate::profile::load(&self.global.profile)?;
         let ctx = settings::Context {
             env: &self.env,
