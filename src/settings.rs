@@ -217,8 +217,8 @@ pub enum Purpose {
 /// Where Phase 1 goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The local kind cluster, fed from the local registry.
-    Kind { cluster: String },
+    /// The local kind cluster `cluster`, fed from the local registry.
+    Kind,
     /// An existing cluster, pulling from `registry` (REGISTRY or `--mirror-to`).
     Context { context: String, registry: String },
 }
@@ -259,7 +259,7 @@ impl Settings {
     /// For kind, containerd maps `localhost:<port>` to the registry container.
     pub fn image_registry(&self) -> String {
         match &self.target {
-            Target::Kind { .. } => format!("localhost:{}", self.registry.host_port),
+            Target::Kind => format!("localhost:{}", self.registry.host_port),
             Target::Context { registry, .. } => registry.clone(),
         }
     }
@@ -271,7 +271,7 @@ impl Settings {
 
     pub fn kube_context(&self) -> String {
         match &self.target {
-            Target::Kind { cluster } => crate::k8s::kind_context(cluster),
+            Target::Kind => crate::k8s::kind_context(&self.cluster),
             Target::Context { context, .. } => context.clone(),
         }
     }
@@ -437,9 +437,7 @@ pub fn resolve(
                     .clone()
                     .unwrap_or_else(|| upstream_registry.clone()),
             },
-            None => Target::Kind {
-                cluster: cluster.to_string(),
-            },
+            None => Target::Kind,
         },
         cluster: cluster.to_string(),
         upstream_registry,

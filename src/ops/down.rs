@@ -23,10 +23,11 @@ pub struct Found {
 pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<String> {
     let mut what = Vec::new();
     match &settings.target {
-        Target::Kind { cluster } => {
+        Target::Kind => {
             if found.cluster {
                 what.push(format!(
-                    "kind cluster {cluster} (and the Phase 1 releases in it)"
+                    "kind cluster {} (and the Phase 1 releases in it)",
+                    settings.cluster
                 ));
             }
             if found.registry && !opts.keep_registry {
@@ -78,7 +79,7 @@ pub fn actions(
     opts: DownOptions,
     kind: Option<String>,
 ) -> crate::Result<Vec<DownAction>> {
-    let Target::Kind { .. } = settings.target else {
+    let Target::Kind = settings.target else {
         return Ok(vec![DownAction::UninstallReleases { best_effort: false }]);
     };
     let mut list = Vec::new();
@@ -113,7 +114,7 @@ pub async fn down(
         .ok()
         .map(|p| p.display().to_string());
     let found = match settings.target {
-        Target::Kind { .. } => {
+        Target::Kind => {
             let docker = Runtime::connect().await?;
             let k = kind.as_ref().map(|p| Kind::new(&runner, p.clone()));
             find(settings, &docker, k.as_ref()).await?

@@ -32,7 +32,7 @@ impl Step<OnCluster> for Mirror {
     async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
         let to = match &s.target {
-            Target::Kind { .. } => None,
+            Target::Kind => None,
             Target::Context { registry, .. } if *registry != s.upstream_registry => {
                 Some(registry.clone())
             }
