@@ -104,13 +104,13 @@ pub struct App {
     pub global: GlobalArgs,
     pub shell: Shell,
     pub env: Env,
-    pub prompt: Box<dyn Prompter + Send + Sync>,
+    pub prompt: Box<dyn Prompter>,
 }
 
 impl App {
     pub fn new(global: GlobalArgs) -> App {
         let shell = Shell::stdio(global.output, global.quiet);
-        let prompt: Box<dyn Prompter + Send + Sync> = if shell.is_interactive() && !global.yes {
+        let prompt: Box<dyn Prompter> = if shell.is_interactive() && !global.yes {
             Box::new(TerminalPrompt)
         } else {
             Box::new(NoPrompt)
