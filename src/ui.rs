@@ -25,14 +25,14 @@ type Sink = Arc<Mutex<dyn Write + Send>>;
 pub struct Shell {
     out: Sink,
     err: Sink,
-    /// Spinners and colour: only on a terminal, and never with NO_COLOR.
-    fancy: bool,
     quiet: bool,
     format: OutputFormat,
     /// A terminal is attached to stdin, so prompting is possible.
     interactive: bool,
-    /// Spinners of steps that run at once (installs in parallel) share it, so
-    /// they and the status lines printed meanwhile do not overwrite each other.
+    /// Spinners and progress bars, only on a terminal and never with NO_COLOR
+    /// (the shell is then "fancy"). Steps that run at once (installs in
+    /// parallel) share it, so they and the status lines printed meanwhile do
+    /// not overwrite each other.
     multi: Option<MultiProgress>,
 }
 
@@ -61,7 +61,6 @@ impl Shell {
         Shell {
             out: Arc::new(Mutex::new(std::io::stdout())),
             err: Arc::new(Mutex::new(std::io::stderr())),
-            fancy,
             quiet,
             format,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ci,
@@ -75,7 +74,6 @@ impl Shell {
         let shell = Shell {
             out: cap.out.clone(),
             err: cap.err.clone(),
-            fancy: false,
             quiet: false,
             format,
             interactive: false,
@@ -97,7 +95,7 @@ impl Shell {
     }
 
     pub fn is_fancy(&self) -> bool {
-        self.fancy
+        self.multi.is_some()
     }
 
     /// A result line, on stdout.
@@ -150,11 +148,8 @@ impl Shell {
     /// Starts a step; its line ends ✓ or ✗ with the duration.
     pub fn step(&self, title: impl Into<String>) -> Step {
         let title = title.into();
-        let spinner = if self.fancy && !self.quiet {
-            let pb = match &self.multi {
-                Some(m) => m.add(ProgressBar::new_spinner()),
-                None => ProgressBar::new_spinner(),
-            };
+        let spinner = if let Some(m) = self.multi.as_ref().filter(|_| !self.quiet) {
+            let pb = m.add(ProgressBar::new_spinner());
             pb.set_style(
                 ProgressStyle::with_template(" {spinner:.cyan} {msg} {elapsed:.dim}")
                     .expect("static template")
