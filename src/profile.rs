@@ -300,10 +300,12 @@ mod tests {
     #[test]
     fn an_empty_profile_is_all_defaults() {
         for text in ["", "  \n", "# nothing yet\n"] {
-            let p = parse(text, "empty", "empty.yaml").unwrap();
-            assert_eq!((p.name.as_str(), p.source.as_str()), ("empty", "empty.yaml"));
-            let defaults = Profile { name: p.name.clone(), source: p.source.clone(), ..Profile::default() };
-            assert_eq!(p, defaults, "{text:?}");
+            let want = Profile {
+                name: "empty".into(),
+                source: "empty.yaml".into(),
+                ..Profile::default()
+            };
+            assert_eq!(parse(text, "empty", "empty.yaml").unwrap(), want, "{text:?}");
         }
     }
 
