@@ -20,7 +20,6 @@ use crate::state;
 pub const DEFAULT_REGISTRY: &str = "nvcr.io";
 pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
 pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-pub use crate::runtime::DEFAULT_REGISTRY_PORT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
