@@ -143,12 +143,10 @@ fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
     })?;
     let meta: ChartYaml =
         serde_yaml_ng::from_str(&chart_yaml).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
-    let mut defaults = match text("values.yaml")? {
-        Some(t) if !t.trim().is_empty() => {
-            serde_yaml_ng::from_str(&t).map_err(|e| invalid("values.yaml", e.to_string()))?
-        }
-        _ => Value::Null,
-    };
+    let values_yaml = text("values.yaml")?.unwrap_or_default();
+    let mut defaults: Value = serde_yaml_ng::from_str(&values_yaml)
+        .map_err(|e| invalid("values.yaml", e.to_string()))?;
+    // No values.yaml, an empty one, or `null`: no defaults.
     if defaults.is_null() {
         defaults = Value::Mapping(Mapping::new());
     }
@@ -379,6 +377,19 @@ mod tests {
         );
         assert_eq!(d["messaging"]["container"]["image"]["registry"], yaml("r"));
         assert!(declares(d, &["messaging", "podTemplate", "merge", "spec"]));
+    }
+
+    #[test]
+    fn no_empty_or_blank_values_yaml_is_no_defaults() {
+        for values in [None, Some(""), Some("  \n"), Some("# none\n"), Some("~")] {
+            let mut files = Files::new();
+            files.insert("Chart.yaml".into(), b"name: c\nversion: 1.0.0\n".to_vec());
+            if let Some(v) = values {
+                files.insert("values.yaml".into(), v.as_bytes().to_vec());
+            }
+            let info = from_files(&files, "test").unwrap();
+            assert_eq!(info.defaults, yaml("{}"), "{values:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! The error every command returns. Each variant's message is one line that
 //! says what failed and what to do; `main` prints it and exits non-zero.
 
-use crate::tools::runner::RunError;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
-    Run(#[from] RunError),
+    Run(#[from] crate::tools::runner::RunError),
     #[error(transparent)]
     Tool(#[from] crate::tools::ToolError),
     #[error(transparent)]
@@ -66,13 +64,5 @@ impl Error {
     /// Ctrl-C: exit code 130, the terminal restored.
     pub fn is_interrupt(&self) -> bool {
         matches!(self, Error::Interrupted | Error::InterruptedReleases(_))
-    }
-
-    /// helm's template failure for `component`, as its own one line.
-    pub fn render(component: &'static str, e: &RunError) -> Error {
-        Error::Install(crate::phase1::install::InstallError::Render {
-            component,
-            why: e.why().unwrap_or_else(|| e.to_string()),
-        })
     }
 }

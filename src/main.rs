@@ -6,13 +6,10 @@ use nvcf_dev::cli::{self, Cli};
 fn main() {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        std::process::exit(1);
+    });
     let terminal = TerminalState::save();
     let result = runtime.block_on(async {
         // Listen before anything runs, and run the command on a worker, so a

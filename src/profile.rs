@@ -176,10 +176,7 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
 
 /// Parses and validates a profile's text. `file` names it in errors.
 pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError> {
-    let mut profile: Profile = if text.trim().is_empty() {
-        Profile::default()
-    } else {
-        serde_yaml_ng::from_str(text).map_err(|e| ProfileError::Parse {
+    let mut profile: Profile = serde_yaml_ng::from_str(text).map_err(|e| ProfileError::Parse {
             file: file.to_string(),
             at: (e.location())
                 .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
@@ -191,8 +188,7 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError
                 .next()
                 .unwrap_or_default()
                 .to_string(),
-        })?
-    };
+        })?;
     profile.name = name.to_string();
     profile.source = file.to_string();
     let known = |section, name: &String| match model::component(name) {
@@ -309,6 +305,18 @@ mod tests {
         assert_eq!(s.host_port, 5001);
         assert_eq!(s.volume, "nvcf-dev-registry-data");
         assert_eq!(s, crate::runtime::tests::spec());
+    }
+
+    #[test]
+    fn an_empty_profile_is_all_defaults() {
+        for text in ["", "  \n", "# nothing yet\n"] {
+            let want = Profile {
+                name: "empty".into(),
+                source: "empty.yaml".into(),
+                ..Profile::default()
+            };
+            assert_eq!(parse(text, "empty", "empty.yaml").unwrap(), want, "{text:?}");
+        }
     }
 
     #[test]

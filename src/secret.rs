@@ -52,11 +52,9 @@ static KNOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Remembers `secret` for [`scrub`].
 pub fn register(secret: &Secret) {
-    if secret.0.len() >= 4 {
-        let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-        if !known.contains(&secret.0) {
-            known.push(secret.0.clone());
-        }
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if !known.contains(&secret.0) {
+        known.push(secret.0.clone());
     }
 }
 

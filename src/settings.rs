@@ -20,7 +20,6 @@ use crate::state;
 pub const DEFAULT_REGISTRY: &str = "nvcr.io";
 pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
 pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-pub use crate::runtime::DEFAULT_REGISTRY_PORT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -107,23 +106,100 @@ impl Prompter for TerminalPrompt {
     }
 }
 
-/// Settings given as flags; they win over everything else.
-#[derive(Debug, Clone, Default)]
+/// The `--help` heading of every settings flag.
+pub const FLAGS_HEADING: &str = "Settings (flags win over the environment and the profile)";
+
+/// Settings given as flags; they win over everything else. They come in
+/// groups: each command flattens the groups it reads, so clap refuses a flag
+/// it would ignore.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Flags {
-    pub registry: Option<String>,
-    pub repository: Option<String>,
-    pub storage_class: Option<String>,
-    pub storage_size: Option<String>,
+    #[command(flatten)]
+    pub upstream: UpstreamFlags,
+    #[command(flatten)]
+    pub storage: StorageFlags,
+    #[command(flatten)]
+    pub charts: ChartFlags,
+    /// Only `up` starts the registry container, so only it takes `--registry-image`.
+    #[arg(skip)]
     pub registry_image: Option<String>,
+    #[command(flatten)]
+    pub port: RegistryPortFlags,
+    #[command(flatten)]
+    pub target: ContextFlags,
+    #[command(flatten)]
+    pub install: InstallFlags,
+}
+
+/// Where the charts and images come from.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct UpstreamFlags {
+    /// Upstream registry of the charts and images [env: REGISTRY] [default: nvcr.io]
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+
+    /// Repository path in the registry, e.g. my-org/my-team [env: REPOSITORY]
+    #[arg(long, value_name = "ORG/TEAM")]
+    pub repository: Option<String>,
+}
+
+/// The PVCs' storage.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct StorageFlags {
+    /// Storage class of every PVC [env: STORAGE_CLASS]
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+
+    /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
+    #[arg(long, value_name = "QUANTITY")]
+    pub storage_size: Option<String>,
+}
+
+/// Which chart each component comes from.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct ChartFlags {
+    /// Use this chart version for a component (published versions move); repeatable
+    #[arg(long, value_name = "COMPONENT=VERSION")]
+    pub chart_version: Vec<String>,
+
+    /// Install a component from a local chart directory or .tgz; repeatable
+    #[arg(long, value_name = "COMPONENT=PATH")]
+    pub chart: Vec<String>,
+}
+
+/// The local registry's host port, which the values name as `localhost:<port>`.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct RegistryPortFlags {
+    /// Host port of the local registry [default: 5001]
+    #[arg(long, value_name = "PORT")]
     pub registry_port: Option<u16>,
-    /// `COMPONENT=VERSION`
-    pub chart_versions: Vec<String>,
-    /// `COMPONENT=PATH`
-    pub charts: Vec<String>,
-    /// Install into this existing cluster instead of a kind cluster.
+}
+
+/// An existing cluster instead of the kind cluster.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct ContextFlags {
+    /// Target this existing cluster instead of a kind cluster (no local registry)
+    #[arg(long, value_name = "CONTEXT")]
     pub context: Option<String>,
-    /// With `--context`: the registry the cluster pulls from.
+}
+
+/// Settings of commands that install: the existing cluster's registry and
+/// what helm does on failure.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
+pub struct InstallFlags {
+    /// With --context: the registry the cluster pulls charts and images from
+    #[arg(long, value_name = "HOST", requires = "context")]
     pub mirror_to: Option<String>,
+
+    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
+    /// off by default so the failed state can be diagnosed
+    #[arg(long)]
     pub rollback_on_failure: bool,
 }
 
@@ -140,8 +216,8 @@ pub enum Purpose {
 /// Where Phase 1 goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The local kind cluster, fed from the local registry.
-    Kind { cluster: String },
+    /// The local kind cluster `cluster`, fed from the local registry.
+    Kind,
     /// An existing cluster, pulling from `registry` (REGISTRY or `--mirror-to`).
     Context { context: String, registry: String },
 }
@@ -164,9 +240,8 @@ pub struct Settings {
     pub storage_class: Option<String>,
     pub storage_size: Option<String>,
     pub install_timeout: Duration,
-    pub registry_name: String,
-    pub registry_image: String,
-    pub registry_port: u16,
+    /// The local registry container.
+    pub registry: crate::runtime::RegistrySpec,
     pub ngc_api_key: Option<Secret>,
     /// base64 of `$oauthtoken:<NGC_API_KEY>`; None only when planning.
     pub registry_credential_b64: Option<Secret>,
@@ -183,7 +258,7 @@ impl Settings {
     /// For kind, containerd maps `localhost:<port>` to the registry container.
     pub fn image_registry(&self) -> String {
         match &self.target {
-            Target::Kind { .. } => format!("localhost:{}", self.registry_port),
+            Target::Kind => format!("localhost:{}", self.registry.host_port),
             Target::Context { registry, .. } => registry.clone(),
         }
     }
@@ -195,7 +270,7 @@ impl Settings {
 
     pub fn kube_context(&self) -> String {
         match &self.target {
-            Target::Kind { cluster } => crate::k8s::kind_context(cluster),
+            Target::Kind => crate::k8s::kind_context(&self.cluster),
             Target::Context { context, .. } => context.clone(),
         }
     }
@@ -230,16 +305,6 @@ impl Settings {
     /// Where `c`'s chart is in `registry`.
     fn chart_in(&self, registry: &str, c: &Component) -> String {
         format!("{registry}/{}/{}", self.repository, c.chart)
-    }
-
-    /// The local registry container as these settings want it.
-    pub fn registry_spec(&self) -> crate::runtime::RegistrySpec {
-        crate::runtime::RegistrySpec {
-            name: self.registry_name.clone(),
-            image: self.registry_image.clone(),
-            host_port: self.registry_port,
-            volume: format!("{}-data", self.registry_name),
-        }
     }
 
     /// Every secret these settings hold, for redaction.
@@ -282,22 +347,22 @@ pub fn resolve(
     let required =
         |given: Option<String>, var, hint| given.ok_or(SettingsError::Missing { var, hint });
 
-    let upstream_registry = pick(&flags.registry, "REGISTRY", &None);
+    let upstream_registry = pick(&flags.upstream.registry, "REGISTRY", &None);
     let upstream_registry = upstream_registry.unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     validate_registry_host("REGISTRY", &upstream_registry, false)?;
-    if let Some(to) = &flags.mirror_to {
+    if let Some(to) = &flags.install.mirror_to {
         validate_registry_host("--mirror-to", to, false)?;
     }
     let repository = required(
-        pick(&flags.repository, "REPOSITORY", &None)
+        pick(&flags.upstream.repository, "REPOSITORY", &None)
             .or_else(|| ctx.prompt.text("NGC repository (REPOSITORY, e.g. your-org/your-team)")),
         "REPOSITORY",
         "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
     )?;
     let repository = validate_repository(&repository)?;
     let ours = &profile.cluster;
-    let storage_class = pick(&flags.storage_class, "STORAGE_CLASS", &ours.storage_class);
-    let storage_size = pick(&flags.storage_size, "STORAGE_SIZE", &ours.storage_size);
+    let storage_class = pick(&flags.storage.storage_class, "STORAGE_CLASS", &ours.storage_class);
+    let storage_size = pick(&flags.storage.storage_size, "STORAGE_SIZE", &ours.storage_size);
     if let Some(size) = &storage_size {
         validate_quantity(size)?;
     }
@@ -342,14 +407,14 @@ pub fn resolve(
     };
 
     let chart_versions = overrides(
-        &flags.chart_versions,
+        &flags.charts.chart_version,
         "--chart-version",
         "VERSION",
         "0.22.2",
         Ok,
     )?;
     let chart_paths = overrides(
-        &flags.charts,
+        &flags.charts.chart,
         "--chart",
         "PATH",
         "../helm-nvcf-openbao-server",
@@ -361,19 +426,17 @@ pub fn resolve(
         },
     )?;
 
-    let registry = (ours.registry).spec(flags.registry_image.clone(), flags.registry_port);
     let settings = Settings {
-        target: match &flags.context {
+        target: match &flags.target.context {
             Some(context) => Target::Context {
                 context: context.clone(),
                 registry: flags
+                    .install
                     .mirror_to
                     .clone()
                     .unwrap_or_else(|| upstream_registry.clone()),
             },
-            None => Target::Kind {
-                cluster: cluster.to_string(),
-            },
+            None => Target::Kind,
         },
         cluster: cluster.to_string(),
         upstream_registry,
@@ -381,15 +444,13 @@ pub fn resolve(
         storage_class,
         storage_size,
         install_timeout: profile.install_timeout().unwrap_or(DEFAULT_INSTALL_TIMEOUT),
-        registry_name: registry.name,
-        registry_image: registry.image,
-        registry_port: registry.host_port,
+        registry: (ours.registry).spec(flags.registry_image.clone(), flags.port.registry_port),
         ngc_api_key,
         registry_credential_b64,
         cassandra_password,
         chart_versions,
         chart_paths,
-        rollback_on_failure: flags.rollback_on_failure,
+        rollback_on_failure: flags.install.rollback_on_failure,
         profile,
     };
     for secret in settings.secrets() {
@@ -620,8 +681,14 @@ mod tests {
         );
         assert_eq!(s.upstream_registry, "nvcr.io", "the default");
         let flags = Flags {
-            repository: Some("flag/repo".into()),
-            storage_size: Some("2Gi".into()),
+            upstream: UpstreamFlags {
+                repository: Some("flag/repo".into()),
+                ..Default::default()
+            },
+            storage: StorageFlags {
+                storage_size: Some("2Gi".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = resolve_with(
@@ -682,7 +749,10 @@ mod tests {
     #[test]
     fn chart_overrides_name_real_components() {
         let flags = Flags {
-            chart_versions: vec!["openbao=0.22.2".into()],
+            charts: ChartFlags {
+                chart_version: vec!["openbao=0.22.2".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let s = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan).unwrap();
@@ -695,7 +765,10 @@ mod tests {
             }
         );
         let flags = Flags {
-            chart_versions: vec!["vault=1.0.0".into()],
+            charts: ChartFlags {
+                chart_version: vec!["vault=1.0.0".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan)
@@ -706,7 +779,10 @@ mod tests {
             "unknown component `vault`: valid components are nats, openbao, cassandra"
         );
         let flags = Flags {
-            charts: vec!["nats".into()],
+            charts: ChartFlags {
+                chart: vec!["nats".into()],
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = resolve_with(&[("REPOSITORY", "o/t")], flags, Purpose::Plan)

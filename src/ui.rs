@@ -19,20 +19,20 @@ pub enum OutputFormat {
     Json,
 }
 
-type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+type Sink = Arc<Mutex<dyn Write + Send>>;
 
 #[derive(Clone)]
 pub struct Shell {
     out: Sink,
     err: Sink,
-    /// Spinners and colour: only on a terminal, and never with NO_COLOR.
-    fancy: bool,
     quiet: bool,
     format: OutputFormat,
     /// A terminal is attached to stdin, so prompting is possible.
     interactive: bool,
-    /// Spinners of steps that run at once (installs in parallel) share it, so
-    /// they and the status lines printed meanwhile do not overwrite each other.
+    /// Spinners and progress bars, only on a terminal and never with NO_COLOR
+    /// (the shell is then "fancy"). Steps that run at once (installs in
+    /// parallel) share it, so they and the status lines printed meanwhile do
+    /// not overwrite each other.
     multi: Option<MultiProgress>,
 }
 
@@ -52,18 +52,6 @@ impl Captured {
     }
 }
 
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl Shell {
     /// The shell of a real run: stdout and stderr of this process.
     pub fn stdio(format: OutputFormat, quiet: bool) -> Shell {
@@ -71,9 +59,8 @@ impl Shell {
         let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
         let fancy = std::io::stderr().is_terminal() && !no_color && !ci;
         Shell {
-            out: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
-            err: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
-            fancy,
+            out: Arc::new(Mutex::new(std::io::stdout())),
+            err: Arc::new(Mutex::new(std::io::stderr())),
             quiet,
             format,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !ci,
@@ -85,9 +72,8 @@ impl Shell {
     pub fn capture(format: OutputFormat) -> (Shell, Captured) {
         let cap = Captured::default();
         let shell = Shell {
-            out: Arc::new(Mutex::new(Box::new(SharedBuf(cap.out.clone())))),
-            err: Arc::new(Mutex::new(Box::new(SharedBuf(cap.err.clone())))),
-            fancy: false,
+            out: cap.out.clone(),
+            err: cap.err.clone(),
             quiet: false,
             format,
             interactive: false,
@@ -109,7 +95,7 @@ impl Shell {
     }
 
     pub fn is_fancy(&self) -> bool {
-        self.fancy
+        self.multi.is_some()
     }
 
     /// A result line, on stdout.
@@ -162,11 +148,8 @@ impl Shell {
     /// Starts a step; its line ends ✓ or ✗ with the duration.
     pub fn step(&self, title: impl Into<String>) -> Step {
         let title = title.into();
-        let spinner = if self.fancy && !self.quiet {
-            let pb = match &self.multi {
-                Some(m) => m.add(ProgressBar::new_spinner()),
-                None => ProgressBar::new_spinner(),
-            };
+        let spinner = if let Some(m) = self.multi.as_ref().filter(|_| !self.quiet) {
+            let pb = m.add(ProgressBar::new_spinner());
             pb.set_style(
                 ProgressStyle::with_template(" {spinner:.cyan} {msg} {elapsed:.dim}")
                     .expect("static template")

@@ -60,7 +60,10 @@ fn both_helm_majors_accept_every_flag_we_pass() {
         let major = helm_major(&helm);
         for rollback in [false, true] {
             let flags = Flags {
-                rollback_on_failure: rollback,
+                install: settings::InstallFlags {
+                    rollback_on_failure: rollback,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let (s, p) = dev_plan(flags);

@@ -18,7 +18,9 @@ use serde_json::{json, Value};
 
 fn prod() -> settings::Settings {
     let flags = Flags {
-        context: Some("my-eks".into()),
+        target: settings::ContextFlags {
+            context: Some("my-eks".into()),
+        },
         ..Default::default()
     };
     common::resolve_settings(

@@ -39,7 +39,9 @@ fn settings_for(
 
 fn prod() -> Settings {
     let flags = Flags {
-        context: Some("my-eks".into()),
+        target: settings::ContextFlags {
+            context: Some("my-eks".into()),
+        },
         ..Default::default()
     };
     settings_for(

@@ -1,8 +1,8 @@
 use clap::Args;
 
-use super::{flags_of, App, ContextArgs};
+use super::App;
 use crate::ops::down::DownOptions;
-use crate::settings::Purpose;
+use crate::settings::{ContextFlags, Flags};
 
 /// Tear down everything `up` made: releases, stale resources, the kind
 /// cluster and the registry container.
@@ -24,11 +24,14 @@ pub struct DownArgs {
     pub purge: bool,
 
     #[command(flatten)]
-    pub context: ContextArgs,
+    pub context: ContextFlags,
 }
 
 pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
-    let settings = app.settings_without_secrets(flags_of(&[&args.context]))?;
+    let settings = app.settings_without_secrets(Flags {
+        target: args.context,
+        ..Default::default()
+    })?;
     let opts = DownOptions {
         keep_registry: args.keep_registry,
         purge: args.purge,
@@ -41,19 +44,4 @@ pub async fn run(app: &App, args: DownArgs) -> crate::Result<()> {
         opts,
     )
     .await
-}
-
-impl App {
-    /// Settings for commands that only remove things: no credentials needed,
-    /// and nothing generated.
-    pub fn settings_without_secrets(
-        &self,
-        mut flags: crate::settings::Flags,
-    ) -> crate::Result<crate::settings::Settings> {
-        // Removing needs no repository: a placeholder keeps resolution simple.
-        if flags.repository.is_none() && self.env.get("REPOSITORY").is_none() {
-            flags.repository = Some("unset".into());
-        }
-        self.resolve(&flags, &crate::settings::NoPrompt, Purpose::Plan)
-    }
 }

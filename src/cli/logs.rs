@@ -1,7 +1,8 @@
 use clap::Args;
 
-use super::{flags_of, App, ContextArgs};
+use super::App;
 use crate::ops::logs::{tail_lines, LogsOptions, DEFAULT_TAIL};
+use crate::settings::{ContextFlags, Flags};
 
 /// Show the troubleshooting logs the guide names for a component.
 ///
@@ -29,12 +30,15 @@ pub struct LogsArgs {
     pub tail: i64,
 
     #[command(flatten)]
-    pub context: ContextArgs,
+    pub context: ContextFlags,
 }
 
 pub async fn run(app: &App, args: LogsArgs) -> crate::Result<()> {
     let component = crate::model::component(&args.component)?;
-    let settings = app.settings_without_secrets(flags_of(&[&args.context]))?;
+    let settings = app.settings_without_secrets(Flags {
+        target: args.context,
+        ..Default::default()
+    })?;
     let opts = LogsOptions {
         component,
         follow: args.follow,

@@ -1,9 +1,9 @@
 use clap::Args;
 
-use super::{flags_of, App, ChartArgs, RegistryPortArgs, UpstreamArgs};
+use super::App;
 use crate::ops::mirror;
 use crate::phase1::mirror::MirrorOptions;
-use crate::settings::Purpose;
+use crate::settings::{ChartFlags, Flags, Purpose, RegistryPortFlags, UpstreamFlags};
 
 /// Copy the Phase 1 charts and every image they deploy into a registry.
 ///
@@ -56,12 +56,12 @@ pub struct MirrorArgs {
     pub insecure_registry: Vec<String>,
 
     #[command(flatten)]
-    pub upstream: UpstreamArgs,
+    pub upstream: UpstreamFlags,
     #[command(flatten)]
-    pub charts: ChartArgs,
+    pub charts: ChartFlags,
     // The default destination, the local registry, is localhost:<port>.
     #[command(flatten)]
-    pub registry_port: RegistryPortArgs,
+    pub registry_port: RegistryPortFlags,
 }
 
 pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
@@ -69,10 +69,13 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
     if let Some(to) = &args.to {
         crate::settings::validate_registry_host("--to", to, true)?;
     }
-    let settings = app.settings(
-        &flags_of(&[&args.upstream, &args.charts, &args.registry_port]),
-        Purpose::Plan,
-    )?;
+    let flags = Flags {
+        upstream: args.upstream,
+        charts: args.charts,
+        port: args.registry_port,
+        ..Default::default()
+    };
+    let settings = app.settings(&flags, Purpose::Plan)?;
     let opts = MirrorOptions {
         to: args.to,
         dry_run: args.dry_run,

@@ -14,7 +14,7 @@ pub mod up;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{self, Env, NoPrompt, Prompter, TerminalPrompt};
+use crate::settings::{self, Env, Flags, NoPrompt, Prompter, Purpose, Settings, TerminalPrompt};
 use crate::ui::{OutputFormat, Shell};
 
 const ABOUT: &str = "A complete, verified NVCF self-hosted Phase 1 (NATS, OpenBao, Cassandra) on a local kind cluster";
@@ -98,167 +98,19 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
 }
 
-const SETTINGS_HEADING: &str = "Settings (flags win over the environment and the profile)";
-
-/// A group of settings flags: each command flattens the groups it uses, so
-/// a flag it would ignore is refused by clap.
-pub trait SettingsFlags {
-    /// Copies this group's flags into `flags`.
-    fn apply(&self, flags: &mut settings::Flags);
-}
-
-/// Where the charts and images come from.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct UpstreamArgs {
-    /// Upstream registry of the charts and images [env: REGISTRY] [default: nvcr.io]
-    #[arg(long, value_name = "HOST")]
-    pub registry: Option<String>,
-
-    /// Repository path in the registry, e.g. my-org/my-team [env: REPOSITORY]
-    #[arg(long, value_name = "ORG/TEAM")]
-    pub repository: Option<String>,
-}
-
-/// The PVCs' storage.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct StorageArgs {
-    /// Storage class of every PVC [env: STORAGE_CLASS]
-    #[arg(long, value_name = "CLASS")]
-    pub storage_class: Option<String>,
-
-    /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
-    #[arg(long, value_name = "QUANTITY")]
-    pub storage_size: Option<String>,
-}
-
-/// Which chart each component comes from.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct ChartArgs {
-    /// Use this chart version for a component (published versions move); repeatable
-    #[arg(long, value_name = "COMPONENT=VERSION")]
-    pub chart_version: Vec<String>,
-
-    /// Install a component from a local chart directory or .tgz; repeatable
-    #[arg(long, value_name = "COMPONENT=PATH")]
-    pub chart: Vec<String>,
-}
-
-/// The image the local registry container runs (only `up` starts it).
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct RegistryImageArgs {
-    /// Image of the local registry container [default: registry:3]
-    #[arg(long, value_name = "IMAGE")]
-    pub registry_image: Option<String>,
-}
-
-/// The local registry's host port, which the values name as `localhost:<port>`.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct RegistryPortArgs {
-    /// Host port of the local registry [default: 5001]
-    #[arg(long, value_name = "PORT")]
-    pub registry_port: Option<u16>,
-}
-
-/// An existing cluster instead of the kind cluster.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct ContextArgs {
-    /// Target this existing cluster instead of a kind cluster (no local registry)
-    #[arg(long, value_name = "CONTEXT")]
-    pub context: Option<String>,
-}
-
-/// Settings of commands that install: the existing cluster's registry and
-/// what helm does on failure.
-#[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = SETTINGS_HEADING)]
-pub struct InstallOnlyArgs {
-    /// With --context: the registry the cluster pulls charts and images from
-    #[arg(long, value_name = "HOST", requires = "context")]
-    pub mirror_to: Option<String>,
-
-    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
-    /// off by default so the failed state can be diagnosed
-    #[arg(long)]
-    pub rollback_on_failure: bool,
-}
-
-/// Each group's `SettingsFlags`: which of its fields sets which of `settings::Flags`.
-macro_rules! settings_flags {
-    ($($group:ty { $($field:ident => $flag:ident),+ })+) => {$(
-        impl SettingsFlags for $group {
-            fn apply(&self, flags: &mut settings::Flags) {
-                $(flags.$flag = self.$field.clone();)+
-            }
-        }
-    )+};
-}
-
-settings_flags! {
-    UpstreamArgs { registry => registry, repository => repository }
-    StorageArgs { storage_class => storage_class, storage_size => storage_size }
-    ChartArgs { chart_version => chart_versions, chart => charts }
-    RegistryImageArgs { registry_image => registry_image }
-    RegistryPortArgs { registry_port => registry_port }
-    ContextArgs { context => context }
-    InstallOnlyArgs { mirror_to => mirror_to, rollback_on_failure => rollback_on_failure }
-}
-
-/// Every setting an install reads (`plan`, `reset`; `up` these and the registry image).
-#[derive(Debug, Args, Clone, Default)]
-pub struct InstallArgs {
-    #[command(flatten)]
-    pub upstream: UpstreamArgs,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-    #[command(flatten)]
-    pub charts: ChartArgs,
-    #[command(flatten)]
-    pub registry_port: RegistryPortArgs,
-    #[command(flatten)]
-    pub context: ContextArgs,
-    #[command(flatten)]
-    pub install: InstallOnlyArgs,
-}
-
-impl SettingsFlags for InstallArgs {
-    fn apply(&self, flags: &mut settings::Flags) {
-        self.upstream.apply(flags);
-        self.storage.apply(flags);
-        self.charts.apply(flags);
-        self.registry_port.apply(flags);
-        self.context.apply(flags);
-        self.install.apply(flags);
-    }
-}
-
-/// The flags of `groups`, the rest unset.
-pub fn flags_of(groups: &[&dyn SettingsFlags]) -> settings::Flags {
-    let mut flags = settings::Flags::default();
-    for g in groups {
-        g.apply(&mut flags);
-    }
-    flags
-}
-
 /// What every command gets: where output goes, the environment, and whether
 /// it may ask questions.
 pub struct App {
     pub global: GlobalArgs,
     pub shell: Shell,
     pub env: Env,
-    pub prompt: Box<dyn Prompter + Send + Sync>,
+    pub prompt: Box<dyn Prompter>,
 }
 
 impl App {
     pub fn new(global: GlobalArgs) -> App {
         let shell = Shell::stdio(global.output, global.quiet);
-        let prompt: Box<dyn Prompter + Send + Sync> = if shell.is_interactive() && !global.yes {
+        let prompt: Box<dyn Prompter> = if shell.is_interactive() && !global.yes {
             Box::new(TerminalPrompt)
         } else {
             Box::new(NoPrompt)
@@ -272,20 +124,26 @@ impl App {
     }
 
     /// Loads the profile and resolves the settings for `purpose`.
-    pub fn settings(
-        &self,
-        flags: &settings::Flags,
-        purpose: settings::Purpose,
-    ) -> crate::Result<settings::Settings> {
-        self.resolve(flags, self.prompt.as_ref(), purpose)
+    pub fn settings(&self, flags: &Flags, purpose: Purpose) -> crate::Result<Settings> {
+        self.resolve(flags, purpose, self.prompt.as_ref())
+    }
+
+    /// Settings for commands that only remove things: no credentials needed,
+    /// and nothing generated.
+    pub fn settings_without_secrets(&self, mut flags: Flags) -> crate::Result<Settings> {
+        // Removing needs no repository: a placeholder keeps resolution simple.
+        if flags.upstream.repository.is_none() && self.env.get("REPOSITORY").is_none() {
+            flags.upstream.repository = Some("unset".into());
+        }
+        self.resolve(&flags, Purpose::Plan, &NoPrompt)
     }
 
     fn resolve(
         &self,
-        flags: &settings::Flags,
+        flags: &Flags,
+        purpose: Purpose,
         prompt: &dyn Prompter,
-        purpose: settings::Purpose,
-    ) -> crate::Result<settings::Settings> {
+    ) -> crate::Result<Settings> {
         let profile = crate::profile::load(&self.global.profile)?;
         let ctx = settings::Context {
             env: &self.env,
@@ -331,21 +189,31 @@ mod tests {
             .unwrap_or_else(|e| panic!("{args:?}: {e}"))
             .command
         {
-            Command::Up(a) => flags_of(&[
-                &a.upstream,
-                &a.storage,
-                &a.charts,
-                &a.registry_image,
-                &a.registry_port,
-                &a.context,
-                &a.install,
-            ]),
-            Command::Plan(a) => flags_of(&[&a.settings]),
-            Command::Reset(a) => flags_of(&[&a.settings]),
-            Command::Mirror(a) => flags_of(&[&a.upstream, &a.charts, &a.registry_port]),
-            Command::Status(a) => flags_of(&[&a.charts, &a.context]),
-            Command::Logs(a) => flags_of(&[&a.context]),
-            Command::Down(a) => flags_of(&[&a.context]),
+            Command::Up(a) => settings::Flags {
+                registry_image: a.registry_image,
+                ..a.settings
+            },
+            Command::Plan(a) => a.settings,
+            Command::Reset(a) => a.settings,
+            Command::Mirror(a) => settings::Flags {
+                upstream: a.upstream,
+                charts: a.charts,
+                port: a.registry_port,
+                ..Default::default()
+            },
+            Command::Status(a) => settings::Flags {
+                charts: a.charts,
+                target: a.context,
+                ..Default::default()
+            },
+            Command::Logs(a) => settings::Flags {
+                target: a.context,
+                ..Default::default()
+            },
+            Command::Down(a) => settings::Flags {
+                target: a.context,
+                ..Default::default()
+            },
             other => panic!("{other:?} takes no settings"),
         }
     }
@@ -455,27 +323,27 @@ mod tests {
             let f = flags(&args);
             let given = |name: &str| used.contains(&name);
             assert_eq!(
-                f.registry.is_some(),
+                f.upstream.registry.is_some(),
                 given("--registry"),
                 "{args:?} registry"
             );
             assert_eq!(
-                f.repository.as_deref(),
+                f.upstream.repository.as_deref(),
                 given("--repository").then_some("org/team"),
                 "{args:?}"
             );
             assert_eq!(
-                f.storage_class.as_deref(),
+                f.storage.storage_class.as_deref(),
                 given("--storage-class").then_some("fast"),
                 "{args:?}"
             );
             assert_eq!(
-                f.storage_size.as_deref(),
+                f.storage.storage_size.as_deref(),
                 given("--storage-size").then_some("2Gi"),
                 "{args:?}"
             );
             assert_eq!(
-                f.chart_versions,
+                f.charts.chart_version,
                 if given("--chart-version") {
                     vec!["nats=1.2.3".to_string()]
                 } else {
@@ -484,7 +352,7 @@ mod tests {
                 "{args:?}"
             );
             assert_eq!(
-                f.charts,
+                f.charts.chart,
                 if given("--chart") {
                     vec!["nats=./nats".to_string()]
                 } else {
@@ -498,22 +366,22 @@ mod tests {
                 "{args:?}"
             );
             assert_eq!(
-                f.registry_port,
+                f.port.registry_port,
                 given("--registry-port").then_some(5002),
                 "{args:?}"
             );
             assert_eq!(
-                f.context.as_deref(),
+                f.target.context.as_deref(),
                 given("--context").then_some("ctx"),
                 "{args:?}"
             );
             assert_eq!(
-                f.mirror_to.as_deref(),
+                f.install.mirror_to.as_deref(),
                 given("--mirror-to").then_some("mirror.example"),
                 "{args:?}"
             );
             assert_eq!(
-                f.rollback_on_failure,
+                f.install.rollback_on_failure,
                 given("--rollback-on-failure"),
                 "{args:?}"
             );
@@ -540,7 +408,7 @@ mod tests {
                 .expect(sub)
                 .render_help()
                 .to_string();
-            let settings = help.find(SETTINGS_HEADING).expect(sub);
+            let settings = help.find(settings::FLAGS_HEADING).expect(sub);
             let global = help.find("Global options:").expect(sub);
             assert!(settings < global, "{sub}: {help}");
             assert!(
@@ -550,5 +418,10 @@ mod tests {
             let profile = help.find("--profile").expect(sub);
             assert!(global < profile, "{sub}: {help}");
         }
+        // `up`'s own --registry-image keeps its place among the registry flags.
+        let up = cmd.find_subcommand_mut("up").unwrap().render_help();
+        let up = up.to_string();
+        let (chart, image) = (up.find("--chart <"), up.find("--registry-image"));
+        assert!(chart < image && image < up.find("--registry-port"), "{up}");
     }
 }

@@ -1,7 +1,7 @@
 use clap::Args;
 
-use super::{flags_of, App, InstallArgs};
-use crate::settings::Purpose;
+use super::App;
+use crate::settings::{Flags, Purpose};
 
 /// Show what `up` would install, without touching anything.
 ///
@@ -14,10 +14,10 @@ use crate::settings::Purpose;
 )]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub settings: InstallArgs,
+    pub settings: Flags,
 }
 
 pub async fn run(app: &App, args: PlanArgs) -> crate::Result<()> {
-    let settings = app.settings(&flags_of(&[&args.settings]), Purpose::Plan)?;
+    let settings = app.settings(&args.settings, Purpose::Plan)?;
     crate::ops::show_plan::show(&app.shell, &settings).await
 }

@@ -1,8 +1,8 @@
 use clap::Args;
 
-use super::{flags_of, App, InstallArgs};
+use super::App;
 use crate::ops::reset::ResetOptions;
-use crate::settings::Purpose;
+use crate::settings::{Flags, Purpose};
 
 /// Reset one component: uninstall it, delete its stale resources, reinstall and verify.
 ///
@@ -35,17 +35,16 @@ pub struct ResetArgs {
     pub dry_run: bool,
 
     #[command(flatten)]
-    pub settings: InstallArgs,
+    pub settings: Flags,
 }
 
 pub async fn run(app: &App, args: ResetArgs) -> crate::Result<()> {
     let component = crate::model::component(&args.component)?;
     // Only a reinstall needs credentials (and the Cassandra password).
-    let flags = flags_of(&[&args.settings]);
     let settings = if args.dry_run || args.no_reinstall {
-        app.settings_without_secrets(flags)?
+        app.settings_without_secrets(args.settings)?
     } else {
-        app.settings(&flags, Purpose::Apply)?
+        app.settings(&args.settings, Purpose::Apply)?
     };
     let opts = ResetOptions {
         component,

@@ -1,6 +1,7 @@
 use clap::Args;
 
-use super::{flags_of, App, ChartArgs, ContextArgs};
+use super::App;
+use crate::settings::{ChartFlags, ContextFlags, Flags};
 
 /// Show the cluster, the registry, each release and the guide's health checks.
 ///
@@ -13,12 +14,16 @@ use super::{flags_of, App, ChartArgs, ContextArgs};
 pub struct StatusArgs {
     // The versions shown are these charts'.
     #[command(flatten)]
-    pub charts: ChartArgs,
+    pub charts: ChartFlags,
     #[command(flatten)]
-    pub context: ContextArgs,
+    pub context: ContextFlags,
 }
 
 pub async fn run(app: &App, args: StatusArgs) -> crate::Result<()> {
-    let settings = app.settings_without_secrets(flags_of(&[&args.charts, &args.context]))?;
+    let settings = app.settings_without_secrets(Flags {
+        charts: args.charts,
+        target: args.context,
+        ..Default::default()
+    })?;
     crate::ops::status::status(&app.shell, &settings).await
 }

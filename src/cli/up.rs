@@ -2,11 +2,8 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use super::{
-    flags_of, App, ChartArgs, ContextArgs, InstallOnlyArgs, RegistryImageArgs, RegistryPortArgs,
-    StorageArgs, UpstreamArgs,
-};
-use crate::settings::Purpose;
+use super::App;
+use crate::settings::{Flags, Purpose, FLAGS_HEADING};
 use crate::tools::runner::SystemRunner;
 
 /// A complete, verified Phase 1 on a local kind cluster, in one command.
@@ -28,34 +25,20 @@ use crate::tools::runner::SystemRunner;
 )]
 pub struct UpArgs {
     #[command(flatten)]
-    pub upstream: UpstreamArgs,
-    #[command(flatten)]
-    pub storage: StorageArgs,
-    #[command(flatten)]
-    pub charts: ChartArgs,
-    #[command(flatten)]
-    pub registry_image: RegistryImageArgs,
-    #[command(flatten)]
-    pub registry_port: RegistryPortArgs,
-    #[command(flatten)]
-    pub context: ContextArgs,
-    #[command(flatten)]
-    pub install: InstallOnlyArgs,
+    pub settings: Flags,
+
+    /// Image of the local registry container [default: registry:3]
+    // Listed before --registry-port: an equal display order goes by name.
+    #[arg(long, value_name = "IMAGE", help_heading = FLAGS_HEADING, display_order = 6)]
+    pub registry_image: Option<String>,
 }
 
 pub async fn run(app: &App, args: UpArgs) -> crate::Result<()> {
-    let settings = app.settings(
-        &flags_of(&[
-            &args.upstream,
-            &args.storage,
-            &args.charts,
-            &args.registry_image,
-            &args.registry_port,
-            &args.context,
-            &args.install,
-        ]),
-        Purpose::Apply,
-    )?;
+    let flags = Flags {
+        registry_image: args.registry_image,
+        ..args.settings
+    };
+    let settings = app.settings(&flags, Purpose::Apply)?;
     crate::ops::up::up(
         app.shell.clone(),
         settings,

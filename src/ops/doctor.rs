@@ -93,11 +93,9 @@ pub async fn doctor(
 ) -> crate::Result<()> {
     let port = match registry_port {
         Some(p) => p,
-        None => crate::profile::load(profile)?
-            .cluster
-            .registry
-            .port
-            .unwrap_or(crate::settings::DEFAULT_REGISTRY_PORT),
+        None => (crate::profile::load(profile)?.cluster.registry)
+            .spec(None, None)
+            .host_port,
     };
     let probe = crate::ops::doctor_system::SystemProbe::new(env.clone());
     report(shell, &run_checks(&probe, env, port).await)

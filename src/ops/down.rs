@@ -23,19 +23,20 @@ pub struct Found {
 pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<String> {
     let mut what = Vec::new();
     match &settings.target {
-        Target::Kind { cluster } => {
+        Target::Kind => {
             if found.cluster {
                 what.push(format!(
-                    "kind cluster {cluster} (and the Phase 1 releases in it)"
+                    "kind cluster {} (and the Phase 1 releases in it)",
+                    settings.cluster
                 ));
             }
             if found.registry && !opts.keep_registry {
-                what.push(format!("registry container {}", settings.registry_name));
+                what.push(format!("registry container {}", settings.registry.name));
             }
             if found.volume && opts.purge && !opts.keep_registry {
                 what.push(format!(
                     "registry volume {} (the mirrored images)",
-                    settings.registry_spec().volume
+                    settings.registry.volume
                 ));
             }
         }
@@ -55,7 +56,7 @@ pub async fn find(
     docker: &Runtime,
     kind: Option<&Kind<'_>>,
 ) -> crate::Result<Found> {
-    let spec = settings.registry_spec();
+    let spec = &settings.registry;
     let cluster = match kind {
         Some(k) => k.get_clusters().await?.contains(&settings.cluster),
         None => !docker.kind_nodes(&settings.cluster).await?.is_empty(),
@@ -76,7 +77,7 @@ pub fn actions(
     opts: DownOptions,
     kind: Option<String>,
 ) -> crate::Result<Vec<DownAction>> {
-    let Target::Kind { .. } = settings.target else {
+    let Target::Kind = settings.target else {
         return Ok(vec![DownAction::UninstallReleases { best_effort: false }]);
     };
     let mut list = Vec::new();
@@ -111,7 +112,7 @@ pub async fn down(
         .ok()
         .map(|p| p.display().to_string());
     let found = match settings.target {
-        Target::Kind { .. } => {
+        Target::Kind => {
             let docker = Runtime::connect().await?;
             let k = kind.as_ref().map(|p| Kind::new(&runner, p.clone()));
             find(settings, &docker, k.as_ref()).await?
@@ -161,7 +162,9 @@ mod tests {
             state_dir: Some(dir.path().into()),
         };
         let flags = crate::settings::Flags {
-            context: context.map(Into::into),
+            target: crate::settings::ContextFlags {
+                context: context.map(Into::into),
+            },
             ..Default::default()
         };
         crate::settings::resolve(

@@ -15,7 +15,7 @@ use crate::values;
 /// form, and, when the cluster answers, what `up` would do with each release.
 pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
     let plan = plan::build(settings)?;
-    if let crate::settings::Target::Kind { .. } = settings.target {
+    if let crate::settings::Target::Kind = settings.target {
         // `up` would fail at creating the cluster: so does its dry run.
         settings.profile.kind_config()?;
     }

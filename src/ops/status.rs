@@ -68,9 +68,9 @@ pub async fn status(shell: &Shell, settings: &Settings) -> crate::Result<()> {
 pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let context = settings.kube_context();
     let registry = match settings.target {
-        Target::Kind { .. } => {
+        Target::Kind => {
             let docker = crate::runtime::Runtime::connect().await?;
-            Some(crate::ops::registry::report(&docker, &settings.registry_spec()).await?)
+            Some(crate::ops::registry::report(&docker, &settings.registry).await?)
         }
         Target::Context { .. } => None,
     };

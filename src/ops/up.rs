@@ -137,7 +137,9 @@ mod tests {
     #[tokio::test]
     async fn an_existing_context_gets_no_kind_cluster_and_no_registry() {
         let s = settings(Flags {
-            context: Some("my-eks".into()),
+            target: crate::settings::ContextFlags {
+                context: Some("my-eks".into()),
+            },
             ..Default::default()
         });
         let plan = crate::phase1::plan::build(&s).unwrap();

@@ -67,7 +67,7 @@ pub struct MirrorReport {
 /// The destination of a mirror: `--to`, or the local registry.
 pub fn destination(settings: &Settings, to: Option<&str>) -> String {
     to.map(str::to_string)
-        .unwrap_or_else(|| format!("localhost:{}", settings.registry_port))
+        .unwrap_or_else(|| format!("localhost:{}", settings.registry.host_port))
 }
 
 pub struct Mirrorer<'a> {

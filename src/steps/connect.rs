@@ -28,14 +28,14 @@ impl Step<OnCluster> for ConnectRegistry {
 
     async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
-        let files = wiring::hosts_files(&s.upstream_registry, &s.registry_name, s.registry_port);
+        let files = wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
         let nodes = write_hosts_files(&self.docker, &s.cluster, &files).await?;
         let network = std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK").ok();
         let network = kind_network(network.as_deref());
         self.docker
-            .connect_network(&s.registry_name, &network)
+            .connect_network(&s.registry.name, &network)
             .await?;
-        let host = format!("localhost:{}", s.registry_port);
+        let host = format!("localhost:{}", s.registry.host_port);
         crate::k8s::wiring::apply_local_registry_configmap(&ctx.kube, &host).await?;
         Ok(Some(format!(
             "{nodes} node{}",

@@ -112,11 +112,11 @@ impl<'a> Step<DownCtx<'a>> for DownAction {
                 Ok(None)
             }
             DownAction::RemoveRegistry => {
-                super::registry::remove(ctx.shell, &s.registry_spec(), ctx.opts.purge).await?;
+                super::registry::remove(ctx.shell, &s.registry, ctx.opts.purge).await?;
                 Ok(None)
             }
             DownAction::KeepRegistry => {
-                let name = &s.registry_name;
+                let name = &s.registry.name;
                 ctx.shell
                     .status(format!(" • Keeping registry {name} (--keep-registry)"));
                 Ok(None)

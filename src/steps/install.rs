@@ -32,7 +32,7 @@ impl Step<OnCluster> for Mirror {
     async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
         let to = match &s.target {
-            Target::Kind { .. } => None,
+            Target::Kind => None,
             Target::Context { registry, .. } if *registry != s.upstream_registry => {
                 Some(registry.clone())
             }
@@ -54,7 +54,7 @@ impl Step<OnCluster> for Mirror {
             let files: Vec<(String, String)> =
                 crate::phase1::mirror::other_registries(&report, &s.upstream_registry)
                     .iter()
-                    .map(|host| super::wiring::mirror_host_file(host, &s.registry_name))
+                    .map(|host| super::wiring::mirror_host_file(host, &s.registry.name))
                     .collect();
             if !files.is_empty() {
                 super::connect::write_hosts_files(docker, &s.cluster, &files).await?;

@@ -40,7 +40,7 @@ pub async fn preflight(
         let helm = HelmBinary { program, version };
         let mut note = format!("helm {version}");
         let host = match settings.target {
-            Target::Kind { .. } => {
+            Target::Kind => {
                 let kind = tools::find("kind")?.display().to_string();
                 let docker = Runtime::connect().await?;
                 note.push_str(&format!(", Docker {}", docker.server_version().await?));

@@ -13,7 +13,7 @@ pub struct LocalRegistry {
 #[async_trait]
 impl Step<Ctx> for LocalRegistry {
     fn title(&self, ctx: &Ctx) -> String {
-        let spec = ctx.settings.registry_spec();
+        let spec = &ctx.settings.registry;
         format!(
             "Starting local registry {} on 127.0.0.1:{}",
             spec.name, spec.host_port
@@ -21,8 +21,8 @@ impl Step<Ctx> for LocalRegistry {
     }
 
     async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
-        let spec = ctx.settings.registry_spec();
-        Ok(Some(match self.docker.ensure_registry(&spec).await? {
+        let spec = &ctx.settings.registry;
+        Ok(Some(match self.docker.ensure_registry(spec).await? {
             EnsureOutcome::Created => "created".into(),
             EnsureOutcome::Reused => "reused".into(),
             EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),

@@ -194,7 +194,10 @@ impl<'a> Mirrorer<'a> {
                 false,
             )
             .await
-            .map_err(|e| crate::Error::render(c.name, &e))?;
+            .map_err(|e| crate::phase1::install::InstallError::Render {
+                component: c.name,
+                why: e.why().unwrap_or_else(|| e.to_string()),
+            })?;
         Ok(discover::images_in_manifests(&rendered)?)
     }
 }
