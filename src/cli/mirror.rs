@@ -3,6 +3,7 @@ use clap::Args;
 use super::{flags_of, App, ChartArgs, RegistryPortArgs, UpstreamArgs};
 use crate::ops::mirror;
 use crate::phase1::mirror::MirrorOptions;
+use crate::registry::CopyOptions;
 use crate::settings::Purpose;
 
 /// Copy the Phase 1 charts and every image they deploy into a registry.
@@ -73,15 +74,18 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         &flags_of(&[&args.upstream, &args.charts, &args.registry_port]),
         Purpose::Plan,
     )?;
+    let copy = CopyOptions {
+        concurrency: args.concurrency as usize,
+        platform: args.platform,
+        keep_going: args.keep_going,
+        insecure_registries: args.insecure_registry,
+        ..Default::default()
+    };
     let opts = MirrorOptions {
         to: args.to,
         dry_run: args.dry_run,
-        why: args.why,
-        platform: args.platform,
-        keep_going: args.keep_going,
-        concurrency: args.concurrency as usize,
-        insecure_registries: args.insecure_registry,
+        copy,
         report_fit: true,
     };
-    mirror::mirror(&app.shell, settings, opts).await
+    mirror::mirror(&app.shell, settings, opts, args.why).await
 }

@@ -16,7 +16,7 @@ use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::registry::{
     destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror,
-    NoProgress, Platform, ProgressSink, RegistryError, Summary,
+    NoProgress, ProgressSink, RegistryError, Summary,
 };
 use crate::settings::{ChartSource, Settings};
 use crate::tools::helm::Helm;
@@ -32,12 +32,8 @@ pub struct MirrorOptions {
     pub to: Option<String>,
     /// List what would be copied; copy nothing.
     pub dry_run: bool,
-    /// Show where each image was found.
-    pub why: bool,
-    pub platform: Option<Platform>,
-    pub keep_going: bool,
-    pub concurrency: usize,
-    pub insecure_registries: Vec<String>,
+    /// How images are copied.
+    pub copy: CopyOptions,
     /// Warn of profile values the charts do not read. `up` leaves that to
     /// its install step, which fits the same values to the same charts.
     pub report_fit: bool,
@@ -73,74 +69,35 @@ pub fn destination(settings: &Settings, to: Option<&str>) -> String {
 pub struct Mirrorer<'a> {
     pub shell: &'a Shell,
     pub settings: &'a Settings,
-    helm: HelmFor<'a>,
+    runner: &'a dyn CommandRunner,
+    /// helm for the renders, run for its version on first use, so a mirror
+    /// whose renders all come from the cache never starts helm.
+    helm: tokio::sync::OnceCell<Helm<'a>>,
     pub opts: MirrorOptions,
     /// The copy engine, whose registry clients (one connection pool and
     /// token cache per host) serve the presence checks and chart pulls too.
     engine: Mirror,
 }
 
-/// helm for the renders: the caller's, or found on PATH and checked on
-/// first use, so a mirror whose renders all come from the cache never
-/// starts helm.
-enum HelmFor<'a> {
-    Given(&'a Helm<'a>),
-    OnDemand {
-        runner: &'a dyn CommandRunner,
-        helm: tokio::sync::OnceCell<Helm<'a>>,
-    },
-}
-
 impl<'a> Mirrorer<'a> {
+    /// Finds helm on PATH now, so a missing helm stops the command before
+    /// anything is copied.
     pub fn new(
-        shell: &'a Shell,
-        settings: &'a Settings,
-        helm: &'a Helm<'a>,
-        opts: MirrorOptions,
-    ) -> Self {
-        Self::with(shell, settings, HelmFor::Given(helm), opts)
-    }
-
-    /// Like [`Mirrorer::new`], with helm found on PATH now (so a missing
-    /// helm stops the command before anything is copied) and run for its
-    /// version only when a chart must be rendered.
-    pub fn with_helm_on_demand(
         shell: &'a Shell,
         settings: &'a Settings,
         runner: &'a dyn CommandRunner,
         opts: MirrorOptions,
     ) -> crate::Result<Self> {
         crate::tools::find("helm")?;
-        let helm = HelmFor::OnDemand {
-            runner,
-            helm: tokio::sync::OnceCell::new(),
-        };
-        Ok(Self::with(shell, settings, helm, opts))
-    }
-
-    fn with(
-        shell: &'a Shell,
-        settings: &'a Settings,
-        helm: HelmFor<'a>,
-        opts: MirrorOptions,
-    ) -> Self {
-        let engine = Mirror::new(
-            CopyOptions {
-                concurrency: opts.concurrency.max(1),
-                platform: opts.platform.clone(),
-                keep_going: opts.keep_going,
-                insecure_registries: opts.insecure_registries.clone(),
-                ..Default::default()
-            },
-            credentials(settings),
-        );
-        Mirrorer {
+        let engine = Mirror::new(opts.copy.clone(), credentials(settings));
+        Ok(Mirrorer {
             shell,
             settings,
-            helm,
+            runner,
+            helm: tokio::sync::OnceCell::new(),
             opts,
             engine,
-        }
+        })
     }
 
     fn progress(&self, images: usize) -> Box<dyn ProgressSink> {

@@ -28,13 +28,7 @@ struct File {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     key: String,
-    images: Vec<CachedImage>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CachedImage {
-    image: String,
-    source: String,
+    images: Vec<Found>,
 }
 
 /// What decides `helm template`'s output, besides helm's own defaults.
@@ -95,28 +89,14 @@ impl RenderCache {
     pub fn get(&self, component: &str, key: &str) -> Option<Vec<Found>> {
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let e = file.entries.get(component).filter(|e| e.key == key)?;
-        Some(
-            e.images
-                .iter()
-                .map(|i| Found {
-                    image: i.image.clone(),
-                    source: i.source.clone(),
-                })
-                .collect(),
-        )
+        Some(e.images.clone())
     }
 
     /// Remembers `component`'s discovery under `key`, replacing the last.
     pub fn put(&self, component: &str, key: String, images: &[Found]) {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.format = FORMAT;
-        let images = images
-            .iter()
-            .map(|f| CachedImage {
-                image: f.image.clone(),
-                source: f.source.clone(),
-            })
-            .collect();
+        let images = images.to_vec();
         file.entries
             .insert(component.to_string(), Entry { key, images });
     }

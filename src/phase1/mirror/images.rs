@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{HelmFor, MirrorItem, Mirrorer};
+use super::{MirrorItem, Mirrorer};
 use crate::model::Component;
 use crate::phase1::charts::{fetch_chart, write_values};
 use crate::phase1::plan::{self, ComponentPlan};
@@ -16,22 +16,14 @@ use crate::tools::helm::Helm;
 
 impl<'a> Mirrorer<'a> {
     pub(super) async fn helm(&self) -> crate::Result<&Helm<'a>> {
-        match &self.helm {
-            HelmFor::Given(h) => Ok(h),
-            HelmFor::OnDemand { runner, helm } => {
-                helm.get_or_try_init(|| Helm::detect(*runner)).await
-            }
-        }
+        self.helm.get_or_try_init(|| Helm::detect(self.runner)).await
     }
 
     /// Which helm would render, by its file (path, size, modification
     /// time), without running it; None when it cannot be told, and then
     /// nothing is taken from the render cache.
     pub(super) fn helm_identity(&self) -> Option<String> {
-        let path = match &self.helm {
-            HelmFor::Given(h) => std::path::PathBuf::from(h.program()),
-            HelmFor::OnDemand { .. } => crate::tools::find("helm").ok()?,
-        };
+        let path = crate::tools::find("helm").ok()?;
         let meta = std::fs::metadata(&path).ok()?;
         let mtime = meta
             .modified()
