@@ -45,25 +45,13 @@ pub enum InstallError {
         why: String,
         diagnosis: Option<String>,
     },
-    #[error("{component} installed but is not healthy: {summary}")]
+    /// `problem`: not healthy, or not verifiable. `unchanged`: helm was
+    /// skipped, so only a reset would install it afresh.
+    #[error("{component} {}{problem}{}", if *unchanged { "is deployed and unchanged but " } else { "installed but " }, if *unchanged { format!("; `nvcf-dev reset {component}` reinstalls it") } else { String::new() })]
     Unhealthy {
         component: &'static str,
-        summary: String,
-    },
-    #[error("{component} installed but could not be verified: {why}")]
-    Unverified {
-        component: &'static str,
-        why: VerifyError,
-    },
-    #[error("{component} is deployed and unchanged but not healthy: {summary}; `nvcf-dev reset {component}` reinstalls it")]
-    UnchangedUnhealthy {
-        component: &'static str,
-        summary: String,
-    },
-    #[error("{component} could not be verified: {why}")]
-    UnchangedUnverified {
-        component: &'static str,
-        why: VerifyError,
+        problem: String,
+        unchanged: bool,
     },
     /// Another helm is changing the release; `state` says which.
     #[error("{release} is {state}")]
@@ -180,30 +168,24 @@ pub async fn verify_until_healthy(
     }
 }
 
-/// The bound on one component's checks in `status` and `up`'s summary.
+/// The bound on one component's checks in `status`, `up`'s summary and `reset`.
 pub const VERIFY_ALL_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// Verifies every planned component, all at once; one that cannot be reached is unhealthy.
+/// Verifies every planned component, all at once ([`verify_bounded`]).
 pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport> {
-    let checks = plan.components.iter().map(|cp| async move {
-        let failed = |detail: String| HealthReport {
-            component: cp.component.name.to_string(),
-            checks: vec![crate::k8s::Check {
-                name: "reachable".into(),
-                ok: false,
-                detail,
-            }],
-        };
-        match tokio::time::timeout(VERIFY_ALL_TIMEOUT, verify(client, cp.component)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => failed(e.to_string()),
-            Err(_) => failed(format!(
-                "the checks took over {}s",
-                VERIFY_ALL_TIMEOUT.as_secs()
-            )),
-        }
-    });
+    let checks = plan.components.iter().map(|cp| verify_bounded(client, cp.component));
     futures::future::join_all(checks).await
+}
+
+/// Verifies `c` within [`VERIFY_ALL_TIMEOUT`]; one that cannot be reached is unhealthy.
+pub async fn verify_bounded(client: &kube::Client, c: &Component) -> HealthReport {
+    let detail = match tokio::time::timeout(VERIFY_ALL_TIMEOUT, verify(client, c)).await {
+        Ok(Ok(r)) => return r,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("the checks took over {}s", VERIFY_ALL_TIMEOUT.as_secs()),
+    };
+    let check = crate::k8s::Check::new("reachable", false, detail);
+    HealthReport::new(c.name, vec![check])
 }
 
 /// One line per unhealthy check, for an error message.
@@ -215,6 +197,20 @@ pub fn unhealthy_summary(report: &HealthReport) -> String {
         .map(|c| format!("{}: {}", c.name, c.detail))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Fails naming the first unhealthy report, and what shows why; `when`
+/// follows "is not healthy" (e.g. " after the reset").
+pub fn all_healthy(reports: &[HealthReport], when: &str) -> crate::Result<()> {
+    let Some(bad) = reports.iter().find(|r| !r.healthy()) else {
+        return Ok(());
+    };
+    Err(crate::Error::ChecksFailed(format!(
+        "{} is not healthy{when}: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
+        bad.component,
+        unhealthy_summary(bad),
+        bad.component
+    )))
 }
 
 /// The health checks as a table: one row per check, ✓ or ✗.
@@ -246,21 +242,19 @@ impl Installer<'_> {
     /// Installs and verifies one component. The error is one line: what
     /// failed, and why, from the cluster's own state.
     pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, InstallError> {
-        self.install_with(cp, None).await
+        self.install_labelled(cp, &crate::phase1::lifecycle::desired(cp))
+            .await
     }
 
     /// [`Self::install`], labelling the release with `desired` (chart,
     /// version, values digest) so the next `up` can tell whether anything
-    /// changed; without one, the labels are made from `cp`.
-    pub async fn install_with(
+    /// changed.
+    pub(crate) async fn install_labelled(
         &self,
         cp: &ComponentPlan,
-        desired: Option<&crate::phase1::lifecycle::Desired>,
+        desired: &crate::phase1::lifecycle::Desired,
     ) -> Result<HealthReport, InstallError> {
         let c = cp.component;
-        let desired = desired
-            .cloned()
-            .unwrap_or_else(|| crate::phase1::lifecycle::desired(cp));
         let started = Instant::now();
         let step = self.shell.step(format!(
             "Installing {} ({} in {})",
@@ -299,7 +293,7 @@ impl Installer<'_> {
         };
         if let Ok(false) = helm_result {
             // helm 3.13 has no --labels: label the new revision ourselves.
-            if let Err(e) = self.label_latest(c, &desired).await {
+            if let Err(e) = self.label_latest(c, desired).await {
                 tracing::info!("cannot label {}: {e}", c.release);
             }
         }
@@ -383,18 +377,14 @@ pub(crate) async fn verified(
         report => report,
     };
     step.fail();
-    let component = c.name;
-    Err(match (report, unchanged) {
-        (Ok(r), false) => InstallError::Unhealthy {
-            component,
-            summary: unhealthy_summary(&r),
-        },
-        (Ok(r), true) => InstallError::UnchangedUnhealthy {
-            component,
-            summary: unhealthy_summary(&r),
-        },
-        (Err(why), false) => InstallError::Unverified { component, why },
-        (Err(why), true) => InstallError::UnchangedUnverified { component, why },
+    let problem = match report {
+        Ok(r) => format!("is not healthy: {}", unhealthy_summary(&r)),
+        Err(why) => format!("could not be verified: {why}"),
+    };
+    Err(InstallError::Unhealthy {
+        component: c.name,
+        problem,
+        unchanged,
     })
 }
 
