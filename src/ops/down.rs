@@ -4,12 +4,17 @@
 
 use crate::runtime::Runtime;
 use crate::settings::{Prompter, Settings, Target};
-pub use crate::steps::down::DownOptions;
-use crate::steps::down::{DownAction, DownCtx};
-use crate::steps::Step;
+use crate::steps::down::DownAction;
 use crate::tools::kind::Kind;
 use crate::tools::runner::SystemRunner;
 use crate::ui::Shell;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownOptions {
+    pub keep_registry: bool,
+    /// Also remove the registry's data volume.
+    pub purge: bool,
+}
 
 /// What exists now, so `down` can say what it will remove before asking.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -140,14 +145,7 @@ pub async fn down(
         &format!("Remove {}?", what.join(", ")),
         "down",
     )?;
-    let mut ctx = DownCtx {
-        shell,
-        settings,
-        runner: &runner,
-        opts,
-    };
-    let steps: Vec<&dyn Step<DownCtx>> = actions.iter().map(|a| a as &dyn Step<DownCtx>).collect();
-    crate::steps::run(&steps, &mut ctx).await
+    crate::steps::down::run(shell, settings, &runner, &actions, opts.purge).await
 }
 
 #[cfg(test)]

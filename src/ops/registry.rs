@@ -7,23 +7,14 @@ use serde::Serialize;
 
 use crate::registry::client::Registry;
 use crate::registry::{Credentials, RegistryError};
-
-use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
+use crate::runtime::{RegistrySpec, Runtime};
 use crate::settings::Prompter;
 use crate::ui::{table, Shell};
 
 pub async fn up(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
-    let step = shell.step(format!(
-        "Starting local registry {} on 127.0.0.1:{}",
-        spec.name, spec.host_port
-    ));
+    let step = shell.step(crate::steps::registry::title(spec));
     let docker = Runtime::connect().await?;
-    let note = match docker.ensure_registry(spec).await? {
-        EnsureOutcome::Created => "created".to_string(),
-        EnsureOutcome::Reused => "reused".to_string(),
-        EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
-    };
-    step.done_with(note);
+    step.done_with(crate::steps::registry::ensure(&docker, spec).await?);
     if shell.is_json() {
         return status(shell, spec).await;
     }

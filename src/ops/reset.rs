@@ -10,8 +10,7 @@ use crate::model::{copies_secrets_of, Component, ComponentId};
 use crate::phase1::install::{self, Prepared};
 use crate::settings::{Prompter, Settings};
 pub use crate::steps::reset::{ResetAction, ResetReport};
-use crate::steps::reset::{ReleaseReport, ResetCtx, DELETE_TIMEOUT};
-use crate::steps::Step;
+use crate::steps::reset::{ReleaseReport, DELETE_TIMEOUT};
 use crate::tools::helm::Helm;
 use crate::ui::Shell;
 
@@ -180,25 +179,10 @@ pub async fn execute(
         &reinstalled,
     )
     .await?;
-    let mut ctx = ResetCtx {
-        installer: prepared.installer(shell, settings, helm, client),
-        plan: &prepared.plan,
-        reset: c,
-        report: std::mem::take(report),
-    };
-    let actions: Vec<&dyn Step<ResetCtx>> = plan.iter().map(|a| a as &dyn Step<ResetCtx>).collect();
-    let result = crate::steps::run(&actions, &mut ctx).await;
-    *report = ctx.report;
-    result?;
+    let installer = prepared.installer(shell, settings, helm, client);
+    crate::steps::reset::run(&plan, &installer, &prepared.plan, c, report).await?;
     report.healthy = report.health.iter().all(HealthReport::healthy);
-    if let Some(bad) = report.health.iter().find(|h| !h.healthy()) {
-        return Err(crate::Error::ChecksFailed(format!(
-            "{} is not healthy after the reset: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
-            bad.component,
-            install::unhealthy_summary(bad),
-            bad.component
-        )));
-    }
+    install::all_healthy(&report.health, " after the reset")?;
     if opts.no_reinstall {
         shell.status(format!(
             "{} was removed from {} (--no-reinstall); `nvcf-dev up` installs it again",

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use crate::settings::{Prompter, Settings};
-use crate::steps::cluster::{Connect, ExistingCluster, KindCluster};
 use crate::steps::connect::{ConnectRegistry, Namespaces};
 use crate::steps::install::{Install, Mirror};
 use crate::steps::preflight::Host;
@@ -19,7 +18,7 @@ use crate::ui::Shell;
 /// exists, the one that reaches it, and those that use its API.
 pub struct UpSteps {
     pub before: Vec<Box<dyn Step<Ctx>>>,
-    pub cluster: Box<dyn Connect>,
+    pub cluster: Host,
     pub after: Vec<Box<dyn Step<OnCluster>>>,
 }
 
@@ -30,10 +29,7 @@ pub fn steps_for(host: &Host) -> UpSteps {
             before: vec![Box::new(LocalRegistry {
                 docker: local.docker.clone(),
             })],
-            cluster: Box::new(KindCluster {
-                docker: local.docker.clone(),
-                kind: local.kind.clone(),
-            }),
+            cluster: host.clone(),
             after: vec![
                 Box::new(ConnectRegistry {
                     docker: local.docker.clone(),
@@ -47,7 +43,7 @@ pub fn steps_for(host: &Host) -> UpSteps {
         },
         Host::Existing => UpSteps {
             before: vec![],
-            cluster: Box::new(ExistingCluster),
+            cluster: Host::Existing,
             after: vec![
                 Box::new(Namespaces),
                 Box::new(Mirror { nodes: None }),
@@ -69,18 +65,16 @@ impl UpSteps {
     }
 
     /// Runs every step in order, stopping at the first failure.
-    pub async fn run(&self, mut ctx: Ctx) -> crate::Result<OnCluster> {
-        let before: Vec<&dyn Step<Ctx>> = self.before.iter().map(|s| s.as_ref()).collect();
-        steps::run(&before, &mut ctx).await?;
+    pub async fn run(&self, ctx: Ctx) -> crate::Result<OnCluster> {
         let shell = ctx.shell.clone();
+        steps::run(&shell, &self.before, &ctx).await?;
         let kube = steps::line(&shell, self.cluster.title(&ctx), async {
             let (kube, note) = self.cluster.connect(&ctx).await?;
             Ok((kube, Some(note)))
         })
         .await?;
-        let mut ctx = OnCluster { ctx, kube };
-        let after: Vec<&dyn Step<OnCluster>> = self.after.iter().map(|s| s.as_ref()).collect();
-        steps::run(&after, &mut ctx).await?;
+        let ctx = OnCluster { ctx, kube };
+        steps::run(&shell, &self.after, &ctx).await?;
         Ok(ctx)
     }
 }

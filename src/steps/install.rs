@@ -29,7 +29,7 @@ impl Step<OnCluster> for Mirror {
         false
     }
 
-    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
         let to = match &s.target {
             Target::Kind { .. } => None,
@@ -38,13 +38,11 @@ impl Step<OnCluster> for Mirror {
             }
             Target::Context { .. } => return Ok(None),
         };
-        let helm = ctx.helm();
         let opts = crate::phase1::mirror::MirrorOptions {
             to,
-            concurrency: 4,
             ..Default::default()
         };
-        let report = crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, &helm, opts)
+        let report = crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, ctx.runner.as_ref(), opts)?
             .run(&ctx.plan)
             .await?;
         if let Some(docker) = &self.nodes {
@@ -85,7 +83,7 @@ impl Step<OnCluster> for Install {
         false
     }
 
-    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let desired = crate::phase1::lifecycle::desired_all(&ctx.plan);
         let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
         let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
@@ -108,14 +106,7 @@ impl Step<OnCluster> for Install {
         if !failures.is_empty() {
             return Err(crate::Error::ChecksFailed(failures.join("; ")));
         }
-        if let Some(bad) = reports.iter().find(|r| !r.healthy()) {
-            return Err(crate::Error::ChecksFailed(format!(
-                "{} is not healthy: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
-                bad.component,
-                install::unhealthy_summary(bad),
-                bad.component
-            )));
-        }
+        install::all_healthy(&reports, "")?;
         ctx.shell.status(format!(
             "Phase 1 is installed and verified on {} (kubectl --context {})",
             ctx.settings.cluster,

@@ -83,7 +83,7 @@ pub trait Step<C: Send + Sync>: Send + Sync {
         true
     }
     /// Does the step; a short note (e.g. "reused") is shown after the title.
-    async fn execute(&self, ctx: &mut C) -> crate::Result<Option<String>>;
+    async fn execute(&self, ctx: &C) -> crate::Result<Option<String>>;
 }
 
 /// Runs `work` under a status line titled `title`: ✓ with its note, or ✗.
@@ -102,30 +102,18 @@ pub async fn line<T>(
 }
 
 /// Runs the steps in order and stops at the first failure.
-pub async fn run<C>(steps: &[&dyn Step<C>], ctx: &mut C) -> crate::Result<()>
-where
-    C: AsRef<Shell> + Send + Sync,
-{
+pub async fn run<C: Send + Sync>(
+    shell: &Shell,
+    steps: &[Box<dyn Step<C>>],
+    ctx: &C,
+) -> crate::Result<()> {
     for step in steps {
         if step.has_line() {
-            let shell = ctx.as_ref().clone();
             let title = step.title(ctx);
-            line(&shell, title, async { Ok(((), step.execute(ctx).await?)) }).await?;
+            line(shell, title, async { Ok(((), step.execute(ctx).await?)) }).await?;
         } else {
             step.execute(ctx).await?;
         }
     }
     Ok(())
-}
-
-impl AsRef<Shell> for Ctx {
-    fn as_ref(&self) -> &Shell {
-        &self.shell
-    }
-}
-
-impl AsRef<Shell> for OnCluster {
-    fn as_ref(&self) -> &Shell {
-        &self.ctx.shell
-    }
 }

@@ -13,7 +13,9 @@ pub struct Tools {
     pub host: Host,
 }
 
-/// Where Phase 1 goes, with the handles only that place needs.
+/// Where Phase 1 goes, with the handles only that place needs; also the
+/// step that reaches its cluster (`steps::cluster`).
+#[derive(Clone)]
 pub enum Host {
     /// A kind cluster and the local registry, on this Docker.
     Kind(Local),
