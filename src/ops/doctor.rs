@@ -89,7 +89,9 @@ async fn run_checks(env: &Env, registry_port: u16) -> Vec<Check> {
     let (version, port) = match &docker {
         Ok(rt) => (
             rt.server_version().await.map_err(|e| e.to_string()),
-            rt.port_holder(registry_port).await.map_err(|e| e.to_string()),
+            rt.port_holder(registry_port)
+                .await
+                .map_err(|e| e.to_string()),
         ),
         Err(e) => (Err(e.clone()), Err(e.clone())),
     };

@@ -109,7 +109,11 @@ mod tests {
     fn a_second_holder_is_refused_with_who_and_since_when() {
         let dir = tempfile::tempdir().unwrap();
         let held = acquire(dir.path(), "c1", "up").unwrap();
-        let mode = std::fs::metadata(lock_path(dir.path(), "c1")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(lock_path(dir.path(), "c1"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let err = acquire(dir.path(), "c1", "down").unwrap_err().to_string();
         assert!(

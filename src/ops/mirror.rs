@@ -62,7 +62,11 @@ fn print(shell: &Shell, r: &MirrorReport, why: bool) {
     }
     let s = &r.summary;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let verb = if r.dry_run { "Would mirror" } else { "Mirrored" };
+    let verb = if r.dry_run {
+        "Would mirror"
+    } else {
+        "Mirrored"
+    };
     shell.status(format!(
         "{} {} into {}: {} present, {:.1} MiB copied, {:.1} MiB skipped, in {} ({:.1} MiB/s)",
         verb,
@@ -75,4 +79,3 @@ fn print(shell: &Shell, r: &MirrorReport, why: bool) {
         s.throughput_mib_s
     ));
 }
-

@@ -99,14 +99,25 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
             ("container", format!("{} ({})", r.container, r.state())),
             ("image", dash(r.image.clone())),
             ("address", dash(r.address.clone())),
-            ("networks", dash((!r.networks.is_empty()).then(|| r.networks.join(", ")))),
+            (
+                "networks",
+                dash((!r.networks.is_empty()).then(|| r.networks.join(", "))),
+            ),
             (
                 "images",
-                dash(r.images.zip(r.repositories).map(|(i, rep)| format!("{i} in {rep} repositories"))),
+                dash(
+                    r.images
+                        .zip(r.repositories)
+                        .map(|(i, rep)| format!("{i} in {rep} repositories")),
+                ),
             ),
             (
                 "volume",
-                format!("{} ({})", r.volume, if r.volume_exists { "kept" } else { "absent" }),
+                format!(
+                    "{} ({})",
+                    r.volume,
+                    if r.volume_exists { "kept" } else { "absent" }
+                ),
             ),
         ]
         .map(|(k, v)| vec![k.to_string(), v]);

@@ -9,8 +9,8 @@ use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
 use crate::phase1::install::{self, Prepared};
 use crate::settings::{Prompter, Settings};
-pub use crate::steps::reset::{ResetAction, ResetReport};
 use crate::steps::reset::{ReleaseReport, DELETE_TIMEOUT};
+pub use crate::steps::reset::{ResetAction, ResetReport};
 use crate::tools::helm::Helm;
 use crate::ui::Shell;
 

@@ -93,15 +93,16 @@ pub async fn up(
     let upstream = settings.upstream_registry.clone();
     crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::phase1::plan::build(&settings)?;
-    let tools = steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
+    let (helm_binary, host) =
+        steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {
         shell,
         settings,
         plan,
         runner,
-        helm_binary: tools.helm,
+        helm_binary,
     };
-    steps_for(&tools.host).run(ctx).await.map(drop)
+    steps_for(&host).run(ctx).await.map(drop)
 }
 
 #[cfg(test)]

@@ -78,9 +78,7 @@ pub fn missing(
 /// The release tags of `c`'s chart in `registry` (an absent repository has none).
 async fn tags(settings: &Settings, c: &Component, registry: &str) -> crate::Result<Vec<String>> {
     let repo = format!("{}/{}", settings.repository, c.chart);
-    match crate::registry::list_tags(&credentials(settings), registry, &repo)
-        .await
-    {
+    match crate::registry::list_tags(&credentials(settings), registry, &repo).await {
         Ok(tags) => Ok(tags),
         Err(RegistryError::NotFound { .. }) => Ok(Vec::new()),
         Err(e) => Err(e.into()),
@@ -254,17 +252,10 @@ pub async fn prepare_charts(
             ChartSource::Oci { reference, version } => {
                 let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
                 match fetch_chart_file(settings, &oci, dir).await {
-                    Err(crate::Error::Registry(RegistryError::NotFound {
-                        registry,
-                        ..
-                    })) => {
-                        return Err(explain_missing(
-                            settings,
-                            cp.component,
-                            version,
-                            &registry,
+                    Err(crate::Error::Registry(RegistryError::NotFound { registry, .. })) => {
+                        return Err(
+                            explain_missing(settings, cp.component, version, &registry).await
                         )
-                        .await)
                     }
                     other => other?,
                 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
 use crate::model::{Component, ComponentId};
-use crate::phase1::schedule::{self, Outcome};
 use crate::phase1::install::{self, InstallError, Installer};
 use crate::phase1::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::phase1::plan::{ComponentPlan, Plan};
+use crate::phase1::schedule::{self, Outcome};
 use crate::tools::runner::Stopped;
 
 /// How long helm gets, after Ctrl-C, to record the failure and exit.

@@ -173,7 +173,10 @@ pub const VERIFY_ALL_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// Verifies every planned component, all at once ([`verify_bounded`]).
 pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport> {
-    let checks = plan.components.iter().map(|cp| verify_bounded(client, cp.component));
+    let checks = plan
+        .components
+        .iter()
+        .map(|cp| verify_bounded(client, cp.component));
     futures::future::join_all(checks).await
 }
 
@@ -223,11 +226,19 @@ pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
         .flat_map(|r| {
             r.checks.iter().map(move |c| {
                 let ok = if c.ok { "✓" } else { "✗" };
-                vec![r.component.clone(), c.name.clone(), ok.into(), c.detail.clone()]
+                vec![
+                    r.component.clone(),
+                    c.name.clone(),
+                    ok.into(),
+                    c.detail.clone(),
+                ]
             })
         })
         .collect();
-    shell.out(crate::ui::table(&["COMPONENT", "CHECK", "OK", "DETAIL"], &rows));
+    shell.out(crate::ui::table(
+        &["COMPONENT", "CHECK", "OK", "DETAIL"],
+        &rows,
+    ));
 }
 
 pub struct Installer<'a> {
@@ -398,7 +409,11 @@ pub fn progress_line(ev: &crate::k8s::progress::ProgressEvent) -> Option<String>
         },
         E::PodNotReady { .. } => return None,
         E::JobPodFailed { pod, job, expected } => {
-            let retries = if *expected { "; expected, the job retries" } else { "" };
+            let retries = if *expected {
+                "; expected, the job retries"
+            } else {
+                ""
+            };
             format!("pod {pod} of job {job} failed{retries}")
         }
         E::JobComplete { job } => format!("job {job} complete"),

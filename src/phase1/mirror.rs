@@ -6,17 +6,16 @@
 
 mod images;
 
-
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::phase1::charts::{self, credentials, private_dir};
-use crate::phase1::plan::{ComponentPlan, Plan};
+use crate::phase1::plan::Plan;
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::registry::{
-    destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror,
-    NoProgress, ProgressSink, RegistryError, Summary,
+    destination_for, BarProgress, CopyJob, CopyOptions, LineProgress, Mirror, NoProgress,
+    ProgressSink, RegistryError, Summary,
 };
 use crate::settings::{ChartSource, Settings};
 use crate::tools::helm::Helm;
@@ -58,12 +57,6 @@ pub struct MirrorReport {
     /// Values images whose tag nothing decides, so they cannot be mirrored.
     pub unresolved: Vec<String>,
     pub summary: Summary,
-}
-
-/// The destination of a mirror: `--to`, or the local registry.
-pub fn destination(settings: &Settings, to: Option<&str>) -> String {
-    to.map(str::to_string)
-        .unwrap_or_else(|| format!("localhost:{}", settings.registry_port))
 }
 
 pub struct Mirrorer<'a> {
@@ -139,30 +132,39 @@ impl<'a> Mirrorer<'a> {
 
     /// Mirrors the plan's charts and images. With `dry_run`, only reports.
     pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
-        let dest_host = destination(self.settings, self.opts.to.as_deref());
+        // `--to`, or the local registry.
+        let dest_host = self
+            .opts
+            .to
+            .clone()
+            .unwrap_or_else(|| format!("localhost:{}", self.settings.registry_port));
         let dest = self.engine.registry(&dest_host).await?;
         let mut summary = Summary::default();
         let started = std::time::Instant::now();
 
-        // 1. Charts, asked of the destination all at once.
-        let oci: Vec<&ComponentPlan> = plan
-            .components
-            .iter()
-            .filter(|cp| matches!(cp.chart, ChartSource::Oci { .. }))
-            .collect();
-        let chart_items = futures::future::try_join_all(oci.iter().map(|cp| {
+        // 1. Charts, asked of the destination all at once; None for a local one.
+        let (dest, dest_host) = (&dest, dest_host.as_str());
+        let charts = futures::future::try_join_all(plan.components.iter().map(|cp| async move {
+            if !matches!(cp.chart, ChartSource::Oci { .. }) {
+                return Ok(None);
+            }
             let source = self.settings.upstream_chart(cp.component);
             let found_in = vec![format!("component {}", cp.component.name)];
-            self.item(&dest, &dest_host, "chart", source, found_in)
+            self.item(dest, dest_host, "chart", source, found_in)
+                .await
+                .map(Some)
         }))
         .await?;
         // A chart the destination lacks must be upstream: if it is not, say
         // which versions are.
-        for (cp, item) in oci.iter().zip(&chart_items) {
-            if item.present {
+        for (cp, item) in plan.components.iter().zip(&charts) {
+            let Some(item) = item.as_ref().filter(|i| !i.present) else {
                 continue;
-            }
-            let upstream = self.engine.registry(&self.settings.upstream_registry).await?;
+            };
+            let upstream = self
+                .engine
+                .registry(&self.settings.upstream_registry)
+                .await?;
             if !self.present(&upstream, &item.source).await? {
                 let c = cp.component;
                 return Err(charts::explain_missing(
@@ -178,7 +180,7 @@ impl<'a> Mirrorer<'a> {
         // all charts at once, and not at all when the render cache knows
         // the chart and values. Charts the destination lacks are read from
         // upstream while they are being copied there.
-        let missing = missing_jobs(&chart_items);
+        let missing = missing_jobs(charts.iter().flatten());
         let copy_charts = !self.opts.dry_run && !missing.is_empty();
         let step = self.shell.step(if copy_charts {
             format!(
@@ -192,14 +194,11 @@ impl<'a> Mirrorer<'a> {
         let dir = private_dir().map_err(crate::Error::TempDir)?;
         let helm = self.helm_identity();
         let cache = self.render_cache().filter(|_| helm.is_some());
-        let discover = futures::future::join_all(plan.components.iter().map(|cp| {
-            let item = oci
-                .iter()
-                .position(|o| o.component.id == cp.component.id)
-                .map(|i| &chart_items[i]);
-            let cache = cache.as_ref().zip(helm.as_deref());
-            self.discover_component(cp, item, &dest, dir.path(), cache)
-        }));
+        let discover =
+            futures::future::join_all(plan.components.iter().zip(&charts).map(|(cp, item)| {
+                let cache = cache.as_ref().zip(helm.as_deref());
+                self.discover_component(cp, item.as_ref(), dest, dir.path(), cache)
+            }));
         let copy = async {
             if copy_charts {
                 self.engine.copy(&missing, &NoProgress).await.map(Some)
@@ -211,11 +210,12 @@ impl<'a> Mirrorer<'a> {
         if let Some(s) = copied? {
             add(&mut summary, &s);
         }
+        let chart_items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
         // In plan order, so the first failing component is the one named.
         for (cp, d) in plan.components.iter().zip(discoveries) {
-            let Some(d) = d? else { continue };
+            let d = d?;
             if self.opts.report_fit {
                 charts::report_fit(self.shell, cp.component.name, &d.fitted);
             }
@@ -236,7 +236,7 @@ impl<'a> Mirrorer<'a> {
         // make the command's future not Send.)
         let heads: Vec<_> = images
             .iter()
-            .map(|img| self.item(&dest, &dest_host, "image", img.image.clone(), img.sources.clone()))
+            .map(|i| self.item(dest, dest_host, "image", i.image.clone(), i.sources.clone()))
             .collect();
         let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
             .buffered(HEADS_IN_FLIGHT)
@@ -260,7 +260,7 @@ impl<'a> Mirrorer<'a> {
         let mut items = chart_items;
         items.extend(image_items);
         Ok(MirrorReport {
-            destination: dest_host,
+            destination: dest_host.to_string(),
             dry_run: self.opts.dry_run,
             items,
             unresolved,
@@ -285,9 +285,9 @@ pub fn other_registries(report: &MirrorReport, upstream: &str) -> Vec<String> {
 }
 
 /// Copy jobs for the items the destination does not have yet.
-fn missing_jobs(items: &[MirrorItem]) -> Vec<CopyJob> {
+fn missing_jobs<'i>(items: impl IntoIterator<Item = &'i MirrorItem>) -> Vec<CopyJob> {
     items
-        .iter()
+        .into_iter()
         .filter(|i| !i.present)
         .map(|i| CopyJob {
             source: i.source.clone(),

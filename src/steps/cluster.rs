@@ -41,7 +41,12 @@ impl Host {
         let note = if exists {
             // A cluster whose node containers are gone (e.g. Docker was
             // reset) cannot be reused: say so rather than fail later.
-            if local.docker.kind_node_containers(&cluster).await?.is_empty() {
+            if local
+                .docker
+                .kind_node_containers(&cluster)
+                .await?
+                .is_empty()
+            {
                 return Err(ClusterError::NodesGone { cluster }.into());
             }
             let nodes = local.docker.stopped_kind_nodes(&cluster).await?;

@@ -42,9 +42,10 @@ impl Step<OnCluster> for Mirror {
             to,
             ..Default::default()
         };
-        let report = crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, ctx.runner.as_ref(), opts)?
-            .run(&ctx.plan)
-            .await?;
+        let report =
+            crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, ctx.runner.as_ref(), opts)?
+                .run(&ctx.plan)
+                .await?;
         if let Some(docker) = &self.nodes {
             // Images from other registries (e.g. a chart's docker.io
             // defaults) are in the local registry too: containerd looks
@@ -87,8 +88,7 @@ impl Step<OnCluster> for Install {
         let desired = crate::phase1::lifecycle::desired_all(&ctx.plan);
         let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
         let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
-        let installer =
-            prepared.installer(&ctx.shell, &ctx.settings, ctx.helm_on_cluster(), &ctx.kube);
+        let installer = prepared.installer(&ctx.shell, &ctx.settings, ctx.helm(), &ctx.kube);
         let outcomes = installer.install_all(&prepared.plan, &desired).await;
         drop(prepared);
         let reports = install::verify_all(&ctx.kube, &ctx.plan).await;

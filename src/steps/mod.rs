@@ -41,17 +41,6 @@ pub struct Ctx {
     pub helm_binary: HelmBinary,
 }
 
-impl Ctx {
-    /// helm, acting on no kube context (rendering, pulling charts).
-    pub fn helm(&self) -> Helm<'_> {
-        Helm::new(
-            self.runner.as_ref(),
-            self.helm_binary.program.clone(),
-            self.helm_binary.version,
-        )
-    }
-}
-
 /// The context once the cluster step has run: its API client too.
 pub struct OnCluster {
     pub ctx: Ctx,
@@ -68,8 +57,10 @@ impl std::ops::Deref for OnCluster {
 impl OnCluster {
     /// helm acting on the cluster the client talks to, never on whatever
     /// the current context happens to be.
-    pub fn helm_on_cluster(&self) -> Helm<'_> {
-        self.helm().with_kube_context(self.settings.kube_context())
+    pub fn helm(&self) -> Helm<'_> {
+        let HelmBinary { program, version } = self.helm_binary.clone();
+        Helm::new(self.runner.as_ref(), program, version)
+            .with_kube_context(self.settings.kube_context())
     }
 }
 

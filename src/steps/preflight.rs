@@ -7,12 +7,6 @@ use crate::settings::{Settings, Target};
 use crate::tools::{self, helm::Helm, runner::CommandRunner};
 use crate::ui::Shell;
 
-/// What preflight found, each handle built once.
-pub struct Tools {
-    pub helm: HelmBinary,
-    pub host: Host,
-}
-
 /// Where Phase 1 goes, with the handles only that place needs; also the
 /// step that reaches its cluster (`steps::cluster`).
 #[derive(Clone)]
@@ -31,12 +25,12 @@ pub struct Local {
     pub kind: String,
 }
 
-/// The "Checking prerequisites" step.
+/// The "Checking prerequisites" step: what it found, each handle built once.
 pub async fn preflight(
     shell: &Shell,
     runner: &dyn CommandRunner,
     settings: &Settings,
-) -> crate::Result<Tools> {
+) -> crate::Result<(HelmBinary, Host)> {
     super::line(shell, "Checking prerequisites".into(), async {
         let helm = Helm::detect(runner).await?;
         let version = helm.version();
@@ -54,7 +48,7 @@ pub async fn preflight(
             }
             Target::Context { .. } => Host::Existing,
         };
-        Ok((Tools { helm, host }, Some(note)))
+        Ok(((helm, host), Some(note)))
     })
     .await
 }

@@ -17,7 +17,9 @@ impl Step<Ctx> for LocalRegistry {
     }
 
     async fn execute(&self, ctx: &Ctx) -> crate::Result<Option<String>> {
-        ensure(&self.docker, &ctx.settings.registry_spec()).await.map(Some)
+        ensure(&self.docker, &ctx.settings.registry_spec())
+            .await
+            .map(Some)
     }
 }
 

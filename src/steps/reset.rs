@@ -106,7 +106,8 @@ pub async fn run(
             ResetAction::Uninstall { release, namespace } => {
                 let step = shell.step(format!("Uninstalling {release} in {namespace}"));
                 let helm = &installer.helm;
-                helm.uninstall(release, namespace, UNINSTALL_TIMEOUT).await?;
+                helm.uninstall(release, namespace, UNINSTALL_TIMEOUT)
+                    .await?;
                 report.release.uninstalled = report.release.status.is_some();
                 if report.release.uninstalled {
                     step.done()
@@ -162,7 +163,11 @@ pub async fn run(
                 report.reinstalled.push(component.to_string());
             }
             ResetAction::Verify { component } => {
-                if report.health.iter().any(|h| h.component == component.as_str()) {
+                if report
+                    .health
+                    .iter()
+                    .any(|h| h.component == component.as_str())
+                {
                     continue; // the install just verified it
                 }
                 let health = install::verify_bounded(client, component.component()).await;

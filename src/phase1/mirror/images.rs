@@ -16,7 +16,9 @@ use crate::tools::helm::Helm;
 
 impl<'a> Mirrorer<'a> {
     pub(super) async fn helm(&self) -> crate::Result<&Helm<'a>> {
-        self.helm.get_or_try_init(|| Helm::detect(self.runner)).await
+        self.helm
+            .get_or_try_init(|| Helm::detect(self.runner))
+            .await
     }
 
     /// Which helm would render, by its file (path, size, modification
@@ -45,7 +47,8 @@ impl<'a> Mirrorer<'a> {
     }
 
     /// Fetches one component's chart (from the destination when it is
-    /// there, so no upstream access is needed) and finds its images.
+    /// there, so no upstream access is needed; `item` is None for a local
+    /// chart) and finds its images.
     pub(super) async fn discover_component(
         &self,
         cp: &ComponentPlan,
@@ -53,16 +56,20 @@ impl<'a> Mirrorer<'a> {
         dest: &Registry,
         dir: &Path,
         cache: Option<(&RenderCache, &str)>,
-    ) -> crate::Result<Option<Discovery>> {
+    ) -> crate::Result<Discovery> {
         let chart = match (&cp.chart, item) {
             (ChartSource::Local(p), _) => ChartInput::Path(p.clone()),
+            (ChartSource::Oci { .. }, None) => unreachable!("an OCI chart always has its item"),
             (ChartSource::Oci { .. }, Some(item)) => {
                 // Not yet in the destination: from upstream, at once (the
                 // copy into the destination runs alongside).
                 let bytes = if item.present {
                     fetch_chart(dest, &item.destination).await?
                 } else {
-                    let upstream = self.engine.registry(&self.settings.upstream_registry).await?;
+                    let upstream = self
+                        .engine
+                        .registry(&self.settings.upstream_registry)
+                        .await?;
                     fetch_chart(&upstream, &item.source).await?
                 };
                 ChartInput::Archive {
@@ -70,11 +77,8 @@ impl<'a> Mirrorer<'a> {
                     reference: item.source.clone(),
                 }
             }
-            (ChartSource::Oci { .. }, None) => return Ok(None),
         };
-        self.discover(cp.component, &chart, dir, cache)
-            .await
-            .map(Some)
+        self.discover(cp.component, &chart, dir, cache).await
     }
 
     /// Images of one component: its rendered pod templates (hook jobs
@@ -100,32 +104,30 @@ impl<'a> Mirrorer<'a> {
         let values_text = serde_yaml_ng::to_string(&values)
             .map_err(|e| crate::Error::Usage(format!("cannot write the {} values: {e}", c.name)))?;
         // A chart directory has no one digest: it is rendered every time.
-        let key = match (chart, cache) {
-            (ChartInput::Archive { bytes, .. }, Some((_, helm))) => Some(
-                RenderInputs {
+        let cached = match (chart, cache) {
+            (ChartInput::Archive { bytes, .. }, Some((cache, helm))) => {
+                let inputs = RenderInputs {
                     helm,
                     release: c.release,
                     namespace: c.namespace,
                     chart: bytes,
                     values: values_text.as_bytes(),
-                }
-                .key(),
-            ),
+                };
+                Some((cache, inputs.key()))
+            }
             _ => None,
         };
-        let cache = cache.map(|(cache, _)| cache);
-        let cached = match (cache, &key) {
-            (Some(cache), Some(key)) => cache.get(c.name, key),
-            _ => None,
-        };
-        let mut found = match cached {
+        let hit = cached
+            .as_ref()
+            .and_then(|(cache, key)| cache.get(c.name, key));
+        let mut found = match hit {
             Some(found) => {
                 tracing::debug!("{}: rendered images from the render cache", c.name);
                 found
             }
             None => {
                 let found = self.render(c, chart, &values, dir).await?;
-                if let (Some(cache), Some(key)) = (cache, key) {
+                if let Some((cache, key)) = cached {
                     cache.put(c.name, key, &found);
                 }
                 found
