@@ -112,8 +112,8 @@ impl Installer<'_> {
         let c = cp.component;
         // Recover or reinstall, then install: at most three decisions.
         for _ in 0..3 {
-            let decision = observe(self.client, c, desired).await?;
-            let decision = self.with_changed_keys(cp, decision).await;
+            let mut decision = observe(self.client, c, desired).await?;
+            self.add_changed_keys(cp, &mut decision).await;
             self.shell
                 .status(format!(" • {}: {}", c.release, decision.describe()));
             match decision {
@@ -180,27 +180,20 @@ impl Installer<'_> {
 
     /// For a values change, the top-level keys that changed, from the
     /// deployed values (read through helm, compared in memory, dropped).
-    async fn with_changed_keys(&self, cp: &ComponentPlan, decision: Decision) -> Decision {
-        let Decision::Upgrade {
-            revision,
-            mut changes,
-        } = decision
-        else {
-            return decision;
+    async fn add_changed_keys(&self, cp: &ComponentPlan, decision: &mut Decision) {
+        let Decision::Upgrade { changes, .. } = decision else {
+            return;
         };
-        for change in &mut changes {
-            if let Change::Values { keys } = change {
-                if let Ok(deployed) = self
-                    .helm
-                    .get_values(cp.component.release, cp.component.namespace)
-                    .await
-                {
-                    let want = serde_json::to_value(&cp.values).unwrap_or_default();
-                    *keys = lifecycle::changed_top_level_keys(&deployed, &want);
-                }
+        for change in changes {
+            let Change::Values { keys } = change else {
+                continue;
+            };
+            let c = cp.component;
+            if let Ok(deployed) = self.helm.get_values(c.release, c.namespace).await {
+                let want = serde_json::to_value(&cp.values).unwrap_or_default();
+                *keys = lifecycle::changed_top_level_keys(&deployed, &want);
             }
         }
-        Decision::Upgrade { revision, changes }
     }
 
     /// Labels the revision helm just made, where helm could not (3.13).

@@ -79,15 +79,6 @@ pub enum InstallError {
     },
 }
 
-/// Why a component's checks gave no report.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error(transparent)]
-    Kube(#[from] KubeError),
-    #[error("{component} could not be verified within {secs}s")]
-    Timeout { component: &'static str, secs: u64 },
-}
-
 /// The plan with the charts of some components fetched into a private
 /// directory and their values fitted: what an install runs from. The
 /// directory (values files hold secrets) goes when this is dropped.
@@ -137,36 +128,6 @@ pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport
 /// OpenBao sidecar unseals on a 10 s loop and NATS routes form after the pods
 /// are Ready.
 pub const VERIFY_GRACE: Duration = Duration::from_secs(180);
-
-/// Verifies until healthy or `grace` runs out. The checks run commands in
-/// pods (`bao status`, `nodetool status`) and read logs, which no watch can
-/// report on, so this re-checks with a growing pause, bounded by `grace`.
-pub async fn verify_until_healthy(
-    client: &kube::Client,
-    c: &Component,
-    grace: Duration,
-) -> Result<HealthReport, VerifyError> {
-    let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_secs(2);
-    loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1));
-        let report = match tokio::time::timeout(left, verify(client, c)).await {
-            Ok(r) => r.map_err(VerifyError::from),
-            Err(_) => Err(VerifyError::Timeout {
-                component: c.name,
-                secs: grace.as_secs(),
-            }),
-        };
-        let healthy = matches!(&report, Ok(r) if r.healthy());
-        if healthy || Instant::now() + pause > deadline {
-            return report;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(15));
-    }
-}
 
 /// The bound on one component's checks in `status`, `up`'s summary and `reset`.
 pub const VERIFY_ALL_TIMEOUT: Duration = Duration::from_secs(45);
@@ -371,8 +332,11 @@ impl Installer<'_> {
     }
 }
 
-/// Verifies `c` until healthy and closes `step` (begun at `started`) with
-/// the outcome; `unchanged`: helm was skipped, which the error says.
+/// Verifies `c` until healthy or [`VERIFY_GRACE`] runs out, and closes
+/// `step` (begun at `started`) with the outcome; `unchanged`: helm was
+/// skipped, which the error says. The checks run commands in pods (`bao
+/// status`, `nodetool status`) and read logs, which no watch can report on,
+/// so this re-checks with a growing pause.
 pub(crate) async fn verified(
     client: &kube::Client,
     c: &Component,
@@ -380,18 +344,28 @@ pub(crate) async fn verified(
     started: Instant,
     unchanged: bool,
 ) -> Result<HealthReport, InstallError> {
-    let report = match verify_until_healthy(client, c, VERIFY_GRACE).await {
-        Ok(r) if r.healthy() => {
-            step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
-            return Ok(r);
+    let deadline = Instant::now() + VERIFY_GRACE;
+    let mut pause = Duration::from_secs(2);
+    let problem = loop {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        let problem = match tokio::time::timeout(left, verify(client, c)).await {
+            Ok(Ok(r)) if r.healthy() => {
+                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
+                return Ok(r);
+            }
+            Ok(Ok(r)) => format!("is not healthy: {}", unhealthy_summary(&r)),
+            Ok(Err(e)) => format!("could not be verified: {e}"),
+            Err(_) => format!("could not be verified within {}s", VERIFY_GRACE.as_secs()),
+        };
+        if Instant::now() + pause > deadline {
+            break problem;
         }
-        report => report,
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(15));
     };
     step.fail();
-    let problem = match report {
-        Ok(r) => format!("is not healthy: {}", unhealthy_summary(&r)),
-        Err(why) => format!("could not be verified: {why}"),
-    };
     Err(InstallError::Unhealthy {
         component: c.name,
         problem,
