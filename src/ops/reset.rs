@@ -7,7 +7,8 @@
 
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
-use crate::phase1::install::{self, Prepared};
+use crate::phase1::charts::prepare_charts;
+use crate::phase1::install::{self, Installer};
 use crate::settings::{Prompter, Settings};
 use crate::steps::reset::{ReleaseReport, DELETE_TIMEOUT};
 pub use crate::steps::reset::{ResetAction, ResetReport};
@@ -164,23 +165,24 @@ pub async fn execute(
 ) -> crate::Result<()> {
     begin(settings, client, opts, report).await?;
     let c = opts.component;
-    let plan = report.plan.clone();
-    let reinstalled: Vec<ComponentId> = plan
+    let actions = report.plan.clone();
+    let reinstalled: Vec<ComponentId> = actions
         .iter()
         .filter_map(|a| match a {
             ResetAction::Reinstall { component } => Some(*component),
             _ => None,
         })
         .collect();
-    let prepared = Prepared::new(
-        &crate::phase1::plan::build(settings)?,
-        settings,
+    let whole = crate::phase1::plan::build(settings)?;
+    let (plan, dir) = prepare_charts(&whole, settings, shell, &reinstalled).await?;
+    let installer = Installer {
         shell,
-        &reinstalled,
-    )
-    .await?;
-    let installer = prepared.installer(shell, settings, helm, client);
-    crate::steps::reset::run(&plan, &installer, &prepared.plan, c, report).await?;
+        settings,
+        helm,
+        client,
+        values_dir: dir.path(),
+    };
+    crate::steps::reset::run(&actions, &installer, &plan, c, report).await?;
     report.healthy = report.health.iter().all(HealthReport::healthy);
     install::all_healthy(&report.health, " after the reset")?;
     if opts.no_reinstall {

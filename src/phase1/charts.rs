@@ -233,17 +233,20 @@ pub fn write_values(
     Ok(path)
 }
 
-/// Fetches the charts of `components` into `dir` ([`fetch_chart_file`]),
-/// reads each, and fits its values to it. Done before anything is installed
-/// or removed, so a chart that cannot be had, or values it would refuse,
-/// stop the command while the cluster is untouched.
+/// The plan with the charts of `components` fetched into a private
+/// directory ([`fetch_chart_file`]) and their values fitted to them: what an
+/// install runs from, with the directory to write values files in (they hold
+/// secrets; it goes when dropped). Done before anything is installed or
+/// removed, so a chart that cannot be had, or values it would refuse, stop
+/// the command while the cluster is untouched.
 pub async fn prepare_charts(
-    plan: &mut Plan,
+    plan: &Plan,
     settings: &Settings,
-    dir: &Path,
     shell: &Shell,
     components: &[ComponentId],
-) -> crate::Result<()> {
+) -> crate::Result<(Plan, tempfile::TempDir)> {
+    let dir = private_dir().map_err(crate::Error::TempDir)?;
+    let mut plan = plan.clone();
     for cp in &mut plan.components {
         if !components.contains(&cp.component.id) {
             continue;
@@ -251,7 +254,7 @@ pub async fn prepare_charts(
         let path = match &cp.chart {
             ChartSource::Oci { reference, version } => {
                 let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
-                match fetch_chart_file(settings, &oci, dir).await {
+                match fetch_chart_file(settings, &oci, dir.path()).await {
                     Err(crate::Error::Registry(RegistryError::NotFound { registry, .. })) => {
                         return Err(
                             explain_missing(settings, cp.component, version, &registry).await
@@ -273,7 +276,7 @@ pub async fn prepare_charts(
         cp.values = values;
         cp.chart = ChartSource::Local(path);
     }
-    Ok(())
+    Ok((plan, dir))
 }
 
 /// What fitting changed (with `-v`) and the profile keys the chart ignores

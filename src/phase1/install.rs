@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::k8s::{HealthReport, KubeError};
-use crate::model::{Component, ComponentId};
+use crate::model::Component;
 use crate::phase1::charts;
 use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::settings::Settings;
@@ -77,46 +77,6 @@ pub enum InstallError {
         release: &'static str,
         component: &'static str,
     },
-}
-
-/// The plan with the charts of some components fetched into a private
-/// directory and their values fitted: what an install runs from. The
-/// directory (values files hold secrets) goes when this is dropped.
-pub struct Prepared {
-    pub plan: Plan,
-    dir: tempfile::TempDir,
-}
-
-impl Prepared {
-    /// Prepares `components` of `plan` ([`charts::prepare_charts`]).
-    pub async fn new(
-        plan: &Plan,
-        settings: &Settings,
-        shell: &Shell,
-        components: &[ComponentId],
-    ) -> crate::Result<Prepared> {
-        let dir = charts::private_dir().map_err(crate::Error::TempDir)?;
-        let mut plan = plan.clone();
-        charts::prepare_charts(&mut plan, settings, dir.path(), shell, components).await?;
-        Ok(Prepared { plan, dir })
-    }
-
-    /// An installer of the prepared charts, writing values files here.
-    pub fn installer<'a>(
-        &'a self,
-        shell: &'a Shell,
-        settings: &'a Settings,
-        helm: Helm<'a>,
-        client: &'a kube::Client,
-    ) -> Installer<'a> {
-        Installer {
-            shell,
-            settings,
-            helm,
-            client,
-            values_dir: self.dir.path(),
-        }
-    }
 }
 
 /// Runs the guide's Verify section for a component.

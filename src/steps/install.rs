@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{OnCluster, Step};
-use crate::phase1::install::{self, Prepared};
+use crate::phase1::charts;
+use crate::phase1::install::{self, Installer};
 use crate::phase1::schedule::Outcome;
 use crate::runtime::Runtime;
 use crate::settings::Target;
@@ -87,10 +88,17 @@ impl Step<OnCluster> for Install {
     async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let desired = crate::phase1::lifecycle::desired_all(&ctx.plan);
         let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
-        let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
-        let installer = prepared.installer(&ctx.shell, &ctx.settings, ctx.helm(), &ctx.kube);
-        let outcomes = installer.install_all(&prepared.plan, &desired).await;
-        drop(prepared);
+        let (plan, dir) =
+            charts::prepare_charts(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
+        let installer = Installer {
+            shell: &ctx.shell,
+            settings: &ctx.settings,
+            helm: ctx.helm(),
+            client: &ctx.kube,
+            values_dir: dir.path(),
+        };
+        let outcomes = installer.install_all(&plan, &desired).await;
+        drop(dir);
         let reports = install::verify_all(&ctx.kube, &ctx.plan).await;
         crate::phase1::install::print_health(&ctx.shell, &reports);
         let failures: Vec<String> = outcomes
