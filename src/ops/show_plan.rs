@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::phase1::plan::{self, Plan};
 use crate::settings::Settings;
 use crate::tools::helm;
+use crate::tools::runner::Cmd;
 use crate::ui::Shell;
 use crate::values;
 
@@ -139,9 +140,11 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
             cd.name, cd.release, cd.namespace
         ));
         let release = cp.release(settings, PathBuf::from(format!("{}-values.yaml", cd.name)));
-        let mut args = helm::upgrade_install_args(major, &release);
-        args.extend(["--kube-context".to_string(), settings.kube_context()]);
-        shell.out(format!("  helm {}", shell_words(&args)));
+        let args = helm::upgrade_install_args(major, &release);
+        let helm = Cmd::new("helm")
+            .args(args)
+            .args(["--kube-context", &settings.kube_context()]);
+        shell.out(format!("  {}", helm.command_line()));
         if helm_major.is_none() {
             shell.out("  (helm not found: showing the helm 4 form)");
         }
@@ -155,12 +158,4 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
             shell.out(format!("    {line}"));
         }
     }
-}
-
-fn shell_words(args: &[String]) -> String {
-    crate::tools::runner::Cmd::new("")
-        .args(args.iter().cloned())
-        .command_line()
-        .trim_start_matches("'' ")
-        .to_string()
 }

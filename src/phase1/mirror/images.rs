@@ -8,7 +8,7 @@ use super::{MirrorItem, Mirrorer};
 use crate::model::Component;
 use crate::phase1::charts::{fetch_chart, write_values};
 use crate::phase1::plan::{self, ComponentPlan};
-use crate::phase1::render_cache::{RenderCache, RenderInputs};
+use crate::phase1::render_cache::{key, RenderCache};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::settings::ChartSource;
@@ -106,14 +106,8 @@ impl<'a> Mirrorer<'a> {
         // A chart directory has no one digest: it is rendered every time.
         let cached = match (chart, cache) {
             (ChartInput::Archive { bytes, .. }, Some((cache, helm))) => {
-                let inputs = RenderInputs {
-                    helm,
-                    release: c.release,
-                    namespace: c.namespace,
-                    chart: bytes,
-                    values: values_text.as_bytes(),
-                };
-                Some((cache, inputs.key()))
+                let values = values_text.as_bytes();
+                Some((cache, key(helm, c.release, c.namespace, bytes, values)))
             }
             _ => None,
         };
