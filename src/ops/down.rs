@@ -24,35 +24,6 @@ pub struct Found {
     pub volume: bool,
 }
 
-/// What `down` would remove, in words, for the confirmation.
-pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<String> {
-    let mut what = Vec::new();
-    match &settings.target {
-        Target::Kind { cluster } => {
-            if found.cluster {
-                what.push(format!(
-                    "kind cluster {cluster} (and the Phase 1 releases in it)"
-                ));
-            }
-            if found.registry && !opts.keep_registry {
-                what.push(format!("registry container {}", settings.registry_name));
-            }
-            if found.volume && opts.purge && !opts.keep_registry {
-                what.push(format!(
-                    "registry volume {} (the mirrored images)",
-                    settings.registry_spec().volume
-                ));
-            }
-        }
-        Target::Context { context, .. } => {
-            what.push(format!(
-                "the Phase 1 releases and their leftovers in context {context}"
-            ));
-        }
-    }
-    what
-}
-
 /// What exists, for the kind target: the cluster (asked of kind when it is
 /// installed, else read from Docker's node containers), the registry, its volume.
 pub async fn find(
@@ -95,8 +66,10 @@ pub fn actions(
         list.push(DownAction::UninstallReleases { best_effort: true });
         list.push(DownAction::DeleteCluster { kind });
     }
-    if !opts.keep_registry && (found.registry || (opts.purge && found.volume)) {
-        list.push(DownAction::RemoveRegistry);
+    let volume = opts.purge && found.volume;
+    if !opts.keep_registry && (found.registry || volume) {
+        let container = found.registry;
+        list.push(DownAction::RemoveRegistry { container, volume });
     } else if opts.keep_registry && found.registry {
         list.push(DownAction::KeepRegistry);
     }
@@ -130,7 +103,7 @@ pub async fn down(
     };
     // Refuses now, before asking, when kind is needed but not installed.
     let actions = actions(settings, &found, opts, kind)?;
-    let what = describe(settings, &found, opts);
+    let what: Vec<String> = actions.iter().flat_map(|a| a.removes(settings)).collect();
     if what.is_empty() {
         shell.status(format!(
             "Nothing to remove: no cluster {} and no registry of nvcf-dev's",
@@ -191,7 +164,10 @@ mod tests {
                 DeleteCluster {
                     kind: "/bin/kind".into()
                 },
-                RemoveRegistry
+                RemoveRegistry {
+                    container: true,
+                    volume: false
+                }
             ]
         );
         let keep = DownOptions {
@@ -211,7 +187,11 @@ mod tests {
             keep_registry: false,
             purge: true,
         };
-        assert_eq!(actions(&s, &volume, purge, None).unwrap(), [RemoveRegistry]);
+        let only_volume = RemoveRegistry {
+            container: false,
+            volume: true,
+        };
+        assert_eq!(actions(&s, &volume, purge, None).unwrap(), [only_volume]);
         assert!(actions(&s, &volume, DownOptions::default(), None)
             .unwrap()
             .is_empty());

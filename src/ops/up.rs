@@ -22,34 +22,30 @@ pub struct UpSteps {
     pub after: Vec<Box<dyn Step<OnCluster>>>,
 }
 
-/// The steps for where Phase 1 goes, each holding the handles it uses.
+/// The steps for where Phase 1 goes, each holding the handles it uses:
+/// the kind target's Docker runs the local registry and wires the nodes to it.
 pub fn steps_for(host: &Host) -> UpSteps {
-    match host {
-        Host::Kind(local) => UpSteps {
-            before: vec![Box::new(LocalRegistry {
-                docker: local.docker.clone(),
-            })],
-            cluster: host.clone(),
-            after: vec![
-                Box::new(ConnectRegistry {
-                    docker: local.docker.clone(),
-                }),
-                Box::new(Namespaces),
-                Box::new(Mirror {
-                    nodes: Some(local.docker.clone()),
-                }),
-                Box::new(Install),
-            ],
-        },
-        Host::Existing => UpSteps {
-            before: vec![],
-            cluster: Host::Existing,
-            after: vec![
-                Box::new(Namespaces),
-                Box::new(Mirror { nodes: None }),
-                Box::new(Install),
-            ],
-        },
+    let docker = match host {
+        Host::Kind(local) => Some(local.docker.clone()),
+        Host::Existing => None,
+    };
+    let mut before: Vec<Box<dyn Step<Ctx>>> = Vec::new();
+    let mut after: Vec<Box<dyn Step<OnCluster>>> = Vec::new();
+    if let Some(docker) = &docker {
+        before.push(Box::new(LocalRegistry {
+            docker: docker.clone(),
+        }));
+        after.push(Box::new(ConnectRegistry {
+            docker: docker.clone(),
+        }));
+    }
+    after.push(Box::new(Namespaces));
+    after.push(Box::new(Mirror { nodes: docker }));
+    after.push(Box::new(Install));
+    UpSteps {
+        before,
+        cluster: host.clone(),
+        after,
     }
 }
 

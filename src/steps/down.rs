@@ -25,8 +25,38 @@ pub enum DownAction {
     DeleteCluster {
         kind: String,
     },
-    RemoveRegistry,
+    /// The registry container; `container`/`volume`: which of it exists
+    /// and goes (the volume only with --purge).
+    RemoveRegistry {
+        container: bool,
+        volume: bool,
+    },
     KeepRegistry,
+}
+
+impl DownAction {
+    /// What the action removes, in words, for the confirmation.
+    pub fn removes(&self, s: &Settings) -> Vec<String> {
+        match *self {
+            DownAction::UninstallReleases { best_effort: false } => vec![format!(
+                "the Phase 1 releases and their leftovers in context {}",
+                s.kube_context()
+            )],
+            DownAction::DeleteCluster { .. } => vec![format!(
+                "kind cluster {} (and the Phase 1 releases in it)",
+                s.cluster
+            )],
+            DownAction::RemoveRegistry { container, volume } => {
+                let volume_name = s.registry_spec().volume;
+                let container =
+                    container.then(|| format!("registry container {}", s.registry_name));
+                let volume =
+                    volume.then(|| format!("registry volume {volume_name} (the mirrored images)"));
+                container.into_iter().chain(volume).collect()
+            }
+            _ => vec![],
+        }
+    }
 }
 
 /// Releases in reverse install order: dependents first.
@@ -87,7 +117,7 @@ pub async fn run(
                 crate::state::remove_password(&password)?;
                 step.done();
             }
-            DownAction::RemoveRegistry => {
+            DownAction::RemoveRegistry { .. } => {
                 super::registry::remove(shell, &s.registry_spec(), purge).await?
             }
             DownAction::KeepRegistry => shell.status(format!(
