@@ -276,10 +276,7 @@ pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
             .filter_map(|c| Some(format!("{}: {}", c.name, c.fix.as_ref()?)))
             .collect();
         if !fixes.is_empty() {
-            shell.out("");
-            for fix in fixes {
-                shell.out(fix);
-            }
+            shell.out(format!("\n{}", fixes.join("\n")));
         }
     }
     if failed.is_empty() {
