@@ -17,62 +17,38 @@ use crate::ui::Shell;
 /// The version that means "the highest release tag the registry has".
 pub const LATEST: &str = "latest";
 
+/// A chart version the registry lacks, or no release at all: what it has,
+/// and what to pass instead.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ChartVersionError {
-    #[error("{chart} {version} is not in {registry}/{repository} (it has {available}): pass `--chart-version {component}={newest}` for the newest, or `{component}=latest`")]
-    Missing {
-        component: &'static str,
-        chart: &'static str,
-        version: String,
-        registry: String,
-        repository: String,
-        available: String,
-        newest: String,
-    },
-    #[error("{registry}/{repository} has no release of {chart}{}: check REPOSITORY, and that your credentials can see it", if .tags.is_empty() { String::new() } else { format!(" (its tags: {})", .tags) })]
-    NoRelease {
-        chart: &'static str,
-        registry: String,
-        repository: String,
-        tags: String,
-    },
-}
+#[error("{0}")]
+pub struct ChartVersionError(String);
 
 /// The error for a chart version the registry lacks, built from its tag list.
 pub fn missing(
-    c: &'static Component,
+    c: &Component,
     version: &str,
     registry: &str,
     repository: &str,
     tags: &[String],
 ) -> ChartVersionError {
+    let (chart, name) = (c.chart, c.name);
     let releases = crate::registry::release_versions(tags);
-    match releases.last() {
-        Some(newest) => {
-            // The newest few are what anyone would pick from.
-            let shown = &releases[releases.len().saturating_sub(8)..];
-            let more = if releases.len() > shown.len() {
-                "…, "
-            } else {
-                ""
-            };
-            ChartVersionError::Missing {
-                component: c.name,
-                chart: c.chart,
-                version: version.to_string(),
-                registry: registry.to_string(),
-                repository: repository.to_string(),
-                available: format!("{more}{}", shown.join(", ")),
-                newest: newest.clone(),
-            }
-        }
-        None => ChartVersionError::NoRelease {
-            chart: c.chart,
-            registry: registry.to_string(),
-            repository: repository.to_string(),
-            tags: tags.join(", "),
-        },
-    }
+    let Some(newest) = releases.last() else {
+        let tags = match tags {
+            [] => String::new(),
+            _ => format!(" (its tags: {})", tags.join(", ")),
+        };
+        return ChartVersionError(format!("{registry}/{repository} has no release of {chart}{tags}: check REPOSITORY, and that your credentials can see it"));
+    };
+    // The newest few are what anyone would pick from.
+    let shown = &releases[releases.len().saturating_sub(8)..];
+    let more = if releases.len() > shown.len() {
+        "…, "
+    } else {
+        ""
+    };
+    let available = format!("{more}{}", shown.join(", "));
+    ChartVersionError(format!("{chart} {version} is not in {registry}/{repository} (it has {available}): pass `--chart-version {name}={newest}` for the newest, or `{name}=latest`"))
 }
 
 /// The release tags of `c`'s chart in `registry` (an absent repository has none).
