@@ -57,19 +57,15 @@ pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<Regi
     let st = docker.registry_status(spec).await?;
     let ours = st.as_ref().is_none_or(|s| s.ours);
     let volume_exists = docker.volume_exists(&spec.volume).await?;
-    let (repositories, images) = match st
-        .as_ref()
-        .and_then(|s| s.running.then_some(s.host_port).flatten())
-    {
-        Some(port) => match count_images(&format!("127.0.0.1:{port}")).await {
-            Ok((r, i)) => (Some(r), Some(i)),
-            Err(e) => {
-                tracing::warn!("could not list the registry's images: {e}");
-                (None, None)
-            }
-        },
-        None => (None, None),
+    let port = st.as_ref().filter(|s| s.running).and_then(|s| s.host_port);
+    let counts = match port {
+        Some(port) => count_images(&format!("127.0.0.1:{port}"))
+            .await
+            .inspect_err(|e| tracing::warn!("could not list the registry's images: {e}"))
+            .ok(),
+        None => None,
     };
+    let (repositories, images) = counts.unzip();
     Ok(RegistryReport {
         container: spec.name.clone(),
         exists: st.is_some(),
