@@ -7,6 +7,7 @@ use std::path::Path;
 use super::{MirrorItem, Mirrorer};
 use crate::model::Component;
 use crate::phase1::charts::{fetch_chart, write_values};
+use crate::phase1::install::InstallError;
 use crate::phase1::plan::{self, ComponentPlan};
 use crate::phase1::render_cache::{key, RenderCache};
 use crate::registry::client::Registry;
@@ -163,12 +164,9 @@ impl<'a> Mirrorer<'a> {
                 path
             }
         };
-        let file = write_values(dir, c.name, values).map_err(|e| {
-            crate::Error::Usage(format!(
-                "cannot write the {} values into {}: {e}",
-                c.name,
-                dir.display()
-            ))
+        let file = write_values(dir, c.name, values).map_err(|source| InstallError::Values {
+            component: c.name,
+            source,
         })?;
         let rendered = self
             .helm()
