@@ -9,7 +9,7 @@ use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
-use nvcf_dev::steps::preflight::{Host, Local};
+use nvcf_dev::steps::preflight::Host;
 use nvcf_dev::steps::{Ctx, HelmBinary, OnCluster};
 use nvcf_dev::tools::helm::parse_version;
 use nvcf_dev::tools::runner::RecordingRunner;
@@ -48,10 +48,10 @@ fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) 
 
 async fn kind_cluster() -> Host {
     std::env::var("NVCF_DEV_TEST_DOCKER").expect("run scripts/test.sh (it sets up Docker)");
-    Host::Kind(Local {
+    Host::Kind {
         docker: Runtime::connect().await.unwrap(),
         kind: "kind".into(),
-    })
+    }
 }
 
 /// The kind cluster step's error for `ctx` (it must fail).

@@ -26,7 +26,7 @@ pub struct UpSteps {
 /// the kind target's Docker runs the local registry and wires the nodes to it.
 pub fn steps_for(host: &Host) -> UpSteps {
     let docker = match host {
-        Host::Kind(local) => Some(local.docker.clone()),
+        Host::Kind { docker, .. } => Some(docker.clone()),
         Host::Existing => None,
     };
     let mut before: Vec<Box<dyn Step<Ctx>>> = Vec::new();

@@ -22,34 +22,29 @@ impl Host {
     /// The cluster step's status line.
     pub fn title(&self, ctx: &Ctx) -> String {
         match self {
-            Host::Kind(_) => format!("Creating cluster {}", ctx.settings.cluster),
+            Host::Kind { .. } => format!("Creating cluster {}", ctx.settings.cluster),
             Host::Existing => format!("Connecting to context {}", ctx.settings.kube_context()),
         }
     }
 
     /// Reaches the cluster: its client, and a note for the status line.
     pub async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
-        let Host::Kind(local) = self else {
+        let Host::Kind { docker, kind } = self else {
             // `up --context`: an existing cluster, reached through that context.
             let context = ctx.settings.kube_context();
             let (client, version) = crate::k8s::client::connect(&context).await?;
             return Ok((client, format!("Kubernetes {version}")));
         };
         let cluster = ctx.settings.cluster.clone();
-        let kind = Kind::new(ctx.runner.as_ref(), local.kind.clone());
+        let kind = Kind::new(ctx.runner.as_ref(), kind.clone());
         let exists = kind.get_clusters().await?.contains(&cluster);
         let note = if exists {
             // A cluster whose node containers are gone (e.g. Docker was
             // reset) cannot be reused: say so rather than fail later.
-            if local
-                .docker
-                .kind_node_containers(&cluster)
-                .await?
-                .is_empty()
-            {
+            if docker.kind_node_containers(&cluster).await?.is_empty() {
                 return Err(ClusterError::NodesGone { cluster }.into());
             }
-            let nodes = local.docker.stopped_kind_nodes(&cluster).await?;
+            let nodes = docker.stopped_kind_nodes(&cluster).await?;
             if !nodes.is_empty() {
                 return Err(ClusterError::NodesStopped { cluster, nodes }.into());
             }

@@ -11,18 +11,11 @@ use crate::ui::Shell;
 /// step that reaches its cluster (`steps::cluster`).
 #[derive(Clone)]
 pub enum Host {
-    /// A kind cluster and the local registry, on this Docker.
-    Kind(Local),
+    /// A kind cluster and the local registry, on this Docker; `kind` is the
+    /// kind binary.
+    Kind { docker: Runtime, kind: String },
     /// An existing cluster (`--context`): no Docker, no kind.
     Existing,
-}
-
-/// The kind target's handles.
-#[derive(Clone)]
-pub struct Local {
-    pub docker: Runtime,
-    /// The kind binary.
-    pub kind: String,
 }
 
 /// The "Checking prerequisites" step: what it found, each handle built once.
@@ -44,7 +37,7 @@ pub async fn preflight(
                 let kind = tools::find("kind")?.display().to_string();
                 let docker = Runtime::connect().await?;
                 note.push_str(&format!(", Docker {}", docker.server_version().await?));
-                Host::Kind(Local { docker, kind })
+                Host::Kind { docker, kind }
             }
             Target::Context { .. } => Host::Existing,
         };
