@@ -45,13 +45,12 @@ pub enum InstallError {
         why: String,
         diagnosis: Option<String>,
     },
-    /// `problem`: not healthy, or not verifiable. `unchanged`: helm was
-    /// skipped, so only a reset would install it afresh.
-    #[error("{component} {}{problem}{}", if *unchanged { "is deployed and unchanged but " } else { "installed but " }, if *unchanged { format!("; `nvcf-dev reset {component}` reinstalls it") } else { String::new() })]
+    /// Installed (or left unchanged) but not healthy, or not verifiable;
+    /// `what` says which, and for an unchanged one, what reinstalls it.
+    #[error("{component} {what}")]
     Unhealthy {
         component: &'static str,
-        problem: String,
-        unchanged: bool,
+        what: String,
     },
     /// Another helm is changing the release; `state` says which.
     #[error("{release} is {state}")]
@@ -326,10 +325,15 @@ pub(crate) async fn verified(
         pause = (pause * 2).min(Duration::from_secs(15));
     };
     step.fail();
+    let what = if unchanged {
+        let reset = format!("`nvcf-dev reset {}` reinstalls it", c.name);
+        format!("is deployed and unchanged but {problem}; {reset}")
+    } else {
+        format!("installed but {problem}")
+    };
     Err(InstallError::Unhealthy {
         component: c.name,
-        problem,
-        unchanged,
+        what,
     })
 }
 
