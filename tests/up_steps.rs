@@ -9,8 +9,7 @@ use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
-use nvcf_dev::steps::cluster::{Connect, KindCluster};
-use nvcf_dev::steps::preflight::{Host, Local};
+use nvcf_dev::steps::preflight::Host;
 use nvcf_dev::steps::{Ctx, HelmBinary, OnCluster};
 use nvcf_dev::tools::helm::parse_version;
 use nvcf_dev::tools::runner::RecordingRunner;
@@ -47,9 +46,9 @@ fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) 
     (c, cap)
 }
 
-async fn kind_cluster() -> KindCluster {
+async fn kind_cluster() -> Host {
     std::env::var("NVCF_DEV_TEST_DOCKER").expect("run scripts/test.sh (it sets up Docker)");
-    KindCluster {
+    Host::Kind {
         docker: Runtime::connect().await.unwrap(),
         kind: "kind".into(),
     }
@@ -66,11 +65,7 @@ async fn kind_cluster_refuses(ctx: &Ctx) -> String {
 #[tokio::test]
 async fn the_kind_target_runs_registry_cluster_wiring_namespaces_mirror_install() {
     let (ctx, _) = ctx("nvcf-dev", RecordingRunner::new());
-    let docker = kind_cluster().await.docker;
-    let host = Host::Kind(Local {
-        docker,
-        kind: "kind".into(),
-    });
+    let host = kind_cluster().await;
     // Never connected: titles ask nothing of the cluster.
     let kube =
         kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();

@@ -3,6 +3,7 @@ use clap::Args;
 use super::App;
 use crate::ops::mirror;
 use crate::phase1::mirror::MirrorOptions;
+use crate::registry::CopyOptions;
 use crate::settings::{ChartFlags, Flags, Purpose, RegistryPortFlags, UpstreamFlags};
 
 /// Copy the Phase 1 charts and every image they deploy into a registry.
@@ -76,15 +77,18 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         ..Default::default()
     };
     let settings = app.settings(&flags, Purpose::Plan)?;
+    let copy = CopyOptions {
+        concurrency: args.concurrency as usize,
+        platform: args.platform,
+        keep_going: args.keep_going,
+        insecure_registries: args.insecure_registry,
+        ..Default::default()
+    };
     let opts = MirrorOptions {
         to: args.to,
         dry_run: args.dry_run,
-        why: args.why,
-        platform: args.platform,
-        keep_going: args.keep_going,
-        concurrency: args.concurrency as usize,
-        insecure_registries: args.insecure_registry,
+        copy,
         report_fit: true,
     };
-    mirror::mirror(&app.shell, settings, opts).await
+    mirror::mirror(&app.shell, settings, opts, args.why).await
 }

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::runtime::{PortHolder, Runtime};
 use crate::settings::Env;
 use crate::tools::helm;
-use crate::tools::runner::{Cmd, CommandRunner};
+use crate::tools::runner::{Cmd, CommandRunner, SystemRunner};
 use crate::ui::{table, Shell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,30 +55,6 @@ impl Check {
     }
 }
 
-/// What the port of the local registry is doing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PortUse {
-    Free,
-    OurRegistry,
-    Other(String),
-}
-
-/// The machine, as the checks see it.
-#[async_trait]
-pub trait Probe: Send + Sync {
-    /// The Docker server version, or why it cannot be reached.
-    async fn docker(&self) -> Result<String, String>;
-    /// `<tool> version` output, or None when the tool is not on PATH.
-    async fn tool_version(&self, tool: &'static str) -> Option<Result<String, String>>;
-    async fn registry_port(&self, port: u16) -> Result<PortUse, String>;
-    /// (max_user_watches, max_user_instances); None off Linux.
-    fn inotify(&self) -> Option<(u64, u64)>;
-    /// Free bytes where Docker keeps images.
-    async fn free_disk(&self) -> Option<(String, u64)>;
-    /// Whether a docker config holds credentials for `registry`.
-    fn docker_config_has(&self, registry: &str) -> bool;
-}
-
 pub const MIN_WATCHES: u64 = 524_288;
 pub const MIN_INSTANCES: u64 = 512;
 const GIB: u64 = 1 << 30;
@@ -97,23 +73,42 @@ pub async fn doctor(
             .spec(None, None)
             .host_port,
     };
-    let probe = crate::ops::doctor_system::SystemProbe::new(env.clone());
-    report(shell, &run_checks(&probe, env, port).await)
+    report(shell, &run_checks(env, port).await)
 }
 
-pub async fn run_checks(probe: &dyn Probe, env: &Env, registry_port: u16) -> Vec<Check> {
+/// Every check, on this machine. One Docker connection serves the checks
+/// that need it: when the daemon is down, that attempt takes seconds.
+async fn run_checks(env: &Env, registry_port: u16) -> Vec<Check> {
     let registry = env
         .get("REGISTRY")
         .unwrap_or(crate::settings::DEFAULT_REGISTRY);
+    let runner = SystemRunner;
+    let docker = Runtime::connect().await.map_err(|e| e.to_string());
+    let (version, port) = match &docker {
+        Ok(rt) => (
+            rt.server_version().await.map_err(|e| e.to_string()),
+            rt.port_holder(registry_port)
+                .await
+                .map_err(|e| e.to_string()),
+        ),
+        Err(e) => (Err(e.clone()), Err(e.clone())),
+    };
+    let inotify = cfg!(target_os = "linux")
+        .then(|| read_inotify(Path::new("/proc/sys/fs/inotify")))
+        .flatten();
+    // Docker's data root when it is readable (root, or a rootless daemon), else /.
+    let disk = ["/var/lib/docker", "/"]
+        .iter()
+        .find_map(|p| free_bytes(Path::new(p)).map(|b| (p.to_string(), b)));
     vec![
-        check_docker(probe.docker().await),
-        check_kind(probe.tool_version("kind").await),
-        check_helm(probe.tool_version("helm").await),
-        check_kubectl(probe.tool_version("kubectl").await),
-        check_port(registry_port, probe.registry_port(registry_port).await),
-        check_inotify(probe.inotify()),
-        check_disk(probe.free_disk().await),
-        check_credentials(env, registry, probe.docker_config_has(registry)),
+        check_docker(version),
+        check_kind(tool_version(&runner, "kind").await),
+        check_helm(tool_version(&runner, "helm").await),
+        check_kubectl(tool_version(&runner, "kubectl").await),
+        check_port(registry_port, port),
+        check_inotify(inotify),
+        check_disk(disk),
+        check_credentials(env, registry, docker_config_has(env, registry)),
     ]
 }
 
@@ -164,17 +159,21 @@ fn check_tool(
     }
 }
 
-pub fn check_port(port: u16, r: Result<PortUse, String>) -> Check {
-    match r {
-        Ok(PortUse::Free) => Check::pass("registry port", format!("127.0.0.1:{port} is free")),
-        Ok(PortUse::OurRegistry) => {
-            Check::pass("registry port", format!("127.0.0.1:{port} is our registry"))
-        }
-        Ok(PortUse::Other(who)) => Check::fail(
+pub fn check_port(port: u16, r: Result<PortHolder, String>) -> Check {
+    let held_by = |who: String| {
+        Check::fail(
             "registry port",
             format!("127.0.0.1:{port} is held by {who}"),
             format!("stop {who}, or use another port with --registry-port"),
-        ),
+        )
+    };
+    match r {
+        Ok(PortHolder::Free) => Check::pass("registry port", format!("127.0.0.1:{port} is free")),
+        Ok(PortHolder::Ours { .. }) => {
+            Check::pass("registry port", format!("127.0.0.1:{port} is our registry"))
+        }
+        Ok(PortHolder::Container { name }) => held_by(format!("container `{name}`")),
+        Ok(PortHolder::Process) => held_by("a process that is not a container".into()),
         Err(why) => Check::warn("registry port", why, "start Docker, then run doctor again"),
     }
 }
@@ -275,10 +274,7 @@ pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
             .filter_map(|c| Some(format!("{}: {}", c.name, c.fix.as_ref()?)))
             .collect();
         if !fixes.is_empty() {
-            shell.out("");
-            for fix in fixes {
-                shell.out(fix);
-            }
+            shell.out(format!("\n{}", fixes.join("\n")));
         }
     }
     if failed.is_empty() {
@@ -400,14 +396,23 @@ mod tests {
 
     #[test]
     fn a_busy_port_names_its_holder() {
-        let c = check_port(5001, Ok(PortUse::Other("container `my-registry`".into())));
+        let holder = PortHolder::Container {
+            name: "my-registry".into(),
+        };
+        let c = check_port(5001, Ok(holder));
         assert_eq!(c.status, Status::Fail);
         assert_eq!(
             c.detail,
             "127.0.0.1:5001 is held by container `my-registry`"
         );
         assert_eq!(
-            check_port(5001, Ok(PortUse::OurRegistry)).status,
+            check_port(
+                5001,
+                Ok(PortHolder::Ours {
+                    container: "r".into()
+                })
+            )
+            .status,
             Status::Pass
         );
     }

@@ -4,12 +4,17 @@
 
 use crate::runtime::Runtime;
 use crate::settings::{Prompter, Settings, Target};
-pub use crate::steps::down::DownOptions;
-use crate::steps::down::{DownAction, DownCtx};
-use crate::steps::Step;
+use crate::steps::down::DownAction;
 use crate::tools::kind::Kind;
 use crate::tools::runner::SystemRunner;
 use crate::ui::Shell;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DownOptions {
+    pub keep_registry: bool,
+    /// Also remove the registry's data volume.
+    pub purge: bool,
+}
 
 /// What exists now, so `down` can say what it will remove before asking.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -17,36 +22,6 @@ pub struct Found {
     pub cluster: bool,
     pub registry: bool,
     pub volume: bool,
-}
-
-/// What `down` would remove, in words, for the confirmation.
-pub fn describe(settings: &Settings, found: &Found, opts: DownOptions) -> Vec<String> {
-    let mut what = Vec::new();
-    match &settings.target {
-        Target::Kind => {
-            if found.cluster {
-                what.push(format!(
-                    "kind cluster {} (and the Phase 1 releases in it)",
-                    settings.cluster
-                ));
-            }
-            if found.registry && !opts.keep_registry {
-                what.push(format!("registry container {}", settings.registry.name));
-            }
-            if found.volume && opts.purge && !opts.keep_registry {
-                what.push(format!(
-                    "registry volume {} (the mirrored images)",
-                    settings.registry.volume
-                ));
-            }
-        }
-        Target::Context { context, .. } => {
-            what.push(format!(
-                "the Phase 1 releases and their leftovers in context {context}"
-            ));
-        }
-    }
-    what
 }
 
 /// What exists, for the kind target: the cluster (asked of kind when it is
@@ -89,8 +64,10 @@ pub fn actions(
         list.push(DownAction::UninstallReleases { best_effort: true });
         list.push(DownAction::DeleteCluster { kind });
     }
-    if !opts.keep_registry && (found.registry || (opts.purge && found.volume)) {
-        list.push(DownAction::RemoveRegistry);
+    let volume = opts.purge && found.volume;
+    if !opts.keep_registry && (found.registry || volume) {
+        let container = found.registry;
+        list.push(DownAction::RemoveRegistry { container, volume });
     } else if opts.keep_registry && found.registry {
         list.push(DownAction::KeepRegistry);
     }
@@ -124,7 +101,7 @@ pub async fn down(
     };
     // Refuses now, before asking, when kind is needed but not installed.
     let actions = actions(settings, &found, opts, kind)?;
-    let what = describe(settings, &found, opts);
+    let what: Vec<String> = actions.iter().flat_map(|a| a.removes(settings)).collect();
     if what.is_empty() {
         shell.status(format!(
             "Nothing to remove: no cluster {} and no registry of nvcf-dev's",
@@ -139,14 +116,7 @@ pub async fn down(
         &format!("Remove {}?", what.join(", ")),
         "down",
     )?;
-    let mut ctx = DownCtx {
-        shell,
-        settings,
-        runner: &runner,
-        opts,
-    };
-    let steps: Vec<&dyn Step<DownCtx>> = actions.iter().map(|a| a as &dyn Step<DownCtx>).collect();
-    crate::steps::run(&steps, &mut ctx).await
+    crate::steps::down::run(shell, settings, &runner, &actions, opts.purge).await
 }
 
 #[cfg(test)]
@@ -194,7 +164,10 @@ mod tests {
                 DeleteCluster {
                     kind: "/bin/kind".into()
                 },
-                RemoveRegistry
+                RemoveRegistry {
+                    container: true,
+                    volume: false
+                }
             ]
         );
         let keep = DownOptions {
@@ -214,7 +187,11 @@ mod tests {
             keep_registry: false,
             purge: true,
         };
-        assert_eq!(actions(&s, &volume, purge, None).unwrap(), [RemoveRegistry]);
+        let only_volume = RemoveRegistry {
+            container: false,
+            volume: true,
+        };
+        assert_eq!(actions(&s, &volume, purge, None).unwrap(), [only_volume]);
         assert!(actions(&s, &volume, DownOptions::default(), None)
             .unwrap()
             .is_empty());

@@ -6,7 +6,7 @@
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Held until dropped (or the process ends).
@@ -15,13 +15,9 @@ pub struct ClusterLock {
     _file: std::fs::File,
 }
 
-pub fn lock_path(state_dir: &Path, cluster: &str) -> PathBuf {
-    state_dir.join(cluster).join("lock")
-}
-
 /// Takes the lock of `cluster` for `command`, or says who holds it.
 pub fn acquire(state_dir: &Path, cluster: &str, command: &str) -> crate::Result<ClusterLock> {
-    let path = lock_path(state_dir, cluster);
+    let path = state_dir.join(cluster).join("lock");
     let io = |action: &str, e: std::io::Error| {
         crate::Error::Usage(format!(
             "cannot {action} the lock file {}: {e}; check the state directory's permissions",
@@ -109,7 +105,11 @@ mod tests {
     fn a_second_holder_is_refused_with_who_and_since_when() {
         let dir = tempfile::tempdir().unwrap();
         let held = acquire(dir.path(), "c1", "up").unwrap();
-        let mode = std::fs::metadata(lock_path(dir.path(), "c1")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join("c1/lock"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let err = acquire(dir.path(), "c1", "down").unwrap_err().to_string();
         assert!(

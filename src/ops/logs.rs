@@ -154,12 +154,14 @@ pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> c
             "--follow streams lines as they come and has no JSON form: drop --output json".into(),
         ));
     }
-    let (targets, mut notes) = find_targets(client, c).await?;
-    if !shell.is_json() {
-        for n in &notes {
-            shell.status(format!("note: {n}"));
+    // Notes go to stderr in text, into the document in JSON.
+    let note = |n: &str| {
+        if !shell.is_json() {
+            shell.status(format!("note: {n}"))
         }
-    }
+    };
+    let (targets, mut notes) = find_targets(client, c).await?;
+    notes.iter().for_each(|n| note(n));
     if targets.is_empty() {
         return Err(crate::Error::Usage(format!(
             "no logs of {} in {ns}: none of its jobs or pods exist; is it installed? (`nvcf-dev status`)",
@@ -186,9 +188,7 @@ pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> c
             }
             Err(e) => {
                 let n = format!("{}: {e}", t.source);
-                if !shell.is_json() {
-                    shell.status(format!("note: {n}"));
-                }
+                note(&n);
                 notes.push(n);
             }
         }

@@ -8,11 +8,12 @@ use crate::ui::{format_duration, table, Shell};
 
 /// `nvcf-dev mirror`: resolves the chart versions, plans, and mirrors into
 /// `opts.to` or the local registry, which `up` and `down` use too, so that
-/// is done under the cluster's lock.
+/// is done under the cluster's lock. `why`: show where each image was found.
 pub async fn mirror(
     shell: &Shell,
     mut settings: Settings,
     opts: MirrorOptions,
+    why: bool,
 ) -> crate::Result<()> {
     let upstream = settings.upstream_registry.clone();
     charts::resolve_latest(&mut settings, shell, &upstream).await?;
@@ -20,9 +21,8 @@ pub async fn mirror(
     let _lock = (opts.to.is_none() && !opts.dry_run)
         .then(|| crate::ops::lock::acquire_for(&settings, "mirror"))
         .transpose()?;
-    let why = opts.why;
     let runner = crate::tools::runner::SystemRunner;
-    let report = Mirrorer::with_helm_on_demand(shell, &settings, &runner, opts)?
+    let report = Mirrorer::new(shell, &settings, &runner, opts)?
         .run(&plan)
         .await?;
     print(shell, &report, why);
@@ -62,7 +62,11 @@ fn print(shell: &Shell, r: &MirrorReport, why: bool) {
     }
     let s = &r.summary;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let verb = if r.dry_run { "Would mirror" } else { "Mirrored" };
+    let verb = if r.dry_run {
+        "Would mirror"
+    } else {
+        "Mirrored"
+    };
     shell.status(format!(
         "{} {} into {}: {} present, {:.1} MiB copied, {:.1} MiB skipped, in {} ({:.1} MiB/s)",
         verb,
@@ -75,4 +79,3 @@ fn print(shell: &Shell, r: &MirrorReport, why: bool) {
         s.throughput_mib_s
     ));
 }
-

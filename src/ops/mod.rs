@@ -1,7 +1,6 @@
 //! The work behind each command, apart from argument parsing (like cargo's `ops`).
 
 pub mod doctor;
-pub mod doctor_system;
 pub mod down;
 pub mod guard;
 pub mod lock;

@@ -7,23 +7,14 @@ use serde::Serialize;
 
 use crate::registry::client::Registry;
 use crate::registry::{Credentials, RegistryError};
-
-use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
+use crate::runtime::{RegistrySpec, Runtime};
 use crate::settings::Prompter;
 use crate::ui::{table, Shell};
 
 pub async fn up(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
-    let step = shell.step(format!(
-        "Starting local registry {} on 127.0.0.1:{}",
-        spec.name, spec.host_port
-    ));
+    let step = shell.step(crate::steps::registry::title(spec));
     let docker = Runtime::connect().await?;
-    let note = match docker.ensure_registry(spec).await? {
-        EnsureOutcome::Created => "created".to_string(),
-        EnsureOutcome::Reused => "reused".to_string(),
-        EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
-    };
-    step.done_with(note);
+    step.done_with(crate::steps::registry::ensure(&docker, spec).await?);
     if shell.is_json() {
         return status(shell, spec).await;
     }
@@ -66,19 +57,17 @@ pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<Regi
     let st = docker.container(&spec.name).await?;
     let ours = st.as_ref().is_none_or(|s| s.is_ours());
     let volume_exists = docker.volume_exists(&spec.volume).await?;
-    let (repositories, images) = match st
-        .as_ref()
-        .and_then(|s| s.is_running().then(|| s.registry_host_port()).flatten())
-    {
-        Some(port) => match count_images(&format!("127.0.0.1:{port}")).await {
-            Ok((r, i)) => (Some(r), Some(i)),
-            Err(e) => {
-                tracing::warn!("could not list the registry's images: {e}");
-                (None, None)
-            }
-        },
-        None => (None, None),
+    let port = (st.as_ref())
+        .filter(|s| s.is_running())
+        .and_then(|s| s.registry_host_port());
+    let counts = match port {
+        Some(port) => count_images(&format!("127.0.0.1:{port}"))
+            .await
+            .inspect_err(|e| tracing::warn!("could not list the registry's images: {e}"))
+            .ok(),
+        None => None,
     };
+    let (repositories, images) = counts.unzip();
     Ok(RegistryReport {
         container: spec.name.clone(),
         exists: st.is_some(),
@@ -108,14 +97,25 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
             ("container", format!("{} ({})", r.container, r.state())),
             ("image", dash(r.image.clone())),
             ("address", dash(r.address.clone())),
-            ("networks", dash((!r.networks.is_empty()).then(|| r.networks.join(", ")))),
+            (
+                "networks",
+                dash((!r.networks.is_empty()).then(|| r.networks.join(", "))),
+            ),
             (
                 "images",
-                dash(r.images.zip(r.repositories).map(|(i, rep)| format!("{i} in {rep} repositories"))),
+                dash(
+                    r.images
+                        .zip(r.repositories)
+                        .map(|(i, rep)| format!("{i} in {rep} repositories")),
+                ),
             ),
             (
                 "volume",
-                format!("{} ({})", r.volume, if r.volume_exists { "kept" } else { "absent" }),
+                format!(
+                    "{} ({})",
+                    r.volume,
+                    if r.volume_exists { "kept" } else { "absent" }
+                ),
             ),
         ]
         .map(|(k, v)| vec![k.to_string(), v]);

@@ -7,11 +7,11 @@
 
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
-use crate::phase1::install::{self, Prepared};
+use crate::phase1::charts::prepare_charts;
+use crate::phase1::install::{self, Installer};
 use crate::settings::{Prompter, Settings};
+use crate::steps::reset::{ReleaseReport, DELETE_TIMEOUT};
 pub use crate::steps::reset::{ResetAction, ResetReport};
-use crate::steps::reset::{ReleaseReport, ResetCtx, DELETE_TIMEOUT};
-use crate::steps::Step;
 use crate::tools::helm::Helm;
 use crate::ui::Shell;
 
@@ -165,40 +165,26 @@ pub async fn execute(
 ) -> crate::Result<()> {
     begin(settings, client, opts, report).await?;
     let c = opts.component;
-    let plan = report.plan.clone();
-    let reinstalled: Vec<ComponentId> = plan
+    let actions = report.plan.clone();
+    let reinstalled: Vec<ComponentId> = actions
         .iter()
         .filter_map(|a| match a {
             ResetAction::Reinstall { component } => Some(*component),
             _ => None,
         })
         .collect();
-    let prepared = Prepared::new(
-        &crate::phase1::plan::build(settings)?,
-        settings,
+    let whole = crate::phase1::plan::build(settings)?;
+    let (plan, dir) = prepare_charts(&whole, settings, shell, &reinstalled).await?;
+    let installer = Installer {
         shell,
-        &reinstalled,
-    )
-    .await?;
-    let mut ctx = ResetCtx {
-        installer: prepared.installer(shell, settings, helm, client),
-        plan: &prepared.plan,
-        reset: c,
-        report: std::mem::take(report),
+        settings,
+        helm,
+        client,
+        values_dir: dir.path(),
     };
-    let actions: Vec<&dyn Step<ResetCtx>> = plan.iter().map(|a| a as &dyn Step<ResetCtx>).collect();
-    let result = crate::steps::run(&actions, &mut ctx).await;
-    *report = ctx.report;
-    result?;
+    crate::steps::reset::run(&actions, &installer, &plan, c, report).await?;
     report.healthy = report.health.iter().all(HealthReport::healthy);
-    if let Some(bad) = report.health.iter().find(|h| !h.healthy()) {
-        return Err(crate::Error::ChecksFailed(format!(
-            "{} is not healthy after the reset: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
-            bad.component,
-            install::unhealthy_summary(bad),
-            bad.component
-        )));
-    }
+    install::all_healthy(&report.health, " after the reset")?;
     if opts.no_reinstall {
         shell.status(format!(
             "{} was removed from {} (--no-reinstall); `nvcf-dev up` installs it again",

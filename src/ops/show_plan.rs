@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::phase1::plan::{self, Plan};
 use crate::settings::Settings;
 use crate::tools::helm;
+use crate::tools::runner::Cmd;
 use crate::ui::Shell;
 use crate::values;
 
@@ -68,8 +69,7 @@ pub fn document(plan: &Plan, settings: &Settings) -> PlanDocument {
     PlanDocument {
         profile: settings.profile.name.clone(),
         cluster: settings.cluster.clone(),
-        stages: plan
-            .stages
+        stages: crate::model::phase1_stages()
             .iter()
             .map(|s| s.iter().map(|n| n.to_string()).collect())
             .collect(),
@@ -99,15 +99,13 @@ pub fn document(plan: &Plan, settings: &Settings) -> PlanDocument {
 /// Prints the plan: stages, then per component its release, namespace, the
 /// equivalent helm command and the merged values.
 pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option<u32>) {
-    let doc = document(plan, settings);
+    let context = settings.kube_context();
     shell.out(format!(
-        "Plan: profile {}, cluster {} (kube context {})",
-        doc.profile,
-        doc.cluster,
-        settings.kube_context()
+        "Plan: profile {}, cluster {} (kube context {context})",
+        settings.profile.name, settings.cluster
     ));
     shell.out("");
-    for (i, stage) in plan.stages.iter().enumerate() {
+    for (i, stage) in crate::model::phase1_stages().iter().enumerate() {
         let parts: Vec<String> = stage
             .iter()
             .map(|id| {
@@ -132,22 +130,25 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
         shell.out(format!("Stage {}: {}{together}", i + 1, parts.join(", ")));
     }
     let major = helm_major.unwrap_or(4);
-    for (cp, cd) in plan.components.iter().zip(&doc.components) {
+    for cp in &plan.components {
+        let c = cp.component;
         shell.out("");
         shell.out(format!(
             "{}: release {} in namespace {}",
-            cd.name, cd.release, cd.namespace
+            c.name, c.release, c.namespace
         ));
-        let release = cp.release(settings, PathBuf::from(format!("{}-values.yaml", cd.name)));
-        let mut args = helm::upgrade_install_args(major, &release);
-        args.extend(["--kube-context".to_string(), settings.kube_context()]);
-        shell.out(format!("  helm {}", shell_words(&args)));
+        let release = cp.release(settings, PathBuf::from(format!("{}-values.yaml", c.name)));
+        let args = helm::upgrade_install_args(major, &release);
+        let helm = Cmd::new("helm")
+            .args(args)
+            .args(["--kube-context", &context]);
+        shell.out(format!("  {}", helm.command_line()));
         if helm_major.is_none() {
             shell.out("  (helm not found: showing the helm 4 form)");
         }
         shell.out(format!(
             "  {}-values.yaml (fitted to the chart when it is pulled: keys it does not read left out, tags and seeds matched):",
-            cd.name
+            c.name
         ));
         let yaml = serde_yaml_ng::to_string(&values::redacted(&cp.values, &settings.secrets()))
             .expect("values serialize");
@@ -155,12 +156,4 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
             shell.out(format!("    {line}"));
         }
     }
-}
-
-fn shell_words(args: &[String]) -> String {
-    crate::tools::runner::Cmd::new("")
-        .args(args.iter().cloned())
-        .command_line()
-        .trim_start_matches("'' ")
-        .to_string()
 }

@@ -14,7 +14,7 @@ use crate::ui::{table, Shell};
 /// How long the API server gets to answer before status calls it unreachable.
 pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct StatusReport {
     pub cluster: String,
     pub context: String,
@@ -77,12 +77,8 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let mut report = StatusReport {
         cluster: settings.cluster.clone(),
         context: context.clone(),
-        reachable: false,
-        kubernetes_version: None,
-        error: None,
         registry,
-        components: Vec::new(),
-        healthy: false,
+        ..Default::default()
     };
     let client = match reach(&context).await {
         Ok((client, version)) => {

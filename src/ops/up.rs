@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use crate::settings::{Prompter, Settings};
-use crate::steps::cluster::{Connect, ExistingCluster, KindCluster};
 use crate::steps::connect::{ConnectRegistry, Namespaces};
 use crate::steps::install::{Install, Mirror};
 use crate::steps::preflight::Host;
@@ -19,41 +18,34 @@ use crate::ui::Shell;
 /// exists, the one that reaches it, and those that use its API.
 pub struct UpSteps {
     pub before: Vec<Box<dyn Step<Ctx>>>,
-    pub cluster: Box<dyn Connect>,
+    pub cluster: Host,
     pub after: Vec<Box<dyn Step<OnCluster>>>,
 }
 
-/// The steps for where Phase 1 goes, each holding the handles it uses.
+/// The steps for where Phase 1 goes, each holding the handles it uses:
+/// the kind target's Docker runs the local registry and wires the nodes to it.
 pub fn steps_for(host: &Host) -> UpSteps {
-    match host {
-        Host::Kind(local) => UpSteps {
-            before: vec![Box::new(LocalRegistry {
-                docker: local.docker.clone(),
-            })],
-            cluster: Box::new(KindCluster {
-                docker: local.docker.clone(),
-                kind: local.kind.clone(),
-            }),
-            after: vec![
-                Box::new(ConnectRegistry {
-                    docker: local.docker.clone(),
-                }),
-                Box::new(Namespaces),
-                Box::new(Mirror {
-                    nodes: Some(local.docker.clone()),
-                }),
-                Box::new(Install),
-            ],
-        },
-        Host::Existing => UpSteps {
-            before: vec![],
-            cluster: Box::new(ExistingCluster),
-            after: vec![
-                Box::new(Namespaces),
-                Box::new(Mirror { nodes: None }),
-                Box::new(Install),
-            ],
-        },
+    let docker = match host {
+        Host::Kind { docker, .. } => Some(docker.clone()),
+        Host::Existing => None,
+    };
+    let mut before: Vec<Box<dyn Step<Ctx>>> = Vec::new();
+    let mut after: Vec<Box<dyn Step<OnCluster>>> = Vec::new();
+    if let Some(docker) = &docker {
+        before.push(Box::new(LocalRegistry {
+            docker: docker.clone(),
+        }));
+        after.push(Box::new(ConnectRegistry {
+            docker: docker.clone(),
+        }));
+    }
+    after.push(Box::new(Namespaces));
+    after.push(Box::new(Mirror { nodes: docker }));
+    after.push(Box::new(Install));
+    UpSteps {
+        before,
+        cluster: host.clone(),
+        after,
     }
 }
 
@@ -69,18 +61,16 @@ impl UpSteps {
     }
 
     /// Runs every step in order, stopping at the first failure.
-    pub async fn run(&self, mut ctx: Ctx) -> crate::Result<OnCluster> {
-        let before: Vec<&dyn Step<Ctx>> = self.before.iter().map(|s| s.as_ref()).collect();
-        steps::run(&before, &mut ctx).await?;
+    pub async fn run(&self, ctx: Ctx) -> crate::Result<OnCluster> {
         let shell = ctx.shell.clone();
+        steps::run(&shell, &self.before, &ctx).await?;
         let kube = steps::line(&shell, self.cluster.title(&ctx), async {
             let (kube, note) = self.cluster.connect(&ctx).await?;
             Ok((kube, Some(note)))
         })
         .await?;
-        let mut ctx = OnCluster { ctx, kube };
-        let after: Vec<&dyn Step<OnCluster>> = self.after.iter().map(|s| s.as_ref()).collect();
-        steps::run(&after, &mut ctx).await?;
+        let ctx = OnCluster { ctx, kube };
+        steps::run(&shell, &self.after, &ctx).await?;
         Ok(ctx)
     }
 }
@@ -99,15 +89,16 @@ pub async fn up(
     let upstream = settings.upstream_registry.clone();
     crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::phase1::plan::build(&settings)?;
-    let tools = steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
+    let (helm_binary, host) =
+        steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {
         shell,
         settings,
         plan,
         runner,
-        helm_binary: tools.helm,
+        helm_binary,
     };
-    steps_for(&tools.host).run(ctx).await.map(drop)
+    steps_for(&host).run(ctx).await.map(drop)
 }
 
 #[cfg(test)]

@@ -17,70 +17,44 @@ use crate::ui::Shell;
 /// The version that means "the highest release tag the registry has".
 pub const LATEST: &str = "latest";
 
+/// A chart version the registry lacks, or no release at all: what it has,
+/// and what to pass instead.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ChartVersionError {
-    #[error("{chart} {version} is not in {registry}/{repository} (it has {available}): pass `--chart-version {component}={newest}` for the newest, or `{component}=latest`")]
-    Missing {
-        component: &'static str,
-        chart: &'static str,
-        version: String,
-        registry: String,
-        repository: String,
-        available: String,
-        newest: String,
-    },
-    #[error("{registry}/{repository} has no release of {chart}{}: check REPOSITORY, and that your credentials can see it", if .tags.is_empty() { String::new() } else { format!(" (its tags: {})", .tags) })]
-    NoRelease {
-        chart: &'static str,
-        registry: String,
-        repository: String,
-        tags: String,
-    },
-}
+#[error("{0}")]
+pub struct ChartVersionError(String);
 
 /// The error for a chart version the registry lacks, built from its tag list.
 pub fn missing(
-    c: &'static Component,
+    c: &Component,
     version: &str,
     registry: &str,
     repository: &str,
     tags: &[String],
 ) -> ChartVersionError {
+    let (chart, name) = (c.chart, c.name);
     let releases = crate::registry::release_versions(tags);
-    match releases.last() {
-        Some(newest) => {
-            // The newest few are what anyone would pick from.
-            let shown = &releases[releases.len().saturating_sub(8)..];
-            let more = if releases.len() > shown.len() {
-                "…, "
-            } else {
-                ""
-            };
-            ChartVersionError::Missing {
-                component: c.name,
-                chart: c.chart,
-                version: version.to_string(),
-                registry: registry.to_string(),
-                repository: repository.to_string(),
-                available: format!("{more}{}", shown.join(", ")),
-                newest: newest.clone(),
-            }
-        }
-        None => ChartVersionError::NoRelease {
-            chart: c.chart,
-            registry: registry.to_string(),
-            repository: repository.to_string(),
-            tags: tags.join(", "),
-        },
-    }
+    let Some(newest) = releases.last() else {
+        let tags = match tags {
+            [] => String::new(),
+            _ => format!(" (its tags: {})", tags.join(", ")),
+        };
+        return ChartVersionError(format!("{registry}/{repository} has no release of {chart}{tags}: check REPOSITORY, and that your credentials can see it"));
+    };
+    // The newest few are what anyone would pick from.
+    let shown = &releases[releases.len().saturating_sub(8)..];
+    let more = if releases.len() > shown.len() {
+        "…, "
+    } else {
+        ""
+    };
+    let available = format!("{more}{}", shown.join(", "));
+    ChartVersionError(format!("{chart} {version} is not in {registry}/{repository} (it has {available}): pass `--chart-version {name}={newest}` for the newest, or `{name}=latest`"))
 }
 
 /// The release tags of `c`'s chart in `registry` (an absent repository has none).
 async fn tags(settings: &Settings, c: &Component, registry: &str) -> crate::Result<Vec<String>> {
     let repo = format!("{}/{}", settings.repository, c.chart);
-    match crate::registry::list_tags(&credentials(settings), registry, &repo)
-        .await
-    {
+    match crate::registry::list_tags(&credentials(settings), registry, &repo).await {
         Ok(tags) => Ok(tags),
         Err(RegistryError::NotFound { .. }) => Ok(Vec::new()),
         Err(e) => Err(e.into()),
@@ -235,17 +209,20 @@ pub fn write_values(
     Ok(path)
 }
 
-/// Fetches the charts of `components` into `dir` ([`fetch_chart_file`]),
-/// reads each, and fits its values to it. Done before anything is installed
-/// or removed, so a chart that cannot be had, or values it would refuse,
-/// stop the command while the cluster is untouched.
+/// The plan with the charts of `components` fetched into a private
+/// directory ([`fetch_chart_file`]) and their values fitted to them: what an
+/// install runs from, with the directory to write values files in (they hold
+/// secrets; it goes when dropped). Done before anything is installed or
+/// removed, so a chart that cannot be had, or values it would refuse, stop
+/// the command while the cluster is untouched.
 pub async fn prepare_charts(
-    plan: &mut Plan,
+    plan: &Plan,
     settings: &Settings,
-    dir: &Path,
     shell: &Shell,
     components: &[ComponentId],
-) -> crate::Result<()> {
+) -> crate::Result<(Plan, tempfile::TempDir)> {
+    let dir = private_dir().map_err(crate::Error::TempDir)?;
+    let mut plan = plan.clone();
     for cp in &mut plan.components {
         if !components.contains(&cp.component.id) {
             continue;
@@ -253,18 +230,11 @@ pub async fn prepare_charts(
         let path = match &cp.chart {
             ChartSource::Oci { reference, version } => {
                 let oci = format!("{}:{version}", reference.trim_start_matches("oci://"));
-                match fetch_chart_file(settings, &oci, dir).await {
-                    Err(crate::Error::Registry(RegistryError::NotFound {
-                        registry,
-                        ..
-                    })) => {
-                        return Err(explain_missing(
-                            settings,
-                            cp.component,
-                            version,
-                            &registry,
+                match fetch_chart_file(settings, &oci, dir.path()).await {
+                    Err(crate::Error::Registry(RegistryError::NotFound { registry, .. })) => {
+                        return Err(
+                            explain_missing(settings, cp.component, version, &registry).await
                         )
-                        .await)
                     }
                     other => other?,
                 }
@@ -282,7 +252,7 @@ pub async fn prepare_charts(
         cp.values = values;
         cp.chart = ChartSource::Local(path);
     }
-    Ok(())
+    Ok((plan, dir))
 }
 
 /// What fitting changed (with `-v`) and the profile keys the chart ignores

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
 use crate::model::{Component, ComponentId};
-use crate::phase1::schedule::{self, Outcome};
 use crate::phase1::install::{self, InstallError, Installer};
 use crate::phase1::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
 use crate::phase1::plan::{ComponentPlan, Plan};
+use crate::phase1::schedule::{self, Outcome};
 use crate::tools::runner::Stopped;
 
 /// How long helm gets, after Ctrl-C, to record the failure and exit.
@@ -19,12 +19,12 @@ pub const HELM_GRACE: Duration = Duration::from_secs(5);
 /// Bound on reading the cluster after Ctrl-C, per release.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What the cluster holds of `c`'s release, and the decision for it.
+/// The decision for `c`'s release, from what the cluster holds of it.
 pub async fn observe(
     client: &kube::Client,
     c: &Component,
     desired: &Desired,
-) -> Result<(Vec<ReleaseRecord>, Decision), crate::k8s::KubeError> {
+) -> Result<Decision, crate::k8s::KubeError> {
     let records = releases::read(client, c.namespace, c.release).await?;
     let first = if lifecycle::needs_first_install_payload(&records) {
         match releases::read_payload(client, c.namespace, c.release, 1).await {
@@ -45,8 +45,7 @@ pub async fn observe(
         FirstInstall::Unknown
     };
     let pid = helm_pid_for(c.release, c.namespace);
-    let decision = lifecycle::decide(&records, desired, &first, pid);
-    Ok((records, decision))
+    Ok(lifecycle::decide(&records, desired, &first, pid))
 }
 
 /// A helm process changing `release` in `namespace` right now (ours from a
@@ -88,21 +87,16 @@ pub fn is_helm_changing(argv: &[&str], release: &str, namespace: &str) -> bool {
 impl Installer<'_> {
     /// Brings every planned component to its `desired` state (install, skip,
     /// upgrade, reinstall or recover: [`crate::phase1::lifecycle`]) as early as
-    /// its dependencies allow.
+    /// its dependencies allow. `desired` holds every planned component.
     pub async fn install_all(
         &self,
         plan: &Plan,
-        desired: &std::collections::BTreeMap<ComponentId, crate::phase1::lifecycle::Desired>,
+        desired: &std::collections::BTreeMap<ComponentId, Desired>,
     ) -> Vec<(ComponentId, Outcome<InstallError>)> {
         schedule::run(
             &plan.components,
             |cp| cp.component.id,
-            |cp| async move {
-                match desired.get(&cp.component.id) {
-                    Some(d) => self.ensure(cp, d).await.map(|_| ()),
-                    None => self.install(cp).await.map(|_| ()),
-                }
-            },
+            |cp| async move { self.ensure(cp, &desired[&cp.component.id]).await.map(drop) },
         )
         .await
     }
@@ -118,15 +112,20 @@ impl Installer<'_> {
         let c = cp.component;
         // Recover or reinstall, then install: at most three decisions.
         for _ in 0..3 {
-            let (_, decision) = observe(self.client, c, desired).await?;
-            let decision = self.with_changed_keys(cp, decision).await;
+            let mut decision = observe(self.client, c, desired).await?;
+            self.add_changed_keys(cp, &mut decision).await;
             self.shell
                 .status(format!(" • {}: {}", c.release, decision.describe()));
             match decision {
                 Decision::Install | Decision::Upgrade { .. } => {
-                    return self.install_with(cp, Some(desired)).await
+                    return self.install_labelled(cp, desired).await
                 }
-                Decision::Skip { .. } => return self.verify_only(c).await,
+                Decision::Skip { .. } => {
+                    let started = std::time::Instant::now();
+                    let title = format!("Verifying {} (unchanged, helm skipped)", c.name);
+                    let step = self.shell.step(title);
+                    return install::verified(self.client, c, step, started, true).await;
+                }
                 Decision::Busy { .. } => {
                     return Err(InstallError::Busy {
                         release: c.release,
@@ -181,36 +180,20 @@ impl Installer<'_> {
 
     /// For a values change, the top-level keys that changed, from the
     /// deployed values (read through helm, compared in memory, dropped).
-    async fn with_changed_keys(&self, cp: &ComponentPlan, decision: Decision) -> Decision {
-        let Decision::Upgrade {
-            revision,
-            mut changes,
-        } = decision
-        else {
-            return decision;
+    async fn add_changed_keys(&self, cp: &ComponentPlan, decision: &mut Decision) {
+        let Decision::Upgrade { changes, .. } = decision else {
+            return;
         };
-        for change in &mut changes {
-            if let Change::Values { keys } = change {
-                if let Ok(deployed) = self
-                    .helm
-                    .get_values(cp.component.release, cp.component.namespace)
-                    .await
-                {
-                    let want = serde_json::to_value(&cp.values).unwrap_or_default();
-                    *keys = lifecycle::changed_top_level_keys(&deployed, &want);
-                }
+        for change in changes {
+            let Change::Values { keys } = change else {
+                continue;
+            };
+            let c = cp.component;
+            if let Ok(deployed) = self.helm.get_values(c.release, c.namespace).await {
+                let want = serde_json::to_value(&cp.values).unwrap_or_default();
+                *keys = lifecycle::changed_top_level_keys(&deployed, &want);
             }
         }
-        Decision::Upgrade { revision, changes }
-    }
-
-    /// An unchanged release: no helm, its checks only.
-    async fn verify_only(&self, c: &Component) -> Result<crate::k8s::HealthReport, InstallError> {
-        let started = std::time::Instant::now();
-        let step = self
-            .shell
-            .step(format!("Verifying {} (unchanged, helm skipped)", c.name));
-        install::verified(self.client, c, step, started, true).await
     }
 
     /// Labels the revision helm just made, where helm could not (3.13).
@@ -281,7 +264,7 @@ pub async fn plan_decisions(
             observe(&client, c, &want).await
         })
         .await;
-        let (_, decision) = read.ok()?.ok()?;
+        let decision = read.ok()?.ok()?;
         out.push(PlannedRelease {
             component: c.name,
             release: c.release,

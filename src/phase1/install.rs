@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::k8s::{HealthReport, KubeError};
-use crate::model::{Component, ComponentId};
+use crate::model::Component;
 use crate::phase1::charts;
 use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::settings::Settings;
@@ -45,25 +45,12 @@ pub enum InstallError {
         why: String,
         diagnosis: Option<String>,
     },
-    #[error("{component} installed but is not healthy: {summary}")]
+    /// Installed (or left unchanged) but not healthy, or not verifiable;
+    /// `what` says which, and for an unchanged one, what reinstalls it.
+    #[error("{component} {what}")]
     Unhealthy {
         component: &'static str,
-        summary: String,
-    },
-    #[error("{component} installed but could not be verified: {why}")]
-    Unverified {
-        component: &'static str,
-        why: VerifyError,
-    },
-    #[error("{component} is deployed and unchanged but not healthy: {summary}; `nvcf-dev reset {component}` reinstalls it")]
-    UnchangedUnhealthy {
-        component: &'static str,
-        summary: String,
-    },
-    #[error("{component} could not be verified: {why}")]
-    UnchangedUnverified {
-        component: &'static str,
-        why: VerifyError,
+        what: String,
     },
     /// Another helm is changing the release; `state` says which.
     #[error("{release} is {state}")]
@@ -91,55 +78,6 @@ pub enum InstallError {
     },
 }
 
-/// Why a component's checks gave no report.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error(transparent)]
-    Kube(#[from] KubeError),
-    #[error("{component} could not be verified within {secs}s")]
-    Timeout { component: &'static str, secs: u64 },
-}
-
-/// The plan with the charts of some components fetched into a private
-/// directory and their values fitted: what an install runs from. The
-/// directory (values files hold secrets) goes when this is dropped.
-pub struct Prepared {
-    pub plan: Plan,
-    dir: tempfile::TempDir,
-}
-
-impl Prepared {
-    /// Prepares `components` of `plan` ([`charts::prepare_charts`]).
-    pub async fn new(
-        plan: &Plan,
-        settings: &Settings,
-        shell: &Shell,
-        components: &[ComponentId],
-    ) -> crate::Result<Prepared> {
-        let dir = charts::private_dir().map_err(crate::Error::TempDir)?;
-        let mut plan = plan.clone();
-        charts::prepare_charts(&mut plan, settings, dir.path(), shell, components).await?;
-        Ok(Prepared { plan, dir })
-    }
-
-    /// An installer of the prepared charts, writing values files here.
-    pub fn installer<'a>(
-        &'a self,
-        shell: &'a Shell,
-        settings: &'a Settings,
-        helm: Helm<'a>,
-        client: &'a kube::Client,
-    ) -> Installer<'a> {
-        Installer {
-            shell,
-            settings,
-            helm,
-            client,
-            values_dir: self.dir.path(),
-        }
-    }
-}
-
 /// Runs the guide's Verify section for a component.
 pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport, KubeError> {
     (c.verify)(client, c.namespace).await
@@ -150,60 +88,27 @@ pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport
 /// are Ready.
 pub const VERIFY_GRACE: Duration = Duration::from_secs(180);
 
-/// Verifies until healthy or `grace` runs out. The checks run commands in
-/// pods (`bao status`, `nodetool status`) and read logs, which no watch can
-/// report on, so this re-checks with a growing pause, bounded by `grace`.
-pub async fn verify_until_healthy(
-    client: &kube::Client,
-    c: &Component,
-    grace: Duration,
-) -> Result<HealthReport, VerifyError> {
-    let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_secs(2);
-    loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1));
-        let report = match tokio::time::timeout(left, verify(client, c)).await {
-            Ok(r) => r.map_err(VerifyError::from),
-            Err(_) => Err(VerifyError::Timeout {
-                component: c.name,
-                secs: grace.as_secs(),
-            }),
-        };
-        let healthy = matches!(&report, Ok(r) if r.healthy());
-        if healthy || Instant::now() + pause > deadline {
-            return report;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(15));
-    }
-}
-
-/// The bound on one component's checks in `status` and `up`'s summary.
+/// The bound on one component's checks in `status`, `up`'s summary and `reset`.
 pub const VERIFY_ALL_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// Verifies every planned component, all at once; one that cannot be reached is unhealthy.
+/// Verifies every planned component, all at once ([`verify_bounded`]).
 pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport> {
-    let checks = plan.components.iter().map(|cp| async move {
-        let failed = |detail: String| HealthReport {
-            component: cp.component.name.to_string(),
-            checks: vec![crate::k8s::Check {
-                name: "reachable".into(),
-                ok: false,
-                detail,
-            }],
-        };
-        match tokio::time::timeout(VERIFY_ALL_TIMEOUT, verify(client, cp.component)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => failed(e.to_string()),
-            Err(_) => failed(format!(
-                "the checks took over {}s",
-                VERIFY_ALL_TIMEOUT.as_secs()
-            )),
-        }
-    });
+    let checks = plan
+        .components
+        .iter()
+        .map(|cp| verify_bounded(client, cp.component));
     futures::future::join_all(checks).await
+}
+
+/// Verifies `c` within [`VERIFY_ALL_TIMEOUT`]; one that cannot be reached is unhealthy.
+pub async fn verify_bounded(client: &kube::Client, c: &Component) -> HealthReport {
+    let detail = match tokio::time::timeout(VERIFY_ALL_TIMEOUT, verify(client, c)).await {
+        Ok(Ok(r)) => return r,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("the checks took over {}s", VERIFY_ALL_TIMEOUT.as_secs()),
+    };
+    let check = crate::k8s::Check::new("reachable", false, detail);
+    HealthReport::new(c.name, vec![check])
 }
 
 /// One line per unhealthy check, for an error message.
@@ -217,6 +122,20 @@ pub fn unhealthy_summary(report: &HealthReport) -> String {
         .join("; ")
 }
 
+/// Fails naming the first unhealthy report, and what shows why; `when`
+/// follows "is not healthy" (e.g. " after the reset").
+pub fn all_healthy(reports: &[HealthReport], when: &str) -> crate::Result<()> {
+    let Some(bad) = reports.iter().find(|r| !r.healthy()) else {
+        return Ok(());
+    };
+    Err(crate::Error::ChecksFailed(format!(
+        "{} is not healthy{when}: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
+        bad.component,
+        unhealthy_summary(bad),
+        bad.component
+    )))
+}
+
 /// The health checks as a table: one row per check, ✓ or ✗.
 pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
     if shell.is_json() {
@@ -227,11 +146,19 @@ pub fn print_health(shell: &Shell, reports: &[HealthReport]) {
         .flat_map(|r| {
             r.checks.iter().map(move |c| {
                 let ok = if c.ok { "✓" } else { "✗" };
-                vec![r.component.clone(), c.name.clone(), ok.into(), c.detail.clone()]
+                vec![
+                    r.component.clone(),
+                    c.name.clone(),
+                    ok.into(),
+                    c.detail.clone(),
+                ]
             })
         })
         .collect();
-    shell.out(crate::ui::table(&["COMPONENT", "CHECK", "OK", "DETAIL"], &rows));
+    shell.out(crate::ui::table(
+        &["COMPONENT", "CHECK", "OK", "DETAIL"],
+        &rows,
+    ));
 }
 
 pub struct Installer<'a> {
@@ -246,21 +173,19 @@ impl Installer<'_> {
     /// Installs and verifies one component. The error is one line: what
     /// failed, and why, from the cluster's own state.
     pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, InstallError> {
-        self.install_with(cp, None).await
+        self.install_labelled(cp, &crate::phase1::lifecycle::desired(cp))
+            .await
     }
 
     /// [`Self::install`], labelling the release with `desired` (chart,
     /// version, values digest) so the next `up` can tell whether anything
-    /// changed; without one, the labels are made from `cp`.
-    pub async fn install_with(
+    /// changed.
+    pub(crate) async fn install_labelled(
         &self,
         cp: &ComponentPlan,
-        desired: Option<&crate::phase1::lifecycle::Desired>,
+        desired: &crate::phase1::lifecycle::Desired,
     ) -> Result<HealthReport, InstallError> {
         let c = cp.component;
-        let desired = desired
-            .cloned()
-            .unwrap_or_else(|| crate::phase1::lifecycle::desired(cp));
         let started = Instant::now();
         let step = self.shell.step(format!(
             "Installing {} ({} in {})",
@@ -295,7 +220,7 @@ impl Installer<'_> {
         };
         if let Ok(false) = helm_result {
             // helm 3.13 has no --labels: label the new revision ourselves.
-            if let Err(e) = self.label_latest(c, &desired).await {
+            if let Err(e) = self.label_latest(c, desired).await {
                 tracing::info!("cannot label {}: {e}", c.release);
             }
         }
@@ -362,8 +287,11 @@ impl Installer<'_> {
     }
 }
 
-/// Verifies `c` until healthy and closes `step` (begun at `started`) with
-/// the outcome; `unchanged`: helm was skipped, which the error says.
+/// Verifies `c` until healthy or [`VERIFY_GRACE`] runs out, and closes
+/// `step` (begun at `started`) with the outcome; `unchanged`: helm was
+/// skipped, which the error says. The checks run commands in pods (`bao
+/// status`, `nodetool status`) and read logs, which no watch can report on,
+/// so this re-checks with a growing pause.
 pub(crate) async fn verified(
     client: &kube::Client,
     c: &Component,
@@ -371,25 +299,36 @@ pub(crate) async fn verified(
     started: Instant,
     unchanged: bool,
 ) -> Result<HealthReport, InstallError> {
-    let report = match verify_until_healthy(client, c, VERIFY_GRACE).await {
-        Ok(r) if r.healthy() => {
-            step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
-            return Ok(r);
+    let deadline = Instant::now() + VERIFY_GRACE;
+    let mut pause = Duration::from_secs(2);
+    let problem = loop {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        let problem = match tokio::time::timeout(left, verify(client, c)).await {
+            Ok(Ok(r)) if r.healthy() => {
+                step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
+                return Ok(r);
+            }
+            Ok(Ok(r)) => format!("is not healthy: {}", unhealthy_summary(&r)),
+            Ok(Err(e)) => format!("could not be verified: {e}"),
+            Err(_) => format!("could not be verified within {}s", VERIFY_GRACE.as_secs()),
+        };
+        if Instant::now() + pause > deadline {
+            break problem;
         }
-        report => report,
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(15));
     };
     step.fail();
-    let component = c.name;
-    Err(match (report, unchanged) {
-        (Ok(r), false) => InstallError::Unhealthy {
-            component,
-            summary: unhealthy_summary(&r),
-        },
-        (Ok(r), true) => InstallError::UnchangedUnhealthy {
-            component,
-            summary: unhealthy_summary(&r),
-        },
-        (Err(why), false) => InstallError::Unverified { component, why },
-        (Err(why), true) => InstallError::UnchangedUnverified { component, why },
+    let what = if unchanged {
+        let reset = format!("`nvcf-dev reset {}` reinstalls it", c.name);
+        format!("is deployed and unchanged but {problem}; {reset}")
+    } else {
+        format!("installed but {problem}")
+    };
+    Err(InstallError::Unhealthy {
+        component: c.name,
+        what,
     })
 }

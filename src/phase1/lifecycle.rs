@@ -42,26 +42,6 @@ pub struct Desired {
 pub const LOCAL: &str = "local";
 
 impl Desired {
-    /// From the plan (before charts are fetched to files) and the values file's text.
-    pub fn new(cp: &ComponentPlan, values_yaml: &str) -> Desired {
-        let (chart, version) = match &cp.chart {
-            ChartSource::Oci { reference, version } => (
-                label_safe(reference.rsplit('/').next().unwrap_or(reference)),
-                label_safe(version),
-            ),
-            ChartSource::Local(_) => (LOCAL.to_string(), LOCAL.to_string()),
-        };
-        Desired {
-            chart,
-            version,
-            values_digest: values_digest(values_yaml),
-        }
-    }
-
-    pub fn is_local(&self) -> bool {
-        self.chart == LOCAL
-    }
-
     /// The labels the installed revision carries, so the next run can compare.
     pub fn labels(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -84,8 +64,19 @@ pub fn desired_all(plan: &Plan) -> BTreeMap<ComponentId, Desired> {
 /// The desired state of one component: its values file's text is what
 /// [`crate::phase1::charts::write_values`] writes.
 pub fn desired(cp: &ComponentPlan) -> Desired {
+    let (chart, version) = match &cp.chart {
+        ChartSource::Oci { reference, version } => (
+            label_safe(reference.rsplit('/').next().unwrap_or(reference)),
+            label_safe(version),
+        ),
+        ChartSource::Local(_) => (LOCAL.to_string(), LOCAL.to_string()),
+    };
     let yaml = serde_yaml_ng::to_string(&cp.values).unwrap_or_default();
-    Desired::new(cp, &yaml)
+    Desired {
+        chart,
+        version,
+        values_digest: values_digest(&yaml),
+    }
 }
 
 /// The first 40 hex digits of the values file's sha256: fits a label value
@@ -97,15 +88,10 @@ pub fn values_digest(values_yaml: &str) -> String {
 /// A label value: at most 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends
 /// (a chart version `1.0.0+build` becomes `1.0.0_build`).
 pub fn label_safe(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
     let mapped: String = s
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if safe(c) { c } else { '_' })
         .take(63)
         .collect();
     mapped
@@ -298,7 +284,7 @@ pub fn decide(
 
 /// What differs between a revision's labels and the desired state.
 fn differences(r: &ReleaseRecord, d: &Desired) -> Vec<Change> {
-    if d.is_local() {
+    if d.chart == LOCAL {
         return vec![Change::LocalChart];
     }
     let (Some(chart), Some(version), Some(digest)) = (&r.chart, &r.chart_version, &r.values_digest)

@@ -6,16 +6,15 @@
 
 mod images;
 
-
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::phase1::charts::{self, credentials, private_dir};
-use crate::phase1::plan::{ComponentPlan, Plan};
+use crate::phase1::plan::Plan;
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::registry::{
-    destination_for, CopyJob, CopyOptions, Mirror, NoProgress, Platform, ProgressSink,
+    destination_for, CopyJob, CopyOptions, Mirror, NoProgress, ProgressSink,
     RegistryError, ShellProgress, Summary,
 };
 use crate::settings::{ChartSource, Settings};
@@ -32,12 +31,8 @@ pub struct MirrorOptions {
     pub to: Option<String>,
     /// List what would be copied; copy nothing.
     pub dry_run: bool,
-    /// Show where each image was found.
-    pub why: bool,
-    pub platform: Option<Platform>,
-    pub keep_going: bool,
-    pub concurrency: usize,
-    pub insecure_registries: Vec<String>,
+    /// How images are copied.
+    pub copy: CopyOptions,
     /// Warn of profile values the charts do not read. `up` leaves that to
     /// its install step, which fits the same values to the same charts.
     pub report_fit: bool,
@@ -64,82 +59,38 @@ pub struct MirrorReport {
     pub summary: Summary,
 }
 
-/// The destination of a mirror: `--to`, or the local registry.
-pub fn destination(settings: &Settings, to: Option<&str>) -> String {
-    to.map(str::to_string)
-        .unwrap_or_else(|| format!("localhost:{}", settings.registry.host_port))
-}
-
 pub struct Mirrorer<'a> {
     pub shell: &'a Shell,
     pub settings: &'a Settings,
-    helm: HelmFor<'a>,
+    runner: &'a dyn CommandRunner,
+    /// helm for the renders, run for its version on first use, so a mirror
+    /// whose renders all come from the cache never starts helm.
+    helm: tokio::sync::OnceCell<Helm<'a>>,
     pub opts: MirrorOptions,
     /// The copy engine, whose registry clients (one connection pool and
     /// token cache per host) serve the presence checks and chart pulls too.
     engine: Mirror,
 }
 
-/// helm for the renders: the caller's, or found on PATH and checked on
-/// first use, so a mirror whose renders all come from the cache never
-/// starts helm.
-enum HelmFor<'a> {
-    Given(&'a Helm<'a>),
-    OnDemand {
-        runner: &'a dyn CommandRunner,
-        helm: tokio::sync::OnceCell<Helm<'a>>,
-    },
-}
-
 impl<'a> Mirrorer<'a> {
+    /// Finds helm on PATH now, so a missing helm stops the command before
+    /// anything is copied.
     pub fn new(
-        shell: &'a Shell,
-        settings: &'a Settings,
-        helm: &'a Helm<'a>,
-        opts: MirrorOptions,
-    ) -> Self {
-        Self::with(shell, settings, HelmFor::Given(helm), opts)
-    }
-
-    /// Like [`Mirrorer::new`], with helm found on PATH now (so a missing
-    /// helm stops the command before anything is copied) and run for its
-    /// version only when a chart must be rendered.
-    pub fn with_helm_on_demand(
         shell: &'a Shell,
         settings: &'a Settings,
         runner: &'a dyn CommandRunner,
         opts: MirrorOptions,
     ) -> crate::Result<Self> {
         crate::tools::find("helm")?;
-        let helm = HelmFor::OnDemand {
-            runner,
-            helm: tokio::sync::OnceCell::new(),
-        };
-        Ok(Self::with(shell, settings, helm, opts))
-    }
-
-    fn with(
-        shell: &'a Shell,
-        settings: &'a Settings,
-        helm: HelmFor<'a>,
-        opts: MirrorOptions,
-    ) -> Self {
-        let engine = Mirror::new(
-            CopyOptions {
-                concurrency: opts.concurrency.max(1),
-                platform: opts.platform.clone(),
-                keep_going: opts.keep_going,
-                insecure_registries: opts.insecure_registries.clone(),
-            },
-            credentials(settings),
-        );
-        Mirrorer {
+        let engine = Mirror::new(opts.copy.clone(), credentials(settings));
+        Ok(Mirrorer {
             shell,
             settings,
-            helm,
+            runner,
+            helm: tokio::sync::OnceCell::new(),
             opts,
             engine,
-        }
+        })
     }
 
     fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
@@ -179,30 +130,39 @@ impl<'a> Mirrorer<'a> {
 
     /// Mirrors the plan's charts and images. With `dry_run`, only reports.
     pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
-        let dest_host = destination(self.settings, self.opts.to.as_deref());
+        // `--to`, or the local registry.
+        let dest_host = self
+            .opts
+            .to
+            .clone()
+            .unwrap_or_else(|| format!("localhost:{}", self.settings.registry.host_port));
         let dest = self.engine.registry(&dest_host).await?;
         let mut summary = Summary::default();
         let started = std::time::Instant::now();
 
-        // 1. Charts, asked of the destination all at once.
-        let oci: Vec<&ComponentPlan> = plan
-            .components
-            .iter()
-            .filter(|cp| matches!(cp.chart, ChartSource::Oci { .. }))
-            .collect();
-        let chart_items = futures::future::try_join_all(oci.iter().map(|cp| {
+        // 1. Charts, asked of the destination all at once; None for a local one.
+        let (dest, dest_host) = (&dest, dest_host.as_str());
+        let charts = futures::future::try_join_all(plan.components.iter().map(|cp| async move {
+            if !matches!(cp.chart, ChartSource::Oci { .. }) {
+                return Ok(None);
+            }
             let source = self.settings.upstream_chart(cp.component);
             let found_in = vec![format!("component {}", cp.component.name)];
-            self.item(&dest, &dest_host, "chart", source, found_in)
+            self.item(dest, dest_host, "chart", source, found_in)
+                .await
+                .map(Some)
         }))
         .await?;
         // A chart the destination lacks must be upstream: if it is not, say
         // which versions are.
-        for (cp, item) in oci.iter().zip(&chart_items) {
-            if item.present {
+        for (cp, item) in plan.components.iter().zip(&charts) {
+            let Some(item) = item.as_ref().filter(|i| !i.present) else {
                 continue;
-            }
-            let upstream = self.engine.registry(&self.settings.upstream_registry).await?;
+            };
+            let upstream = self
+                .engine
+                .registry(&self.settings.upstream_registry)
+                .await?;
             if !self.present(&upstream, &item.source).await? {
                 let c = cp.component;
                 return Err(charts::explain_missing(
@@ -218,7 +178,7 @@ impl<'a> Mirrorer<'a> {
         // all charts at once, and not at all when the render cache knows
         // the chart and values. Charts the destination lacks are read from
         // upstream while they are being copied there.
-        let missing = missing_jobs(&chart_items);
+        let missing = missing_jobs(charts.iter().flatten());
         let copy_charts = !self.opts.dry_run && !missing.is_empty();
         let step = self.shell.step(if copy_charts {
             format!(
@@ -232,14 +192,11 @@ impl<'a> Mirrorer<'a> {
         let dir = private_dir().map_err(crate::Error::TempDir)?;
         let helm = self.helm_identity();
         let cache = self.render_cache().filter(|_| helm.is_some());
-        let discover = futures::future::join_all(plan.components.iter().map(|cp| {
-            let item = oci
-                .iter()
-                .position(|o| o.component.id == cp.component.id)
-                .map(|i| &chart_items[i]);
-            let cache = cache.as_ref().zip(helm.as_deref());
-            self.discover_component(cp, item, &dest, dir.path(), cache)
-        }));
+        let discover =
+            futures::future::join_all(plan.components.iter().zip(&charts).map(|(cp, item)| {
+                let cache = cache.as_ref().zip(helm.as_deref());
+                self.discover_component(cp, item.as_ref(), dest, dir.path(), cache)
+            }));
         let copy = async {
             if copy_charts {
                 self.engine.copy(&missing, &NoProgress).await.map(Some)
@@ -251,11 +208,12 @@ impl<'a> Mirrorer<'a> {
         if let Some(s) = copied? {
             add(&mut summary, &s);
         }
+        let chart_items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
         // In plan order, so the first failing component is the one named.
         for (cp, d) in plan.components.iter().zip(discoveries) {
-            let Some(d) = d? else { continue };
+            let d = d?;
             if self.opts.report_fit {
                 charts::report_fit(self.shell, cp.component.name, &d.fitted);
             }
@@ -276,7 +234,7 @@ impl<'a> Mirrorer<'a> {
         // make the command's future not Send.)
         let heads: Vec<_> = images
             .iter()
-            .map(|img| self.item(&dest, &dest_host, "image", img.image.clone(), img.sources.clone()))
+            .map(|i| self.item(dest, dest_host, "image", i.image.clone(), i.sources.clone()))
             .collect();
         let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
             .buffered(HEADS_IN_FLIGHT)
@@ -300,7 +258,7 @@ impl<'a> Mirrorer<'a> {
         let mut items = chart_items;
         items.extend(image_items);
         Ok(MirrorReport {
-            destination: dest_host,
+            destination: dest_host.to_string(),
             dry_run: self.opts.dry_run,
             items,
             unresolved,
@@ -325,9 +283,9 @@ pub fn other_registries(report: &MirrorReport, upstream: &str) -> Vec<String> {
 }
 
 /// Copy jobs for the items the destination does not have yet.
-fn missing_jobs(items: &[MirrorItem]) -> Vec<CopyJob> {
+fn missing_jobs<'i>(items: impl IntoIterator<Item = &'i MirrorItem>) -> Vec<CopyJob> {
     items
-        .iter()
+        .into_iter()
         .filter(|i| !i.present)
         .map(|i| CopyJob {
             source: i.source.clone(),

@@ -1,5 +1,5 @@
-//! What `up` installs: the stages, and each component's chart and merged
-//! values. `plan` shows the same [`Plan`] (see `show_plan`), so what it
+//! What `up` installs: each component's chart and merged values (the order
+//! is the model's dependencies). `plan` shows the same [`Plan`] (see `show_plan`), so what it
 //! shows is what `up` installs.
 
 use std::path::PathBuf;
@@ -54,7 +54,6 @@ impl ComponentPlan {
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub stages: Vec<Vec<ComponentId>>,
     pub components: Vec<ComponentPlan>,
 }
 
@@ -64,9 +63,8 @@ impl Plan {
     }
 }
 
-/// Builds the plan: the install stages and each component's merged values.
+/// Builds the plan: each component's chart and merged values.
 pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
-    let stages = model::phase1_stages();
     let components = model::PHASE1
         .iter()
         .map(|c| ComponentPlan {
@@ -75,7 +73,7 @@ pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
             values: component_values_for_registry(c, settings, &settings.image_registry()),
         })
         .collect();
-    Ok(Plan { stages, components })
+    Ok(Plan { components })
 }
 
 /// A component's values with images pointing at `registry` (the upstream

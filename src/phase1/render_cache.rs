@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -28,41 +28,27 @@ struct File {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     key: String,
-    images: Vec<CachedImage>,
+    images: Vec<Found>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CachedImage {
-    image: String,
-    source: String,
-}
-
-/// What decides `helm template`'s output, besides helm's own defaults.
-pub struct RenderInputs<'a> {
-    pub helm: &'a str,
-    pub release: &'a str,
-    pub namespace: &'a str,
-    pub chart: &'a [u8],
-    pub values: &'a [u8],
-}
-
-impl RenderInputs<'_> {
-    /// One digest of everything; any change to any input changes it.
-    pub fn key(&self) -> String {
-        let mut h = Sha256::new();
-        for part in [
-            self.helm.as_bytes(),
-            self.release.as_bytes(),
-            self.namespace.as_bytes(),
-            &Sha256::digest(self.chart)[..],
-            &Sha256::digest(self.values)[..],
-        ] {
-            // Length-prefixed, so no two different inputs run together alike.
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
-        hex::encode(h.finalize())
+/// The key of a render: one digest of everything that decides `helm
+/// template`'s output besides helm's own defaults (the helm binary, release,
+/// namespace, chart archive and values file); any change to any of them
+/// changes it.
+pub fn key(helm: &str, release: &str, namespace: &str, chart: &[u8], values: &[u8]) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        helm.as_bytes(),
+        release.as_bytes(),
+        namespace.as_bytes(),
+        &Sha256::digest(chart)[..],
+        &Sha256::digest(values)[..],
+    ] {
+        // Length-prefixed, so no two different inputs run together alike.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
     }
+    hex::encode(h.finalize())
 }
 
 /// The cache file of one cluster.
@@ -95,28 +81,14 @@ impl RenderCache {
     pub fn get(&self, component: &str, key: &str) -> Option<Vec<Found>> {
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let e = file.entries.get(component).filter(|e| e.key == key)?;
-        Some(
-            e.images
-                .iter()
-                .map(|i| Found {
-                    image: i.image.clone(),
-                    source: i.source.clone(),
-                })
-                .collect(),
-        )
+        Some(e.images.clone())
     }
 
     /// Remembers `component`'s discovery under `key`, replacing the last.
     pub fn put(&self, component: &str, key: String, images: &[Found]) {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.format = FORMAT;
-        let images = images
-            .iter()
-            .map(|f| CachedImage {
-                image: f.image.clone(),
-                source: f.source.clone(),
-            })
-            .collect();
+        let images = images.to_vec();
         file.entries
             .insert(component.to_string(), Entry { key, images });
     }
@@ -129,24 +101,13 @@ impl RenderCache {
             let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
             serde_json::to_vec(&*file).map_err(std::io::Error::other)?
         };
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        }
-        let tmp = self
-            .path
-            .with_extension(format!("tmp.{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&text)?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        // tempfile creates it 0600; the rename replaces the old file whole.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(&text)?;
+        tmp.persist(&self.path).map(drop).map_err(|e| e.error)
     }
 }
 
@@ -154,14 +115,8 @@ impl RenderCache {
 mod tests {
     use super::*;
 
-    fn inputs<'a>(chart: &'a [u8], values: &'a [u8]) -> RenderInputs<'a> {
-        RenderInputs {
-            helm: "/usr/bin/helm v4.1.4",
-            release: "nats",
-            namespace: "nats-system",
-            chart,
-            values,
-        }
+    fn inputs(chart: &[u8], values: &[u8]) -> String {
+        key("/usr/bin/helm v4.1.4", "nats", "nats-system", chart, values)
     }
 
     fn found(image: &str) -> Vec<Found> {
@@ -175,7 +130,7 @@ mod tests {
     fn a_saved_discovery_is_found_again_under_the_same_key_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = RenderCache::path_for(dir.path(), "nvcf-dev");
-        let key = inputs(b"chart-1", b"a: 1\n").key();
+        let key = inputs(b"chart-1", b"a: 1\n");
         let cache = RenderCache::load(path.clone());
         assert!(cache.get("nats", &key).is_none(), "empty at first");
         cache.put("nats", key.clone(), &found("r/nats:2.10"));
@@ -183,9 +138,9 @@ mod tests {
 
         let cache = RenderCache::load(path.clone());
         assert_eq!(cache.get("nats", &key), Some(found("r/nats:2.10")), "hit");
-        let chart_changed = inputs(b"chart-2", b"a: 1\n").key();
+        let chart_changed = inputs(b"chart-2", b"a: 1\n");
         assert!(cache.get("nats", &chart_changed).is_none(), "chart changed");
-        let values_changed = inputs(b"chart-1", b"a: 2\n").key();
+        let values_changed = inputs(b"chart-1", b"a: 2\n");
         assert!(
             cache.get("nats", &values_changed).is_none(),
             "values changed"
@@ -198,17 +153,10 @@ mod tests {
 
     #[test]
     fn inputs_do_not_run_together() {
-        let a = RenderInputs {
-            release: "ab",
-            namespace: "c",
-            ..inputs(b"x", b"y")
-        };
-        let b = RenderInputs {
-            release: "a",
-            namespace: "bc",
-            ..inputs(b"x", b"y")
-        };
-        assert_ne!(a.key(), b.key());
+        assert_ne!(
+            key("h", "ab", "c", b"x", b"y"),
+            key("h", "a", "bc", b"x", b"y")
+        );
     }
 
     #[test]
@@ -216,7 +164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = RenderCache::path_for(dir.path(), "c");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let key = inputs(b"chart", b"v").key();
+        let key = inputs(b"chart", b"v");
         for junk in [
             &b"{not json"[..],
             br#"{"format":999,"entries":{}}"#,

@@ -50,19 +50,16 @@ where
                 .copied()
                 .filter(|d| ids.contains(d))
                 .collect();
-            if let Some(bad) = deps.iter().find(|d| {
+            let failed = |d: &&ComponentId| {
                 matches!(
                     outcomes.get(*d),
-                    Some(Outcome::Failed(_)) | Some(Outcome::Skipped { .. })
+                    Some(Outcome::Failed(_) | Outcome::Skipped { .. })
                 )
-            }) {
+            };
+            if let Some(bad) = deps.iter().find(failed) {
                 started.insert(c);
-                outcomes.insert(
-                    c,
-                    Outcome::Skipped {
-                        because: bad.to_string(),
-                    },
-                );
+                let because = bad.to_string();
+                outcomes.insert(c, Outcome::Skipped { because });
             } else if deps
                 .iter()
                 .all(|d| matches!(outcomes.get(d), Some(Outcome::Done)))

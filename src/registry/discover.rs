@@ -17,7 +17,7 @@ use serde_yaml_ng::Value;
 
 /// An image reference and where it was found, e.g.
 /// "StatefulSet/openbao-server container auto-unseal-sidecar".
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize)]
 pub struct Found {
     pub image: String,
     pub source: String,

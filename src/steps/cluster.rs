@@ -3,10 +3,8 @@
 //! profile's kind config (piped on stdin) otherwise, then the kubeconfig
 //! context `kind-<name>` set; or, with `--context`, an existing cluster.
 
-use async_trait::async_trait;
-
+use super::preflight::Host;
 use super::{wiring::WiringError, Ctx};
-use crate::runtime::Runtime;
 use crate::tools::kind::Kind;
 
 /// Why the cluster cannot be used; each says what to do.
@@ -20,35 +18,30 @@ pub enum ClusterError {
     KindConfig { file: String, error: WiringError },
 }
 
-/// A step that reaches the cluster: the client it returns is what the
-/// steps after it run with.
-#[async_trait]
-pub trait Connect: Send + Sync {
-    fn title(&self, ctx: &Ctx) -> String;
-    /// The client, and a note for the status line.
-    async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)>;
-}
-
-pub struct KindCluster {
-    pub docker: Runtime,
-    /// The kind binary.
-    pub kind: String,
-}
-
-#[async_trait]
-impl Connect for KindCluster {
-    fn title(&self, ctx: &Ctx) -> String {
-        format!("Creating cluster {}", ctx.settings.cluster)
+impl Host {
+    /// The cluster step's status line.
+    pub fn title(&self, ctx: &Ctx) -> String {
+        match self {
+            Host::Kind { .. } => format!("Creating cluster {}", ctx.settings.cluster),
+            Host::Existing => format!("Connecting to context {}", ctx.settings.kube_context()),
+        }
     }
 
-    async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
+    /// Reaches the cluster: its client, and a note for the status line.
+    pub async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
+        let Host::Kind { docker, kind } = self else {
+            // `up --context`: an existing cluster, reached through that context.
+            let context = ctx.settings.kube_context();
+            let (client, version) = crate::k8s::client::connect(&context).await?;
+            return Ok((client, format!("Kubernetes {version}")));
+        };
         let cluster = ctx.settings.cluster.clone();
-        let kind = Kind::new(ctx.runner.as_ref(), self.kind.clone());
+        let kind = Kind::new(ctx.runner.as_ref(), kind.clone());
         let exists = kind.get_clusters().await?.contains(&cluster);
         let note = if exists {
             // A cluster whose node containers are gone (e.g. Docker was
             // reset) cannot be reused: say so rather than fail later.
-            let nodes = self.docker.kind_nodes(&cluster).await?;
+            let nodes = docker.kind_nodes(&cluster).await?;
             if nodes.is_empty() {
                 return Err(ClusterError::NodesGone { cluster }.into());
             }
@@ -69,21 +62,5 @@ impl Connect for KindCluster {
         let context = crate::k8s::kind_context(&cluster);
         let (client, _) = crate::k8s::client::connect(&context).await?;
         Ok((client, format!("{note}, context {context}")))
-    }
-}
-
-/// `up --context`: an existing cluster, reached through that context.
-pub struct ExistingCluster;
-
-#[async_trait]
-impl Connect for ExistingCluster {
-    fn title(&self, ctx: &Ctx) -> String {
-        format!("Connecting to context {}", ctx.settings.kube_context())
-    }
-
-    async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
-        let context = ctx.settings.kube_context();
-        let (client, version) = crate::k8s::client::connect(&context).await?;
-        Ok((client, format!("Kubernetes {version}")))
     }
 }

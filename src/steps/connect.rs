@@ -26,7 +26,7 @@ impl Step<OnCluster> for ConnectRegistry {
         "Connecting the cluster to the local registry".into()
     }
 
-    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
         let files = wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
         let nodes = write_hosts_files(&self.docker, &s.cluster, &files).await?;
@@ -73,7 +73,7 @@ impl Step<OnCluster> for Namespaces {
         )
     }
 
-    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let created =
             crate::k8s::wiring::ensure_namespaces(&ctx.kube, &crate::model::namespaces()).await?;
         Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))

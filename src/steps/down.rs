@@ -1,5 +1,5 @@
-//! The actions of `down` ([`DownAction`], planned by `ops::down::actions`):
-//! how each runs.
+//! The actions of `down` ([`DownAction`], planned by `ops::down::actions`)
+//! and how they run ([`run`]).
 
 use std::time::Duration;
 
@@ -7,18 +7,10 @@ use crate::k8s::stale::delete_stale;
 use crate::model::{self, Component};
 use crate::settings::Settings;
 use crate::steps::reset::{DELETE_TIMEOUT, UNINSTALL_TIMEOUT};
-use crate::steps::Step;
 use crate::tools::helm::Helm;
 use crate::tools::kind::Kind;
 use crate::tools::runner::CommandRunner;
 use crate::ui::Shell;
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DownOptions {
-    pub keep_registry: bool,
-    /// Also remove the registry's data volume.
-    pub purge: bool,
-}
 
 /// One action of `down`, in the order they run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +25,38 @@ pub enum DownAction {
     DeleteCluster {
         kind: String,
     },
-    RemoveRegistry,
+    /// The registry container; `container`/`volume`: which of it exists
+    /// and goes (the volume only with --purge).
+    RemoveRegistry {
+        container: bool,
+        volume: bool,
+    },
     KeepRegistry,
+}
+
+impl DownAction {
+    /// What the action removes, in words, for the confirmation.
+    pub fn removes(&self, s: &Settings) -> Vec<String> {
+        match *self {
+            DownAction::UninstallReleases { best_effort: false } => vec![format!(
+                "the Phase 1 releases and their leftovers in context {}",
+                s.kube_context()
+            )],
+            DownAction::DeleteCluster { .. } => vec![format!(
+                "kind cluster {} (and the Phase 1 releases in it)",
+                s.cluster
+            )],
+            DownAction::RemoveRegistry { container, volume } => {
+                let volume_name = s.registry.volume.clone();
+                let container =
+                    container.then(|| format!("registry container {}", s.registry.name));
+                let volume =
+                    volume.then(|| format!("registry volume {volume_name} (the mirrored images)"));
+                container.into_iter().chain(volume).collect()
+            }
+            _ => vec![],
+        }
+    }
 }
 
 /// Releases in reverse install order: dependents first.
@@ -48,89 +70,71 @@ pub fn uninstall_order() -> Vec<&'static Component> {
     order
 }
 
-/// What the actions of `down` share.
-pub struct DownCtx<'a> {
-    pub shell: &'a Shell,
-    pub settings: &'a Settings,
-    pub runner: &'a dyn CommandRunner,
-    pub opts: DownOptions,
-}
-
-impl AsRef<Shell> for DownCtx<'_> {
-    fn as_ref(&self) -> &Shell {
-        self.shell
-    }
-}
-
 /// When the cluster is deleted next, cleaning it is a courtesy: bounded.
 const BEST_EFFORT: Duration = Duration::from_secs(120);
 /// How long the API server gets to answer before `down` gives up on it.
 const REACH_TIMEOUT: Duration = Duration::from_secs(15);
 
-#[async_trait::async_trait]
-impl<'a> Step<DownCtx<'a>> for DownAction {
-    fn title(&self, ctx: &DownCtx<'a>) -> String {
-        let s = ctx.settings;
-        match self {
-            DownAction::UninstallReleases { .. } => {
-                format!("Uninstalling Phase 1 releases in {}", s.kube_context())
-            }
-            DownAction::DeleteCluster { .. } => format!("Deleting cluster {}", s.cluster),
-            // Removing the registry shows its own line; keeping it is a note.
-            _ => String::new(),
-        }
-    }
-
-    fn has_line(&self) -> bool {
-        matches!(
-            self,
-            DownAction::UninstallReleases { .. } | DownAction::DeleteCluster { .. }
-        )
-    }
-
-    async fn execute(&self, ctx: &mut DownCtx<'a>) -> crate::Result<Option<String>> {
-        let s = ctx.settings;
-        match self {
-            DownAction::UninstallReleases { best_effort: false } => {
-                uninstall_all(ctx).await.map(Some)
-            }
-            DownAction::UninstallReleases { best_effort: true } => {
-                let why = match tokio::time::timeout(BEST_EFFORT, uninstall_all(ctx)).await {
-                    Ok(Ok(note)) => return Ok(Some(note)),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => format!("it took over {}s", BEST_EFFORT.as_secs()),
+/// Runs the actions in order, each under its status line; `purge` removes
+/// the registry's volume with it.
+pub async fn run(
+    shell: &Shell,
+    s: &Settings,
+    runner: &dyn CommandRunner,
+    actions: &[DownAction],
+    purge: bool,
+) -> crate::Result<()> {
+    for action in actions {
+        match action {
+            DownAction::UninstallReleases { best_effort } => {
+                let step = shell.step(format!(
+                    "Uninstalling Phase 1 releases in {}",
+                    s.kube_context()
+                ));
+                let skipped = |why: String| {
+                    tracing::info!("uninstall skipped: {why}");
+                    "skipped: the cluster is deleted next".to_string()
                 };
-                tracing::info!("uninstall skipped: {why}");
-                Ok(Some("skipped: the cluster is deleted next".into()))
+                let uninstall = uninstall_all(s, runner);
+                let note = if !best_effort {
+                    uninstall.await?
+                } else {
+                    match tokio::time::timeout(BEST_EFFORT, uninstall).await {
+                        Ok(Ok(note)) => note,
+                        Ok(Err(e)) => skipped(e.to_string()),
+                        Err(_) => skipped(format!("it took over {}s", BEST_EFFORT.as_secs())),
+                    }
+                };
+                step.done_with(note);
             }
             DownAction::DeleteCluster { kind } => {
-                let kind = Kind::new(ctx.runner, kind.clone());
-                kind.delete_cluster(&s.cluster).await?;
+                let step = shell.step(format!("Deleting cluster {}", s.cluster));
+                Kind::new(runner, kind.clone())
+                    .delete_cluster(&s.cluster)
+                    .await?;
                 let dir = crate::state::state_dir()?;
                 let password = crate::state::cassandra_password_path(&dir, &s.cluster);
                 crate::state::remove_password(&password)?;
-                Ok(None)
+                step.done();
             }
-            DownAction::RemoveRegistry => {
-                super::registry::remove(ctx.shell, &s.registry, ctx.opts.purge).await?;
-                Ok(None)
+            DownAction::RemoveRegistry { .. } => {
+                super::registry::remove(shell, &&s.registry, purge).await?
             }
-            DownAction::KeepRegistry => {
-                let name = &s.registry.name;
-                ctx.shell
-                    .status(format!(" • Keeping registry {name} (--keep-registry)"));
-                Ok(None)
-            }
+            DownAction::KeepRegistry => shell.status(format!(
+                " • Keeping registry {} (--keep-registry)",
+                s.registry.name
+            )),
         }
     }
+    Ok(())
 }
 
 /// Uninstalls the releases, dependents first, and deletes the stale
 /// resources of namespaces `up` created.
-async fn uninstall_all(ctx: &DownCtx<'_>) -> crate::Result<String> {
-    let context = ctx.settings.kube_context();
+async fn uninstall_all(s: &Settings, runner: &dyn CommandRunner) -> crate::Result<String> {
+    let context = s.kube_context();
     let (client, _) = crate::k8s::client::reach(&context, REACH_TIMEOUT).await?;
-    let helm = Helm::detect(ctx.runner).await?.with_kube_context(&context);
+    let helm = Helm::detect(runner).await?.with_kube_context(&context);
     let mut removed = 0;
     for c in uninstall_order() {
         let (release, ns) = (c.release, c.namespace);

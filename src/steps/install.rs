@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use super::{OnCluster, Step};
-use crate::phase1::install::{self, Prepared};
+use crate::phase1::charts;
+use crate::phase1::install::{self, Installer};
 use crate::phase1::schedule::Outcome;
 use crate::runtime::Runtime;
 use crate::settings::Target;
@@ -29,7 +30,7 @@ impl Step<OnCluster> for Mirror {
         false
     }
 
-    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
         let to = match &s.target {
             Target::Kind => None,
@@ -38,15 +39,14 @@ impl Step<OnCluster> for Mirror {
             }
             Target::Context { .. } => return Ok(None),
         };
-        let helm = ctx.helm();
         let opts = crate::phase1::mirror::MirrorOptions {
             to,
-            concurrency: 4,
             ..Default::default()
         };
-        let report = crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, &helm, opts)
-            .run(&ctx.plan)
-            .await?;
+        let report =
+            crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, ctx.runner.as_ref(), opts)?
+                .run(&ctx.plan)
+                .await?;
         if let Some(docker) = &self.nodes {
             // Images from other registries (e.g. a chart's docker.io
             // defaults) are in the local registry too: containerd looks
@@ -85,14 +85,20 @@ impl Step<OnCluster> for Install {
         false
     }
 
-    async fn execute(&self, ctx: &mut OnCluster) -> crate::Result<Option<String>> {
+    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let desired = crate::phase1::lifecycle::desired_all(&ctx.plan);
         let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
-        let prepared = Prepared::new(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
-        let installer =
-            prepared.installer(&ctx.shell, &ctx.settings, ctx.helm_on_cluster(), &ctx.kube);
-        let outcomes = installer.install_all(&prepared.plan, &desired).await;
-        drop(prepared);
+        let (plan, dir) =
+            charts::prepare_charts(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
+        let installer = Installer {
+            shell: &ctx.shell,
+            settings: &ctx.settings,
+            helm: ctx.helm(),
+            client: &ctx.kube,
+            values_dir: dir.path(),
+        };
+        let outcomes = installer.install_all(&plan, &desired).await;
+        drop(dir);
         let reports = install::verify_all(&ctx.kube, &ctx.plan).await;
         crate::phase1::install::print_health(&ctx.shell, &reports);
         let failures: Vec<String> = outcomes
@@ -108,14 +114,7 @@ impl Step<OnCluster> for Install {
         if !failures.is_empty() {
             return Err(crate::Error::ChecksFailed(failures.join("; ")));
         }
-        if let Some(bad) = reports.iter().find(|r| !r.healthy()) {
-            return Err(crate::Error::ChecksFailed(format!(
-                "{} is not healthy: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
-                bad.component,
-                install::unhealthy_summary(bad),
-                bad.component
-            )));
-        }
+        install::all_healthy(&reports, "")?;
         ctx.shell.status(format!(
             "Phase 1 is installed and verified on {} (kubectl --context {})",
             ctx.settings.cluster,

@@ -41,17 +41,6 @@ pub struct Ctx {
     pub helm_binary: HelmBinary,
 }
 
-impl Ctx {
-    /// helm, acting on no kube context (rendering, pulling charts).
-    pub fn helm(&self) -> Helm<'_> {
-        Helm::new(
-            self.runner.as_ref(),
-            self.helm_binary.program.clone(),
-            self.helm_binary.version,
-        )
-    }
-}
-
 /// The context once the cluster step has run: its API client too.
 pub struct OnCluster {
     pub ctx: Ctx,
@@ -68,8 +57,10 @@ impl std::ops::Deref for OnCluster {
 impl OnCluster {
     /// helm acting on the cluster the client talks to, never on whatever
     /// the current context happens to be.
-    pub fn helm_on_cluster(&self) -> Helm<'_> {
-        self.helm().with_kube_context(self.settings.kube_context())
+    pub fn helm(&self) -> Helm<'_> {
+        let HelmBinary { program, version } = self.helm_binary.clone();
+        Helm::new(self.runner.as_ref(), program, version)
+            .with_kube_context(self.settings.kube_context())
     }
 }
 
@@ -83,7 +74,7 @@ pub trait Step<C: Send + Sync>: Send + Sync {
         true
     }
     /// Does the step; a short note (e.g. "reused") is shown after the title.
-    async fn execute(&self, ctx: &mut C) -> crate::Result<Option<String>>;
+    async fn execute(&self, ctx: &C) -> crate::Result<Option<String>>;
 }
 
 /// Runs `work` under a status line titled `title`: ✓ with its note, or ✗.
@@ -102,30 +93,18 @@ pub async fn line<T>(
 }
 
 /// Runs the steps in order and stops at the first failure.
-pub async fn run<C>(steps: &[&dyn Step<C>], ctx: &mut C) -> crate::Result<()>
-where
-    C: AsRef<Shell> + Send + Sync,
-{
+pub async fn run<C: Send + Sync>(
+    shell: &Shell,
+    steps: &[Box<dyn Step<C>>],
+    ctx: &C,
+) -> crate::Result<()> {
     for step in steps {
         if step.has_line() {
-            let shell = ctx.as_ref().clone();
             let title = step.title(ctx);
-            line(&shell, title, async { Ok(((), step.execute(ctx).await?)) }).await?;
+            line(shell, title, async { Ok(((), step.execute(ctx).await?)) }).await?;
         } else {
             step.execute(ctx).await?;
         }
     }
     Ok(())
-}
-
-impl AsRef<Shell> for Ctx {
-    fn as_ref(&self) -> &Shell {
-        &self.shell
-    }
-}
-
-impl AsRef<Shell> for OnCluster {
-    fn as_ref(&self) -> &Shell {
-        &self.ctx.shell
-    }
 }

@@ -7,34 +7,23 @@ use crate::settings::{Settings, Target};
 use crate::tools::{self, helm::Helm, runner::CommandRunner};
 use crate::ui::Shell;
 
-/// What preflight found, each handle built once.
-pub struct Tools {
-    pub helm: HelmBinary,
-    pub host: Host,
-}
-
-/// Where Phase 1 goes, with the handles only that place needs.
+/// Where Phase 1 goes, with the handles only that place needs; also the
+/// step that reaches its cluster (`steps::cluster`).
+#[derive(Clone)]
 pub enum Host {
-    /// A kind cluster and the local registry, on this Docker.
-    Kind(Local),
+    /// A kind cluster and the local registry, on this Docker; `kind` is the
+    /// kind binary.
+    Kind { docker: Runtime, kind: String },
     /// An existing cluster (`--context`): no Docker, no kind.
     Existing,
 }
 
-/// The kind target's handles.
-#[derive(Clone)]
-pub struct Local {
-    pub docker: Runtime,
-    /// The kind binary.
-    pub kind: String,
-}
-
-/// The "Checking prerequisites" step.
+/// The "Checking prerequisites" step: what it found, each handle built once.
 pub async fn preflight(
     shell: &Shell,
     runner: &dyn CommandRunner,
     settings: &Settings,
-) -> crate::Result<Tools> {
+) -> crate::Result<(HelmBinary, Host)> {
     super::line(shell, "Checking prerequisites".into(), async {
         let Helm { program, version, .. } = Helm::detect(runner).await?;
         let helm = HelmBinary { program, version };
@@ -44,11 +33,11 @@ pub async fn preflight(
                 let kind = tools::find("kind")?.display().to_string();
                 let docker = Runtime::connect().await?;
                 note.push_str(&format!(", Docker {}", docker.server_version().await?));
-                Host::Kind(Local { docker, kind })
+                Host::Kind { docker, kind }
             }
             Target::Context { .. } => Host::Existing,
         };
-        Ok((Tools { helm, host }, Some(note)))
+        Ok(((helm, host), Some(note)))
     })
     .await
 }

@@ -13,21 +13,30 @@ pub struct LocalRegistry {
 #[async_trait]
 impl Step<Ctx> for LocalRegistry {
     fn title(&self, ctx: &Ctx) -> String {
-        let spec = &ctx.settings.registry;
-        format!(
-            "Starting local registry {} on 127.0.0.1:{}",
-            spec.name, spec.host_port
-        )
+        title(&ctx.settings.registry)
     }
 
-    async fn execute(&self, ctx: &mut Ctx) -> crate::Result<Option<String>> {
-        let spec = &ctx.settings.registry;
-        Ok(Some(match self.docker.ensure_registry(spec).await? {
-            EnsureOutcome::Created => "created".into(),
-            EnsureOutcome::Reused => "reused".into(),
-            EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
-        }))
+    async fn execute(&self, ctx: &Ctx) -> crate::Result<Option<String>> {
+        ensure(&self.docker, &ctx.settings.registry)
+            .await
+            .map(Some)
     }
+}
+
+pub fn title(spec: &RegistrySpec) -> String {
+    format!(
+        "Starting local registry {} on 127.0.0.1:{}",
+        spec.name, spec.host_port
+    )
+}
+
+/// Starts the registry; what was done, for the status line.
+pub async fn ensure(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<String> {
+    Ok(match docker.ensure_registry(spec).await? {
+        EnsureOutcome::Created => "created".into(),
+        EnsureOutcome::Reused => "reused".into(),
+        EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
+    })
 }
 
 /// Removes the registry container, with its volume when `purge`; asks nothing.

@@ -1,6 +1,6 @@
 //! The actions of `reset <component>` ([`ResetAction`], planned by
-//! `ops::reset::reset_plan`): how each runs, filling the [`ResetReport`] as
-//! it goes.
+//! `ops::reset::reset_plan`) and how they run ([`run`]), filling the
+//! [`ResetReport`] as they go.
 
 use std::time::Duration;
 
@@ -10,12 +10,10 @@ use serde::Serialize;
 use crate::k8s::client::get_opt;
 use crate::k8s::releases::read;
 use crate::k8s::stale::{delete_stale, ResourceRef};
-use crate::k8s::{Check, HealthReport};
+use crate::k8s::HealthReport;
 use crate::model::{Component, ComponentId};
 use crate::phase1::install::{self, Installer};
-use crate::phase1::plan::{ComponentPlan, Plan};
-use crate::steps::Step;
-use crate::ui::Shell;
+use crate::phase1::plan::Plan;
 
 /// How long `helm uninstall` may take.
 pub const UNINSTALL_TIMEOUT: Duration = Duration::from_secs(300);
@@ -87,81 +85,60 @@ pub fn migrations_rerun(before: Option<&str>, after: Option<&str>) -> Option<boo
     }
 }
 
-/// What the actions of a reset share.
-pub struct ResetCtx<'a> {
-    pub installer: Installer<'a>,
-    /// The plan with the charts to reinstall fetched.
-    pub plan: &'a Plan,
-    /// The component reset.
-    pub reset: &'static Component,
-    pub report: ResetReport,
-}
-
-impl AsRef<Shell> for ResetCtx<'_> {
-    fn as_ref(&self) -> &Shell {
-        self.installer.shell
-    }
-}
-
-#[async_trait::async_trait]
-impl<'a> Step<ResetCtx<'a>> for ResetAction {
-    fn title(&self, _: &ResetCtx<'a>) -> String {
-        match self {
+/// Runs the actions in order with `installer` (the charts to reinstall
+/// prepared in `plan`), filling `report` as it goes, so a failure still
+/// reports what was done. `reset` is the component reset.
+pub async fn run(
+    actions: &[ResetAction],
+    installer: &Installer<'_>,
+    plan: &Plan,
+    reset: &'static Component,
+    report: &mut ResetReport,
+) -> crate::Result<()> {
+    let (client, shell) = (installer.client, installer.shell);
+    // Every component is planned: `plan` is the whole plan, prepared in part.
+    let planned = |id: ComponentId| {
+        plan.component(id)
+            .ok_or_else(|| crate::Error::Internal(format!("{id} is not planned")))
+    };
+    for action in actions {
+        match *action {
             ResetAction::Uninstall { release, namespace } => {
-                format!("Uninstalling {release} in {namespace}")
-            }
-            ResetAction::DeleteStale { namespace, .. } => {
-                format!("Deleting stale resources in {namespace} and waiting until they are gone")
-            }
-            // The rest show the installer's own lines.
-            _ => String::new(),
-        }
-    }
-
-    fn has_line(&self) -> bool {
-        matches!(
-            self,
-            ResetAction::Uninstall { .. } | ResetAction::DeleteStale { .. }
-        )
-    }
-
-    async fn execute(&self, ctx: &mut ResetCtx<'a>) -> crate::Result<Option<String>> {
-        let client = ctx.installer.client;
-        let shell = ctx.installer.shell;
-        let report = &mut ctx.report;
-        match self {
-            ResetAction::Uninstall { release, namespace } => {
-                let helm = &ctx.installer.helm;
+                let step = shell.step(format!("Uninstalling {release} in {namespace}"));
+                let helm = &installer.helm;
                 helm.uninstall(release, namespace, UNINSTALL_TIMEOUT)
                     .await?;
                 report.release.uninstalled = report.release.status.is_some();
-                Ok((!report.release.uninstalled).then(|| "not installed".into()))
+                if report.release.uninstalled {
+                    step.done()
+                } else {
+                    step.done_with("not installed")
+                }
             }
             ResetAction::DeleteStale { namespace, release } => {
+                let step = shell.step(format!(
+                    "Deleting stale resources in {namespace} and waiting until they are gone"
+                ));
                 let gone = delete_stale(client, namespace, release, DELETE_TIMEOUT, false).await?;
                 for r in &gone {
                     shell.status(format!("   deleted {r}"));
                 }
-                let note = format!("{} deleted", gone.len());
+                step.done_with(format!("{} deleted", gone.len()));
                 report.deleted.extend(gone);
-                Ok(Some(note))
             }
             ResetAction::Reinstall { component } => {
-                let result = ctx
-                    .installer
-                    .install(planned(ctx.plan, *component)?)
-                    .await?;
-                record(report, *component, result);
-                Ok(None)
+                let health = installer.install(planned(component)?).await?;
+                report.reinstalled.push(component.to_string());
+                report.health.push(health);
             }
             ResetAction::RerunMigrations { component } => {
-                let (d, c) = (component.component(), ctx.reset);
+                let (d, c) = (component.component(), reset);
                 if read(client, d.namespace, d.release).await?.is_empty() {
                     shell.status(format!(
                         " • {} is not installed: no migrations to re-run",
                         d.name
                     ));
-                    return Ok(None);
+                    continue;
                 }
                 shell.status(format!(
                     " • {}'s migrations copy {}'s secrets: upgrading {} to run them again",
@@ -172,7 +149,7 @@ impl<'a> Step<ResetCtx<'a>> for ResetAction {
                     job.ok().flatten()?.metadata.uid
                 };
                 let before = job_uid().await;
-                let result = ctx.installer.install(planned(ctx.plan, *component)?).await;
+                let result = installer.install(planned(component)?).await;
                 let after = job_uid().await;
                 report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
                 if let (Some(false), Some(job)) = (report.migrations_rerun, d.migrations_job) {
@@ -181,8 +158,8 @@ impl<'a> Step<ResetCtx<'a>> for ResetAction {
                         d.release, d.name, c.name, d.name
                     ));
                 }
-                record(report, *component, result?);
-                Ok(None)
+                report.health.push(result?);
+                report.reinstalled.push(component.to_string());
             }
             ResetAction::Verify { component } => {
                 if report
@@ -190,32 +167,14 @@ impl<'a> Step<ResetCtx<'a>> for ResetAction {
                     .iter()
                     .any(|h| h.component == component.as_str())
                 {
-                    return Ok(None); // the install just verified it
+                    continue; // the install just verified it
                 }
-                let d = component.component();
-                let unreachable = |e: crate::k8s::KubeError| {
-                    let check = Check::new("reachable", false, e.to_string());
-                    HealthReport::new(d.name, vec![check])
-                };
-                let h = install::verify(client, d).await.unwrap_or_else(unreachable);
-                report.health.push(h);
-                Ok(None)
+                let health = install::verify_bounded(client, component.component()).await;
+                report.health.push(health);
             }
         }
     }
-}
-
-/// The plan of a component `build` made: it plans every component.
-fn planned(build: &Plan, id: ComponentId) -> crate::Result<&ComponentPlan> {
-    build
-        .component(id)
-        .ok_or_else(|| crate::Error::Internal(format!("{id} is not planned")))
-}
-
-/// Records a successful reinstall.
-fn record(report: &mut ResetReport, component: ComponentId, health: HealthReport) {
-    report.reinstalled.push(component.to_string());
-    report.health.push(health);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -159,29 +159,25 @@ pub fn hosts_toml_local(registry_container: &str, container_port: u16) -> String
     )
 }
 
-/// hosts.toml for the upstream registry (e.g. `nvcr.io`): the local mirror is
-/// tried first, and `server` (upstream) only when the mirror fails or lacks
-/// the image. containerd asks the mirror for the same path
-/// (`/v2/<repository>/manifests/<tag>?ns=nvcr.io`), which matches the mirror's
-/// layout because the mirror keeps repository paths; `resolve` lets the
-/// mirror turn tags into digests, which is safe since it is our own copy.
-pub fn hosts_toml_upstream(upstream: &str, registry_container: &str, port: u16) -> String {
+/// The hosts.toml that makes containerd try the local registry first for
+/// images of `registry` (e.g. `nvcr.io`), as (directory, contents): the
+/// local mirror is tried first, and `server` (upstream) only when the mirror
+/// fails or lacks the image. containerd asks the mirror for the same path
+/// (`/v2/<repository>/manifests/<tag>?ns=nvcr.io`), which matches the
+/// mirror's layout because the mirror keeps repository paths; `resolve` lets
+/// the mirror turn tags into digests, which is safe since it is our own copy.
+/// `up` writes one for the upstream registry and one per registry the
+/// mirrored images came from.
+pub fn mirror_host_file(registry: &str, registry_container: &str) -> (String, String) {
+    let host = registry_host(registry);
     // containerd's default endpoint for docker.io is registry-1.docker.io;
     // https://docker.io itself does not serve the registry API.
-    let server = match registry_host(upstream) {
+    let server = match host {
         "docker.io" => "registry-1.docker.io",
         host => host,
     };
-    let mirror = hosts_toml_local(registry_container, port);
-    format!("server = \"https://{server}\"\n\n{mirror}")
-}
-
-/// The hosts.toml that makes containerd try the local registry first for
-/// images of `registry`, as (directory, contents). `up` adds one per registry
-/// the mirrored images came from, beyond the upstream one.
-pub fn mirror_host_file(registry: &str, registry_container: &str) -> (String, String) {
-    let host = registry_host(registry);
-    let toml = hosts_toml_upstream(host, registry_container, REGISTRY_CONTAINER_PORT);
+    let mirror = hosts_toml_local(registry_container, REGISTRY_CONTAINER_PORT);
+    let toml = format!("server = \"https://{server}\"\n\n{mirror}");
     (format!("{CERTS_DIR}/{host}"), toml)
 }
 
@@ -385,14 +381,13 @@ containerdConfigPatches:
 
     #[test]
     fn upstream_hosts_toml_tries_the_mirror_first() {
+        let upstream = |registry: &str| mirror_host_file(registry, C).1;
         assert_eq!(
-            hosts_toml_upstream("nvcr.io", C, 5000),
+            upstream("nvcr.io"),
             "server = \"https://nvcr.io\"\n\n[host.\"http://nvcf-dev-registry:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
         );
-        assert!(hosts_toml_upstream("https://nvcr.io/org/team", C, 5000)
-            .starts_with("server = \"https://nvcr.io\"\n"));
-        assert!(hosts_toml_upstream("docker.io", C, 5000)
-            .starts_with("server = \"https://registry-1.docker.io\"\n"));
+        assert!(upstream("https://nvcr.io/org/team").starts_with("server = \"https://nvcr.io\"\n"));
+        assert!(upstream("docker.io").starts_with("server = \"https://registry-1.docker.io\"\n"));
     }
 
     #[test]
@@ -404,10 +399,7 @@ containerdConfigPatches:
                     "/etc/containerd/certs.d/localhost:5001".to_string(),
                     hosts_toml_local(C, 5000)
                 ),
-                (
-                    "/etc/containerd/certs.d/nvcr.io".to_string(),
-                    hosts_toml_upstream("nvcr.io", C, 5000)
-                ),
+                mirror_host_file("nvcr.io", C),
             ]
         );
         // Upstream given as a URL or Docker Hub alias: the directory is the host.

@@ -4,11 +4,12 @@
 
 use std::path::Path;
 
-use super::{HelmFor, MirrorItem, Mirrorer};
+use super::{MirrorItem, Mirrorer};
 use crate::model::Component;
 use crate::phase1::charts::{fetch_chart, write_values};
+use crate::phase1::install::InstallError;
 use crate::phase1::plan::{self, ComponentPlan};
-use crate::phase1::render_cache::{RenderCache, RenderInputs};
+use crate::phase1::render_cache::{key, RenderCache};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::settings::ChartSource;
@@ -16,22 +17,16 @@ use crate::tools::helm::Helm;
 
 impl<'a> Mirrorer<'a> {
     pub(super) async fn helm(&self) -> crate::Result<&Helm<'a>> {
-        match &self.helm {
-            HelmFor::Given(h) => Ok(h),
-            HelmFor::OnDemand { runner, helm } => {
-                helm.get_or_try_init(|| Helm::detect(*runner)).await
-            }
-        }
+        self.helm
+            .get_or_try_init(|| Helm::detect(self.runner))
+            .await
     }
 
     /// Which helm would render, by its file (path, size, modification
     /// time), without running it; None when it cannot be told, and then
     /// nothing is taken from the render cache.
     pub(super) fn helm_identity(&self) -> Option<String> {
-        let path = match &self.helm {
-            HelmFor::Given(h) => std::path::PathBuf::from(&h.program),
-            HelmFor::OnDemand { .. } => crate::tools::find("helm").ok()?,
-        };
+        let path = crate::tools::find("helm").ok()?;
         let meta = std::fs::metadata(&path).ok()?;
         let mtime = meta
             .modified()
@@ -53,7 +48,8 @@ impl<'a> Mirrorer<'a> {
     }
 
     /// Fetches one component's chart (from the destination when it is
-    /// there, so no upstream access is needed) and finds its images.
+    /// there, so no upstream access is needed; `item` is None for a local
+    /// chart) and finds its images.
     pub(super) async fn discover_component(
         &self,
         cp: &ComponentPlan,
@@ -61,16 +57,20 @@ impl<'a> Mirrorer<'a> {
         dest: &Registry,
         dir: &Path,
         cache: Option<(&RenderCache, &str)>,
-    ) -> crate::Result<Option<Discovery>> {
+    ) -> crate::Result<Discovery> {
         let chart = match (&cp.chart, item) {
             (ChartSource::Local(p), _) => ChartInput::Path(p.clone()),
+            (ChartSource::Oci { .. }, None) => unreachable!("an OCI chart always has its item"),
             (ChartSource::Oci { .. }, Some(item)) => {
                 // Not yet in the destination: from upstream, at once (the
                 // copy into the destination runs alongside).
                 let bytes = if item.present {
                     fetch_chart(dest, &item.destination).await?
                 } else {
-                    let upstream = self.engine.registry(&self.settings.upstream_registry).await?;
+                    let upstream = self
+                        .engine
+                        .registry(&self.settings.upstream_registry)
+                        .await?;
                     fetch_chart(&upstream, &item.source).await?
                 };
                 ChartInput::Archive {
@@ -78,11 +78,8 @@ impl<'a> Mirrorer<'a> {
                     reference: item.source.clone(),
                 }
             }
-            (ChartSource::Oci { .. }, None) => return Ok(None),
         };
-        self.discover(cp.component, &chart, dir, cache)
-            .await
-            .map(Some)
+        self.discover(cp.component, &chart, dir, cache).await
     }
 
     /// Images of one component: its rendered pod templates (hook jobs
@@ -108,32 +105,24 @@ impl<'a> Mirrorer<'a> {
         let values_text = serde_yaml_ng::to_string(&values)
             .map_err(|e| crate::Error::Usage(format!("cannot write the {} values: {e}", c.name)))?;
         // A chart directory has no one digest: it is rendered every time.
-        let key = match (chart, cache) {
-            (ChartInput::Archive { bytes, .. }, Some((_, helm))) => Some(
-                RenderInputs {
-                    helm,
-                    release: c.release,
-                    namespace: c.namespace,
-                    chart: bytes,
-                    values: values_text.as_bytes(),
-                }
-                .key(),
-            ),
+        let cached = match (chart, cache) {
+            (ChartInput::Archive { bytes, .. }, Some((cache, helm))) => {
+                let values = values_text.as_bytes();
+                Some((cache, key(helm, c.release, c.namespace, bytes, values)))
+            }
             _ => None,
         };
-        let cache = cache.map(|(cache, _)| cache);
-        let cached = match (cache, &key) {
-            (Some(cache), Some(key)) => cache.get(c.name, key),
-            _ => None,
-        };
-        let mut found = match cached {
+        let hit = cached
+            .as_ref()
+            .and_then(|(cache, key)| cache.get(c.name, key));
+        let mut found = match hit {
             Some(found) => {
                 tracing::debug!("{}: rendered images from the render cache", c.name);
                 found
             }
             None => {
                 let found = self.render(c, chart, &values, dir).await?;
-                if let (Some(cache), Some(key)) = (cache, key) {
+                if let Some((cache, key)) = cached {
                     cache.put(c.name, key, &found);
                 }
                 found
@@ -175,12 +164,9 @@ impl<'a> Mirrorer<'a> {
                 path
             }
         };
-        let file = write_values(dir, c.name, values).map_err(|e| {
-            crate::Error::Usage(format!(
-                "cannot write the {} values into {}: {e}",
-                c.name,
-                dir.display()
-            ))
+        let file = write_values(dir, c.name, values).map_err(|source| InstallError::Values {
+            component: c.name,
+            source,
         })?;
         let rendered = self
             .helm()
