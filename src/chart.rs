@@ -144,8 +144,8 @@ fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
     let meta: ChartYaml =
         serde_yaml_ng::from_str(&chart_yaml).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
     let values_yaml = text("values.yaml")?.unwrap_or_default();
-    let mut defaults: Value = serde_yaml_ng::from_str(&values_yaml)
-        .map_err(|e| invalid("values.yaml", e.to_string()))?;
+    let mut defaults: Value =
+        serde_yaml_ng::from_str(&values_yaml).map_err(|e| invalid("values.yaml", e.to_string()))?;
     // No values.yaml, an empty one, or `null`: no defaults.
     if defaults.is_null() {
         defaults = Value::Mapping(Mapping::new());

@@ -66,7 +66,10 @@ impl RegistrySettings {
     /// these, then the defaults.
     pub fn spec(&self, image: Option<String>, port: Option<u16>) -> crate::runtime::RegistrySpec {
         use crate::runtime::{DEFAULT_REGISTRY_IMAGE, DEFAULT_REGISTRY_PORT, REGISTRY_CONTAINER};
-        let name = self.name.clone().unwrap_or_else(|| REGISTRY_CONTAINER.into());
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| REGISTRY_CONTAINER.into());
         crate::runtime::RegistrySpec {
             volume: format!("{name}-data"),
             name,
@@ -177,18 +180,18 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
 /// Parses and validates a profile's text. `file` names it in errors.
 pub fn parse(text: &str, name: &str, file: &str) -> Result<Profile, ProfileError> {
     let mut profile: Profile = serde_yaml_ng::from_str(text).map_err(|e| ProfileError::Parse {
-            file: file.to_string(),
-            at: (e.location())
-                .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
-                .unwrap_or_default(),
-            // serde_yaml's message repeats the location given by `at`.
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        })?;
+        file: file.to_string(),
+        at: (e.location())
+            .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+            .unwrap_or_default(),
+        // serde_yaml's message repeats the location given by `at`.
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    })?;
     profile.name = name.to_string();
     profile.source = file.to_string();
     let known = |section, name: &String| match model::component(name) {
@@ -315,7 +318,11 @@ mod tests {
                 source: "empty.yaml".into(),
                 ..Profile::default()
             };
-            assert_eq!(parse(text, "empty", "empty.yaml").unwrap(), want, "{text:?}");
+            assert_eq!(
+                parse(text, "empty", "empty.yaml").unwrap(),
+                want,
+                "{text:?}"
+            );
         }
     }
 

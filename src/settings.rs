@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 
-use crate::registry::reference::is_loopback_registry;
 use crate::model::{self, Component};
 use crate::profile::{PasswordPolicy, Profile};
+use crate::registry::reference::is_loopback_registry;
 use crate::secret::Secret;
 use crate::state;
 
@@ -361,8 +361,16 @@ pub fn resolve(
     )?;
     let repository = validate_repository(&repository)?;
     let ours = &profile.cluster;
-    let storage_class = pick(&flags.storage.storage_class, "STORAGE_CLASS", &ours.storage_class);
-    let storage_size = pick(&flags.storage.storage_size, "STORAGE_SIZE", &ours.storage_size);
+    let storage_class = pick(
+        &flags.storage.storage_class,
+        "STORAGE_CLASS",
+        &ours.storage_class,
+    );
+    let storage_size = pick(
+        &flags.storage.storage_size,
+        "STORAGE_SIZE",
+        &ours.storage_size,
+    );
     if let Some(size) = &storage_size {
         validate_quantity(size)?;
     }

@@ -263,7 +263,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A one-line description of an error including its causes.
 pub fn describe_error(e: &dyn std::error::Error) -> String {
     let chain = std::iter::successors(Some(e), |e| e.source());
-    chain.map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    chain
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Another library's message flattened to one line: every error nvcf-dev

@@ -82,7 +82,6 @@ pub async fn run(app: &App, args: MirrorArgs) -> crate::Result<()> {
         platform: args.platform,
         keep_going: args.keep_going,
         insecure_registries: args.insecure_registry,
-        ..Default::default()
     };
     let opts = MirrorOptions {
         to: args.to,

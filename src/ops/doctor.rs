@@ -69,9 +69,11 @@ pub async fn doctor(
 ) -> crate::Result<()> {
     let port = match registry_port {
         Some(p) => p,
-        None => (crate::profile::load(profile)?.cluster.registry)
-            .spec(None, None)
-            .host_port,
+        None => {
+            (crate::profile::load(profile)?.cluster.registry)
+                .spec(None, None)
+                .host_port
+        }
     };
     report(shell, &run_checks(env, port).await)
 }

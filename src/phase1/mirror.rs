@@ -14,8 +14,8 @@ use crate::phase1::plan::Plan;
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::registry::{
-    destination_for, CopyJob, CopyOptions, Mirror, NoProgress, ProgressSink,
-    RegistryError, ShellProgress, Summary,
+    destination_for, CopyJob, CopyOptions, Mirror, NoProgress, ProgressSink, RegistryError,
+    ShellProgress, Summary,
 };
 use crate::settings::{ChartSource, Settings};
 use crate::tools::helm::Helm;

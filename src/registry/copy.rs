@@ -332,15 +332,15 @@ impl Mirror {
         let src = self.registry(s.registry()).await?;
         let dst = self.registry(d.registry()).await?;
         let platform = self.opts.platform.as_ref();
-        let root = retry(|| self.fetch_tree(&src, s.repository(), reference, &job.source, platform))
-            .await?;
+        let root =
+            retry(|| self.fetch_tree(&src, s.repository(), reference, &job.source, platform))
+                .await?;
         // Push under the tag; a digest-only destination is pushed by the digest
         // actually copied (which differs from the source digest in platform mode).
         let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
         let total: u64 = root.all_blobs().iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
-        let head = retry(|| dst.head_manifest(d.repository(), &push_ref))
-            .await?;
+        let head = retry(|| dst.head_manifest(d.repository(), &push_ref)).await?;
         let ctx = Ctx {
             run,
             src: &src,
@@ -438,7 +438,9 @@ impl Mirror {
                             platform: want.to_string(),
                             available: entries
                                 .iter()
-                                .map(|e| e.platform.as_ref().map_or("?/?".into(), |p| p.to_string()))
+                                .map(|e| {
+                                    e.platform.as_ref().map_or("?/?".into(), |p| p.to_string())
+                                })
                                 .collect::<Vec<_>>()
                                 .join(", "),
                         })?;
@@ -682,26 +684,26 @@ mod tests {
             detail: String::new(),
         };
         let r = retry(|| async {
-                match calls.fetch_add(1, Ordering::SeqCst) {
-                    0..=2 => Err(err(503)),
-                    _ => Ok(7),
-                }
-            })
-            .await;
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0..=2 => Err(err(503)),
+                _ => Ok(7),
+            }
+        })
+        .await;
         assert_eq!(r.unwrap(), 7);
         assert_eq!(calls.swap(0, Ordering::SeqCst), 4);
         let r: Result<(), _> = retry(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(err(500))
-            })
-            .await;
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err(500))
+        })
+        .await;
         assert!(r.is_err());
         assert_eq!(calls.swap(0, Ordering::SeqCst), 5, "bounded at 5 tries");
         let r: Result<(), _> = retry(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err(err(404))
-            })
-            .await;
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err(404))
+        })
+        .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }

@@ -78,7 +78,10 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 
 /// The elements of the list at `key` of `v`, if there is one.
 fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    v.get(key).and_then(Value::as_sequence).into_iter().flatten()
+    v.get(key)
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
 }
 
 fn collect_object(obj: &Value, out: &mut Vec<Found>) {
@@ -106,7 +109,9 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
     let Some(pod_spec) = at(obj, pod_spec_path) else {
         return;
     };
-    let name = at(obj, &["metadata", "name"]).and_then(Value::as_str).unwrap_or("?");
+    let name = at(obj, &["metadata", "name"])
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     // Hooks are worth naming: they run once, so a missing image shows late.
     let hook = at(obj, &["metadata", "annotations", "helm.sh/hook"])
         .and_then(Value::as_str)

@@ -152,7 +152,9 @@ impl ProgressSink for ShellProgress {
             .set_message(format!("{done}/{} images", self.images));
         match outcome {
             ImageOutcome::Copied => self.shell.status(format!("mirror: copied {image}")),
-            ImageOutcome::AlreadyPresent => self.shell.status(format!("mirror: already present {image}")),
+            ImageOutcome::AlreadyPresent => self
+                .shell
+                .status(format!("mirror: already present {image}")),
             ImageOutcome::Failed(e) => self.shell.err_line(&format!("mirror: FAILED {image}: {e}")),
         }
     }
@@ -180,7 +182,10 @@ mod tests {
         sink.bytes_copied("a", 3 << 20);
         sink.image_done("a", &ImageOutcome::Copied);
         let text = cap.stderr();
-        assert!(text.contains("3 MiB copied, 1 MiB skipped of 4 MiB"), "{text}");
+        assert!(
+            text.contains("3 MiB copied, 1 MiB skipped of 4 MiB"),
+            "{text}"
+        );
         assert!(text.contains("mirror: copied a"), "{text}");
     }
 

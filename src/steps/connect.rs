@@ -28,7 +28,8 @@ impl Step<OnCluster> for ConnectRegistry {
 
     async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
         let s = &ctx.settings;
-        let files = wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
+        let files =
+            wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
         let nodes = write_hosts_files(&self.docker, &s.cluster, &files).await?;
         let network = std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK").ok();
         let network = kind_network(network.as_deref());

@@ -118,7 +118,7 @@ pub async fn run(
                 step.done();
             }
             DownAction::RemoveRegistry { .. } => {
-                super::registry::remove(shell, &&s.registry, purge).await?
+                super::registry::remove(shell, &s.registry, purge).await?
             }
             DownAction::KeepRegistry => shell.status(format!(
                 " • Keeping registry {} (--keep-registry)",

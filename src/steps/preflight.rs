@@ -25,7 +25,9 @@ pub async fn preflight(
     settings: &Settings,
 ) -> crate::Result<(HelmBinary, Host)> {
     super::line(shell, "Checking prerequisites".into(), async {
-        let Helm { program, version, .. } = Helm::detect(runner).await?;
+        let Helm {
+            program, version, ..
+        } = Helm::detect(runner).await?;
         let helm = HelmBinary { program, version };
         let mut note = format!("helm {version}");
         let host = match settings.target {

@@ -17,9 +17,7 @@ impl Step<Ctx> for LocalRegistry {
     }
 
     async fn execute(&self, ctx: &Ctx) -> crate::Result<Option<String>> {
-        ensure(&self.docker, &ctx.settings.registry)
-            .await
-            .map(Some)
+        ensure(&self.docker, &ctx.settings.registry).await.map(Some)
     }
 }
 

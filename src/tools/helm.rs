@@ -266,7 +266,11 @@ pub fn upgrade_install_args(major: u32, r: &Release) -> Vec<String> {
     }
     if r.rollback_on_failure {
         // helm 4 renamed --atomic.
-        a.push(if major >= 4 { "--rollback-on-failure" } else { "--atomic" });
+        a.push(if major >= 4 {
+            "--rollback-on-failure"
+        } else {
+            "--atomic"
+        });
     }
     a.extend(["-f", &values]);
     a.into_iter().map(String::from).collect()

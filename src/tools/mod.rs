@@ -11,7 +11,10 @@ use std::path::PathBuf;
 pub enum ToolError {
     #[error("`{tool}` was not found on PATH: {}", install_hint(tool))]
     NotFound { tool: &'static str },
-    #[error("`{tool}` {found} is too old: nvcf-dev needs {need}; {}", install_hint(tool))]
+    #[error(
+        "`{tool}` {found} is too old: nvcf-dev needs {need}; {}",
+        install_hint(tool)
+    )]
     TooOld {
         tool: &'static str,
         found: String,

@@ -125,7 +125,12 @@ fn shell_quote(s: &str) -> String {
 /// A finished command: its stdout on exit code 0 (what it said on stderr
 /// then is only warnings), else the error that carries its command line
 /// and output.
-fn finished(command: String, code: i32, stdout: String, stderr: String) -> Result<String, RunError> {
+fn finished(
+    command: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+) -> Result<String, RunError> {
     if code == 0 {
         return Ok(stdout);
     }
