@@ -182,24 +182,20 @@ impl<'a> Mirrorer<'a> {
             "Finding the images the charts deploy".to_string()
         });
         let dir = private_dir().map_err(crate::Error::TempDir)?;
-        let helm = self.helm_identity();
-        let cache = self.render_cache().filter(|_| helm.is_some());
+        let cache = self.render_cache();
         let discover =
             futures::future::join_all(plan.components.iter().zip(&charts).map(|(cp, item)| {
-                let cache = cache.as_ref().zip(helm.as_deref());
+                let cache = cache.as_ref().map(|(c, helm)| (c, helm.as_str()));
                 self.discover_component(cp, item.as_ref(), dest, dir.path(), cache)
             }));
         let copy = async {
-            if copy_charts {
-                self.engine.copy(&missing, &NoProgress).await.map(Some)
-            } else {
-                Ok(None)
+            match copy_charts {
+                true => self.engine.copy(&missing, &NoProgress).await,
+                false => Ok(Summary::default()),
             }
         };
         let (copied, discoveries) = tokio::join!(copy, discover);
-        if let Some(s) = copied? {
-            summary.add(&s);
-        }
+        summary.add(&copied?);
         let chart_items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
@@ -212,7 +208,7 @@ impl<'a> Mirrorer<'a> {
             found.extend(d.found);
             unresolved.extend(d.unresolved);
         }
-        if let Some(cache) = &cache {
+        if let Some((cache, _)) = &cache {
             if let Err(e) = cache.save() {
                 tracing::debug!("render cache not saved: {e}");
             }

@@ -16,10 +16,11 @@ use crate::settings::ChartSource;
 use crate::tools::helm::Helm;
 
 impl Mirrorer<'_> {
-    /// Which helm would render, by its file (path, size, modification
-    /// time), without running it; None when it cannot be told, and then
-    /// nothing is taken from the render cache.
-    pub(super) fn helm_identity(&self) -> Option<String> {
+    /// The destination's render cache (in the cluster's state directory),
+    /// with which helm would render, by its file (path, size, modification
+    /// time) without running it. None without a state directory, or when
+    /// the helm cannot be told: every chart is then rendered.
+    pub(super) fn render_cache(&self) -> Option<(RenderCache, String)> {
         let path = crate::tools::find("helm").ok()?;
         let meta = std::fs::metadata(&path).ok()?;
         let mtime = meta
@@ -28,17 +29,10 @@ impl Mirrorer<'_> {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_nanos();
-        Some(format!("{} {} {mtime}", path.display(), meta.len()))
-    }
-
-    /// The destination's render cache, in the cluster's state directory;
-    /// None without a state directory (every chart is then rendered).
-    pub(super) fn render_cache(&self) -> Option<RenderCache> {
+        let helm = format!("{} {} {mtime}", path.display(), meta.len());
         let dir = crate::state::state_dir().ok()?;
-        Some(RenderCache::load(RenderCache::path_for(
-            &dir,
-            &self.settings.cluster,
-        )))
+        let file = RenderCache::path_for(&dir, &self.settings.cluster);
+        Some((RenderCache::load(file), helm))
     }
 
     /// Images of one component: its rendered pod templates (hook jobs
