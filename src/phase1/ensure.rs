@@ -28,14 +28,10 @@ pub async fn observe(
     let records = releases::read(client, c.namespace, c.release).await?;
     let first = if lifecycle::needs_first_install_payload(&records) {
         match releases::read_payload(client, c.namespace, c.release, 1).await {
-            Ok(release) => {
-                let hooks = releases::incomplete_post_install_hooks(&release);
-                if hooks.is_empty() {
-                    FirstInstall::Complete
-                } else {
-                    FirstInstall::HooksIncomplete(hooks)
-                }
-            }
+            Ok(release) => match releases::incomplete_post_install_hooks(&release) {
+                hooks if hooks.is_empty() => FirstInstall::Complete,
+                hooks => FirstInstall::HooksIncomplete(hooks),
+            },
             Err(e) => {
                 tracing::info!("cannot read revision 1 of {}: {e}", c.release);
                 FirstInstall::Unknown

@@ -93,14 +93,6 @@ impl<'a> Mirrorer<'a> {
         })
     }
 
-    fn progress(&self, images: usize) -> Box<dyn ProgressSink> {
-        if self.shell.is_json() || self.shell.is_quiet() {
-            Box::new(NoProgress)
-        } else {
-            Box::new(ShellProgress::new(self.shell, images))
-        }
-    }
-
     /// Whether the destination has `reference`'s tag already.
     async fn present(&self, dest: &Registry, reference: &str) -> Result<bool, RegistryError> {
         let r = crate::registry::parse_reference(reference)?;
@@ -190,24 +182,20 @@ impl<'a> Mirrorer<'a> {
             "Finding the images the charts deploy".to_string()
         });
         let dir = private_dir().map_err(crate::Error::TempDir)?;
-        let helm = self.helm_identity();
-        let cache = self.render_cache().filter(|_| helm.is_some());
+        let cache = self.render_cache();
         let discover =
             futures::future::join_all(plan.components.iter().zip(&charts).map(|(cp, item)| {
-                let cache = cache.as_ref().zip(helm.as_deref());
+                let cache = cache.as_ref().map(|(c, helm)| (c, helm.as_str()));
                 self.discover_component(cp, item.as_ref(), dest, dir.path(), cache)
             }));
         let copy = async {
-            if copy_charts {
-                self.engine.copy(&missing, &NoProgress).await.map(Some)
-            } else {
-                Ok(None)
+            match copy_charts {
+                true => self.engine.copy(&missing, &NoProgress).await,
+                false => Ok(Summary::default()),
             }
         };
         let (copied, discoveries) = tokio::join!(copy, discover);
-        if let Some(s) = copied? {
-            add(&mut summary, &s);
-        }
+        summary.add(&copied?);
         let chart_items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
@@ -220,7 +208,7 @@ impl<'a> Mirrorer<'a> {
             found.extend(d.found);
             unresolved.extend(d.unresolved);
         }
-        if let Some(cache) = &cache {
+        if let Some((cache, _)) = &cache {
             if let Err(e) = cache.save() {
                 tracing::debug!("render cache not saved: {e}");
             }
@@ -244,17 +232,15 @@ impl<'a> Mirrorer<'a> {
         summary.images_already_present += image_items.iter().filter(|i| i.present).count()
             + chart_items.iter().filter(|i| i.present).count();
         if !self.opts.dry_run && !missing.is_empty() {
-            let progress = self.progress(missing.len());
-            let s = self.engine.copy(&missing, progress.as_ref()).await?;
-            add(&mut summary, &s);
+            let progress: Box<dyn ProgressSink> = if self.shell.is_json() || self.shell.is_quiet() {
+                Box::new(NoProgress)
+            } else {
+                Box::new(ShellProgress::new(self.shell, missing.len()))
+            };
+            summary.add(&self.engine.copy(&missing, progress.as_ref()).await?);
         }
         summary.images = chart_items.len() + image_items.len();
-        summary.elapsed_secs = started.elapsed().as_secs_f64();
-        summary.throughput_mib_s = if summary.elapsed_secs > 0.0 {
-            summary.bytes_copied as f64 / (1024.0 * 1024.0) / summary.elapsed_secs
-        } else {
-            0.0
-        };
+        summary.finish(started);
         let mut items = chart_items;
         items.extend(image_items);
         Ok(MirrorReport {
@@ -292,15 +278,6 @@ fn missing_jobs<'i>(items: impl IntoIterator<Item = &'i MirrorItem>) -> Vec<Copy
             destination: i.destination.clone(),
         })
         .collect()
-}
-
-fn add(total: &mut Summary, s: &Summary) {
-    total.manifests_pushed += s.manifests_pushed;
-    total.blobs_copied += s.blobs_copied;
-    total.blobs_mounted += s.blobs_mounted;
-    total.blobs_present += s.blobs_present;
-    total.bytes_copied += s.bytes_copied;
-    total.bytes_skipped += s.bytes_skipped;
 }
 
 #[cfg(test)]

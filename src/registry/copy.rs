@@ -120,6 +120,26 @@ pub struct Summary {
     pub throughput_mib_s: f64,
 }
 
+impl Summary {
+    /// Adds what `s` copied (its image counts and timing are not summed).
+    pub fn add(&mut self, s: &Summary) {
+        self.manifests_pushed += s.manifests_pushed;
+        self.blobs_copied += s.blobs_copied;
+        self.blobs_mounted += s.blobs_mounted;
+        self.blobs_present += s.blobs_present;
+        self.bytes_copied += s.bytes_copied;
+        self.bytes_skipped += s.bytes_skipped;
+    }
+
+    /// Sets the time since `start`, and the throughput over it.
+    pub fn finish(&mut self, start: Instant) {
+        self.elapsed_secs = start.elapsed().as_secs_f64();
+        if self.elapsed_secs > 0.0 {
+            self.throughput_mib_s = self.bytes_copied as f64 / 1048576.0 / self.elapsed_secs;
+        }
+    }
+}
+
 /// One image that failed, for `keep_going` runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageFailure {
@@ -306,11 +326,7 @@ impl Mirror {
         }
         drop(results);
         let mut summary = run.summary.into_inner().unwrap_or_else(|e| e.into_inner());
-        summary.elapsed_secs = start.elapsed().as_secs_f64();
-        if summary.elapsed_secs > 0.0 {
-            summary.throughput_mib_s =
-                summary.bytes_copied as f64 / 1048576.0 / summary.elapsed_secs;
-        }
+        summary.finish(start);
         if failures.is_empty() {
             Ok(summary)
         } else {

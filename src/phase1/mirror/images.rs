@@ -15,17 +15,12 @@ use crate::registry::discover::{self, Found};
 use crate::settings::ChartSource;
 use crate::tools::helm::Helm;
 
-impl<'a> Mirrorer<'a> {
-    pub(super) async fn helm(&self) -> crate::Result<&Helm<'a>> {
-        self.helm
-            .get_or_try_init(|| Helm::detect(self.runner))
-            .await
-    }
-
-    /// Which helm would render, by its file (path, size, modification
-    /// time), without running it; None when it cannot be told, and then
-    /// nothing is taken from the render cache.
-    pub(super) fn helm_identity(&self) -> Option<String> {
+impl Mirrorer<'_> {
+    /// The destination's render cache (in the cluster's state directory),
+    /// with which helm would render, by its file (path, size, modification
+    /// time) without running it. None without a state directory, or when
+    /// the helm cannot be told: every chart is then rendered.
+    pub(super) fn render_cache(&self) -> Option<(RenderCache, String)> {
         let path = crate::tools::find("helm").ok()?;
         let meta = std::fs::metadata(&path).ok()?;
         let mtime = meta
@@ -34,22 +29,19 @@ impl<'a> Mirrorer<'a> {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_nanos();
-        Some(format!("{} {} {mtime}", path.display(), meta.len()))
-    }
-
-    /// The destination's render cache, in the cluster's state directory;
-    /// None without a state directory (every chart is then rendered).
-    pub(super) fn render_cache(&self) -> Option<RenderCache> {
+        let helm = format!("{} {} {mtime}", path.display(), meta.len());
         let dir = crate::state::state_dir().ok()?;
-        Some(RenderCache::load(RenderCache::path_for(
-            &dir,
-            &self.settings.cluster,
-        )))
+        let file = RenderCache::path_for(&dir, &self.settings.cluster);
+        Some((RenderCache::load(file), helm))
     }
 
-    /// Fetches one component's chart (from the destination when it is
-    /// there, so no upstream access is needed; `item` is None for a local
-    /// chart) and finds its images.
+    /// Images of one component: its rendered pod templates (hook jobs
+    /// included), values-only images (e.g. the injector's agentImage), and
+    /// the chart's `helm.sh/images` annotation. An OCI chart is fetched from
+    /// the destination when it is there, so no upstream access is needed
+    /// (`item` is None for a local chart). The rendered images come from
+    /// `cache` when it has this chart archive with these values for this
+    /// helm (the cache's second half).
     pub(super) async fn discover_component(
         &self,
         cp: &ComponentPlan,
@@ -58,8 +50,10 @@ impl<'a> Mirrorer<'a> {
         dir: &Path,
         cache: Option<(&RenderCache, &str)>,
     ) -> crate::Result<Discovery> {
-        let chart = match (&cp.chart, item) {
-            (ChartSource::Local(p), _) => ChartInput::Path(p.clone()),
+        let c = cp.component;
+        // The archive's bytes, for the cache key; None for a local chart.
+        let (info, archive, chart_path) = match (&cp.chart, item) {
+            (ChartSource::Local(p), _) => (crate::chart::read_path(p)?, None, p.clone()),
             (ChartSource::Oci { .. }, None) => unreachable!("an OCI chart always has its item"),
             (ChartSource::Oci { .. }, Some(item)) => {
                 // Not yet in the destination: from upstream, at once (the
@@ -73,31 +67,12 @@ impl<'a> Mirrorer<'a> {
                         .await?;
                     fetch_chart(&upstream, &item.source).await?
                 };
-                ChartInput::Archive {
-                    bytes,
-                    reference: item.source.clone(),
-                }
-            }
-        };
-        self.discover(cp.component, &chart, dir, cache).await
-    }
-
-    /// Images of one component: its rendered pod templates (hook jobs
-    /// included), values-only images (e.g. the injector's agentImage), and
-    /// the chart's `helm.sh/images` annotation. The rendered ones come from
-    /// `cache` when it has this chart archive with these values for this
-    /// helm (the cache's second half).
-    async fn discover(
-        &self,
-        c: &Component,
-        chart: &ChartInput,
-        dir: &Path,
-        cache: Option<(&RenderCache, &str)>,
-    ) -> crate::Result<Discovery> {
-        let info = match chart {
-            ChartInput::Path(p) => crate::chart::read_path(p)?,
-            ChartInput::Archive { bytes, reference } => {
-                crate::chart::read_archive(bytes, reference)?
+                let info = crate::chart::read_archive(&bytes, &item.source)?;
+                let path = dir.join(format!("{}.tgz", c.chart));
+                std::fs::write(&path, &bytes).map_err(|e| {
+                    crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
+                })?;
+                (info, Some(bytes), path)
             }
         };
         let (values, fitted) =
@@ -105,13 +80,10 @@ impl<'a> Mirrorer<'a> {
         let values_text = serde_yaml_ng::to_string(&values)
             .map_err(|e| crate::Error::Usage(format!("cannot write the {} values: {e}", c.name)))?;
         // A chart directory has no one digest: it is rendered every time.
-        let cached = match (chart, cache) {
-            (ChartInput::Archive { bytes, .. }, Some((cache, helm))) => {
-                let values = values_text.as_bytes();
-                Some((cache, key(helm, c.release, c.namespace, bytes, values)))
-            }
-            _ => None,
-        };
+        let cached = archive.zip(cache).map(|(bytes, (cache, helm))| {
+            let values = values_text.as_bytes();
+            (cache, key(helm, c.release, c.namespace, &bytes, values))
+        });
         let hit = cached
             .as_ref()
             .and_then(|(cache, key)| cache.get(c.name, key));
@@ -121,7 +93,7 @@ impl<'a> Mirrorer<'a> {
                 found
             }
             None => {
-                let found = self.render(c, chart, &values, dir).await?;
+                let found = self.render(c, &chart_path, &values, dir).await?;
                 if let Some((cache, key)) = cached {
                     cache.put(c.name, key, &found);
                 }
@@ -150,26 +122,16 @@ impl<'a> Mirrorer<'a> {
     async fn render(
         &self,
         c: &Component,
-        chart: &ChartInput,
+        chart_path: &Path,
         values: &serde_yaml_ng::Value,
         dir: &Path,
     ) -> crate::Result<Vec<Found>> {
-        let chart_path = match chart {
-            ChartInput::Path(p) => p.clone(),
-            ChartInput::Archive { bytes, .. } => {
-                let path = dir.join(format!("{}.tgz", c.chart));
-                std::fs::write(&path, bytes).map_err(|e| {
-                    crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
-                })?;
-                path
-            }
-        };
         let file = write_values(dir, c.name, values).map_err(|source| InstallError::Values {
             component: c.name,
             source,
         })?;
-        let rendered = self
-            .helm()
+        let helm = self.helm.get_or_try_init(|| Helm::detect(self.runner));
+        let rendered = helm
             .await?
             .template(
                 c.release,
@@ -186,13 +148,6 @@ impl<'a> Mirrorer<'a> {
             })?;
         Ok(discover::images_in_manifests(&rendered)?)
     }
-}
-
-/// A chart to discover images in: a local directory or archive, or an
-/// archive pulled from a registry (`reference` names it in errors).
-pub(super) enum ChartInput {
-    Path(std::path::PathBuf),
-    Archive { bytes: Vec<u8>, reference: String },
 }
 
 /// What one component's discovery found.
