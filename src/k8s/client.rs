@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Resource};
@@ -114,6 +116,17 @@ where
     };
     let failed = |e| api_err(format!("list {plural}{place}"), CHECK_UP, one_line(&e));
     api.list(lp).await.map(|l| l.items).map_err(failed)
+}
+
+/// Every pod and job in `ns`.
+pub(crate) async fn list_pods_jobs(
+    client: &kube::Client,
+    ns: &str,
+) -> Result<(Vec<Pod>, Vec<Job>), KubeError> {
+    let all = ListParams::default();
+    let pods = list(Api::namespaced(client.clone(), ns), &all, ns).await?;
+    let jobs = list(Api::namespaced(client.clone(), ns), &all, ns).await?;
+    Ok((pods, jobs))
 }
 
 /// Object `name` in `ns`, when it exists; a failure names it `<ns>/<name>`.

@@ -13,7 +13,6 @@ pub mod progress;
 pub mod readiness;
 pub mod releases;
 pub mod stale;
-pub mod status;
 pub mod verify;
 pub mod wiring;
 
