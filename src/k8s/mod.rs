@@ -16,7 +16,7 @@ pub mod stale;
 pub mod verify;
 pub mod wiring;
 
-pub use client::{check_context, kind_context, ContextDecision};
+pub use client::kind_context;
 pub use error::KubeError;
 pub use verify::{Check, HealthReport};
 
