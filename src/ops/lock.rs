@@ -5,6 +5,7 @@
 
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,15 +35,19 @@ pub fn acquire(state_dir: &Path, cluster: &str, command: &str) -> crate::Result<
         .mode(0o600)
         .open(&path)
         .map_err(|e| io("open", e))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
-            let held = held_message(cluster, &text, SystemTime::now());
-            return Err(crate::Error::Usage(held));
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(io("lock", err));
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", e)),
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
+        return Err(crate::Error::Usage(held_message(
+            cluster,
+            &text,
+            SystemTime::now(),
+        )));
     }
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
