@@ -1,7 +1,9 @@
-//! Connecting to a cluster, and deciding whether we may change it.
+//! Connecting to a cluster, and the listers and getters the other modules share.
 
 use std::time::Duration;
 
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Resource};
@@ -116,6 +118,17 @@ where
     api.list(lp).await.map(|l| l.items).map_err(failed)
 }
 
+/// Every pod and job in `ns`.
+pub(crate) async fn list_pods_jobs(
+    client: &kube::Client,
+    ns: &str,
+) -> Result<(Vec<Pod>, Vec<Job>), KubeError> {
+    let all = ListParams::default();
+    let pods = list(Api::namespaced(client.clone(), ns), &all, ns).await?;
+    let jobs = list(Api::namespaced(client.clone(), ns), &all, ns).await?;
+    Ok((pods, jobs))
+}
+
 /// Object `name` in `ns`, when it exists; a failure names it `<ns>/<name>`.
 pub(crate) async fn get_opt<K>(
     client: &kube::Client,
@@ -136,83 +149,9 @@ where
         .map_err(failed)
 }
 
-/// Whether a command that changes a cluster may act on a context.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContextDecision {
-    Allowed,
-    /// Ask the user first (there is a terminal).
-    NeedsConfirmation,
-    Refused {
-        reason: String,
-    },
-}
-
-/// The guard for commands that change a cluster (`up`, `reset`, `down`).
-///
-/// Deleting a namespace's secrets on the wrong cluster is unrecoverable, so:
-/// `kind-<cluster>` is always fine; any other context must be named with
-/// `--context` *and* confirmed, interactively or with `--yes` (scripts have
-/// no terminal to answer a prompt).
-pub fn check_context(
-    target: &str,
-    cluster: &str,
-    explicit_context: bool,
-    yes: bool,
-    interactive: bool,
-) -> ContextDecision {
-    let expected = kind_context(cluster);
-    let reason = match (target == expected, explicit_context, yes, interactive) {
-        (true, ..) | (false, true, true, _) => return ContextDecision::Allowed,
-        (false, true, false, true) => return ContextDecision::NeedsConfirmation,
-        (false, false, ..) => format!(
-            "context `{target}` is not `{expected}`: nvcf-dev only changes its own kind cluster; pass --context {target} to act on it anyway"
-        ),
-        (false, true, false, false) => format!(
-            "context `{target}` is not `{expected}` and there is no terminal to confirm: add --yes to act on it"
-        ),
-    };
-    ContextDecision::Refused { reason }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn own_kind_context_is_allowed_without_questions() {
-        assert_eq!(
-            check_context("kind-nvcf", "nvcf", false, false, false),
-            ContextDecision::Allowed
-        );
-    }
-
-    #[test]
-    fn another_context_needs_explicit_flag_and_confirmation() {
-        assert!(matches!(
-            check_context("prod-eks", "nvcf", false, true, true),
-            ContextDecision::Refused { reason } if reason.contains("--context prod-eks")
-        ));
-        assert_eq!(
-            check_context("prod-eks", "nvcf", true, false, true),
-            ContextDecision::NeedsConfirmation
-        );
-        assert_eq!(
-            check_context("prod-eks", "nvcf", true, true, false),
-            ContextDecision::Allowed
-        );
-        assert!(matches!(
-            check_context("prod-eks", "nvcf", true, false, false),
-            ContextDecision::Refused { reason } if reason.contains("--yes")
-        ));
-    }
-
-    #[test]
-    fn another_kind_cluster_is_not_ours() {
-        assert!(matches!(
-            check_context("kind-other", "nvcf", false, true, true),
-            ContextDecision::Refused { .. }
-        ));
-    }
 
     #[tokio::test]
     async fn unknown_context_names_kind_convention() {

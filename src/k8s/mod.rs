@@ -13,11 +13,10 @@ pub mod progress;
 pub mod readiness;
 pub mod releases;
 pub mod stale;
-pub mod status;
 pub mod verify;
 pub mod wiring;
 
-pub use client::{check_context, kind_context, ContextDecision};
+pub use client::kind_context;
 pub use error::KubeError;
 pub use verify::{Check, HealthReport};
 

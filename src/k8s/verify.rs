@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use super::client::list_pods_jobs;
 use super::error::{api_err, one_line, KubeError};
 use super::readiness::{
     job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
-use super::status::list_pods_jobs;
 
 /// One verified fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

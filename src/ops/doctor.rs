@@ -104,9 +104,9 @@ async fn run_checks(env: &Env, registry_port: u16) -> Vec<Check> {
         .find_map(|p| free_bytes(Path::new(p)).map(|b| (p.to_string(), b)));
     vec![
         check_docker(version),
-        check_kind(tool_version(&runner, "kind").await),
-        check_helm(tool_version(&runner, "helm").await),
-        check_kubectl(tool_version(&runner, "kubectl").await),
+        check_kind(tool_version(&runner, "kind", &["version"]).await),
+        check_helm(tool_version(&runner, "helm", &["version", "--short"]).await),
+        check_kubectl(tool_version(&runner, "kubectl", &["version", "--client"]).await),
         check_port(registry_port, port),
         check_inotify(inotify),
         check_disk(disk),
@@ -315,21 +315,13 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
 /// Runs `<tool> <args>` when the tool is on PATH.
 pub async fn tool_version(
     runner: &dyn CommandRunner,
-    tool: &'static str,
+    tool: &str,
+    args: &[&str],
 ) -> Option<Result<String, String>> {
     let path = which::which(tool).ok()?;
-    let args: &[&str] = match tool {
-        "helm" => &["version", "--short"],
-        "kubectl" => &["version", "--client"],
-        _ => &["version"],
-    };
-    Some(
-        runner
-            .run(&Cmd::new(path.display().to_string()).args(args.iter().copied()))
-            .await
-            .map(|o| o.trim().to_string())
-            .map_err(|e| e.to_string()),
-    )
+    let cmd = Cmd::new(path.display().to_string()).args(args.iter().copied());
+    let out = runner.run(&cmd).await;
+    Some(out.map(|o| o.trim().to_string()).map_err(|e| e.to_string()))
 }
 
 /// Whether `$DOCKER_CONFIG/config.json` (or ~/.docker/config.json) has

@@ -1,6 +1,6 @@
 //! The context guard, applied by every command that changes a cluster.
 
-use crate::k8s::{check_context, ContextDecision};
+use crate::k8s::kind_context;
 use crate::settings::{Prompter, Settings, Target};
 use crate::ui::Shell;
 
@@ -13,26 +13,44 @@ pub fn ensure_allowed(
 ) -> crate::Result<()> {
     let explicit = matches!(settings.target, Target::Context { .. });
     let target = settings.kube_context();
-    match check_context(
-        &target,
-        &settings.cluster,
-        explicit,
-        yes,
-        shell.is_interactive(),
-    ) {
-        ContextDecision::Allowed => Ok(()),
-        ContextDecision::Refused { reason } => Err(crate::Error::Usage(reason)),
-        ContextDecision::NeedsConfirmation => {
-            if prompt.confirm(&format!(
-                "Change cluster context `{target}`, which is not nvcf-dev's own kind cluster?"
-            )) {
-                Ok(())
-            } else {
-                Err(crate::Error::Usage(format!(
-                    "not confirmed: nothing was changed in `{target}`"
-                )))
-            }
-        }
+    let interactive = shell.is_interactive();
+    let ask = check_context(&target, &settings.cluster, explicit, yes, interactive)
+        .map_err(crate::Error::Usage)?;
+    let question =
+        format!("Change cluster context `{target}`, which is not nvcf-dev's own kind cluster?");
+    if ask && !prompt.confirm(&question) {
+        return Err(crate::Error::Usage(format!(
+            "not confirmed: nothing was changed in `{target}`"
+        )));
+    }
+    Ok(())
+}
+
+/// The guard for commands that change a cluster (`up`, `reset`, `down`):
+/// whether they may act on `target`, and if so whether the user must confirm
+/// first (there is a terminal to ask); else why not.
+///
+/// Deleting a namespace's secrets on the wrong cluster is unrecoverable, so:
+/// `kind-<cluster>` is always fine; any other context must be named with
+/// `--context` *and* confirmed, interactively or with `--yes` (scripts have
+/// no terminal to answer a prompt).
+pub fn check_context(
+    target: &str,
+    cluster: &str,
+    explicit_context: bool,
+    yes: bool,
+    interactive: bool,
+) -> Result<bool, String> {
+    let expected = kind_context(cluster);
+    match (target == expected, explicit_context, yes, interactive) {
+        (true, ..) | (false, true, true, _) => Ok(false),
+        (false, true, false, true) => Ok(true),
+        (false, false, ..) => Err(format!(
+            "context `{target}` is not `{expected}`: nvcf-dev only changes its own kind cluster; pass --context {target} to act on it anyway"
+        )),
+        (false, true, false, false) => Err(format!(
+            "context `{target}` is not `{expected}` and there is no terminal to confirm: add --yes to act on it"
+        )),
     }
 }
 
@@ -59,5 +77,43 @@ pub fn confirm(
         Err(crate::Error::Usage(
             "not confirmed: nothing was changed".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_context;
+
+    #[test]
+    fn own_kind_context_is_allowed_without_questions() {
+        assert_eq!(
+            check_context("kind-nvcf", "nvcf", false, false, false),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn another_context_needs_explicit_flag_and_confirmation() {
+        assert!(matches!(
+            check_context("prod-eks", "nvcf", false, true, true),
+            Err(reason) if reason.contains("--context prod-eks")
+        ));
+        assert_eq!(
+            check_context("prod-eks", "nvcf", true, false, true),
+            Ok(true)
+        );
+        assert_eq!(
+            check_context("prod-eks", "nvcf", true, true, false),
+            Ok(false)
+        );
+        assert!(matches!(
+            check_context("prod-eks", "nvcf", true, false, false),
+            Err(reason) if reason.contains("--yes")
+        ));
+    }
+
+    #[test]
+    fn another_kind_cluster_is_not_ours() {
+        assert!(check_context("kind-other", "nvcf", false, true, true).is_err());
     }
 }

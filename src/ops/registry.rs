@@ -55,34 +55,29 @@ impl RegistryReport {
 
 pub async fn report(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<RegistryReport> {
     let st = docker.container(&spec.name).await?;
-    let ours = st.as_ref().is_none_or(|s| s.is_ours());
     let volume_exists = docker.volume_exists(&spec.volume).await?;
-    let port = (st.as_ref())
-        .filter(|s| s.is_running())
-        .and_then(|s| s.registry_host_port());
-    let counts = match port {
-        Some(port) => count_images(&format!("127.0.0.1:{port}"))
+    let running = st.as_ref().is_some_and(|s| s.is_running());
+    let port = st.as_ref().and_then(|s| s.registry_host_port());
+    let mut counts = None;
+    if let Some(port) = port.filter(|_| running) {
+        counts = count_images(&format!("127.0.0.1:{port}"))
             .await
             .inspect_err(|e| tracing::warn!("could not list the registry's images: {e}"))
-            .ok(),
-        None => None,
-    };
+            .ok();
+    }
     let (repositories, images) = counts.unzip();
     Ok(RegistryReport {
         container: spec.name.clone(),
         exists: st.is_some(),
-        running: st.as_ref().is_some_and(|s| s.is_running()),
+        running,
+        ours: st.as_ref().is_none_or(|s| s.is_ours()),
         image: st.as_ref().map(|s| s.image.clone()),
-        address: st
-            .as_ref()
-            .and_then(|s| s.registry_host_port())
-            .map(|p| format!("localhost:{p}")),
+        address: port.map(|p| format!("localhost:{p}")),
         networks: st.map(|s| s.networks).unwrap_or_default(),
         repositories,
         images,
         volume: spec.volume.clone(),
         volume_exists,
-        ours,
     })
 }
 

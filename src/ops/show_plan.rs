@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::phase1::ensure::PlannedRelease;
 use crate::phase1::plan::{self, Plan};
 use crate::settings::Settings;
 use crate::tools::helm;
@@ -27,12 +28,7 @@ pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
         .map(|h| h.version.major);
     let releases = crate::phase1::ensure::plan_decisions(settings, &plan).await;
     if shell.is_json() {
-        let mut doc = serde_json::to_value(document(&plan, settings))
-            .map_err(|e| crate::Error::Internal(format!("the plan is not JSON: {e}")))?;
-        if let Some(r) = &releases {
-            doc["releases"] = serde_json::to_value(r).unwrap_or_default();
-        }
-        shell.json(&doc);
+        shell.json(&document(&plan, settings, releases));
         return Ok(());
     }
     print(shell, &plan, settings, helm_major);
@@ -44,27 +40,34 @@ pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
 
 /// The JSON document of `plan --output json`.
 #[derive(Debug, Serialize)]
-pub struct PlanDocument {
-    pub profile: String,
-    pub cluster: String,
-    pub stages: Vec<Vec<String>>,
-    pub components: Vec<ComponentDocument>,
+struct PlanDocument {
+    profile: String,
+    cluster: String,
+    stages: Vec<Vec<String>>,
+    components: Vec<ComponentDocument>,
+    /// What `up` would do with each release, when the cluster answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    releases: Option<Vec<PlannedRelease>>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ComponentDocument {
-    pub name: String,
-    pub release: String,
-    pub namespace: String,
-    pub chart: String,
-    pub version: Option<String>,
-    pub depends_on: Vec<String>,
-    pub wait_for_jobs: bool,
-    pub values: serde_json::Value,
+struct ComponentDocument {
+    name: String,
+    release: String,
+    namespace: String,
+    chart: String,
+    version: Option<String>,
+    depends_on: Vec<String>,
+    wait_for_jobs: bool,
+    values: serde_yaml_ng::Value,
 }
 
 /// The plan as shown: every secret replaced by `<redacted>`.
-pub fn document(plan: &Plan, settings: &Settings) -> PlanDocument {
+fn document(
+    plan: &Plan,
+    settings: &Settings,
+    releases: Option<Vec<PlannedRelease>>,
+) -> PlanDocument {
     let secrets = settings.secrets();
     PlanDocument {
         profile: settings.profile.name.clone(),
@@ -89,10 +92,10 @@ pub fn document(plan: &Plan, settings: &Settings) -> PlanDocument {
                     .map(|d| d.to_string())
                     .collect(),
                 wait_for_jobs: cp.component.wait_for_jobs,
-                values: serde_json::to_value(values::redacted(&cp.values, &secrets))
-                    .expect("YAML values convert to JSON"),
+                values: values::redacted(&cp.values, &secrets),
             })
             .collect(),
+        releases,
     }
 }
 

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use kube::ResourceExt;
+
+use crate::k8s::readiness::job_state;
 use crate::k8s::HealthReport;
 use crate::ops::registry::RegistryReport;
 use crate::settings::{Settings, Target};
@@ -95,7 +98,15 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     let healths = crate::phase1::install::verify_all(&client, &plan).await;
     for (cp, health) in plan.components.iter().zip(healths) {
         let c = cp.component;
-        let ns = crate::k8s::status::namespace_status(&client, c.namespace).await?;
+        let (pods, jobs) = crate::k8s::client::list_pods_jobs(&client, c.namespace).await?;
+        let pods = crate::k8s::readiness::pod_counts(&pods);
+        let mut jobs: Vec<JobStatus> = (jobs.iter())
+            .map(|j| JobStatus {
+                name: j.name_any(),
+                state: format!("{:?}", job_state(j)).to_lowercase(),
+            })
+            .collect();
+        jobs.sort_by(|a, b| a.name.cmp(&b.name));
         let records = crate::k8s::releases::read(&client, c.namespace, c.release).await?;
         let rel = records.last();
         report.components.push(ComponentStatus {
@@ -106,16 +117,9 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
             version: cp.version().unwrap_or("local").to_string(),
             release_status: rel.map(|r| r.status.clone()),
             revision: rel.map(|r| r.revision),
-            pods_ready: ns.pods.ready,
-            pods_total: ns.pods.total,
-            jobs: ns
-                .jobs
-                .into_iter()
-                .map(|(name, state)| JobStatus {
-                    name,
-                    state: format!("{state:?}").to_lowercase(),
-                })
-                .collect(),
+            pods_ready: pods.ready,
+            pods_total: pods.total,
+            jobs,
             health,
         });
     }
