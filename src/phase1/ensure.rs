@@ -369,7 +369,8 @@ mod tests {
             .unwrap();
         let pid = child.id();
         let mut found = None;
-        for _ in 0..100 {
+        // Up to 10 s: a loaded CI machine may take a while to exec.
+        for _ in 0..500 {
             found = helm_pid_for(&release, "nvcf-dev-test-ns");
             if found.is_some() {
                 break;
