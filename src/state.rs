@@ -76,7 +76,11 @@ pub fn ensure_password(path: &Path) -> Result<Secret, StateError> {
     // A temporary file (tempfile creates it 0600) renamed into place, so a
     // crash never leaves half a password.
     let written = tempfile::NamedTempFile::new_in(dir)
-        .and_then(|mut f| f.write_all(pw.as_bytes()).and(f.as_file().sync_all()).map(|_| f))
+        .and_then(|mut f| {
+            f.write_all(pw.as_bytes())
+                .and(f.as_file().sync_all())
+                .map(|_| f)
+        })
         .and_then(|f| f.persist(path).map_err(|e| e.error));
     written.map_err(io_error("write", path))?;
     Ok(Secret::new(pw))

@@ -176,11 +176,8 @@ impl Runtime {
             let name = c.names.into_iter().flatten().next();
             let name = name.map(|n| n.trim_start_matches('/').to_string());
             let name = name.or(c.id).unwrap_or_default();
-            return Ok(if is_owned(c.labels.as_ref()) {
-                PortHolder::Ours { container: name }
-            } else {
-                PortHolder::Container { name }
-            });
+            let ours = is_owned(c.labels.as_ref());
+            return Ok(PortHolder::Container { name, ours });
         }
         // Not a container of this daemon: try to bind it ourselves.
         match std::net::TcpListener::bind((REGISTRY_BIND_IP, port)) {
