@@ -164,10 +164,9 @@ impl Shell {
         };
         Step {
             shell: self.clone(),
-            title,
+            title: Some(title),
             started: Instant::now(),
             spinner,
-            finished: false,
         }
     }
 }
@@ -182,10 +181,10 @@ fn write_line(sink: &Sink, line: &str) {
 /// still leaves a ✗ on screen.
 pub struct Step {
     shell: Shell,
-    title: String,
+    /// None once the step's last line is shown.
+    title: Option<String>,
     started: Instant,
     spinner: Option<ProgressBar>,
-    finished: bool,
 }
 
 impl Step {
@@ -202,17 +201,13 @@ impl Step {
     }
 
     fn finish(&mut self, ok: bool, note: Option<String>) {
-        if self.finished {
+        let Some(title) = self.title.take() else {
             return;
-        }
-        self.finished = true;
+        };
         let mark = if ok { "✓" } else { "✗" };
         let note = note.map(|n| format!(": {n}")).unwrap_or_default();
-        let line = format!(
-            " {mark} {}{note} ({})",
-            self.title,
-            format_duration(self.started.elapsed())
-        );
+        let took = format_duration(self.started.elapsed());
+        let line = format!(" {mark} {title}{note} ({took})");
         if let Some(pb) = self.spinner.take() {
             pb.finish_and_clear();
         }

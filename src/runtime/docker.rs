@@ -322,9 +322,8 @@ impl Runtime {
 
     /// The container `name`, which must exist.
     async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
-        let name = name.to_string();
-        let found = self.container(&name).await?;
-        found.ok_or(DockerError::NoSuchContainer { name })
+        let found = self.container(name).await?;
+        found.ok_or_else(|| DockerError::NoSuchContainer { name: name.into() })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
