@@ -61,13 +61,8 @@ impl DownAction {
 
 /// Releases in reverse install order: dependents first.
 pub fn uninstall_order() -> Vec<&'static Component> {
-    let mut order: Vec<&'static Component> = model::phase1_stages()
-        .into_iter()
-        .flatten()
-        .map(model::ComponentId::component)
-        .collect();
-    order.reverse();
-    order
+    let order = model::phase1_stages().into_iter().flatten().rev();
+    order.map(model::ComponentId::component).collect()
 }
 
 /// When the cluster is deleted next, cleaning it is a courtesy: bounded.
