@@ -16,7 +16,7 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
     UploadToContainerOptionsBuilder,
 };
-use bollard::Docker;
+use bollard::{body_full, Docker};
 use futures::StreamExt;
 
 use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
@@ -258,14 +258,11 @@ impl Runtime {
         let mut existing = dirs.len();
         while existing > 0 {
             let dir = format!("/{}", dirs[..existing].join("/"));
-            match self
+            let opts = ContainerArchiveInfoOptionsBuilder::new().path(&dir).build();
+            let info = self
                 .docker
-                .get_container_archive_info(
-                    container,
-                    Some(ContainerArchiveInfoOptionsBuilder::new().path(&dir).build()),
-                )
-                .await
-            {
+                .get_container_archive_info(container, Some(opts));
+            match info.await {
                 Ok(_) => break,
                 Err(e) if is_not_found(&e) => existing -= 1,
                 Err(e) => return Err(write_err(format!("stat {dir}: {}", one_line(&e)))),
@@ -281,14 +278,10 @@ impl Runtime {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e))?;
-        self.docker
-            .upload_to_container(
-                container,
-                Some(UploadToContainerOptionsBuilder::new().path(&base).build()),
-                bollard::body_full(tar.into()),
-            )
-            .await
-            .map_err(|e| write_err(one_line(&e)))
+        let opts = UploadToContainerOptionsBuilder::new().path(&base).build();
+        let docker = &self.docker;
+        let upload = docker.upload_to_container(container, Some(opts), body_full(tar.into()));
+        upload.await.map_err(|e| write_err(one_line(&e)))
     }
 
     /// Whether a volume named `name` exists.
