@@ -382,10 +382,8 @@ pub fn resolve(
         )?));
     }
     let registry_credential_b64 = given_credential.or_else(|| {
-        let key = ngc_api_key.as_ref()?;
-        Some(Secret::new(
-            BASE64.encode(format!("$oauthtoken:{}", key.expose())),
-        ))
+        let key = ngc_api_key.as_ref()?.expose();
+        Some(Secret::new(BASE64.encode(format!("$oauthtoken:{key}"))))
     });
 
     let cassandra_password = match (env.get("CASSANDRA_PASSWORD"), profile.cassandra_password) {

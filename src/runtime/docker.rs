@@ -368,14 +368,11 @@ impl Runtime {
             labels: Some(spec.volume_labels()),
             ..Default::default()
         };
-        self.docker
-            .create_volume(req)
-            .await
-            .map(|_| ())
-            .map_err(failed(
-                format!("create volume {}", spec.volume),
-                "check free disk space and `docker volume ls`",
-            ))
+        let created = self.docker.create_volume(req).await;
+        created.map(drop).map_err(failed(
+            format!("create volume {}", spec.volume),
+            "check free disk space and `docker volume ls`",
+        ))
     }
 
     async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
@@ -386,10 +383,8 @@ impl Runtime {
             tracing::warn!(volume = %name, "keeping volume {name}: it was not created by nvcf-dev");
             return Ok(false);
         }
-        let removed = self
-            .docker
-            .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
-            .await;
+        let opts = RemoveVolumeOptionsBuilder::new().build();
+        let removed = self.docker.remove_volume(name, Some(opts)).await;
         let removed = unless_absent(removed).map_err(failed(
             format!("remove volume {name}"),
             format!("if another container uses it, remove that container first (`docker ps -a --filter volume={name}`)"),
@@ -425,13 +420,9 @@ impl Runtime {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::new()
-            .name(&spec.name)
-            .build();
-        self.docker
-            .create_container(Some(opts), body)
-            .await
-            .map(drop)
+        let opts = CreateContainerOptionsBuilder::new().name(&spec.name);
+        let created = self.docker.create_container(Some(opts.build()), body);
+        created.await.map(drop)
     }
 
     async fn start(&self, name: &str) -> Result<(), DockerError> {
