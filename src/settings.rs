@@ -488,11 +488,7 @@ fn overrides<T>(
 
 /// `ok`, or the setting `var` is not valid because `why`.
 fn ensure(ok: bool, var: &'static str, why: String) -> Result<(), SettingsError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(SettingsError::Invalid { var, why })
-    }
+    ok.then_some(()).ok_or(SettingsError::Invalid { var, why })
 }
 
 /// Lowercase letters, digits and the characters of `extra`: what kind and
