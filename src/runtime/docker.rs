@@ -301,8 +301,7 @@ impl Runtime {
     pub async fn container(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
         let failed = read_failed(format!("inspect container {name}"), "docker ps -a");
-        let c = c.map_err(failed)?;
-        Ok(c.map(observed))
+        Ok(c.map_err(failed)?.map(observed))
     }
 
     async fn list_containers(
@@ -335,8 +334,7 @@ impl Runtime {
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
         let local = unless_absent(self.docker.inspect_image(image).await);
         let failed = read_failed(format!("inspect image {image}"), "docker image ls");
-        let local = local.map_err(failed)?;
-        if local.is_some() {
+        if local.map_err(failed)?.is_some() {
             return Ok(());
         }
         tracing::info!(%image, "pulling the registry image");
