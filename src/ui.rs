@@ -258,19 +258,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A one-line description of an error including its causes.
 pub fn describe_error(e: &dyn std::error::Error) -> String {
     let chain = std::iter::successors(Some(e), |e| e.source());
-    chain
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    chain.map(|e| e.to_string()).collect::<Vec<_>>().join(": ")
 }
 
 /// Another library's message flattened to one line: every error nvcf-dev
 /// prints is one line.
 pub fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let text = e.to_string();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -104,9 +104,8 @@ pub async fn run(
             }
             DownAction::DeleteCluster { kind } => {
                 let step = shell.step(format!("Deleting cluster {}", s.cluster));
-                Kind::new(runner, kind.clone())
-                    .delete_cluster(&s.cluster)
-                    .await?;
+                let kind = Kind::new(runner, kind.clone());
+                kind.delete_cluster(&s.cluster).await?;
                 let dir = crate::state::state_dir()?;
                 let password = crate::state::cassandra_password_path(&dir, &s.cluster);
                 crate::state::remove_password(&password)?;
