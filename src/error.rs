@@ -30,7 +30,7 @@ pub enum Error {
     #[error(transparent)]
     Fit(#[from] crate::fit::FitError),
     #[error(transparent)]
-    ChartVersion(Box<crate::phase1::charts::ChartVersionError>),
+    ChartVersion(#[from] crate::phase1::charts::ChartVersionError),
     #[error(transparent)]
     Install(#[from] crate::phase1::install::InstallError),
     #[error(transparent)]
@@ -52,12 +52,6 @@ pub enum Error {
     /// left in, and what the next `up` does about it.
     #[error("interrupted: {0}")]
     InterruptedReleases(String),
-}
-
-impl From<crate::phase1::charts::ChartVersionError> for Error {
-    fn from(e: crate::phase1::charts::ChartVersionError) -> Self {
-        Error::ChartVersion(Box::new(e))
-    }
 }
 
 impl Error {

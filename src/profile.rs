@@ -157,11 +157,11 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
                 name: name_or_path.to_string(),
                 available: names(&PROFILES).join(", "),
             })?;
-        let file_name = format!("profiles/{name_or_path}.yaml (built in)");
+        let text = file.contents_utf8().unwrap_or_default();
         return parse(
-            file.contents_utf8().unwrap_or_default(),
+            text,
             name_or_path,
-            &file_name,
+            &format!("profiles/{name_or_path}.yaml (built in)"),
         );
     }
     let shown = path.display().to_string();
@@ -170,11 +170,7 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
         source,
     })?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    parse(
-        &text,
-        &stem.unwrap_or_else(|| name_or_path.to_string()),
-        &shown,
-    )
+    parse(&text, &stem.unwrap_or_else(|| name_or_path.into()), &shown)
 }
 
 /// Parses and validates a profile's text. `file` names it in errors.

@@ -350,7 +350,8 @@ pub fn resolve(
     let upstream_registry = pick(&flags.upstream.registry, "REGISTRY", &None);
     let upstream_registry = upstream_registry.unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     validate_registry_host("REGISTRY", &upstream_registry, false)?;
-    if let Some(to) = &flags.install.mirror_to {
+    let mirror_to = flags.install.mirror_to.as_ref();
+    if let Some(to) = mirror_to {
         validate_registry_host("--mirror-to", to, false)?;
     }
     let repository = required(
@@ -360,17 +361,9 @@ pub fn resolve(
         "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
     )?;
     let repository = validate_repository(&repository)?;
-    let ours = &profile.cluster;
-    let storage_class = pick(
-        &flags.storage.storage_class,
-        "STORAGE_CLASS",
-        &ours.storage_class,
-    );
-    let storage_size = pick(
-        &flags.storage.storage_size,
-        "STORAGE_SIZE",
-        &ours.storage_size,
-    );
+    let (ours, storage) = (&profile.cluster, &flags.storage);
+    let storage_class = pick(&storage.storage_class, "STORAGE_CLASS", &ours.storage_class);
+    let storage_size = pick(&storage.storage_size, "STORAGE_SIZE", &ours.storage_size);
     if let Some(size) = &storage_size {
         validate_quantity(size)?;
     }
@@ -389,10 +382,8 @@ pub fn resolve(
         )?));
     }
     let registry_credential_b64 = given_credential.or_else(|| {
-        let key = ngc_api_key.as_ref()?;
-        Some(Secret::new(
-            BASE64.encode(format!("$oauthtoken:{}", key.expose())),
-        ))
+        let key = ngc_api_key.as_ref()?.expose();
+        Some(Secret::new(BASE64.encode(format!("$oauthtoken:{key}"))))
     });
 
     let cassandra_password = match (env.get("CASSANDRA_PASSWORD"), profile.cassandra_password) {
@@ -438,11 +429,7 @@ pub fn resolve(
         target: match &flags.target.context {
             Some(context) => Target::Context {
                 context: context.clone(),
-                registry: flags
-                    .install
-                    .mirror_to
-                    .clone()
-                    .unwrap_or_else(|| upstream_registry.clone()),
+                registry: mirror_to.unwrap_or(&upstream_registry).clone(),
             },
             None => Target::Kind,
         },
@@ -501,11 +488,7 @@ fn overrides<T>(
 
 /// `ok`, or the setting `var` is not valid because `why`.
 fn ensure(ok: bool, var: &'static str, why: String) -> Result<(), SettingsError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(SettingsError::Invalid { var, why })
-    }
+    ok.then_some(()).ok_or(SettingsError::Invalid { var, why })
 }
 
 /// Lowercase letters, digits and the characters of `extra`: what kind and

@@ -3,7 +3,7 @@
 //! Everything else is found from the cluster and the containers themselves.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rand::distr::{Alphanumeric, SampleString};
@@ -69,23 +69,19 @@ pub fn ensure_password(path: &Path) -> Result<Secret, StateError> {
     if let Some(pw) = read_password(path)? {
         return Ok(pw);
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io_error("create the directory of", path))?;
-        let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
-    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_error("create the directory of", path))?;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     let pw = Alphanumeric.sample_string(&mut rand::rng(), 24);
-    // Write to a temporary name and rename, so a crash never leaves half a
-    // password. A leftover of a crash may have other permissions: start
-    // afresh, so the file is created 0600 rather than opened as it was.
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(pw.as_bytes()).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
+    // A temporary file (tempfile creates it 0600) renamed into place, so a
+    // crash never leaves half a password.
+    let written = tempfile::NamedTempFile::new_in(dir)
+        .and_then(|mut f| {
+            f.write_all(pw.as_bytes())
+                .and(f.as_file().sync_all())
+                .map(|_| f)
+        })
+        .and_then(|f| f.persist(path).map_err(|e| e.error));
     written.map_err(io_error("write", path))?;
     Ok(Secret::new(pw))
 }

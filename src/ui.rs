@@ -164,10 +164,9 @@ impl Shell {
         };
         Step {
             shell: self.clone(),
-            title,
+            title: Some(title),
             started: Instant::now(),
             spinner,
-            finished: false,
         }
     }
 }
@@ -182,10 +181,10 @@ fn write_line(sink: &Sink, line: &str) {
 /// still leaves a ✗ on screen.
 pub struct Step {
     shell: Shell,
-    title: String,
+    /// None once the step's last line is shown.
+    title: Option<String>,
     started: Instant,
     spinner: Option<ProgressBar>,
-    finished: bool,
 }
 
 impl Step {
@@ -202,17 +201,13 @@ impl Step {
     }
 
     fn finish(&mut self, ok: bool, note: Option<String>) {
-        if self.finished {
+        let Some(title) = self.title.take() else {
             return;
-        }
-        self.finished = true;
+        };
         let mark = if ok { "✓" } else { "✗" };
         let note = note.map(|n| format!(": {n}")).unwrap_or_default();
-        let line = format!(
-            " {mark} {}{note} ({})",
-            self.title,
-            format_duration(self.started.elapsed())
-        );
+        let took = format_duration(self.started.elapsed());
+        let line = format!(" {mark} {title}{note} ({took})");
         if let Some(pb) = self.spinner.take() {
             pb.finish_and_clear();
         }
@@ -263,19 +258,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A one-line description of an error including its causes.
 pub fn describe_error(e: &dyn std::error::Error) -> String {
     let chain = std::iter::successors(Some(e), |e| e.source());
-    chain
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    chain.map(|e| e.to_string()).collect::<Vec<_>>().join(": ")
 }
 
 /// Another library's message flattened to one line: every error nvcf-dev
 /// prints is one line.
 pub fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let text = e.to_string();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

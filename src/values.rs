@@ -93,10 +93,8 @@ pub fn fill_placeholders(v: &mut Value, placeholders: &[(&str, &str)]) {
 pub fn redacted(v: &Value, secrets: &[&Secret]) -> Value {
     let mut copy = v.clone();
     each_string(&mut copy, &mut |s| {
-        if secrets
-            .iter()
-            .any(|sec| !sec.is_empty() && s.contains(sec.expose()))
-        {
+        let holds = |sec: &&Secret| !sec.is_empty() && s.contains(sec.expose());
+        if secrets.iter().any(holds) {
             *s = REDACTED.to_string();
         }
     });

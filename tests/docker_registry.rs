@@ -158,8 +158,9 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
 
     assert_eq!(
         rt.port_holder(spec.host_port).await.unwrap(),
-        PortHolder::Ours {
-            container: spec.name.clone()
+        PortHolder::Container {
+            name: spec.name.clone(),
+            ours: true
         }
     );
 
@@ -443,7 +444,8 @@ async fn a_port_held_by_a_process_or_another_container_is_refused() {
     assert_eq!(
         rt.port_holder(other_port).await.unwrap(),
         PortHolder::Container {
-            name: squatter.to_string()
+            name: squatter.to_string(),
+            ours: false
         }
     );
     let on_squatted = RegistrySpec {

@@ -171,10 +171,10 @@ pub fn check_port(port: u16, r: Result<PortHolder, String>) -> Check {
     };
     match r {
         Ok(PortHolder::Free) => Check::pass("registry port", format!("127.0.0.1:{port} is free")),
-        Ok(PortHolder::Ours { .. }) => {
+        Ok(PortHolder::Container { ours: true, .. }) => {
             Check::pass("registry port", format!("127.0.0.1:{port} is our registry"))
         }
-        Ok(PortHolder::Container { name }) => held_by(format!("container `{name}`")),
+        Ok(PortHolder::Container { name, .. }) => held_by(format!("container `{name}`")),
         Ok(PortHolder::Process) => held_by("a process that is not a container".into()),
         Err(why) => Check::warn("registry port", why, "start Docker, then run doctor again"),
     }
@@ -392,6 +392,7 @@ mod tests {
     fn a_busy_port_names_its_holder() {
         let holder = PortHolder::Container {
             name: "my-registry".into(),
+            ours: false,
         };
         let c = check_port(5001, Ok(holder));
         assert_eq!(c.status, Status::Fail);
@@ -402,8 +403,9 @@ mod tests {
         assert_eq!(
             check_port(
                 5001,
-                Ok(PortHolder::Ours {
-                    container: "r".into()
+                Ok(PortHolder::Container {
+                    name: "r".into(),
+                    ours: true
                 })
             )
             .status,

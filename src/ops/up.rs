@@ -5,21 +5,22 @@
 
 use std::sync::Arc;
 
+use crate::runtime::Runtime;
 use crate::settings::{Prompter, Settings};
-use crate::steps::connect::{ConnectRegistry, Namespaces};
-use crate::steps::install::{Install, Mirror};
 use crate::steps::preflight::Host;
-use crate::steps::registry::LocalRegistry;
-use crate::steps::{self, Ctx, OnCluster, Step};
+use crate::steps::registry::{self, title};
+use crate::steps::{self, Ctx, OnCluster, OnClusterStep};
 use crate::tools::runner::CommandRunner;
 use crate::ui::Shell;
 
-/// The steps of `up` after preflight, in order: those before the cluster
-/// exists, the one that reaches it, and those that use its API.
+/// The steps of `up` after preflight, in order: the local registry (for the
+/// kind target, before the cluster exists), the one that reaches the
+/// cluster, and those that use its API.
 pub struct UpSteps {
-    pub before: Vec<Box<dyn Step<Ctx>>>,
+    /// The Docker that runs the local registry; None for an existing cluster.
+    pub registry: Option<Runtime>,
     pub cluster: Host,
-    pub after: Vec<Box<dyn Step<OnCluster>>>,
+    pub after: Vec<OnClusterStep>,
 }
 
 /// The steps for where Phase 1 goes, each holding the handles it uses:
@@ -29,23 +30,16 @@ pub fn steps_for(host: &Host) -> UpSteps {
         Host::Kind { docker, .. } => Some(docker.clone()),
         Host::Existing => None,
     };
-    let mut before: Vec<Box<dyn Step<Ctx>>> = Vec::new();
-    let mut after: Vec<Box<dyn Step<OnCluster>>> = Vec::new();
-    if let Some(docker) = &docker {
-        before.push(Box::new(LocalRegistry {
-            docker: docker.clone(),
-        }));
-        after.push(Box::new(ConnectRegistry {
-            docker: docker.clone(),
-        }));
-    }
-    after.push(Box::new(Namespaces));
-    after.push(Box::new(Mirror { nodes: docker }));
-    after.push(Box::new(Install));
+    let connect = docker.clone().map(OnClusterStep::ConnectRegistry);
+    let after = connect.into_iter().chain([
+        OnClusterStep::Namespaces,
+        OnClusterStep::Mirror(docker.clone()),
+        OnClusterStep::Install,
+    ]);
     UpSteps {
-        before,
+        registry: docker,
         cluster: host.clone(),
-        after,
+        after: after.collect(),
     }
 }
 
@@ -54,23 +48,30 @@ impl UpSteps {
     /// (The tests' view of the order.)
     #[cfg_attr(nvcf_dead_code, allow(dead_code))]
     pub fn titles(&self, ctx: &OnCluster) -> Vec<String> {
-        let mut titles: Vec<String> = self.before.iter().map(|s| s.title(ctx)).collect();
+        let registry = self.registry.iter().map(|_| title(&ctx.settings.registry));
+        let mut titles: Vec<String> = registry.collect();
         titles.push(self.cluster.title(ctx));
-        titles.extend(self.after.iter().map(|s| s.title(ctx)));
+        titles.extend(self.after.iter().map(OnClusterStep::title));
         titles
     }
 
     /// Runs every step in order, stopping at the first failure.
     pub async fn run(&self, ctx: Ctx) -> crate::Result<OnCluster> {
         let shell = ctx.shell.clone();
-        steps::run(&shell, &self.before, &ctx).await?;
+        if let Some(docker) = &self.registry {
+            let spec = &ctx.settings.registry;
+            let started = async { Ok(((), Some(registry::ensure(docker, spec).await?))) };
+            steps::line(&shell, title(spec), started).await?;
+        }
         let kube = steps::line(&shell, self.cluster.title(&ctx), async {
             let (kube, note) = self.cluster.connect(&ctx).await?;
             Ok((kube, Some(note)))
         })
         .await?;
         let ctx = OnCluster { ctx, kube };
-        steps::run(&shell, &self.after, &ctx).await?;
+        for step in &self.after {
+            step.run(&ctx).await?;
+        }
         Ok(ctx)
     }
 }

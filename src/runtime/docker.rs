@@ -16,7 +16,7 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
     UploadToContainerOptionsBuilder,
 };
-use bollard::Docker;
+use bollard::{body_full, Docker};
 use futures::StreamExt;
 
 use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
@@ -176,11 +176,8 @@ impl Runtime {
             let name = c.names.into_iter().flatten().next();
             let name = name.map(|n| n.trim_start_matches('/').to_string());
             let name = name.or(c.id).unwrap_or_default();
-            return Ok(if is_owned(c.labels.as_ref()) {
-                PortHolder::Ours { container: name }
-            } else {
-                PortHolder::Container { name }
-            });
+            let ours = is_owned(c.labels.as_ref());
+            return Ok(PortHolder::Container { name, ours });
         }
         // Not a container of this daemon: try to bind it ourselves.
         match std::net::TcpListener::bind((REGISTRY_BIND_IP, port)) {
@@ -261,14 +258,11 @@ impl Runtime {
         let mut existing = dirs.len();
         while existing > 0 {
             let dir = format!("/{}", dirs[..existing].join("/"));
-            match self
+            let opts = ContainerArchiveInfoOptionsBuilder::new().path(&dir).build();
+            let info = self
                 .docker
-                .get_container_archive_info(
-                    container,
-                    Some(ContainerArchiveInfoOptionsBuilder::new().path(&dir).build()),
-                )
-                .await
-            {
+                .get_container_archive_info(container, Some(opts));
+            match info.await {
                 Ok(_) => break,
                 Err(e) if is_not_found(&e) => existing -= 1,
                 Err(e) => return Err(write_err(format!("stat {dir}: {}", one_line(&e)))),
@@ -284,14 +278,10 @@ impl Runtime {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e))?;
-        self.docker
-            .upload_to_container(
-                container,
-                Some(UploadToContainerOptionsBuilder::new().path(&base).build()),
-                bollard::body_full(tar.into()),
-            )
-            .await
-            .map_err(|e| write_err(one_line(&e)))
+        let opts = UploadToContainerOptionsBuilder::new().path(&base).build();
+        let docker = &self.docker;
+        let upload = docker.upload_to_container(container, Some(opts), body_full(tar.into()));
+        upload.await.map_err(|e| write_err(one_line(&e)))
     }
 
     /// Whether a volume named `name` exists.
@@ -311,8 +301,7 @@ impl Runtime {
     pub async fn container(&self, name: &str) -> Result<Option<ObservedContainer>, DockerError> {
         let c = unless_absent(self.docker.inspect_container(name, None).await);
         let failed = read_failed(format!("inspect container {name}"), "docker ps -a");
-        let c = c.map_err(failed)?;
-        Ok(c.map(observed))
+        Ok(c.map_err(failed)?.map(observed))
     }
 
     async fn list_containers(
@@ -325,9 +314,8 @@ impl Runtime {
 
     /// The container `name`, which must exist.
     async fn existing(&self, name: &str) -> Result<ObservedContainer, DockerError> {
-        let name = name.to_string();
-        let found = self.container(&name).await?;
-        found.ok_or(DockerError::NoSuchContainer { name })
+        let found = self.container(name).await?;
+        found.ok_or_else(|| DockerError::NoSuchContainer { name: name.into() })
     }
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
@@ -346,8 +334,7 @@ impl Runtime {
     async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
         let local = unless_absent(self.docker.inspect_image(image).await);
         let failed = read_failed(format!("inspect image {image}"), "docker image ls");
-        let local = local.map_err(failed)?;
-        if local.is_some() {
+        if local.map_err(failed)?.is_some() {
             return Ok(());
         }
         tracing::info!(%image, "pulling the registry image");
@@ -379,14 +366,11 @@ impl Runtime {
             labels: Some(spec.volume_labels()),
             ..Default::default()
         };
-        self.docker
-            .create_volume(req)
-            .await
-            .map(|_| ())
-            .map_err(failed(
-                format!("create volume {}", spec.volume),
-                "check free disk space and `docker volume ls`",
-            ))
+        let created = self.docker.create_volume(req).await;
+        created.map(drop).map_err(failed(
+            format!("create volume {}", spec.volume),
+            "check free disk space and `docker volume ls`",
+        ))
     }
 
     async fn remove_volume_if_ours(&self, name: &str) -> Result<bool, DockerError> {
@@ -397,10 +381,8 @@ impl Runtime {
             tracing::warn!(volume = %name, "keeping volume {name}: it was not created by nvcf-dev");
             return Ok(false);
         }
-        let removed = self
-            .docker
-            .remove_volume(name, Some(RemoveVolumeOptionsBuilder::new().build()))
-            .await;
+        let opts = RemoveVolumeOptionsBuilder::new().build();
+        let removed = self.docker.remove_volume(name, Some(opts)).await;
         let removed = unless_absent(removed).map_err(failed(
             format!("remove volume {name}"),
             format!("if another container uses it, remove that container first (`docker ps -a --filter volume={name}`)"),
@@ -436,13 +418,9 @@ impl Runtime {
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::new()
-            .name(&spec.name)
-            .build();
-        self.docker
-            .create_container(Some(opts), body)
-            .await
-            .map(drop)
+        let opts = CreateContainerOptionsBuilder::new().name(&spec.name);
+        let created = self.docker.create_container(Some(opts.build()), body);
+        created.await.map(drop)
     }
 
     async fn start(&self, name: &str) -> Result<(), DockerError> {

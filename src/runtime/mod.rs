@@ -108,13 +108,10 @@ pub enum EnsureOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortHolder {
     Free,
-    /// A running container carrying our owner label publishes it.
-    Ours {
-        container: String,
-    },
-    /// A running container that is not ours publishes it.
+    /// A running container publishes it; `ours` when it carries our owner label.
     Container {
         name: String,
+        ours: bool,
     },
     /// Something that is not a container (or a container of another daemon).
     Process,

@@ -141,9 +141,9 @@ fn or_when_empty<'a>(s: &'a str, default: &'a str) -> &'a str {
 pub fn port_conflict(holder: &PortHolder, spec: &RegistrySpec) -> Option<String> {
     match holder {
         PortHolder::Free => None,
-        PortHolder::Ours { container } if container == &spec.name => None,
-        PortHolder::Ours { container } => Some(format!("nvcf-dev container `{container}`")),
-        PortHolder::Container { name } => Some(format!("container `{name}`")),
+        PortHolder::Container { name, ours: true } if name == &spec.name => None,
+        PortHolder::Container { name, ours: true } => Some(format!("nvcf-dev container `{name}`")),
+        PortHolder::Container { name, .. } => Some(format!("container `{name}`")),
         PortHolder::Process => Some(format!(
             "a process that is not a container (find it with `ss -ltnp 'sport = :{}'`)",
             spec.host_port
@@ -318,26 +318,32 @@ mod tests {
         assert_eq!(port_conflict(&PortHolder::Free, &spec), None);
         assert_eq!(
             port_conflict(
-                &PortHolder::Ours {
-                    container: spec.name.clone()
+                &PortHolder::Container {
+                    name: spec.name.clone(),
+                    ours: true
                 },
                 &spec
             ),
             None
         );
         assert!(port_conflict(
-            &PortHolder::Ours {
-                container: "other".into()
+            &PortHolder::Container {
+                name: "other".into(),
+                ours: true
             },
             &spec
         )
         .unwrap()
         .contains("other"));
-        assert!(
-            port_conflict(&PortHolder::Container { name: "x".into() }, &spec)
-                .unwrap()
-                .contains("`x`")
-        );
+        assert!(port_conflict(
+            &PortHolder::Container {
+                name: "x".into(),
+                ours: false
+            },
+            &spec
+        )
+        .unwrap()
+        .contains("`x`"));
         assert!(port_conflict(&PortHolder::Process, &spec).is_some());
     }
 

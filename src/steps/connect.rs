@@ -3,9 +3,7 @@
 //! local first, for the upstream registry), the registry container on the
 //! `kind` network, and the KEP-1755 `local-registry-hosting` ConfigMap.
 
-use async_trait::async_trait;
-
-use super::{OnCluster, Step};
+use super::OnCluster;
 use crate::runtime::Runtime;
 use crate::steps::wiring;
 
@@ -16,33 +14,18 @@ pub fn kind_network(env_value: Option<&str>) -> String {
     set.unwrap_or("kind").to_string()
 }
 
-pub struct ConnectRegistry {
-    pub docker: Runtime,
-}
-
-#[async_trait]
-impl Step<OnCluster> for ConnectRegistry {
-    fn title(&self, _: &OnCluster) -> String {
-        "Connecting the cluster to the local registry".into()
-    }
-
-    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
-        let s = &ctx.settings;
-        let files =
-            wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
-        let nodes = write_hosts_files(&self.docker, &s.cluster, &files).await?;
-        let network = std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK").ok();
-        let network = kind_network(network.as_deref());
-        self.docker
-            .connect_network(&s.registry.name, &network)
-            .await?;
-        let host = format!("localhost:{}", s.registry.host_port);
-        crate::k8s::wiring::apply_local_registry_configmap(&ctx.kube, &host).await?;
-        Ok(Some(format!(
-            "{nodes} node{}",
-            if nodes == 1 { "" } else { "s" }
-        )))
-    }
+/// hosts.toml on every node, the registry on the kind network, and the
+/// KEP-1755 ConfigMap; the note counts the nodes.
+pub async fn connect_registry(docker: &Runtime, ctx: &OnCluster) -> crate::Result<String> {
+    let s = &ctx.settings;
+    let files = wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
+    let nodes = write_hosts_files(docker, &s.cluster, &files).await?;
+    let network = std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK").ok();
+    let network = kind_network(network.as_deref());
+    docker.connect_network(&s.registry.name, &network).await?;
+    let host = format!("localhost:{}", s.registry.host_port);
+    crate::k8s::wiring::apply_local_registry_configmap(&ctx.kube, &host).await?;
+    Ok(format!("{nodes} node{}", if nodes == 1 { "" } else { "s" }))
 }
 
 /// Writes each (directory, contents) of `files` as `<directory>/hosts.toml`
@@ -63,22 +46,11 @@ pub async fn write_hosts_files(
     Ok(nodes.len())
 }
 
-pub struct Namespaces;
-
-#[async_trait]
-impl Step<OnCluster> for Namespaces {
-    fn title(&self, _: &OnCluster) -> String {
-        format!(
-            "Creating namespaces {}",
-            crate::model::namespaces().join(", ")
-        )
-    }
-
-    async fn execute(&self, ctx: &OnCluster) -> crate::Result<Option<String>> {
-        let created =
-            crate::k8s::wiring::ensure_namespaces(&ctx.kube, &crate::model::namespaces()).await?;
-        Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))
-    }
+/// Creates the Phase 1 namespaces; the note names those it created.
+pub async fn namespaces(ctx: &OnCluster) -> crate::Result<Option<String>> {
+    let created =
+        crate::k8s::wiring::ensure_namespaces(&ctx.kube, &crate::model::namespaces()).await?;
+    Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))
 }
 
 #[cfg(test)]

@@ -61,13 +61,8 @@ impl DownAction {
 
 /// Releases in reverse install order: dependents first.
 pub fn uninstall_order() -> Vec<&'static Component> {
-    let mut order: Vec<&'static Component> = model::phase1_stages()
-        .into_iter()
-        .flatten()
-        .map(model::ComponentId::component)
-        .collect();
-    order.reverse();
-    order
+    let order = model::phase1_stages().into_iter().flatten().rev();
+    order.map(model::ComponentId::component).collect()
 }
 
 /// When the cluster is deleted next, cleaning it is a courtesy: bounded.
@@ -109,9 +104,8 @@ pub async fn run(
             }
             DownAction::DeleteCluster { kind } => {
                 let step = shell.step(format!("Deleting cluster {}", s.cluster));
-                Kind::new(runner, kind.clone())
-                    .delete_cluster(&s.cluster)
-                    .await?;
+                let kind = Kind::new(runner, kind.clone());
+                kind.delete_cluster(&s.cluster).await?;
                 let dir = crate::state::state_dir()?;
                 let password = crate::state::cassandra_password_path(&dir, &s.cluster);
                 crate::state::remove_password(&password)?;

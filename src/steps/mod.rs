@@ -4,7 +4,7 @@
 //! shows one status line ending ✓ or ✗, unless it shows its own (one per
 //! chart, per release). The handles are typed, never looked up at run time:
 //! preflight finds the tools before anything changes, and only the steps
-//! after the cluster step, which run over [`OnCluster`], have a kube client.
+//! after the cluster step ([`OnClusterStep`]) have a kube client.
 
 pub mod cluster;
 pub mod connect;
@@ -17,9 +17,8 @@ pub mod wiring;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use crate::phase1::plan::Plan;
+use crate::runtime::Runtime;
 use crate::settings::Settings;
 use crate::tools::helm::{Helm, HelmVersion};
 use crate::tools::runner::CommandRunner;
@@ -64,17 +63,51 @@ impl OnCluster {
     }
 }
 
-#[async_trait]
-pub trait Step<C: Send + Sync>: Send + Sync {
-    /// The status line, e.g. "Creating cluster nvcf-dev".
-    fn title(&self, ctx: &C) -> String;
-    /// False for a step that shows its own lines (one per chart, per
-    /// release): the runner then adds none around it.
-    fn has_line(&self) -> bool {
-        true
+/// A step of `up` after the cluster step, run over [`OnCluster`]. Mirror and
+/// Install show their own lines (one per chart, per release); the others
+/// one status line each.
+pub enum OnClusterStep {
+    /// Wires the nodes of the kind cluster on this Docker to the local registry.
+    ConnectRegistry(Runtime),
+    Namespaces,
+    /// With the kind nodes' Docker, or None for an existing cluster.
+    Mirror(Option<Runtime>),
+    Install,
+}
+
+impl OnClusterStep {
+    /// The status line, e.g. "Creating namespaces ...".
+    pub fn title(&self) -> String {
+        match self {
+            OnClusterStep::ConnectRegistry(_) => {
+                "Connecting the cluster to the local registry".into()
+            }
+            OnClusterStep::Namespaces => {
+                format!(
+                    "Creating namespaces {}",
+                    crate::model::namespaces().join(", ")
+                )
+            }
+            OnClusterStep::Mirror(_) => "Mirroring the charts and images".into(),
+            OnClusterStep::Install => "Installing and verifying Phase 1".into(),
+        }
     }
-    /// Does the step; a short note (e.g. "reused") is shown after the title.
-    async fn execute(&self, ctx: &C) -> crate::Result<Option<String>>;
+
+    pub async fn run(&self, ctx: &OnCluster) -> crate::Result<()> {
+        let (shell, title) = (&ctx.shell, self.title());
+        match self {
+            OnClusterStep::ConnectRegistry(docker) => {
+                let work = async { Ok(((), Some(connect::connect_registry(docker, ctx).await?))) };
+                line(shell, title, work).await
+            }
+            OnClusterStep::Namespaces => {
+                let work = async { Ok(((), connect::namespaces(ctx).await?)) };
+                line(shell, title, work).await
+            }
+            OnClusterStep::Mirror(nodes) => install::mirror(ctx, nodes.as_ref()).await,
+            OnClusterStep::Install => install::install(ctx).await,
+        }
+    }
 }
 
 /// Runs `work` under a status line titled `title`: ✓ with its note, or ✗.
@@ -90,21 +123,4 @@ pub async fn line<T>(
         None => line.done(),
     }
     Ok(value)
-}
-
-/// Runs the steps in order and stops at the first failure.
-pub async fn run<C: Send + Sync>(
-    shell: &Shell,
-    steps: &[Box<dyn Step<C>>],
-    ctx: &C,
-) -> crate::Result<()> {
-    for step in steps {
-        if step.has_line() {
-            let title = step.title(ctx);
-            line(shell, title, async { Ok(((), step.execute(ctx).await?)) }).await?;
-        } else {
-            step.execute(ctx).await?;
-        }
-    }
-    Ok(())
 }

@@ -1,25 +1,7 @@
 //! The local registry container: created, reused, or recreated when it drifted.
 
-use async_trait::async_trait;
-
-use super::{Ctx, Step};
 use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
 use crate::ui::Shell;
-
-pub struct LocalRegistry {
-    pub docker: Runtime,
-}
-
-#[async_trait]
-impl Step<Ctx> for LocalRegistry {
-    fn title(&self, ctx: &Ctx) -> String {
-        title(&ctx.settings.registry)
-    }
-
-    async fn execute(&self, ctx: &Ctx) -> crate::Result<Option<String>> {
-        ensure(&self.docker, &ctx.settings.registry).await.map(Some)
-    }
-}
 
 pub fn title(spec: &RegistrySpec) -> String {
     format!(

@@ -162,11 +162,8 @@ pub async fn run(
                 report.reinstalled.push(component.to_string());
             }
             ResetAction::Verify { component } => {
-                if report
-                    .health
-                    .iter()
-                    .any(|h| h.component == component.as_str())
-                {
+                let mut verified = report.health.iter();
+                if verified.any(|h| h.component == component.as_str()) {
                     continue; // the install just verified it
                 }
                 let health = install::verify_bounded(client, component.component()).await;

@@ -113,10 +113,8 @@ impl<'a> Helm<'a> {
     /// Finds helm on PATH and checks its version.
     pub async fn detect(runner: &'a dyn CommandRunner) -> Result<Helm<'a>, crate::Error> {
         let program = super::find("helm")?.display().to_string();
-        let out = runner
-            .run(&Cmd::new(&program).args(["version", "--short"]))
-            .await?;
-        let version = parse_version(&out)?;
+        let cmd = Cmd::new(&program).args(["version", "--short"]);
+        let version = parse_version(&runner.run(&cmd).await?)?;
         check_supported(version)?;
         Ok(Helm::new(runner, program, version))
     }

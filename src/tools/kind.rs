@@ -35,15 +35,11 @@ impl<'a> Kind<'a> {
     }
 
     /// `kind get clusters`. kind prints "No kind clusters found." on stderr
-    /// when there are none, so stdout's lines are exactly the names.
+    /// when there are none, so stdout's words are exactly the names (which
+    /// hold no spaces).
     pub async fn get_clusters(&self) -> Result<Vec<String>, RunError> {
         let out = self.run(&["get", "clusters"], None).await?;
-        Ok(out
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect())
+        Ok(out.split_whitespace().map(String::from).collect())
     }
 
     /// `kind create cluster --name N --config - --wait 2m` with the config on
