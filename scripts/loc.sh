@@ -8,6 +8,6 @@ find src -name '*.rs' | sort | while read -r f; do
   printf '%s %s\n' "$(awk '/^#\[cfg\(test\)\]/{exit} {n++} END {print n+0}' "$f")" "$f"
 done > "${TMPDIR:-/tmp}/nvcf-loc.$$"
 if [[ "${1:-}" == "--files" ]]; then sort -n "${TMPDIR:-/tmp}/nvcf-loc.$$"; fi
-awk '{ split($2, p, "/"); d = (p[3] ~ /\.rs$/) ? "src/" p[2] "/" : "src/*.rs"; if (p[2] ~ /\.rs$/) d = "src/*.rs"; t[d] += $1; all += $1 }
+awk '{ split($2, p, "/"); d = (p[2] ~ /\.rs$/) ? "src/*.rs" : "src/" p[2] "/"; t[d] += $1; all += $1 }
      END { for (k in t) printf "%6d  %s\n", t[k], k; printf "%6d  total (non-test)\n", all }' "${TMPDIR:-/tmp}/nvcf-loc.$$" | sort -n
 rm -f "${TMPDIR:-/tmp}/nvcf-loc.$$"
