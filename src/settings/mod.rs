@@ -17,6 +17,13 @@ use crate::registry::reference::is_loopback_registry;
 use crate::secret::Secret;
 use crate::state;
 
+mod flags;
+mod validate;
+
+pub use flags::*;
+pub use validate::{validate_cluster_name, validate_registry_host};
+use validate::{validate_credential, validate_quantity, validate_repository};
+
 pub const DEFAULT_REGISTRY: &str = "nvcr.io";
 pub const DEFAULT_CLUSTER: &str = "nvcf-dev";
 pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -104,103 +111,6 @@ impl Prompter for TerminalPrompt {
             .interact();
         answer.unwrap_or(false)
     }
-}
-
-/// The `--help` heading of every settings flag.
-pub const FLAGS_HEADING: &str = "Settings (flags win over the environment and the profile)";
-
-/// Settings given as flags; they win over everything else. They come in
-/// groups: each command flattens the groups it reads, so clap refuses a flag
-/// it would ignore.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Flags {
-    #[command(flatten)]
-    pub upstream: UpstreamFlags,
-    #[command(flatten)]
-    pub storage: StorageFlags,
-    #[command(flatten)]
-    pub charts: ChartFlags,
-    /// Only `up` starts the registry container, so only it takes `--registry-image`.
-    #[arg(skip)]
-    pub registry_image: Option<String>,
-    #[command(flatten)]
-    pub port: RegistryPortFlags,
-    #[command(flatten)]
-    pub target: ContextFlags,
-    #[command(flatten)]
-    pub install: InstallFlags,
-}
-
-/// Where the charts and images come from.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct UpstreamFlags {
-    /// Upstream registry of the charts and images [env: REGISTRY] [default: nvcr.io]
-    #[arg(long, value_name = "HOST")]
-    pub registry: Option<String>,
-
-    /// Repository path in the registry, e.g. my-org/my-team [env: REPOSITORY]
-    #[arg(long, value_name = "ORG/TEAM")]
-    pub repository: Option<String>,
-}
-
-/// The PVCs' storage.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct StorageFlags {
-    /// Storage class of every PVC [env: STORAGE_CLASS]
-    #[arg(long, value_name = "CLASS")]
-    pub storage_class: Option<String>,
-
-    /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
-    #[arg(long, value_name = "QUANTITY")]
-    pub storage_size: Option<String>,
-}
-
-/// Which chart each component comes from.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct ChartFlags {
-    /// Use this chart version for a component (published versions move); repeatable
-    #[arg(long, value_name = "COMPONENT=VERSION")]
-    pub chart_version: Vec<String>,
-
-    /// Install a component from a local chart directory or .tgz; repeatable
-    #[arg(long, value_name = "COMPONENT=PATH")]
-    pub chart: Vec<String>,
-}
-
-/// The local registry's host port, which the values name as `localhost:<port>`.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct RegistryPortFlags {
-    /// Host port of the local registry [default: 5001]
-    #[arg(long, value_name = "PORT")]
-    pub registry_port: Option<u16>,
-}
-
-/// An existing cluster instead of the kind cluster.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct ContextFlags {
-    /// Target this existing cluster instead of a kind cluster (no local registry)
-    #[arg(long, value_name = "CONTEXT")]
-    pub context: Option<String>,
-}
-
-/// Settings of commands that install: the existing cluster's registry and
-/// what helm does on failure.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct InstallFlags {
-    /// With --context: the registry the cluster pulls charts and images from
-    #[arg(long, value_name = "HOST", requires = "context")]
-    pub mirror_to: Option<String>,
-
-    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
-    /// off by default so the failed state can be diagnosed
-    #[arg(long)]
-    pub rollback_on_failure: bool,
 }
 
 /// What the command is about to do decides what must be known.
@@ -484,102 +394,6 @@ fn overrides<T>(
         out.insert(component, value);
     }
     Ok(out)
-}
-
-/// `ok`, or the setting `var` is not valid because `why`.
-fn ensure(ok: bool, var: &'static str, why: String) -> Result<(), SettingsError> {
-    ok.then_some(()).ok_or(SettingsError::Invalid { var, why })
-}
-
-/// Lowercase letters, digits and the characters of `extra`: what kind and
-/// registries allow in names.
-fn lower_alnum_or(c: char, extra: &str) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c)
-}
-
-/// A registry as images name it: `HOST` or `HOST:PORT` (with `need_port`,
-/// `HOST:PORT` only), never a URL or a path, so the error names the setting
-/// rather than an image reference built from it.
-pub fn validate_registry_host(
-    var: &'static str,
-    value: &str,
-    need_port: bool,
-) -> Result<(), SettingsError> {
-    let (form, example) = match need_port {
-        true => ("HOST:PORT", "localhost:5002"),
-        false => ("HOST or HOST:PORT", "nvcr.io"),
-    };
-    let (host, port) = match value.rsplit_once(':') {
-        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (value, None), // bare IPv6
-        Some((h, p)) => (h, Some(p)),
-        None => (value, None),
-    };
-    let host_ok = !host.is_empty()
-        && (host.starts_with('[') && host.ends_with(']')
-            || host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
-    let why = match port {
-        _ if value.contains("://") => {
-            "is a URL (plain HTTP is used for loopback registries by itself)".to_string()
-        }
-        _ if value.contains('/') => "has a path; the repository goes in REPOSITORY".to_string(),
-        _ if !host_ok => "is not a host name".to_string(),
-        Some(p) if p.parse::<u16>().map_or(true, |n| n == 0) => {
-            format!("has no valid port (`{p}`)")
-        }
-        None if need_port => "has no port".to_string(),
-        _ => return Ok(()),
-    };
-    Err(SettingsError::Invalid {
-        var,
-        why: format!("`{value}` {why}: give {form}, e.g. {example}"),
-    })
-}
-
-/// A cluster name as kind takes it: lowercase letters, digits, `-` and `.`,
-/// starting with a letter or digit (so never `..`), at most 50 characters
-/// (`<name>-control-plane` must stay a valid container and host name). It
-/// names a directory of the state directory: checked before anything is written.
-pub fn validate_cluster_name(name: &str) -> Result<(), SettingsError> {
-    let ok = (1..=50).contains(&name.len())
-        && name.starts_with(|c| lower_alnum_or(c, ""))
-        && name.chars().all(|c| lower_alnum_or(c, "-."));
-    let why = format!("`{name}` is not a kind cluster name: use lowercase letters, digits, `-` and `.` (starting with a letter or digit, at most 50), e.g. nvcf-dev");
-    ensure(ok, "--cluster", why)
-}
-
-fn validate_repository(r: &str) -> Result<String, SettingsError> {
-    let r = r.trim().trim_matches('/');
-    let segment_ok = |seg: &str| !seg.is_empty() && seg.chars().all(|c| lower_alnum_or(c, "._-"));
-    let why = format!("`{r}` is not a registry path: use lowercase org/team, e.g. my-org/my-team");
-    ensure(r.split('/').all(segment_ok), "REPOSITORY", why)?;
-    Ok(r.to_string())
-}
-
-/// A Kubernetes quantity such as 1Gi or 500Mi.
-fn validate_quantity(q: &str) -> Result<(), SettingsError> {
-    let number = q.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &q[number.len()..];
-    let ok = !number.is_empty()
-        && number.parse::<f64>().is_ok()
-        && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "M", "G", "T", "P"].contains(&unit);
-    let why = format!("`{q}` is not a Kubernetes quantity: use e.g. 1Gi or 10Gi");
-    ensure(ok, "STORAGE_SIZE", why)
-}
-
-/// REGISTRY_CREDENTIAL_B64 must decode to `user:password`. The error never
-/// repeats the value.
-fn validate_credential(b64: &str) -> Result<Secret, SettingsError> {
-    let decoded = BASE64
-        .decode(b64.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok());
-    let user_password = decoded.as_ref().and_then(|s| s.split_once(':'));
-    let ok = user_password.is_some_and(|(u, p)| !u.is_empty() && !p.is_empty());
-    let why = "it must be the base64 of `$oauthtoken:<NGC_API_KEY>`: unset it to have nvcf-dev make it from NGC_API_KEY";
-    ensure(ok, "REGISTRY_CREDENTIAL_B64", why.into())?;
-    Ok(Secret::new(b64.trim()))
 }
 
 #[cfg(test)]
