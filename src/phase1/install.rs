@@ -226,7 +226,7 @@ impl Installer<'_> {
         }
         if let Err(e) = helm_result {
             step.fail();
-            let why = e.why().unwrap_or_else(|| e.to_string());
+            let why = e.why();
             let diagnosis = match crate::k8s::progress::wait_ready(
                 self.client,
                 c.namespace,
@@ -273,7 +273,7 @@ impl Installer<'_> {
             .await
             .map_err(|e| InstallError::Render {
                 component: c.name,
-                why: e.why().unwrap_or_else(|| e.to_string()),
+                why: e.why(),
             })?;
         let nodes = crate::k8s::placement::nodes(self.client).await?;
         let workloads = crate::k8s::placement::workloads(&rendered);

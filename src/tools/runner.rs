@@ -160,12 +160,14 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The command's own account of why it failed, in one line.
-    pub fn why(&self) -> Option<String> {
-        match self {
+    /// Why it failed, in one line: the command's own account when it gave
+    /// one, else this whole error.
+    pub fn why(&self) -> String {
+        let said = match self {
             RunError::Failed { stdout, stderr, .. } => why_failed(stdout, stderr),
             RunError::Spawn { .. } => None,
-        }
+        };
+        said.unwrap_or_else(|| self.to_string())
     }
 }
 

@@ -144,7 +144,7 @@ impl Mirrorer<'_> {
             .await
             .map_err(|e| crate::phase1::install::InstallError::Render {
                 component: c.name,
-                why: e.why().unwrap_or_else(|| e.to_string()),
+                why: e.why(),
             })?;
         Ok(discover::images_in_manifests(&rendered)?)
     }
