@@ -26,7 +26,7 @@ fn dev_plan(flags: Flags) -> (settings::Settings, plan::Plan) {
         ],
         Purpose::Apply,
     );
-    let p = plan::build(&s).unwrap();
+    let p = plan::build(&s);
     (s, p)
 }
 

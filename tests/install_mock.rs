@@ -92,7 +92,7 @@ fn nats_system(r: &Req) -> Reply {
 async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis() {
     let state = tempfile::tempdir().unwrap();
     let settings = common::dev_settings(state.path());
-    let plan = nvcf_dev::phase1::plan::build(&settings).unwrap();
+    let plan = nvcf_dev::phase1::plan::build(&settings);
     let cp = plan.component(nvcf_dev::model::ComponentId::Nats).unwrap();
     let (client, server) = Server::serve(nats_system);
     let script = RecordingRunner::new();

@@ -53,7 +53,7 @@ fn node(name: &str, workload: Option<&str>) -> Value {
 #[tokio::test]
 async fn prod_openbao_on_one_vault_node_is_refused_before_helm_installs() {
     let settings = prod();
-    let mut p = plan::build(&settings).unwrap();
+    let mut p = plan::build(&settings);
     let cp = p
         .components
         .iter_mut()

@@ -70,7 +70,7 @@ fn parse(text: &str) -> Value {
 #[test]
 fn prod_reproduces_the_guides_values_files() {
     let s = prod();
-    let p = plan::build(&s).unwrap();
+    let p = plan::build(&s);
     let credential = s
         .registry_credential_b64
         .as_ref()
@@ -125,7 +125,7 @@ fn the_oracle_really_has_node_selectors() {
 #[test]
 fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
     let s = dev();
-    let p = plan::build(&s).unwrap();
+    let p = plan::build(&s);
     for cp in &p.components {
         assert!(
             common::keys_named(&cp.values, "nodeSelector").is_empty(),
@@ -182,7 +182,7 @@ fn dev_has_no_node_selector_one_cassandra_and_1gi_volumes() {
 #[test]
 fn cassandra_and_openbao_share_the_password() {
     let s = dev();
-    let p = plan::build(&s).unwrap();
+    let p = plan::build(&s);
     let pw = s.cassandra_password.as_ref().unwrap().expose();
     let env = &p.component(ComponentId::Openbao).unwrap().values["openbao"]["migrations"]["env"];
     assert_eq!(env[0]["name"], Value::from("DEFAULT_CASSANDRA_PASSWORD"));
@@ -205,7 +205,7 @@ fn storage_environment_wins_over_the_profile() {
             ("STORAGE_SIZE", "20Gi"),
         ],
     );
-    let p = plan::build(&s).unwrap();
+    let p = plan::build(&s);
     let cassandra = &p.component(ComponentId::Cassandra).unwrap().values;
     assert_eq!(
         cassandra["cassandra"]["persistence"]["size"],

@@ -1005,7 +1005,7 @@ fn profile_values(profile_name: &str, chart: &Chart) -> String {
         ],
         Purpose::Apply,
     );
-    let plan = nvcf_dev::phase1::plan::build(&s).unwrap();
+    let plan = nvcf_dev::phase1::plan::build(&s);
     let c = plan.component(chart.component).unwrap().component;
     let info = nvcf_dev::chart::read_path(&chart.dir()).unwrap();
     let (values, _) = nvcf_dev::phase1::plan::fit_values(c, &s, &s.image_registry(), &info)

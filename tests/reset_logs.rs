@@ -202,7 +202,7 @@ async fn dry_run_json_is_one_document() {
 async fn helm_argv_in_both_majors() {
     let state = tempfile::tempdir().unwrap();
     let settings = common::dev_settings(state.path());
-    let plan = nvcf_dev::phase1::plan::build(&settings).unwrap();
+    let plan = nvcf_dev::phase1::plan::build(&settings);
     let release = plan
         .component(nvcf_dev::model::ComponentId::Openbao)
         .unwrap()

@@ -31,7 +31,7 @@ fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) 
         Purpose::Plan,
     )
     .unwrap();
-    let p = plan::build(&s).unwrap();
+    let p = plan::build(&s);
     let (shell, cap) = Shell::capture(OutputFormat::Text);
     let c = Ctx {
         shell,

@@ -17,7 +17,7 @@ pub async fn mirror(
 ) -> crate::Result<()> {
     let upstream = settings.upstream_registry.clone();
     charts::resolve_latest(&mut settings, shell, &upstream).await?;
-    let plan = crate::phase1::plan::build(&settings)?;
+    let plan = crate::phase1::plan::build(&settings);
     let _lock = (opts.to.is_none() && !opts.dry_run)
         .then(|| crate::ops::lock::acquire_for(&settings, "mirror"))
         .transpose()?;

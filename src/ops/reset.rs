@@ -173,7 +173,7 @@ pub async fn execute(
             _ => None,
         })
         .collect();
-    let whole = crate::phase1::plan::build(settings)?;
+    let whole = crate::phase1::plan::build(settings);
     let (plan, dir) = prepare_charts(&whole, settings, shell, &reinstalled).await?;
     let installer = Installer {
         shell,

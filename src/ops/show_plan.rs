@@ -16,7 +16,7 @@ use crate::values;
 /// `nvcf-dev plan`: the plan, the helm commands in the installed helm's
 /// form, and, when the cluster answers, what `up` would do with each release.
 pub async fn show(shell: &Shell, settings: &Settings) -> crate::Result<()> {
-    let plan = plan::build(settings)?;
+    let plan = plan::build(settings);
     if let crate::settings::Target::Kind = settings.target {
         // `up` would fail at creating the cluster: so does its dry run.
         settings.profile.kind_config()?;

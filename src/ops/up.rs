@@ -89,7 +89,7 @@ pub async fn up(
     crate::ops::guard::ensure_allowed(&shell, &settings, yes, prompt)?;
     let upstream = settings.upstream_registry.clone();
     crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
-    let plan = crate::phase1::plan::build(&settings)?;
+    let plan = crate::phase1::plan::build(&settings);
     let (helm_binary, host) =
         steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {
@@ -134,7 +134,7 @@ mod tests {
             },
             ..Default::default()
         });
-        let plan = crate::phase1::plan::build(&s).unwrap();
+        let plan = crate::phase1::plan::build(&s);
         let (shell, _) = Shell::capture(crate::ui::OutputFormat::Text);
         let ctx = Ctx {
             shell,

@@ -64,7 +64,7 @@ impl Plan {
 }
 
 /// Builds the plan: each component's chart and merged values.
-pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
+pub fn build(settings: &Settings) -> Plan {
     let components = model::PHASE1
         .iter()
         .map(|c| ComponentPlan {
@@ -73,7 +73,7 @@ pub fn build(settings: &Settings) -> Result<Plan, crate::Error> {
             values: component_values_for_registry(c, settings, &settings.image_registry()),
         })
         .collect();
-    Ok(Plan { components })
+    Plan { components }
 }
 
 /// A component's values with images pointing at `registry` (the upstream

@@ -109,7 +109,7 @@ impl WarmWorld {
         // The cluster as `up` leaves it: releases labelled with the desired
         // state computed exactly as the binary computes it.
         let settings = world.settings();
-        let plan = nvcf_dev::phase1::plan::build(&settings).unwrap();
+        let plan = nvcf_dev::phase1::plan::build(&settings);
         let desired = nvcf_dev::phase1::lifecycle::desired_all(&plan);
         let (addr, log) =
             super::phase1_api::serve(super::phase1_api::deployed_as_planned(&plan, &desired));
