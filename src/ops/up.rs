@@ -17,8 +17,7 @@ use crate::ui::Shell;
 /// kind target, before the cluster exists), the one that reaches the
 /// cluster, and those that use its API.
 pub struct UpSteps {
-    /// The Docker that runs the local registry; None for an existing cluster.
-    pub registry: Option<Runtime>,
+    /// The kind target's also runs the local registry, before the cluster.
     pub cluster: Host,
     pub after: Vec<OnClusterStep>,
 }
@@ -37,7 +36,6 @@ pub fn steps_for(host: &Host) -> UpSteps {
         OnClusterStep::Install,
     ]);
     UpSteps {
-        registry: docker,
         cluster: host.clone(),
         after: after.collect(),
     }
@@ -48,8 +46,8 @@ impl UpSteps {
     /// (The tests' view of the order.)
     #[cfg_attr(nvcf_dead_code, allow(dead_code))]
     pub fn titles(&self, ctx: &OnCluster) -> Vec<String> {
-        let registry = self.registry.iter().map(|_| title(&ctx.settings.registry));
-        let mut titles: Vec<String> = registry.collect();
+        let registry = self.registry_docker().map(|_| title(&ctx.settings.registry));
+        let mut titles: Vec<String> = registry.into_iter().collect();
         titles.push(self.cluster.title(ctx));
         titles.extend(self.after.iter().map(OnClusterStep::title));
         titles
@@ -58,7 +56,7 @@ impl UpSteps {
     /// Runs every step in order, stopping at the first failure.
     pub async fn run(&self, ctx: Ctx) -> crate::Result<OnCluster> {
         let shell = ctx.shell.clone();
-        if let Some(docker) = &self.registry {
+        if let Some(docker) = self.registry_docker() {
             let spec = &ctx.settings.registry;
             let started = async { Ok(((), Some(registry::ensure(docker, spec).await?))) };
             steps::line(&shell, title(spec), started).await?;
@@ -73,6 +71,14 @@ impl UpSteps {
             step.run(&ctx).await?;
         }
         Ok(ctx)
+    }
+
+    /// The Docker that runs the local registry; None for an existing cluster.
+    fn registry_docker(&self) -> Option<&Runtime> {
+        match &self.cluster {
+            Host::Kind { docker, .. } => Some(docker),
+            Host::Existing => None,
+        }
     }
 }
 
