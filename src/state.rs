@@ -69,21 +69,26 @@ pub fn ensure_password(path: &Path) -> Result<Secret, StateError> {
     if let Some(pw) = read_password(path)? {
         return Ok(pw);
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_error("create the directory of", path))?;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     let pw = Alphanumeric.sample_string(&mut rand::rng(), 24);
-    // A temporary file (tempfile creates it 0600) renamed into place, so a
-    // crash never leaves half a password.
-    let written = tempfile::NamedTempFile::new_in(dir)
-        .and_then(|mut f| {
-            f.write_all(pw.as_bytes())
-                .and(f.as_file().sync_all())
-                .map(|_| f)
-        })
-        .and_then(|f| f.persist(path).map_err(|e| e.error));
-    written.map_err(io_error("write", path))?;
+    // Synced: a crash must never leave the cluster's password unknown.
+    write_private(path, pw.as_bytes(), true).map_err(io_error("write", path))?;
     Ok(Secret::new(pw))
+}
+
+/// Writes `bytes` to `path` readable by the user alone: the directory made
+/// 0700, the file created 0600 by tempfile (never chmod-ed after the fact)
+/// and renamed into place, so a crash leaves the old file or the new one;
+/// with `sync`, on disk before the rename.
+pub fn write_private(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
+    tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// Forgets the generated password, when the cluster it belongs to is deleted.

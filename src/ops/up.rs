@@ -46,7 +46,9 @@ impl UpSteps {
     /// (The tests' view of the order.)
     #[cfg_attr(nvcf_dead_code, allow(dead_code))]
     pub fn titles(&self, ctx: &OnCluster) -> Vec<String> {
-        let registry = self.registry_docker().map(|_| title(&ctx.settings.registry));
+        let registry = self
+            .registry_docker()
+            .map(|_| title(&ctx.settings.registry));
         let mut titles: Vec<String> = registry.into_iter().collect();
         titles.push(self.cluster.title(ctx));
         titles.extend(self.after.iter().map(OnClusterStep::title));

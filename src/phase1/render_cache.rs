@@ -6,8 +6,6 @@
 //! or corrupt file is a miss, never an error, and is replaced on the next write.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -101,19 +99,15 @@ impl RenderCache {
             let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
             serde_json::to_vec(&*file).map_err(std::io::Error::other)?
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        // tempfile creates it 0600; the rename replaces the old file whole.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&text)?;
-        tmp.persist(&self.path).map(drop).map_err(|e| e.error)
+        // Not synced: a cache lost in a crash costs one render.
+        crate::state::write_private(&self.path, &text, false)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn inputs(chart: &[u8], values: &[u8]) -> String {
         key("/usr/bin/helm v4.1.4", "nats", "nats-system", chart, values)
