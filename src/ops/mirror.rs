@@ -22,7 +22,7 @@ pub async fn mirror(
         .then(|| crate::ops::lock::acquire_for(&settings, "mirror"))
         .transpose()?;
     let runner = crate::tools::runner::SystemRunner;
-    let report = Mirrorer::new(shell, &settings, &runner, opts)?
+    let report = Mirrorer::new(shell, &settings, &runner, None, opts)?
         .run(&plan)
         .await?;
     print(shell, &report, why);

@@ -73,21 +73,25 @@ pub struct Mirrorer<'a> {
 }
 
 impl<'a> Mirrorer<'a> {
-    /// Finds helm on PATH now, so a missing helm stops the command before
-    /// anything is copied.
+    /// With `helm` the one a caller checked already (`up`'s preflight);
+    /// without, helm is found on PATH now, so a missing helm stops the
+    /// command before anything is copied.
     pub fn new(
         shell: &'a Shell,
         settings: &'a Settings,
         runner: &'a dyn CommandRunner,
+        helm: Option<Helm<'a>>,
         opts: MirrorOptions,
     ) -> crate::Result<Self> {
-        crate::tools::find("helm")?;
+        if helm.is_none() {
+            crate::tools::find("helm")?;
+        }
         let engine = Mirror::new(opts.copy.clone(), credentials(settings));
         Ok(Mirrorer {
             shell,
             settings,
             runner,
-            helm: tokio::sync::OnceCell::new(),
+            helm: tokio::sync::OnceCell::new_with(helm),
             opts,
             engine,
         })

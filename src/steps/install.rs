@@ -27,9 +27,15 @@ pub async fn mirror(ctx: &OnCluster, nodes: Option<&Runtime>) -> crate::Result<(
         to,
         ..Default::default()
     };
-    let report = crate::phase1::mirror::Mirrorer::new(&ctx.shell, s, ctx.runner.as_ref(), opts)?
-        .run(&ctx.plan)
-        .await?;
+    let report = crate::phase1::mirror::Mirrorer::new(
+        &ctx.shell,
+        s,
+        ctx.runner.as_ref(),
+        Some(ctx.helm()),
+        opts,
+    )?
+    .run(&ctx.plan)
+    .await?;
     if let Some(docker) = nodes {
         // Images from other registries (e.g. a chart's docker.io
         // defaults) are in the local registry too: containerd looks

@@ -21,7 +21,10 @@ impl Mirrorer<'_> {
     /// time) without running it. None without a state directory, or when
     /// the helm cannot be told: every chart is then rendered.
     pub(super) fn render_cache(&self) -> Option<(RenderCache, String)> {
-        let path = crate::tools::find("helm").ok()?;
+        let path = match self.helm.get() {
+            Some(helm) => std::path::PathBuf::from(&helm.program),
+            None => crate::tools::find("helm").ok()?,
+        };
         let meta = std::fs::metadata(&path).ok()?;
         let mtime = meta
             .modified()
