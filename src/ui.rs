@@ -135,7 +135,8 @@ impl Shell {
     pub fn progress_bar(&self, len: u64) -> ProgressBar {
         match &self.multi {
             Some(m) if !self.quiet => m.add(ProgressBar::new(len)),
-            _ => ProgressBar::hidden(),
+            // Hidden, but keeping its length: callers read its totals.
+            _ => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden()),
         }
     }
 

@@ -61,7 +61,6 @@ impl ShellProgress {
     /// `images` is how many jobs the copy has, for the overall bar.
     pub fn new(shell: &Shell, images: usize) -> Self {
         let overall = shell.progress_bar(0);
-        overall.set_length(0); // a hidden bar has none, and counts it for the lines
         overall.set_style(style(
             "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
         ));
