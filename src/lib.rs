@@ -65,3 +65,25 @@ pub use tools::runner::stop_gracefully;
 /// The recording command runner: test support the integration tests share.
 #[doc(hidden)]
 pub use tools::runner::RecordingRunner;
+
+#[cfg(test)]
+mod tests {
+    /// The modules! list and the list rustfmt reads name the same modules,
+    /// so none drops out of `cargo fmt` unnoticed.
+    #[test]
+    fn rustfmt_sees_every_module() {
+        let src = include_str!("lib.rs");
+        let listed = src
+            .split("modules!(")
+            .nth(1)
+            .and_then(|s| s.split(')').next());
+        let mut listed: Vec<&str> = listed.unwrap().split(',').map(str::trim).collect();
+        listed.retain(|m| !m.is_empty());
+        let seen: Vec<&str> = src
+            .split("#[cfg(any())]\nmod ")
+            .skip(1)
+            .filter_map(|s| s.split(';').next())
+            .collect();
+        assert_eq!(listed, seen);
+    }
+}
