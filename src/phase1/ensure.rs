@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::k8s::releases::{self, ReleaseRecord};
 use crate::model::{Component, ComponentId};
 use crate::phase1::install::{self, InstallError, Installer};
-use crate::phase1::lifecycle::{self, Change, Decision, Desired, FirstInstall, Recovery};
+use crate::phase1::lifecycle::{self, Change, Decision, Desired, Recovery};
 use crate::phase1::plan::{ComponentPlan, Plan};
 use crate::phase1::schedule::{self, Outcome};
 use crate::tools::runner::Stopped;
@@ -26,22 +26,15 @@ pub async fn observe(
     desired: &Desired,
 ) -> Result<Decision, crate::k8s::KubeError> {
     let records = releases::read(client, c.namespace, c.release).await?;
-    let first = if lifecycle::needs_first_install_payload(&records) {
+    let mut hooks = Vec::new();
+    if lifecycle::needs_first_install_payload(&records) {
         match releases::read_payload(client, c.namespace, c.release, 1).await {
-            Ok(release) => match releases::incomplete_post_install_hooks(&release) {
-                hooks if hooks.is_empty() => FirstInstall::Complete,
-                hooks => FirstInstall::HooksIncomplete(hooks),
-            },
-            Err(e) => {
-                tracing::info!("cannot read revision 1 of {}: {e}", c.release);
-                FirstInstall::Unknown
-            }
+            Ok(release) => hooks = releases::incomplete_post_install_hooks(&release),
+            Err(e) => tracing::info!("cannot read revision 1 of {}: {e}", c.release),
         }
-    } else {
-        FirstInstall::Unknown
-    };
+    }
     let pid = helm_pid_for(c.release, c.namespace);
-    Ok(lifecycle::decide(&records, desired, &first, pid))
+    Ok(lifecycle::decide(&records, desired, &hooks, pid))
 }
 
 /// A helm process changing `release` in `namespace` right now (ours from a

@@ -181,19 +181,9 @@ pub enum Decision {
     },
 }
 
-/// What is known about the first install's post-install hooks. Only a
-/// revision 1 that was since superseded needs its payload read for this: a
-/// `deployed` revision 1 completed them, a `failed` one did not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FirstInstall {
-    /// Not looked at (revision 1 is gone from the history, or needs no look).
-    Unknown,
-    Complete,
-    /// These post-install hooks never succeeded.
-    HooksIncomplete(Vec<String>),
-}
-
-/// Whether [`decide`] needs revision 1's payload to know [`FirstInstall`].
+/// Whether [`decide`] needs revision 1's payload to learn which of its
+/// post-install hooks never completed. Only a revision 1 since superseded
+/// does: a `deployed` revision 1 completed them, a `failed` one did not.
 pub fn needs_first_install_payload(records: &[ReleaseRecord]) -> bool {
     records.len() > 1
         && records
@@ -203,12 +193,14 @@ pub fn needs_first_install_payload(records: &[ReleaseRecord]) -> bool {
 
 const PENDING: [&str; 3] = ["pending-install", "pending-upgrade", "pending-rollback"];
 
-/// The decision for one release. `helm_pid`: a helm process running on this
-/// release right now (another terminal, or one orphaned by a killed run).
+/// The decision for one release. `incomplete_hooks`: the first install's
+/// post-install hooks known never to have succeeded (empty when they did, or
+/// nobody looked). `helm_pid`: a helm process running on this release right
+/// now (another terminal, or one orphaned by a killed run).
 pub fn decide(
     records: &[ReleaseRecord],
     desired: &Desired,
-    first: &FirstInstall,
+    incomplete_hooks: &[String],
     helm_pid: Option<u32>,
 ) -> Decision {
     let Some(latest) = records.iter().max_by_key(|r| r.revision) else {
@@ -253,11 +245,11 @@ pub fn decide(
         };
         return Decision::Reinstall { why: why.into() };
     }
-    if let FirstInstall::HooksIncomplete(hooks) = first {
+    if !incomplete_hooks.is_empty() {
         return Decision::Reinstall {
             why: format!(
                 "the post-install hooks of its first install never completed ({}); an upgrade never runs them",
-                hooks.join(", ")
+                incomplete_hooks.join(", ")
             ),
         };
     }
@@ -370,7 +362,7 @@ pub fn after_interrupt(release: &str, records: &[ReleaseRecord]) -> String {
     let Some(latest) = records.iter().max_by_key(|r| r.revision) else {
         return format!("{release} is not installed: the next `nvcf-dev up` installs it");
     };
-    let what = match decide(records, &Desired::default(), &FirstInstall::Unknown, None) {
+    let what = match decide(records, &Desired::default(), &[], None) {
         Decision::Install => "installs it".to_string(),
         Decision::Skip { .. } | Decision::Upgrade { .. } => {
             "verifies it, and upgrades it only if something changed".to_string()
@@ -424,16 +416,13 @@ mod tests {
     }
 
     fn decide_case(case: &str) -> Decision {
-        decide(&records(case), &desired(), &FirstInstall::Unknown, None)
+        decide(&records(case), &desired(), &[], None)
     }
 
     #[test]
     fn absent_is_installed() {
         assert_eq!(decide_case("absent"), Decision::Install);
-        assert_eq!(
-            decide(&[], &desired(), &FirstInstall::Unknown, None),
-            Decision::Install
-        );
+        assert_eq!(decide(&[], &desired(), &[], None), Decision::Install);
     }
 
     #[test]
@@ -451,12 +440,7 @@ mod tests {
     fn deployed_and_different_is_upgraded_saying_what_changed() {
         let mut newer = desired();
         newer.version = "0.22.2".into();
-        let d = decide(
-            &records("deployed-same"),
-            &newer,
-            &FirstInstall::Unknown,
-            None,
-        );
+        let d = decide(&records("deployed-same"), &newer, &[], None);
         assert_eq!(
             d,
             Decision::Upgrade {
@@ -471,12 +455,7 @@ mod tests {
         let mut other_values = desired();
         other_values.values_digest = "0".repeat(40);
         assert_eq!(
-            decide(
-                &records("deployed-same"),
-                &other_values,
-                &FirstInstall::Unknown,
-                None
-            ),
+            decide(&records("deployed-same"), &other_values, &[], None),
             Decision::Upgrade {
                 revision: 2,
                 changes: vec![Change::Values { keys: vec![] }]
@@ -501,7 +480,7 @@ mod tests {
         local.chart = LOCAL.into();
         local.version = LOCAL.into();
         assert!(matches!(
-            decide(&records("deployed-same"), &local, &FirstInstall::Unknown, None),
+            decide(&records("deployed-same"), &local, &[], None),
             Decision::Upgrade { changes, .. } if changes == [Change::LocalChart]
         ));
     }
@@ -527,14 +506,14 @@ mod tests {
         // helm 3 marks it `superseded`: only its payload tells.
         let recs = records("upgraded-over-superseded-install");
         assert!(needs_first_install_payload(&recs));
-        let hooks = FirstInstall::HooksIncomplete(vec!["openbao-server-initialize-cluster".into()]);
+        let hooks = ["openbao-server-initialize-cluster".to_string()];
         let d = decide(&recs, &desired(), &hooks, None);
         assert!(
             matches!(&d, Decision::Reinstall { why } if why.contains("openbao-server-initialize-cluster")),
             "{d:?}"
         );
         assert_eq!(
-            decide(&recs, &desired(), &FirstInstall::Complete, None),
+            decide(&recs, &desired(), &[], None),
             Decision::Skip { revision: 2 },
             "hooks completed: an ordinary deployed release"
         );
@@ -580,12 +559,7 @@ mod tests {
 
     #[test]
     fn pending_with_a_live_helm_is_left_alone() {
-        let d = decide(
-            &records("pending-install"),
-            &desired(),
-            &FirstInstall::Unknown,
-            Some(4242),
-        );
+        let d = decide(&records("pending-install"), &desired(), &[], Some(4242));
         assert_eq!(
             d,
             Decision::Busy {
@@ -596,12 +570,7 @@ mod tests {
         assert!(d.describe().contains("kill 4242"));
         // A live helm on a deployed release does not block it (only pending ones are in use).
         assert_eq!(
-            decide(
-                &records("deployed-same"),
-                &desired(),
-                &FirstInstall::Unknown,
-                Some(1)
-            ),
+            decide(&records("deployed-same"), &desired(), &[], Some(1)),
             Decision::Skip { revision: 2 }
         );
     }
