@@ -76,12 +76,12 @@ pub async fn client_from_kubeconfig(
 
 /// A client for `context` and the API server's version, within `within`.
 pub async fn reach(context: &str, within: Duration) -> Result<(kube::Client, String), KubeError> {
-    let timeout = || KubeError::Timeout {
-        context: context.to_string(),
-        secs: within.as_secs(),
-    };
     let reached = tokio::time::timeout(within, connect(context)).await;
-    reached.unwrap_or_else(|_| Err(timeout()))
+    reached.unwrap_or_else(|_| {
+        let detail = format!("no answer within {}s", within.as_secs());
+        let context = context.to_string();
+        Err(KubeError::Connect { context, detail })
+    })
 }
 
 /// The context name kind gives a cluster.

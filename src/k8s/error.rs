@@ -11,8 +11,6 @@ pub enum KubeError {
     ContextNotFound { context: String, available: String },
     #[error("cannot reach the Kubernetes API of context `{context}`: {detail}; is the cluster running? (`docker ps`, `nvcf-dev up`)")]
     Connect { context: String, detail: String },
-    #[error("the API server of {context} did not answer within {secs}s")]
-    Timeout { context: String, secs: u64 },
     /// An API call that failed: what it was for, and what to do; see [`api_err`].
     #[error("cannot {action}: {detail}; {advice}")]
     Api {

@@ -16,16 +16,17 @@ use kube::{Api, ResourceExt};
 
 use super::error::{one_line, KubeError};
 use super::readiness::{
-    diagnose, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready, pod_is_ready,
-    pod_name, stuck, summarize, JobState,
+    diagnose, is_ordinal, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready,
+    phase, pod_is_ready, pod_name, stuck, summarize, JobState,
 };
 
-/// Why a Ready pod may still not be usable, per the guide.
-fn ready_note(pod: &Pod) -> Option<String> {
-    let ordinal = pod_name(pod).strip_prefix("openbao-server-");
-    let server = ordinal.is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
-    server
-        .then(|| "Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`)".into())
+/// Why a Ready pod may still not be usable, per the guide: an OpenBao
+/// server may be sealed.
+fn ready_note(pod: &Pod) -> &'static str {
+    match is_ordinal(pod_name(pod), "openbao-server") {
+        true => " (Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`))",
+        false => "",
+    }
 }
 
 /// Turns object updates into de-duplicated progress lines for the user while
@@ -45,8 +46,7 @@ impl ProgressTracker {
     pub fn on_pod(&mut self, pod: &Pod) -> Vec<String> {
         let name = pod_name(pod).to_string();
         if let Some(job) = job_of(pod) {
-            let failed = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed");
-            if !failed || !self.failed_pods.insert(name.clone()) {
+            if phase(pod) != "Failed" || !self.failed_pods.insert(name.clone()) {
                 return vec![];
             }
             let expected = self.retrying_jobs.contains(&job);
@@ -63,10 +63,7 @@ impl ProgressTracker {
         let ready = pod_is_ready(pod);
         if ready {
             let became = self.ready.insert(name.clone(), true) != Some(true);
-            let line = match ready_note(pod) {
-                Some(n) => format!("pod {name} ready ({n})"),
-                None => format!("pod {name} ready"),
-            };
+            let line = format!("pod {name} ready{}", ready_note(pod));
             return became.then_some(line).into_iter().collect();
         }
         self.ready.insert(name, false);

@@ -28,7 +28,13 @@ pub fn pod_name(pod: &Pod) -> &str {
     pod.metadata.name.as_deref().unwrap_or("<unnamed>")
 }
 
-fn phase(pod: &Pod) -> &str {
+/// Whether `name` is a pod of StatefulSet `set` (`nats-0`, `cassandra-12`).
+pub fn is_ordinal(name: &str, set: &str) -> bool {
+    let ordinal = name.strip_prefix(set).and_then(|r| r.strip_prefix('-'));
+    ordinal.is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+pub(crate) fn phase(pod: &Pod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
@@ -124,16 +130,6 @@ fn waiting_reason(cs: &ContainerStatus) -> Option<&str> {
     cs.state.as_ref()?.waiting.as_ref()?.reason.as_deref()
 }
 
-/// The first sentence of a scheduler message: "0/1 nodes are available: 1
-/// Insufficient memory." without the preemption tail.
-fn scheduler_gist(msg: &str) -> String {
-    msg.split(" preemption:")
-        .next()
-        .unwrap_or(msg)
-        .trim()
-        .to_string()
-}
-
 /// Why the scheduler will not place `pod`: its PodScheduled condition, else
 /// the newest FailedScheduling event about it.
 fn unschedulable_reason(pod: &Pod, events: &[Event]) -> Option<String> {
@@ -160,7 +156,15 @@ fn unschedulable_reason(pod: &Pod, events: &[Event]) -> Option<String> {
             })
             .and_then(|e| e.message.clone())
     })
-    .map(|m| scheduler_gist(&m))
+    // The first sentence: "0/1 nodes are available: 1 Insufficient memory."
+    // without the preemption tail.
+    .map(|m| {
+        m.split(" preemption:")
+            .next()
+            .unwrap_or(&m)
+            .trim()
+            .to_string()
+    })
 }
 
 fn unschedulable_hint(reason: &str) -> &'static str {

@@ -39,31 +39,23 @@ pub struct ReleaseRecord {
     pub values_digest: Option<String>,
 }
 
-/// The record a helm release secret's labels describe, when they describe
-/// one of `release`.
-fn record(release: &str, l: &BTreeMap<String, String>) -> Option<ReleaseRecord> {
-    if l.get("owner")? != "helm" || l.get("name")? != release {
-        return None;
-    }
-    Some(ReleaseRecord {
-        revision: l.get("version")?.parse().ok()?,
-        status: l.get("status")?.clone(),
-        chart: l.get(CHART_LABEL).cloned(),
-        chart_version: l.get(VERSION_LABEL).cloned(),
-        values_digest: l.get(VALUES_LABEL).cloned(),
-    })
-}
-
 /// The records described by release secrets' labels: those of `release`
 /// with a numeric revision, oldest first. Anything else is not a record.
 pub fn records_from_labels<'a>(
     release: &str,
     labels: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
 ) -> Vec<ReleaseRecord> {
-    let mut out: Vec<ReleaseRecord> = labels
-        .into_iter()
-        .filter_map(|l| record(release, l))
-        .collect();
+    let record = |l: &BTreeMap<String, String>| {
+        (l.get("owner")? == "helm" && l.get("name")? == release).then_some(())?;
+        Some(ReleaseRecord {
+            revision: l.get("version")?.parse().ok()?,
+            status: l.get("status")?.clone(),
+            chart: l.get(CHART_LABEL).cloned(),
+            chart_version: l.get(VERSION_LABEL).cloned(),
+            values_digest: l.get(VALUES_LABEL).cloned(),
+        })
+    };
+    let mut out: Vec<ReleaseRecord> = labels.into_iter().filter_map(record).collect();
     out.sort_by_key(|r| r.revision);
     out
 }

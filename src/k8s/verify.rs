@@ -24,7 +24,7 @@ use tokio::io::AsyncReadExt;
 use super::client::list_pods_jobs;
 use super::error::{api_err, one_line, KubeError};
 use super::readiness::{
-    job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
+    is_ordinal, job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
 
 /// One verified fact.
@@ -132,13 +132,11 @@ fn pods_ready_check(pods: &[Pod]) -> Check {
     Check::new("pods ready", c.total > 0 && c.ready == c.total, detail)
 }
 
-/// The names of the StatefulSet pods of `set` (`nats-0`, `cassandra-12`).
+/// The names of the StatefulSet pods of `set`.
 fn ordinal_pods<'a>(pods: &'a [Pod], set: &'a str) -> impl Iterator<Item = &'a str> {
-    pods.iter().map(pod_name).filter(move |name| {
-        name.strip_prefix(set)
-            .and_then(|r| r.strip_prefix('-'))
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-    })
+    pods.iter()
+        .map(pod_name)
+        .filter(move |name| is_ordinal(name, set))
 }
 
 // ---------------------------------------------------------------- OpenBao
