@@ -13,12 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::kube_mock::{delete_ok, fixture, is_watch, list, not_found, Server};
-use nvcf_dev::k8s::progress::wait_ready;
+use nvcf_dev::k8s::progress::{diagnosis, while_watching};
+use nvcf_dev::k8s::readiness::namespace_ready;
 use nvcf_dev::k8s::stale::delete_stale;
 use serde_json::{json, Value};
 
 #[tokio::test]
-async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
+async fn the_watch_reports_the_pod_ready_and_returns_what_it_saw() {
     let ready: Value = fixture("pod_nats-0_ready.json");
     let mut starting = ready.clone();
     starting["status"]["conditions"][2]["status"] = json!("False");
@@ -43,9 +44,17 @@ async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let sink = move |e: String| seen.lock().unwrap().push(e);
-    wait_ready(&client, "nats-system", &[], Duration::from_secs(5), &sink)
+    // The work (helm, in `up`) lasts until the watch has reported the pod.
+    let work = async {
+        while events.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let watching = while_watching(&client, "nats-system", &[], &sink, work);
+    let ((), pods, jobs) = tokio::time::timeout(Duration::from_secs(10), watching)
         .await
-        .expect("ready once the watch delivers the Ready pod");
+        .expect("the watch delivers the Ready pod");
+    assert!(namespace_ready(&pods, &jobs), "{pods:?}");
     assert_eq!(events.lock().unwrap().as_slice(), ["pod nats-0 ready"]);
     let reqs = server.requests();
     assert!(
@@ -59,7 +68,7 @@ async fn wait_ready_returns_when_the_watch_shows_the_pod_ready() {
 }
 
 #[tokio::test]
-async fn wait_ready_times_out_with_a_diagnosis() {
+async fn what_the_watch_saw_and_the_events_explain_a_failed_install() {
     let pending: Value = fixture("pod_cassandra-2_pending_no_condition_message.json");
     let pulling: Value = fixture("pod_nats-1_imagepullbackoff.json");
     let events: Value = fixture("events_cassandra-system.json");
@@ -78,20 +87,14 @@ async fn wait_ready_times_out_with_a_diagnosis() {
             Some((200, list("JobList", vec![], "2450")))
         }
     });
-    let err = wait_ready(
-        &client,
-        "cassandra-system",
-        &["cassandra-initialize-cluster"],
-        Duration::from_millis(500),
-        &|_| {},
-    )
-    .await
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.starts_with("`cassandra-system` not ready after 0s"),
-        "{err}"
-    );
+    let work = tokio::time::sleep(Duration::from_secs(1));
+    let retrying = &["cassandra-initialize-cluster"];
+    let ((), pods, jobs) =
+        while_watching(&client, "cassandra-system", retrying, &|_| {}, work).await;
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    let err = diagnosis(&client, "cassandra-system", &pods, &jobs)
+        .await
+        .expect("not ready");
     assert!(
         err.contains(
             "pod cassandra-2 cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory."
@@ -106,7 +109,7 @@ async fn wait_ready_times_out_with_a_diagnosis() {
 }
 
 #[tokio::test]
-async fn wait_ready_stops_early_when_a_job_fails() {
+async fn a_failed_job_is_reported_and_explains_a_failed_install() {
     let failed: Value = fixture("job_openbao-server-migrations_failed.json");
     let ready: Value = fixture("pod_nats-0_ready.json");
     let (client, _server) = Server::start(move |_, uri, _| {
@@ -120,18 +123,21 @@ async fn wait_ready_stops_early_when_a_job_fails() {
             Some((200, list("EventList", vec![], "5120")))
         }
     });
-    let started = std::time::Instant::now();
-    let err = wait_ready(
-        &client,
-        "vault-system",
-        &[],
-        Duration::from_secs(30),
-        &|_| {},
-    )
-    .await
-    .unwrap_err()
-    .to_string();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    let sink = move |l: String| seen.lock().unwrap().push(l);
+    let work = tokio::time::sleep(Duration::from_secs(1));
+    let ((), pods, jobs) = while_watching(&client, "vault-system", &[], &sink, work).await;
+    let reported = lines.lock().unwrap().clone();
+    assert!(
+        reported
+            .iter()
+            .any(|l| l.starts_with("job openbao-server-migrations failed: BackoffLimitExceeded")),
+        "{reported:?}"
+    );
+    let err = diagnosis(&client, "vault-system", &pods, &jobs)
+        .await
+        .expect("not ready");
     assert!(
         err.contains("job openbao-server-migrations failed (BackoffLimitExceeded"),
         "{err}"
@@ -427,7 +433,7 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
 /// the relisted state *replaces* what was seen (a pod deleted while nobody
 /// watched must not keep the namespace "not ready" for ever).
 #[tokio::test]
-async fn wait_ready_survives_a_bookmark_and_410_gone_with_a_relist() {
+async fn the_watch_survives_a_bookmark_and_410_gone_with_a_relist() {
     use common::kube_mock::{bookmark, gone, Reply, Req, Step};
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     let ready: Value = fixture("pod_nats-0_ready.json");
@@ -462,19 +468,23 @@ async fn wait_ready_survives_a_bookmark_and_410_gone_with_a_relist() {
             (false, true) => Reply::watch(vec![]),
         }
     });
-    tokio::time::timeout(
+    // The work lasts until the client watches again after the relist.
+    let watching = |r: &String| r.contains("/pods?") && r.contains("watch=true");
+    let work = async {
+        while server.requests().iter().filter(|r| watching(r)).count() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let ((), pods, jobs) = tokio::time::timeout(
         Duration::from_secs(20),
-        wait_ready(
-            &client,
-            "nats-system",
-            &[],
-            Duration::from_secs(15),
-            &|_| {},
-        ),
+        while_watching(&client, "nats-system", &[], &|_| {}, work),
     )
     .await
-    .expect("wait_ready returned")
-    .expect("ready after the relist");
+    .expect("the watch resumed");
+    assert!(
+        namespace_ready(&pods, &jobs),
+        "the relisted state replaced what was seen: {pods:?}"
+    );
     let watches: Vec<String> = server
         .requests()
         .into_iter()

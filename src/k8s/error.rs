@@ -23,12 +23,6 @@ pub enum KubeError {
         timeout_secs: u64,
         remaining: String,
     },
-    #[error("`{namespace}` not ready after {timeout_secs}s: {diagnosis}")]
-    NotReady {
-        namespace: String,
-        timeout_secs: u64,
-        diagnosis: String,
-    },
 }
 
 /// [`crate::ui::one_line`], without the `(Status { .. })` debug dump

@@ -1,9 +1,9 @@
 //! Watching a namespace while helm installs into it: progress lines for the
-//! user, and `wait_ready`, which ends in a diagnosis instead of a bare
-//! timeout. Both are driven by watchers on Pods and Jobs, never by polling.
+//! user, and what was last seen, which explains a failed install
+//! ([`diagnosis`]) instead of a bare timeout. Driven by watchers on Pods and
+//! Jobs, never by polling.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use futures::future::Either;
 use futures::{stream, StreamExt};
@@ -14,7 +14,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, ResourceExt};
 
-use super::error::{one_line, KubeError};
+use super::error::one_line;
 use super::readiness::{
     diagnose, is_ordinal, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready,
     phase, pod_is_ready, pod_name, stuck, summarize, JobState,
@@ -98,16 +98,17 @@ fn objects<K: Clone + ResourceExt<DynamicType = ()>>(store: &Store<K>) -> Vec<K>
     all
 }
 
-/// Drives watchers on Pods and Jobs in `ns`, feeding `sink`, until the
-/// stream ends or, given a `deadline`, until it passes or the namespace
-/// settles (ready, or a job failed). Returns the pods and jobs last seen.
-async fn drive(
+/// Runs `work` (e.g. `helm upgrade --install --wait`) while watching Pods
+/// and Jobs in `ns`, reporting progress lines to `sink`; pods of
+/// `retrying_jobs` are expected to fail while their job retries. Returns
+/// what `work` returned, and the pods and jobs as last seen, for [`diagnosis`].
+pub async fn while_watching<T>(
     client: &kube::Client,
     ns: &str,
     retrying_jobs: &'static [&'static str],
-    deadline: Option<tokio::time::Instant>,
     sink: &(dyn Fn(String) + Send + Sync),
-) -> (Vec<Pod>, Vec<Job>) {
+    work: impl std::future::Future<Output = T>,
+) -> (T, Vec<Pod>, Vec<Job>) {
     let (pod_store, pod_writer) = reflector::store();
     let (job_store, job_writer) = reflector::store();
     let config = watcher::Config::default;
@@ -124,26 +125,22 @@ async fn drive(
         retrying_jobs,
         ..Default::default()
     };
-    let sleep = async {
-        match deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(sleep);
-    loop {
-        let next = tokio::select! {
-            next = updates.next() => next,
-            _ = &mut sleep => None,
+    tokio::pin!(work);
+    let out = loop {
+        let update = tokio::select! {
+            out = &mut work => break out,
+            update = updates.next() => update,
         };
-        let Some(update) = next else { break };
-        let events = match update {
-            // The watcher retries with backoff; the deadline bounds us.
-            Err(e) => {
+        let lines = match update {
+            // The watch only ends when the API server goes away: keep waiting
+            // for the same work (dropping helm would kill it mid-install).
+            None => break work.await,
+            // The watcher retries with backoff.
+            Some(Err(e)) => {
                 tracing::debug!("watch in {ns}: {}", one_line(&e));
                 continue;
             }
-            Ok(Either::Left(ev)) => match ev {
+            Some(Ok(Either::Left(ev))) => match ev {
                 watcher::Event::Apply(p) | watcher::Event::InitApply(p) => tracker.on_pod(&p),
                 watcher::Event::Delete(p) => {
                     tracker.ready.remove(pod_name(&p));
@@ -151,66 +148,36 @@ async fn drive(
                 }
                 _ => vec![],
             },
-            Ok(Either::Right(ev)) => match ev {
+            Some(Ok(Either::Right(ev))) => match ev {
                 watcher::Event::Apply(j) | watcher::Event::InitApply(j) => tracker.on_job(&j),
                 _ => vec![],
             },
         };
-        events.into_iter().for_each(sink);
-        if deadline.is_some() {
-            let (pods, jobs) = (objects(&pod_store), objects(&job_store));
-            if namespace_ready(&pods, &jobs)
-                || jobs.iter().any(|j| job_state(j) == JobState::Failed)
-            {
-                return (pods, jobs);
-            }
-        }
-    }
-    (objects(&pod_store), objects(&job_store))
+        lines.into_iter().for_each(sink);
+    };
+    (out, objects(&pod_store), objects(&job_store))
 }
 
-/// Reports progress lines in `ns` to `sink` until the future is dropped: race it
-/// against `helm upgrade --install --wait` (e.g. in `tokio::select!`). Pods
-/// of `retrying_jobs` are expected to fail while their job retries.
-pub async fn watch_namespace_progress(
+/// Why `ns` is not ready, from its pods and jobs: [`diagnose`] of them plus
+/// the namespace's events (fetched now: FailedScheduling reasons live there;
+/// events that cannot be listed only make the diagnosis poorer), e.g. "pod
+/// cassandra-1 cannot be scheduled: 0/1 nodes are available: 1 Insufficient
+/// memory."; None when it is ready.
+pub async fn diagnosis(
     client: &kube::Client,
     ns: &str,
-    retrying_jobs: &'static [&'static str],
-    sink: &(dyn Fn(String) + Send + Sync),
-) {
-    drive(client, ns, retrying_jobs, None, sink).await;
-}
-
-/// Waits until every serving pod in `ns` is Ready and every job Complete.
-///
-/// Returns early if a Job fails (it will not recover on its own). On
-/// timeout or failure the error carries [`diagnose`] of what was last seen
-/// plus the namespace's events (fetched now: FailedScheduling reasons live
-/// there; events that cannot be listed only make the diagnosis poorer), e.g.
-/// "pod cassandra-1 cannot be scheduled: 0/1 nodes are available: 1
-/// Insufficient memory."
-pub async fn wait_ready(
-    client: &kube::Client,
-    ns: &str,
-    retrying_jobs: &'static [&'static str],
-    timeout: Duration,
-    sink: &(dyn Fn(String) + Send + Sync),
-) -> Result<(), KubeError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let (pods, jobs) = drive(client, ns, retrying_jobs, Some(deadline), sink).await;
-    if namespace_ready(&pods, &jobs) {
-        return Ok(());
+    pods: &[Pod],
+    jobs: &[Job],
+) -> Option<String> {
+    if namespace_ready(pods, jobs) {
+        return None;
     }
     let events = Api::<Event>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
         .map(|l| l.items)
         .unwrap_or_default();
-    Err(KubeError::NotReady {
-        namespace: ns.to_string(),
-        timeout_secs: timeout.as_secs(),
-        diagnosis: summarize(&diagnose(&pods, &jobs, &events)),
-    })
+    Some(summarize(&diagnose(pods, jobs, &events)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::k8s::{HealthReport, KubeError};
+use crate::k8s::{progress, HealthReport, KubeError};
 use crate::model::Component;
 use crate::phase1::charts;
 use crate::phase1::plan::{ComponentPlan, Plan};
@@ -204,48 +204,25 @@ impl Installer<'_> {
         let sink = move |line: String| shell.status(format!("   {name}: {line}"));
         let labels = desired.labels();
         let helm_run = self.helm.upgrade_install_labelled(&release, &labels);
-        tokio::pin!(helm_run);
-        let watch = crate::k8s::progress::watch_namespace_progress(
-            self.client,
-            c.namespace,
-            c.retrying_jobs,
-            &sink,
-        );
-        tokio::pin!(watch);
-        let helm_result = tokio::select! {
-            r = &mut helm_run => r,
-            // The watch only ends when the API server goes away: keep waiting
-            // for the same helm (dropping it would kill it mid-install).
-            _ = &mut watch => helm_run.await,
-        };
-        if let Ok(false) = helm_result {
+        let (helm_result, pods, jobs) =
+            progress::while_watching(self.client, c.namespace, c.retrying_jobs, &sink, helm_run)
+                .await;
+        match helm_result {
+            Ok(true) => {}
             // helm 3.13 has no --labels: label the new revision ourselves.
-            if let Err(e) = self.label_latest(c, desired).await {
-                tracing::info!("cannot label {}: {e}", c.release);
-            }
-        }
-        if let Err(e) = helm_result {
-            step.fail();
-            let why = e.why();
-            let diagnosis = match crate::k8s::progress::wait_ready(
-                self.client,
-                c.namespace,
-                c.retrying_jobs,
-                Duration::from_secs(3),
-                &|_| {},
-            )
-            .await
-            {
-                Err(KubeError::NotReady { diagnosis, .. }) if !diagnosis.is_empty() => {
-                    Some(diagnosis)
+            Ok(false) => {
+                if let Err(e) = self.label_latest(c, desired).await {
+                    tracing::info!("cannot label {}: {e}", c.release);
                 }
-                _ => None,
-            };
-            return Err(InstallError::Helm {
-                release: c.release,
-                why,
-                diagnosis,
-            });
+            }
+            Err(e) => {
+                step.fail();
+                return Err(InstallError::Helm {
+                    release: c.release,
+                    why: e.why(),
+                    diagnosis: progress::diagnosis(self.client, c.namespace, &pods, &jobs).await,
+                });
+            }
         }
         verified(self.client, c, step, started, false).await
     }
