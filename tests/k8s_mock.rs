@@ -391,9 +391,8 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
                 None => common::kube_mock::Reply::Pending,
             }
         });
-        let report = nvcf_dev::phase1::install::verify(&client, &nvcf_dev::model::CASSANDRA)
-            .await
-            .unwrap();
+        let c = &nvcf_dev::model::CASSANDRA;
+        let report = (c.verify)(&client, c.namespace).await.unwrap();
         let reqs = server.requests();
         assert!(
             !reqs

@@ -85,12 +85,8 @@ pub async fn ensure_namespaces(
     };
     let mut created = Vec::new();
     for name in names {
-        if api
-            .get_opt(name)
-            .await
-            .map_err(|e| failed(name, e))?
-            .is_some()
-        {
+        let found = api.get_opt(name).await.map_err(|e| failed(name, e))?;
+        if found.is_some() {
             continue;
         }
         let ns = managed_namespace(name);

@@ -192,11 +192,8 @@ impl Installer<'_> {
         desired: &Desired,
     ) -> Result<(), crate::k8s::KubeError> {
         let records = releases::read(self.client, c.namespace, c.release).await?;
-        let Some(latest) = records
-            .iter()
-            .filter(|r| r.status == "deployed")
-            .max_by_key(|r| r.revision)
-        else {
+        // Oldest first: the last deployed is the one helm just made.
+        let Some(latest) = records.iter().rev().find(|r| r.status == "deployed") else {
             return Ok(());
         };
         releases::label_revision(

@@ -78,11 +78,6 @@ pub enum InstallError {
     },
 }
 
-/// Runs the guide's Verify section for a component.
-pub async fn verify(client: &kube::Client, c: &Component) -> Result<HealthReport, KubeError> {
-    (c.verify)(client, c.namespace).await
-}
-
 /// How long a freshly installed component gets to pass its checks: the
 /// OpenBao sidecar unseals on a 10 s loop and NATS routes form after the pods
 /// are Ready.
@@ -102,7 +97,8 @@ pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport>
 
 /// Verifies `c` within [`VERIFY_ALL_TIMEOUT`]; one that cannot be reached is unhealthy.
 pub async fn verify_bounded(client: &kube::Client, c: &Component) -> HealthReport {
-    let detail = match tokio::time::timeout(VERIFY_ALL_TIMEOUT, verify(client, c)).await {
+    let checks = (c.verify)(client, c.namespace);
+    let detail = match tokio::time::timeout(VERIFY_ALL_TIMEOUT, checks).await {
         Ok(Ok(r)) => return r,
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("the checks took over {}s", VERIFY_ALL_TIMEOUT.as_secs()),
@@ -282,7 +278,7 @@ pub(crate) async fn verified(
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
-        let problem = match tokio::time::timeout(left, verify(client, c)).await {
+        let problem = match tokio::time::timeout(left, (c.verify)(client, c.namespace)).await {
             Ok(Ok(r)) if r.healthy() => {
                 step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
                 return Ok(r);
