@@ -1,17 +1,15 @@
-//! The side effects of the release lifecycle ([`crate::phase1::lifecycle`]):
+//! The cluster's side of the release lifecycle ([`crate::phase1::lifecycle`]):
 //! observe a release (its records' labels, revision 1's payload only when a
-//! superseded first install must be checked, a helm process still on it),
-//! then act on the decision through the Helm wrapper, and, after Ctrl-C,
-//! say what state each interrupted release was left in.
+//! superseded first install must be checked, a helm process still on it) for
+//! the installer and for `plan`, and, after Ctrl-C, say what state each
+//! interrupted release was left in.
 
 use std::time::Duration;
 
 use crate::k8s::releases::{self, ReleaseRecord};
-use crate::model::{Component, ComponentId};
-use crate::phase1::install::{self, InstallError, Installer};
-use crate::phase1::lifecycle::{self, Change, Decision, Desired, Recovery};
-use crate::phase1::plan::{ComponentPlan, Plan};
-use crate::phase1::schedule::{self, Outcome};
+use crate::model::Component;
+use crate::phase1::lifecycle::{self, Decision, Desired};
+use crate::phase1::plan::Plan;
 use crate::tools::runner::Stopped;
 
 /// How long helm gets, after Ctrl-C, to record the failure and exit.
@@ -71,140 +69,6 @@ pub fn is_helm_changing(argv: &[&str], release: &str, namespace: &str) -> bool {
         .any(|w| (w[0] == "--namespace" || w[0] == "-n") && w[1] == namespace)
         || argv.contains(&format!("--namespace={namespace}").as_str());
     is_helm && changing && in_ns && argv[1..].contains(&release)
-}
-
-impl Installer<'_> {
-    /// Brings every planned component to its `desired` state (install, skip,
-    /// upgrade, reinstall or recover: [`crate::phase1::lifecycle`]) as early as
-    /// its dependencies allow. `desired` holds every planned component.
-    pub async fn install_all(
-        &self,
-        plan: &Plan,
-        desired: &std::collections::BTreeMap<ComponentId, Desired>,
-    ) -> Vec<(ComponentId, Outcome<InstallError>)> {
-        schedule::run(
-            &plan.components,
-            |cp| cp.component.id,
-            |cp| async move { self.ensure(cp, &desired[&cp.component.id]).await.map(drop) },
-        )
-        .await
-    }
-
-    /// Brings one component's release to `desired`, as decided from the
-    /// cluster, then verifies it. Recovery and reinstall re-decide after
-    /// acting, so each step is said and each is safe to interrupt.
-    pub async fn ensure(
-        &self,
-        cp: &ComponentPlan,
-        desired: &Desired,
-    ) -> Result<crate::k8s::HealthReport, InstallError> {
-        let c = cp.component;
-        // Recover or reinstall, then install: at most three decisions.
-        for _ in 0..3 {
-            let mut decision = observe(self.client, c, desired).await?;
-            self.add_changed_keys(cp, &mut decision).await;
-            self.shell
-                .status(format!(" • {}: {}", c.release, decision.describe()));
-            match decision {
-                Decision::Install | Decision::Upgrade { .. } => {
-                    return self.install_labelled(cp, desired).await
-                }
-                Decision::Skip { .. } => {
-                    let started = std::time::Instant::now();
-                    let title = format!("Verifying {} (unchanged, helm skipped)", c.name);
-                    let step = self.shell.step(title);
-                    return install::verified(self.client, c, step, started, true).await;
-                }
-                Decision::Busy { .. } => {
-                    return Err(InstallError::Busy {
-                        release: c.release,
-                        state: decision.describe(),
-                    })
-                }
-                Decision::Reinstall { .. }
-                | Decision::Recover {
-                    recovery: Recovery::Uninstall,
-                    ..
-                } => {
-                    let step = self
-                        .shell
-                        .step(format!("Uninstalling {} in {}", c.release, c.namespace));
-                    // A step dropped unfinished shows as failed.
-                    self.helm
-                        .uninstall(c.release, c.namespace, self.settings.install_timeout)
-                        .await
-                        .map_err(|error| InstallError::Uninstall {
-                            release: c.release,
-                            component: c.name,
-                            error,
-                        })?;
-                    step.done();
-                }
-                Decision::Recover {
-                    recovery: Recovery::RollbackTo { revision },
-                    ..
-                } => {
-                    let step = self
-                        .shell
-                        .step(format!("Rolling {} back to revision {revision}", c.release));
-                    let timeout = self.settings.install_timeout;
-                    self.helm
-                        .rollback(c.release, c.namespace, revision, timeout)
-                        .await
-                        .map_err(|error| InstallError::Rollback {
-                            release: c.release,
-                            revision,
-                            component: c.name,
-                            error,
-                        })?;
-                    step.done();
-                }
-            }
-        }
-        Err(InstallError::StillStuck {
-            release: c.release,
-            component: c.name,
-        })
-    }
-
-    /// For a values change, the top-level keys that changed, from the
-    /// deployed values (read through helm, compared in memory, dropped).
-    async fn add_changed_keys(&self, cp: &ComponentPlan, decision: &mut Decision) {
-        let Decision::Upgrade { changes, .. } = decision else {
-            return;
-        };
-        for change in changes {
-            let Change::Values { keys } = change else {
-                continue;
-            };
-            let c = cp.component;
-            if let Ok(deployed) = self.helm.get_values(c.release, c.namespace).await {
-                let want = serde_json::to_value(&cp.values).unwrap_or_default();
-                *keys = lifecycle::changed_top_level_keys(&deployed, &want);
-            }
-        }
-    }
-
-    /// Labels the revision helm just made, where helm could not (3.13).
-    pub(crate) async fn label_latest(
-        &self,
-        c: &Component,
-        desired: &Desired,
-    ) -> Result<(), crate::k8s::KubeError> {
-        let records = releases::read(self.client, c.namespace, c.release).await?;
-        // Oldest first: the last deployed is the one helm just made.
-        let Some(latest) = records.iter().rev().find(|r| r.status == "deployed") else {
-            return Ok(());
-        };
-        releases::label_revision(
-            self.client,
-            c.namespace,
-            c.release,
-            latest.revision,
-            &desired.labels(),
-        )
-        .await
-    }
 }
 
 /// How long `plan` tries to reach the cluster: without one it says nothing.

@@ -1,14 +1,19 @@
-//! Installing Phase 1: `helm upgrade --install` per component, in dependency
-//! order (nats and cassandra at once, openbao once nats is healthy), while
-//! the namespace is watched for progress, and each verified right after.
+//! Installing Phase 1: each release brought to its desired state as
+//! [`crate::phase1::lifecycle`] decides (`helm upgrade --install`, skip,
+//! reinstall or recover), in dependency order (nats and cassandra at once,
+//! openbao once nats is healthy), while the namespace is watched for
+//! progress, and each verified right after.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::k8s::{progress, HealthReport, KubeError};
-use crate::model::Component;
+use crate::k8s::{placement, progress, releases, Check, HealthReport, KubeError};
+use crate::model::{Component, ComponentId};
 use crate::phase1::charts;
+use crate::phase1::ensure::observe;
+use crate::phase1::lifecycle::{self, Change, Decision, Desired, Recovery};
 use crate::phase1::plan::{ComponentPlan, Plan};
+use crate::phase1::schedule::{self, Outcome};
 use crate::settings::Settings;
 use crate::tools::helm::{Helm, Release};
 use crate::tools::runner::RunError;
@@ -103,7 +108,7 @@ pub async fn verify_bounded(client: &kube::Client, c: &Component) -> HealthRepor
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("the checks took over {}s", VERIFY_ALL_TIMEOUT.as_secs()),
     };
-    let check = crate::k8s::Check::new("reachable", false, detail);
+    let check = Check::new("reachable", false, detail);
     HealthReport::new(c.name, vec![check])
 }
 
@@ -169,17 +174,16 @@ impl Installer<'_> {
     /// Installs and verifies one component. The error is one line: what
     /// failed, and why, from the cluster's own state.
     pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, InstallError> {
-        self.install_labelled(cp, &crate::phase1::lifecycle::desired(cp))
-            .await
+        self.install_labelled(cp, &lifecycle::desired(cp)).await
     }
 
     /// [`Self::install`], labelling the release with `desired` (chart,
     /// version, values digest) so the next `up` can tell whether anything
     /// changed.
-    pub(crate) async fn install_labelled(
+    async fn install_labelled(
         &self,
         cp: &ComponentPlan,
-        desired: &crate::phase1::lifecycle::Desired,
+        desired: &Desired,
     ) -> Result<HealthReport, InstallError> {
         let c = cp.component;
         let started = Instant::now();
@@ -248,15 +252,143 @@ impl Installer<'_> {
                 component: c.name,
                 why: e.why(),
             })?;
-        let nodes = crate::k8s::placement::nodes(self.client).await?;
-        let workloads = crate::k8s::placement::workloads(&rendered);
-        match crate::k8s::placement::unplaceable(c.name, &workloads, &nodes).first() {
+        let nodes = placement::nodes(self.client).await?;
+        let workloads = placement::workloads(&rendered);
+        match placement::unplaceable(c.name, &workloads, &nodes).first() {
             Some(problem) => Err(InstallError::Unplaceable {
                 problem: problem.to_string(),
                 release: c.release,
             }),
             None => Ok(()),
         }
+    }
+
+    /// Brings every planned component to its `desired` state (install, skip,
+    /// upgrade, reinstall or recover: [`crate::phase1::lifecycle`]) as early as
+    /// its dependencies allow. `desired` holds every planned component.
+    pub async fn install_all(
+        &self,
+        plan: &Plan,
+        desired: &std::collections::BTreeMap<ComponentId, Desired>,
+    ) -> Vec<(ComponentId, Outcome<InstallError>)> {
+        schedule::run(
+            &plan.components,
+            |cp| cp.component.id,
+            |cp| async move { self.ensure(cp, &desired[&cp.component.id]).await.map(drop) },
+        )
+        .await
+    }
+
+    /// Brings one component's release to `desired`, as decided from the
+    /// cluster, then verifies it. Recovery and reinstall re-decide after
+    /// acting, so each step is said and each is safe to interrupt.
+    pub async fn ensure(
+        &self,
+        cp: &ComponentPlan,
+        desired: &Desired,
+    ) -> Result<HealthReport, InstallError> {
+        let c = cp.component;
+        // Recover or reinstall, then install: at most three decisions.
+        for _ in 0..3 {
+            let mut decision = observe(self.client, c, desired).await?;
+            self.add_changed_keys(cp, &mut decision).await;
+            self.shell
+                .status(format!(" • {}: {}", c.release, decision.describe()));
+            match decision {
+                Decision::Install | Decision::Upgrade { .. } => {
+                    return self.install_labelled(cp, desired).await
+                }
+                Decision::Skip { .. } => {
+                    let started = std::time::Instant::now();
+                    let title = format!("Verifying {} (unchanged, helm skipped)", c.name);
+                    let step = self.shell.step(title);
+                    return verified(self.client, c, step, started, true).await;
+                }
+                Decision::Busy { .. } => {
+                    return Err(InstallError::Busy {
+                        release: c.release,
+                        state: decision.describe(),
+                    })
+                }
+                Decision::Reinstall { .. }
+                | Decision::Recover {
+                    recovery: Recovery::Uninstall,
+                    ..
+                } => {
+                    let step = self
+                        .shell
+                        .step(format!("Uninstalling {} in {}", c.release, c.namespace));
+                    // A step dropped unfinished shows as failed.
+                    self.helm
+                        .uninstall(c.release, c.namespace, self.settings.install_timeout)
+                        .await
+                        .map_err(|error| InstallError::Uninstall {
+                            release: c.release,
+                            component: c.name,
+                            error,
+                        })?;
+                    step.done();
+                }
+                Decision::Recover {
+                    recovery: Recovery::RollbackTo { revision },
+                    ..
+                } => {
+                    let step = self
+                        .shell
+                        .step(format!("Rolling {} back to revision {revision}", c.release));
+                    let timeout = self.settings.install_timeout;
+                    self.helm
+                        .rollback(c.release, c.namespace, revision, timeout)
+                        .await
+                        .map_err(|error| InstallError::Rollback {
+                            release: c.release,
+                            revision,
+                            component: c.name,
+                            error,
+                        })?;
+                    step.done();
+                }
+            }
+        }
+        Err(InstallError::StillStuck {
+            release: c.release,
+            component: c.name,
+        })
+    }
+
+    /// For a values change, the top-level keys that changed, from the
+    /// deployed values (read through helm, compared in memory, dropped).
+    async fn add_changed_keys(&self, cp: &ComponentPlan, decision: &mut Decision) {
+        let Decision::Upgrade { changes, .. } = decision else {
+            return;
+        };
+        for change in changes {
+            let Change::Values { keys } = change else {
+                continue;
+            };
+            let c = cp.component;
+            if let Ok(deployed) = self.helm.get_values(c.release, c.namespace).await {
+                let want = serde_json::to_value(&cp.values).unwrap_or_default();
+                *keys = lifecycle::changed_top_level_keys(&deployed, &want);
+            }
+        }
+    }
+
+    /// Labels the revision helm just made, where helm could not (3.13).
+    async fn label_latest(&self, c: &Component, desired: &Desired) -> Result<(), KubeError> {
+        let records = releases::read(self.client, c.namespace, c.release).await?;
+        // Oldest first: the last deployed is the one helm just made.
+        let Some(latest) = records.iter().rev().find(|r| r.status == "deployed") else {
+            return Ok(());
+        };
+        releases::label_revision(
+            self.client,
+            c.namespace,
+            c.release,
+            latest.revision,
+            &desired.labels(),
+        )
+        .await
     }
 }
 
@@ -265,7 +397,7 @@ impl Installer<'_> {
 /// skipped, which the error says. The checks run commands in pods (`bao
 /// status`, `nodetool status`) and read logs, which no watch can report on,
 /// so this re-checks with a growing pause.
-pub(crate) async fn verified(
+async fn verified(
     client: &kube::Client,
     c: &Component,
     step: crate::ui::Step,
