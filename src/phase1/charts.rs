@@ -8,6 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::model::{self, Component, ComponentId};
+use crate::phase1::install::InstallError;
 use crate::phase1::plan::Plan;
 use crate::registry::client::Registry;
 use crate::registry::{CredentialSource, RegistryError};
@@ -195,17 +196,20 @@ pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
 /// Writes `values` as `<component>-values.yaml`, created with mode 0600.
 pub fn write_values(
     dir: &Path,
-    component: &str,
+    component: &'static str,
     values: &serde_yaml_ng::Value,
-) -> std::io::Result<PathBuf> {
+) -> Result<PathBuf, InstallError> {
     let path = dir.join(format!("{component}-values.yaml"));
-    let text = serde_yaml_ng::to_string(values).map_err(std::io::Error::other)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(text.as_bytes())?;
+    let write = || -> std::io::Result<()> {
+        let text = serde_yaml_ng::to_string(values).map_err(std::io::Error::other)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(text.as_bytes())
+    };
+    write().map_err(|source| InstallError::Values { component, source })?;
     Ok(path)
 }
 

@@ -191,12 +191,7 @@ impl Installer<'_> {
             "Installing {} ({} in {})",
             c.name, c.release, c.namespace
         ));
-        let file = charts::write_values(self.values_dir, c.name, &cp.values).map_err(|source| {
-            InstallError::Values {
-                component: c.name,
-                source,
-            }
-        })?;
+        let file = charts::write_values(self.values_dir, c.name, &cp.values)?;
         let release = cp.release(self.settings, file);
         self.check_placement(cp, &release).await?;
         let shell = self.shell.clone();

@@ -129,10 +129,7 @@ impl Mirrorer<'_> {
         values: &serde_yaml_ng::Value,
         dir: &Path,
     ) -> crate::Result<Vec<Found>> {
-        let file = write_values(dir, c.name, values).map_err(|source| InstallError::Values {
-            component: c.name,
-            source,
-        })?;
+        let file = write_values(dir, c.name, values)?;
         let helm = self.helm.get_or_try_init(|| Helm::detect(self.runner));
         let rendered = helm
             .await?
@@ -145,7 +142,7 @@ impl Mirrorer<'_> {
                 false,
             )
             .await
-            .map_err(|e| crate::phase1::install::InstallError::Render {
+            .map_err(|e| InstallError::Render {
                 component: c.name,
                 why: e.why(),
             })?;
