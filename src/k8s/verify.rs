@@ -398,10 +398,8 @@ pub async fn exec_capture(
         )
     };
     let run = async {
-        let ap = AttachParams::default()
-            .container(container)
-            .stdout(true)
-            .stderr(true);
+        // The default attaches stdout and stderr.
+        let ap = AttachParams::default().container(container);
         let mut proc = Api::<Pod>::namespaced(client.clone(), ns)
             .exec(pod, command.iter().copied(), &ap)
             .await
