@@ -15,7 +15,7 @@
 //! | pending-*, a helm still running on it         | refuse: say which process                   |
 //! | uninstalling                                  | finish the uninstall, then install          |
 //!
-//! Everything here is pure; [`crate::phase1::ensure`] reads the cluster and acts.
+//! All pure: [`crate::phase1::ensure`] reads the cluster, [`crate::phase1::install`] acts.
 
 use std::collections::BTreeMap;
 
