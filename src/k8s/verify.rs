@@ -105,11 +105,11 @@ pub fn parse_nats_log(log: &str) -> (Option<String>, Vec<String>) {
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
 /// every other server pod.
-pub fn nats_report(pods: &[Pod], nats0_log: Result<&str, String>) -> HealthReport {
+pub fn nats_report(pods: &[Pod], nats0_log: Result<impl AsRef<str>, String>) -> HealthReport {
     let mut checks = vec![pods_ready_check(pods)];
     match nats0_log {
         Ok(log) => {
-            let (name, routes) = parse_nats_log(log);
+            let (name, routes) = parse_nats_log(log.as_ref());
             let formed = match &name {
                 Some(n) => format!("cluster name is {n}"),
                 None => "nats-0 log has no `Cluster name is` line".into(),
@@ -251,12 +251,12 @@ pub fn parse_nodetool_status(out: &str) -> Vec<(&str, &str)> {
 pub fn cassandra_report(
     pods: &[Pod],
     jobs: &[Job],
-    nodetool: Result<&str, String>,
+    nodetool: Result<impl AsRef<str>, String>,
 ) -> HealthReport {
     let members = ordinal_pods(pods, "cassandra").count();
     let nodes_un = match nodetool {
         Ok(out) => {
-            let nodes = parse_nodetool_status(out);
+            let nodes = parse_nodetool_status(out.as_ref());
             let bad: Vec<String> = nodes
                 .iter()
                 .filter(|(code, _)| *code != "UN")
@@ -432,7 +432,7 @@ pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no log within {}s", CHECK_TIMEOUT.as_secs())),
     };
-    Ok(nats_report(&pods, log.as_deref().map_err(Clone::clone)))
+    Ok(nats_report(&pods, log))
 }
 
 /// Verifies OpenBao in `ns`: `bao status -format=json` in every
@@ -477,11 +477,7 @@ pub async fn verify_cassandra(client: &kube::Client, ns: &str) -> Result<HealthR
     } else {
         Err("cassandra-0 is not Ready".to_string())
     };
-    Ok(cassandra_report(
-        &pods,
-        &jobs,
-        nodetool.as_deref().map_err(Clone::clone),
-    ))
+    Ok(cassandra_report(&pods, &jobs, nodetool))
 }
 
 #[cfg(test)]
