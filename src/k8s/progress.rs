@@ -11,7 +11,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::ListParams;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::watcher::{self, watcher, Event as Watched};
+use kube::runtime::WatchStreamExt;
 use kube::{Api, ResourceExt};
 
 use super::error::one_line;
@@ -140,18 +141,15 @@ pub async fn while_watching<T>(
                 tracing::debug!("watch in {ns}: {}", one_line(&e));
                 continue;
             }
-            Some(Ok(Either::Left(ev))) => match ev {
-                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => tracker.on_pod(&p),
-                watcher::Event::Delete(p) => {
-                    tracker.ready.remove(pod_name(&p));
-                    vec![]
-                }
-                _ => vec![],
-            },
-            Some(Ok(Either::Right(ev))) => match ev {
-                watcher::Event::Apply(j) | watcher::Event::InitApply(j) => tracker.on_job(&j),
-                _ => vec![],
-            },
+            Some(Ok(Either::Left(Watched::Apply(p) | Watched::InitApply(p)))) => tracker.on_pod(&p),
+            Some(Ok(Either::Left(Watched::Delete(p)))) => {
+                tracker.ready.remove(pod_name(&p));
+                vec![]
+            }
+            Some(Ok(Either::Right(Watched::Apply(j) | Watched::InitApply(j)))) => {
+                tracker.on_job(&j)
+            }
+            Some(Ok(_)) => vec![],
         };
         lines.into_iter().for_each(sink);
     };
