@@ -84,8 +84,7 @@ impl ProgressTracker {
         match state {
             JobState::Complete => vec![format!("job {name} complete")],
             JobState::Failed => {
-                let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
-                vec![format!("job {name} failed: {reason}")]
+                vec![format!("job {name} failed: {}", job_failure_reason(job))]
             }
             JobState::Running => vec![],
         }

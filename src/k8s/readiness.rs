@@ -95,13 +95,13 @@ pub fn job_state(job: &Job) -> JobState {
     }
 }
 
-/// The message of the Job's Failed condition, e.g. "BackoffLimitExceeded: ...".
-pub fn job_failure_reason(job: &Job) -> Option<String> {
-    let c = job_condition(job, "Failed")?;
-    Some(match (&c.reason, &c.message) {
+/// The Job's Failed condition, e.g. "BackoffLimitExceeded: ...", or "failed".
+pub fn job_failure_reason(job: &Job) -> String {
+    let c = job_condition(job, "Failed");
+    match c.map_or((None, None), |c| (c.reason.clone(), c.message.clone())) {
         (Some(r), Some(m)) => format!("{r}: {m}"),
-        (r, m) => r.clone().or(m.clone()).unwrap_or_else(|| "failed".into()),
-    })
+        (r, m) => r.or(m).unwrap_or_else(|| "failed".into()),
+    }
 }
 
 /// At least one pod of `job` Succeeded: enough for Cassandra's init job
@@ -230,7 +230,7 @@ pub fn diagnose(pods: &[Pod], jobs: &[Job], events: &[Event]) -> Vec<String> {
     }
     for job in jobs.iter().filter(|j| job_state(j) == JobState::Failed) {
         let jname = job.metadata.name.as_deref().unwrap_or_default();
-        let reason = job_failure_reason(job).unwrap_or_else(|| "failed".into());
+        let reason = job_failure_reason(job);
         out.push(format!("job {jname} failed ({reason}); see its logs: `kubectl logs -l job-name={jname} --tail=100`"));
     }
     out
@@ -266,7 +266,7 @@ mod tests {
         let failed: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
         assert_eq!(job_state(&failed), JobState::Failed);
         assert_eq!(
-            job_failure_reason(&failed).unwrap(),
+            job_failure_reason(&failed),
             "BackoffLimitExceeded: Job has reached the specified backoff limit"
         );
     }
