@@ -33,15 +33,12 @@ where
 {
     let ids: BTreeSet<ComponentId> = items.iter().map(id).collect();
     let mut outcomes: BTreeMap<ComponentId, Outcome<E>> = BTreeMap::new();
-    let mut started: BTreeSet<ComponentId> = BTreeSet::new();
+    let mut waiting: Vec<&'a T> = items.iter().collect();
     let mut running = FuturesUnordered::new();
     loop {
         // Skip whatever depends on a failure; start whatever is unblocked.
-        for item in items {
+        waiting.retain(|&item| {
             let c = id(item);
-            if started.contains(&c) {
-                continue;
-            }
             // Dependencies outside this run (e.g. resetting one component) count as met.
             let deps: Vec<ComponentId> = c
                 .component()
@@ -57,18 +54,19 @@ where
                 )
             };
             if let Some(bad) = deps.iter().find(failed) {
-                started.insert(c);
                 let because = bad.to_string();
                 outcomes.insert(c, Outcome::Skipped { because });
-            } else if deps
+                return false;
+            }
+            let ready = deps
                 .iter()
-                .all(|d| matches!(outcomes.get(d), Some(Outcome::Done)))
-            {
-                started.insert(c);
+                .all(|d| matches!(outcomes.get(d), Some(Outcome::Done)));
+            if ready {
                 let fut = work(item);
                 running.push(async move { (c, fut.await) });
             }
-        }
+            !ready
+        });
         let Some((c, result)) = running.next().await else {
             break;
         };
