@@ -1,5 +1,4 @@
-//! The actions every command is an ordered list of, like kind's create
-//! actions: `up`'s steps, and the actions of `reset` and `down`. Each is
+//! The steps `up` is an ordered list of, like kind's create actions. Each is
 //! small, idempotent (a re-run after Ctrl-C picks up where it stopped), and
 //! shows one status line ending ✓ or ✗, unless it shows its own (one per
 //! chart, per release). The handles are typed, never looked up at run time:
@@ -8,11 +7,9 @@
 
 pub mod cluster;
 pub mod connect;
-pub mod down;
 pub mod install;
 pub mod preflight;
 pub mod registry;
-pub mod reset;
 pub mod wiring;
 
 use std::sync::Arc;
