@@ -5,6 +5,7 @@
 
 use super::preflight::Host;
 use super::{wiring::WiringError, Ctx};
+use crate::settings::Settings;
 use crate::tools::kind::Kind;
 
 /// Why the cluster cannot be used; each says what to do.
@@ -20,10 +21,10 @@ pub enum ClusterError {
 
 impl Host {
     /// The cluster step's status line.
-    pub fn title(&self, ctx: &Ctx) -> String {
+    pub fn title(&self, s: &Settings) -> String {
         match self {
-            Host::Kind { .. } => format!("Creating cluster {}", ctx.settings.cluster),
-            Host::Existing => format!("Connecting to context {}", ctx.settings.kube_context()),
+            Host::Kind { .. } => format!("Creating cluster {}", s.cluster),
+            Host::Existing => format!("Connecting to context {}", s.kube_context()),
         }
     }
 

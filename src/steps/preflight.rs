@@ -18,6 +18,16 @@ pub enum Host {
     Existing,
 }
 
+impl Host {
+    /// The Docker that runs the local registry; None for an existing cluster.
+    pub fn docker(&self) -> Option<&Runtime> {
+        match self {
+            Host::Kind { docker, .. } => Some(docker),
+            Host::Existing => None,
+        }
+    }
+}
+
 /// The "Checking prerequisites" step: what it found, each handle built once.
 pub async fn preflight(
     shell: &Shell,
