@@ -42,17 +42,14 @@ pub fn titles(host: &Host, s: &Settings) -> Vec<String> {
 
 /// Runs every step in [`titles`]' order, stopping at the first failure.
 async fn run(host: &Host, ctx: Ctx) -> crate::Result<()> {
-    let shell = ctx.shell.clone();
     if let Some(docker) = host.docker() {
         let spec = &ctx.settings.registry;
-        let started = async { Ok(((), Some(registry::ensure(docker, spec).await?))) };
-        steps::line(&shell, title(spec), started).await?;
+        let step = ctx.shell.step(title(spec));
+        step.done_with(registry::ensure(docker, spec).await?);
     }
-    let kube = steps::line(&shell, host.title(&ctx.settings), async {
-        let (kube, note) = host.connect(&ctx).await?;
-        Ok((kube, Some(note)))
-    })
-    .await?;
+    let step = ctx.shell.step(host.title(&ctx.settings));
+    let (kube, note) = host.connect(&ctx).await?;
+    step.done_with(note);
     let ctx = OnCluster { ctx, kube };
     for step in after_cluster(host) {
         step.run(&ctx).await?;

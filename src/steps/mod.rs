@@ -91,33 +91,23 @@ impl OnClusterStep {
     }
 
     pub async fn run(&self, ctx: &OnCluster) -> crate::Result<()> {
-        let (shell, title) = (&ctx.shell, self.title());
+        // Dropping a step's line marks it failed.
+        let step = || ctx.shell.step(self.title());
         match self {
             OnClusterStep::ConnectRegistry(docker) => {
-                let work = async { Ok(((), Some(connect::connect_registry(docker, ctx).await?))) };
-                line(shell, title, work).await
+                let step = step();
+                step.done_with(connect::connect_registry(docker, ctx).await?);
             }
             OnClusterStep::Namespaces => {
-                let work = async { Ok(((), connect::namespaces(ctx).await?)) };
-                line(shell, title, work).await
+                let step = step();
+                match connect::namespaces(ctx).await? {
+                    Some(created) => step.done_with(created),
+                    None => step.done(),
+                }
             }
-            OnClusterStep::Mirror(nodes) => install::mirror(ctx, nodes.as_ref()).await,
-            OnClusterStep::Install => install::install(ctx).await,
+            OnClusterStep::Mirror(nodes) => install::mirror(ctx, nodes.as_ref()).await?,
+            OnClusterStep::Install => install::install(ctx).await?,
         }
+        Ok(())
     }
-}
-
-/// Runs `work` under a status line titled `title`: ✓ with its note, or ✗.
-pub async fn line<T>(
-    shell: &Shell,
-    title: String,
-    work: impl std::future::Future<Output = crate::Result<(T, Option<String>)>>,
-) -> crate::Result<T> {
-    let line = shell.step(title);
-    let (value, note) = work.await?; // dropping the line marks it failed
-    match note {
-        Some(note) => line.done_with(note),
-        None => line.done(),
-    }
-    Ok(value)
 }

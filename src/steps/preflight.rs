@@ -34,22 +34,20 @@ pub async fn preflight(
     runner: &dyn CommandRunner,
     settings: &Settings,
 ) -> crate::Result<(HelmBinary, Host)> {
-    super::line(shell, "Checking prerequisites".into(), async {
-        let Helm {
-            program, version, ..
-        } = Helm::detect(runner).await?;
-        let helm = HelmBinary { program, version };
-        let mut note = format!("helm {version}");
-        let host = match settings.target {
-            Target::Kind => {
-                let kind = tools::find("kind")?.display().to_string();
-                let docker = Runtime::connect().await?;
-                note.push_str(&format!(", Docker {}", docker.server_version().await?));
-                Host::Kind { docker, kind }
-            }
-            Target::Context { .. } => Host::Existing,
-        };
-        Ok(((helm, host), Some(note)))
-    })
-    .await
+    let step = shell.step("Checking prerequisites");
+    let Helm {
+        program, version, ..
+    } = Helm::detect(runner).await?;
+    let mut note = format!("helm {version}");
+    let host = match settings.target {
+        Target::Kind => {
+            let kind = tools::find("kind")?.display().to_string();
+            let docker = Runtime::connect().await?;
+            note.push_str(&format!(", Docker {}", docker.server_version().await?));
+            Host::Kind { docker, kind }
+        }
+        Target::Context { .. } => Host::Existing,
+    };
+    step.done_with(note);
+    Ok((HelmBinary { program, version }, host))
 }
