@@ -333,12 +333,12 @@ mod tests {
                 "{args:?}"
             );
             assert_eq!(
-                f.storage.storage_class.as_deref(),
+                f.storage_class.as_deref(),
                 given("--storage-class").then_some("fast"),
                 "{args:?}"
             );
             assert_eq!(
-                f.storage.storage_size.as_deref(),
+                f.storage_size.as_deref(),
                 given("--storage-size").then_some("2Gi"),
                 "{args:?}"
             );
@@ -376,12 +376,12 @@ mod tests {
                 "{args:?}"
             );
             assert_eq!(
-                f.install.mirror_to.as_deref(),
+                f.mirror_to.as_deref(),
                 given("--mirror-to").then_some("mirror.example"),
                 "{args:?}"
             );
             assert_eq!(
-                f.install.rollback_on_failure,
+                f.rollback_on_failure,
                 given("--rollback-on-failure"),
                 "{args:?}"
             );
