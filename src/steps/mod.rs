@@ -100,9 +100,12 @@ impl OnClusterStep {
             }
             OnClusterStep::Namespaces => {
                 let step = step();
-                match connect::namespaces(ctx).await? {
-                    Some(created) => step.done_with(created),
-                    None => step.done(),
+                let names = crate::model::namespaces();
+                let created = crate::k8s::wiring::ensure_namespaces(&ctx.kube, &names).await?;
+                if created.is_empty() {
+                    step.done()
+                } else {
+                    step.done_with(format!("created {}", created.join(", ")))
                 }
             }
             OnClusterStep::Mirror(nodes) => install::mirror(ctx, nodes.as_ref()).await?,
