@@ -9,7 +9,7 @@ use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
-use nvcf_dev::steps::preflight::Host;
+use nvcf_dev::steps::cluster::Host;
 use nvcf_dev::steps::{Ctx, HelmBinary};
 use nvcf_dev::tools::helm::parse_version;
 use nvcf_dev::tools::runner::RecordingRunner;

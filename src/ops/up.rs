@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::settings::{Prompter, Settings};
-use crate::steps::preflight::Host;
+use crate::steps::cluster::Host;
 use crate::steps::registry::{self, title};
 use crate::steps::{self, Ctx, OnCluster, OnClusterStep};
 use crate::tools::runner::CommandRunner;
@@ -71,8 +71,7 @@ pub async fn up(
     let upstream = settings.upstream_registry.clone();
     crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::phase1::plan::build(&settings);
-    let (helm_binary, host) =
-        steps::preflight::preflight(&shell, runner.as_ref(), &settings).await?;
+    let (helm_binary, host) = steps::cluster::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {
         shell,
         settings,

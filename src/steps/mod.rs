@@ -8,7 +8,6 @@
 pub mod cluster;
 pub mod connect;
 pub mod install;
-pub mod preflight;
 pub mod registry;
 pub mod wiring;
 
