@@ -223,9 +223,7 @@ pub async fn dry_run(
 ) -> crate::Result<()> {
     begin(settings, client, opts, report).await?;
     let c = opts.component;
-    report.deleted =
-        crate::k8s::stale::delete_stale(client, c.namespace, c.release, DELETE_TIMEOUT, true)
-            .await?;
+    report.deleted = delete_stale(client, c.namespace, c.release, DELETE_TIMEOUT, true).await?;
     Ok(())
 }
 
