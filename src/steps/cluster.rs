@@ -13,7 +13,6 @@ use crate::tools::{self, helm::Helm, kind::Kind, runner::CommandRunner};
 use crate::ui::Shell;
 
 /// Where Phase 1 goes, with the handles only that place needs.
-#[derive(Clone)]
 pub enum Host {
     /// A kind cluster and the local registry, on this Docker; `kind` is the
     /// kind binary.
