@@ -9,7 +9,7 @@ use crate::settings::{Prompter, Settings};
 use crate::steps::cluster::Host;
 use crate::steps::registry::{self, title};
 use crate::steps::{self, Ctx, OnCluster, OnClusterStep};
-use crate::tools::runner::CommandRunner;
+use crate::tools::runner::{CommandRunner, SystemRunner};
 use crate::ui::Shell;
 
 /// The steps after the cluster step, in order, each holding the handles it
@@ -62,7 +62,6 @@ async fn run(host: &Host, ctx: Ctx) -> crate::Result<()> {
 pub async fn up(
     shell: Shell,
     mut settings: Settings,
-    runner: Arc<dyn CommandRunner>,
     prompt: &dyn Prompter,
     yes: bool,
 ) -> crate::Result<()> {
@@ -71,6 +70,7 @@ pub async fn up(
     let upstream = settings.upstream_registry.clone();
     crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::phase1::plan::build(&settings);
+    let runner: Arc<dyn CommandRunner> = Arc::new(SystemRunner);
     let (helm_binary, host) = steps::cluster::preflight(&shell, runner.as_ref(), &settings).await?;
     let ctx = Ctx {
         shell,
