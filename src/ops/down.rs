@@ -1,7 +1,7 @@
 //! `nvcf-dev down`: removes what `up` made, and nothing else. Releases are
 //! uninstalled in reverse dependency order and stale resources deleted while
-//! the cluster is reachable; then the kind cluster and the registry go. What
-//! exists is [`find`]'s, what goes the pure [`actions`]'.
+//! the cluster is reachable; then the kind cluster and the registry go.
+//! [`find`] sees what exists; the pure [`actions`] decide what goes.
 
 use std::time::Duration;
 
