@@ -199,7 +199,7 @@ pub async fn down(
                 step.done();
             }
             DownAction::RemoveRegistry { .. } => {
-                crate::steps::registry::remove(shell, &s.registry, opts.purge).await?
+                crate::ops::registry::remove(shell, &s.registry, opts.purge).await?
             }
             DownAction::KeepRegistry => shell.status(format!(
                 " • Keeping registry {} (--keep-registry)",
