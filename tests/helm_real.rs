@@ -60,10 +60,7 @@ fn both_helm_majors_accept_every_flag_we_pass() {
         let major = helm_major(&helm);
         for rollback in [false, true] {
             let flags = Flags {
-                install: settings::InstallFlags {
-                    rollback_on_failure: rollback,
-                    ..Default::default()
-                },
+                rollback_on_failure: rollback,
                 ..Default::default()
             };
             let (s, p) = dev_plan(flags);

@@ -9,8 +9,8 @@ use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
-use nvcf_dev::steps::preflight::Host;
-use nvcf_dev::steps::{Ctx, HelmBinary, OnCluster};
+use nvcf_dev::steps::cluster::Host;
+use nvcf_dev::steps::{Ctx, HelmBinary};
 use nvcf_dev::tools::helm::parse_version;
 use nvcf_dev::tools::runner::RecordingRunner;
 use nvcf_dev::ui::{OutputFormat, Shell};
@@ -66,12 +66,8 @@ async fn kind_cluster_refuses(ctx: &Ctx) -> String {
 async fn the_kind_target_runs_registry_cluster_wiring_namespaces_mirror_install() {
     let (ctx, _) = ctx("nvcf-dev", RecordingRunner::new());
     let host = kind_cluster().await;
-    // Never connected: titles ask nothing of the cluster.
-    let kube =
-        kube::Client::try_from(kube::Config::new("http://127.0.0.1:1".parse().unwrap())).unwrap();
-    let on = OnCluster { ctx, kube };
     assert_eq!(
-        nvcf_dev::ops::up::steps_for(&host).titles(&on),
+        nvcf_dev::ops::up::titles(&host, &ctx.settings),
         [
             "Starting local registry nvcf-dev-registry on 127.0.0.1:5001",
             "Creating cluster nvcf-dev",

@@ -125,32 +125,23 @@ impl App {
 
     /// Loads the profile and resolves the settings for `purpose`.
     pub fn settings(&self, flags: &Flags, purpose: Purpose) -> crate::Result<Settings> {
-        self.resolve(flags, purpose, self.prompt.as_ref())
+        let profile = crate::profile::load(&self.global.profile)?;
+        let ctx = settings::Context {
+            env: &self.env,
+            prompt: self.prompt.as_ref(),
+            state_dir: None,
+        };
+        settings::resolve(profile, &self.global.cluster, flags, &ctx, purpose)
     }
 
-    /// Settings for commands that only remove things: no credentials needed,
-    /// and nothing generated.
+    /// Settings for commands that only read or remove things: no
+    /// credentials needed, nothing generated, nothing asked.
     pub fn settings_without_secrets(&self, mut flags: Flags) -> crate::Result<Settings> {
         // Removing needs no repository: a placeholder keeps resolution simple.
         if flags.upstream.repository.is_none() && self.env.get("REPOSITORY").is_none() {
             flags.upstream.repository = Some("unset".into());
         }
-        self.resolve(&flags, Purpose::Plan, &NoPrompt)
-    }
-
-    fn resolve(
-        &self,
-        flags: &Flags,
-        purpose: Purpose,
-        prompt: &dyn Prompter,
-    ) -> crate::Result<Settings> {
-        let profile = crate::profile::load(&self.global.profile)?;
-        let ctx = settings::Context {
-            env: &self.env,
-            prompt,
-            state_dir: None,
-        };
-        settings::resolve(profile, &self.global.cluster, flags, &ctx, purpose)
+        self.settings(&flags, Purpose::Plan)
     }
 }
 
@@ -333,12 +324,12 @@ mod tests {
                 "{args:?}"
             );
             assert_eq!(
-                f.storage.storage_class.as_deref(),
+                f.storage_class.as_deref(),
                 given("--storage-class").then_some("fast"),
                 "{args:?}"
             );
             assert_eq!(
-                f.storage.storage_size.as_deref(),
+                f.storage_size.as_deref(),
                 given("--storage-size").then_some("2Gi"),
                 "{args:?}"
             );
@@ -376,12 +367,12 @@ mod tests {
                 "{args:?}"
             );
             assert_eq!(
-                f.install.mirror_to.as_deref(),
+                f.mirror_to.as_deref(),
                 given("--mirror-to").then_some("mirror.example"),
                 "{args:?}"
             );
             assert_eq!(
-                f.install.rollback_on_failure,
+                f.rollback_on_failure,
                 given("--rollback-on-failure"),
                 "{args:?}"
             );

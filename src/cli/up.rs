@@ -1,10 +1,7 @@
-use std::sync::Arc;
-
 use clap::Args;
 
 use super::App;
 use crate::settings::{Flags, Purpose, FLAGS_HEADING};
-use crate::tools::runner::SystemRunner;
 
 /// A complete, verified Phase 1 on a local kind cluster, in one command.
 ///
@@ -39,12 +36,6 @@ pub async fn run(app: &App, args: UpArgs) -> crate::Result<()> {
         ..args.settings
     };
     let settings = app.settings(&flags, Purpose::Apply)?;
-    crate::ops::up::up(
-        app.shell.clone(),
-        settings,
-        Arc::new(SystemRunner),
-        app.prompt.as_ref(),
-        app.global.yes,
-    )
-    .await
+    let prompt = app.prompt.as_ref();
+    crate::ops::up::up(app.shell.clone(), settings, prompt, app.global.yes).await
 }

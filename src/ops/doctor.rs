@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::registry::auth::docker_config_has;
 use crate::runtime::{PortHolder, Runtime};
 use crate::settings::Env;
 use crate::tools::helm;
@@ -84,6 +85,8 @@ async fn run_checks(env: &Env, registry_port: u16) -> Vec<Check> {
     let registry = env
         .get("REGISTRY")
         .unwrap_or(crate::settings::DEFAULT_REGISTRY);
+    // Read as the mirror reads it.
+    let docker_config = env.get("DOCKER_CONFIG").map(std::ffi::OsStr::new);
     let runner = SystemRunner;
     let docker = Runtime::connect().await.map_err(|e| e.to_string());
     let (version, port) = match &docker {
@@ -110,7 +113,7 @@ async fn run_checks(env: &Env, registry_port: u16) -> Vec<Check> {
         check_port(registry_port, port),
         check_inotify(inotify),
         check_disk(disk),
-        check_credentials(env, registry, docker_config_has(env, registry)),
+        check_credentials(env, registry, docker_config_has(docker_config, registry)),
     ]
 }
 
@@ -324,15 +327,6 @@ pub async fn tool_version(
     Some(out.map(|o| o.trim().to_string()).map_err(|e| e.to_string()))
 }
 
-/// Whether `$DOCKER_CONFIG/config.json` (or ~/.docker/config.json) has
-/// credentials for `registry`: read as the mirror reads it.
-pub fn docker_config_has(env: &Env, registry: &str) -> bool {
-    crate::registry::auth::docker_config_has(
-        env.get("DOCKER_CONFIG").map(std::ffi::OsStr::new),
-        registry,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,12 +431,9 @@ mod tests {
             r#"{"auths":{"nvcr.io":{"auth":"eHg6eXk="}}}"#,
         )
         .unwrap();
-        let env = Env::from_pairs([(
-            "DOCKER_CONFIG",
-            Box::leak(dir.path().display().to_string().into_boxed_str()) as &str,
-        )]);
-        assert!(docker_config_has(&env, "nvcr.io"));
-        assert!(!docker_config_has(&env, "ghcr.io"));
+        let docker_config_has = |r| docker_config_has(Some(dir.path().as_os_str()), r);
+        assert!(docker_config_has("nvcr.io"));
+        assert!(!docker_config_has("ghcr.io"));
     }
 
     #[test]
@@ -454,16 +445,13 @@ mod tests {
                 "credHelpers":{"ghcr.io":"gh"}}"#,
         )
         .unwrap();
-        let env = Env::from_pairs([(
-            "DOCKER_CONFIG",
-            Box::leak(dir.path().display().to_string().into_boxed_str()) as &str,
-        )]);
-        assert!(docker_config_has(&env, "docker.io"));
-        assert!(docker_config_has(&env, "index.docker.io"));
-        assert!(docker_config_has(&env, "ghcr.io"));
-        assert!(!docker_config_has(&env, "nvcr.io"));
+        let docker_config_has = |r| docker_config_has(Some(dir.path().as_os_str()), r);
+        assert!(docker_config_has("docker.io"));
+        assert!(docker_config_has("index.docker.io"));
+        assert!(docker_config_has("ghcr.io"));
+        assert!(!docker_config_has("nvcr.io"));
         // A prefix is not the host.
-        assert!(!docker_config_has(&env, "ghcr"));
+        assert!(!docker_config_has("ghcr"));
     }
 
     #[test]

@@ -1,13 +1,24 @@
 //! `nvcf-dev down`: removes what `up` made, and nothing else. Releases are
 //! uninstalled in reverse dependency order and stale resources deleted while
 //! the cluster is reachable; then the kind cluster and the registry go.
+//! [`find`] sees what exists; the pure [`actions`] decide what goes.
 
+use std::time::Duration;
+
+use crate::k8s::stale::delete_stale;
+use crate::model::{self, Component};
+use crate::ops::reset::{DELETE_TIMEOUT, UNINSTALL_TIMEOUT};
 use crate::runtime::Runtime;
 use crate::settings::{Prompter, Settings, Target};
-use crate::steps::down::DownAction;
+use crate::tools::helm::Helm;
 use crate::tools::kind::Kind;
-use crate::tools::runner::SystemRunner;
+use crate::tools::runner::{CommandRunner, SystemRunner};
 use crate::ui::Shell;
+
+/// When the cluster is deleted next, cleaning it is a courtesy: bounded.
+const BEST_EFFORT: Duration = Duration::from_secs(120);
+/// How long the API server gets to answer before `down` gives up on it.
+const REACH_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DownOptions {
@@ -22,6 +33,52 @@ pub struct Found {
     pub cluster: bool,
     pub registry: bool,
     pub volume: bool,
+}
+
+/// One action of `down`, in the order they run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownAction {
+    /// Uninstall the releases and delete the stale resources in namespaces
+    /// `up` created; best effort when the cluster is deleted next.
+    UninstallReleases {
+        best_effort: bool,
+    },
+    /// `kind delete cluster`, with the kind binary found; and the cluster's
+    /// saved Cassandra password.
+    DeleteCluster {
+        kind: String,
+    },
+    /// The registry container; `container`/`volume`: which of it exists
+    /// and goes (the volume only with --purge).
+    RemoveRegistry {
+        container: bool,
+        volume: bool,
+    },
+    KeepRegistry,
+}
+
+impl DownAction {
+    /// What the action removes, in words, for the confirmation.
+    pub fn removes(&self, s: &Settings) -> Vec<String> {
+        match *self {
+            DownAction::UninstallReleases { best_effort: false } => vec![format!(
+                "the Phase 1 releases and their leftovers in context {}",
+                s.kube_context()
+            )],
+            DownAction::DeleteCluster { .. } => vec![format!(
+                "kind cluster {} (and the Phase 1 releases in it)",
+                s.cluster
+            )],
+            DownAction::RemoveRegistry { container, volume } => {
+                let (name, volume_name) = (&s.registry.name, &s.registry.volume);
+                let container = container.then(|| format!("registry container {name}"));
+                let volume =
+                    volume.then(|| format!("registry volume {volume_name} (the mirrored images)"));
+                container.into_iter().chain(volume).collect()
+            }
+            _ => vec![],
+        }
+    }
 }
 
 /// What exists, for the kind target: the cluster (asked of kind when it is
@@ -74,49 +131,107 @@ pub fn actions(
     Ok(list)
 }
 
-/// The whole command: what exists, confirmation, then the actions in order.
+/// The whole command: what exists, confirmation, then the actions in order,
+/// each under its status line.
 pub async fn down(
     shell: &Shell,
-    settings: &Settings,
+    s: &Settings,
     prompt: &dyn Prompter,
     yes: bool,
     opts: DownOptions,
 ) -> crate::Result<()> {
-    let _lock = crate::ops::lock::acquire_for(settings, "down")?;
-    crate::ops::guard::ensure_allowed(shell, settings, yes, prompt)?;
+    let _lock = crate::ops::lock::acquire_for(s, "down")?;
+    crate::ops::guard::ensure_allowed(shell, s, yes, prompt)?;
     let runner = SystemRunner;
     let kind = crate::tools::find("kind")
         .ok()
         .map(|p| p.display().to_string());
-    let found = match settings.target {
+    let found = match s.target {
         Target::Kind => {
             let docker = Runtime::connect().await?;
             let k = kind.as_ref().map(|p| Kind::new(&runner, p.clone()));
-            find(settings, &docker, k.as_ref()).await?
+            find(s, &docker, k.as_ref()).await?
         }
-        Target::Context { .. } => Found {
-            cluster: true,
-            ..Default::default()
-        },
+        // Only the releases go, whatever exists.
+        Target::Context { .. } => Found::default(),
     };
     // Refuses now, before asking, when kind is needed but not installed.
-    let actions = actions(settings, &found, opts, kind)?;
-    let what: Vec<String> = actions.iter().flat_map(|a| a.removes(settings)).collect();
+    let actions = actions(s, &found, opts, kind)?;
+    let what: Vec<String> = actions.iter().flat_map(|a| a.removes(s)).collect();
     if what.is_empty() {
         shell.status(format!(
             "Nothing to remove: no cluster {} and no registry of nvcf-dev's",
-            settings.cluster
+            s.cluster
         ));
         return Ok(());
     }
-    crate::ops::guard::confirm(
-        shell,
-        yes,
-        prompt,
-        &format!("Remove {}?", what.join(", ")),
-        "down",
-    )?;
-    crate::steps::down::run(shell, settings, &runner, &actions, opts.purge).await
+    let question = format!("Remove {}?", what.join(", "));
+    crate::ops::guard::confirm(shell, yes, prompt, &question, "down")?;
+    for action in actions {
+        match action {
+            DownAction::UninstallReleases { best_effort } => {
+                let step = shell.step(format!(
+                    "Uninstalling Phase 1 releases in {}",
+                    s.kube_context()
+                ));
+                let skipped = |why: String| {
+                    tracing::info!("uninstall skipped: {why}");
+                    "skipped: the cluster is deleted next".to_string()
+                };
+                let uninstall = uninstall_all(s, &runner);
+                let note = if !best_effort {
+                    uninstall.await?
+                } else {
+                    match tokio::time::timeout(BEST_EFFORT, uninstall).await {
+                        Ok(Ok(note)) => note,
+                        Ok(Err(e)) => skipped(e.to_string()),
+                        Err(_) => skipped(format!("it took over {}s", BEST_EFFORT.as_secs())),
+                    }
+                };
+                step.done_with(note);
+            }
+            DownAction::DeleteCluster { kind } => {
+                let step = shell.step(format!("Deleting cluster {}", s.cluster));
+                Kind::new(&runner, kind).delete_cluster(&s.cluster).await?;
+                let dir = crate::state::state_dir()?;
+                let password = crate::state::cassandra_password_path(&dir, &s.cluster);
+                crate::state::remove_password(&password)?;
+                step.done();
+            }
+            DownAction::RemoveRegistry { .. } => {
+                crate::ops::registry::remove(shell, &s.registry, opts.purge).await?
+            }
+            DownAction::KeepRegistry => shell.status(format!(
+                " • Keeping registry {} (--keep-registry)",
+                s.registry.name
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// Releases in reverse install order: dependents first.
+pub fn uninstall_order() -> Vec<&'static Component> {
+    let order = model::phase1_stages().into_iter().flatten().rev();
+    order.map(model::ComponentId::component).collect()
+}
+
+/// Uninstalls the releases, dependents first, and deletes the stale
+/// resources of namespaces `up` created.
+async fn uninstall_all(s: &Settings, runner: &dyn CommandRunner) -> crate::Result<String> {
+    let context = s.kube_context();
+    let (client, _) = crate::k8s::client::reach(&context, REACH_TIMEOUT).await?;
+    let helm = Helm::detect(runner).await?.with_kube_context(&context);
+    let mut removed = 0;
+    for c in uninstall_order() {
+        let (release, ns) = (c.release, c.namespace);
+        helm.uninstall(release, ns, UNINSTALL_TIMEOUT).await?;
+        if crate::k8s::wiring::namespace_is_ours(&client, ns).await? {
+            let gone = delete_stale(&client, ns, release, DELETE_TIMEOUT, false).await?;
+            removed += gone.len();
+        }
+    }
+    Ok(format!("{removed} stale resources deleted"))
 }
 
 #[cfg(test)]
@@ -208,5 +323,11 @@ mod tests {
             actions(&s, &found, DownOptions::default(), None).unwrap(),
             [DownAction::UninstallReleases { best_effort: false }]
         );
+    }
+
+    #[test]
+    fn dependents_are_uninstalled_first() {
+        let names: Vec<&str> = uninstall_order().iter().map(|c| c.name).collect();
+        assert_eq!(names, ["openbao", "cassandra", "nats"]);
     }
 }

@@ -26,14 +26,10 @@ pub fn ensure_allowed(
     Ok(())
 }
 
-/// The guard for commands that change a cluster (`up`, `reset`, `down`):
-/// whether they may act on `target`, and if so whether the user must confirm
-/// first (there is a terminal to ask); else why not.
-///
-/// Deleting a namespace's secrets on the wrong cluster is unrecoverable, so:
-/// `kind-<cluster>` is always fine; any other context must be named with
-/// `--context` *and* confirmed, interactively or with `--yes` (scripts have
-/// no terminal to answer a prompt).
+/// Whether `up`, `reset` or `down` may act on `target` and must first ask
+/// (there is a terminal), else why not. Deleting secrets on the wrong cluster
+/// is unrecoverable, so any context but `kind-<cluster>` must be named with
+/// `--context` *and* confirmed, interactively or with `--yes`.
 pub fn check_context(
     target: &str,
     cluster: &str,

@@ -165,7 +165,21 @@ pub async fn down(
         ),
         "registry down --purge",
     )?;
-    crate::steps::registry::remove(shell, spec, purge).await
+    remove(shell, spec, purge).await
+}
+
+/// Removes the registry container, with its volume when `purge`; asks nothing.
+pub async fn remove(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Result<()> {
+    let docker = Runtime::connect().await?;
+    let step = shell.step(format!("Removing local registry {}", spec.name));
+    let removed = docker.remove_registry(spec, purge).await?;
+    let note = match (removed, purge) {
+        (false, _) => "nothing to remove".to_string(),
+        (true, true) => format!("removed, with its volume {}", spec.volume),
+        (true, false) => format!("removed; volume {} kept (--purge removes it)", spec.volume),
+    };
+    step.done_with(note);
+    Ok(())
 }
 
 /// (repositories, tagged images) in a plain-HTTP registry on loopback.

@@ -164,14 +164,13 @@ pub fn print(shell: &Shell, r: &StatusReport) {
         .components
         .iter()
         .map(|c| {
-            let jobs = if c.jobs.is_empty() {
-                "-".to_string()
+            let jobs: Vec<String> = (c.jobs.iter())
+                .map(|j| format!("{} {}", j.name, j.state))
+                .collect();
+            let jobs = if jobs.is_empty() {
+                "-".into()
             } else {
-                c.jobs
-                    .iter()
-                    .map(|j| format!("{} {}", j.name, j.state))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                jobs.join(", ")
             };
             vec![
                 c.name.clone(),

@@ -6,13 +6,22 @@ pub const FLAGS_HEADING: &str = "Settings (flags win over the environment and th
 
 /// Settings given as flags; they win over everything else. They come in
 /// groups: each command flattens the groups it reads, so clap refuses a flag
-/// it would ignore.
+/// it would ignore. Only the commands that take them all (up, plan, reset)
+/// read the storage and install flags, kept here.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = FLAGS_HEADING)]
 pub struct Flags {
     #[command(flatten)]
     pub upstream: UpstreamFlags,
-    #[command(flatten)]
-    pub storage: StorageFlags,
+
+    /// Storage class of every PVC [env: STORAGE_CLASS]
+    #[arg(long, value_name = "CLASS")]
+    pub storage_class: Option<String>,
+
+    /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
+    #[arg(long, value_name = "QUANTITY")]
+    pub storage_size: Option<String>,
+
     #[command(flatten)]
     pub charts: ChartFlags,
     /// Only `up` starts the registry container, so only it takes `--registry-image`.
@@ -22,8 +31,15 @@ pub struct Flags {
     pub port: RegistryPortFlags,
     #[command(flatten)]
     pub target: ContextFlags,
-    #[command(flatten)]
-    pub install: InstallFlags,
+
+    /// With --context: the registry the cluster pulls charts and images from
+    #[arg(long, value_name = "HOST", requires = "context")]
+    pub mirror_to: Option<String>,
+
+    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
+    /// off by default so the failed state can be diagnosed
+    #[arg(long)]
+    pub rollback_on_failure: bool,
 }
 
 /// Where the charts and images come from.
@@ -37,19 +53,6 @@ pub struct UpstreamFlags {
     /// Repository path in the registry, e.g. my-org/my-team [env: REPOSITORY]
     #[arg(long, value_name = "ORG/TEAM")]
     pub repository: Option<String>,
-}
-
-/// The PVCs' storage.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct StorageFlags {
-    /// Storage class of every PVC [env: STORAGE_CLASS]
-    #[arg(long, value_name = "CLASS")]
-    pub storage_class: Option<String>,
-
-    /// Size of every PVC, e.g. 1Gi [env: STORAGE_SIZE]
-    #[arg(long, value_name = "QUANTITY")]
-    pub storage_size: Option<String>,
 }
 
 /// Which chart each component comes from.
@@ -81,19 +84,4 @@ pub struct ContextFlags {
     /// Target this existing cluster instead of a kind cluster (no local registry)
     #[arg(long, value_name = "CONTEXT")]
     pub context: Option<String>,
-}
-
-/// Settings of commands that install: the existing cluster's registry and
-/// what helm does on failure.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[command(next_help_heading = FLAGS_HEADING)]
-pub struct InstallFlags {
-    /// With --context: the registry the cluster pulls charts and images from
-    #[arg(long, value_name = "HOST", requires = "context")]
-    pub mirror_to: Option<String>,
-
-    /// Roll a failed install back (helm 3 --atomic, helm 4 --rollback-on-failure);
-    /// off by default so the failed state can be diagnosed
-    #[arg(long)]
-    pub rollback_on_failure: bool,
 }

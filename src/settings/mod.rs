@@ -260,7 +260,7 @@ pub fn resolve(
     let upstream_registry = pick(&flags.upstream.registry, "REGISTRY", &None);
     let upstream_registry = upstream_registry.unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     validate_registry_host("REGISTRY", &upstream_registry, false)?;
-    let mirror_to = flags.install.mirror_to.as_ref();
+    let mirror_to = flags.mirror_to.as_ref();
     if let Some(to) = mirror_to {
         validate_registry_host("--mirror-to", to, false)?;
     }
@@ -271,9 +271,9 @@ pub fn resolve(
         "export REPOSITORY=<your-org>/<your-team> (the NGC org/team that holds the NVCF charts), or pass --repository",
     )?;
     let repository = validate_repository(&repository)?;
-    let (ours, storage) = (&profile.cluster, &flags.storage);
-    let storage_class = pick(&storage.storage_class, "STORAGE_CLASS", &ours.storage_class);
-    let storage_size = pick(&storage.storage_size, "STORAGE_SIZE", &ours.storage_size);
+    let ours = &profile.cluster;
+    let storage_class = pick(&flags.storage_class, "STORAGE_CLASS", &ours.storage_class);
+    let storage_size = pick(&flags.storage_size, "STORAGE_SIZE", &ours.storage_size);
     if let Some(size) = &storage_size {
         validate_quantity(size)?;
     }
@@ -355,7 +355,7 @@ pub fn resolve(
         cassandra_password,
         chart_versions,
         chart_paths,
-        rollback_on_failure: flags.install.rollback_on_failure,
+        rollback_on_failure: flags.rollback_on_failure,
         profile,
     };
     for secret in settings.secrets() {
@@ -490,10 +490,7 @@ mod tests {
                 repository: Some("flag/repo".into()),
                 ..Default::default()
             },
-            storage: StorageFlags {
-                storage_size: Some("2Gi".into()),
-                ..Default::default()
-            },
+            storage_size: Some("2Gi".into()),
             ..Default::default()
         };
         let s = resolve_with(

@@ -1,11 +1,49 @@
-//! The cluster step, which makes the kube client the later steps use: the
-//! kind cluster, reused when it exists and its nodes run, created from the
-//! profile's kind config (piped on stdin) otherwise, then the kubeconfig
-//! context `kind-<name>` set; or, with `--context`, an existing cluster.
+//! Where Phase 1 goes ([`Host`]). Preflight finds it, with the tools and the
+//! Docker daemon, before anything changes, so a missing tool fails in a
+//! second with nothing half-done. The cluster step reaches it and makes the
+//! kube client the later steps use: the kind cluster, reused when it exists
+//! and its nodes run, created from the profile's kind config (piped on stdin)
+//! otherwise, then the kubeconfig context `kind-<name>` set; or, with
+//! `--context`, an existing cluster.
 
-use super::preflight::Host;
-use super::{wiring::WiringError, Ctx};
-use crate::tools::kind::Kind;
+use super::{wiring::WiringError, Ctx, HelmBinary};
+use crate::runtime::Runtime;
+use crate::settings::{Settings, Target};
+use crate::tools::{self, helm::Helm, kind::Kind, runner::CommandRunner};
+use crate::ui::Shell;
+
+/// Where Phase 1 goes, with the handles only that place needs.
+pub enum Host {
+    /// A kind cluster and the local registry, on this Docker; `kind` is the
+    /// kind binary.
+    Kind { docker: Runtime, kind: String },
+    /// An existing cluster (`--context`): no Docker, no kind.
+    Existing,
+}
+
+/// The "Checking prerequisites" step: what it found, each handle built once.
+pub async fn preflight(
+    shell: &Shell,
+    runner: &dyn CommandRunner,
+    settings: &Settings,
+) -> crate::Result<(HelmBinary, Host)> {
+    let step = shell.step("Checking prerequisites");
+    let Helm {
+        program, version, ..
+    } = Helm::detect(runner).await?;
+    let mut note = format!("helm {version}");
+    let host = match settings.target {
+        Target::Kind => {
+            let kind = tools::find("kind")?.display().to_string();
+            let docker = Runtime::connect().await?;
+            note.push_str(&format!(", Docker {}", docker.server_version().await?));
+            Host::Kind { docker, kind }
+        }
+        Target::Context { .. } => Host::Existing,
+    };
+    step.done_with(note);
+    Ok((HelmBinary { program, version }, host))
+}
 
 /// Why the cluster cannot be used; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -19,11 +57,19 @@ pub enum ClusterError {
 }
 
 impl Host {
-    /// The cluster step's status line.
-    pub fn title(&self, ctx: &Ctx) -> String {
+    /// The Docker that runs the local registry; None for an existing cluster.
+    pub fn docker(&self) -> Option<&Runtime> {
         match self {
-            Host::Kind { .. } => format!("Creating cluster {}", ctx.settings.cluster),
-            Host::Existing => format!("Connecting to context {}", ctx.settings.kube_context()),
+            Host::Kind { docker, .. } => Some(docker),
+            Host::Existing => None,
+        }
+    }
+
+    /// The cluster step's status line.
+    pub fn title(&self, s: &Settings) -> String {
+        match self {
+            Host::Kind { .. } => format!("Creating cluster {}", s.cluster),
+            Host::Existing => format!("Connecting to context {}", s.kube_context()),
         }
     }
 

@@ -46,13 +46,6 @@ pub async fn write_hosts_files(
     Ok(nodes.len())
 }
 
-/// Creates the Phase 1 namespaces; the note names those it created.
-pub async fn namespaces(ctx: &OnCluster) -> crate::Result<Option<String>> {
-    let created =
-        crate::k8s::wiring::ensure_namespaces(&ctx.kube, &crate::model::namespaces()).await?;
-    Ok((!created.is_empty()).then(|| format!("created {}", created.join(", "))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

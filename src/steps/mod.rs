@@ -1,5 +1,4 @@
-//! The actions every command is an ordered list of, like kind's create
-//! actions: `up`'s steps, and the actions of `reset` and `down`. Each is
+//! The steps `up` is an ordered list of, like kind's create actions. Each is
 //! small, idempotent (a re-run after Ctrl-C picks up where it stopped), and
 //! shows one status line ending ✓ or ✗, unless it shows its own (one per
 //! chart, per release). The handles are typed, never looked up at run time:
@@ -8,11 +7,8 @@
 
 pub mod cluster;
 pub mod connect;
-pub mod down;
 pub mod install;
-pub mod preflight;
 pub mod registry;
-pub mod reset;
 pub mod wiring;
 
 use std::sync::Arc;
@@ -94,33 +90,26 @@ impl OnClusterStep {
     }
 
     pub async fn run(&self, ctx: &OnCluster) -> crate::Result<()> {
-        let (shell, title) = (&ctx.shell, self.title());
+        // Dropping a step's line marks it failed.
+        let step = || ctx.shell.step(self.title());
         match self {
             OnClusterStep::ConnectRegistry(docker) => {
-                let work = async { Ok(((), Some(connect::connect_registry(docker, ctx).await?))) };
-                line(shell, title, work).await
+                let step = step();
+                step.done_with(connect::connect_registry(docker, ctx).await?);
             }
             OnClusterStep::Namespaces => {
-                let work = async { Ok(((), connect::namespaces(ctx).await?)) };
-                line(shell, title, work).await
+                let step = step();
+                let names = crate::model::namespaces();
+                let created = crate::k8s::wiring::ensure_namespaces(&ctx.kube, &names).await?;
+                if created.is_empty() {
+                    step.done()
+                } else {
+                    step.done_with(format!("created {}", created.join(", ")))
+                }
             }
-            OnClusterStep::Mirror(nodes) => install::mirror(ctx, nodes.as_ref()).await,
-            OnClusterStep::Install => install::install(ctx).await,
+            OnClusterStep::Mirror(nodes) => install::mirror(ctx, nodes.as_ref()).await?,
+            OnClusterStep::Install => install::install(ctx).await?,
         }
+        Ok(())
     }
-}
-
-/// Runs `work` under a status line titled `title`: ✓ with its note, or ✗.
-pub async fn line<T>(
-    shell: &Shell,
-    title: String,
-    work: impl std::future::Future<Output = crate::Result<(T, Option<String>)>>,
-) -> crate::Result<T> {
-    let line = shell.step(title);
-    let (value, note) = work.await?; // dropping the line marks it failed
-    match note {
-        Some(note) => line.done_with(note),
-        None => line.done(),
-    }
-    Ok(value)
 }

@@ -1,7 +1,7 @@
-//! The local registry container: created, reused, or recreated when it drifted.
+//! `up`'s local registry step: the container created, reused, or recreated
+//! when it drifted.
 
 use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
-use crate::ui::Shell;
 
 pub fn title(spec: &RegistrySpec) -> String {
     format!(
@@ -17,18 +17,4 @@ pub async fn ensure(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<Stri
         EnsureOutcome::Reused => "reused".into(),
         EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
     })
-}
-
-/// Removes the registry container, with its volume when `purge`; asks nothing.
-pub async fn remove(shell: &Shell, spec: &RegistrySpec, purge: bool) -> crate::Result<()> {
-    let docker = Runtime::connect().await?;
-    let step = shell.step(format!("Removing local registry {}", spec.name));
-    let removed = docker.remove_registry(spec, purge).await?;
-    let note = match (removed, purge) {
-        (false, _) => "nothing to remove".to_string(),
-        (true, true) => format!("removed, with its volume {}", spec.volume),
-        (true, false) => format!("removed; volume {} kept (--purge removes it)", spec.volume),
-    };
-    step.done_with(note);
-    Ok(())
 }
