@@ -118,7 +118,11 @@ async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis(
         client: &client,
         values_dir: dir.path(),
     };
-    let err = installer.install(cp).await.unwrap_err().to_string();
+    let err = installer
+        .install(cp, &nvcf_dev::phase1::lifecycle::desired(cp))
+        .await
+        .unwrap_err()
+        .to_string();
 
     assert!(
         err.starts_with(

@@ -105,7 +105,11 @@ async fn prod_openbao_on_one_vault_node_is_refused_before_helm_installs() {
         client: &client,
         values_dir: dir.path(),
     };
-    let err = installer.install(cp).await.unwrap_err().to_string();
+    let err = installer
+        .install(cp, &nvcf_dev::phase1::lifecycle::desired(cp))
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "openbao's Deployment/openbao-server-agent-injector runs 2 replicas, each on a node of its own (required anti-affinity on kubernetes.io/hostname), but only 1 node(s) fit (a node labelled nvcf.nvidia.com/workload=vault): add nodes, or lower its replicas in the profile; nothing of openbao-server was installed"

@@ -193,6 +193,20 @@ async fn reset_nats_reinstalls_it_then_reruns_openbaos_migrations_in_order() {
         upgrades[1].starts_with("helm upgrade --install openbao-server "),
         "{upgrades:#?}"
     );
+    // Labelled as `up` labels it (values before fitting to the fetched
+    // chart), so the next `up` sees nothing changed and skips helm.
+    let plan = nvcf_dev::phase1::plan::build(&settings);
+    let desired = nvcf_dev::phase1::lifecycle::desired_all(&plan);
+    let label = |id| {
+        let pairs: Vec<String> = desired[&id]
+            .labels()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("--labels {}", pairs.join(","))
+    };
+    assert!(upgrades[0].contains(&label(Nats)), "{upgrades:#?}");
+    assert!(upgrades[1].contains(&label(Openbao)), "{upgrades:#?}");
     assert_eq!(report.reinstalled, [Nats.to_string(), Openbao.to_string()]);
     assert_eq!(
         report.migrations_rerun,

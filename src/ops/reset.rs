@@ -246,6 +246,8 @@ pub async fn execute(
         vec![c.id]
     };
     let whole = crate::phase1::plan::build(settings);
+    // Labelled as `up` labels them, from the plan before its charts are files.
+    let desired = crate::phase1::lifecycle::desired_all(&whole);
     let (plan, dir) = prepare_charts(&whole, settings, shell, &reinstall).await?;
     let installer = Installer {
         shell,
@@ -285,7 +287,9 @@ pub async fn execute(
                 report.deleted.extend(gone);
             }
             ResetAction::Reinstall { component } => {
-                let health = installer.install(planned(component)?).await?;
+                let health = installer
+                    .install(planned(component)?, &desired[&component])
+                    .await?;
                 report.reinstalled.push(component.to_string());
                 report.health.push(health);
             }
@@ -308,7 +312,9 @@ pub async fn execute(
                     job.ok().flatten()?.metadata.uid
                 };
                 let before = job_uid().await;
-                let result = installer.install(planned(component)?).await;
+                let result = installer
+                    .install(planned(component)?, &desired[&component])
+                    .await;
                 let after = job_uid().await;
                 report.migrations_rerun = migrations_rerun(before.as_deref(), after.as_deref());
                 if let (Some(false), Some(job)) = (report.migrations_rerun, d.migrations_job) {

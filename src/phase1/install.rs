@@ -171,16 +171,12 @@ pub struct Installer<'a> {
 }
 
 impl Installer<'_> {
-    /// Installs and verifies one component. The error is one line: what
-    /// failed, and why, from the cluster's own state.
-    pub async fn install(&self, cp: &ComponentPlan) -> Result<HealthReport, InstallError> {
-        self.install_labelled(cp, &lifecycle::desired(cp)).await
-    }
-
-    /// [`Self::install`], labelling the release with `desired` (chart,
-    /// version, values digest) so the next `up` can tell whether anything
-    /// changed.
-    async fn install_labelled(
+    /// Installs and verifies one component, labelling the release with
+    /// `desired` (chart, version, values digest: [`lifecycle::desired_all`]
+    /// of the plan before its charts were fetched) so the next `up` can tell
+    /// whether anything changed. The error is one line: what failed, and
+    /// why, from the cluster's own state.
+    pub async fn install(
         &self,
         cp: &ComponentPlan,
         desired: &Desired,
@@ -291,7 +287,7 @@ impl Installer<'_> {
                 .status(format!(" • {}: {}", c.release, decision.describe()));
             match decision {
                 Decision::Install | Decision::Upgrade { .. } => {
-                    return self.install_labelled(cp, desired).await
+                    return self.install(cp, desired).await
                 }
                 Decision::Skip { .. } => {
                     let started = std::time::Instant::now();
