@@ -409,31 +409,22 @@ impl Registry {
     }
 
     /// Every repository the registry lists in its catalog, following the
-    /// pages with `last`. The catalog is outside the OCI distribution spec
-    /// (oci-client has no call for it); registries that serve it, like the
-    /// local one, do so to anyone allowed to list it, so no token is asked for.
+    /// pages with `last`. The catalog is outside the OCI distribution spec;
+    /// registries that serve it, like the local one, do so to anyone allowed
+    /// to list it, so no token is asked for.
     pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            repositories: Vec<String>,
-        }
-        let what = "listing the catalog";
+        let (r, auth) = (self.reference("", "latest"), self.oci_auth());
         let mut repositories: Vec<String> = Vec::new();
         loop {
-            let mut req = self
-                .http
-                .get(format!("{}/v2/_catalog", self.base))
-                .query(&[("n", PAGE)]);
-            if let Some(last) = repositories.last() {
-                req = req.query(&[("last", last)]);
-            }
-            let resp = self.send_plain(req, what).await?;
-            let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
-                registry: self.host.clone(),
-                what: what.to_string(),
-                detail: describe_error(&e),
-            })?;
+            let page = self.oci.catalog(
+                &r,
+                &auth,
+                Some(PAGE),
+                repositories.last().map(String::as_str),
+            );
+            let page = page
+                .await
+                .map_err(|e| self.error("listing the catalog", e))?;
             // Registries cap a page (docker-registry at 1000): a full one may
             // have more after it.
             let full = page.repositories.len() >= PAGE;

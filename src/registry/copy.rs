@@ -292,20 +292,19 @@ impl Mirror {
             summary: Default::default(),
             progress,
         };
+        // The futures are made first: a closure inside the stream would make
+        // the copy's future not Send.
+        let images: Vec<_> = jobs
+            .iter()
+            .map(|job| {
+                self.copy_image(&run, job)
+                    .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
+            })
+            .collect();
+        let mut results =
+            futures::stream::iter(images).buffer_unordered(self.opts.concurrency.max(1));
         let mut failures = Vec::new();
-        // A hand-driven FuturesUnordered rather than stream::map +
-        // buffer_unordered, whose closure makes the future not Send.
-        let mut pending = jobs.iter().map(|job| {
-            self.copy_image(&run, job)
-                .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
-        });
-        let mut results = futures::stream::FuturesUnordered::new();
-        loop {
-            let room = self.opts.concurrency.max(1) - results.len();
-            results.extend(pending.by_ref().take(room));
-            let Some((job, res)) = results.next().await else {
-                break;
-            };
+        while let Some((job, res)) = results.next().await {
             let outcome = res.as_ref().map_or_else(
                 |e| ImageOutcome::Failed(e.to_string()),
                 |outcome| outcome.clone(),

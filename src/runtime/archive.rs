@@ -5,44 +5,31 @@
 /// (mode 0644), all owned by root. Paths are relative to the upload target.
 /// The error says why it cannot be built.
 pub fn build(dirs: &[String], file: &str, contents: &[u8], mtime: u64) -> Result<Vec<u8>, String> {
+    let write_err = |e: std::io::Error| format!("cannot build the archive: {e}");
+    let dirs = dirs
+        .iter()
+        .map(|d| (format!("{d}/"), 0o755, &[][..], tar::EntryType::Directory));
+    let entries = dirs.chain([(file.to_string(), 0o644, contents, tar::EntryType::Regular)]);
     let mut b = tar::Builder::new(Vec::new());
-    for d in dirs {
-        let h = header(&format!("{d}/"), 0o755, 0, mtime, tar::EntryType::Directory)?;
-        b.append(&h, std::io::empty()).map_err(write_err)?;
+    for (path, mode, data, kind) in entries {
+        let mut h = tar::Header::new_ustar();
+        // ustar keeps names up to 100 bytes, plus a 155-byte prefix split at a `/`.
+        h.set_path(&path).map_err(|_| {
+            format!("path {path} is too long for a tar archive (limit about 255 bytes)")
+        })?;
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_size(data.len() as u64);
+        h.set_mtime(mtime);
+        h.set_entry_type(kind);
+        h.set_username("root")
+            .and_then(|_| h.set_groupname("root"))
+            .map_err(write_err)?;
+        h.set_cksum();
+        b.append(&h, data).map_err(write_err)?;
     }
-    let size = contents.len() as u64;
-    let h = header(file, 0o644, size, mtime, tar::EntryType::Regular)?;
-    b.append(&h, contents).map_err(write_err)?;
     b.into_inner().map_err(write_err)
-}
-
-fn write_err(e: std::io::Error) -> String {
-    format!("cannot build the archive: {e}")
-}
-
-fn header(
-    path: &str,
-    mode: u32,
-    size: u64,
-    mtime: u64,
-    kind: tar::EntryType,
-) -> Result<tar::Header, String> {
-    let mut h = tar::Header::new_ustar();
-    // ustar keeps names up to 100 bytes, plus a 155-byte prefix split at a `/`.
-    h.set_path(path).map_err(|_| {
-        format!("path {path} is too long for a tar archive (limit about 255 bytes)")
-    })?;
-    h.set_mode(mode);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_size(size);
-    h.set_mtime(mtime);
-    h.set_entry_type(kind);
-    h.set_username("root")
-        .and_then(|_| h.set_groupname("root"))
-        .map_err(write_err)?;
-    h.set_cksum();
-    Ok(h)
 }
 
 #[cfg(test)]

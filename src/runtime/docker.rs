@@ -92,12 +92,9 @@ impl Runtime {
         loop {
             attempts += 1;
             let existing = self.container(&spec.name).await?;
-            let action = plan::plan_registry(existing.as_ref(), spec);
+            let action = plan::plan_registry(existing.as_ref(), spec)?;
             tracing::debug!(?action, registry = %spec.name, "registry plan");
             let outcome = match action {
-                RegistryAction::RefuseForeign { name, image } => {
-                    return Err(DockerError::ForeignContainer { name, image })
-                }
                 RegistryAction::Reuse => EnsureOutcome::Reused,
                 RegistryAction::Start => {
                     self.check_port(spec).await?;
@@ -641,7 +638,10 @@ mod tests {
         assert_eq!(o.data_volume.as_deref(), Some("nvcf-dev-registry-data"));
         assert_eq!(o.networks, vec!["bridge", "kind"]);
         assert!(o.is_ours());
-        assert_eq!(plan::plan_registry(Some(&o), &spec), RegistryAction::Start);
+        assert_eq!(
+            plan::plan_registry(Some(&o), &spec).unwrap(),
+            RegistryAction::Start
+        );
     }
 
     #[test]

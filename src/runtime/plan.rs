@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use bollard::models::ContainerStateStatusEnum as State;
 
-use super::{PortHolder, RegistrySpec, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, SPEC_LABEL};
+use super::{
+    DockerError, PortHolder, RegistrySpec, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, SPEC_LABEL,
+};
 
 /// A container as observed through `docker inspect`, reduced to the fields
 /// that decide reuse.
@@ -56,41 +58,40 @@ pub enum RegistryAction {
     Recreate {
         reason: String,
     },
-    /// The name is taken by a container nvcf-dev did not create.
-    RefuseForeign {
-        name: String,
-        image: String,
-    },
 }
 
-/// Decide what to do about the registry container.
-pub fn plan_registry(existing: Option<&ObservedContainer>, spec: &RegistrySpec) -> RegistryAction {
+/// Decide what to do about the registry container; a name taken by a
+/// container nvcf-dev did not create is refused.
+pub fn plan_registry(
+    existing: Option<&ObservedContainer>,
+    spec: &RegistrySpec,
+) -> Result<RegistryAction, DockerError> {
     let Some(c) = existing else {
-        return RegistryAction::Create;
+        return Ok(RegistryAction::Create);
     };
     if !c.is_ours() {
-        return RegistryAction::RefuseForeign {
+        return Err(DockerError::ForeignContainer {
             name: spec.name.clone(),
             image: c.image.clone(),
-        };
+        });
     }
     let drift = drift(c, spec);
     if !drift.is_empty() {
-        return RegistryAction::Recreate {
+        return Ok(RegistryAction::Recreate {
             reason: drift.join("; "),
-        };
+        });
     }
     let reason = match c.state {
-        Some(State::RUNNING) => return RegistryAction::Reuse,
+        Some(State::RUNNING) => return Ok(RegistryAction::Reuse),
         // Created or exited: `docker start` brings it back.
-        Some(State::CREATED | State::EXITED) => return RegistryAction::Start,
+        Some(State::CREATED | State::EXITED) => return Ok(RegistryAction::Start),
         Some(State::PAUSED) => "the container is paused".to_string(),
         Some(State::RESTARTING) => "the container keeps restarting".to_string(),
         Some(State::DEAD) => "the container is dead".to_string(),
         Some(other) => format!("the container is {other}"),
         None => "the container is unknown".to_string(),
     };
-    RegistryAction::Recreate { reason }
+    Ok(RegistryAction::Recreate { reason })
 }
 
 /// Every way the container differs from the spec, in words a user can act on.
@@ -181,7 +182,7 @@ mod tests {
     #[test]
     fn nothing_there_is_created() {
         assert_eq!(
-            plan_registry(None, &crate::runtime::tests::spec()),
+            plan_registry(None, &crate::runtime::tests::spec()).unwrap(),
             RegistryAction::Create
         );
     }
@@ -190,7 +191,7 @@ mod tests {
     fn matching_running_registry_is_reused() {
         let spec = crate::runtime::tests::spec();
         assert_eq!(
-            plan_registry(Some(&ours(&spec)), &spec),
+            plan_registry(Some(&ours(&spec)), &spec).unwrap(),
             RegistryAction::Reuse
         );
     }
@@ -202,7 +203,10 @@ mod tests {
             state: Some(State::EXITED),
             ..ours(&spec)
         };
-        assert_eq!(plan_registry(Some(&c), &spec), RegistryAction::Start);
+        assert_eq!(
+            plan_registry(Some(&c), &spec).unwrap(),
+            RegistryAction::Start
+        );
     }
 
     #[test]
@@ -210,23 +214,21 @@ mod tests {
         let spec = crate::runtime::tests::spec();
         let mut c = ours(&spec);
         c.labels.clear();
-        assert_eq!(
-            plan_registry(Some(&c), &spec),
-            RegistryAction::RefuseForeign {
-                name: spec.name.clone(),
-                image: spec.image.clone()
-            }
+        let err = plan_registry(Some(&c), &spec).unwrap_err();
+        assert!(
+            matches!(&err, DockerError::ForeignContainer { name, image } if *name == spec.name && *image == spec.image),
+            "{err}"
         );
         c.labels.insert(OWNER_LABEL.into(), "someone-else".into());
         assert!(matches!(
             plan_registry(Some(&c), &spec),
-            RegistryAction::RefuseForeign { .. }
+            Err(DockerError::ForeignContainer { .. })
         ));
     }
 
-    fn reason(a: RegistryAction) -> String {
+    fn reason(a: Result<RegistryAction, DockerError>) -> String {
         match a {
-            RegistryAction::Recreate { reason } => reason,
+            Ok(RegistryAction::Recreate { reason }) => reason,
             other => panic!("expected Recreate, got {other:?}"),
         }
     }

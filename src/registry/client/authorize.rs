@@ -127,7 +127,14 @@ impl Registry {
         if let Some(s) = service {
             req = req.query(&[("service", s)]);
         }
-        let resp = self.send_plain(req, what).await?;
+        if let Some((user, pass)) = &self.creds.basic {
+            req = req.basic_auth(user, Some(pass.expose()));
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
+        if !resp.status().is_success() {
+            // Without the body: a token endpoint may echo request details.
+            return Err(self.status_error(what, resp.status().as_u16(), String::new()));
+        }
         #[derive(serde::Deserialize)]
         struct Answer {
             token: Option<String>,
@@ -147,25 +154,6 @@ impl Registry {
         })?;
         let secs = answer.expires_in.unwrap_or(DEFAULT_TOKEN_SECS);
         Ok((token, Duration::from_secs(secs)))
-    }
-
-    /// Sends a request oci-client has no call for, with the user's basic
-    /// credentials if any; a failure status is an error.
-    pub(super) async fn send_plain(
-        &self,
-        req: reqwest::RequestBuilder,
-        what: &str,
-    ) -> Result<reqwest::Response, RegistryError> {
-        let req = match &self.creds.basic {
-            Some((user, pass)) => req.basic_auth(user, Some(pass.expose())),
-            None => req,
-        };
-        let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-        if !resp.status().is_success() {
-            // Without the body: a token endpoint may echo request details.
-            return Err(self.status_error(what, resp.status().as_u16(), String::new()));
-        }
-        Ok(resp)
     }
 
     /// Runs an oci-client call doing `what` with credentials for `op`; a
