@@ -487,8 +487,22 @@ async fn write_file_creates_parents_and_reads_back() {
 
     let path = "/etc/containerd/certs.d/localhost:5001/hosts.toml";
     let first = b"server = \"http://nvcf-dev-registry:5000\"\n";
+    let stat = |p: &'static str| {
+        let name = spec.name.clone();
+        async move {
+            let opts = bollard::query_parameters::ContainerArchiveInfoOptionsBuilder::new();
+            let d = raw_docker().await;
+            let info = d.get_container_archive_info(&name, Some(opts.path(p).build()));
+            info.await.unwrap()
+        }
+    };
+    let etc = stat("/etc").await.file_mode;
     rt.write_file(&spec.name, path, first).await.unwrap();
     assert_eq!(read_back(&spec.name, path).await, first);
+    // Missing parents are made 0755; an existing directory keeps its mode.
+    let parent = stat("/etc/containerd/certs.d/localhost:5001").await;
+    assert_eq!(parent.file_mode & 0o777, 0o755);
+    assert_eq!(stat("/etc").await.file_mode, etc);
 
     // Overwriting, now that the parents exist.
     let second = b"[host.\"http://nvcf-dev-registry:5000\"]\n";

@@ -12,9 +12,8 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::{body_full, Docker};
 use futures::StreamExt;
@@ -22,9 +21,8 @@ use futures::StreamExt;
 use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
 use super::plan::{self, ObservedContainer, RegistryAction};
 use super::{
-    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec,
-    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
-    REGISTRY_DATA_DIR,
+    is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, DEFAULT_REGISTRY_VOLUME,
+    KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
 };
 use crate::ui::describe_error;
 
@@ -242,43 +240,23 @@ impl Runtime {
             path: path.to_string(),
             reason: reason.to_string(),
         };
-        let parts = split_abs_path(path).map_err(|r| invalid(&r))?;
+        let file = split_abs_path(path).map_err(|r| invalid(&r))?.join("/");
         self.existing(container).await?;
-        let write_err = |detail: String| DockerError::WriteFile {
-            container: container.to_string(),
-            path: path.to_string(),
-            detail,
-        };
-        // Upload at the deepest directory that exists, with the missing ones
-        // in the archive, so existing directories keep their owner and mode.
-        let dirs = &parts[..parts.len() - 1];
-        let mut existing = dirs.len();
-        while existing > 0 {
-            let dir = format!("/{}", dirs[..existing].join("/"));
-            let opts = ContainerArchiveInfoOptionsBuilder::new().path(&dir).build();
-            let info = self
-                .docker
-                .get_container_archive_info(container, Some(opts));
-            match info.await {
-                Ok(_) => break,
-                Err(e) if is_not_found(&e) => existing -= 1,
-                Err(e) => return Err(write_err(format!("stat {dir}: {}", one_line(&e)))),
-            }
-        }
-        let base = format!("/{}", dirs[..existing].join("/"));
-        let missing: Vec<String> = (existing + 1..=dirs.len())
-            .map(|i| dirs[existing..i].join("/"))
-            .collect();
-        let file = parts[existing..].join("/");
         let mtime = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e))?;
-        let opts = UploadToContainerOptionsBuilder::new().path(&base).build();
+        let tar = tar_file(&file, contents, mtime).map_err(|e| invalid(&e))?;
+        // Docker creates missing parents (0755, root) as it unpacks at `/`,
+        // and leaves existing directories' owner and mode alone.
+        let opts = UploadToContainerOptionsBuilder::new().path("/").build();
         let docker = &self.docker;
         let upload = docker.upload_to_container(container, Some(opts), body_full(tar.into()));
-        upload.await.map_err(|e| write_err(one_line(&e)))
+        upload.await.map_err(|e| DockerError::WriteFile {
+            container: container.to_string(),
+            path: path.to_string(),
+            detail: one_line(&e),
+        })
     }
 
     /// Whether a volume named `name` exists.
@@ -502,6 +480,30 @@ async fn probe_v2(port: u16) -> Result<(), String> {
     }
 }
 
+/// The tar archive Docker's archive API takes, holding `file` (mode 0644,
+/// owned by root) at its path relative to the upload target.
+fn tar_file(file: &str, contents: &[u8], mtime: u64) -> Result<Vec<u8>, String> {
+    let write_err = |e: std::io::Error| format!("cannot build the archive: {e}");
+    let mut h = tar::Header::new_ustar();
+    // ustar keeps names up to 100 bytes, plus a 155-byte prefix split at a `/`.
+    h.set_path(file).map_err(|_| {
+        format!("path {file} is too long for a tar archive (limit about 255 bytes)")
+    })?;
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_size(contents.len() as u64);
+    h.set_mtime(mtime);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_username("root")
+        .and_then(|_| h.set_groupname("root"))
+        .map_err(write_err)?;
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, contents).map_err(write_err)?;
+    b.into_inner().map_err(write_err)
+}
+
 /// `/a/b/c` -> `["a", "b", "c"]`, refusing what the archive API would
 /// misinterpret.
 fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
@@ -649,5 +651,36 @@ mod tests {
         let o = observed(ContainerInspectResponse::default());
         assert!(!o.is_ours());
         assert_eq!(o.state, None);
+    }
+
+    const BLOCK: usize = 512;
+
+    #[test]
+    fn builds_a_valid_ustar_archive() {
+        let tar = tar_file("etc/x/hosts.toml", b"hello", 1_700_000_000).unwrap();
+        // file header + 1 data block + 2 end blocks
+        assert_eq!(tar.len(), BLOCK * 4);
+        assert_eq!(&tar[257..263], b"ustar\0");
+        let f = &tar[..BLOCK];
+        assert_eq!(&f[..16], b"etc/x/hosts.toml");
+        assert_eq!(f[156], b'0');
+        assert_eq!(&f[100..107], b"0000644");
+        assert_eq!(&f[124..135], b"00000000005");
+        assert_eq!(&tar[BLOCK..BLOCK + 5], b"hello");
+        // the checksum verifies
+        let stored = tar::Header::from_byte_slice(f).cksum().unwrap();
+        let mut copy = f.to_vec();
+        copy[148..156].copy_from_slice(b"        ");
+        assert_eq!(stored, copy.iter().map(|&b| b as u32).sum::<u32>());
+    }
+
+    #[test]
+    fn long_paths_use_the_prefix_field() {
+        let dir = "d".repeat(120);
+        let path = format!("{dir}/file");
+        let tar = tar_file(&path, b"x", 0).unwrap();
+        assert_eq!(&tar[..4], b"file");
+        assert_eq!(&tar[345..345 + 120], dir.as_bytes());
+        assert!(tar_file(&"e".repeat(300), b"x", 0).is_err());
     }
 }

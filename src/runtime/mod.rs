@@ -5,7 +5,6 @@
 //! and the decisions that matter (reuse, recreate, refuse) stay pure functions
 //! in [`plan`] that are unit-tested without a daemon.
 
-mod archive;
 mod docker;
 mod error;
 mod plan;
