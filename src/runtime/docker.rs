@@ -543,10 +543,6 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
         .unwrap_or_default();
     networks.sort();
     ObservedContainer {
-        name: c
-            .name
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default(),
         image: config.image.unwrap_or_default(),
         state: c.state.and_then(|s| s.status),
         labels: config.labels.unwrap_or_default(),
@@ -633,7 +629,6 @@ mod tests {
             ..Default::default()
         };
         let o = observed(c);
-        assert_eq!(o.name, "nvcf-dev-registry");
         assert_eq!(o.state, Some(State::EXITED));
         assert_eq!(o.restart_policy, "always");
         assert_eq!(o.registry_host_port(), Some(5001));

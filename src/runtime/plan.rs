@@ -14,7 +14,6 @@ use super::{
 /// that decide reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObservedContainer {
-    pub name: String,
     /// The image reference the container was created from (Config.Image).
     pub image: String,
     /// None when Docker does not say.
@@ -168,7 +167,6 @@ mod tests {
 
     fn ours(spec: &RegistrySpec) -> ObservedContainer {
         ObservedContainer {
-            name: spec.name.clone(),
             image: spec.image.clone(),
             state: Some(State::RUNNING),
             labels: spec.container_labels(),
