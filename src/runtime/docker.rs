@@ -1,5 +1,5 @@
-//! The bollard-backed [`Runtime`]: observes Docker, asks [`super::plan`] what
-//! to do, and does it.
+//! The bollard-backed [`Runtime`]: observes Docker, asks
+//! [`super::plan_registry`] what to do, and does it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,13 +18,13 @@ use bollard::query_parameters::{
 use bollard::{body_full, Docker};
 use futures::StreamExt;
 
-use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
-use super::plan::{self, ObservedContainer, RegistryAction};
+use super::error::{failed, is_not_found, read_failed, unless_absent};
 use super::{
-    is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec, DEFAULT_REGISTRY_VOLUME,
-    KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+    is_owned, DockerError, EnsureOutcome, ObservedContainer, PortHolder, RegistryAction,
+    RegistrySpec, DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP,
+    REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
 };
-use crate::ui::describe_error;
+use crate::ui::{describe_error, one_line};
 
 /// How long to wait for a new registry to answer `GET /v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -90,7 +90,7 @@ impl Runtime {
         loop {
             attempts += 1;
             let existing = self.container(&spec.name).await?;
-            let action = plan::plan_registry(existing.as_ref(), spec)?;
+            let action = super::plan_registry(existing.as_ref(), spec)?;
             tracing::debug!(?action, registry = %spec.name, "registry plan");
             let outcome = match action {
                 RegistryAction::Reuse => EnsureOutcome::Reused,
@@ -295,7 +295,7 @@ impl Runtime {
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
         let holder = self.port_holder(spec.host_port).await?;
-        match plan::port_conflict(&holder, spec) {
+        match super::port_conflict(&holder, spec) {
             None => Ok(()),
             Some(holder) => Err(DockerError::PortInUse {
                 port: spec.host_port,
@@ -313,7 +313,7 @@ impl Runtime {
             return Ok(());
         }
         tracing::info!(%image, "pulling the registry image");
-        let (from, tag) = plan::split_image_ref(image);
+        let (from, tag) = super::split_image_ref(image);
         let mut opts = CreateImageOptionsBuilder::new().from_image(&from);
         if !tag.is_empty() {
             opts = opts.tag(&tag);
@@ -563,6 +563,7 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::plan_registry;
     use bollard::models::{ContainerConfig, ContainerState, MountPoint, NetworkSettings};
 
     #[test]
@@ -636,7 +637,7 @@ mod tests {
         assert_eq!(o.networks, vec!["bridge", "kind"]);
         assert!(o.is_ours());
         assert_eq!(
-            plan::plan_registry(Some(&o), &spec).unwrap(),
+            plan_registry(Some(&o), &spec).unwrap(),
             RegistryAction::Start
         );
     }

@@ -78,5 +78,3 @@ pub(crate) fn failed(
 pub(crate) fn read_failed(action: String, check: &str) -> impl FnOnce(BollardError) -> DockerError {
     failed(action, format!("check that Docker is healthy (`{check}`)"))
 }
-
-pub(crate) use crate::ui::one_line;
