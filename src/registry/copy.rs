@@ -353,7 +353,8 @@ impl Mirror {
         // Push under the tag; a digest-only destination is pushed by the digest
         // actually copied (which differs from the source digest in platform mode).
         let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
-        let total: u64 = root.all_blobs().iter().map(|b| b.size).sum();
+        let blobs = root.all_blobs();
+        let total = blobs.iter().map(|b| b.size).sum();
         run.progress.image_started(&job.source, Some(total));
         let head = retry(|| dst.head_manifest(d.repository(), &push_ref)).await?;
         let ctx = Ctx {
@@ -363,24 +364,20 @@ impl Mirror {
             dst: &dst,
             dst_repo: d.repository(),
             image: &job.source,
-            accounted: Default::default(),
         };
         if head.as_deref() == Some(root.digest.as_str()) {
-            self.skip_node(&ctx, &root).await;
+            // Remembered as there, so other repositories can mount them.
+            for b in blobs {
+                let entry = self.known_entry(&dst.host, &b.digest);
+                entry.lock().await.insert(ctx.dst_repo.to_string());
+                ctx.account(b, BlobResult::Present);
+            }
             return Ok(ImageOutcome::AlreadyPresent);
         }
-        self.copy_node(&ctx, &root, push_ref).await?;
+        // Every blob of the tree, once, before any manifest that names it.
+        try_join_all(blobs.into_iter().map(|b| self.copy_blob(&ctx, b))).await?;
+        self.push_node(&ctx, &root, push_ref).await?;
         Ok(ImageOutcome::Copied)
-    }
-
-    /// Accounts for the blobs of a manifest the destination already has, and
-    /// remembers they are there so other repositories can mount them.
-    async fn skip_node(&self, ctx: &Ctx<'_>, node: &Node) {
-        for b in node.all_blobs() {
-            let entry = self.known_entry(&ctx.dst.host, &b.digest);
-            entry.lock().await.insert(ctx.dst_repo.to_string());
-            ctx.account(b, BlobResult::Present);
-        }
     }
 
     /// Fetches a manifest and, for an index, its children (or only the child
@@ -473,8 +470,9 @@ impl Mirror {
         .boxed()
     }
 
-    /// Copies what `node` references, then pushes `node` under `push_ref`.
-    fn copy_node<'a>(
+    /// Pushes the child manifests the destination lacks, then `node` under
+    /// `push_ref`.
+    fn push_node<'a>(
         &'a self,
         ctx: &'a Ctx<'a>,
         node: &'a Node,
@@ -482,15 +480,15 @@ impl Mirror {
     ) -> BoxFuture<'a, Result<(), RegistryError>> {
         async move {
             let children = node.children.iter().map(|c| async move {
-                let head = retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest)).await?;
-                if head.is_some() {
-                    self.skip_node(ctx, c).await;
-                    return Ok(());
+                if retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest))
+                    .await?
+                    .is_none()
+                {
+                    self.push_node(ctx, c, c.digest.clone()).await?;
                 }
-                self.copy_node(ctx, c, c.digest.clone()).await
+                Ok(())
             });
             try_join_all(children).await?;
-            try_join_all(node.blobs.iter().map(|b| self.copy_blob(ctx, b))).await?;
             retry(|| {
                 ctx.dst
                     .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
@@ -616,7 +614,7 @@ impl Run<'_> {
     }
 }
 
-/// One image's two ends, passed down its manifest tree.
+/// One image's two ends.
 struct Ctx<'a> {
     run: &'a Run<'a>,
     src: &'a Registry,
@@ -624,18 +622,10 @@ struct Ctx<'a> {
     dst: &'a Registry,
     dst_repo: &'a str,
     image: &'a str,
-    /// Digests already counted in the summary for this image.
-    accounted: Mutex<HashSet<String>>,
 }
 
 impl Ctx<'_> {
-    /// Counts a blob once per image, however many manifests in it share it.
     fn account(&self, blob: &Descriptor, result: BlobResult) {
-        let first =
-            (self.accounted.lock().unwrap_or_else(|e| e.into_inner())).insert(blob.digest.clone());
-        if !first {
-            return;
-        }
         self.run.count(|s| match result {
             BlobResult::Copied => {
                 s.blobs_copied += 1;
