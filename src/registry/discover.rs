@@ -51,9 +51,10 @@ pub struct Unresolved {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DiscoverError {
-    #[error("the rendered manifests are not valid YAML at document {index} (counting from 1): {message}; run `helm template` by hand to see the chart's output")]
-    Yaml { index: usize, message: String },
+#[error("the rendered manifests are not valid YAML at document {index} (counting from 1): {message}; run `helm template` by hand to see the chart's output")]
+pub struct DiscoverError {
+    pub index: usize,
+    pub message: String,
 }
 
 /// Images of every pod template in `helm template` output: containers,
@@ -62,7 +63,7 @@ pub enum DiscoverError {
 pub fn images_in_manifests(rendered: &str) -> Result<Vec<Found>, DiscoverError> {
     let mut out = Vec::new();
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(rendered).enumerate() {
-        let value = Value::deserialize(doc).map_err(|e| DiscoverError::Yaml {
+        let value = Value::deserialize(doc).map_err(|e| DiscoverError {
             index: i + 1,
             message: e.to_string(),
         })?;
@@ -395,8 +396,7 @@ data: {image: "not/an:image"}
     fn malformed_yaml_names_the_document() {
         let y = "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: Pod\nspec: [unclosed\n";
         let err = images_in_manifests(y).unwrap_err();
-        let DiscoverError::Yaml { index, .. } = &err;
-        assert_eq!(*index, 2, "{err}");
+        assert_eq!(err.index, 2, "{err}");
         assert!(err.to_string().contains("document 2"), "{err}");
     }
 

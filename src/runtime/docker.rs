@@ -436,21 +436,19 @@ impl Runtime {
             detail,
         };
         loop {
-            let last = match self.container(&spec.name).await? {
-                None => return Err(not_ready("the container disappeared".to_string())),
-                Some(c) => match c.state {
-                    Some(State::RUNNING | State::RESTARTING) => {
-                        match probe_v2(spec.host_port).await {
-                            Ok(()) => return Ok(()),
-                            Err(e) => e,
-                        }
-                    }
-                    Some(State::CREATED | State::EXITED | State::DEAD) => {
-                        return Err(not_ready("the container exited".to_string()))
-                    }
-                    Some(other) => format!("the container is {other}"),
-                    None => "the container's state is unknown".to_string(),
+            let Some(c) = self.container(&spec.name).await? else {
+                return Err(not_ready("the container disappeared".into()));
+            };
+            let last = match c.state {
+                Some(State::RUNNING | State::RESTARTING) => match probe_v2(spec.host_port).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
                 },
+                Some(State::CREATED | State::EXITED | State::DEAD) => {
+                    return Err(not_ready("the container exited".into()))
+                }
+                Some(other) => format!("the container is {other}"),
+                None => "the container's state is unknown".into(),
             };
             if start.elapsed() >= READY_TIMEOUT {
                 return Err(not_ready(last));
