@@ -16,12 +16,13 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
 use reqwest::header::HeaderValue;
 
-use super::auth::{Challenge, Credentials};
+use super::auth::Credentials;
 use super::reference::{host_of, is_loopback_registry};
 use super::RegistryError;
 use crate::ui::describe_error;
 
 mod authorize;
+use authorize::Challenge;
 
 /// Every manifest kind the copy understands; the registry picks the stored one.
 pub const MANIFEST_TYPES: [&str; 5] = [

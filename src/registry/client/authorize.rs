@@ -21,7 +21,6 @@ use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::StatusCode;
 
 use super::{http_status, Registry, DEFAULT_TOKEN_SECS};
-use crate::registry::auth::{parse_challenge, Challenge};
 use crate::registry::RegistryError;
 use crate::secret::Secret;
 
@@ -176,5 +175,64 @@ impl Registry {
             r = f().await;
         }
         r.map_err(|e| self.error(what, e))
+    }
+}
+
+/// A parsed `WWW-Authenticate` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// Parses `Bearer realm="...",service="...",scope="..."` or `Basic realm=...`
+/// with the parser oci-client itself uses.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let c = http_auth::parse_challenges(header)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let param = |name: &str| {
+        c.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_unescaped())
+    };
+    if c.scheme.eq_ignore_ascii_case("basic") {
+        Some(Challenge::Basic)
+    } else if c.scheme.eq_ignore_ascii_case("bearer") {
+        Some(Challenge::Bearer {
+            realm: param("realm")?,
+            service: param("service"),
+        })
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenge() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        );
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("registry.example".into())
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="basic-realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
     }
 }
