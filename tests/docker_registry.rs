@@ -533,7 +533,10 @@ async fn write_file_creates_parents_and_reads_back() {
         .write_file(&spec.name, "relative/path", b"x")
         .await
         .unwrap_err();
-    assert!(matches!(err, DockerError::InvalidPath { .. }), "{err}");
+    assert!(
+        matches!(err, DockerError::WriteFile { .. }) && err.to_string().contains("absolute"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -235,28 +235,28 @@ impl Runtime {
         path: &str,
         contents: &[u8],
     ) -> Result<(), DockerError> {
-        let invalid = |reason: &str| DockerError::InvalidPath {
+        let failed = |detail: String| DockerError::WriteFile {
             container: container.to_string(),
             path: path.to_string(),
-            reason: reason.to_string(),
+            detail,
         };
-        let file = split_abs_path(path).map_err(|r| invalid(&r))?.join("/");
+        let file = split_abs_path(path).map_err(failed)?.join("/");
         self.existing(container).await?;
         let mtime = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let tar = tar_file(&file, contents, mtime).map_err(|e| invalid(&e))?;
+        let tar = tar_file(&file, contents, mtime).map_err(failed)?;
         // Docker creates missing parents (0755, root) as it unpacks at `/`,
         // and leaves existing directories' owner and mode alone.
         let opts = UploadToContainerOptionsBuilder::new().path("/").build();
         let docker = &self.docker;
         let upload = docker.upload_to_container(container, Some(opts), body_full(tar.into()));
-        upload.await.map_err(|e| DockerError::WriteFile {
-            container: container.to_string(),
-            path: path.to_string(),
-            detail: one_line(&e),
-        })
+        let advice =
+            "check that the container exists (`docker ps -a`) and the path's parent is a directory";
+        upload
+            .await
+            .map_err(|e| failed(format!("{}; {advice}", one_line(&e))))
     }
 
     /// Whether a volume named `name` exists.

@@ -29,13 +29,7 @@ pub enum DockerError {
         waited_secs: u64,
         detail: String,
     },
-    #[error("cannot write {path} into container {container}: {reason}")]
-    InvalidPath {
-        container: String,
-        path: String,
-        reason: String,
-    },
-    #[error("could not write {path} into container {container}: {detail}; check that the container exists (`docker ps -a`) and the path's parent is a directory")]
+    #[error("cannot write {path} into container {container}: {detail}")]
     WriteFile {
         container: String,
         path: String,
