@@ -199,7 +199,7 @@ impl Registry {
     }
 
     /// A refusal (401/403) or another HTTP failure doing `what`.
-    fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
+    pub(super) fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
         match status {
             401 | 403 => RegistryError::Auth {
                 registry: self.host.clone(),

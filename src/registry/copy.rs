@@ -545,16 +545,13 @@ impl Mirror {
     /// PUT body ends in an error, so the registry never receives a complete
     /// upload. Memory stays at a few chunks whatever the size.
     async fn stream_blob(&self, ctx: &Ctx<'_>, blob: &Descriptor) -> Result<(), RegistryError> {
-        let mut source = ctx
-            .src
-            .blob_stream(ctx.src_repo, &blob.digest)
-            .await?
-            .ok_or_else(|| RegistryError::Http {
-                registry: ctx.src.host.clone(),
-                what: format!("fetching blob {} of {}", blob.digest, ctx.image),
-                status: 404,
-                detail: "the manifest names a blob the registry does not have".into(),
-            })?;
+        let missing = || {
+            let what = format!("fetching blob {} of {}", blob.digest, ctx.image);
+            let detail = "the manifest names a blob the registry does not have";
+            ctx.src.status_error(&what, 404, detail.into())
+        };
+        let source = ctx.src.blob_stream(ctx.src_repo, &blob.digest).await?;
+        let mut source = source.ok_or_else(missing)?;
         let size = match blob.size {
             0 => source.content_length.unwrap_or(0),
             n => n,

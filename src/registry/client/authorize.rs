@@ -145,12 +145,8 @@ impl Registry {
             .await
             .map_err(|e| self.unreachable("reading the token", &e))?;
         let token = answer.token.or(answer.access_token).map(Secret::new);
-        let token = token.ok_or_else(|| RegistryError::Http {
-            registry: self.host.clone(),
-            what: what.into(),
-            status: 200,
-            detail: "the answer has no token".into(),
-        })?;
+        let no_token = || self.status_error(what, 200, "the answer has no token".into());
+        let token = token.ok_or_else(no_token)?;
         let secs = answer.expires_in.unwrap_or(DEFAULT_TOKEN_SECS);
         Ok((token, Duration::from_secs(secs)))
     }
