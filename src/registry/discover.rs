@@ -10,7 +10,7 @@
 //!
 //! All functions are pure: the caller runs helm and reads the files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -146,8 +146,7 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
 pub fn images_in_values(values: &Value, in_manifests: &[Found]) -> ValuesImages {
     let mut all = ValuesImages::default();
     walk_values(values, "", None, &mut all);
-    let used: std::collections::BTreeSet<String> =
-        in_manifests.iter().map(|f| normalize(&f.image)).collect();
+    let used: BTreeSet<String> = in_manifests.iter().map(|f| normalize(&f.image)).collect();
     all.found.retain(|f| !used.contains(&normalize(&f.image)));
     all
 }
@@ -266,23 +265,19 @@ pub fn images_in_chart_annotation(chart_yaml: &str) -> Vec<Found> {
 /// Deduplicates by normalised reference, keeping every source, sorted by
 /// normalised reference so plans and `--why` output are stable.
 pub fn merge_found(found: impl IntoIterator<Item = Found>) -> Vec<DiscoveredImage> {
-    let mut by: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut by: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for f in found {
-        let e = by.entry(normalize(&f.image)).or_default();
-        e.0.push(f.image);
-        e.1.push(f.source);
+        let (spellings, sources) = by.entry(normalize(&f.image)).or_default();
+        spellings.insert(f.image);
+        sources.insert(f.source);
     }
-    by.into_values()
-        .map(|(mut spellings, mut sources)| {
-            spellings.sort();
-            sources.sort();
-            sources.dedup();
-            DiscoveredImage {
-                image: spellings.swap_remove(0),
-                sources,
-            }
-        })
-        .collect()
+    let merged = by
+        .into_values()
+        .map(|(spellings, sources)| DiscoveredImage {
+            image: spellings.into_iter().next().unwrap_or_default(),
+            sources: sources.into_iter().collect(),
+        });
+    merged.collect()
 }
 
 /// The reference as docker would pull it, for comparison only:
