@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use nvcf_dev::runtime::{
-    DockerError, EnsureOutcome, PortHolder, RegistrySpec, Runtime, OWNER_LABEL, OWNER_VALUE,
+    DockerError, PortHolder, RegistryAction, RegistrySpec, Runtime, OWNER_LABEL, OWNER_VALUE,
 };
 
 fn test_image() -> String {
@@ -132,7 +132,7 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
 
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
-        EnsureOutcome::Created
+        RegistryAction::Create
     );
     // ensure_registry waits for readiness, so this must answer at once.
     let status_line = get_v2(spec.host_port);
@@ -141,7 +141,7 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
     let id = container_id(&spec.name).await;
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
-        EnsureOutcome::Reused
+        RegistryAction::Reuse
     );
     assert_eq!(
         container_id(&spec.name).await,
@@ -212,7 +212,7 @@ async fn a_different_image_tag_or_port_recreates_and_says_why() {
 
     assert_eq!(
         rt.ensure_registry(&first).await.unwrap(),
-        EnsureOutcome::Created
+        RegistryAction::Create
     );
     let id = container_id(&first.name).await;
 
@@ -221,7 +221,7 @@ async fn a_different_image_tag_or_port_recreates_and_says_why() {
         ..first.clone()
     };
     match rt.ensure_registry(&retagged).await.unwrap() {
-        EnsureOutcome::Recreated { reason } => {
+        RegistryAction::Recreate { reason } => {
             assert!(reason.contains("image"), "{reason}");
             assert!(reason.contains(&alt_image), "{reason}");
         }
@@ -235,7 +235,7 @@ async fn a_different_image_tag_or_port_recreates_and_says_why() {
         ..retagged.clone()
     };
     match rt.ensure_registry(&moved).await.unwrap() {
-        EnsureOutcome::Recreated { reason } => assert!(reason.contains("15103"), "{reason}"),
+        RegistryAction::Recreate { reason } => assert!(reason.contains("15103"), "{reason}"),
         other => panic!("expected Recreated, got {other:?}"),
     }
     assert_ne!(container_id(&first.name).await, id2);
@@ -271,7 +271,7 @@ async fn a_stopped_registry_is_started_not_recreated() {
 
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
-        EnsureOutcome::Reused
+        RegistryAction::Start
     );
     assert_eq!(container_id(&spec.name).await, id);
     assert!(rt

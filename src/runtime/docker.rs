@@ -20,9 +20,9 @@ use futures::StreamExt;
 
 use super::error::{failed, is_not_found, read_failed, unless_absent};
 use super::{
-    is_owned, DockerError, EnsureOutcome, ObservedContainer, PortHolder, RegistryAction,
-    RegistrySpec, DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP,
-    REGISTRY_CONTAINER_PORT, REGISTRY_DATA_DIR,
+    is_owned, DockerError, ObservedContainer, PortHolder, RegistryAction, RegistrySpec,
+    DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
+    REGISTRY_DATA_DIR,
 };
 use crate::ui::{describe_error, one_line};
 
@@ -80,11 +80,15 @@ impl Runtime {
         })
     }
 
-    /// Make the local registry exist, match `spec`, run and answer HTTP.
+    /// Make the local registry exist, match `spec`, run and answer HTTP;
+    /// returns what that took.
     ///
     /// Never touches a container that is not ours, nor anything holding the
     /// port: those are errors that say what to do.
-    pub async fn ensure_registry(&self, spec: &RegistrySpec) -> Result<EnsureOutcome, DockerError> {
+    pub async fn ensure_registry(
+        &self,
+        spec: &RegistrySpec,
+    ) -> Result<RegistryAction, DockerError> {
         // Two `up`s racing can both decide to create; the loser re-plans once.
         let mut attempts = 0;
         loop {
@@ -92,26 +96,21 @@ impl Runtime {
             let existing = self.container(&spec.name).await?;
             let action = super::plan_registry(existing.as_ref(), spec)?;
             tracing::debug!(?action, registry = %spec.name, "registry plan");
-            let outcome = match action {
-                RegistryAction::Reuse => EnsureOutcome::Reused,
+            match &action {
+                RegistryAction::Reuse => {}
                 RegistryAction::Start => {
                     self.check_port(spec).await?;
                     self.start(&spec.name).await?;
-                    EnsureOutcome::Reused
                 }
                 RegistryAction::Create | RegistryAction::Recreate { .. } => {
                     // Check everything that can fail before removing the old one.
                     self.check_port(spec).await?;
                     self.ensure_image(&spec.image).await?;
                     self.ensure_volume(spec).await?;
-                    let outcome = match action {
-                        RegistryAction::Recreate { reason } => {
-                            tracing::info!(registry = %spec.name, %reason, "recreating the registry");
-                            self.remove_container(&spec.name).await?;
-                            EnsureOutcome::Recreated { reason }
-                        }
-                        _ => EnsureOutcome::Created,
-                    };
+                    if let RegistryAction::Recreate { reason } = &action {
+                        tracing::info!(registry = %spec.name, %reason, "recreating the registry");
+                        self.remove_container(&spec.name).await?;
+                    }
                     match self.create_registry(spec).await {
                         Err(BollardError::DockerResponseServerError {
                             status_code: 409, ..
@@ -122,11 +121,10 @@ impl Runtime {
                         ))?,
                     }
                     self.start(&spec.name).await?;
-                    outcome
                 }
-            };
+            }
             self.wait_ready(spec).await?;
-            return Ok(outcome);
+            return Ok(action);
         }
     }
 

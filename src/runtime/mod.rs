@@ -91,18 +91,6 @@ fn is_owned(labels: Option<&HashMap<String, String>>) -> bool {
     labels.and_then(|l| l.get(OWNER_LABEL)).map(String::as_str) == Some(OWNER_VALUE)
 }
 
-/// What [`Runtime::ensure_registry`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnsureOutcome {
-    Created,
-    /// An existing registry of ours was kept (and started if it was stopped).
-    Reused,
-    /// An existing registry of ours did not match the spec and was replaced.
-    Recreated {
-        reason: String,
-    },
-}
-
 /// Who is listening on a host port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortHolder {
@@ -153,7 +141,8 @@ impl ObservedContainer {
     }
 }
 
-/// What `ensure_registry` must do.
+/// What the registry container needs, and what [`Runtime::ensure_registry`]
+/// did about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegistryAction {
     Create,
