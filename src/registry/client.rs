@@ -409,10 +409,9 @@ impl Registry {
         }
     }
 
-    /// Every repository the registry lists in its catalog, following the
-    /// pages with `last`. The catalog is outside the OCI distribution spec;
-    /// registries that serve it, like the local one, do so to anyone allowed
-    /// to list it, so no token is asked for.
+    /// Every repository the registry lists in its catalog (outside the OCI
+    /// distribution spec, but the local registry serves it), following the
+    /// pages with `last`.
     pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
         let (r, auth) = (self.reference("", "latest"), self.oci_auth());
         let mut repositories: Vec<String> = Vec::new();
