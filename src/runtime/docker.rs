@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 use bollard::{body_full, Docker};
 use futures::StreamExt;
 
-use super::error::{failed, is_not_found, read_failed, unless_absent};
+use super::error::{failed, read_failed, unless_absent};
 use super::{
     is_owned, DockerError, ObservedContainer, PortHolder, RegistryAction, RegistrySpec,
     DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
@@ -414,13 +414,11 @@ impl Runtime {
             .force(true)
             .v(false)
             .build();
-        match self.docker.remove_container(name, Some(opts)).await {
-            Err(e) if is_not_found(&e) => Ok(()),
-            other => other.map_err(failed(
-                format!("remove container {name}"),
-                format!("try `docker rm -f {name}`"),
-            )),
-        }
+        let removed = unless_absent(self.docker.remove_container(name, Some(opts)).await);
+        removed.map(drop).map_err(failed(
+            format!("remove container {name}"),
+            format!("try `docker rm -f {name}`"),
+        ))
     }
 
     /// Poll until the container runs and the registry answers `GET /v2/` on

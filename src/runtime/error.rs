@@ -37,21 +37,13 @@ pub enum DockerError {
     },
 }
 
-/// True when Docker answered 404: the thing asked about does not exist.
-pub(crate) fn is_not_found(e: &BollardError) -> bool {
-    matches!(
-        e,
-        BollardError::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
-/// `Ok(None)` when Docker answered 404, so callers handle "absent" as a value.
+/// `Ok(None)` when Docker answered 404 (the thing asked about does not
+/// exist), so callers handle "absent" as a value.
 pub(crate) fn unless_absent<T>(r: Result<T, BollardError>) -> Result<Option<T>, BollardError> {
     match r {
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         r => r.map(Some),
     }
 }
