@@ -507,10 +507,8 @@ fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
     if path.ends_with('/') {
         return Err("the path names a directory; pass a file path".to_string());
     }
+    // Not empty: the path has a character after its last '/'.
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
-        return Err("the path has no file name".to_string());
-    }
     if parts.iter().any(|p| *p == "." || *p == "..") {
         return Err("the path must not contain . or .. components".to_string());
     }
