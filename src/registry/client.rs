@@ -296,11 +296,12 @@ impl Registry {
         repo: &str,
         reference: &str,
         raw: &Bytes,
-        content_type: &str,
+        content_type: &'static str,
     ) -> Result<(), RegistryError> {
-        let r = self.reference(repo, reference);
-        let ct = HeaderValue::from_str(content_type)
-            .unwrap_or(HeaderValue::from_static("application/json"));
+        let (r, ct) = (
+            self.reference(repo, reference),
+            HeaderValue::from_static(content_type),
+        );
         let what = format!("pushing manifest {repo}:{reference}");
         self.call(repo, RegistryOperation::Push, &what, || {
             self.oci.push_manifest_raw(&r, raw.clone(), ct.clone())

@@ -176,7 +176,7 @@ struct ManifestFields {
 /// (an index its child manifests, an image manifest its blobs).
 struct Node {
     digest: String,
-    content_type: String,
+    content_type: &'static str,
     raw: Bytes,
     children: Vec<Node>,
     blobs: Vec<Descriptor>,
@@ -415,10 +415,13 @@ impl Mirror {
             }
             // oci-client does not hand back the Content-Type, so the type is
             // the manifest's own mediaType, else what its shape says.
-            let content_type = match m.media_type {
-                Some(mt) if MANIFEST_TYPES.contains(&mt.as_str()) => mt,
-                _ if m.manifests.is_some() => MANIFEST_TYPES[0].to_string(),
-                _ => MANIFEST_TYPES[1].to_string(),
+            let content_type = match MANIFEST_TYPES
+                .iter()
+                .find(|t| m.media_type.as_deref() == Some(t))
+            {
+                Some(t) => t,
+                None if m.manifests.is_some() => MANIFEST_TYPES[0],
+                None => MANIFEST_TYPES[1],
             };
             let sha256 = |d: &Descriptor| match is_sha256(&d.digest) {
                 true => Ok(d.digest.clone()),
@@ -491,7 +494,7 @@ impl Mirror {
             try_join_all(children).await?;
             retry(|| {
                 ctx.dst
-                    .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
+                    .put_manifest(ctx.dst_repo, &push_ref, &node.raw, node.content_type)
             })
             .await?;
             ctx.run.count(|s| s.manifests_pushed += 1);
