@@ -415,14 +415,11 @@ impl Mirror {
             }
             // oci-client does not hand back the Content-Type, so the type is
             // the manifest's own mediaType, else what its shape says.
-            let content_type = match MANIFEST_TYPES
-                .iter()
-                .find(|t| m.media_type.as_deref() == Some(t))
-            {
-                Some(t) => t,
-                None if m.manifests.is_some() => MANIFEST_TYPES[0],
-                None => MANIFEST_TYPES[1],
-            };
+            let by_shape = MANIFEST_TYPES[if m.manifests.is_some() { 0 } else { 1 }];
+            let stated = MANIFEST_TYPES
+                .into_iter()
+                .find(|t| m.media_type.as_deref() == Some(*t));
+            let content_type = stated.unwrap_or(by_shape);
             let sha256 = |d: &Descriptor| match is_sha256(&d.digest) {
                 true => Ok(d.digest.clone()),
                 false => Err(bad(format!(
