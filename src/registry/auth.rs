@@ -44,13 +44,12 @@ impl CredentialSource {
 
     /// Resolves the credentials for `registry` (a host[:port]).
     pub async fn resolve(&self, registry: &str) -> Result<Credentials, RegistryError> {
-        if let Some(key) = &self.ngc_api_key {
-            if self.ngc_registries.iter().any(|r| r == registry) {
-                return Ok(Credentials {
-                    basic: Some((NGC_USER.to_string(), key.clone())),
-                    source: "NGC_API_KEY".to_string(),
-                });
-            }
+        let ngc = self.ngc_registries.iter().any(|r| r == registry);
+        if let Some(key) = self.ngc_api_key.as_ref().filter(|_| ngc) {
+            return Ok(Credentials {
+                basic: Some((NGC_USER.to_string(), key.clone())),
+                source: "NGC_API_KEY".to_string(),
+            });
         }
         let Some(path) = self.docker_config.clone() else {
             return Ok(Credentials::anonymous());
