@@ -2,8 +2,8 @@
 //! authentication in [`authorize`], because oci-client 0.18 cannot do it
 //! right (its module doc says how).
 //!
-//! Everything that moves bytes is oci-client's: digest-checked manifest
-//! pulls, verifying blob streams, monolithic pushes, mounts, tag lists.
+//! Everything that moves bytes is oci-client's: digest-checked manifest pulls
+//! and blob streams, monolithic pushes, mounts, tag and catalog lists.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
