@@ -436,26 +436,21 @@ impl Registry {
         }
     }
 
-    /// Every tag of `repo`, in the registry's order.
-    pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
-        self.list_tags_paged(repo, PAGE).await
-    }
-
-    /// Every tag of `repo`, asking for `page` at a time and following the
-    /// pages with `last`.
-    pub async fn list_tags_paged(
+    /// Every tag of `repo`, in the registry's order, asking for `page` (else
+    /// [`PAGE`]) at a time and following the pages with `last`.
+    pub async fn list_tags(
         &self,
         repo: &str,
-        page: usize,
+        page: Option<usize>,
     ) -> Result<Vec<String>, RegistryError> {
+        let page = page.unwrap_or(PAGE);
         let (r, auth) = (self.reference(repo, "latest"), self.oci_auth());
         let what = format!("listing the tags of {repo}");
         let mut tags: Vec<String> = Vec::new();
         loop {
             let last = tags.last().cloned();
             let page = self.call(repo, RegistryOperation::Pull, &what, || {
-                self.oci
-                    .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
+                self.oci.list_tags(&r, &auth, Some(page), last.as_deref())
             });
             let Some(page) = found(page.await)? else {
                 return Err(RegistryError::NotFound {

@@ -140,7 +140,7 @@ pub async fn list_tags(
 ) -> Result<Vec<String>, RegistryError> {
     let c = creds.resolve(registry).await?;
     client::Registry::connect(registry, c, &[])?
-        .list_tags(repository)
+        .list_tags(repository, None)
         .await
 }
 
