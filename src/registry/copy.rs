@@ -355,7 +355,7 @@ impl Mirror {
         let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
         let blobs = root.all_blobs();
         let total = blobs.iter().map(|b| b.size).sum();
-        run.progress.image_started(&job.source, Some(total));
+        run.progress.image_started(&job.source, total);
         let head = retry(|| dst.head_manifest(d.repository(), &push_ref)).await?;
         let ctx = Ctx {
             run,
