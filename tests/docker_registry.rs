@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use nvcf_dev::runtime::{
-    DockerError, EnsureOutcome, PortHolder, RegistrySpec, Runtime, OWNER_LABEL, OWNER_VALUE,
+    DockerError, PortHolder, RegistryAction, RegistrySpec, Runtime, OWNER_LABEL, OWNER_VALUE,
 };
 
 fn test_image() -> String {
@@ -132,7 +132,7 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
 
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
-        EnsureOutcome::Created
+        RegistryAction::Create
     );
     // ensure_registry waits for readiness, so this must answer at once.
     let status_line = get_v2(spec.host_port);
@@ -141,7 +141,7 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
     let id = container_id(&spec.name).await;
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
-        EnsureOutcome::Reused
+        RegistryAction::Reuse
     );
     assert_eq!(
         container_id(&spec.name).await,
@@ -150,7 +150,6 @@ async fn create_then_reuse_keeps_the_container_and_the_registry_answers() {
     );
 
     let status = rt.container(&spec.name).await.unwrap().unwrap();
-    assert_eq!(status.name, spec.name);
     assert_eq!(status.image, spec.image);
     assert!(status.is_running() && status.is_ours());
     assert_eq!(status.registry_host_port(), Some(spec.host_port));
@@ -213,7 +212,7 @@ async fn a_different_image_tag_or_port_recreates_and_says_why() {
 
     assert_eq!(
         rt.ensure_registry(&first).await.unwrap(),
-        EnsureOutcome::Created
+        RegistryAction::Create
     );
     let id = container_id(&first.name).await;
 
@@ -222,7 +221,7 @@ async fn a_different_image_tag_or_port_recreates_and_says_why() {
         ..first.clone()
     };
     match rt.ensure_registry(&retagged).await.unwrap() {
-        EnsureOutcome::Recreated { reason } => {
+        RegistryAction::Recreate { reason } => {
             assert!(reason.contains("image"), "{reason}");
             assert!(reason.contains(&alt_image), "{reason}");
         }
@@ -236,7 +235,7 @@ async fn a_different_image_tag_or_port_recreates_and_says_why() {
         ..retagged.clone()
     };
     match rt.ensure_registry(&moved).await.unwrap() {
-        EnsureOutcome::Recreated { reason } => assert!(reason.contains("15103"), "{reason}"),
+        RegistryAction::Recreate { reason } => assert!(reason.contains("15103"), "{reason}"),
         other => panic!("expected Recreated, got {other:?}"),
     }
     assert_ne!(container_id(&first.name).await, id2);
@@ -272,7 +271,7 @@ async fn a_stopped_registry_is_started_not_recreated() {
 
     assert_eq!(
         rt.ensure_registry(&spec).await.unwrap(),
-        EnsureOutcome::Reused
+        RegistryAction::Start
     );
     assert_eq!(container_id(&spec.name).await, id);
     assert!(rt
@@ -487,8 +486,22 @@ async fn write_file_creates_parents_and_reads_back() {
 
     let path = "/etc/containerd/certs.d/localhost:5001/hosts.toml";
     let first = b"server = \"http://nvcf-dev-registry:5000\"\n";
+    let stat = |p: &'static str| {
+        let name = spec.name.clone();
+        async move {
+            let opts = bollard::query_parameters::ContainerArchiveInfoOptionsBuilder::new();
+            let d = raw_docker().await;
+            let info = d.get_container_archive_info(&name, Some(opts.path(p).build()));
+            info.await.unwrap()
+        }
+    };
+    let etc = stat("/etc").await.file_mode;
     rt.write_file(&spec.name, path, first).await.unwrap();
     assert_eq!(read_back(&spec.name, path).await, first);
+    // Missing parents are made 0755; an existing directory keeps its mode.
+    let parent = stat("/etc/containerd/certs.d/localhost:5001").await;
+    assert_eq!(parent.file_mode & 0o777, 0o755);
+    assert_eq!(stat("/etc").await.file_mode, etc);
 
     // Overwriting, now that the parents exist.
     let second = b"[host.\"http://nvcf-dev-registry:5000\"]\n";
@@ -520,7 +533,10 @@ async fn write_file_creates_parents_and_reads_back() {
         .write_file(&spec.name, "relative/path", b"x")
         .await
         .unwrap_err();
-    assert!(matches!(err, DockerError::InvalidPath { .. }), "{err}");
+    assert!(
+        matches!(err, DockerError::WriteFile { .. }) && err.to_string().contains("absolute"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -179,7 +179,7 @@ async fn tags_are_listed_across_pages_with_credentials() {
     let (_cfg, creds) = login(&reg.host, "lister", "tags-secret-31");
     let creds_for_host = creds.resolve(&reg.host).await.unwrap();
     let r = nvcf_dev::registry::client::Registry::connect(&reg.host, creds_for_host, &[]).unwrap();
-    let mut paged = r.list_tags_paged("org/charts/nats", 2).await.unwrap();
+    let mut paged = r.list_tags("org/charts/nats", Some(2)).await.unwrap();
     paged.sort();
     assert_eq!(paged, ["0.10.0", "0.7.1", "0.8.0", "1.0.0-rc.1", "latest"]);
 

@@ -171,7 +171,7 @@ struct Tripwire {
 }
 
 impl ProgressSink for Tripwire {
-    fn image_started(&self, _: &str, _: Option<u64>) {}
+    fn image_started(&self, _: &str, _: u64) {}
     fn bytes_copied(&self, _: &str, n: u64) {
         if self.seen.fetch_add(n, Ordering::SeqCst) + n >= self.threshold {
             self.notify.notify_one();

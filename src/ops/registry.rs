@@ -196,7 +196,7 @@ pub async fn count_images(host: &str) -> Result<(usize, usize), RegistryError> {
         .map_err(|_| timed_out())??;
     let mut images = 0;
     for repo in &repositories {
-        let tags = tokio::time::timeout(EACH, registry.list_tags(repo))
+        let tags = tokio::time::timeout(EACH, registry.list_tags(repo, None))
             .await
             .map_err(|_| timed_out())??;
         images += tags.len();

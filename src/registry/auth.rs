@@ -1,4 +1,4 @@
-//! Where registry credentials come from, and the Bearer/Basic challenge dance.
+//! Where registry credentials come from.
 //!
 //! Credentials are resolved per registry host and always carry a `source`
 //! label ("NGC_API_KEY", the docker config path, "anonymous") so a 401/403
@@ -44,13 +44,12 @@ impl CredentialSource {
 
     /// Resolves the credentials for `registry` (a host[:port]).
     pub async fn resolve(&self, registry: &str) -> Result<Credentials, RegistryError> {
-        if let Some(key) = &self.ngc_api_key {
-            if self.ngc_registries.iter().any(|r| r == registry) {
-                return Ok(Credentials {
-                    basic: Some((NGC_USER.to_string(), key.clone())),
-                    source: "NGC_API_KEY".to_string(),
-                });
-            }
+        let ngc = self.ngc_registries.iter().any(|r| r == registry);
+        if let Some(key) = self.ngc_api_key.as_ref().filter(|_| ngc) {
+            return Ok(Credentials {
+                basic: Some((NGC_USER.to_string(), key.clone())),
+                source: "NGC_API_KEY".to_string(),
+            });
         }
         let Some(path) = self.docker_config.clone() else {
             return Ok(Credentials::anonymous());
@@ -154,64 +153,10 @@ fn display_path(path: &Path) -> String {
     }
 }
 
-/// A parsed `WWW-Authenticate` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Challenge {
-    Basic,
-    Bearer {
-        realm: String,
-        service: Option<String>,
-    },
-}
-
-/// Parses `Bearer realm="...",service="...",scope="..."` or `Basic realm=...`
-/// with the parser oci-client itself uses.
-pub fn parse_challenge(header: &str) -> Option<Challenge> {
-    let c = http_auth::parse_challenges(header)
-        .ok()?
-        .into_iter()
-        .next()?;
-    let param = |name: &str| {
-        c.params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.to_unescaped())
-    };
-    if c.scheme.eq_ignore_ascii_case("basic") {
-        Some(Challenge::Basic)
-    } else if c.scheme.eq_ignore_ascii_case("bearer") {
-        Some(Challenge::Bearer {
-            realm: param("realm")?,
-            service: param("service"),
-        })
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine as _;
-
-    #[test]
-    fn parses_bearer_challenge() {
-        let c = parse_challenge(
-            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
-        );
-        assert_eq!(
-            c,
-            Some(Challenge::Bearer {
-                realm: "https://auth.example/token".into(),
-                service: Some("registry.example".into())
-            })
-        );
-        assert_eq!(
-            parse_challenge(r#"Basic realm="basic-realm""#),
-            Some(Challenge::Basic)
-        );
-        assert_eq!(parse_challenge("Negotiate"), None);
-    }
 
     #[tokio::test]
     async fn reads_auths_and_prefers_ngc_key_for_nvcr_only() {

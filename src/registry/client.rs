@@ -2,8 +2,8 @@
 //! authentication in [`authorize`], because oci-client 0.18 cannot do it
 //! right (its module doc says how).
 //!
-//! Everything that moves bytes is oci-client's: digest-checked manifest
-//! pulls, verifying blob streams, monolithic pushes, mounts, tag lists.
+//! Everything that moves bytes is oci-client's: digest-checked manifest pulls
+//! and blob streams, monolithic pushes, mounts, tag and catalog lists.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -16,12 +16,13 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Reference, RegistryOperation};
 use reqwest::header::HeaderValue;
 
-use super::auth::{Challenge, Credentials};
+use super::auth::Credentials;
 use super::reference::{host_of, is_loopback_registry};
 use super::RegistryError;
 use crate::ui::describe_error;
 
 mod authorize;
+use authorize::Challenge;
 
 /// Every manifest kind the copy understands; the registry picks the stored one.
 pub const MANIFEST_TYPES: [&str; 5] = [
@@ -198,7 +199,7 @@ impl Registry {
     }
 
     /// A refusal (401/403) or another HTTP failure doing `what`.
-    fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
+    pub(super) fn status_error(&self, what: &str, status: u16, detail: String) -> RegistryError {
         match status {
             401 | 403 => RegistryError::Auth {
                 registry: self.host.clone(),
@@ -295,11 +296,12 @@ impl Registry {
         repo: &str,
         reference: &str,
         raw: &Bytes,
-        content_type: &str,
+        content_type: &'static str,
     ) -> Result<(), RegistryError> {
-        let r = self.reference(repo, reference);
-        let ct = HeaderValue::from_str(content_type)
-            .unwrap_or(HeaderValue::from_static("application/json"));
+        let (r, ct) = (
+            self.reference(repo, reference),
+            HeaderValue::from_static(content_type),
+        );
         let what = format!("pushing manifest {repo}:{reference}");
         self.call(repo, RegistryOperation::Push, &what, || {
             self.oci.push_manifest_raw(&r, raw.clone(), ct.clone())
@@ -408,32 +410,22 @@ impl Registry {
         }
     }
 
-    /// Every repository the registry lists in its catalog, following the
-    /// pages with `last`. The catalog is outside the OCI distribution spec
-    /// (oci-client has no call for it); registries that serve it, like the
-    /// local one, do so to anyone allowed to list it, so no token is asked for.
+    /// Every repository the registry lists in its catalog (outside the OCI
+    /// distribution spec, but the local registry serves it), following the
+    /// pages with `last`.
     pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            repositories: Vec<String>,
-        }
-        let what = "listing the catalog";
+        let (r, auth) = (self.reference("", "latest"), self.oci_auth());
         let mut repositories: Vec<String> = Vec::new();
         loop {
-            let mut req = self
-                .http
-                .get(format!("{}/v2/_catalog", self.base))
-                .query(&[("n", PAGE)]);
-            if let Some(last) = repositories.last() {
-                req = req.query(&[("last", last)]);
-            }
-            let resp = self.send_plain(req, what).await?;
-            let page: Page = resp.json().await.map_err(|e| RegistryError::Protocol {
-                registry: self.host.clone(),
-                what: what.to_string(),
-                detail: describe_error(&e),
-            })?;
+            let page = self.oci.catalog(
+                &r,
+                &auth,
+                Some(PAGE),
+                repositories.last().map(String::as_str),
+            );
+            let page = page
+                .await
+                .map_err(|e| self.error("listing the catalog", e))?;
             // Registries cap a page (docker-registry at 1000): a full one may
             // have more after it.
             let full = page.repositories.len() >= PAGE;
@@ -444,26 +436,21 @@ impl Registry {
         }
     }
 
-    /// Every tag of `repo`, in the registry's order.
-    pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
-        self.list_tags_paged(repo, PAGE).await
-    }
-
-    /// Every tag of `repo`, asking for `page` at a time and following the
-    /// pages with `last`.
-    pub async fn list_tags_paged(
+    /// Every tag of `repo`, in the registry's order, asking for `page` (else
+    /// [`PAGE`]) at a time and following the pages with `last`.
+    pub async fn list_tags(
         &self,
         repo: &str,
-        page: usize,
+        page: Option<usize>,
     ) -> Result<Vec<String>, RegistryError> {
+        let page = page.unwrap_or(PAGE);
         let (r, auth) = (self.reference(repo, "latest"), self.oci_auth());
         let what = format!("listing the tags of {repo}");
         let mut tags: Vec<String> = Vec::new();
         loop {
             let last = tags.last().cloned();
             let page = self.call(repo, RegistryOperation::Pull, &what, || {
-                self.oci
-                    .list_tags(&r, &auth, Some(page.max(1)), last.as_deref())
+                self.oci.list_tags(&r, &auth, Some(page), last.as_deref())
             });
             let Some(page) = found(page.await)? else {
                 return Err(RegistryError::NotFound {

@@ -176,7 +176,7 @@ struct ManifestFields {
 /// (an index its child manifests, an image manifest its blobs).
 struct Node {
     digest: String,
-    content_type: String,
+    content_type: &'static str,
     raw: Bytes,
     children: Vec<Node>,
     blobs: Vec<Descriptor>,
@@ -292,20 +292,19 @@ impl Mirror {
             summary: Default::default(),
             progress,
         };
+        // The futures are made first: a closure inside the stream would make
+        // the copy's future not Send.
+        let images: Vec<_> = jobs
+            .iter()
+            .map(|job| {
+                self.copy_image(&run, job)
+                    .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
+            })
+            .collect();
+        let mut results =
+            futures::stream::iter(images).buffer_unordered(self.opts.concurrency.max(1));
         let mut failures = Vec::new();
-        // A hand-driven FuturesUnordered rather than stream::map +
-        // buffer_unordered, whose closure makes the future not Send.
-        let mut pending = jobs.iter().map(|job| {
-            self.copy_image(&run, job)
-                .map(move |r| (job, r.map_err(|e| e.for_image(&job.source))))
-        });
-        let mut results = futures::stream::FuturesUnordered::new();
-        loop {
-            let room = self.opts.concurrency.max(1) - results.len();
-            results.extend(pending.by_ref().take(room));
-            let Some((job, res)) = results.next().await else {
-                break;
-            };
+        while let Some((job, res)) = results.next().await {
             let outcome = res.as_ref().map_or_else(
                 |e| ImageOutcome::Failed(e.to_string()),
                 |outcome| outcome.clone(),
@@ -354,8 +353,9 @@ impl Mirror {
         // Push under the tag; a digest-only destination is pushed by the digest
         // actually copied (which differs from the source digest in platform mode).
         let push_ref = d.tag().map_or_else(|| root.digest.clone(), str::to_string);
-        let total: u64 = root.all_blobs().iter().map(|b| b.size).sum();
-        run.progress.image_started(&job.source, Some(total));
+        let blobs = root.all_blobs();
+        let total = blobs.iter().map(|b| b.size).sum();
+        run.progress.image_started(&job.source, total);
         let head = retry(|| dst.head_manifest(d.repository(), &push_ref)).await?;
         let ctx = Ctx {
             run,
@@ -364,24 +364,20 @@ impl Mirror {
             dst: &dst,
             dst_repo: d.repository(),
             image: &job.source,
-            accounted: Default::default(),
         };
         if head.as_deref() == Some(root.digest.as_str()) {
-            self.skip_node(&ctx, &root).await;
+            // Remembered as there, so other repositories can mount them.
+            for b in blobs {
+                let entry = self.known_entry(&dst.host, &b.digest);
+                entry.lock().await.insert(ctx.dst_repo.to_string());
+                ctx.account(b, BlobResult::Present);
+            }
             return Ok(ImageOutcome::AlreadyPresent);
         }
-        self.copy_node(&ctx, &root, push_ref).await?;
+        // Every blob of the tree, once, before any manifest that names it.
+        try_join_all(blobs.into_iter().map(|b| self.copy_blob(&ctx, b))).await?;
+        self.push_node(&ctx, &root, push_ref).await?;
         Ok(ImageOutcome::Copied)
-    }
-
-    /// Accounts for the blobs of a manifest the destination already has, and
-    /// remembers they are there so other repositories can mount them.
-    async fn skip_node(&self, ctx: &Ctx<'_>, node: &Node) {
-        for b in node.all_blobs() {
-            let entry = self.known_entry(&ctx.dst.host, &b.digest);
-            entry.lock().await.insert(ctx.dst_repo.to_string());
-            ctx.account(b, BlobResult::Present);
-        }
     }
 
     /// Fetches a manifest and, for an index, its children (or only the child
@@ -406,14 +402,8 @@ impl Mirror {
                     registry: src.host.clone(),
                 }
             })?;
+            // oci-client checked the bytes against a digest reference.
             let digest = sha256_digest(&raw);
-            if by_digest && reference != digest {
-                return Err(RegistryError::DigestMismatch {
-                    image: image.to_string(),
-                    digest: reference.to_string(),
-                    actual: digest,
-                });
-            }
             let bad = |detail: String| RegistryError::BadManifest {
                 image: image.to_string(),
                 detail,
@@ -425,11 +415,11 @@ impl Mirror {
             }
             // oci-client does not hand back the Content-Type, so the type is
             // the manifest's own mediaType, else what its shape says.
-            let content_type = match m.media_type {
-                Some(mt) if MANIFEST_TYPES.contains(&mt.as_str()) => mt,
-                _ if m.manifests.is_some() => MANIFEST_TYPES[0].to_string(),
-                _ => MANIFEST_TYPES[1].to_string(),
-            };
+            let by_shape = MANIFEST_TYPES[if m.manifests.is_some() { 0 } else { 1 }];
+            let stated = MANIFEST_TYPES
+                .into_iter()
+                .find(|t| m.media_type.as_deref() == Some(*t));
+            let content_type = stated.unwrap_or(by_shape);
             let sha256 = |d: &Descriptor| match is_sha256(&d.digest) {
                 true => Ok(d.digest.clone()),
                 false => Err(bad(format!(
@@ -480,8 +470,9 @@ impl Mirror {
         .boxed()
     }
 
-    /// Copies what `node` references, then pushes `node` under `push_ref`.
-    fn copy_node<'a>(
+    /// Pushes the child manifests the destination lacks, then `node` under
+    /// `push_ref`.
+    fn push_node<'a>(
         &'a self,
         ctx: &'a Ctx<'a>,
         node: &'a Node,
@@ -489,18 +480,18 @@ impl Mirror {
     ) -> BoxFuture<'a, Result<(), RegistryError>> {
         async move {
             let children = node.children.iter().map(|c| async move {
-                let head = retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest)).await?;
-                if head.is_some() {
-                    self.skip_node(ctx, c).await;
-                    return Ok(());
+                if retry(|| ctx.dst.head_manifest(ctx.dst_repo, &c.digest))
+                    .await?
+                    .is_none()
+                {
+                    self.push_node(ctx, c, c.digest.clone()).await?;
                 }
-                self.copy_node(ctx, c, c.digest.clone()).await
+                Ok(())
             });
             try_join_all(children).await?;
-            try_join_all(node.blobs.iter().map(|b| self.copy_blob(ctx, b))).await?;
             retry(|| {
                 ctx.dst
-                    .put_manifest(ctx.dst_repo, &push_ref, &node.raw, &node.content_type)
+                    .put_manifest(ctx.dst_repo, &push_ref, &node.raw, node.content_type)
             })
             .await?;
             ctx.run.count(|s| s.manifests_pushed += 1);
@@ -554,16 +545,13 @@ impl Mirror {
     /// PUT body ends in an error, so the registry never receives a complete
     /// upload. Memory stays at a few chunks whatever the size.
     async fn stream_blob(&self, ctx: &Ctx<'_>, blob: &Descriptor) -> Result<(), RegistryError> {
-        let mut source = ctx
-            .src
-            .blob_stream(ctx.src_repo, &blob.digest)
-            .await?
-            .ok_or_else(|| RegistryError::Http {
-                registry: ctx.src.host.clone(),
-                what: format!("fetching blob {} of {}", blob.digest, ctx.image),
-                status: 404,
-                detail: "the manifest names a blob the registry does not have".into(),
-            })?;
+        let missing = || {
+            let what = format!("fetching blob {} of {}", blob.digest, ctx.image);
+            let detail = "the manifest names a blob the registry does not have";
+            ctx.src.status_error(&what, 404, detail.into())
+        };
+        let source = ctx.src.blob_stream(ctx.src_repo, &blob.digest).await?;
+        let mut source = source.ok_or_else(missing)?;
         let size = match blob.size {
             0 => source.content_length.unwrap_or(0),
             n => n,
@@ -623,7 +611,7 @@ impl Run<'_> {
     }
 }
 
-/// One image's two ends, passed down its manifest tree.
+/// One image's two ends.
 struct Ctx<'a> {
     run: &'a Run<'a>,
     src: &'a Registry,
@@ -631,18 +619,10 @@ struct Ctx<'a> {
     dst: &'a Registry,
     dst_repo: &'a str,
     image: &'a str,
-    /// Digests already counted in the summary for this image.
-    accounted: Mutex<HashSet<String>>,
 }
 
 impl Ctx<'_> {
-    /// Counts a blob once per image, however many manifests in it share it.
     fn account(&self, blob: &Descriptor, result: BlobResult) {
-        let first =
-            (self.accounted.lock().unwrap_or_else(|e| e.into_inner())).insert(blob.digest.clone());
-        if !first {
-            return;
-        }
         self.run.count(|s| match result {
             BlobResult::Copied => {
                 s.blobs_copied += 1;

@@ -10,7 +10,7 @@
 //!
 //! All functions are pure: the caller runs helm and reads the files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -51,9 +51,10 @@ pub struct Unresolved {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DiscoverError {
-    #[error("the rendered manifests are not valid YAML at document {index} (counting from 1): {message}; run `helm template` by hand to see the chart's output")]
-    Yaml { index: usize, message: String },
+#[error("the rendered manifests are not valid YAML at document {index} (counting from 1): {message}; run `helm template` by hand to see the chart's output")]
+pub struct DiscoverError {
+    pub index: usize,
+    pub message: String,
 }
 
 /// Images of every pod template in `helm template` output: containers,
@@ -62,7 +63,7 @@ pub enum DiscoverError {
 pub fn images_in_manifests(rendered: &str) -> Result<Vec<Found>, DiscoverError> {
     let mut out = Vec::new();
     for (i, doc) in serde_yaml_ng::Deserializer::from_str(rendered).enumerate() {
-        let value = Value::deserialize(doc).map_err(|e| DiscoverError::Yaml {
+        let value = Value::deserialize(doc).map_err(|e| DiscoverError {
             index: i + 1,
             message: e.to_string(),
         })?;
@@ -145,8 +146,7 @@ fn collect_object(obj: &Value, out: &mut Vec<Found>) {
 pub fn images_in_values(values: &Value, in_manifests: &[Found]) -> ValuesImages {
     let mut all = ValuesImages::default();
     walk_values(values, "", None, &mut all);
-    let used: std::collections::BTreeSet<String> =
-        in_manifests.iter().map(|f| normalize(&f.image)).collect();
+    let used: BTreeSet<String> = in_manifests.iter().map(|f| normalize(&f.image)).collect();
     all.found.retain(|f| !used.contains(&normalize(&f.image)));
     all
 }
@@ -265,23 +265,19 @@ pub fn images_in_chart_annotation(chart_yaml: &str) -> Vec<Found> {
 /// Deduplicates by normalised reference, keeping every source, sorted by
 /// normalised reference so plans and `--why` output are stable.
 pub fn merge_found(found: impl IntoIterator<Item = Found>) -> Vec<DiscoveredImage> {
-    let mut by: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut by: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for f in found {
-        let e = by.entry(normalize(&f.image)).or_default();
-        e.0.push(f.image);
-        e.1.push(f.source);
+        let (spellings, sources) = by.entry(normalize(&f.image)).or_default();
+        spellings.insert(f.image);
+        sources.insert(f.source);
     }
-    by.into_values()
-        .map(|(mut spellings, mut sources)| {
-            spellings.sort();
-            sources.sort();
-            sources.dedup();
-            DiscoveredImage {
-                image: spellings.swap_remove(0),
-                sources,
-            }
-        })
-        .collect()
+    let merged = by
+        .into_values()
+        .map(|(spellings, sources)| DiscoveredImage {
+            image: spellings.into_iter().next().unwrap_or_default(),
+            sources: sources.into_iter().collect(),
+        });
+    merged.collect()
 }
 
 /// The reference as docker would pull it, for comparison only:
@@ -395,8 +391,7 @@ data: {image: "not/an:image"}
     fn malformed_yaml_names_the_document() {
         let y = "kind: ConfigMap\nmetadata: {name: a}\n---\nkind: Pod\nspec: [unclosed\n";
         let err = images_in_manifests(y).unwrap_err();
-        let DiscoverError::Yaml { index, .. } = &err;
-        assert_eq!(*index, 2, "{err}");
+        assert_eq!(err.index, 2, "{err}");
         assert!(err.to_string().contains("document 2"), "{err}");
     }
 

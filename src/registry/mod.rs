@@ -2,7 +2,7 @@
 //!
 //! Registry to registry over the distribution API, with no Docker daemon in
 //! the path: manifests are copied as their exact bytes (so digests survive),
-//! blobs are streamed from a GET into a PATCH while their sha256 is checked,
+//! blobs are streamed from a GET into a PUT while their sha256 is checked,
 //! and nothing is pushed that does not verify. See [`Mirror`].
 
 pub mod auth;
@@ -140,7 +140,7 @@ pub async fn list_tags(
 ) -> Result<Vec<String>, RegistryError> {
     let c = creds.resolve(registry).await?;
     client::Registry::connect(registry, c, &[])?
-        .list_tags(repository)
+        .list_tags(repository, None)
         .await
 }
 

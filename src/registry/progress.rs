@@ -27,7 +27,7 @@ pub enum ImageOutcome {
 /// job. Every event is ignored unless implemented.
 pub trait ProgressSink: Send + Sync {
     /// The image's manifests were resolved; `total_bytes` sums its distinct blobs.
-    fn image_started(&self, _image: &str, _total_bytes: Option<u64>) {}
+    fn image_started(&self, _image: &str, _total_bytes: u64) {}
     /// `n` more bytes were streamed (may count bytes of an attempt that is retried).
     fn bytes_copied(&self, _image: &str, _n: u64) {}
     /// A blob of `bytes` was already present or was mounted, so it was not copied.
@@ -122,11 +122,11 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 impl ProgressSink for ShellProgress {
-    fn image_started(&self, image: &str, total_bytes: Option<u64>) {
-        let bar = self.shell.progress_bar(total_bytes.unwrap_or(0));
+    fn image_started(&self, image: &str, total_bytes: u64) {
+        let bar = self.shell.progress_bar(total_bytes);
         bar.set_style(style("  {msg:40!} [{bar:20}] {bytes}/{total_bytes}"));
         bar.set_message(crate::secret::scrub(image));
-        self.overall.inc_length(total_bytes.unwrap_or(0));
+        self.overall.inc_length(total_bytes);
         self.bars().insert(image.to_string(), bar);
     }
 
@@ -176,7 +176,7 @@ mod tests {
         let mut p = ShellProgress::new(&shell, 1);
         p.interval = Duration::ZERO;
         let sink: &dyn ProgressSink = &p;
-        sink.image_started("a", Some(4 << 20));
+        sink.image_started("a", 4 << 20);
         sink.blob_skipped("a", 1 << 20);
         sink.bytes_copied("a", 3 << 20);
         sink.image_done("a", &ImageOutcome::Copied);

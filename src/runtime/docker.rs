@@ -1,5 +1,5 @@
-//! The bollard-backed [`Runtime`]: observes Docker, asks [`super::plan`] what
-//! to do, and does it.
+//! The bollard-backed [`Runtime`]: observes Docker, asks
+//! [`super::plan_registry`] what to do, and does it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -12,21 +12,19 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::{body_full, Docker};
 use futures::StreamExt;
 
-use super::error::{failed, is_not_found, one_line, read_failed, unless_absent};
-use super::plan::{self, ObservedContainer, RegistryAction};
+use super::error::{failed, read_failed, unless_absent};
 use super::{
-    archive, is_owned, DockerError, EnsureOutcome, PortHolder, RegistrySpec,
+    is_owned, DockerError, ObservedContainer, PortHolder, RegistryAction, RegistrySpec,
     DEFAULT_REGISTRY_VOLUME, KIND_CLUSTER_LABEL, REGISTRY_BIND_IP, REGISTRY_CONTAINER_PORT,
     REGISTRY_DATA_DIR,
 };
-use crate::ui::describe_error;
+use crate::ui::{describe_error, one_line};
 
 /// How long to wait for a new registry to answer `GET /v2/`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -82,41 +80,37 @@ impl Runtime {
         })
     }
 
-    /// Make the local registry exist, match `spec`, run and answer HTTP.
+    /// Make the local registry exist, match `spec`, run and answer HTTP;
+    /// returns what that took.
     ///
     /// Never touches a container that is not ours, nor anything holding the
     /// port: those are errors that say what to do.
-    pub async fn ensure_registry(&self, spec: &RegistrySpec) -> Result<EnsureOutcome, DockerError> {
+    pub async fn ensure_registry(
+        &self,
+        spec: &RegistrySpec,
+    ) -> Result<RegistryAction, DockerError> {
         // Two `up`s racing can both decide to create; the loser re-plans once.
         let mut attempts = 0;
         loop {
             attempts += 1;
             let existing = self.container(&spec.name).await?;
-            let action = plan::plan_registry(existing.as_ref(), spec);
+            let action = super::plan_registry(existing.as_ref(), spec)?;
             tracing::debug!(?action, registry = %spec.name, "registry plan");
-            let outcome = match action {
-                RegistryAction::RefuseForeign { name, image } => {
-                    return Err(DockerError::ForeignContainer { name, image })
-                }
-                RegistryAction::Reuse => EnsureOutcome::Reused,
+            match &action {
+                RegistryAction::Reuse => {}
                 RegistryAction::Start => {
                     self.check_port(spec).await?;
                     self.start(&spec.name).await?;
-                    EnsureOutcome::Reused
                 }
                 RegistryAction::Create | RegistryAction::Recreate { .. } => {
                     // Check everything that can fail before removing the old one.
                     self.check_port(spec).await?;
                     self.ensure_image(&spec.image).await?;
                     self.ensure_volume(spec).await?;
-                    let outcome = match action {
-                        RegistryAction::Recreate { reason } => {
-                            tracing::info!(registry = %spec.name, %reason, "recreating the registry");
-                            self.remove_container(&spec.name).await?;
-                            EnsureOutcome::Recreated { reason }
-                        }
-                        _ => EnsureOutcome::Created,
-                    };
+                    if let RegistryAction::Recreate { reason } = &action {
+                        tracing::info!(registry = %spec.name, %reason, "recreating the registry");
+                        self.remove_container(&spec.name).await?;
+                    }
                     match self.create_registry(spec).await {
                         Err(BollardError::DockerResponseServerError {
                             status_code: 409, ..
@@ -127,11 +121,10 @@ impl Runtime {
                         ))?,
                     }
                     self.start(&spec.name).await?;
-                    outcome
                 }
-            };
+            }
             self.wait_ready(spec).await?;
-            return Ok(outcome);
+            return Ok(action);
         }
     }
 
@@ -240,48 +233,28 @@ impl Runtime {
         path: &str,
         contents: &[u8],
     ) -> Result<(), DockerError> {
-        let invalid = |reason: &str| DockerError::InvalidPath {
-            container: container.to_string(),
-            path: path.to_string(),
-            reason: reason.to_string(),
-        };
-        let parts = split_abs_path(path).map_err(|r| invalid(&r))?;
-        self.existing(container).await?;
-        let write_err = |detail: String| DockerError::WriteFile {
+        let failed = |detail: String| DockerError::WriteFile {
             container: container.to_string(),
             path: path.to_string(),
             detail,
         };
-        // Upload at the deepest directory that exists, with the missing ones
-        // in the archive, so existing directories keep their owner and mode.
-        let dirs = &parts[..parts.len() - 1];
-        let mut existing = dirs.len();
-        while existing > 0 {
-            let dir = format!("/{}", dirs[..existing].join("/"));
-            let opts = ContainerArchiveInfoOptionsBuilder::new().path(&dir).build();
-            let info = self
-                .docker
-                .get_container_archive_info(container, Some(opts));
-            match info.await {
-                Ok(_) => break,
-                Err(e) if is_not_found(&e) => existing -= 1,
-                Err(e) => return Err(write_err(format!("stat {dir}: {}", one_line(&e)))),
-            }
-        }
-        let base = format!("/{}", dirs[..existing].join("/"));
-        let missing: Vec<String> = (existing + 1..=dirs.len())
-            .map(|i| dirs[existing..i].join("/"))
-            .collect();
-        let file = parts[existing..].join("/");
+        let file = split_abs_path(path).map_err(failed)?.join("/");
+        self.existing(container).await?;
         let mtime = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let tar = archive::build(&missing, &file, contents, mtime).map_err(|e| invalid(&e))?;
-        let opts = UploadToContainerOptionsBuilder::new().path(&base).build();
+        let tar = tar_file(&file, contents, mtime).map_err(failed)?;
+        // Docker creates missing parents (0755, root) as it unpacks at `/`,
+        // and leaves existing directories' owner and mode alone.
+        let opts = UploadToContainerOptionsBuilder::new().path("/").build();
         let docker = &self.docker;
         let upload = docker.upload_to_container(container, Some(opts), body_full(tar.into()));
-        upload.await.map_err(|e| write_err(one_line(&e)))
+        let advice =
+            "check that the container exists (`docker ps -a`) and the path's parent is a directory";
+        upload
+            .await
+            .map_err(|e| failed(format!("{}; {advice}", one_line(&e))))
     }
 
     /// Whether a volume named `name` exists.
@@ -320,7 +293,7 @@ impl Runtime {
 
     async fn check_port(&self, spec: &RegistrySpec) -> Result<(), DockerError> {
         let holder = self.port_holder(spec.host_port).await?;
-        match plan::port_conflict(&holder, spec) {
+        match super::port_conflict(&holder, spec) {
             None => Ok(()),
             Some(holder) => Err(DockerError::PortInUse {
                 port: spec.host_port,
@@ -338,7 +311,7 @@ impl Runtime {
             return Ok(());
         }
         tracing::info!(%image, "pulling the registry image");
-        let (from, tag) = plan::split_image_ref(image);
+        let (from, tag) = super::split_image_ref(image);
         let mut opts = CreateImageOptionsBuilder::new().from_image(&from);
         if !tag.is_empty() {
             opts = opts.tag(&tag);
@@ -441,13 +414,11 @@ impl Runtime {
             .force(true)
             .v(false)
             .build();
-        match self.docker.remove_container(name, Some(opts)).await {
-            Err(e) if is_not_found(&e) => Ok(()),
-            other => other.map_err(failed(
-                format!("remove container {name}"),
-                format!("try `docker rm -f {name}`"),
-            )),
-        }
+        let removed = unless_absent(self.docker.remove_container(name, Some(opts)).await);
+        removed.map(drop).map_err(failed(
+            format!("remove container {name}"),
+            format!("try `docker rm -f {name}`"),
+        ))
     }
 
     /// Poll until the container runs and the registry answers `GET /v2/` on
@@ -461,21 +432,19 @@ impl Runtime {
             detail,
         };
         loop {
-            let last = match self.container(&spec.name).await? {
-                None => return Err(not_ready("the container disappeared".to_string())),
-                Some(c) => match c.state {
-                    Some(State::RUNNING | State::RESTARTING) => {
-                        match probe_v2(spec.host_port).await {
-                            Ok(()) => return Ok(()),
-                            Err(e) => e,
-                        }
-                    }
-                    Some(State::CREATED | State::EXITED | State::DEAD) => {
-                        return Err(not_ready("the container exited".to_string()))
-                    }
-                    Some(other) => format!("the container is {other}"),
-                    None => "the container's state is unknown".to_string(),
+            let Some(c) = self.container(&spec.name).await? else {
+                return Err(not_ready("the container disappeared".into()));
+            };
+            let last = match c.state {
+                Some(State::RUNNING | State::RESTARTING) => match probe_v2(spec.host_port).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
                 },
+                Some(State::CREATED | State::EXITED | State::DEAD) => {
+                    return Err(not_ready("the container exited".into()))
+                }
+                Some(other) => format!("the container is {other}"),
+                None => "the container's state is unknown".into(),
             };
             if start.elapsed() >= READY_TIMEOUT {
                 return Err(not_ready(last));
@@ -505,6 +474,30 @@ async fn probe_v2(port: u16) -> Result<(), String> {
     }
 }
 
+/// The tar archive Docker's archive API takes, holding `file` (mode 0644,
+/// owned by root) at its path relative to the upload target.
+fn tar_file(file: &str, contents: &[u8], mtime: u64) -> Result<Vec<u8>, String> {
+    let write_err = |e: std::io::Error| format!("cannot build the archive: {e}");
+    let mut h = tar::Header::new_ustar();
+    // ustar keeps names up to 100 bytes, plus a 155-byte prefix split at a `/`.
+    h.set_path(file).map_err(|_| {
+        format!("path {file} is too long for a tar archive (limit about 255 bytes)")
+    })?;
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_size(contents.len() as u64);
+    h.set_mtime(mtime);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_username("root")
+        .and_then(|_| h.set_groupname("root"))
+        .map_err(write_err)?;
+    h.set_cksum();
+    let mut b = tar::Builder::new(Vec::new());
+    b.append(&h, contents).map_err(write_err)?;
+    b.into_inner().map_err(write_err)
+}
+
 /// `/a/b/c` -> `["a", "b", "c"]`, refusing what the archive API would
 /// misinterpret.
 fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
@@ -514,10 +507,8 @@ fn split_abs_path(path: &str) -> Result<Vec<&str>, String> {
     if path.ends_with('/') {
         return Err("the path names a directory; pass a file path".to_string());
     }
+    // Not empty: the path has a character after its last '/'.
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
-        return Err("the path has no file name".to_string());
-    }
     if parts.iter().any(|p| *p == "." || *p == "..") {
         return Err("the path must not contain . or .. components".to_string());
     }
@@ -544,10 +535,6 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
         .unwrap_or_default();
     networks.sort();
     ObservedContainer {
-        name: c
-            .name
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default(),
         image: config.image.unwrap_or_default(),
         state: c.state.and_then(|s| s.status),
         labels: config.labels.unwrap_or_default(),
@@ -568,6 +555,7 @@ fn observed(c: ContainerInspectResponse) -> ObservedContainer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::plan_registry;
     use bollard::models::{ContainerConfig, ContainerState, MountPoint, NetworkSettings};
 
     #[test]
@@ -634,14 +622,16 @@ mod tests {
             ..Default::default()
         };
         let o = observed(c);
-        assert_eq!(o.name, "nvcf-dev-registry");
         assert_eq!(o.state, Some(State::EXITED));
         assert_eq!(o.restart_policy, "always");
         assert_eq!(o.registry_host_port(), Some(5001));
         assert_eq!(o.data_volume.as_deref(), Some("nvcf-dev-registry-data"));
         assert_eq!(o.networks, vec!["bridge", "kind"]);
         assert!(o.is_ours());
-        assert_eq!(plan::plan_registry(Some(&o), &spec), RegistryAction::Start);
+        assert_eq!(
+            plan_registry(Some(&o), &spec).unwrap(),
+            RegistryAction::Start
+        );
     }
 
     #[test]
@@ -649,5 +639,36 @@ mod tests {
         let o = observed(ContainerInspectResponse::default());
         assert!(!o.is_ours());
         assert_eq!(o.state, None);
+    }
+
+    const BLOCK: usize = 512;
+
+    #[test]
+    fn builds_a_valid_ustar_archive() {
+        let tar = tar_file("etc/x/hosts.toml", b"hello", 1_700_000_000).unwrap();
+        // file header + 1 data block + 2 end blocks
+        assert_eq!(tar.len(), BLOCK * 4);
+        assert_eq!(&tar[257..263], b"ustar\0");
+        let f = &tar[..BLOCK];
+        assert_eq!(&f[..16], b"etc/x/hosts.toml");
+        assert_eq!(f[156], b'0');
+        assert_eq!(&f[100..107], b"0000644");
+        assert_eq!(&f[124..135], b"00000000005");
+        assert_eq!(&tar[BLOCK..BLOCK + 5], b"hello");
+        // the checksum verifies
+        let stored = tar::Header::from_byte_slice(f).cksum().unwrap();
+        let mut copy = f.to_vec();
+        copy[148..156].copy_from_slice(b"        ");
+        assert_eq!(stored, copy.iter().map(|&b| b as u32).sum::<u32>());
+    }
+
+    #[test]
+    fn long_paths_use_the_prefix_field() {
+        let dir = "d".repeat(120);
+        let path = format!("{dir}/file");
+        let tar = tar_file(&path, b"x", 0).unwrap();
+        assert_eq!(&tar[..4], b"file");
+        assert_eq!(&tar[345..345 + 120], dir.as_bytes());
+        assert!(tar_file(&"e".repeat(300), b"x", 0).is_err());
     }
 }

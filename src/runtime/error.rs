@@ -29,13 +29,7 @@ pub enum DockerError {
         waited_secs: u64,
         detail: String,
     },
-    #[error("cannot write {path} into container {container}: {reason}")]
-    InvalidPath {
-        container: String,
-        path: String,
-        reason: String,
-    },
-    #[error("could not write {path} into container {container}: {detail}; check that the container exists (`docker ps -a`) and the path's parent is a directory")]
+    #[error("cannot write {path} into container {container}: {detail}")]
     WriteFile {
         container: String,
         path: String,
@@ -43,21 +37,13 @@ pub enum DockerError {
     },
 }
 
-/// True when Docker answered 404: the thing asked about does not exist.
-pub(crate) fn is_not_found(e: &BollardError) -> bool {
-    matches!(
-        e,
-        BollardError::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
-/// `Ok(None)` when Docker answered 404, so callers handle "absent" as a value.
+/// `Ok(None)` when Docker answered 404 (the thing asked about does not
+/// exist), so callers handle "absent" as a value.
 pub(crate) fn unless_absent<T>(r: Result<T, BollardError>) -> Result<Option<T>, BollardError> {
     match r {
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         r => r.map(Some),
     }
 }
@@ -78,5 +64,3 @@ pub(crate) fn failed(
 pub(crate) fn read_failed(action: String, check: &str) -> impl FnOnce(BollardError) -> DockerError {
     failed(action, format!("check that Docker is healthy (`{check}`)"))
 }
-
-pub(crate) use crate::ui::one_line;

@@ -1,7 +1,7 @@
 //! `up`'s local registry step: the container created, reused, or recreated
 //! when it drifted.
 
-use crate::runtime::{EnsureOutcome, RegistrySpec, Runtime};
+use crate::runtime::{RegistryAction, RegistrySpec, Runtime};
 
 pub fn title(spec: &RegistrySpec) -> String {
     format!(
@@ -13,8 +13,8 @@ pub fn title(spec: &RegistrySpec) -> String {
 /// Starts the registry; what was done, for the status line.
 pub async fn ensure(docker: &Runtime, spec: &RegistrySpec) -> crate::Result<String> {
     Ok(match docker.ensure_registry(spec).await? {
-        EnsureOutcome::Created => "created".into(),
-        EnsureOutcome::Reused => "reused".into(),
-        EnsureOutcome::Recreated { reason } => format!("recreated ({reason})"),
+        RegistryAction::Create => "created".into(),
+        RegistryAction::Reuse | RegistryAction::Start => "reused".into(),
+        RegistryAction::Recreate { reason } => format!("recreated ({reason})"),
     })
 }

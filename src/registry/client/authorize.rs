@@ -21,7 +21,6 @@ use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::StatusCode;
 
 use super::{http_status, Registry, DEFAULT_TOKEN_SECS};
-use crate::registry::auth::{parse_challenge, Challenge};
 use crate::registry::RegistryError;
 use crate::secret::Secret;
 
@@ -127,7 +126,14 @@ impl Registry {
         if let Some(s) = service {
             req = req.query(&[("service", s)]);
         }
-        let resp = self.send_plain(req, what).await?;
+        if let Some((user, pass)) = &self.creds.basic {
+            req = req.basic_auth(user, Some(pass.expose()));
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
+        if !resp.status().is_success() {
+            // Without the body: a token endpoint may echo request details.
+            return Err(self.status_error(what, resp.status().as_u16(), String::new()));
+        }
         #[derive(serde::Deserialize)]
         struct Answer {
             token: Option<String>,
@@ -139,33 +145,10 @@ impl Registry {
             .await
             .map_err(|e| self.unreachable("reading the token", &e))?;
         let token = answer.token.or(answer.access_token).map(Secret::new);
-        let token = token.ok_or_else(|| RegistryError::Http {
-            registry: self.host.clone(),
-            what: what.into(),
-            status: 200,
-            detail: "the answer has no token".into(),
-        })?;
+        let no_token = || self.status_error(what, 200, "the answer has no token".into());
+        let token = token.ok_or_else(no_token)?;
         let secs = answer.expires_in.unwrap_or(DEFAULT_TOKEN_SECS);
         Ok((token, Duration::from_secs(secs)))
-    }
-
-    /// Sends a request oci-client has no call for, with the user's basic
-    /// credentials if any; a failure status is an error.
-    pub(super) async fn send_plain(
-        &self,
-        req: reqwest::RequestBuilder,
-        what: &str,
-    ) -> Result<reqwest::Response, RegistryError> {
-        let req = match &self.creds.basic {
-            Some((user, pass)) => req.basic_auth(user, Some(pass.expose())),
-            None => req,
-        };
-        let resp = req.send().await.map_err(|e| self.unreachable(what, &e))?;
-        if !resp.status().is_success() {
-            // Without the body: a token endpoint may echo request details.
-            return Err(self.status_error(what, resp.status().as_u16(), String::new()));
-        }
-        Ok(resp)
     }
 
     /// Runs an oci-client call doing `what` with credentials for `op`; a
@@ -188,5 +171,64 @@ impl Registry {
             r = f().await;
         }
         r.map_err(|e| self.error(what, e))
+    }
+}
+
+/// A parsed `WWW-Authenticate` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// Parses `Bearer realm="...",service="...",scope="..."` or `Basic realm=...`
+/// with the parser oci-client itself uses.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let c = http_auth::parse_challenges(header)
+        .ok()?
+        .into_iter()
+        .next()?;
+    let param = |name: &str| {
+        c.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_unescaped())
+    };
+    if c.scheme.eq_ignore_ascii_case("basic") {
+        Some(Challenge::Basic)
+    } else if c.scheme.eq_ignore_ascii_case("bearer") {
+        Some(Challenge::Bearer {
+            realm: param("realm")?,
+            service: param("service"),
+        })
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenge() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        );
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("registry.example".into())
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="basic-realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
     }
 }
