@@ -50,7 +50,7 @@ async fn the_watch_reports_the_pod_ready_and_returns_what_it_saw() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    let watching = while_watching(&client, "nats-system", &[], &sink, work);
+    let watching = while_watching(&client, "nats-system", None, &sink, work);
     let ((), pods, jobs) = tokio::time::timeout(Duration::from_secs(10), watching)
         .await
         .expect("the watch delivers the Ready pod");
@@ -88,7 +88,7 @@ async fn what_the_watch_saw_and_the_events_explain_a_failed_install() {
         }
     });
     let work = tokio::time::sleep(Duration::from_secs(1));
-    let retrying = &["cassandra-initialize-cluster"];
+    let retrying = Some("cassandra-initialize-cluster");
     let ((), pods, jobs) =
         while_watching(&client, "cassandra-system", retrying, &|_| {}, work).await;
     assert_eq!(pods.len(), 2, "{pods:?}");
@@ -127,7 +127,7 @@ async fn a_failed_job_is_reported_and_explains_a_failed_install() {
     let seen = lines.clone();
     let sink = move |l: String| seen.lock().unwrap().push(l);
     let work = tokio::time::sleep(Duration::from_secs(1));
-    let ((), pods, jobs) = while_watching(&client, "vault-system", &[], &sink, work).await;
+    let ((), pods, jobs) = while_watching(&client, "vault-system", None, &sink, work).await;
     let reported = lines.lock().unwrap().clone();
     assert!(
         reported
@@ -392,7 +392,7 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
             }
         });
         let c = &nvcf_dev::model::CASSANDRA;
-        let report = (c.verify)(&client, c.namespace).await.unwrap();
+        let report = (c.verify)(&client, c).await.unwrap();
         let reqs = server.requests();
         assert!(
             !reqs
@@ -476,7 +476,7 @@ async fn the_watch_survives_a_bookmark_and_410_gone_with_a_relist() {
     };
     let ((), pods, jobs) = tokio::time::timeout(
         Duration::from_secs(20),
-        while_watching(&client, "nats-system", &[], &|_| {}, work),
+        while_watching(&client, "nats-system", None, &|_| {}, work),
     )
     .await
     .expect("the watch resumed");

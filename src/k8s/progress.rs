@@ -35,8 +35,8 @@ fn ready_note(pod: &Pod) -> &'static str {
 /// as they like.
 #[derive(Debug, Default)]
 pub struct ProgressTracker {
-    /// Jobs whose pods are expected to fail while the job retries.
-    pub retrying_jobs: &'static [&'static str],
+    /// The job whose pods are expected to fail while it retries.
+    pub retrying_job: Option<&'static str>,
     ready: BTreeMap<String, bool>,
     jobs: BTreeMap<String, JobState>,
     failed_pods: BTreeSet<String>,
@@ -50,7 +50,7 @@ impl ProgressTracker {
             if phase(pod) != "Failed" || !self.failed_pods.insert(name.clone()) {
                 return vec![];
             }
-            let expected = self.retrying_jobs.contains(&job);
+            let expected = self.retrying_job == Some(job);
             let retries = if expected {
                 "; expected, the job retries"
             } else {
@@ -100,12 +100,12 @@ fn objects<K: Clone + ResourceExt<DynamicType = ()>>(store: &Store<K>) -> Vec<K>
 
 /// Runs `work` (e.g. `helm upgrade --install --wait`) while watching Pods
 /// and Jobs in `ns`, reporting progress lines to `sink`; pods of
-/// `retrying_jobs` are expected to fail while their job retries. Returns
+/// `retrying_job` are expected to fail while it retries. Returns
 /// what `work` returned, and the pods and jobs as last seen, for [`diagnosis`].
 pub async fn while_watching<T>(
     client: &kube::Client,
     ns: &str,
-    retrying_jobs: &'static [&'static str],
+    retrying_job: Option<&'static str>,
     sink: &(dyn Fn(String) + Send + Sync),
     work: impl std::future::Future<Output = T>,
 ) -> (T, Vec<Pod>, Vec<Job>) {
@@ -122,7 +122,7 @@ pub async fn while_watching<T>(
         .map(|e| e.map(Either::Right));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
     let mut tracker = ProgressTracker {
-        retrying_jobs,
+        retrying_job,
         ..Default::default()
     };
     tokio::pin!(work);
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn cassandra_init_errors_are_expected_and_completion_reported() {
         let mut t = ProgressTracker {
-            retrying_jobs: &["cassandra-initialize-cluster"],
+            retrying_job: Some("cassandra-initialize-cluster"),
             ..Default::default()
         };
         let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
