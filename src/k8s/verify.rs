@@ -297,22 +297,11 @@ pub fn cassandra_report(
     HealthReport::new(c.name, checks)
 }
 
-/// The values a helm release was deployed with: its chart's defaults with
-/// the supplied values on top (helm's release payload keeps both).
-pub fn release_values(release: &Value) -> Value {
-    fn merge(base: &mut Value, top: &Value) {
-        match (base, top) {
-            (Value::Object(b), Value::Object(t)) => {
-                for (k, v) in t {
-                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-            (b, t) => *b = t.clone(),
-        }
-    }
-    let mut values = release["chart"]["values"].clone();
-    merge(&mut values, &release["config"]);
-    values
+/// The value at `pointer` a helm release was deployed with: the supplied
+/// one, else its chart's default (helm's release payload keeps both).
+fn deployed_value<'v>(release: &'v Value, pointer: &str) -> Option<&'v Value> {
+    let supplied = release["config"].pointer(pointer);
+    supplied.or_else(|| release["chart"]["values"].pointer(pointer))
 }
 
 /// The name of the check that the service roles' passwords agree.
@@ -331,16 +320,15 @@ pub fn service_role_password_check(openbao: Option<&Value>, cassandra: Option<&V
             "compared once both openbao-server and cassandra are deployed",
         );
     };
-    let bao = release_values(openbao);
-    let env = bao["openbao"]["migrations"]["env"].as_array();
+    let env = deployed_value(openbao, "/openbao/migrations/env").and_then(Value::as_array);
     let handed_out = env
         .and_then(|env| {
             env.iter()
                 .find(|e| e["name"] == "DEFAULT_CASSANDRA_PASSWORD")
         })
         .and_then(|e| e["value"].as_str());
-    let roles = release_values(cassandra)["cassandra"]["serviceRolePassword"].clone();
-    let (ok, detail) = match (handed_out, roles.as_str()) {
+    let roles = deployed_value(cassandra, "/cassandra/serviceRolePassword");
+    let (ok, detail) = match (handed_out, roles.and_then(Value::as_str)) {
         (Some(a), Some(b)) if a == b => (
             true,
             "cassandra.serviceRolePassword matches OpenBao's DEFAULT_CASSANDRA_PASSWORD",
