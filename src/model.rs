@@ -67,6 +67,8 @@ pub struct Component {
     /// The chart's migration job (Verify checks it): a helm upgrade re-runs
     /// it only when it re-creates it, which `reset` checks.
     pub migrations_job: Option<&'static str>,
+    /// Why a Ready server pod may still not be usable, shown while installing.
+    pub ready_note: Option<&'static str>,
     /// The logs the guide's Troubleshooting section names, in its order
     /// (`nvcf-dev logs`).
     pub logs: &'static [Log],
@@ -112,6 +114,7 @@ pub const NATS: Component = Component {
     init_job: None,
     init_job_retries: false,
     migrations_job: None,
+    ready_note: None,
     logs: &[Log::Server(0)],
     copies_secrets_of: &[],
     base_values: include_str!("values/nats-values.yaml"),
@@ -143,6 +146,8 @@ pub const OPENBAO: Component = Component {
     init_job: Some("openbao-server-initialize-cluster"),
     init_job_retries: false,
     migrations_job: Some("openbao-server-migrations"),
+    // The guide: a Ready server may still be sealed.
+    ready_note: Some("Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`)"),
     logs: &[
         Log::InitJob,
         Log::MigrationsJob,
@@ -186,6 +191,7 @@ pub const CASSANDRA: Component = Component {
     // ... as long as at least one initialization pod reaches Completed".
     init_job_retries: true,
     migrations_job: Some("cassandra-migrations"),
+    ready_note: None,
     logs: &[Log::MigrationsJob, Log::InitJob, Log::Server(0)],
     copies_secrets_of: &[],
     base_values: include_str!("values/cassandra-values.yaml"),

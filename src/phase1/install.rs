@@ -195,9 +195,8 @@ impl Installer<'_> {
         let sink = move |line: String| shell.status(format!("   {name}: {line}"));
         let labels = desired.labels();
         let helm_run = self.helm.upgrade_install_labelled(&release, &labels);
-        let retrying = c.init_job.filter(|_| c.init_job_retries);
         let (helm_result, pods, jobs) =
-            progress::while_watching(self.client, c.namespace, retrying, &sink, helm_run).await;
+            progress::while_watching(self.client, c, &sink, helm_run).await;
         match helm_result {
             Ok(true) => {}
             // helm 3.13 has no --labels: label the new revision ourselves.
