@@ -25,15 +25,11 @@ impl ComponentId {
     pub fn component(self) -> &'static Component {
         &PHASE1[self as usize]
     }
-
-    pub fn as_str(self) -> &'static str {
-        self.component().name
-    }
 }
 
 impl fmt::Display for ComponentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.component().name)
     }
 }
 
