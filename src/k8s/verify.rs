@@ -209,16 +209,11 @@ pub fn openbao_report(
 }
 
 /// The component's init job, then its migrations job, complete.
-fn job_checks<'a>(
-    c: &'a Component,
-    jobs: &'a [Job],
-    pods: &'a [Pod],
-) -> impl Iterator<Item = Check> + 'a {
-    let init = c
-        .init_job
-        .map(|j| job_check(jobs, j, c.init_job_retries.then_some(pods)));
-    init.into_iter()
-        .chain(c.migrations_job.map(|j| job_check(jobs, j, None)))
+fn job_checks(c: &Component, jobs: &[Job], pods: &[Pod]) -> Vec<Check> {
+    let retrying = c.init_job_retries.then_some(pods);
+    let init = c.init_job.map(|j| job_check(jobs, j, retrying));
+    let migrations = c.migrations_job.map(|j| job_check(jobs, j, None));
+    init.into_iter().chain(migrations).collect()
 }
 
 fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
