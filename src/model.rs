@@ -170,16 +170,7 @@ pub const CASSANDRA: Component = Component {
     namespace: "cassandra-system",
     depends_on: &[],
     wait_for_jobs: true,
-    // Plus whether its service roles' password is the one OpenBao's
-    // migrations hand out.
-    verify: |k, c| {
-        Box::pin(async move {
-            let mut report = verify::verify_cassandra(k, c).await?;
-            let roles = verify::service_role_password(k, &OPENBAO, c);
-            report.checks.push(roles.await);
-            Ok(report)
-        })
-    },
+    verify: |k, c| Box::pin(verify::verify_cassandra(k, c)),
     statefulset: "cassandra",
     container: "cassandra",
     init_job: Some("cassandra-initialize-cluster"),

@@ -347,7 +347,7 @@ pub fn service_role_password_check(openbao: Option<&Value>, cassandra: Option<&V
 // ---------------------------------------------------------------- async
 
 /// [`service_role_password_check`] of the deployed releases.
-pub async fn service_role_password(
+async fn service_role_password(
     client: &kube::Client,
     openbao: &Component,
     cassandra: &Component,
@@ -460,7 +460,8 @@ pub async fn verify_openbao(
     Ok(openbao_report(c, &jobs, &statuses))
 }
 
-/// Verifies Cassandra: `nodetool status` in its first pod, and the two jobs.
+/// Verifies Cassandra: `nodetool status` in its first pod, the two jobs, and
+/// whether its service roles' password is the one OpenBao's migrations hand out.
 pub async fn verify_cassandra(
     client: &kube::Client,
     c: &Component,
@@ -483,7 +484,10 @@ pub async fn verify_cassandra(
     } else {
         Err(format!("{first} is not Ready"))
     };
-    Ok(cassandra_report(c, &pods, &jobs, nodetool))
+    let mut report = cassandra_report(c, &pods, &jobs, nodetool);
+    let roles = service_role_password(client, &crate::model::OPENBAO, c);
+    report.checks.push(roles.await);
+    Ok(report)
 }
 
 #[cfg(test)]
