@@ -61,15 +61,9 @@ impl LogTarget {
 /// Pure: the container to read, preferring the one the guide names when
 /// the pod has it, else the pod's first container.
 pub fn pick_container(pod: &Pod, wanted: Option<&str>) -> Option<String> {
-    let names: Vec<&str> = pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
-        .unwrap_or_default();
-    match wanted {
-        Some(w) if names.contains(&w) => Some(w.to_string()),
-        _ => names.first().map(|n| n.to_string()),
-    }
+    let all = &pod.spec.as_ref()?.containers;
+    let named = all.iter().find(|c| Some(c.name.as_str()) == wanted);
+    named.or(all.first()).map(|c| c.name.clone())
 }
 
 /// The one JSON document of `logs -o json`.
