@@ -276,6 +276,20 @@ mod tests {
     }
 
     #[test]
+    fn every_job_log_names_its_job() {
+        for c in &PHASE1 {
+            for log in c.logs {
+                let job = match log {
+                    Log::InitJob => c.init_job,
+                    Log::MigrationsJob => c.migrations_job,
+                    Log::Server(_) => continue,
+                };
+                assert!(job.is_some(), "{}: {log:?}", c.name);
+            }
+        }
+    }
+
+    #[test]
     fn openbao_copies_the_secrets_of_nats_only() {
         let names = |c| {
             copies_secrets_of(c)
