@@ -8,7 +8,6 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 
-use crate::k8s::logs::LogSource;
 use crate::k8s::{verify, HealthReport, KubeError};
 
 /// A Phase 1 component; its CLI name is its table entry's `name` (also how
@@ -26,15 +25,11 @@ impl ComponentId {
     pub fn component(self) -> &'static Component {
         &PHASE1[self as usize]
     }
-
-    pub fn as_str(self) -> &'static str {
-        self.component().name
-    }
 }
 
 impl fmt::Display for ComponentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.component().name)
     }
 }
 
@@ -54,16 +49,25 @@ pub struct Component {
     pub depends_on: &'static [ComponentId],
     /// The guide installs with `--wait-for-jobs`: its post-install jobs must finish.
     pub wait_for_jobs: bool,
-    /// Runs the guide's Verify section of the component in its namespace.
-    pub verify: for<'a> fn(&'a kube::Client, &'static str) -> Verifying<'a>,
-    /// The logs the guide's Troubleshooting section names (`nvcf-dev logs`).
-    pub logs: &'static [LogSource],
-    /// Jobs whose pods are *expected* to fail while the job retries (shown
-    /// as such while installing).
-    pub retrying_jobs: &'static [&'static str],
-    /// The chart's migration job: a helm upgrade re-runs it only when it
-    /// re-creates it, which `reset` checks.
+    /// Runs the guide's Verify section of the component.
+    pub verify: for<'a> fn(&'a kube::Client, &'a Component) -> Verifying<'a>,
+    /// The server StatefulSet, and the container of its pods that Verify
+    /// and `logs` read.
+    pub statefulset: &'static str,
+    pub container: &'static str,
+    /// The post-install job that initializes the cluster (Verify checks it).
+    pub init_job: Option<&'static str>,
+    /// The init job's pods are *expected* to fail while it retries: shown as
+    /// such while installing, and one Completed pod is enough.
+    pub init_job_retries: bool,
+    /// The chart's migration job (Verify checks it): a helm upgrade re-runs
+    /// it only when it re-creates it, which `reset` checks.
     pub migrations_job: Option<&'static str>,
+    /// Why a Ready server pod may still not be usable, shown while installing.
+    pub ready_note: Option<&'static str>,
+    /// The logs the guide's Troubleshooting section names, in its order
+    /// (`nvcf-dev logs`).
+    pub logs: &'static [Log],
     /// Components whose secrets this one's migrations copy: resetting one of
     /// them must re-run this component's migrations.
     pub copies_secrets_of: &'static [ComponentId],
@@ -81,12 +85,14 @@ pub struct Component {
     pub fit: Option<crate::fit::Rule>,
 }
 
-/// One container's log of one pod.
-const fn pod(pod: &'static str, container: &'static str) -> LogSource {
-    LogSource::Pod {
-        pod,
-        container: Some(container),
-    }
+/// A log `nvcf-dev logs` shows, named by its place in the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// Every pod of the init job (`kubectl logs -l job-name=<job>`).
+    InitJob,
+    MigrationsJob,
+    /// The server container of StatefulSet pod `<statefulset>-N`.
+    Server(u8),
 }
 
 pub const NATS: Component = Component {
@@ -98,10 +104,14 @@ pub const NATS: Component = Component {
     namespace: "nats-system",
     depends_on: &[],
     wait_for_jobs: false,
-    verify: |k, ns| Box::pin(verify::verify_nats(k, ns)),
-    logs: &[pod("nats-0", "nats")],
-    retrying_jobs: &[],
+    verify: |k, c| Box::pin(verify::verify_nats(k, c)),
+    statefulset: "nats",
+    container: "nats",
+    init_job: None,
+    init_job_retries: false,
     migrations_job: None,
+    ready_note: None,
+    logs: &[Log::Server(0)],
     copies_secrets_of: &[],
     base_values: include_str!("values/nats-values.yaml"),
     storage_class_path: &[
@@ -126,16 +136,21 @@ pub const OPENBAO: Component = Component {
     namespace: "vault-system",
     depends_on: &[ComponentId::Nats],
     wait_for_jobs: true,
-    verify: |k, ns| Box::pin(verify::verify_openbao(k, ns)),
-    logs: &[
-        LogSource::Job("openbao-server-initialize-cluster"),
-        LogSource::Job("openbao-server-migrations"),
-        pod("openbao-server-0", "openbao"),
-        pod("openbao-server-1", "openbao"),
-        pod("openbao-server-2", "openbao"),
-    ],
-    retrying_jobs: &[],
+    verify: |k, c| Box::pin(verify::verify_openbao(k, c)),
+    statefulset: "openbao-server",
+    container: "openbao",
+    init_job: Some("openbao-server-initialize-cluster"),
+    init_job_retries: false,
     migrations_job: Some("openbao-server-migrations"),
+    // The guide: a Ready server may still be sealed.
+    ready_note: Some("Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`)"),
+    logs: &[
+        Log::InitJob,
+        Log::MigrationsJob,
+        Log::Server(0),
+        Log::Server(1),
+        Log::Server(2),
+    ],
     // The migration job talks to NATS and keeps copies of NATS's secrets.
     copies_secrets_of: &[ComponentId::Nats],
     base_values: include_str!("values/openbao-values.yaml"),
@@ -155,26 +170,16 @@ pub const CASSANDRA: Component = Component {
     namespace: "cassandra-system",
     depends_on: &[],
     wait_for_jobs: true,
-    // Plus whether its service roles' password is the one OpenBao's
-    // migrations hand out.
-    verify: |k, ns| {
-        Box::pin(async move {
-            let mut report = verify::verify_cassandra(k, ns).await?;
-            let bao = (OPENBAO.namespace, OPENBAO.release);
-            let roles = verify::service_role_password(k, bao, (ns, CASSANDRA.release));
-            report.checks.push(roles.await);
-            Ok(report)
-        })
-    },
-    logs: &[
-        LogSource::Job("cassandra-migrations"),
-        LogSource::Job("cassandra-initialize-cluster"),
-        pod("cassandra-0", "cassandra"),
-    ],
+    verify: |k, c| Box::pin(verify::verify_cassandra(k, c)),
+    statefulset: "cassandra",
+    container: "cassandra",
+    init_job: Some("cassandra-initialize-cluster"),
     // The guide: "Cassandra initialization pods showing Error is expected
     // ... as long as at least one initialization pod reaches Completed".
-    retrying_jobs: &["cassandra-initialize-cluster"],
+    init_job_retries: true,
     migrations_job: Some("cassandra-migrations"),
+    ready_note: None,
+    logs: &[Log::MigrationsJob, Log::InitJob, Log::Server(0)],
     copies_secrets_of: &[],
     base_values: include_str!("values/cassandra-values.yaml"),
     storage_class_path: &["cassandra", "global", "defaultStorageClass"],
@@ -263,21 +268,25 @@ mod tests {
 
     #[test]
     fn guide_names_these_logs() {
-        assert_eq!(
-            OPENBAO.logs[..2],
-            [
-                LogSource::Job("openbao-server-initialize-cluster"),
-                LogSource::Job("openbao-server-migrations")
-            ]
-        );
-        assert_eq!(
-            NATS.logs,
-            [LogSource::Pod {
-                pod: "nats-0",
-                container: Some("nats")
-            }]
-        );
+        assert_eq!(OPENBAO.logs[..2], [Log::InitJob, Log::MigrationsJob]);
+        assert_eq!(OPENBAO.init_job, Some("openbao-server-initialize-cluster"));
+        assert_eq!((NATS.statefulset, NATS.container), ("nats", "nats"));
+        assert_eq!(NATS.logs, [Log::Server(0)]);
         assert_eq!(CASSANDRA.logs.len(), 3);
+    }
+
+    #[test]
+    fn every_job_log_names_its_job() {
+        for c in &PHASE1 {
+            for log in c.logs {
+                let job = match log {
+                    Log::InitJob => c.init_job,
+                    Log::MigrationsJob => c.migrations_job,
+                    Log::Server(_) => continue,
+                };
+                assert!(job.is_some(), "{}: {log:?}", c.name);
+            }
+        }
     }
 
     #[test]
@@ -317,7 +326,8 @@ mod tests {
             (c.release, c.namespace, c.version),
             ("cassandra", "cassandra-system", "0.20.1")
         );
-        assert_eq!(c.retrying_jobs, ["cassandra-initialize-cluster"]);
+        assert_eq!(c.init_job, Some("cassandra-initialize-cluster"));
+        assert!(c.init_job_retries);
         assert_eq!(o.migrations_job, Some("openbao-server-migrations"));
         assert_eq!(
             namespaces(),

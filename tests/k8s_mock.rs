@@ -16,6 +16,7 @@ use common::kube_mock::{delete_ok, fixture, is_watch, list, not_found, Server};
 use nvcf_dev::k8s::progress::{diagnosis, while_watching};
 use nvcf_dev::k8s::readiness::namespace_ready;
 use nvcf_dev::k8s::stale::delete_stale;
+use nvcf_dev::model;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -50,7 +51,7 @@ async fn the_watch_reports_the_pod_ready_and_returns_what_it_saw() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    let watching = while_watching(&client, "nats-system", &[], &sink, work);
+    let watching = while_watching(&client, &model::NATS, &sink, work);
     let ((), pods, jobs) = tokio::time::timeout(Duration::from_secs(10), watching)
         .await
         .expect("the watch delivers the Ready pod");
@@ -88,9 +89,7 @@ async fn what_the_watch_saw_and_the_events_explain_a_failed_install() {
         }
     });
     let work = tokio::time::sleep(Duration::from_secs(1));
-    let retrying = &["cassandra-initialize-cluster"];
-    let ((), pods, jobs) =
-        while_watching(&client, "cassandra-system", retrying, &|_| {}, work).await;
+    let ((), pods, jobs) = while_watching(&client, &model::CASSANDRA, &|_| {}, work).await;
     assert_eq!(pods.len(), 2, "{pods:?}");
     let err = diagnosis(&client, "cassandra-system", &pods, &jobs)
         .await
@@ -127,7 +126,7 @@ async fn a_failed_job_is_reported_and_explains_a_failed_install() {
     let seen = lines.clone();
     let sink = move |l: String| seen.lock().unwrap().push(l);
     let work = tokio::time::sleep(Duration::from_secs(1));
-    let ((), pods, jobs) = while_watching(&client, "vault-system", &[], &sink, work).await;
+    let ((), pods, jobs) = while_watching(&client, &model::OPENBAO, &sink, work).await;
     let reported = lines.lock().unwrap().clone();
     assert!(
         reported
@@ -392,7 +391,7 @@ async fn cassandra_verify_compares_the_deployed_releases_passwords() {
             }
         });
         let c = &nvcf_dev::model::CASSANDRA;
-        let report = (c.verify)(&client, c.namespace).await.unwrap();
+        let report = (c.verify)(&client, c).await.unwrap();
         let reqs = server.requests();
         assert!(
             !reqs
@@ -476,7 +475,7 @@ async fn the_watch_survives_a_bookmark_and_410_gone_with_a_relist() {
     };
     let ((), pods, jobs) = tokio::time::timeout(
         Duration::from_secs(20),
-        while_watching(&client, "nats-system", &[], &|_| {}, work),
+        while_watching(&client, &model::NATS, &|_| {}, work),
     )
     .await
     .expect("the watch resumed");

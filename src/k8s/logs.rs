@@ -9,18 +9,6 @@ use kube::Api;
 use super::client::list;
 use super::error::{api_err, one_line, KubeError};
 
-/// A log the guide's Troubleshooting sections name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogSource {
-    /// `kubectl logs -l job-name=<job>`: every pod of the job.
-    Job(&'static str),
-    /// One pod (and container, when the pod has several).
-    Pod {
-        pod: &'static str,
-        container: Option<&'static str>,
-    },
-}
-
 fn log_err(pod: &str, e: &dyn std::fmt::Display) -> KubeError {
     let advice = "the pod may be gone or not started yet";
     api_err(format!("read logs of pod `{pod}`"), advice, one_line(e))

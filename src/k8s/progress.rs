@@ -20,23 +20,16 @@ use super::readiness::{
     diagnose, is_ordinal, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready,
     phase, pod_is_ready, pod_name, stuck, summarize, JobState,
 };
-
-/// Why a Ready pod may still not be usable, per the guide: an OpenBao
-/// server may be sealed.
-fn ready_note(pod: &Pod) -> &'static str {
-    match is_ordinal(pod_name(pod), "openbao-server") {
-        true => " (Ready does not mean unsealed: `nvcf-dev status` checks it (`bao status`))",
-        false => "",
-    }
-}
+use crate::model::Component;
 
 /// Turns object updates into de-duplicated progress lines for the user while
 /// helm waits. Pure: feed it what the watchers see, in any order, as often
 /// as they like.
 #[derive(Debug, Default)]
 pub struct ProgressTracker {
-    /// Jobs whose pods are expected to fail while the job retries.
-    pub retrying_jobs: &'static [&'static str],
+    /// What is installing: its init job may retry, its server pods' Ready
+    /// may carry a note.
+    pub component: Option<&'static Component>,
     ready: BTreeMap<String, bool>,
     jobs: BTreeMap<String, JobState>,
     failed_pods: BTreeSet<String>,
@@ -50,7 +43,8 @@ impl ProgressTracker {
             if phase(pod) != "Failed" || !self.failed_pods.insert(name.clone()) {
                 return vec![];
             }
-            let expected = self.retrying_jobs.contains(&job);
+            let c = self.component;
+            let expected = c.is_some_and(|c| c.init_job_retries && c.init_job == Some(job));
             let retries = if expected {
                 "; expected, the job retries"
             } else {
@@ -64,7 +58,10 @@ impl ProgressTracker {
         let ready = pod_is_ready(pod);
         if ready {
             let became = self.ready.insert(name.clone(), true) != Some(true);
-            let line = format!("pod {name} ready{}", ready_note(pod));
+            let server = self.component.filter(|c| is_ordinal(&name, c.statefulset));
+            let note = server.and_then(|c| c.ready_note);
+            let note = note.map_or(String::new(), |n| format!(" ({n})"));
+            let line = format!("pod {name} ready{note}");
             return became.then_some(line).into_iter().collect();
         }
         self.ready.insert(name, false);
@@ -99,16 +96,15 @@ fn objects<K: Clone + ResourceExt<DynamicType = ()>>(store: &Store<K>) -> Vec<K>
 }
 
 /// Runs `work` (e.g. `helm upgrade --install --wait`) while watching Pods
-/// and Jobs in `ns`, reporting progress lines to `sink`; pods of
-/// `retrying_jobs` are expected to fail while their job retries. Returns
+/// and Jobs in the namespace of `c`, reporting progress lines to `sink`. Returns
 /// what `work` returned, and the pods and jobs as last seen, for [`diagnosis`].
 pub async fn while_watching<T>(
     client: &kube::Client,
-    ns: &str,
-    retrying_jobs: &'static [&'static str],
+    c: &'static Component,
     sink: &(dyn Fn(String) + Send + Sync),
     work: impl std::future::Future<Output = T>,
 ) -> (T, Vec<Pod>, Vec<Job>) {
+    let ns = c.namespace;
     let (pod_store, pod_writer) = reflector::store();
     let (job_store, job_writer) = reflector::store();
     let config = watcher::Config::default;
@@ -122,7 +118,7 @@ pub async fn while_watching<T>(
         .map(|e| e.map(Either::Right));
     let mut updates = std::pin::pin!(stream::select(pods, jobs));
     let mut tracker = ProgressTracker {
-        retrying_jobs,
+        component: Some(c),
         ..Default::default()
     };
     tokio::pin!(work);
@@ -199,7 +195,7 @@ mod tests {
     #[test]
     fn cassandra_init_errors_are_expected_and_completion_reported() {
         let mut t = ProgressTracker {
-            retrying_jobs: &["cassandra-initialize-cluster"],
+            component: Some(&crate::model::CASSANDRA),
             ..Default::default()
         };
         let pods: Vec<Pod> = list(fixture!("pods_cassandra-init-job.json"));
@@ -220,7 +216,10 @@ mod tests {
     fn openbao_server_ready_carries_the_sealed_caveat() {
         let mut pod: Pod = obj(fixture!("pod_nats-0_ready.json"));
         pod.metadata.name = Some("openbao-server-0".into());
-        let mut t = ProgressTracker::default();
+        let mut t = ProgressTracker {
+            component: Some(&crate::model::OPENBAO),
+            ..Default::default()
+        };
         let evs = t.on_pod(&pod);
         assert!(
             matches!(&evs[..], [l] if l.starts_with("pod openbao-server-0 ready (") && l.contains("unsealed"))

@@ -26,6 +26,7 @@ use super::error::{api_err, one_line, KubeError};
 use super::readiness::{
     is_ordinal, job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
+use crate::model::Component;
 
 /// One verified fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,24 +106,28 @@ pub fn parse_nats_log(log: &str) -> (Option<String>, Vec<String>) {
 
 /// NATS is healthy when all its pods are Ready and nats-0 has a route to
 /// every other server pod.
-pub fn nats_report(pods: &[Pod], nats0_log: Result<impl AsRef<str>, String>) -> HealthReport {
+pub fn nats_report(
+    c: &Component,
+    pods: &[Pod],
+    nats0_log: Result<impl AsRef<str>, String>,
+) -> HealthReport {
     let mut checks = vec![pods_ready_check(pods)];
     match nats0_log {
         Ok(log) => {
             let (name, routes) = parse_nats_log(log.as_ref());
             let formed = match &name {
                 Some(n) => format!("cluster name is {n}"),
-                None => "nats-0 log has no `Cluster name is` line".into(),
+                None => format!("{}-0 log has no `Cluster name is` line", c.statefulset),
             };
             checks.push(Check::new("cluster formed", name.is_some(), formed));
-            let want = ordinal_pods(pods, "nats").count().saturating_sub(1);
+            let want = ordinal_pods(pods, c.statefulset).count().saturating_sub(1);
             let (up, peers) = (routes.len(), routes.join(", "));
             let detail = format!("{up} of {want} routes up ({peers})");
             checks.push(Check::new("routes to all peers", up >= want, detail));
         }
         Err(e) => checks.push(Check::new("cluster formed", false, e)),
     }
-    HealthReport::new("nats", checks)
+    HealthReport::new(c.name, checks)
 }
 
 /// "pods ready": every pod (and at least one) Ready.
@@ -178,6 +183,7 @@ pub fn interpret_bao_status(stdout: &str, code: Option<i32>) -> Result<BaoStatus
 /// The OpenBao Verify section: every server pod initialized and unsealed,
 /// and both post-install jobs complete.
 pub fn openbao_report(
+    c: &Component,
     jobs: &[Job],
     statuses: &[(String, Result<BaoStatus, String>)],
 ) -> HealthReport {
@@ -198,9 +204,16 @@ pub fn openbao_report(
             }
         })
         .collect();
-    checks.push(job_check(jobs, "openbao-server-initialize-cluster", None));
-    checks.push(job_check(jobs, "openbao-server-migrations", None));
-    HealthReport::new("openbao", checks)
+    checks.extend(job_checks(c, jobs, &[]));
+    HealthReport::new(c.name, checks)
+}
+
+/// The component's init job, then its migrations job, complete.
+fn job_checks(c: &Component, jobs: &[Job], pods: &[Pod]) -> Vec<Check> {
+    let retrying = c.init_job_retries.then_some(pods);
+    let init = c.init_job.map(|j| job_check(jobs, j, retrying));
+    let migrations = c.migrations_job.map(|j| job_check(jobs, j, None));
+    init.into_iter().chain(migrations).collect()
 }
 
 fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
@@ -209,7 +222,7 @@ fn job_check(jobs: &[Job], name: &str, pods: Option<&[Pod]>) -> Check {
         .find(|j| j.metadata.name.as_deref() == Some(name));
     let (ok, detail) = match job.map(job_state) {
         Some(JobState::Complete) => (true, "Complete".into()),
-        // Cassandra's init job: one Completed pod is enough (the guide).
+        // A retrying init job: one Completed pod is enough (the guide).
         _ if pods.is_some_and(|p| job_has_succeeded_pod(p, name)) => (
             true,
             "one pod Completed (other pods in Error are expected retries)".into(),
@@ -249,11 +262,12 @@ pub fn parse_nodetool_status(out: &str) -> Vec<(&str, &str)> {
 /// cassandra pods), the init job done (one Completed pod is enough), the
 /// migrations job complete.
 pub fn cassandra_report(
+    c: &Component,
     pods: &[Pod],
     jobs: &[Job],
     nodetool: Result<impl AsRef<str>, String>,
 ) -> HealthReport {
-    let members = ordinal_pods(pods, "cassandra").count();
+    let members = ordinal_pods(pods, c.statefulset).count();
     let nodes_un = match nodetool {
         Ok(out) => {
             let nodes = parse_nodetool_status(out.as_ref());
@@ -273,31 +287,16 @@ pub fn cassandra_report(
         }
         Err(e) => Check::new("all nodes UN", false, e),
     };
-    let checks = vec![
-        pods_ready_check(pods),
-        nodes_un,
-        job_check(jobs, "cassandra-initialize-cluster", Some(pods)),
-        job_check(jobs, "cassandra-migrations", None),
-    ];
-    HealthReport::new("cassandra", checks)
+    let mut checks = vec![pods_ready_check(pods), nodes_un];
+    checks.extend(job_checks(c, jobs, pods));
+    HealthReport::new(c.name, checks)
 }
 
-/// The values a helm release was deployed with: its chart's defaults with
-/// the supplied values on top (helm's release payload keeps both).
-pub fn release_values(release: &Value) -> Value {
-    fn merge(base: &mut Value, top: &Value) {
-        match (base, top) {
-            (Value::Object(b), Value::Object(t)) => {
-                for (k, v) in t {
-                    merge(b.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-            (b, t) => *b = t.clone(),
-        }
-    }
-    let mut values = release["chart"]["values"].clone();
-    merge(&mut values, &release["config"]);
-    values
+/// The value at `pointer` a helm release was deployed with: the supplied
+/// one, else its chart's default (helm's release payload keeps both).
+fn deployed_value<'v>(release: &'v Value, pointer: &str) -> Option<&'v Value> {
+    let supplied = release["config"].pointer(pointer);
+    supplied.or_else(|| release["chart"]["values"].pointer(pointer))
 }
 
 /// The name of the check that the service roles' passwords agree.
@@ -316,16 +315,15 @@ pub fn service_role_password_check(openbao: Option<&Value>, cassandra: Option<&V
             "compared once both openbao-server and cassandra are deployed",
         );
     };
-    let bao = release_values(openbao);
-    let env = bao["openbao"]["migrations"]["env"].as_array();
+    let env = deployed_value(openbao, "/openbao/migrations/env").and_then(Value::as_array);
     let handed_out = env
         .and_then(|env| {
             env.iter()
                 .find(|e| e["name"] == "DEFAULT_CASSANDRA_PASSWORD")
         })
         .and_then(|e| e["value"].as_str());
-    let roles = release_values(cassandra)["cassandra"]["serviceRolePassword"].clone();
-    let (ok, detail) = match (handed_out, roles.as_str()) {
+    let roles = deployed_value(cassandra, "/cassandra/serviceRolePassword");
+    let (ok, detail) = match (handed_out, roles.and_then(Value::as_str)) {
         (Some(a), Some(b)) if a == b => (
             true,
             "cassandra.serviceRolePassword matches OpenBao's DEFAULT_CASSANDRA_PASSWORD",
@@ -348,17 +346,16 @@ pub fn service_role_password_check(openbao: Option<&Value>, cassandra: Option<&V
 
 // ---------------------------------------------------------------- async
 
-/// [`service_role_password_check`] of the deployed releases, each given as
-/// (namespace, release).
-pub async fn service_role_password(
+/// [`service_role_password_check`] of the deployed releases.
+async fn service_role_password(
     client: &kube::Client,
-    openbao: (&str, &str),
-    cassandra: (&str, &str),
+    openbao: &Component,
+    cassandra: &Component,
 ) -> Check {
     use super::releases::deployed_payload;
     let (bao, cass) = tokio::join!(
-        deployed_payload(client, openbao.0, openbao.1),
-        deployed_payload(client, cassandra.0, cassandra.1),
+        deployed_payload(client, openbao.namespace, openbao.release),
+        deployed_payload(client, cassandra.namespace, cassandra.release),
     );
     match (bao, cass) {
         (Ok(bao), Ok(cass)) => service_role_password_check(bao.as_ref(), cass.as_ref()),
@@ -424,48 +421,58 @@ pub async fn exec_capture(
         .unwrap_or_else(|_| Err(err(format!("no answer within {secs}s"))))
 }
 
-/// Verifies NATS in `ns` (pods Ready, cluster formed with routes to all peers).
-pub async fn verify_nats(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
+/// Verifies NATS (pods Ready, cluster formed with routes to all peers).
+pub async fn verify_nats(client: &kube::Client, c: &Component) -> Result<HealthReport, KubeError> {
+    let ns = c.namespace;
     let (pods, _) = list_pods_jobs(client, ns).await?;
-    let read = super::logs::pod_logs_text(client, ns, "nats-0", "nats", None);
+    let pod = format!("{}-0", c.statefulset);
+    let read = super::logs::pod_logs_text(client, ns, &pod, c.container, None);
     let log = match tokio::time::timeout(CHECK_TIMEOUT, read).await {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no log within {}s", CHECK_TIMEOUT.as_secs())),
     };
-    Ok(nats_report(&pods, log))
+    Ok(nats_report(c, &pods, log))
 }
 
-/// Verifies OpenBao in `ns`: `bao status -format=json` in every
-/// `openbao-server-N` pod (container `openbao`), and the two jobs.
-pub async fn verify_openbao(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
+/// Verifies OpenBao: `bao status -format=json` in every server pod, and the
+/// two jobs.
+pub async fn verify_openbao(
+    client: &kube::Client,
+    c: &Component,
+) -> Result<HealthReport, KubeError> {
+    let (ns, set) = (c.namespace, c.statefulset);
     let (pods, jobs) = list_pods_jobs(client, ns).await?;
-    let mut servers: Vec<&str> = ordinal_pods(&pods, "openbao-server").collect();
+    let mut servers: Vec<&str> = ordinal_pods(&pods, set).collect();
     servers.sort();
     let mut statuses = Vec::new();
     for pod in servers {
         let bao_status = ["bao", "status", "-format=json"];
-        let st = match exec_capture(client, ns, pod, "openbao", &bao_status).await {
+        let st = match exec_capture(client, ns, pod, c.container, &bao_status).await {
             Ok(o) => interpret_bao_status(&o.stdout, o.exit_code),
             Err(e) => Err(e.to_string()),
         };
         statuses.push((pod.to_string(), st));
     }
     if statuses.is_empty() {
-        let none = Err("no openbao-server pods found".into());
-        statuses.push(("openbao-server-0".into(), none));
+        let none = Err(format!("no {set} pods found"));
+        statuses.push((format!("{set}-0"), none));
     }
-    Ok(openbao_report(&jobs, &statuses))
+    Ok(openbao_report(c, &jobs, &statuses))
 }
 
-/// Verifies Cassandra in `ns`: `nodetool status` in cassandra-0 and the two jobs.
-pub async fn verify_cassandra(client: &kube::Client, ns: &str) -> Result<HealthReport, KubeError> {
+/// Verifies Cassandra: `nodetool status` in its first pod, the two jobs, and
+/// whether its service roles' password is the one OpenBao's migrations hand out.
+pub async fn verify_cassandra(
+    client: &kube::Client,
+    c: &Component,
+) -> Result<HealthReport, KubeError> {
+    let ns = c.namespace;
     let (pods, jobs) = list_pods_jobs(client, ns).await?;
-    let ready = pods
-        .iter()
-        .any(|p| pod_name(p) == "cassandra-0" && pod_is_ready(p));
+    let first = format!("{}-0", c.statefulset);
+    let ready = pods.iter().any(|p| pod_name(p) == first && pod_is_ready(p));
     let nodetool = if ready {
         let nodetool_status = ["nodetool", "status"];
-        match exec_capture(client, ns, "cassandra-0", "cassandra", &nodetool_status).await {
+        match exec_capture(client, ns, &first, c.container, &nodetool_status).await {
             Ok(ExecOutput {
                 exit_code: Some(c),
                 stderr,
@@ -475,15 +482,19 @@ pub async fn verify_cassandra(client: &kube::Client, ns: &str) -> Result<HealthR
             Err(e) => Err(e.to_string()),
         }
     } else {
-        Err("cassandra-0 is not Ready".to_string())
+        Err(format!("{first} is not Ready"))
     };
-    Ok(cassandra_report(&pods, &jobs, nodetool))
+    let mut report = cassandra_report(c, &pods, &jobs, nodetool);
+    let roles = service_role_password(client, &crate::model::OPENBAO, c);
+    report.checks.push(roles.await);
+    Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::k8s::fixtures::{fixture, list, obj};
+    use crate::model::{CASSANDRA, NATS, OPENBAO};
 
     fn release(defaults: serde_json::Value, config: serde_json::Value) -> serde_json::Value {
         serde_json::json!({"name": "x", "chart": {"values": defaults}, "config": config})
@@ -554,10 +565,10 @@ mod tests {
         let mut p2 = p0.clone();
         p2.metadata.name = Some("nats-2".into());
         let pods = [p0, p1, p2];
-        let r = nats_report(&pods, Ok(fixture!("nats-0_nats.log")));
+        let r = nats_report(&NATS, &pods, Ok(fixture!("nats-0_nats.log")));
         assert!(r.healthy(), "{r:?}");
         let one_route = "[INF] Cluster name is nats\n[INF] 10.244.0.8:6222 - rid:5 - Route connection created\n";
-        let r = nats_report(&pods, Ok(one_route));
+        let r = nats_report(&NATS, &pods, Ok(one_route));
         assert!(!r.healthy());
         assert_eq!(r.checks[2].detail, "1 of 2 routes up (10.244.0.8)");
     }
@@ -596,6 +607,7 @@ mod tests {
         let sealed = interpret_bao_status(fixture!("bao_status_sealed.json"), Some(2));
         let failed: Job = obj(fixture!("job_openbao-server-migrations_failed.json"));
         let r = openbao_report(
+            &OPENBAO,
             &[failed],
             &[
                 ("openbao-server-0".into(), unsealed),
@@ -633,17 +645,28 @@ mod tests {
         let mut jobs: Vec<Job> = list(fixture!("jobs_cassandra-system.json"));
         // The init job still running but one pod Completed: fine per the guide.
         jobs[0].status.as_mut().unwrap().conditions = None;
-        let r = cassandra_report(&pods, &jobs, Ok(fixture!("nodetool_status_1node.txt")));
+        let r = cassandra_report(
+            &CASSANDRA,
+            &pods,
+            &jobs,
+            Ok(fixture!("nodetool_status_1node.txt")),
+        );
         assert!(r.checks[0].ok && r.checks[1].ok && r.checks[2].ok, "{r:?}");
         assert!(r.checks[2].detail.contains("expected retries"));
         assert!(!r.checks[3].ok, "migrations still running");
         let r = cassandra_report(
+            &CASSANDRA,
             &pods,
             &jobs,
             Ok(fixture!("nodetool_status_3node_one_down.txt")),
         );
         assert_eq!(r.checks[1].detail, "2/3 nodes UN; not UN: DN 10.244.0.18");
-        let r = cassandra_report(&pods, &jobs, Ok(fixture!("nodetool_status_3node_up.txt")));
+        let r = cassandra_report(
+            &CASSANDRA,
+            &pods,
+            &jobs,
+            Ok(fixture!("nodetool_status_3node_up.txt")),
+        );
         assert!(r.checks[1].detail.contains("UJ 10.244.0.18"));
     }
 

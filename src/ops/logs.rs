@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 
 use crate::k8s::client::get_opt;
-use crate::k8s::logs::{follow_pod_logs, pod_logs_text, LogSource};
-use crate::model::Component;
+use crate::k8s::logs::{follow_pod_logs, pod_logs_text};
+use crate::model::{Component, Log};
 use crate::ui::Shell;
 
 /// The guide's `--tail=100`.
@@ -61,15 +61,9 @@ impl LogTarget {
 /// Pure: the container to read, preferring the one the guide names when
 /// the pod has it, else the pod's first container.
 pub fn pick_container(pod: &Pod, wanted: Option<&str>) -> Option<String> {
-    let names: Vec<&str> = pod
-        .spec
-        .as_ref()
-        .map(|s| s.containers.iter().map(|c| c.name.as_str()).collect())
-        .unwrap_or_default();
-    match wanted {
-        Some(w) if names.contains(&w) => Some(w.to_string()),
-        _ => names.first().map(|n| n.to_string()),
-    }
+    let all = &pod.spec.as_ref()?.containers;
+    let named = all.iter().find(|c| Some(c.name.as_str()) == wanted);
+    named.or(all.first()).map(|c| c.name.clone())
 }
 
 /// The one JSON document of `logs -o json`.
@@ -103,43 +97,49 @@ pub async fn find_targets(
     let ns = c.namespace;
     let mut targets = Vec::new();
     let mut notes = Vec::new();
-    for source in c.logs {
-        match source {
-            LogSource::Job(job) => {
-                if get_opt::<Job>(client, ns, job).await?.is_none() {
-                    notes.push(format!("job/{job} does not exist in {ns} (yet)"));
-                    continue;
-                }
-                let list = crate::k8s::logs::job_pods(client, ns, job).await?;
-                if list.is_empty() {
-                    notes.push(format!("job/{job} has no pods left in {ns}"));
-                }
-                let several = list.len() > 1;
-                for p in &list {
-                    let name = p.metadata.name.clone().unwrap_or_default();
-                    let Some(container) = pick_container(p, None) else {
-                        continue;
-                    };
-                    targets.push(LogTarget {
-                        source: format!("job/{job}"),
-                        pod: name,
-                        container,
-                        one_of_several: several,
-                    });
-                }
-            }
-            LogSource::Pod { pod, container } => {
-                let found = get_opt::<Pod>(client, ns, pod).await?;
-                match found.as_ref().and_then(|p| pick_container(p, *container)) {
+    for log in c.logs {
+        let job = match log {
+            Log::InitJob => c.init_job,
+            Log::MigrationsJob => c.migrations_job,
+            Log::Server(i) => {
+                let pod = format!("{}-{i}", c.statefulset);
+                let found = get_opt::<Pod>(client, ns, &pod).await?;
+                match found
+                    .as_ref()
+                    .and_then(|p| pick_container(p, Some(c.container)))
+                {
                     Some(container) => targets.push(LogTarget {
                         source: format!("pod/{pod}"),
-                        pod: pod.to_string(),
+                        pod,
                         container,
                         one_of_several: false,
                     }),
                     None => notes.push(format!("pod/{pod} does not exist in {ns} (yet)")),
                 }
+                continue;
             }
+        };
+        // The table names a job for every job log it lists.
+        let Some(job) = job else { continue };
+        if get_opt::<Job>(client, ns, job).await?.is_none() {
+            notes.push(format!("job/{job} does not exist in {ns} (yet)"));
+            continue;
+        }
+        let list = crate::k8s::logs::job_pods(client, ns, job).await?;
+        if list.is_empty() {
+            notes.push(format!("job/{job} has no pods left in {ns}"));
+        }
+        let several = list.len() > 1;
+        for p in &list {
+            let Some(container) = pick_container(p, None) else {
+                continue;
+            };
+            targets.push(LogTarget {
+                source: format!("job/{job}"),
+                pod: p.metadata.name.clone().unwrap_or_default(),
+                container,
+                one_of_several: several,
+            });
         }
     }
     Ok((targets, notes))

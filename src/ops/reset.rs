@@ -328,7 +328,7 @@ pub async fn execute(
             }
             ResetAction::Verify { component } => {
                 let mut verified = report.health.iter();
-                if verified.any(|h| h.component == component.as_str()) {
+                if verified.any(|h| h.component == component.component().name) {
                     continue; // the install just verified it
                 }
                 let health = install::verify_bounded(client, component.component()).await;

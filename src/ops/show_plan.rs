@@ -116,7 +116,7 @@ pub fn print(shell: &Shell, plan: &Plan, settings: &Settings, helm_major: Option
                     .component()
                     .depends_on
                     .iter()
-                    .map(|d| d.as_str())
+                    .map(|d| d.component().name)
                     .collect();
                 if deps.is_empty() {
                     id.to_string()

@@ -102,7 +102,7 @@ pub async fn verify_all(client: &kube::Client, plan: &Plan) -> Vec<HealthReport>
 
 /// Verifies `c` within [`VERIFY_ALL_TIMEOUT`]; one that cannot be reached is unhealthy.
 pub async fn verify_bounded(client: &kube::Client, c: &Component) -> HealthReport {
-    let checks = (c.verify)(client, c.namespace);
+    let checks = (c.verify)(client, c);
     let detail = match tokio::time::timeout(VERIFY_ALL_TIMEOUT, checks).await {
         Ok(Ok(r)) => return r,
         Ok(Err(e)) => e.to_string(),
@@ -196,8 +196,7 @@ impl Installer<'_> {
         let labels = desired.labels();
         let helm_run = self.helm.upgrade_install_labelled(&release, &labels);
         let (helm_result, pods, jobs) =
-            progress::while_watching(self.client, c.namespace, c.retrying_jobs, &sink, helm_run)
-                .await;
+            progress::while_watching(self.client, c, &sink, helm_run).await;
         match helm_result {
             Ok(true) => {}
             // helm 3.13 has no --labels: label the new revision ourselves.
@@ -401,7 +400,7 @@ async fn verified(
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
-        let problem = match tokio::time::timeout(left, (c.verify)(client, c.namespace)).await {
+        let problem = match tokio::time::timeout(left, (c.verify)(client, c)).await {
             Ok(Ok(r)) if r.healthy() => {
                 step.done_with(format!("healthy in {}", format_duration(started.elapsed())));
                 return Ok(r);
