@@ -285,7 +285,7 @@ pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
     if failed.is_empty() {
         return Ok(());
     }
-    Err(crate::Error::ChecksFailed(format!(
+    Err(crate::Error::Failed(format!(
         "{} preflight check{} failed ({}): apply the fixes above and run `nvcf-dev doctor` again",
         failed.len(),
         if failed.len() == 1 { "" } else { "s" },

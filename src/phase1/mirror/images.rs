@@ -73,15 +73,16 @@ impl Mirrorer<'_> {
                 let info = crate::chart::read_archive(&bytes, &item.source)?;
                 let path = dir.join(format!("{}.tgz", c.chart));
                 std::fs::write(&path, &bytes).map_err(|e| {
-                    crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
+                    crate::Error::Failed(format!("cannot write {}: {e}", path.display()))
                 })?;
                 (info, Some(bytes), path)
             }
         };
         let (values, fitted) =
             plan::fit_values(c, self.settings, &self.settings.upstream_registry, &info)?;
-        let values_text = serde_yaml_ng::to_string(&values)
-            .map_err(|e| crate::Error::Usage(format!("cannot write the {} values: {e}", c.name)))?;
+        let values_text = serde_yaml_ng::to_string(&values).map_err(|e| {
+            crate::Error::Failed(format!("cannot write the {} values: {e}", c.name))
+        })?;
         // A chart directory has no one digest: it is rendered every time.
         let cached = archive.zip(cache).map(|(bytes, (cache, helm))| {
             let values = values_text.as_bytes();
