@@ -206,30 +206,19 @@ fn subchart(files: &Files, name: &str, what: &str) -> Result<Option<ChartInfo>, 
 /// string or null like `affinity: ""`, a list) counts as declared: defaults
 /// are no schema, so this errs towards "read".
 pub fn undeclared<'v>(values: &'v Value, defaults: &Value) -> Vec<Vec<&'v str>> {
-    fn walk<'v>(
-        values: &'v Value,
-        defaults: &Value,
-        path: &mut Vec<&'v str>,
-        out: &mut Vec<Vec<&'v str>>,
-    ) {
-        let (Value::Mapping(vals), Value::Mapping(defs)) = (values, defaults) else {
-            return;
-        };
-        if defs.is_empty() {
-            return;
-        }
-        for (key, v) in vals.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
-            path.push(key);
-            match defs.get(key) {
-                None => out.push(path.clone()),
-                Some(d) => walk(v, d, path, out),
-            }
-            path.pop();
-        }
-    }
-    let mut out = Vec::new();
-    walk(values, defaults, &mut Vec::new(), &mut out);
-    out
+    let (Value::Mapping(vals), Value::Mapping(defs)) = (values, defaults) else {
+        return Vec::new();
+    };
+    let keys = vals.iter().filter_map(|(k, v)| Some((k.as_str()?, v)));
+    keys.filter(|_| !defs.is_empty())
+        .flat_map(|(key, v)| match defs.get(key) {
+            None => vec![vec![key]],
+            Some(d) => undeclared(v, d)
+                .into_iter()
+                .map(|p| [vec![key], p].concat())
+                .collect(),
+        })
+        .collect()
 }
 
 /// Where the chart declares a key of the same name as `path`'s last, for a

@@ -133,7 +133,6 @@ pub fn check_kind(r: Option<Result<String, String>>) -> Check {
 pub fn check_helm(r: Option<Result<String, String>>) -> Check {
     check_tool("helm", Status::Fail, r, |text| {
         let v = helm::parse_version(text).map_err(|e| e.to_string())?;
-        helm::check_supported(v).map_err(|e| e.to_string())?;
         Ok(format!("helm {v}"))
     })
 }
