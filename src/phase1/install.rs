@@ -230,14 +230,7 @@ impl Installer<'_> {
         let c = cp.component;
         let rendered = self
             .helm
-            .template(
-                &release.name,
-                &release.namespace,
-                &release.chart,
-                release.version.as_deref(),
-                &release.values_file,
-                release.plain_http,
-            )
+            .template(release)
             .await
             .map_err(|e| InstallError::Render {
                 component: c.name,

@@ -60,8 +60,8 @@ pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
     Ok(v)
 }
 
-/// One `helm upgrade --install`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `helm upgrade --install`, or `helm template` of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Release {
     pub name: String,
     pub namespace: String,
@@ -205,30 +205,14 @@ impl<'a> Helm<'a> {
     }
 
     /// `helm template`, for image discovery and for checking values render.
-    pub async fn template(
-        &self,
-        release: &str,
-        namespace: &str,
-        chart: &str,
-        version: Option<&str>,
-        values_file: &std::path::Path,
-        plain_http: bool,
-    ) -> Result<String, RunError> {
-        let values = values_file.display().to_string();
-        let mut args = vec![
-            "template",
-            release,
-            chart,
-            "--namespace",
-            namespace,
-            "--include-crds",
-            "-f",
-            &values,
-        ];
-        if let Some(v) = version {
+    pub async fn template(&self, r: &Release) -> Result<String, RunError> {
+        let values = r.values_file.display().to_string();
+        let mut args = vec!["template", &r.name, &r.chart, "--namespace", &r.namespace];
+        args.extend(["--include-crds", "-f", &values]);
+        if let Some(v) = &r.version {
             args.extend(["--version", v]);
         }
-        if plain_http {
+        if r.plain_http {
             args.push("--plain-http");
         }
         self.run(args, None).await

@@ -134,6 +134,7 @@ fn finished(
     if code == 0 {
         return Ok(stdout);
     }
+    tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
     Err(RunError::Failed {
         command,
         code,
@@ -245,15 +246,9 @@ impl CommandRunner for SystemRunner {
             drop(registered);
             std::future::pending::<()>().await;
         }
-        let (code, stdout, stderr) = (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
-        if code != 0 {
-            tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
-        }
-        finished(command, code, stdout, stderr)
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let code = out.status.code().unwrap_or(-1);
+        finished(command, code, text(&out.stdout), text(&out.stderr))
     }
 }
 
