@@ -65,41 +65,37 @@ fn unreadable(what: &str) -> impl Fn(std::io::Error) -> ChartError + '_ {
 
 /// Reads a packaged chart (.tgz), as pulled from a registry.
 pub fn read_archive(bytes: &[u8], what: &str) -> Result<ChartInfo, ChartError> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut files = Files::new();
-    for entry in archive.entries().map_err(unreadable(what))? {
-        let mut entry = entry.map_err(unreadable(what))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry
-            .path()
-            .map_err(unreadable(what))?
-            .to_string_lossy()
-            .into_owned();
-        // Strip the top directory, the chart's name.
-        let Some((_, inner)) = path.split_once('/') else {
-            continue;
-        };
-        if is_wanted(inner) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(unreadable(what))?;
-            files.insert(inner.to_string(), data);
-        }
-    }
-    from_files(&files, what)
+    from_files(&archive_files(bytes).map_err(unreadable(what))?, what)
 }
 
 /// Reads a chart directory or a .tgz on disk (`--chart COMPONENT=PATH`).
 pub fn read_path(path: &Path) -> Result<ChartInfo, ChartError> {
     let what = path.display().to_string();
-    if path.is_dir() {
+    let files = if path.is_dir() {
         let mut files = Files::new();
-        collect_dir(path, "", &mut files).map_err(unreadable(&what))?;
-        from_files(&files, &what)
+        collect_dir(path, "", &mut files).map(|()| files)
     } else {
-        read_archive(&std::fs::read(path).map_err(unreadable(&what))?, &what)
+        std::fs::read(path).and_then(|bytes| archive_files(&bytes))
+    };
+    from_files(&files.map_err(unreadable(&what))?, &what)
+}
+
+fn archive_files(bytes: &[u8]) -> std::io::Result<Files> {
+    let mut files = Files::new();
+    for entry in tar::Archive::new(flate2::read::GzDecoder::new(bytes)).entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        // Strip the top directory, the chart's name.
+        match path.split_once('/') {
+            Some((_, inner)) if entry.header().entry_type().is_file() && is_wanted(inner) => {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data)?;
+                files.insert(inner.to_string(), data);
+            }
+            _ => {}
+        }
     }
+    Ok(files)
 }
 
 fn collect_dir(dir: &Path, prefix: &str, files: &mut Files) -> std::io::Result<()> {
