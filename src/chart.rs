@@ -128,20 +128,16 @@ fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
         file,
         detail,
     };
-    let text = |file: &'static str| {
-        files
-            .get(file)
-            .map(|b| String::from_utf8(b.clone()).map_err(|e| invalid(file, e.to_string())))
-            .transpose()
-    };
-    let chart_yaml = text("Chart.yaml")?.ok_or_else(|| ChartError::Missing {
+    let chart_yaml = files.get("Chart.yaml").ok_or_else(|| ChartError::Missing {
         what: what.to_string(),
     })?;
+    let chart_yaml =
+        String::from_utf8(chart_yaml.clone()).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
     let meta: ChartYaml =
         serde_yaml_ng::from_str(&chart_yaml).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
-    let values_yaml = text("values.yaml")?.unwrap_or_default();
-    let mut defaults: Value =
-        serde_yaml_ng::from_str(&values_yaml).map_err(|e| invalid("values.yaml", e.to_string()))?;
+    let values_yaml = files.get("values.yaml").map_or(&[][..], Vec::as_slice);
+    let mut defaults: Value = serde_yaml_ng::from_slice(values_yaml)
+        .map_err(|e| invalid("values.yaml", e.to_string()))?;
     // No values.yaml, an empty one, or `null`: no defaults.
     if defaults.is_null() {
         defaults = Value::Mapping(Mapping::new());
