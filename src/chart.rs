@@ -202,6 +202,7 @@ pub fn undeclared<'v>(values: &'v Value, defaults: &Value) -> Vec<Vec<&'v str>> 
         return Vec::new();
     };
     let keys = vals.iter().filter_map(|(k, v)| Some((k.as_str()?, v)));
+    // An empty default map is free-form: nothing under it is undeclared.
     keys.filter(|_| !defs.is_empty())
         .flat_map(|(key, v)| match defs.get(key) {
             None => vec![vec![key]],

@@ -40,8 +40,8 @@ pub enum Error {
     /// A broken invariant of nvcf-dev itself.
     #[error("internal error: {0}; please report it")]
     Internal(String),
-    /// A failure its message says all of: input clap cannot catch, or checks
-    /// whose report has already been printed.
+    /// A failure whose message says it all: input clap cannot catch, or
+    /// checks whose report has already been printed.
     #[error("{0}")]
     Failed(String),
     /// Ctrl-C (exit code 130): what to do next, or the state each release
