@@ -42,20 +42,10 @@ pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
             minor,
             patch: n.next().flatten().unwrap_or(0),
         },
-        _ => {
-            let output = t.to_string();
-            return Err(ToolError::BadVersion {
-                tool: "helm",
-                output,
-            });
-        }
+        _ => return Err(ToolError::HelmVersion(t.to_string())),
     };
     if (v.major, v.minor) < (3, 13) {
-        return Err(ToolError::TooOld {
-            tool: "helm",
-            found: v.to_string(),
-            need: "3.13 or later, or 4",
-        });
+        return Err(ToolError::HelmTooOld(v.to_string()));
     }
     Ok(v)
 }
