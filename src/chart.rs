@@ -65,41 +65,37 @@ fn unreadable(what: &str) -> impl Fn(std::io::Error) -> ChartError + '_ {
 
 /// Reads a packaged chart (.tgz), as pulled from a registry.
 pub fn read_archive(bytes: &[u8], what: &str) -> Result<ChartInfo, ChartError> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut files = Files::new();
-    for entry in archive.entries().map_err(unreadable(what))? {
-        let mut entry = entry.map_err(unreadable(what))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry
-            .path()
-            .map_err(unreadable(what))?
-            .to_string_lossy()
-            .into_owned();
-        // Strip the top directory, the chart's name.
-        let Some((_, inner)) = path.split_once('/') else {
-            continue;
-        };
-        if is_wanted(inner) {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(unreadable(what))?;
-            files.insert(inner.to_string(), data);
-        }
-    }
-    from_files(&files, what)
+    from_files(&archive_files(bytes).map_err(unreadable(what))?, what)
 }
 
 /// Reads a chart directory or a .tgz on disk (`--chart COMPONENT=PATH`).
 pub fn read_path(path: &Path) -> Result<ChartInfo, ChartError> {
     let what = path.display().to_string();
-    if path.is_dir() {
+    let files = if path.is_dir() {
         let mut files = Files::new();
-        collect_dir(path, "", &mut files).map_err(unreadable(&what))?;
-        from_files(&files, &what)
+        collect_dir(path, "", &mut files).map(|()| files)
     } else {
-        read_archive(&std::fs::read(path).map_err(unreadable(&what))?, &what)
+        std::fs::read(path).and_then(|bytes| archive_files(&bytes))
+    };
+    from_files(&files.map_err(unreadable(&what))?, &what)
+}
+
+fn archive_files(bytes: &[u8]) -> std::io::Result<Files> {
+    let mut files = Files::new();
+    for entry in tar::Archive::new(flate2::read::GzDecoder::new(bytes)).entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        // Strip the top directory, the chart's name.
+        match path.split_once('/') {
+            Some((_, inner)) if entry.header().entry_type().is_file() && is_wanted(inner) => {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data)?;
+                files.insert(inner.to_string(), data);
+            }
+            _ => {}
+        }
     }
+    Ok(files)
 }
 
 fn collect_dir(dir: &Path, prefix: &str, files: &mut Files) -> std::io::Result<()> {
@@ -132,20 +128,16 @@ fn from_files(files: &Files, what: &str) -> Result<ChartInfo, ChartError> {
         file,
         detail,
     };
-    let text = |file: &'static str| {
-        files
-            .get(file)
-            .map(|b| String::from_utf8(b.clone()).map_err(|e| invalid(file, e.to_string())))
-            .transpose()
-    };
-    let chart_yaml = text("Chart.yaml")?.ok_or_else(|| ChartError::Missing {
+    let chart_yaml = files.get("Chart.yaml").ok_or_else(|| ChartError::Missing {
         what: what.to_string(),
     })?;
+    let chart_yaml =
+        String::from_utf8(chart_yaml.clone()).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
     let meta: ChartYaml =
         serde_yaml_ng::from_str(&chart_yaml).map_err(|e| invalid("Chart.yaml", e.to_string()))?;
-    let values_yaml = text("values.yaml")?.unwrap_or_default();
-    let mut defaults: Value =
-        serde_yaml_ng::from_str(&values_yaml).map_err(|e| invalid("values.yaml", e.to_string()))?;
+    let values_yaml = files.get("values.yaml").map_or(&[][..], Vec::as_slice);
+    let mut defaults: Value = serde_yaml_ng::from_slice(values_yaml)
+        .map_err(|e| invalid("values.yaml", e.to_string()))?;
     // No values.yaml, an empty one, or `null`: no defaults.
     if defaults.is_null() {
         defaults = Value::Mapping(Mapping::new());
@@ -206,30 +198,20 @@ fn subchart(files: &Files, name: &str, what: &str) -> Result<Option<ChartInfo>, 
 /// string or null like `affinity: ""`, a list) counts as declared: defaults
 /// are no schema, so this errs towards "read".
 pub fn undeclared<'v>(values: &'v Value, defaults: &Value) -> Vec<Vec<&'v str>> {
-    fn walk<'v>(
-        values: &'v Value,
-        defaults: &Value,
-        path: &mut Vec<&'v str>,
-        out: &mut Vec<Vec<&'v str>>,
-    ) {
-        let (Value::Mapping(vals), Value::Mapping(defs)) = (values, defaults) else {
-            return;
-        };
-        if defs.is_empty() {
-            return;
-        }
-        for (key, v) in vals.iter().filter_map(|(k, v)| Some((k.as_str()?, v))) {
-            path.push(key);
-            match defs.get(key) {
-                None => out.push(path.clone()),
-                Some(d) => walk(v, d, path, out),
-            }
-            path.pop();
-        }
-    }
-    let mut out = Vec::new();
-    walk(values, defaults, &mut Vec::new(), &mut out);
-    out
+    let (Value::Mapping(vals), Value::Mapping(defs)) = (values, defaults) else {
+        return Vec::new();
+    };
+    let keys = vals.iter().filter_map(|(k, v)| Some((k.as_str()?, v)));
+    // An empty default map is free-form: nothing under it is undeclared.
+    keys.filter(|_| !defs.is_empty())
+        .flat_map(|(key, v)| match defs.get(key) {
+            None => vec![vec![key]],
+            Some(d) => undeclared(v, d)
+                .into_iter()
+                .map(|p| [vec![key], p].concat())
+                .collect(),
+        })
+        .collect()
 }
 
 /// Where the chart declares a key of the same name as `path`'s last, for a

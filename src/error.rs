@@ -40,23 +40,12 @@ pub enum Error {
     /// A broken invariant of nvcf-dev itself.
     #[error("internal error: {0}; please report it")]
     Internal(String),
-    /// Bad command-line input that clap cannot catch.
+    /// A failure whose message says it all: input clap cannot catch, or
+    /// checks whose report has already been printed.
     #[error("{0}")]
-    Usage(String),
-    /// Checks ran and some failed; their report has already been printed.
-    #[error("{0}")]
-    ChecksFailed(String),
-    #[error("interrupted: every step is idempotent, so run the same command again to pick up where it stopped")]
-    Interrupted,
-    /// Ctrl-C stopped helm while it changed releases: the state each was
-    /// left in, and what the next `up` does about it.
+    Failed(String),
+    /// Ctrl-C (exit code 130): what to do next, or the state each release
+    /// helm was changing was left in and what the next `up` does about it.
     #[error("interrupted: {0}")]
-    InterruptedReleases(String),
-}
-
-impl Error {
-    /// Ctrl-C: exit code 130, the terminal restored.
-    pub fn is_interrupt(&self) -> bool {
-        matches!(self, Error::Interrupted | Error::InterruptedReleases(_))
-    }
+    Interrupted(String),
 }

@@ -10,7 +10,10 @@ fn main() {
         eprintln!("error: cannot start the async runtime: {e}");
         std::process::exit(1);
     });
-    let terminal = TerminalState::save();
+    // The terminal settings of stdin, to put back after an interrupt.
+    let mut terminal: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd 0 and a valid out-pointer; fails harmlessly when stdin is no terminal.
+    let tty = unsafe { libc::tcgetattr(0, &mut terminal) } == 0;
     let result = runtime.block_on(async {
         // Listen before anything runs, and run the command on a worker, so a
         // Ctrl-C is seen even while a prompt blocks that worker.
@@ -26,43 +29,24 @@ fn main() {
                 let stopped = nvcf_dev::stop_gracefully(nvcf_dev::HELM_GRACE).await;
                 task.abort();
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(3), &mut task).await;
-                if stopped.is_empty() {
-                    Err(nvcf_dev::Error::Interrupted)
+                Err(nvcf_dev::Error::Interrupted(if stopped.is_empty() {
+                    "every step is idempotent, so run the same command again to pick up where it stopped".into()
                 } else {
-                    Err(nvcf_dev::Error::InterruptedReleases(
-                        nvcf_dev::interrupted_report(&stopped).await,
-                    ))
-                }
+                    nvcf_dev::interrupted_report(&stopped).await
+                }))
             }
         }
     });
     if let Err(e) = result {
-        if e.is_interrupt() {
+        let interrupted = matches!(e, nvcf_dev::Error::Interrupted(_));
+        if interrupted && tty {
             // A password prompt turns echo off; never leave the terminal so.
-            terminal.restore();
+            // SAFETY: restores settings read from the same fd.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &terminal) };
         }
         eprintln!("error: {}", nvcf_dev::secret::scrub(&e.to_string()));
         // Exit without waiting for a worker still blocked in a prompt.
-        std::process::exit(if e.is_interrupt() { 130 } else { 1 });
-    }
-}
-
-/// The terminal settings of stdin at start, to put back after an interrupt.
-struct TerminalState(Option<libc::termios>);
-
-impl TerminalState {
-    fn save() -> TerminalState {
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: fd 0 and a valid out-pointer; fails harmlessly when stdin is no terminal.
-        let ok = unsafe { libc::tcgetattr(0, &mut t) } == 0;
-        TerminalState(ok.then_some(t))
-    }
-
-    fn restore(&self) {
-        if let Some(t) = &self.0 {
-            // SAFETY: restores settings read from the same fd.
-            unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
-        }
+        std::process::exit(if interrupted { 130 } else { 1 });
     }
 }
 

@@ -48,32 +48,28 @@ impl serde::Serialize for Secret {
 
 /// The secrets this process holds, so that every line it prints can be
 /// scrubbed, even text from helm or a pod log that echoes one back.
-static KNOWN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+static KNOWN: std::sync::Mutex<Vec<Secret>> = std::sync::Mutex::new(Vec::new());
 
 /// Remembers `secret` for [`scrub`].
 pub fn register(secret: &Secret) {
     let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    if !known.contains(&secret.0) {
-        known.push(secret.0.clone());
+    if !known.contains(secret) {
+        known.push(secret.clone());
     }
 }
 
 /// `text` with every registered secret replaced by `<redacted>`.
 pub fn scrub(text: &str) -> String {
     let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
-    redact_all(text, known.iter().map(String::as_str))
+    redact_text(text, &known.iter().collect::<Vec<_>>())
 }
 
 /// Replaces every occurrence of any of `secrets` in `text` with `<redacted>`.
 /// Used on text that came from elsewhere (helm's output, a values tree) and may
 /// echo a secret back.
 pub fn redact_text(text: &str, secrets: &[&Secret]) -> String {
-    redact_all(text, secrets.iter().map(|s| s.expose()))
-}
-
-fn redact_all<'a>(text: &str, secrets: impl Iterator<Item = &'a str>) -> String {
     // Very short values would redact ordinary words; no real secret is that short.
-    let long_enough = secrets.filter(|s| s.len() >= 4);
+    let long_enough = secrets.iter().map(|s| s.expose()).filter(|s| s.len() >= 4);
     long_enough.fold(text.to_string(), |out, s| out.replace(s, REDACTED))
 }
 

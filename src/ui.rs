@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    #[default]
     Text,
     Json,
 }
@@ -150,12 +148,9 @@ impl Shell {
     pub fn step(&self, title: impl Into<String>) -> Step {
         let title = title.into();
         let spinner = if let Some(m) = self.multi.as_ref().filter(|_| !self.quiet) {
-            let pb = m.add(ProgressBar::new_spinner());
-            pb.set_style(
-                ProgressStyle::with_template(" {spinner:.cyan} {msg} {elapsed:.dim}")
-                    .expect("static template")
-                    .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
-            );
+            let style = ProgressStyle::with_template(" {spinner:.cyan} {msg} {elapsed:.dim}");
+            let style = style.expect("static template").tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ");
+            let pb = m.add(ProgressBar::new_spinner().with_style(style));
             pb.set_message(title.clone());
             pb.enable_steady_tick(Duration::from_millis(100));
             Some(pb)

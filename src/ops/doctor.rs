@@ -133,7 +133,6 @@ pub fn check_kind(r: Option<Result<String, String>>) -> Check {
 pub fn check_helm(r: Option<Result<String, String>>) -> Check {
     check_tool("helm", Status::Fail, r, |text| {
         let v = helm::parse_version(text).map_err(|e| e.to_string())?;
-        helm::check_supported(v).map_err(|e| e.to_string())?;
         Ok(format!("helm {v}"))
     })
 }
@@ -285,7 +284,7 @@ pub fn report(shell: &Shell, checks: &[Check]) -> Result<(), crate::Error> {
     if failed.is_empty() {
         return Ok(());
     }
-    Err(crate::Error::ChecksFailed(format!(
+    Err(crate::Error::Failed(format!(
         "{} preflight check{} failed ({}): apply the fixes above and run `nvcf-dev doctor` again",
         failed.len(),
         if failed.len() == 1 { "" } else { "s" },

@@ -15,11 +15,11 @@ pub fn ensure_allowed(
     let target = settings.kube_context();
     let interactive = shell.is_interactive();
     let ask = check_context(&target, &settings.cluster, explicit, yes, interactive)
-        .map_err(crate::Error::Usage)?;
+        .map_err(crate::Error::Failed)?;
     let question =
         format!("Change cluster context `{target}`, which is not nvcf-dev's own kind cluster?");
     if ask && !prompt.confirm(&question) {
-        return Err(crate::Error::Usage(format!(
+        return Err(crate::Error::Failed(format!(
             "not confirmed: nothing was changed in `{target}`"
         )));
     }
@@ -63,14 +63,14 @@ pub fn confirm(
         return Ok(());
     }
     if !shell.is_interactive() {
-        return Err(crate::Error::Usage(format!(
+        return Err(crate::Error::Failed(format!(
             "{what} needs confirmation and there is no terminal to ask: add --yes"
         )));
     }
     if prompt.confirm(question) {
         Ok(())
     } else {
-        Err(crate::Error::Usage(
+        Err(crate::Error::Failed(
             "not confirmed: nothing was changed".into(),
         ))
     }

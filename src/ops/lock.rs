@@ -19,7 +19,7 @@ pub struct ClusterLock {
 pub fn acquire(state_dir: &Path, cluster: &str, command: &str) -> crate::Result<ClusterLock> {
     let path = state_dir.join(cluster).join("lock");
     let io = |action: &str, e: std::io::Error| {
-        crate::Error::Usage(format!(
+        crate::Error::Failed(format!(
             "cannot {action} the lock file {}: {e}; check the state directory's permissions",
             path.display()
         ))
@@ -43,7 +43,7 @@ pub fn acquire(state_dir: &Path, cluster: &str, command: &str) -> crate::Result<
         }
         let mut text = String::new();
         let _ = file.read_to_string(&mut text);
-        return Err(crate::Error::Usage(held_message(
+        return Err(crate::Error::Failed(held_message(
             cluster,
             &text,
             SystemTime::now(),

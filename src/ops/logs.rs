@@ -150,7 +150,7 @@ pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> c
     let c = opts.component;
     let ns = c.namespace;
     if opts.follow && shell.is_json() {
-        return Err(crate::Error::Usage(
+        return Err(crate::Error::Failed(
             "--follow streams lines as they come and has no JSON form: drop --output json".into(),
         ));
     }
@@ -163,7 +163,7 @@ pub async fn show(shell: &Shell, client: &kube::Client, opts: &LogsOptions) -> c
     let (targets, mut notes) = find_targets(client, c).await?;
     notes.iter().for_each(|n| note(n));
     if targets.is_empty() {
-        return Err(crate::Error::Usage(format!(
+        return Err(crate::Error::Failed(format!(
             "no logs of {} in {ns}: none of its jobs or pods exist; is it installed? (`nvcf-dev status`)",
             c.name
         )));

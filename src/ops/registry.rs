@@ -117,16 +117,16 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
         shell.out(table(&["REGISTRY", ""], &rows));
     }
     if let Some(advice) = foreign_advice(&r) {
-        return Err(crate::Error::ChecksFailed(advice));
+        return Err(crate::Error::Failed(advice));
     }
     if !r.running {
-        return Err(crate::Error::ChecksFailed(format!(
+        return Err(crate::Error::Failed(format!(
             "the local registry {} is not running: start it with `nvcf-dev registry up`",
             r.container
         )));
     }
     if !r.healthy() {
-        return Err(crate::Error::ChecksFailed(format!(
+        return Err(crate::Error::Failed(format!(
             "the local registry {} runs but does not answer its catalog: see `docker logs {}`",
             r.container, r.container
         )));

@@ -196,7 +196,7 @@ pub fn print(shell: &Shell, r: &StatusReport) {
 /// Exits non-zero when anything is unhealthy or unreachable.
 pub fn verdict(r: &StatusReport) -> crate::Result<()> {
     if !r.reachable {
-        return Err(crate::Error::ChecksFailed(format!(
+        return Err(crate::Error::Failed(format!(
             "cluster {} is unreachable ({}): `nvcf-dev up` creates or repairs it",
             r.cluster,
             r.error.clone().unwrap_or_default()
@@ -214,7 +214,7 @@ pub fn verdict(r: &StatusReport) -> crate::Result<()> {
         } else {
             bad.join(", ")
         };
-        return Err(crate::Error::ChecksFailed(format!(
+        return Err(crate::Error::Failed(format!(
             "unhealthy: {what}; `nvcf-dev logs <component>` shows the guide's troubleshooting logs"
         )));
     }

@@ -146,7 +146,7 @@ pub async fn fetch_chart_file(
     let name = r.repository().rsplit('/').next().unwrap_or("chart");
     let path = dir.join(format!("{name}-{}.tgz", r.tag().unwrap_or("latest")));
     std::fs::write(&path, bytes)
-        .map_err(|e| crate::Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| crate::Error::Failed(format!("cannot write {}: {e}", path.display())))?;
     Ok(path)
 }
 

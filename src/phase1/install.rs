@@ -129,7 +129,7 @@ pub fn all_healthy(reports: &[HealthReport], when: &str) -> crate::Result<()> {
     let Some(bad) = reports.iter().find(|r| !r.healthy()) else {
         return Ok(());
     };
-    Err(crate::Error::ChecksFailed(format!(
+    Err(crate::Error::Failed(format!(
         "{} is not healthy{when}: {}; `nvcf-dev logs {}` shows the guide's troubleshooting logs",
         bad.component,
         unhealthy_summary(bad),
@@ -229,14 +229,7 @@ impl Installer<'_> {
         let c = cp.component;
         let rendered = self
             .helm
-            .template(
-                &release.name,
-                &release.namespace,
-                &release.chart,
-                release.version.as_deref(),
-                &release.values_file,
-                release.plain_http,
-            )
+            .template(release)
             .await
             .map_err(|e| InstallError::Render {
                 component: c.name,

@@ -87,7 +87,7 @@ pub async fn install(ctx: &OnCluster) -> crate::Result<()> {
         })
         .collect();
     if !failures.is_empty() {
-        return Err(crate::Error::ChecksFailed(failures.join("; ")));
+        return Err(crate::Error::Failed(failures.join("; ")));
     }
     install::all_healthy(&reports, "")?;
     ctx.shell.status(format!(

@@ -29,40 +29,29 @@ impl std::fmt::Display for HelmVersion {
 }
 
 /// Parses `helm version --short` output (`v3.17.3+ge4da497`) or the template
-/// form (`v4.1.4`).
+/// form (`v4.1.4`), refusing a helm older than 3.13.
 pub fn parse_version(text: &str) -> Result<HelmVersion, ToolError> {
     let t = text.trim();
     // `3.17.3+ge4da497`: numbers up to the first character that is neither digit nor dot.
     let core = t.split_once('v').map_or("", |(_, c)| c);
     let core = core.split(|c: char| !c.is_ascii_digit() && c != '.').next();
     let mut n = core.unwrap_or_default().split('.').map(|n| n.parse().ok());
-    match (n.next().flatten(), n.next().flatten()) {
-        (Some(major), Some(minor)) => Ok(HelmVersion {
+    let v = match (n.next().flatten(), n.next().flatten()) {
+        (Some(major), Some(minor)) => HelmVersion {
             major,
             minor,
             patch: n.next().flatten().unwrap_or(0),
-        }),
-        _ => Err(ToolError::BadVersion {
-            tool: "helm",
-            output: t.to_string(),
-        }),
+        },
+        _ => return Err(ToolError::HelmVersion(t.to_string())),
+    };
+    if (v.major, v.minor) < (3, 13) {
+        return Err(ToolError::HelmTooOld(v.to_string()));
     }
+    Ok(v)
 }
 
-/// helm 3.13 or later, or helm 4.
-pub fn check_supported(v: HelmVersion) -> Result<(), ToolError> {
-    if (v.major, v.minor) >= (3, 13) {
-        return Ok(());
-    }
-    Err(ToolError::TooOld {
-        tool: "helm",
-        found: v.to_string(),
-        need: "3.13 or later, or 4",
-    })
-}
-
-/// One `helm upgrade --install`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `helm upgrade --install`, or `helm template` of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Release {
     pub name: String,
     pub namespace: String,
@@ -115,7 +104,6 @@ impl<'a> Helm<'a> {
         let program = super::find("helm")?.display().to_string();
         let cmd = Cmd::new(&program).args(["version", "--short"]);
         let version = parse_version(&runner.run(&cmd).await?)?;
-        check_supported(version)?;
         Ok(Helm::new(runner, program, version))
     }
 
@@ -207,30 +195,14 @@ impl<'a> Helm<'a> {
     }
 
     /// `helm template`, for image discovery and for checking values render.
-    pub async fn template(
-        &self,
-        release: &str,
-        namespace: &str,
-        chart: &str,
-        version: Option<&str>,
-        values_file: &std::path::Path,
-        plain_http: bool,
-    ) -> Result<String, RunError> {
-        let values = values_file.display().to_string();
-        let mut args = vec![
-            "template",
-            release,
-            chart,
-            "--namespace",
-            namespace,
-            "--include-crds",
-            "-f",
-            &values,
-        ];
-        if let Some(v) = version {
+    pub async fn template(&self, r: &Release) -> Result<String, RunError> {
+        let values = r.values_file.display().to_string();
+        let mut args = vec!["template", &r.name, &r.chart, "--namespace", &r.namespace];
+        args.extend(["--include-crds", "-f", &values]);
+        if let Some(v) = &r.version {
             args.extend(["--version", v]);
         }
-        if plain_http {
+        if r.plain_http {
             args.push("--plain-http");
         }
         self.run(args, None).await
@@ -319,15 +291,13 @@ mod tests {
 
     #[test]
     fn old_helm_is_refused_with_the_version() {
-        let err = check_supported(parse_version("v3.12.3").unwrap())
-            .unwrap_err()
-            .to_string();
+        let err = parse_version("v3.12.3").unwrap_err().to_string();
         assert!(
             err.starts_with("`helm` v3.12.3 is too old: nvcf-dev needs 3.13 or later, or 4"),
             "{err}"
         );
-        check_supported(parse_version("v3.13.0").unwrap()).unwrap();
-        check_supported(parse_version("v4.0.0").unwrap()).unwrap();
+        parse_version("v3.13.0").unwrap();
+        parse_version("v4.0.0").unwrap();
     }
 
     #[tokio::test]

@@ -11,17 +11,10 @@ use std::path::PathBuf;
 pub enum ToolError {
     #[error("`{tool}` was not found on PATH: {}", install_hint(tool))]
     NotFound { tool: &'static str },
-    #[error(
-        "`{tool}` {found} is too old: nvcf-dev needs {need}; {}",
-        install_hint(tool)
-    )]
-    TooOld {
-        tool: &'static str,
-        found: String,
-        need: &'static str,
-    },
-    #[error("could not read the version of `{tool}` from {output:?}: is it really {tool}?")]
-    BadVersion { tool: &'static str, output: String },
+    #[error("`helm` {0} is too old: nvcf-dev needs 3.13 or later, or 4; {hint}", hint = install_hint("helm"))]
+    HelmTooOld(String),
+    #[error("could not read the version of `helm` from {0:?}: is it really helm?")]
+    HelmVersion(String),
 }
 
 /// Where to get each tool, said once.

@@ -43,10 +43,6 @@ fn running() -> MutexGuard<'static, Vec<(u32, Graceful)>> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn is_running(pid: u32) -> bool {
-    running().iter().any(|(p, _)| *p == pid)
-}
-
 /// Unregisters a graceful child when its run ends, however it ends.
 struct Registered(u32);
 
@@ -75,15 +71,16 @@ pub async fn stop_gracefully(grace: std::time::Duration) -> Vec<Stopped> {
         // SAFETY: a signal to a child we started and have not yet reaped.
         unsafe { libc::kill(*pid as libc::pid_t, libc::SIGTERM) };
     }
+    let is_running = |pid: &u32| running().iter().any(|(p, _)| p == pid);
     let deadline = std::time::Instant::now() + grace;
-    while std::time::Instant::now() < deadline && stopping.iter().any(|(p, _)| is_running(*p)) {
+    while std::time::Instant::now() < deadline && stopping.iter().any(|(p, _)| is_running(p)) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     stopping
         .into_iter()
         .map(|(pid, what)| Stopped {
             what,
-            in_time: !is_running(pid),
+            in_time: !is_running(&pid),
         })
         .collect()
 }
@@ -134,6 +131,7 @@ fn finished(
     if code == 0 {
         return Ok(stdout);
     }
+    tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
     Err(RunError::Failed {
         command,
         code,
@@ -227,13 +225,10 @@ impl CommandRunner for SystemRunner {
             .kill_on_drop(true)
             .spawn()
             .map_err(spawn_err)?;
-        let registered = match (&cmd.graceful, child.id()) {
-            (Some(g), Some(pid)) => {
-                running().push((pid, g.clone()));
-                Some(Registered(pid))
-            }
-            _ => None,
-        };
+        let registered = (cmd.graceful.clone().zip(child.id())).map(|(g, pid)| {
+            running().push((pid, g));
+            Registered(pid)
+        });
         if let (Some(bytes), Some(mut stdin)) = (&cmd.stdin, child.stdin.take()) {
             // A child that exits without reading stdin is not our error; its exit code says.
             let _ = stdin.write_all(bytes).await;
@@ -245,15 +240,9 @@ impl CommandRunner for SystemRunner {
             drop(registered);
             std::future::pending::<()>().await;
         }
-        let (code, stdout, stderr) = (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
-        if code != 0 {
-            tracing::info!(%command, code, "failed:\n{stderr}{stdout}");
-        }
-        finished(command, code, stdout, stderr)
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let code = out.status.code().unwrap_or(-1);
+        finished(command, code, text(&out.stdout), text(&out.stderr))
     }
 }
 

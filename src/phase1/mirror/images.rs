@@ -13,7 +13,7 @@ use crate::phase1::render_cache::{key, RenderCache};
 use crate::registry::client::Registry;
 use crate::registry::discover::{self, Found};
 use crate::settings::ChartSource;
-use crate::tools::helm::Helm;
+use crate::tools::helm::{Helm, Release};
 
 impl Mirrorer<'_> {
     /// The destination's render cache (in the cluster's state directory),
@@ -73,15 +73,16 @@ impl Mirrorer<'_> {
                 let info = crate::chart::read_archive(&bytes, &item.source)?;
                 let path = dir.join(format!("{}.tgz", c.chart));
                 std::fs::write(&path, &bytes).map_err(|e| {
-                    crate::Error::Usage(format!("cannot write {}: {e}", path.display()))
+                    crate::Error::Failed(format!("cannot write {}: {e}", path.display()))
                 })?;
                 (info, Some(bytes), path)
             }
         };
         let (values, fitted) =
             plan::fit_values(c, self.settings, &self.settings.upstream_registry, &info)?;
-        let values_text = serde_yaml_ng::to_string(&values)
-            .map_err(|e| crate::Error::Usage(format!("cannot write the {} values: {e}", c.name)))?;
+        let values_text = serde_yaml_ng::to_string(&values).map_err(|e| {
+            crate::Error::Failed(format!("cannot write the {} values: {e}", c.name))
+        })?;
         // A chart directory has no one digest: it is rendered every time.
         let cached = archive.zip(cache).map(|(bytes, (cache, helm))| {
             let values = values_text.as_bytes();
@@ -131,16 +132,16 @@ impl Mirrorer<'_> {
     ) -> crate::Result<Vec<Found>> {
         let file = write_values(dir, c.name, values)?;
         let helm = self.helm.get_or_try_init(|| Helm::detect(self.runner));
+        let release = Release {
+            name: c.release.into(),
+            namespace: c.namespace.into(),
+            chart: chart_path.display().to_string(),
+            values_file: file,
+            ..Release::default()
+        };
         let rendered = helm
             .await?
-            .template(
-                c.release,
-                c.namespace,
-                &chart_path.display().to_string(),
-                None,
-                &file,
-                false,
-            )
+            .template(&release)
             .await
             .map_err(|e| InstallError::Render {
                 component: c.name,
