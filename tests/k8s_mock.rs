@@ -143,6 +143,31 @@ async fn a_failed_job_is_reported_and_explains_a_failed_install() {
     );
 }
 
+/// helm can fail before the watch has listed anything: the diagnosis reads
+/// the namespace again rather than explaining from nothing.
+#[tokio::test]
+async fn a_failure_before_the_watch_saw_anything_is_still_explained() {
+    let failed: Value = fixture("job_openbao-server-migrations_failed.json");
+    let (client, _server) = Server::start(move |_, uri, _| {
+        if is_watch(uri) {
+            None
+        } else if uri.contains("/jobs") {
+            Some((200, list("JobList", vec![failed.clone()], "5120")))
+        } else {
+            Some((200, list("List", vec![], "5120")))
+        }
+    });
+    let ((), pods, jobs) = while_watching(&client, &model::OPENBAO, &|_| {}, async {}).await;
+    assert!(pods.is_empty() && jobs.is_empty(), "{jobs:?}");
+    let err = diagnosis(&client, "vault-system", &pods, &jobs)
+        .await
+        .expect("not ready");
+    assert!(
+        err.contains("job openbao-server-migrations failed (BackoffLimitExceeded"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn stale_openbao_resources_are_deleted_and_awaited() {
     let unseal = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",

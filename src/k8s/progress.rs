@@ -15,6 +15,7 @@ use kube::runtime::watcher::{self, watcher, Event as Watched};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, ResourceExt};
 
+use super::client::list_pods_jobs;
 use super::error::one_line;
 use super::readiness::{
     diagnose, is_ordinal, is_serving_pod, job_failure_reason, job_of, job_state, namespace_ready,
@@ -151,18 +152,22 @@ pub async fn while_watching<T>(
     (out, objects(&pod_store), objects(&job_store))
 }
 
-/// Why `ns` is not ready, from its pods and jobs: [`diagnose`] of them plus
-/// the namespace's events (fetched now: FailedScheduling reasons live there;
-/// events that cannot be listed only make the diagnosis poorer), e.g. "pod
-/// cassandra-1 cannot be scheduled: 0/1 nodes are available: 1 Insufficient
-/// memory."; None when it is ready.
+/// Why `ns` is not ready: [`diagnose`] of its pods and jobs plus its
+/// events, e.g. "pod cassandra-1 cannot be scheduled: 0/1 nodes are
+/// available: 1 Insufficient memory."; None when it is ready. All are read
+/// now, as helm can fail before the watch has seen why; what the watch last
+/// saw (`seen_pods`, `seen_jobs`) stands in when they cannot be read, and
+/// events that cannot be listed only make the diagnosis poorer.
 pub async fn diagnosis(
     client: &kube::Client,
     ns: &str,
-    pods: &[Pod],
-    jobs: &[Job],
+    seen_pods: &[Pod],
+    seen_jobs: &[Job],
 ) -> Option<String> {
-    if namespace_ready(pods, jobs) {
+    let (pods, jobs) = list_pods_jobs(client, ns)
+        .await
+        .unwrap_or_else(|_| (seen_pods.to_vec(), seen_jobs.to_vec()));
+    if namespace_ready(&pods, &jobs) {
         return None;
     }
     let events = Api::<Event>::namespaced(client.clone(), ns)
@@ -170,7 +175,7 @@ pub async fn diagnosis(
         .await
         .map(|l| l.items)
         .unwrap_or_default();
-    Some(summarize(&diagnose(pods, jobs, &events)))
+    Some(summarize(&diagnose(&pods, &jobs, &events)))
 }
 
 #[cfg(test)]
