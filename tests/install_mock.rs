@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,34 +58,39 @@ fn node() -> Value {
 
 /// nats-system while helm installs: nats-1 cannot pull its image, which
 /// the watch reports as it happens (helm is still waiting), and which
-/// explains helm's timeout afterwards.
-fn nats_system(r: &Req) -> Reply {
-    let pulling = fixture("pod_nats-1_imagepullbackoff.json");
-    let mut pending = pulling.clone();
-    pending["status"] = json!({"phase": "Pending"});
-    pending["metadata"]["resourceVersion"] = json!("2001");
-    match (r.path.as_str(), r.is_watch()) {
-        ("/api/v1/nodes", false) => Reply::ok(list("NodeList", vec![node()], "12")),
-        ("/api/v1/namespaces/nats-system/pods", false) => {
-            Reply::ok(list("PodList", vec![pending], "2001"))
-        }
-        ("/api/v1/namespaces/nats-system/pods", true) => {
-            let mut later = pulling.clone();
-            later["metadata"]["resourceVersion"] = json!("2002");
-            Reply::Watch {
+/// explains helm's timeout afterwards: a list after the watch's first one
+/// (the diagnosis) finds it so, as an API server would.
+fn nats_system() -> impl Fn(&Req) -> Reply + Send + Sync + 'static {
+    let pod_lists = AtomicUsize::new(0);
+    move |r: &Req| {
+        let pulling = fixture("pod_nats-1_imagepullbackoff.json");
+        let mut later = pulling.clone();
+        later["metadata"]["resourceVersion"] = json!("2002");
+        let mut pending = pulling;
+        pending["status"] = json!({"phase": "Pending"});
+        pending["metadata"]["resourceVersion"] = json!("2001");
+        match (r.path.as_str(), r.is_watch()) {
+            ("/api/v1/nodes", false) => Reply::ok(list("NodeList", vec![node()], "12")),
+            ("/api/v1/namespaces/nats-system/pods", false) => {
+                match pod_lists.fetch_add(1, SeqCst) {
+                    0 => Reply::ok(list("PodList", vec![pending], "2001")),
+                    _ => Reply::ok(list("PodList", vec![later], "2002")),
+                }
+            }
+            ("/api/v1/namespaces/nats-system/pods", true) => Reply::Watch {
                 steps: vec![
                     Step::After(Duration::from_millis(200)),
                     Step::Event(event("MODIFIED", &later)),
                 ],
                 close: false,
+            },
+            (_, true) => Reply::watch(vec![]),
+            ("/api/v1/namespaces/nats-system/events", false) => {
+                Reply::ok(list("EventList", vec![], "2002"))
             }
+            (p, false) if p.ends_with("/jobs") => Reply::ok(list("JobList", vec![], "2001")),
+            (p, _) => panic!("unexpected {} {p}", r.method),
         }
-        (_, true) => Reply::watch(vec![]),
-        ("/api/v1/namespaces/nats-system/events", false) => {
-            Reply::ok(list("EventList", vec![], "2002"))
-        }
-        (p, false) if p.ends_with("/jobs") => Reply::ok(list("JobList", vec![], "2001")),
-        (p, _) => panic!("unexpected {} {p}", r.method),
     }
 }
 
@@ -94,7 +100,7 @@ async fn a_helm_failure_is_one_line_with_helms_error_and_the_clusters_diagnosis(
     let settings = common::dev_settings(state.path());
     let plan = nvcf_dev::phase1::plan::build(&settings);
     let cp = plan.component(nvcf_dev::model::ComponentId::Nats).unwrap();
-    let (client, server) = Server::serve(nats_system);
+    let (client, server) = Server::serve(nats_system());
     let script = RecordingRunner::new();
     script.reply("template", "").fail(
         "upgrade",
@@ -171,7 +177,8 @@ async fn reset_reinstall_uninstalls_then_deletes_and_waits_then_installs() {
         "nats".into(),
         common::published_chart("current", "helm-nvcf-nats"),
     );
-    let (client, server) = Server::serve(|r: &Req| {
+    let nats_system = nats_system();
+    let (client, server) = Server::serve(move |r: &Req| {
         if r.method == "GET" && r.path.ends_with("/persistentvolumeclaims") {
             unreachable!("the store answers PVCs")
         }
