@@ -7,33 +7,71 @@ pub mod cli;
 pub mod error;
 pub mod secret;
 
-/// The modules are public because the integration tests drive them. That
-/// would hide every unused item from the dead-code lint, so scripts/test.sh
-/// also checks the library built with `--cfg nvcf_dead_code`, where they are
-/// re-exported crate-private and only what the binary reaches counts as used.
-/// Declared plainly (their files stay src/NAME.rs), so rustfmt reaches them.
-#[path = ""]
-mod modules {
-    pub mod chart;
-    pub mod fit;
-    pub mod k8s;
-    pub mod model;
-    pub mod ops;
-    pub mod phase1;
-    pub mod profile;
-    pub mod registry;
-    pub mod runtime;
-    pub mod settings;
-    pub mod state;
-    pub mod steps;
-    pub mod tools;
-    pub mod ui;
-    pub mod values;
-}
+// The modules are public because the integration tests drive them. That
+// would hide every unused item from the dead-code lint, so scripts/test.sh
+// also checks the library built with `--cfg nvcf_dead_code`, where they are
+// crate-private and only what the binary reaches counts as used. Each is
+// declared at the crate root, so log targets (RUST_LOG) are their paths.
 #[cfg(not(nvcf_dead_code))]
-pub use modules::*;
+pub mod chart;
 #[cfg(nvcf_dead_code)]
-pub(crate) use modules::*;
+pub(crate) mod chart;
+#[cfg(not(nvcf_dead_code))]
+pub mod fit;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod fit;
+#[cfg(not(nvcf_dead_code))]
+pub mod k8s;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod k8s;
+#[cfg(not(nvcf_dead_code))]
+pub mod model;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod model;
+#[cfg(not(nvcf_dead_code))]
+pub mod ops;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod ops;
+#[cfg(not(nvcf_dead_code))]
+pub mod phase1;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod phase1;
+#[cfg(not(nvcf_dead_code))]
+pub mod profile;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod profile;
+#[cfg(not(nvcf_dead_code))]
+pub mod registry;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod registry;
+#[cfg(not(nvcf_dead_code))]
+pub mod runtime;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod runtime;
+#[cfg(not(nvcf_dead_code))]
+pub mod settings;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod settings;
+#[cfg(not(nvcf_dead_code))]
+pub mod state;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod state;
+#[cfg(not(nvcf_dead_code))]
+pub mod steps;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod steps;
+#[cfg(not(nvcf_dead_code))]
+pub mod tools;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod tools;
+#[cfg(not(nvcf_dead_code))]
+pub mod ui;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod ui;
+#[cfg(not(nvcf_dead_code))]
+pub mod values;
+#[cfg(nvcf_dead_code)]
+pub(crate) mod values;
 
 pub use error::{Error, Result};
 /// What `main` does on Ctrl-C: helm gets a grace period, then a report of

@@ -304,6 +304,13 @@ impl CommandRunner for RecordingRunner {
 mod tests {
     use super::*;
 
+    /// RUST_LOG selects logs by module path (`nvcf_dev::tools=debug`), so
+    /// a module's path must be where the README's layout puts it.
+    #[test]
+    fn log_targets_are_the_modules_paths() {
+        assert_eq!(module_path!(), "nvcf_dev::tools::runner::tests");
+    }
+
     #[test]
     fn command_line_is_pasteable() {
         let c = Cmd::new("helm").args(["upgrade", "--install", "nats", "--set", "a=it's here"]);
