@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::k8s::client::get_opt;
 use crate::k8s::logs::{follow_pod_logs, pod_logs_text};
 use crate::model::{Component, Log};
+use crate::ops::status::REACH_TIMEOUT;
 use crate::ui::Shell;
 
 /// The guide's `--tail=100`.
@@ -84,7 +85,7 @@ pub struct LogEntry {
 
 /// The whole command: reach the cluster (bounded), then [`show`].
 pub async fn logs(shell: &Shell, context: &str, opts: &LogsOptions) -> crate::Result<()> {
-    let (client, _version) = crate::ops::status::reach(context).await?;
+    let (client, _version) = crate::k8s::client::reach(context, REACH_TIMEOUT).await?;
     show(shell, &client, opts).await
 }
 
