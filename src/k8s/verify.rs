@@ -370,14 +370,8 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let (cmd, advice) = (command.join(" "), "check that the pod is Running");
-    let err = |detail| {
-        api_err(
-            format!("exec `{cmd}` in `{pod}`/{container}"),
-            advice,
-            detail,
-        )
-    };
+    let action = format!("exec `{}` in `{pod}`/{container}", command.join(" "));
+    let err = |detail| api_err(action.clone(), "check that the pod is Running", detail);
     let run = async {
         // The default attaches stdout and stderr.
         let ap = AttachParams::default().container(container);
