@@ -105,10 +105,7 @@ pub async fn find_targets(
             Log::Server(i) => {
                 let pod = format!("{}-{i}", c.statefulset);
                 let found = get_opt::<Pod>(client, ns, &pod).await?;
-                match found
-                    .as_ref()
-                    .and_then(|p| pick_container(p, Some(c.container)))
-                {
+                match found.and_then(|p| pick_container(&p, Some(c.container))) {
                     Some(container) => targets.push(LogTarget {
                         source: format!("pod/{pod}"),
                         pod,
