@@ -3,19 +3,17 @@
 //! which config on stdin, and that a cluster kind knows but whose nodes are
 //! gone is refused with a clear line.
 
-use std::sync::Arc;
-
 use nvcf_dev::phase1::plan;
 use nvcf_dev::profile;
 use nvcf_dev::runtime::Runtime;
 use nvcf_dev::settings::{self, Env, Flags, NoPrompt, Purpose};
 use nvcf_dev::steps::cluster::Host;
-use nvcf_dev::steps::{Ctx, HelmBinary};
-use nvcf_dev::tools::helm::parse_version;
+use nvcf_dev::steps::Ctx;
+use nvcf_dev::tools::helm::{parse_version, Helm};
 use nvcf_dev::tools::runner::RecordingRunner;
 use nvcf_dev::ui::{OutputFormat, Shell};
 
-fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) {
+fn ctx<'a>(cluster: &str, runner: &'a RecordingRunner) -> (Ctx<'a>, nvcf_dev::ui::Captured) {
     let state = tempfile::tempdir().unwrap();
     let env = Env::from_pairs([("REPOSITORY", "o/t")]);
     let sctx = settings::Context {
@@ -37,11 +35,8 @@ fn ctx(cluster: &str, runner: RecordingRunner) -> (Ctx, nvcf_dev::ui::Captured) 
         shell,
         settings: s,
         plan: p,
-        runner: Arc::new(runner),
-        helm_binary: HelmBinary {
-            program: "helm".into(),
-            version: parse_version("v3.17.3").unwrap(),
-        },
+        runner,
+        helm: Helm::new(runner, "helm", parse_version("v3.17.3").unwrap()),
     };
     (c, cap)
 }
@@ -55,7 +50,7 @@ async fn kind_cluster() -> Host {
 }
 
 /// The kind cluster step's error for `ctx` (it must fail).
-async fn kind_cluster_refuses(ctx: &Ctx) -> String {
+async fn kind_cluster_refuses(ctx: &Ctx<'_>) -> String {
     match kind_cluster().await.connect(ctx).await {
         Ok(_) => panic!("the cluster step succeeded"),
         Err(e) => e.to_string(),
@@ -64,7 +59,8 @@ async fn kind_cluster_refuses(ctx: &Ctx) -> String {
 
 #[tokio::test]
 async fn the_kind_target_runs_registry_cluster_wiring_namespaces_mirror_install() {
-    let (ctx, _) = ctx("nvcf-dev", RecordingRunner::new());
+    let rec = RecordingRunner::new();
+    let (ctx, _) = ctx("nvcf-dev", &rec);
     let host = kind_cluster().await;
     assert_eq!(
         nvcf_dev::ops::up::titles(&host, &ctx.settings),
@@ -94,7 +90,7 @@ async fn a_new_cluster_is_created_from_the_profiles_config_on_stdin() {
 
     let rec = RecordingRunner::new();
     rec.reply("get clusters", "other-cluster\n");
-    let (c, _) = ctx("steps-new", rec.clone());
+    let (c, _) = ctx("steps-new", &rec);
     let err = kind_cluster_refuses(&c).await;
     assert!(
         err.contains("127.0.0.1:1") || err.contains("kind-steps-new"),
@@ -124,7 +120,7 @@ async fn a_new_cluster_is_created_from_the_profiles_config_on_stdin() {
 async fn a_cluster_whose_nodes_are_gone_is_refused_with_what_to_do() {
     let rec = RecordingRunner::new();
     rec.reply("get clusters", "steps-ghost\n");
-    let (c, _) = ctx("steps-ghost", rec.clone());
+    let (c, _) = ctx("steps-ghost", &rec);
     let err = kind_cluster_refuses(&c).await;
     assert_eq!(
         err,

@@ -3,7 +3,7 @@
 //! cluster and the async code only fetches.
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition};
-use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod, PodCondition};
 
 /// The Job that owns a pod, from its owner reference (or, for pods whose
 /// owner was orphaned, the `job-name` label the Job controller sets).
@@ -41,14 +41,15 @@ pub(crate) fn phase(pod: &Pod) -> &str {
         .unwrap_or("Unknown")
 }
 
+/// The pod's condition of type `t`, when its status is `status`.
+fn pod_condition<'a>(pod: &'a Pod, t: &str, status: &str) -> Option<&'a PodCondition> {
+    let conds = pod.status.as_ref()?.conditions.as_ref()?;
+    conds.iter().find(|c| c.type_ == t && c.status == status)
+}
+
 /// The pod's `Ready` condition is True.
 pub fn pod_is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+    pod_condition(pod, "Ready", "True").is_some()
 }
 
 /// Pods that should be Running and Ready: not job pods (those end
@@ -133,14 +134,7 @@ fn waiting_reason(cs: &ContainerStatus) -> Option<&str> {
 /// Why the scheduler will not place `pod`: its PodScheduled condition, else
 /// the newest FailedScheduling event about it.
 fn unschedulable_reason(pod: &Pod, events: &[Event]) -> Option<String> {
-    let cond = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        .and_then(|c| c.message.clone());
+    let cond = pod_condition(pod, "PodScheduled", "False").and_then(|c| c.message.clone());
     cond.or_else(|| {
         events
             .iter()

@@ -26,6 +26,7 @@ use super::error::{api_err, one_line, KubeError};
 use super::readiness::{
     is_ordinal, job_has_succeeded_pod, job_state, pod_counts, pod_is_ready, pod_name, JobState,
 };
+use super::releases::deployed_payload;
 use crate::model::Component;
 
 /// One verified fact.
@@ -346,23 +347,6 @@ pub fn service_role_password_check(openbao: Option<&Value>, cassandra: Option<&V
 
 // ---------------------------------------------------------------- async
 
-/// [`service_role_password_check`] of the deployed releases.
-async fn service_role_password(
-    client: &kube::Client,
-    openbao: &Component,
-    cassandra: &Component,
-) -> Check {
-    use super::releases::deployed_payload;
-    let (bao, cass) = tokio::join!(
-        deployed_payload(client, openbao.namespace, openbao.release),
-        deployed_payload(client, cassandra.namespace, cassandra.release),
-    );
-    match (bao, cass) {
-        (Ok(bao), Ok(cass)) => service_role_password_check(bao.as_ref(), cass.as_ref()),
-        (Err(e), _) | (_, Err(e)) => Check::new(SERVICE_ROLES, false, e.to_string()),
-    }
-}
-
 /// What an exec produced.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOutput {
@@ -386,14 +370,8 @@ pub async fn exec_capture(
     container: &str,
     command: &[&str],
 ) -> Result<ExecOutput, KubeError> {
-    let (cmd, advice) = (command.join(" "), "check that the pod is Running");
-    let err = |detail| {
-        api_err(
-            format!("exec `{cmd}` in `{pod}`/{container}"),
-            advice,
-            detail,
-        )
-    };
+    let action = format!("exec `{}` in `{pod}`/{container}", command.join(" "));
+    let err = |detail| api_err(action.clone(), "check that the pod is Running", detail);
     let run = async {
         // The default attaches stdout and stderr.
         let ap = AttachParams::default().container(container);
@@ -485,8 +463,15 @@ pub async fn verify_cassandra(
         Err(format!("{first} is not Ready"))
     };
     let mut report = cassandra_report(c, &pods, &jobs, nodetool);
-    let roles = service_role_password(client, &crate::model::OPENBAO, c);
-    report.checks.push(roles.await);
+    let bao = &crate::model::OPENBAO;
+    let (bao, cass) = tokio::join!(
+        deployed_payload(client, bao.namespace, bao.release),
+        deployed_payload(client, ns, c.release),
+    );
+    report.checks.push(match (bao, cass) {
+        (Ok(bao), Ok(cass)) => service_role_password_check(bao.as_ref(), cass.as_ref()),
+        (Err(e), _) | (_, Err(e)) => Check::new(SERVICE_ROLES, false, e.to_string()),
+    });
     Ok(report)
 }
 

@@ -69,19 +69,10 @@ pub fn held_message(cluster: &str, holder: &str, now: SystemTime) -> String {
         None => "another nvcf-dev run".to_string(),
     };
     let pid = lines.next().unwrap_or("?");
-    let since = lines
-        .next()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s));
-    let how_long = since
-        .and_then(|s| now.duration_since(s).ok())
-        .map(|d| {
-            format!(
-                " since {} ago",
-                crate::ui::format_duration(Duration::from_secs(d.as_secs()))
-            )
-        })
-        .unwrap_or_default();
+    let since = lines.next().and_then(|s| s.parse().ok());
+    let ago = since.and_then(|s| now.duration_since(UNIX_EPOCH + Duration::from_secs(s)).ok());
+    let ago = ago.map(|d| crate::ui::format_duration(Duration::from_secs(d.as_secs())));
+    let how_long = ago.map_or(String::new(), |d| format!(" since {d} ago"));
     format!(
         "{who} (pid {pid}) is working on cluster {cluster}{how_long}: one run at a time; wait for it to finish, or stop it (`kill {pid}`) and run this again"
     )

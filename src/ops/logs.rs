@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::k8s::client::get_opt;
 use crate::k8s::logs::{follow_pod_logs, pod_logs_text};
 use crate::model::{Component, Log};
+use crate::ops::status::REACH_TIMEOUT;
 use crate::ui::Shell;
 
 /// The guide's `--tail=100`.
@@ -84,7 +85,7 @@ pub struct LogEntry {
 
 /// The whole command: reach the cluster (bounded), then [`show`].
 pub async fn logs(shell: &Shell, context: &str, opts: &LogsOptions) -> crate::Result<()> {
-    let (client, _version) = crate::ops::status::reach(context).await?;
+    let (client, _version) = crate::k8s::client::reach(context, REACH_TIMEOUT).await?;
     show(shell, &client, opts).await
 }
 
@@ -104,10 +105,7 @@ pub async fn find_targets(
             Log::Server(i) => {
                 let pod = format!("{}-{i}", c.statefulset);
                 let found = get_opt::<Pod>(client, ns, &pod).await?;
-                match found
-                    .as_ref()
-                    .and_then(|p| pick_container(p, Some(c.container)))
-                {
+                match found.and_then(|p| pick_container(&p, Some(c.container))) {
                     Some(container) => targets.push(LogTarget {
                         source: format!("pod/{pod}"),
                         pod,

@@ -88,30 +88,17 @@ pub async fn status(shell: &Shell, spec: &RegistrySpec) -> crate::Result<()> {
         shell.json(&r);
     } else {
         let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let networks = (!r.networks.is_empty()).then(|| r.networks.join(", "));
+        let images = r.images.zip(r.repositories);
+        let images = images.map(|(i, rep)| format!("{i} in {rep} repositories"));
+        let volume = if r.volume_exists { "kept" } else { "absent" };
         let rows = [
             ("container", format!("{} ({})", r.container, r.state())),
             ("image", dash(r.image.clone())),
             ("address", dash(r.address.clone())),
-            (
-                "networks",
-                dash((!r.networks.is_empty()).then(|| r.networks.join(", "))),
-            ),
-            (
-                "images",
-                dash(
-                    r.images
-                        .zip(r.repositories)
-                        .map(|(i, rep)| format!("{i} in {rep} repositories")),
-                ),
-            ),
-            (
-                "volume",
-                format!(
-                    "{} ({})",
-                    r.volume,
-                    if r.volume_exists { "kept" } else { "absent" }
-                ),
-            ),
+            ("networks", dash(networks)),
+            ("images", dash(images)),
+            ("volume", format!("{} ({volume})", r.volume)),
         ]
         .map(|(k, v)| vec![k.to_string(), v]);
         shell.out(table(&["REGISTRY", ""], &rows));

@@ -15,6 +15,7 @@ use crate::k8s::client::get_opt;
 use crate::k8s::stale::{delete_stale, ResourceRef};
 use crate::k8s::HealthReport;
 use crate::model::{copies_secrets_of, Component, ComponentId};
+use crate::ops::status::REACH_TIMEOUT;
 use crate::phase1::charts::prepare_charts;
 use crate::phase1::install::{self, Installer};
 use crate::settings::{Prompter, Settings};
@@ -172,7 +173,7 @@ pub async fn reset(
             &format!("reset {}", c.name),
         )?;
     }
-    let (client, _version) = crate::ops::status::reach(&context).await?;
+    let (client, _version) = crate::k8s::client::reach(&context, REACH_TIMEOUT).await?;
     let mut report = ResetReport::default();
     let result = if opts.dry_run {
         dry_run(settings, &client, opts, &mut report).await
@@ -240,11 +241,7 @@ pub async fn execute(
     begin(settings, client, opts, report).await?;
     let c = opts.component;
     // Only the reset component's chart is fetched and fitted.
-    let reinstall = if opts.no_reinstall {
-        vec![]
-    } else {
-        vec![c.id]
-    };
+    let reinstall: Vec<_> = (!opts.no_reinstall).then_some(c.id).into_iter().collect();
     let whole = crate::phase1::plan::build(settings);
     // Labelled as `up` labels them, from the plan before its charts are files.
     let desired = crate::phase1::lifecycle::desired_all(&whole);

@@ -83,7 +83,7 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
         registry,
         ..Default::default()
     };
-    let client = match reach(&context).await {
+    let client = match crate::k8s::client::reach(&context, REACH_TIMEOUT).await {
         Ok((client, version)) => {
             report.reachable = true;
             report.kubernetes_version = Some(version);
@@ -126,11 +126,6 @@ pub async fn gather(settings: &Settings) -> crate::Result<StatusReport> {
     report.healthy = report.registry.as_ref().is_none_or(|r| r.healthy())
         && report.components.iter().all(ComponentStatus::healthy);
     Ok(report)
-}
-
-/// A client for `context` and the server's version, within [`REACH_TIMEOUT`].
-pub async fn reach(context: &str) -> Result<(kube::Client, String), crate::k8s::KubeError> {
-    crate::k8s::client::reach(context, REACH_TIMEOUT).await
 }
 
 pub fn print(shell: &Shell, r: &StatusReport) {

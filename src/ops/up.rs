@@ -3,13 +3,11 @@
 //! verified. Every step is idempotent, so a re-run after Ctrl-C or a failure
 //! picks up where it stopped.
 
-use std::sync::Arc;
-
 use crate::settings::{Prompter, Settings};
 use crate::steps::cluster::Host;
 use crate::steps::registry::{self, title};
 use crate::steps::{self, Ctx, OnCluster, OnClusterStep};
-use crate::tools::runner::{CommandRunner, SystemRunner};
+use crate::tools::runner::SystemRunner;
 use crate::ui::Shell;
 
 /// The steps after the cluster step, in order, each holding the handles it
@@ -41,7 +39,7 @@ pub fn titles(host: &Host, s: &Settings) -> Vec<String> {
 }
 
 /// Runs every step in [`titles`]' order, stopping at the first failure.
-async fn run(host: &Host, ctx: Ctx) -> crate::Result<()> {
+async fn run(host: &Host, ctx: Ctx<'_>) -> crate::Result<()> {
     if let Some(docker) = host.docker() {
         let spec = &ctx.settings.registry;
         let step = ctx.shell.step(title(spec));
@@ -70,14 +68,14 @@ pub async fn up(
     let upstream = settings.upstream_registry.clone();
     crate::phase1::charts::resolve_latest(&mut settings, &shell, &upstream).await?;
     let plan = crate::phase1::plan::build(&settings);
-    let runner: Arc<dyn CommandRunner> = Arc::new(SystemRunner);
-    let (helm_binary, host) = steps::cluster::preflight(&shell, runner.as_ref(), &settings).await?;
+    let runner = SystemRunner;
+    let (helm, host) = steps::cluster::preflight(&shell, &runner, &settings).await?;
     let ctx = Ctx {
         shell,
         settings,
         plan,
-        runner,
-        helm_binary,
+        runner: &runner,
+        helm,
     };
     run(&host, ctx).await
 }

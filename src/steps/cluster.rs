@@ -6,7 +6,7 @@
 //! otherwise, then the kubeconfig context `kind-<name>` set; or, with
 //! `--context`, an existing cluster.
 
-use super::{wiring::WiringError, Ctx, HelmBinary};
+use super::{wiring::WiringError, Ctx};
 use crate::runtime::Runtime;
 use crate::settings::{Settings, Target};
 use crate::tools::{self, helm::Helm, kind::Kind, runner::CommandRunner};
@@ -21,17 +21,18 @@ pub enum Host {
     Existing,
 }
 
-/// The "Checking prerequisites" step: what it found, each handle built once.
-pub async fn preflight(
+/// The "Checking prerequisites" step: what it found, each handle built once
+/// (helm already on the cluster's context).
+pub async fn preflight<'a>(
     shell: &Shell,
-    runner: &dyn CommandRunner,
+    runner: &'a dyn CommandRunner,
     settings: &Settings,
-) -> crate::Result<(HelmBinary, Host)> {
+) -> crate::Result<(Helm<'a>, Host)> {
     let step = shell.step("Checking prerequisites");
-    let Helm {
-        program, version, ..
-    } = Helm::detect(runner).await?;
-    let mut note = format!("helm {version}");
+    let helm = Helm::detect(runner)
+        .await?
+        .with_kube_context(settings.kube_context());
+    let mut note = format!("helm {}", helm.version);
     let host = match settings.target {
         Target::Kind => {
             let kind = tools::find("kind")?.display().to_string();
@@ -42,7 +43,7 @@ pub async fn preflight(
         Target::Context { .. } => Host::Existing,
     };
     step.done_with(note);
-    Ok((HelmBinary { program, version }, host))
+    Ok((helm, host))
 }
 
 /// Why the cluster cannot be used; each says what to do.
@@ -74,7 +75,7 @@ impl Host {
     }
 
     /// Reaches the cluster: its client, and a note for the status line.
-    pub async fn connect(&self, ctx: &Ctx) -> crate::Result<(kube::Client, String)> {
+    pub async fn connect(&self, ctx: &Ctx<'_>) -> crate::Result<(kube::Client, String)> {
         let Host::Kind { docker, kind } = self else {
             // `up --context`: an existing cluster, reached through that context.
             let context = ctx.settings.kube_context();
@@ -82,7 +83,7 @@ impl Host {
             return Ok((client, format!("Kubernetes {version}")));
         };
         let cluster = ctx.settings.cluster.clone();
-        let kind = Kind::new(ctx.runner.as_ref(), kind.clone());
+        let kind = Kind::new(ctx.runner, kind.clone());
         let exists = kind.get_clusters().await?.contains(&cluster);
         let note = if exists {
             // A cluster whose node containers are gone (e.g. Docker was

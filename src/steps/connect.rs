@@ -16,7 +16,7 @@ pub fn kind_network(env_value: Option<&str>) -> String {
 
 /// hosts.toml on every node, the registry on the kind network, and the
 /// KEP-1755 ConfigMap; the note counts the nodes.
-pub async fn connect_registry(docker: &Runtime, ctx: &OnCluster) -> crate::Result<String> {
+pub async fn connect_registry(docker: &Runtime, ctx: &OnCluster<'_>) -> crate::Result<String> {
     let s = &ctx.settings;
     let files = wiring::hosts_files(&s.upstream_registry, &s.registry.name, s.registry.host_port);
     let nodes = write_hosts_files(docker, &s.cluster, &files).await?;

@@ -14,7 +14,7 @@ use crate::settings::Target;
 /// cluster pulls from REGISTRY itself and nothing is mirrored.
 /// `nodes`: the kind nodes' Docker, to point containerd at the local
 /// registry for images of other registries too; None for an existing cluster.
-pub async fn mirror(ctx: &OnCluster, nodes: Option<&Runtime>) -> crate::Result<()> {
+pub async fn mirror(ctx: &OnCluster<'_>, nodes: Option<&Runtime>) -> crate::Result<()> {
     let s = &ctx.settings;
     let to = match &s.target {
         Target::Kind => None,
@@ -30,8 +30,8 @@ pub async fn mirror(ctx: &OnCluster, nodes: Option<&Runtime>) -> crate::Result<(
     let report = crate::phase1::mirror::Mirrorer::new(
         &ctx.shell,
         s,
-        ctx.runner.as_ref(),
-        Some(ctx.helm()),
+        ctx.runner,
+        Some(ctx.helm.clone()),
         opts,
     )?
     .run(&ctx.plan)
@@ -61,14 +61,14 @@ pub async fn mirror(ctx: &OnCluster, nodes: Option<&Runtime>) -> crate::Result<(
 }
 
 /// Installs Phase 1 in dependency order, then prints the health summary.
-pub async fn install(ctx: &OnCluster) -> crate::Result<()> {
+pub async fn install(ctx: &OnCluster<'_>) -> crate::Result<()> {
     let desired = crate::phase1::lifecycle::desired_all(&ctx.plan);
     let all: Vec<_> = ctx.plan.components.iter().map(|c| c.component.id).collect();
     let (plan, dir) = charts::prepare_charts(&ctx.plan, &ctx.settings, &ctx.shell, &all).await?;
     let installer = Installer {
         shell: &ctx.shell,
         settings: &ctx.settings,
-        helm: ctx.helm(),
+        helm: ctx.helm.clone(),
         client: &ctx.kube,
         values_dir: dir.path(),
     };

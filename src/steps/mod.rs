@@ -11,51 +11,34 @@ pub mod install;
 pub mod registry;
 pub mod wiring;
 
-use std::sync::Arc;
-
 use crate::phase1::plan::Plan;
 use crate::runtime::Runtime;
 use crate::settings::Settings;
-use crate::tools::helm::{Helm, HelmVersion};
+use crate::tools::helm::Helm;
 use crate::tools::runner::CommandRunner;
 use crate::ui::Shell;
 
-/// The helm binary preflight found and its version: a [`Helm`] on demand.
-#[derive(Debug, Clone)]
-pub struct HelmBinary {
-    pub program: String,
-    pub version: HelmVersion,
-}
-
 /// What every step shares, built before the first one runs.
-pub struct Ctx {
+pub struct Ctx<'a> {
     pub shell: Shell,
     pub settings: Settings,
     pub plan: Plan,
-    pub runner: Arc<dyn CommandRunner>,
-    pub helm_binary: HelmBinary,
+    pub runner: &'a dyn CommandRunner,
+    /// The helm preflight found, acting on the cluster's context (never on
+    /// whatever the current context happens to be).
+    pub helm: Helm<'a>,
 }
 
 /// The context once the cluster step has run: its API client too.
-pub struct OnCluster {
-    pub ctx: Ctx,
+pub struct OnCluster<'a> {
+    pub ctx: Ctx<'a>,
     pub kube: kube::Client,
 }
 
-impl std::ops::Deref for OnCluster {
-    type Target = Ctx;
-    fn deref(&self) -> &Ctx {
+impl<'a> std::ops::Deref for OnCluster<'a> {
+    type Target = Ctx<'a>;
+    fn deref(&self) -> &Ctx<'a> {
         &self.ctx
-    }
-}
-
-impl OnCluster {
-    /// helm acting on the cluster the client talks to, never on whatever
-    /// the current context happens to be.
-    pub fn helm(&self) -> Helm<'_> {
-        let HelmBinary { program, version } = self.helm_binary.clone();
-        Helm::new(self.runner.as_ref(), program, version)
-            .with_kube_context(self.settings.kube_context())
     }
 }
 
@@ -89,7 +72,7 @@ impl OnClusterStep {
         }
     }
 
-    pub async fn run(&self, ctx: &OnCluster) -> crate::Result<()> {
+    pub async fn run(&self, ctx: &OnCluster<'_>) -> crate::Result<()> {
         // Dropping a step's line marks it failed.
         let step = || ctx.shell.step(self.title());
         match self {

@@ -69,7 +69,7 @@ pub struct Release {
     pub rollback_on_failure: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Helm<'a> {
     runner: &'a dyn CommandRunner,
     /// The helm binary this wrapper runs.
