@@ -125,10 +125,19 @@ impl App {
 
     /// Loads the profile and resolves the settings for `purpose`.
     pub fn settings(&self, flags: &Flags, purpose: Purpose) -> crate::Result<Settings> {
+        self.resolve(flags, purpose, self.prompt.as_ref())
+    }
+
+    fn resolve(
+        &self,
+        flags: &Flags,
+        purpose: Purpose,
+        prompt: &dyn Prompter,
+    ) -> crate::Result<Settings> {
         let profile = crate::profile::load(&self.global.profile)?;
         let ctx = settings::Context {
             env: &self.env,
-            prompt: self.prompt.as_ref(),
+            prompt,
             state_dir: None,
         };
         settings::resolve(profile, &self.global.cluster, flags, &ctx, purpose)
@@ -141,7 +150,7 @@ impl App {
         if flags.upstream.repository.is_none() && self.env.get("REPOSITORY").is_none() {
             flags.upstream.repository = Some("unset".into());
         }
-        self.settings(&flags, Purpose::Plan)
+        self.resolve(&flags, Purpose::Plan, &NoPrompt)
     }
 }
 
