@@ -108,12 +108,11 @@ impl<'a> Mirrorer<'a> {
     async fn item(
         &self,
         dest: &Registry,
-        dest_host: &str,
         kind: &'static str,
         source: String,
         found_in: Vec<String>,
     ) -> Result<MirrorItem, RegistryError> {
-        let destination = destination_for(&source, dest_host)?;
+        let destination = destination_for(&source, &dest.host)?;
         let present = self.present(dest, &destination).await?;
         Ok(MirrorItem {
             kind,
@@ -144,9 +143,7 @@ impl<'a> Mirrorer<'a> {
             }
             let source = self.settings.upstream_chart(cp.component);
             let found_in = vec![format!("component {}", cp.component.name)];
-            self.item(dest, dest_host, "chart", source, found_in)
-                .await
-                .map(Some)
+            self.item(dest, "chart", source, found_in).await.map(Some)
         }))
         .await?;
         // A chart the destination lacks must be upstream: if it is not, say
@@ -226,7 +223,7 @@ impl<'a> Mirrorer<'a> {
         // make the command's future not Send.)
         let heads: Vec<_> = images
             .iter()
-            .map(|i| self.item(dest, dest_host, "image", i.image.clone(), i.sources.clone()))
+            .map(|i| self.item(dest, "image", i.image.clone(), i.sources.clone()))
             .collect();
         let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
             .buffered(HEADS_IN_FLIGHT)
@@ -260,16 +257,14 @@ impl<'a> Mirrorer<'a> {
 /// Registries the mirrored images came from besides `upstream`, so the
 /// cluster can be told to look in the local registry for them too.
 pub fn other_registries(report: &MirrorReport, upstream: &str) -> Vec<String> {
-    let mut hosts: Vec<String> = report
+    let hosts: std::collections::BTreeSet<String> = report
         .items
         .iter()
         .filter_map(|i| crate::registry::parse_reference(&i.source).ok())
         .map(|r| r.registry().to_string())
         .filter(|h| h != upstream)
         .collect();
-    hosts.sort();
-    hosts.dedup();
-    hosts
+    hosts.into_iter().collect()
 }
 
 /// Copy jobs for the items the destination does not have yet.
