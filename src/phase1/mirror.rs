@@ -197,7 +197,6 @@ impl<'a> Mirrorer<'a> {
         };
         let (copied, discoveries) = tokio::join!(copy, discover);
         summary.add(&copied?);
-        let chart_items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
         // In plan order, so the first failing component is the one named.
@@ -230,8 +229,9 @@ impl<'a> Mirrorer<'a> {
             .try_collect()
             .await?;
         let missing = missing_jobs(&image_items);
-        summary.images_already_present += image_items.iter().filter(|i| i.present).count()
-            + chart_items.iter().filter(|i| i.present).count();
+        let mut items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
+        items.extend(image_items);
+        summary.images_already_present += items.iter().filter(|i| i.present).count();
         if !self.opts.dry_run && !missing.is_empty() {
             let progress: Box<dyn ProgressSink> = if self.shell.is_json() || self.shell.is_quiet() {
                 Box::new(NoProgress)
@@ -240,10 +240,8 @@ impl<'a> Mirrorer<'a> {
             };
             summary.add(&self.engine.copy(&missing, progress.as_ref()).await?);
         }
-        summary.images = chart_items.len() + image_items.len();
+        summary.images = items.len();
         summary.finish(started);
-        let mut items = chart_items;
-        items.extend(image_items);
         Ok(MirrorReport {
             destination: dest_host.to_string(),
             dry_run: self.opts.dry_run,
