@@ -149,9 +149,11 @@ pub async fn interrupted_report(stopped: &[Stopped]) -> String {
     for s in stopped {
         let g = &s.what;
         let grace = HELM_GRACE.as_secs();
-        let killed = (!s.in_time)
-            .then(|| format!("helm did not stop within {grace}s and was killed; "))
-            .unwrap_or_default();
+        let killed = if s.in_time {
+            String::new()
+        } else {
+            format!("helm did not stop within {grace}s and was killed; ")
+        };
         let state = match read_after_interrupt(g).await {
             Ok(records) => lifecycle::after_interrupt(&g.release, &records),
             Err(e) => format!(
