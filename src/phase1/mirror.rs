@@ -125,7 +125,6 @@ impl<'a> Mirrorer<'a> {
 
     /// Mirrors the plan's charts and images. With `dry_run`, only reports.
     pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
-        // `--to`, or the local registry.
         let dest_host = self
             .opts
             .to
