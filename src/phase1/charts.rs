@@ -3,8 +3,6 @@
 //! the versions it does have), fetching them with nvcf-dev's own credentials,
 //! and the private values files helm installs them with.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::model::{self, Component, ComponentId};
@@ -193,23 +191,17 @@ pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
         .tempdir()
 }
 
-/// Writes `values` as `<component>-values.yaml`, created with mode 0600.
+/// Writes `values` as `<component>-values.yaml`, mode 0600.
 pub fn write_values(
     dir: &Path,
     component: &'static str,
     values: &serde_yaml_ng::Value,
 ) -> Result<PathBuf, InstallError> {
     let path = dir.join(format!("{component}-values.yaml"));
-    let write = || -> std::io::Result<()> {
-        let text = serde_yaml_ng::to_string(values).map_err(std::io::Error::other)?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        f.write_all(text.as_bytes())
-    };
-    write().map_err(|source| InstallError::Values { component, source })?;
+    serde_yaml_ng::to_string(values)
+        .map_err(std::io::Error::other)
+        .and_then(|text| crate::state::write_private(&path, text.as_bytes(), false))
+        .map_err(|source| InstallError::Values { component, source })?;
     Ok(path)
 }
 

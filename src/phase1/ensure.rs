@@ -55,12 +55,11 @@ pub fn helm_pid_for(release: &str, namespace: &str) -> Option<u32> {
 
 /// `helm upgrade|install|rollback|uninstall <release> … --namespace <ns>`.
 pub fn is_helm_changing(argv: &[&str], release: &str, namespace: &str) -> bool {
-    let Some(program) = argv.first() else {
-        return false;
-    };
-    let is_helm = std::path::Path::new(program)
-        .file_name()
-        .is_some_and(|n| n == "helm");
+    let is_helm = argv.first().is_some_and(|p| {
+        std::path::Path::new(p)
+            .file_name()
+            .is_some_and(|n| n == "helm")
+    });
     let changing = argv
         .iter()
         .any(|a| ["upgrade", "install", "rollback", "uninstall"].contains(a));
@@ -149,13 +148,11 @@ pub async fn interrupted_report(stopped: &[Stopped]) -> String {
     let mut lines = Vec::new();
     for s in stopped {
         let g = &s.what;
+        let grace = HELM_GRACE.as_secs();
         let killed = if s.in_time {
             String::new()
         } else {
-            format!(
-                "helm did not stop within {}s and was killed; ",
-                HELM_GRACE.as_secs()
-            )
+            format!("helm did not stop within {grace}s and was killed; ")
         };
         let state = match read_after_interrupt(g).await {
             Ok(records) => lifecycle::after_interrupt(&g.release, &records),

@@ -282,10 +282,9 @@ impl Installer<'_> {
                     return self.install(cp, desired).await
                 }
                 Decision::Skip { .. } => {
-                    let started = std::time::Instant::now();
                     let title = format!("Verifying {} (unchanged, helm skipped)", c.name);
                     let step = self.shell.step(title);
-                    return verified(self.client, c, step, started, true).await;
+                    return verified(self.client, c, step, Instant::now(), true).await;
                 }
                 Decision::Busy { .. } => {
                     return Err(InstallError::Busy {

@@ -367,12 +367,13 @@ pub fn after_interrupt(release: &str, records: &[ReleaseRecord]) -> String {
         Decision::Skip { .. } | Decision::Upgrade { .. } => {
             "verifies it, and upgrades it only if something changed".to_string()
         }
-        Decision::Reinstall { .. } => "uninstalls it and installs it again".to_string(),
         Decision::Recover {
             recovery: Recovery::RollbackTo { revision },
             ..
         } => format!("rolls it back to revision {revision}, then upgrades it"),
-        Decision::Recover { .. } => "uninstalls it and installs it again".to_string(),
+        Decision::Reinstall { .. } | Decision::Recover { .. } => {
+            "uninstalls it and installs it again".to_string()
+        }
         Decision::Busy { .. } => unreachable!("no helm pid was given"),
     };
     format!(

@@ -108,12 +108,11 @@ impl<'a> Mirrorer<'a> {
     async fn item(
         &self,
         dest: &Registry,
-        dest_host: &str,
         kind: &'static str,
         source: String,
         found_in: Vec<String>,
     ) -> Result<MirrorItem, RegistryError> {
-        let destination = destination_for(&source, dest_host)?;
+        let destination = destination_for(&source, &dest.host)?;
         let present = self.present(dest, &destination).await?;
         Ok(MirrorItem {
             kind,
@@ -126,7 +125,6 @@ impl<'a> Mirrorer<'a> {
 
     /// Mirrors the plan's charts and images. With `dry_run`, only reports.
     pub async fn run(&self, plan: &Plan) -> crate::Result<MirrorReport> {
-        // `--to`, or the local registry.
         let dest_host = self
             .opts
             .to
@@ -144,9 +142,7 @@ impl<'a> Mirrorer<'a> {
             }
             let source = self.settings.upstream_chart(cp.component);
             let found_in = vec![format!("component {}", cp.component.name)];
-            self.item(dest, dest_host, "chart", source, found_in)
-                .await
-                .map(Some)
+            self.item(dest, "chart", source, found_in).await.map(Some)
         }))
         .await?;
         // A chart the destination lacks must be upstream: if it is not, say
@@ -200,7 +196,6 @@ impl<'a> Mirrorer<'a> {
         };
         let (copied, discoveries) = tokio::join!(copy, discover);
         summary.add(&copied?);
-        let chart_items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
         let mut found: Vec<Found> = Vec::new();
         let mut unresolved = Vec::new();
         // In plan order, so the first failing component is the one named.
@@ -226,15 +221,16 @@ impl<'a> Mirrorer<'a> {
         // make the command's future not Send.)
         let heads: Vec<_> = images
             .iter()
-            .map(|i| self.item(dest, dest_host, "image", i.image.clone(), i.sources.clone()))
+            .map(|i| self.item(dest, "image", i.image.clone(), i.sources.clone()))
             .collect();
         let image_items: Vec<MirrorItem> = futures::stream::iter(heads)
             .buffered(HEADS_IN_FLIGHT)
             .try_collect()
             .await?;
         let missing = missing_jobs(&image_items);
-        summary.images_already_present += image_items.iter().filter(|i| i.present).count()
-            + chart_items.iter().filter(|i| i.present).count();
+        let mut items: Vec<MirrorItem> = charts.into_iter().flatten().collect();
+        items.extend(image_items);
+        summary.images_already_present += items.iter().filter(|i| i.present).count();
         if !self.opts.dry_run && !missing.is_empty() {
             let progress: Box<dyn ProgressSink> = if self.shell.is_json() || self.shell.is_quiet() {
                 Box::new(NoProgress)
@@ -243,10 +239,8 @@ impl<'a> Mirrorer<'a> {
             };
             summary.add(&self.engine.copy(&missing, progress.as_ref()).await?);
         }
-        summary.images = chart_items.len() + image_items.len();
+        summary.images = items.len();
         summary.finish(started);
-        let mut items = chart_items;
-        items.extend(image_items);
         Ok(MirrorReport {
             destination: dest_host.to_string(),
             dry_run: self.opts.dry_run,
@@ -260,16 +254,14 @@ impl<'a> Mirrorer<'a> {
 /// Registries the mirrored images came from besides `upstream`, so the
 /// cluster can be told to look in the local registry for them too.
 pub fn other_registries(report: &MirrorReport, upstream: &str) -> Vec<String> {
-    let mut hosts: Vec<String> = report
+    let hosts: std::collections::BTreeSet<String> = report
         .items
         .iter()
         .filter_map(|i| crate::registry::parse_reference(&i.source).ok())
         .map(|r| r.registry().to_string())
         .filter(|h| h != upstream)
         .collect();
-    hosts.sort();
-    hosts.dedup();
-    hosts
+    hosts.into_iter().collect()
 }
 
 /// Copy jobs for the items the destination does not have yet.

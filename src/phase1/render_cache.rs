@@ -29,10 +29,8 @@ struct Entry {
     images: Vec<Found>,
 }
 
-/// The key of a render: one digest of everything that decides `helm
-/// template`'s output besides helm's own defaults (the helm binary, release,
-/// namespace, chart archive and values file); any change to any of them
-/// changes it.
+/// The key of a render: one digest of everything besides helm's own defaults
+/// that decides `helm template`'s output (the module doc lists them).
 pub fn key(helm: &str, release: &str, namespace: &str, chart: &[u8], values: &[u8]) -> String {
     let mut h = Sha256::new();
     for part in [

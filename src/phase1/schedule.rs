@@ -40,27 +40,19 @@ where
         waiting.retain(|&item| {
             let c = id(item);
             // Dependencies outside this run (e.g. resetting one component) count as met.
-            let deps: Vec<ComponentId> = c
-                .component()
-                .depends_on
-                .iter()
-                .copied()
-                .filter(|d| ids.contains(d))
-                .collect();
+            let mut deps = c.component().depends_on.iter().filter(|d| ids.contains(d));
             let failed = |d: &&ComponentId| {
                 matches!(
                     outcomes.get(*d),
                     Some(Outcome::Failed(_) | Outcome::Skipped { .. })
                 )
             };
-            if let Some(bad) = deps.iter().find(failed) {
+            if let Some(bad) = deps.clone().find(failed) {
                 let because = bad.to_string();
                 outcomes.insert(c, Outcome::Skipped { because });
                 return false;
             }
-            let ready = deps
-                .iter()
-                .all(|d| matches!(outcomes.get(d), Some(Outcome::Done)));
+            let ready = deps.all(|d| matches!(outcomes.get(d), Some(Outcome::Done)));
             if ready {
                 let fut = work(item);
                 running.push(async move { (c, fut.await) });
