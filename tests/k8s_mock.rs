@@ -168,6 +168,22 @@ async fn a_failure_before_the_watch_saw_anything_is_still_explained() {
     );
 }
 
+/// helm's rollback can take the failing pods with it before the diagnosis
+/// reads the namespace: what the watch saw explains the failure then, and
+/// a namespace with nothing in it, seen or read, has nothing to explain.
+#[tokio::test]
+async fn a_namespace_emptied_by_the_rollback_is_explained_by_what_the_watch_saw() {
+    let (client, _server) =
+        Server::start(|_, uri, _| (!is_watch(uri)).then(|| (200, list("List", vec![], "6000"))));
+    let pulling: k8s_openapi::api::core::v1::Pod =
+        serde_json::from_value(fixture("pod_nats-1_imagepullbackoff.json")).unwrap();
+    let err = diagnosis(&client, "nats-system", &[pulling], &[])
+        .await
+        .expect("what the watch saw");
+    assert!(err.contains("cannot pull image"), "{err}");
+    assert_eq!(diagnosis(&client, "nats-system", &[], &[]).await, None);
+}
+
 #[tokio::test]
 async fn stale_openbao_resources_are_deleted_and_awaited() {
     let unseal = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",

@@ -154,29 +154,39 @@ pub async fn while_watching<T>(
 
 /// Why `ns` is not ready: [`diagnose`] of its pods and jobs plus its
 /// events, e.g. "pod cassandra-1 cannot be scheduled: 0/1 nodes are
-/// available: 1 Insufficient memory."; None when it is ready. All are read
-/// now, as helm can fail before the watch has seen why; what the watch last
-/// saw (`seen_pods`, `seen_jobs`) stands in when they cannot be read, and
-/// events that cannot be listed only make the diagnosis poorer.
+/// available: 1 Insufficient memory."; None when nothing is wrong there.
+/// The namespace is read again (helm can fail before the watch has seen
+/// why); what the watch last saw (`seen_pods`, `seen_jobs`) explains it when
+/// the read fails, takes longer than [`READ_AGAIN`] or finds nothing wrong
+/// (helm's rollback may have removed the failing pods). Events that cannot
+/// be listed only make the diagnosis poorer.
 pub async fn diagnosis(
     client: &kube::Client,
     ns: &str,
     seen_pods: &[Pod],
     seen_jobs: &[Job],
 ) -> Option<String> {
-    let (pods, jobs) = list_pods_jobs(client, ns)
-        .await
-        .unwrap_or_else(|_| (seen_pods.to_vec(), seen_jobs.to_vec()));
-    if namespace_ready(&pods, &jobs) {
-        return None;
-    }
-    let events = Api::<Event>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
-        .await
-        .map(|l| l.items)
-        .unwrap_or_default();
+    let events = async {
+        let api = Api::<Event>::namespaced(client.clone(), ns);
+        api.list(&ListParams::default()).await.map(|l| l.items)
+    };
+    let read = tokio::time::timeout(READ_AGAIN, async {
+        tokio::join!(list_pods_jobs(client, ns), events)
+    });
+    let (now, events) = match read.await {
+        Ok((now, events)) => (now.ok(), events.unwrap_or_default()),
+        Err(_) => (None, vec![]),
+    };
+    let seen = (seen_pods.to_vec(), seen_jobs.to_vec());
+    let (pods, jobs) = [now, Some(seen)]
+        .into_iter()
+        .flatten()
+        .find(|(pods, jobs)| pods.len() + jobs.len() > 0 && !namespace_ready(pods, jobs))?;
     Some(summarize(&diagnose(&pods, &jobs, &events)))
 }
+
+/// How long a failed install's diagnosis waits for the namespace's state.
+const READ_AGAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

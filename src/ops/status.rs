@@ -14,7 +14,8 @@ use crate::ops::registry::RegistryReport;
 use crate::settings::{Settings, Target};
 use crate::ui::{table, Shell};
 
-/// How long the API server gets to answer before status calls it unreachable.
+/// How long the API server gets to answer before `status`, `logs` and
+/// `reset` call it unreachable.
 pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default, Serialize)]
