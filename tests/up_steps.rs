@@ -132,3 +132,27 @@ async fn a_cluster_whose_nodes_are_gone_is_refused_with_what_to_do() {
         "nothing created, nothing half-done"
     );
 }
+
+/// Every helm command `up`'s steps run acts on the cluster nvcf-dev checked:
+/// preflight hands them a helm already on its context.
+#[tokio::test]
+async fn preflight_puts_helm_on_the_clusters_context() {
+    let runner = RecordingRunner::new();
+    runner.reply("version", "v3.17.3+ge4da497");
+    let (mut c, _cap) = ctx("nvcf-dev", &runner);
+    c.settings.target = nvcf_dev::settings::Target::Context {
+        context: "lab-east".into(),
+        registry: "registry.lab:5000".into(),
+    };
+    let (helm, host) = nvcf_dev::steps::cluster::preflight(&c.shell, &runner, &c.settings)
+        .await
+        .unwrap();
+    assert!(matches!(host, Host::Existing));
+    helm.get_values("nats", "nats-system").await.unwrap();
+    let last = runner.command_lines().pop().unwrap();
+    assert!(
+        last.starts_with(&format!("{} get values nats", helm.program))
+            && last.ends_with("--kube-context lab-east"),
+        "{last}"
+    );
+}
