@@ -107,21 +107,26 @@ async fn what_the_watch_saw_and_the_events_explain_a_failed_install() {
     assert!(!err.contains('\n'));
 }
 
-#[tokio::test]
-async fn a_failed_job_is_reported_and_explains_a_failed_install() {
+/// vault-system with a failed migrations job and `pods`; its watches never
+/// answer, so only the lists are seen.
+fn failed_migrations(pods: Vec<Value>) -> (kube::Client, Server) {
     let failed: Value = fixture("job_openbao-server-migrations_failed.json");
-    let ready: Value = fixture("pod_nats-0_ready.json");
-    let (client, _server) = Server::start(move |_, uri, _| {
+    Server::start(move |_, uri, _| {
         if is_watch(uri) {
             None
         } else if uri.contains("/jobs") {
             Some((200, list("JobList", vec![failed.clone()], "5120")))
         } else if uri.contains("/pods") {
-            Some((200, list("PodList", vec![ready.clone()], "5120")))
+            Some((200, list("PodList", pods.clone(), "5120")))
         } else {
             Some((200, list("EventList", vec![], "5120")))
         }
-    });
+    })
+}
+
+#[tokio::test]
+async fn a_failed_job_is_reported_and_explains_a_failed_install() {
+    let (client, _server) = failed_migrations(vec![fixture("pod_nats-0_ready.json")]);
     let lines = Arc::new(Mutex::new(Vec::new()));
     let seen = lines.clone();
     let sink = move |l: String| seen.lock().unwrap().push(l);
@@ -147,16 +152,7 @@ async fn a_failed_job_is_reported_and_explains_a_failed_install() {
 /// the namespace again rather than explaining from nothing.
 #[tokio::test]
 async fn a_failure_before_the_watch_saw_anything_is_still_explained() {
-    let failed: Value = fixture("job_openbao-server-migrations_failed.json");
-    let (client, _server) = Server::start(move |_, uri, _| {
-        if is_watch(uri) {
-            None
-        } else if uri.contains("/jobs") {
-            Some((200, list("JobList", vec![failed.clone()], "5120")))
-        } else {
-            Some((200, list("List", vec![], "5120")))
-        }
-    });
+    let (client, _server) = failed_migrations(vec![]);
     let ((), pods, jobs) = while_watching(&client, &model::OPENBAO, &|_| {}, async {}).await;
     assert!(pods.is_empty() && jobs.is_empty(), "{jobs:?}");
     let err = diagnosis(&client, "vault-system", &pods, &jobs)
